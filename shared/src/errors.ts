@@ -1,0 +1,80 @@
+/**
+ * Tessera's error catalogue. Every error that crosses a module boundary is a {@link TesseraError}
+ * with a stable `code` (`TESSERA_<AREA>_<WHAT>`), listed in docs/errors.md (a test checks parity).
+ *
+ * Messages name *what* was wrong and *where* (file, row, field, site, round) but never carry data
+ * values that could identify a patient or reveal a weight update.
+ */
+export class TesseraError extends Error {
+  readonly code: string;
+  /** Structured context safe to log (identifiers, counts, field names: never PHI or tensor values). */
+  readonly context: Readonly<Record<string, string | number | boolean>>;
+
+  constructor(
+    code: string,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.context = Object.freeze({ ...context });
+  }
+}
+
+/** Thrown when a configuration file or option fails validation (unknown key, wrong type, out of range). */
+export class ConfigError extends TesseraError {
+  constructor(message: string, context: Record<string, string | number | boolean> = {}, options?: ErrorOptions) {
+    super('TESSERA_CONFIG_INVALID', message, context, options);
+  }
+}
+
+/** Thrown when input from outside (file, row, message, body) is malformed. */
+export class InputError extends TesseraError {
+  constructor(
+    code: `TESSERA_INPUT_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
+/** Thrown when a peer's identity cannot be established or is refused (mTLS, certificate, site id). */
+export class IdentityError extends TesseraError {
+  constructor(
+    code: `TESSERA_IDENTITY_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
+/** Thrown when a protocol message arrives out of order, for the wrong round/site, or is otherwise invalid. */
+export class ProtocolError extends TesseraError {
+  constructor(
+    code: `TESSERA_PROTOCOL_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
+/** Thrown when a lifecycle transition is not allowed (round or study state machine). */
+export class IllegalStateError extends TesseraError {
+  constructor(message: string, context: Record<string, string | number | boolean> = {}) {
+    super('TESSERA_STATE_ILLEGAL_TRANSITION', message, context);
+  }
+}
+
+/** Narrow an unknown thrown value to a message safe to log. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

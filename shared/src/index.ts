@@ -1,0 +1,1 @@
+export { TesseraError } from './errors.js';
