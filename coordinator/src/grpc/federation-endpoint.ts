@@ -1,0 +1,350 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context.js';
+import type { FederationHandlers } from '../../../protos/gen/tessera/v1/Federation.js';
+import type { Chunk } from '../../../protos/gen/tessera/v1/Chunk.js';
+import type { CoordinatorMessage } from '../../../protos/gen/tessera/v1/CoordinatorMessage.js';
+import type { FetchModelRequest__Output } from '../../../protos/gen/tessera/v1/FetchModelRequest.js';
+import type { SiteMessage__Output } from '../../../protos/gen/tessera/v1/SiteMessage.js';
+import type { UploadMessage__Output } from '../../../protos/gen/tessera/v1/UploadMessage.js';
+import type { UploadReceipt } from '../../../protos/gen/tessera/v1/UploadReceipt.js';
+import { errorMessage, IdentityError, ProtocolError, TesseraError } from '../../../shared/src/errors.js';
+import type { Logger } from '../../../shared/src/logging.js';
+import { toGrpcStatus } from '../../../shared/src/transport/grpc-errors.js';
+import { chunkBuffer } from '../../../shared/src/transport/chunks.js';
+import { PROTOCOL_VERSION } from '../../../shared/src/transport/proto.js';
+import type { ModelRepository, UploadStore } from '../store/blob-store.js';
+import type { CoordinatorStore } from '../store/coordinator-store.js';
+import type { SiteSession, SiteSessions } from '../sessions/site-sessions.js';
+
+/** Who is calling, established from the client certificate. */
+export interface PeerIdentity {
+  siteId: string;
+  serial: string;
+  /** Certificate expiry, epoch ms. */
+  notAfter: number;
+}
+
+/** Verifies a caller's certificate (CA, validity, revocation, role); throws an IdentityError when refused. */
+export interface PeerAuthenticator {
+  authenticate(certDer: Buffer | undefined, claimedSiteId?: string): PeerIdentity;
+}
+
+export interface FederationEndpointDeps {
+  sessions: SiteSessions;
+  uploads: UploadStore;
+  models: ModelRepository;
+  store: CoordinatorStore;
+  auth: PeerAuthenticator;
+  logger: Logger;
+  coordinatorId: string;
+  /** @default 5000 ms */
+  heartbeatIntervalMs: number;
+  /** Expected byte length of the update for a pending fit task (its model's size). */
+  expectedUpdateBytes(taskId: string): number | undefined;
+  /** Observer for bytes moved (benchmarks, metrics). */
+  onBytes?: (direction: 'in' | 'out', bytes: number) => void;
+  now?: () => number;
+}
+
+function peerCert(call: { getAuthContext(): AuthContext | null }): Buffer | undefined {
+  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+  return raw != null ? Buffer.from(raw) : undefined;
+}
+
+/** The gRPC handlers of `tessera.v1.Federation`. Every call is authenticated before anything else. */
+export function createFederationHandlers(deps: FederationEndpointDeps): FederationHandlers {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+
+  function authenticate(call: { getAuthContext(): AuthContext | null; getPeer(): string }, method: string, claimed?: string): PeerIdentity {
+    try {
+      return deps.auth.authenticate(peerCert(call), claimed);
+    } catch (err) {
+      const code = err instanceof TesseraError ? err.code : 'TESSERA_IDENTITY_UNKNOWN';
+      log.warn({ peer: call.getPeer(), method, code, reason: errorMessage(err) }, 'refused call: identity check failed');
+      throw err;
+    }
+  }
+
+  function connect(call: grpc.ServerDuplexStream<SiteMessage__Output, CoordinatorMessage>): void {
+    let identity: PeerIdentity;
+    try {
+      identity = authenticate(call, 'Connect');
+    } catch (err) {
+      call.emit('error', toGrpcStatus(err));
+      return;
+    }
+    let session: SiteSession | undefined;
+    let lastSeen = now();
+    const helloTimer = setTimeout(() => {
+      if (!session) {
+        log.warn({ siteId: identity.siteId }, 'closing stream: no hello within 10 s');
+        call.emit('error', toGrpcStatus(new ProtocolError('TESSERA_PROTOCOL_NO_HELLO', 'the first message must be hello')));
+      }
+    }, 10_000);
+    const beat = setInterval(() => {
+      if (now() - lastSeen > deps.heartbeatIntervalMs * 4) {
+        log.warn({ siteId: identity.siteId }, 'site missed heartbeats; closing its stream');
+        call.end();
+        return;
+      }
+      call.write({ heartbeat: { sentAtMs: now() } });
+    }, deps.heartbeatIntervalMs);
+    const cleanup = (): void => {
+      clearTimeout(helloTimer);
+      clearInterval(beat);
+      if (session) {
+        deps.sessions.unregister(session);
+        log.info({ siteId: identity.siteId }, 'site disconnected');
+        deps.store.setSiteConnected(identity.siteId, false, now()).catch((e: unknown) => {
+          log.error({ err: errorMessage(e) }, 'could not record site disconnect');
+        });
+        session = undefined;
+      }
+    };
+    call.on('end', () => {
+      cleanup();
+      call.end();
+    });
+    call.on('cancelled', cleanup);
+    call.on('error', cleanup);
+    call.on('close', cleanup);
+
+    call.on('data', (msg: SiteMessage__Output) => {
+      lastSeen = now();
+      if (session) session.lastSeen = lastSeen;
+      try {
+        if (msg.hello) {
+          if (session) throw new ProtocolError('TESSERA_PROTOCOL_DUPLICATE_HELLO', 'hello sent twice on one stream');
+          const hello = msg.hello;
+          if (hello.siteId !== identity.siteId) {
+            throw new IdentityError(
+              'TESSERA_IDENTITY_SITE_MISMATCH',
+              `hello claims site '${hello.siteId.slice(0, 64)}' but the certificate belongs to '${identity.siteId}'`,
+              { siteId: identity.siteId },
+            );
+          }
+          if (hello.protocolVersion !== PROTOCOL_VERSION) {
+            throw new ProtocolError(
+              'TESSERA_PROTOCOL_VERSION',
+              `site speaks protocol ${hello.protocolVersion}, coordinator ${PROTOCOL_VERSION}`,
+            );
+          }
+          clearTimeout(helloTimer);
+          const s: SiteSession = {
+            siteId: identity.siteId,
+            backend: hello.backend.slice(0, 32),
+            agentVersion: hello.agentVersion.slice(0, 32),
+            connectedAt: now(),
+            lastSeen,
+            send: (m) => {
+              if (call.cancelled || call.destroyed || call.writableEnded) return false;
+              return call.write(m) || true;
+            },
+            close: (reason) => {
+              call.write({ goodbye: { reason } });
+              call.end();
+            },
+          };
+          session = s;
+          call.write({
+            welcome: {
+              coordinatorId: deps.coordinatorId,
+              heartbeatIntervalMs: deps.heartbeatIntervalMs,
+              protocolVersion: PROTOCOL_VERSION,
+            },
+          });
+          deps.store
+            .upsertSite({
+              id: s.siteId,
+              connected: true,
+              firstSeen: s.connectedAt,
+              lastSeen: s.connectedAt,
+              backend: s.backend,
+              agentVersion: s.agentVersion,
+              certSerial: identity.serial,
+              certNotAfter: identity.notAfter,
+            })
+            .catch((e: unknown) => log.error({ err: errorMessage(e) }, 'could not record site'));
+          log.info({ siteId: s.siteId, backend: s.backend, agentVersion: s.agentVersion }, 'site connected');
+          deps.sessions.register(s);
+          return;
+        }
+        if (!session) throw new ProtocolError('TESSERA_PROTOCOL_NO_HELLO', 'the first message must be hello');
+        if (msg.heartbeat) return;
+        if (msg.result) {
+          const problem = deps.sessions.acceptResult(session.siteId, msg.result);
+          if (problem != null) log.warn({ siteId: session.siteId, taskId: msg.result.taskId, problem }, 'result refused');
+          return;
+        }
+        if (msg.refusal) {
+          const r = msg.refusal;
+          log.info({ siteId: session.siteId, taskId: r.taskId, code: r.code, reason: r.reason }, 'site refused task');
+          const problem = deps.sessions.acceptRefusal(session.siteId, r.taskId, r.code, r.reason);
+          if (problem != null) log.warn({ siteId: session.siteId, problem }, 'refusal ignored');
+          return;
+        }
+        throw new ProtocolError('TESSERA_PROTOCOL_EMPTY_MESSAGE', 'site message carries no body');
+      } catch (err) {
+        const status = toGrpcStatus(err);
+        log.warn({ siteId: identity.siteId, problem: status.details }, 'site message refused');
+        // Identity and handshake errors end the stream; a bad single message is only logged.
+        if (!session || err instanceof IdentityError) {
+          clearTimeout(helloTimer);
+          clearInterval(beat);
+          call.emit('error', status);
+        }
+      }
+    });
+  }
+
+  function fetchModel(call: grpc.ServerWritableStream<FetchModelRequest__Output, Chunk>): void {
+    void (async () => {
+      try {
+        const who = authenticate(call, 'FetchModel');
+        const { modelVersion, offset } = call.request;
+        const size = await deps.models.size(modelVersion);
+        if (size === undefined) {
+          throw new ProtocolError('TESSERA_PROTOCOL_UNKNOWN_MODEL', `no model version ${modelVersion.slice(0, 64)}`, {
+            siteId: who.siteId,
+          });
+        }
+        if (offset > size) throw new ProtocolError('TESSERA_PROTOCOL_BAD_OFFSET', `offset ${offset} is past the end (${size})`);
+        const bytes = await deps.models.get(modelVersion);
+        for (const chunk of chunkBuffer(bytes, offset)) {
+          if (call.cancelled) return;
+          deps.onBytes?.('out', chunk.data.byteLength);
+          if (!call.write(chunk)) await new Promise((r) => call.once('drain', r));
+        }
+        call.end();
+      } catch (err) {
+        call.emit('error', toGrpcStatus(err));
+      }
+    })();
+  }
+
+  function uploadUpdate(
+    call: grpc.ServerReadableStream<UploadMessage__Output, UploadReceipt>,
+    callback: grpc.sendUnaryData<UploadReceipt>,
+  ): void {
+    let taskId: string | undefined;
+    let who: PeerIdentity;
+    let failed = false;
+    let chain: Promise<void> = Promise.resolve();
+    const fail = (err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      if (taskId !== undefined) deps.uploads.release(taskId);
+      log.warn({ siteId: who?.siteId, taskId, problem: toGrpcStatus(err).details }, 'upload refused');
+      callback(toGrpcStatus(err));
+    };
+    try {
+      who = authenticate(call, 'UploadUpdate');
+    } catch (err) {
+      callback(toGrpcStatus(err));
+      return;
+    }
+    call.on('data', (msg: UploadMessage__Output) => {
+      // Chunks are appended strictly in order; the stream is paused while a write is in progress.
+      call.pause();
+      chain = chain
+        .then(async () => {
+          if (failed) return;
+          if (msg.header) {
+            if (taskId !== undefined) throw new ProtocolError('TESSERA_PROTOCOL_DUPLICATE_HEADER', 'header sent twice');
+            const h = msg.header;
+            if (h.siteId !== who.siteId) {
+              throw new IdentityError('TESSERA_IDENTITY_SITE_MISMATCH', `upload claims site '${h.siteId.slice(0, 64)}' but the certificate belongs to '${who.siteId}'`);
+            }
+            const task = deps.sessions.pendingTask(h.taskId, who.siteId);
+            if (!task || task.kind !== 'TASK_KIND_FIT') {
+              throw new ProtocolError('TESSERA_PROTOCOL_UNKNOWN_TASK', `no open fit task ${h.taskId.slice(0, 80)} for site ${who.siteId}`);
+            }
+            if (h.studyId !== task.studyId || h.round !== task.round) {
+              throw new ProtocolError(
+                'TESSERA_PROTOCOL_WRONG_ROUND',
+                `upload for study ${h.studyId.slice(0, 64)} round ${h.round}; the task is study ${task.studyId} round ${task.round}`,
+              );
+            }
+            const expected = deps.expectedUpdateBytes(h.taskId);
+            if (expected !== undefined && h.totalBytes !== expected) {
+              throw new ProtocolError(
+                'TESSERA_PROTOCOL_WRONG_SHAPE',
+                `update of ${h.totalBytes} bytes does not match the model's ${expected} bytes`,
+              );
+            }
+            if (h.sha256.byteLength !== 32) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', 'sha256 must be 32 bytes');
+            await deps.uploads.begin(h.taskId, h.totalBytes, Buffer.from(h.sha256), h.offset);
+            taskId = h.taskId;
+            return;
+          }
+          if (msg.chunk) {
+            if (taskId === undefined) throw new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'chunk before header');
+            const c = msg.chunk;
+            await deps.uploads.append(taskId, {
+              offset: c.offset,
+              data: Buffer.from(c.data),
+              sha256: Buffer.from(c.sha256),
+              totalBytes: c.totalBytes,
+            });
+            deps.onBytes?.('in', c.data.byteLength);
+            return;
+          }
+          throw new ProtocolError('TESSERA_PROTOCOL_EMPTY_MESSAGE', 'upload message carries no body');
+        })
+        .then(() => {
+          if (!failed) call.resume();
+        })
+        .catch(fail);
+    });
+    call.on('end', () => {
+      void chain.then(() => {
+        if (failed) return;
+        if (taskId === undefined) {
+          fail(new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'upload stream ended without a header'));
+          return;
+        }
+        deps.uploads.release(taskId);
+        callback(null, { taskId, receivedBytes: uploadedBytes(taskId), complete: isComplete(taskId) });
+      });
+    });
+    call.on('error', () => {
+      if (taskId !== undefined) deps.uploads.release(taskId);
+    });
+    call.on('cancelled', () => {
+      if (taskId !== undefined) deps.uploads.release(taskId);
+    });
+  }
+
+  function uploadedBytes(taskId: string): number {
+    return deps.uploads.progress(taskId)?.received ?? 0;
+  }
+  function isComplete(taskId: string): boolean {
+    return deps.uploads.progress(taskId)?.complete ?? false;
+  }
+
+  function queryUpload(
+    call: grpc.ServerUnaryCall<{ taskId: string; sha256: Buffer }, { receivedBytes: number; known: boolean }>,
+    callback: grpc.sendUnaryData<{ receivedBytes: number; known: boolean }>,
+  ): void {
+    try {
+      const who = authenticate(call, 'QueryUpload');
+      const { taskId, sha256 } = call.request;
+      if (!deps.sessions.pendingTask(taskId, who.siteId)) {
+        callback(null, { receivedBytes: 0, known: false });
+        return;
+      }
+      const received = deps.uploads.received(taskId, Buffer.from(sha256));
+      callback(null, { receivedBytes: received, known: received > 0 });
+    } catch (err) {
+      callback(toGrpcStatus(err));
+    }
+  }
+
+  return {
+    Connect: connect,
+    FetchModel: fetchModel,
+    UploadUpdate: uploadUpdate,
+    QueryUpload: queryUpload,
+  };
+}

@@ -1,0 +1,316 @@
+import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
+import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
+import { errorMessage } from '../../../shared/src/errors.js';
+import type { Logger } from '../../../shared/src/logging.js';
+import { decodeWeights, encodeWeights } from '../../../shared/src/ml/index.js';
+import type { StudySpec } from '../../../shared/src/study/study-spec.js';
+import type { ClientUpdate, Strategy } from '../strategies/index.js';
+import { strategyTrainingOverrides } from '../strategies/index.js';
+import type { SiteSessions, TaskOutcome } from '../sessions/site-sessions.js';
+import type { ModelRepository, UploadStore } from '../store/blob-store.js';
+import type {
+  CoordinatorStore,
+  PhaseTiming,
+  RoundMetrics,
+  RoundRecord,
+  RoundStatus,
+  StudyRecord,
+} from '../store/coordinator-store.js';
+import type { EventSink } from './events.js';
+import { assertRoundTransition } from './round-state.js';
+import { encodeStrategyState } from './strategy-state.js';
+
+export interface RoundDeps {
+  store: CoordinatorStore;
+  sessions: SiteSessions;
+  models: ModelRepository;
+  uploads: UploadStore;
+  logger: Logger;
+  emit: EventSink;
+  now: () => number;
+  /** Registers the expected update size of a fit task for the upload endpoint's shape check. */
+  expectUpdate(taskId: string, bytes: number | undefined): void;
+  /** Aborts the wait for sites and the phases (shutdown or operator abort). */
+  signal: AbortSignal;
+}
+
+interface SiteFit {
+  siteId: string;
+  update: ClientUpdate;
+  metrics: { loss: number; accuracy: number };
+}
+
+function weighted(items: { n: number; loss: number; accuracy: number }[]): RoundMetrics | null {
+  const total = items.reduce((s, i) => s + i.n, 0);
+  if (total === 0) return null;
+  return {
+    loss: items.reduce((s, i) => s + i.loss * i.n, 0) / total,
+    accuracy: items.reduce((s, i) => s + i.accuracy * i.n, 0) / total,
+    numExamples: total,
+  };
+}
+
+/**
+ * One attempt at one round: wait for sites → fit → aggregate → federated evaluation → commit. Returns
+ * true when the round committed and false when it failed (the reason is stored and emitted). Sites that
+ * time out, disconnect, refuse or send invalid updates are recorded and dropped; only too few remaining
+ * sites fail the round.
+ */
+export class RoundWorkflow {
+  private status: RoundStatus = 'waiting';
+  private readonly phases: Record<string, PhaseTiming> = {};
+  private record!: RoundRecord;
+
+  constructor(
+    private readonly deps: RoundDeps,
+    private readonly study: StudyRecord,
+    private readonly strategy: Strategy,
+    private readonly round: number,
+  ) {}
+
+  private get spec(): StudySpec {
+    return this.study.spec;
+  }
+
+  private async transition(to: RoundStatus): Promise<void> {
+    assertRoundTransition(this.status, to);
+    const t = this.deps.now();
+    const current = this.phases[this.status];
+    if (current && current.endedAt === undefined) current.endedAt = t;
+    this.status = to;
+    if (to !== 'failed' && to !== 'committed' && to !== 'interrupted') this.phases[to] = { startedAt: t };
+    this.deps.logger.info({ studyId: this.spec.id, round: this.round, attempt: this.record.attempt, status: to }, 'round status');
+    await this.deps.store.updateRound(this.spec.id, this.round, this.record.attempt, to, this.phases);
+  }
+
+  private async fail(reason: string): Promise<false> {
+    await this.transition('failed');
+    await this.deps.store.failRound(this.spec.id, this.round, this.record.attempt, reason, this.deps.now());
+    this.deps.emit({ type: 'round-failed', studyId: this.spec.id, round: this.round, attempt: this.record.attempt, reason });
+    this.deps.logger.warn({ studyId: this.spec.id, round: this.round, reason }, 'round failed');
+    return false;
+  }
+
+  async run(): Promise<boolean> {
+    const { store, now } = this.deps;
+    this.record = await store.startRound(this.spec.id, this.round, this.study.currentModel, now());
+    this.phases['waiting'] = { startedAt: now() };
+    const attempt = this.record.attempt;
+    this.deps.emit({ type: 'round-started', studyId: this.spec.id, round: this.round, attempt });
+
+    const enough = await this.waitForSites(this.spec.minSites, this.spec.timeouts.waitForSitesMs);
+    if (!enough) {
+      return this.fail(
+        `only ${this.deps.sessions.connectedSites().length} sites connected within ${this.spec.timeouts.waitForSitesMs} ms; the study needs ${this.spec.minSites}`,
+      );
+    }
+    const cohort = this.deps.sessions.connectedSites().slice(0, this.spec.maxSites ?? Number.MAX_SAFE_INTEGER);
+
+    await this.transition('fitting');
+    this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'fit', sites: cohort.length });
+    const globalBytes = await this.deps.models.get(this.study.currentModel);
+    const global = decodeWeights(globalBytes, globalBytes.byteLength / 4);
+    const fits = await this.fitPhase(cohort, global.length);
+    if (fits.length < this.spec.minSites) {
+      return this.fail(`${fits.length} of ${cohort.length} sites returned valid updates; the study needs ${this.spec.minSites}`);
+    }
+
+    await this.transition('aggregating');
+    let next: Float32Array;
+    try {
+      next = this.strategy.aggregate(global, fits.map((f) => f.update));
+    } catch (err) {
+      return this.fail(`aggregation failed: ${errorMessage(err)}`);
+    }
+    const candidate = await this.deps.models.put(encodeWeights(next));
+
+    await this.transition('evaluating');
+    this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
+    const metrics = await this.evaluatePhase(cohort, candidate, encodeWeights(next).byteLength);
+    const trainMetrics = weighted(fits.map((f) => ({ n: f.update.numExamples, ...f.metrics })));
+
+    const endedAt = now();
+    const evaluating = this.phases['evaluating'];
+    if (evaluating) evaluating.endedAt = endedAt;
+    await store.commitRound({
+      studyId: this.spec.id,
+      round: this.round,
+      attempt,
+      model: { sha256: candidate, studyId: this.spec.id, round: this.round, numParams: next.length, createdAt: endedAt },
+      metrics,
+      trainMetrics,
+      phases: this.phases,
+      strategyState: encodeStrategyState(this.strategy.state()),
+      now: endedAt,
+    });
+    this.status = 'committed';
+    for (const f of fits) await this.deps.uploads.discard(this.taskId('fit', f.siteId));
+    this.deps.emit({
+      type: 'round-committed',
+      studyId: this.spec.id,
+      round: this.round,
+      attempt,
+      durationMs: endedAt - this.record.startedAt,
+      metrics,
+      trainMetrics,
+      modelVersion: candidate,
+      sites: fits.length,
+    });
+    return true;
+  }
+
+  private taskId(phase: 'fit' | 'evaluate', siteId: string): string {
+    return `${this.spec.id}/r${this.round}/a${this.record.attempt}/${phase}/${siteId}`;
+  }
+
+  private makeTask(kind: 'TASK_KIND_FIT' | 'TASK_KIND_EVALUATE', siteId: string, modelVersion: string, modelBytes: number): Task {
+    const overrides = strategyTrainingOverrides(this.spec.strategy, this.spec.strategyOptions);
+    const timeout = kind === 'TASK_KIND_FIT' ? this.spec.timeouts.fitMs : this.spec.timeouts.evaluateMs;
+    return {
+      taskId: this.taskId(kind === 'TASK_KIND_FIT' ? 'fit' : 'evaluate', siteId),
+      kind,
+      studyId: this.spec.id,
+      round: this.round,
+      modelVersion,
+      modelBytes,
+      modelSpec: this.spec.model,
+      dataset: this.spec.dataset,
+      training: {
+        localEpochs: this.spec.training.localEpochs,
+        batchSize: this.spec.training.batchSize,
+        learningRate: this.spec.training.learningRate,
+        optimizer: this.spec.training.optimizer,
+        proximalMu: overrides.proximalMu,
+        seed: (this.spec.seed + this.round * 7919) >>> 0,
+      },
+      deadlineMs: this.deps.now() + timeout,
+    };
+  }
+
+  private async fitPhase(cohort: string[], numParams: number): Promise<SiteFit[]> {
+    const bytes = numParams * 4;
+    const results = await Promise.all(
+      cohort.map(async (siteId) => {
+        const task = this.makeTask('TASK_KIND_FIT', siteId, this.study.currentModel, bytes);
+        this.deps.expectUpdate(task.taskId ?? '', bytes);
+        const outcome = await this.deps.sessions.dispatch(siteId, task, this.spec.timeouts.fitMs, (r) =>
+          this.deps.uploads.isComplete(task.taskId ?? '', r.updateSha256) ? null : 'update upload is not complete',
+        );
+        this.deps.expectUpdate(task.taskId ?? '', undefined);
+        return this.collectFit(siteId, task, outcome, numParams);
+      }),
+    );
+    return results.filter((r): r is SiteFit => r !== null);
+  }
+
+  private async collectFit(siteId: string, task: Task, outcome: TaskOutcome, numParams: number): Promise<SiteFit | null> {
+    const base = { studyId: this.spec.id, round: this.round, attempt: this.record.attempt, siteId, phase: 'fit' as const };
+    let problem: { outcome: 'timeout' | 'refused' | 'invalid' | 'disconnected'; reason: string } | null = null;
+    let fit: SiteFit | null = null;
+    if (!outcome.ok) {
+      problem = { outcome: outcome.outcome, reason: outcome.reason };
+    } else {
+      const r: TaskResult__Output = outcome.result;
+      try {
+        if (!Number.isInteger(r.numExamples) || r.numExamples <= 0) throw new Error('num_examples must be a positive integer');
+        const weights = decodeWeights(await this.deps.uploads.read(task.taskId ?? ''), numParams);
+        fit = {
+          siteId,
+          update: { siteId, weights, numExamples: r.numExamples },
+          metrics: { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN },
+        };
+      } catch (err) {
+        problem = { outcome: 'invalid', reason: errorMessage(err) };
+        await this.deps.uploads.discard(task.taskId ?? '');
+      }
+    }
+    await this.deps.store.recordSiteOutcome({
+      ...base,
+      outcome: problem?.outcome ?? 'ok',
+      numExamples: fit?.update.numExamples ?? 0,
+      loss: fit ? fit.metrics.loss : null,
+      accuracy: fit ? fit.metrics.accuracy : null,
+      updateSha256: outcome.ok ? outcome.result.updateSha256 : null,
+      updateBytes: outcome.ok ? outcome.result.updateBytes : null,
+      durationMs: outcome.durationMs,
+      reason: problem?.reason ?? null,
+    });
+    if (problem) this.deps.logger.warn({ siteId, round: this.round, ...problem }, 'site dropped from round');
+    this.deps.emit({
+      type: 'site-finished',
+      studyId: this.spec.id,
+      round: this.round,
+      siteId,
+      phase: 'fit',
+      outcome: problem?.outcome ?? 'ok',
+      ...(problem ? { reason: problem.reason } : {}),
+    });
+    return fit;
+  }
+
+  private async evaluatePhase(cohort: string[], candidate: string, bytes: number): Promise<RoundMetrics | null> {
+    const evals = await Promise.all(
+      cohort.map(async (siteId) => {
+        const task = this.makeTask('TASK_KIND_EVALUATE', siteId, candidate, bytes);
+        const outcome = await this.deps.sessions.dispatch(siteId, task, this.spec.timeouts.evaluateMs);
+        const loss = outcome.ok ? outcome.result.metrics['loss'] : undefined;
+        const accuracy = outcome.ok ? outcome.result.metrics['accuracy'] : undefined;
+        const valid =
+          outcome.ok &&
+          loss !== undefined &&
+          accuracy !== undefined &&
+          Number.isFinite(loss) &&
+          accuracy >= 0 &&
+          accuracy <= 1 &&
+          Number.isInteger(outcome.result.numExamples) &&
+          outcome.result.numExamples > 0;
+        const reason = outcome.ok ? (valid ? null : 'evaluation metrics missing or out of range') : outcome.reason;
+        await this.deps.store.recordSiteOutcome({
+          studyId: this.spec.id,
+          round: this.round,
+          attempt: this.record.attempt,
+          siteId,
+          phase: 'evaluate',
+          outcome: valid ? 'ok' : outcome.ok ? 'invalid' : outcome.outcome,
+          numExamples: valid ? outcome.result.numExamples : 0,
+          loss: valid ? (loss ?? null) : null,
+          accuracy: valid ? (accuracy ?? null) : null,
+          updateSha256: null,
+          updateBytes: null,
+          durationMs: outcome.durationMs,
+          reason,
+        });
+        this.deps.emit({
+          type: 'site-finished',
+          studyId: this.spec.id,
+          round: this.round,
+          siteId,
+          phase: 'evaluate',
+          outcome: valid ? 'ok' : outcome.ok ? 'invalid' : outcome.outcome,
+          ...(reason != null ? { reason } : {}),
+        });
+        return valid && outcome.ok ? { n: outcome.result.numExamples, loss: loss ?? 0, accuracy: accuracy ?? 0 } : null;
+      }),
+    );
+    return weighted(evals.filter((e): e is { n: number; loss: number; accuracy: number } => e !== null));
+  }
+
+  private waitForSites(min: number, timeoutMs: number): Promise<boolean> {
+    const { sessions, signal } = this.deps;
+    if (sessions.connectedSites().length >= min) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal.removeEventListener('abort', onAbort);
+        resolve(ok);
+      };
+      const onAbort = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const unsubscribe = sessions.onChange(() => {
+        if (sessions.connectedSites().length >= min) done(true);
+      });
+      signal.addEventListener('abort', onAbort);
+    });
+  }
+}

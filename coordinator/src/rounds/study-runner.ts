@@ -1,0 +1,59 @@
+import { errorMessage } from '../../../shared/src/errors.js';
+import type { Logger } from '../../../shared/src/logging.js';
+import { createStrategy, type Strategy } from '../strategies/index.js';
+import type { CoordinatorStore, StudyRecord } from '../store/coordinator-store.js';
+import type { RoundDeps } from './round-workflow.js';
+import { RoundWorkflow } from './round-workflow.js';
+import { decodeStrategyState } from './strategy-state.js';
+
+/** Builds the study's strategy and restores its optimizer state from the last committed round. */
+export async function loadStrategy(store: CoordinatorStore, study: StudyRecord): Promise<Strategy> {
+  const strategy = createStrategy(study.spec.strategy, study.spec.strategyOptions);
+  const saved = await store.getStrategyState(study.id);
+  if (saved != null) strategy.restore(decodeStrategyState(saved));
+  return strategy;
+}
+
+/**
+ * Drives a study from its last committed round to the end. Safe to call again after a crash: it reads
+ * `completedRounds` and the strategy state from the store, so no round is counted twice.
+ */
+export async function runStudy(deps: RoundDeps & { logger: Logger }, studyId: string): Promise<StudyRecord> {
+  const { store, now, emit, logger } = deps;
+  let study = await store.getStudy(studyId);
+  if (!study) throw new Error(`no study ${studyId}`);
+  if (study.status === 'completed' || study.status === 'failed' || study.status === 'aborted') return study;
+  await store.setStudyStatus(studyId, 'running', now());
+  emit({ type: 'study-started', studyId, rounds: study.spec.rounds, fromRound: study.completedRounds + 1 });
+  const strategy = await loadStrategy(store, study);
+  try {
+    while (study.completedRounds < study.spec.rounds) {
+      if (deps.signal.aborted) return study;
+      const round = study.completedRounds + 1;
+      const failedAttempts = (await store.listRounds(studyId)).filter(
+        (r) => r.round === round && r.status === 'failed',
+      ).length;
+      if (failedAttempts >= study.spec.maxRoundAttempts) {
+        const reason = `round ${round} failed ${failedAttempts} times (maxRoundAttempts ${study.spec.maxRoundAttempts})`;
+        await store.setStudyStatus(studyId, 'failed', now(), reason);
+        emit({ type: 'study-finished', studyId, status: 'failed', reason });
+        return (await store.getStudy(studyId)) ?? study;
+      }
+      await new RoundWorkflow(deps, study, strategy, round).run();
+      const reloaded = await store.getStudy(studyId);
+      if (!reloaded) throw new Error(`study ${studyId} vanished`);
+      study = reloaded;
+    }
+  } catch (err) {
+    if (deps.signal.aborted) return study;
+    const reason = `internal error: ${errorMessage(err)}`;
+    logger.error({ studyId, reason }, 'study failed');
+    await store.setStudyStatus(studyId, 'failed', now(), reason);
+    emit({ type: 'study-finished', studyId, status: 'failed', reason });
+    return (await store.getStudy(studyId)) ?? study;
+  }
+  await store.setStudyStatus(studyId, 'completed', now());
+  emit({ type: 'study-finished', studyId, status: 'completed' });
+  logger.info({ studyId, rounds: study.completedRounds }, 'study completed');
+  return (await store.getStudy(studyId)) ?? study;
+}

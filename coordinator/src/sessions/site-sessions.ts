@@ -1,0 +1,162 @@
+import type { CoordinatorMessage } from '../../../protos/gen/tessera/v1/CoordinatorMessage.js';
+import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
+import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
+import type { Logger } from '../../../shared/src/logging.js';
+
+/** A connected site's control stream. */
+export interface SiteSession {
+  readonly siteId: string;
+  readonly backend: string;
+  readonly agentVersion: string;
+  readonly connectedAt: number;
+  lastSeen: number;
+  /** Writes one message down the stream; false when the stream is gone. */
+  send(message: CoordinatorMessage): boolean;
+  close(reason: string): void;
+}
+
+/** How a dispatched task ended. Failures are data, not exceptions (STYLE §10). */
+export type TaskOutcome =
+  | { ok: true; result: TaskResult__Output; durationMs: number }
+  | { ok: false; outcome: 'timeout' | 'refused' | 'invalid' | 'disconnected'; reason: string; durationMs: number };
+
+interface PendingTask {
+  siteId: string;
+  task: Task;
+  startedAt: number;
+  timer: NodeJS.Timeout;
+  resolve: (outcome: TaskOutcome) => void;
+  /** Optional check of a result before it resolves the task (e.g. the upload is complete). */
+  validate: (result: TaskResult__Output) => string | null;
+}
+
+/**
+ * The registry of connected sites and of tasks in flight. A site that disconnects keeps its pending
+ * tasks: when it reconnects, they are sent again, and the agent answers from its cache or resumes the
+ * upload where it stopped. Only the task deadline turns a silent site into a straggler.
+ */
+export class SiteSessions {
+  private readonly sessions = new Map<string, SiteSession>();
+  private readonly pending = new Map<string, PendingTask>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  connectedSites(): string[] {
+    return [...this.sessions.keys()].sort();
+  }
+
+  get(siteId: string): SiteSession | undefined {
+    return this.sessions.get(siteId);
+  }
+
+  /** Calls `fn` whenever the set of connected sites changes; returns an unsubscribe function. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  register(session: SiteSession): void {
+    const previous = this.sessions.get(session.siteId);
+    if (previous && previous !== session) previous.close('superseded by a newer connection from the same site');
+    this.sessions.set(session.siteId, session);
+    // Re-send tasks the site had not finished when its previous stream dropped.
+    for (const p of this.pending.values()) {
+      if (p.siteId === session.siteId) session.send({ task: p.task });
+    }
+    this.changed();
+  }
+
+  unregister(session: SiteSession): void {
+    if (this.sessions.get(session.siteId) === session) {
+      this.sessions.delete(session.siteId);
+      this.changed();
+    }
+  }
+
+  /** Sends `task` to `siteId` and resolves when the site answers, refuses, or the deadline passes. */
+  dispatch(
+    siteId: string,
+    task: Task,
+    timeoutMs: number,
+    validate: (result: TaskResult__Output) => string | null = () => null,
+  ): Promise<TaskOutcome> {
+    const taskId = task.taskId ?? '';
+    const startedAt = this.now();
+    return new Promise<TaskOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        this.finish(taskId, {
+          ok: false,
+          outcome: 'timeout',
+          reason: `no result within ${timeoutMs} ms`,
+          durationMs: this.now() - startedAt,
+        });
+      }, timeoutMs);
+      this.pending.set(taskId, { siteId, task, startedAt, timer, resolve, validate });
+      const session = this.sessions.get(siteId);
+      if (!session?.send({ task })) {
+        this.logger.info({ siteId, taskId }, 'site not connected; task waits for it to reconnect');
+      }
+    });
+  }
+
+  private finish(taskId: string, outcome: TaskOutcome): void {
+    const p = this.pending.get(taskId);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(taskId);
+    p.resolve(outcome);
+  }
+
+  /** The pending task `taskId` if it was sent to `siteId`. */
+  pendingTask(taskId: string, siteId: string): Task | undefined {
+    const p = this.pending.get(taskId);
+    return p && p.siteId === siteId ? p.task : undefined;
+  }
+
+  /** Routes a site's result; returns a reason string when it is refused (unknown task, wrong site…). */
+  acceptResult(siteId: string, result: TaskResult__Output): string | null {
+    const p = this.pending.get(result.taskId);
+    if (!p) return `result for unknown or finished task ${result.taskId}`;
+    if (p.siteId !== siteId) return `result for task ${result.taskId} which belongs to another site`;
+    if (result.studyId !== p.task.studyId || result.round !== p.task.round) {
+      return `result for study ${result.studyId} round ${result.round}, task is study ${p.task.studyId} round ${p.task.round}`;
+    }
+    if (result.kind !== p.task.kind) return `result of kind ${result.kind} for a ${String(p.task.kind)} task`;
+    const problem = p.validate(result);
+    if (problem != null) {
+      this.finish(result.taskId, { ok: false, outcome: 'invalid', reason: problem, durationMs: this.now() - p.startedAt });
+      return problem;
+    }
+    this.finish(result.taskId, { ok: true, result, durationMs: this.now() - p.startedAt });
+    return null;
+  }
+
+  acceptRefusal(siteId: string, taskId: string, code: string, reason: string): string | null {
+    const p = this.pending.get(taskId);
+    if (!p || p.siteId !== siteId) return `refusal for unknown task ${taskId}`;
+    this.finish(taskId, {
+      ok: false,
+      outcome: 'refused',
+      reason: `${code}: ${reason}`.slice(0, 500),
+      durationMs: this.now() - p.startedAt,
+    });
+    return null;
+  }
+
+  /** Ends every pending task (shutdown). */
+  cancelAll(reason: string): void {
+    for (const [taskId, p] of this.pending) {
+      this.finish(taskId, { ok: false, outcome: 'disconnected', reason, durationMs: this.now() - p.startedAt });
+    }
+    for (const s of this.sessions.values()) s.close(reason);
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ProtocolError } from '../../../shared/src/errors.js';
+import { chunkProblem } from '../../../shared/src/transport/chunks.js';
+
+async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+/**
+ * Global model versions as files named by the sha256 of their bytes, written durably (fsync, then an
+ * atomic rename) *before* the database row that refers to them is committed.
+ */
+export class ModelRepository {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  pathOf(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ProtocolError('TESSERA_PROTOCOL_BAD_MODEL_VERSION', 'not a model version id');
+    return path.join(this.dir, `${sha256}.bin`);
+  }
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    await writeDurable(this.pathOf(sha), bytes);
+    return sha;
+  }
+
+  async get(sha256: string): Promise<Buffer> {
+    const bytes = await readFile(this.pathOf(sha256));
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== sha256) throw new Error(`model file ${sha256} is corrupt (sha256 ${actual})`);
+    return bytes;
+  }
+
+  async size(sha256: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathOf(sha256))).size;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+interface UploadState {
+  totalBytes: number;
+  sha256: Buffer;
+  received: number;
+  hash: ReturnType<typeof createHash>;
+  busy: boolean;
+  complete: boolean;
+}
+
+/**
+ * Partial site uploads, kept on disk so a transfer cut by a reconnect resumes from the last verified
+ * byte. Keyed by task id; a task id belongs to one site and one round, which the endpoint checks.
+ */
+export class UploadStore {
+  private readonly uploads = new Map<string, UploadState>();
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  private fileOf(taskId: string): string {
+    return path.join(this.dir, `${createHash('sha256').update(taskId).digest('hex').slice(0, 32)}.part`);
+  }
+
+  /** Bytes already held for `taskId` with this checksum, or 0. */
+  received(taskId: string, sha256: Uint8Array): number {
+    const u = this.uploads.get(taskId);
+    return u && u.sha256.equals(sha256) ? u.received : 0;
+  }
+
+  /** Progress of `taskId`'s upload, if one was begun. */
+  progress(taskId: string): { received: number; totalBytes: number; complete: boolean } | undefined {
+    const u = this.uploads.get(taskId);
+    return u && { received: u.received, totalBytes: u.totalBytes, complete: u.complete };
+  }
+
+  isComplete(taskId: string, sha256Hex: string): boolean {
+    const u = this.uploads.get(taskId);
+    return u != null && u.complete && u.sha256.toString('hex') === sha256Hex;
+  }
+
+  /** Starts or resumes an upload; returns the offset the sender must continue from. */
+  async begin(taskId: string, totalBytes: number, sha256: Buffer, offset: number): Promise<number> {
+    const existing = this.uploads.get(taskId);
+    if (existing?.busy) {
+      throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'another upload stream for this task is still open', {
+        taskId,
+      });
+    }
+    if (existing && existing.sha256.equals(sha256) && existing.totalBytes === totalBytes) {
+      if (offset !== existing.received) {
+        throw new ProtocolError(
+          'TESSERA_PROTOCOL_UPLOAD_OFFSET',
+          `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`,
+          { taskId },
+        );
+      }
+      existing.busy = true;
+      return existing.received;
+    }
+    if (offset !== 0) {
+      throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `unknown upload cannot resume at byte ${offset}`, {
+        taskId,
+      });
+    }
+    await rm(this.fileOf(taskId), { force: true });
+    this.uploads.set(taskId, {
+      totalBytes,
+      sha256,
+      received: 0,
+      hash: createHash('sha256'),
+      busy: true,
+      complete: false,
+    });
+    return 0;
+  }
+
+  /** Appends one verified chunk; throws a ProtocolError naming the problem otherwise. */
+  async append(
+    taskId: string,
+    chunk: { offset: number; data: Buffer; sha256: Buffer; totalBytes: number },
+  ): Promise<void> {
+    const u = this.uploads.get(taskId);
+    if (!u) throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'chunk for an upload that was not begun', { taskId });
+    const problem = chunkProblem(chunk, u.received, u.totalBytes);
+    if (problem != null) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHUNK', problem, { taskId, offset: chunk.offset });
+    const fh = await open(this.fileOf(taskId), 'a', 0o600);
+    try {
+      await fh.write(chunk.data);
+    } finally {
+      await fh.close();
+    }
+    u.hash.update(chunk.data);
+    u.received += chunk.data.byteLength;
+    if (u.received === u.totalBytes) {
+      const digest = u.hash.digest();
+      if (!digest.equals(u.sha256)) {
+        this.uploads.delete(taskId);
+        await rm(this.fileOf(taskId), { force: true });
+        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_CHECKSUM', 'complete upload does not match its sha256', {
+          taskId,
+        });
+      }
+      u.complete = true;
+    }
+  }
+
+  /** Marks the stream for `taskId` closed, keeping what was received for a resume. */
+  release(taskId: string): void {
+    const u = this.uploads.get(taskId);
+    if (u) u.busy = false;
+  }
+
+  /** Reads a complete upload. */
+  async read(taskId: string): Promise<Buffer> {
+    const u = this.uploads.get(taskId);
+    if (!u?.complete) throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_INCOMPLETE', 'upload is not complete', { taskId });
+    return readFile(this.fileOf(taskId));
+  }
+
+  async discard(taskId: string): Promise<void> {
+    this.uploads.delete(taskId);
+    await rm(this.fileOf(taskId), { force: true });
+  }
+}

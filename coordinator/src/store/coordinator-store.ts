@@ -1,0 +1,164 @@
+import type { StudySpec } from '../../../shared/src/study/study-spec.js';
+
+/**
+ * Study lifecycle. `created` → `running` → `completed` | `failed` | `aborted`; `running` ⇄ `paused`.
+ */
+export const StudyStatus = {
+  Created: 'created',
+  Running: 'running',
+  Paused: 'paused',
+  Completed: 'completed',
+  Failed: 'failed',
+  Aborted: 'aborted',
+} as const;
+export type StudyStatus = (typeof StudyStatus)[keyof typeof StudyStatus];
+
+/**
+ * One attempt at one round. A round number is committed at most once; failed or interrupted attempts
+ * stay in the table as data (why, when, who dropped) and the next attempt gets `attempt + 1`.
+ */
+export const RoundStatus = {
+  /** Waiting for enough connected sites. */
+  Waiting: 'waiting',
+  /** Fit tasks are out; collecting updates until all reply or the fit deadline. */
+  Fitting: 'fitting',
+  Aggregating: 'aggregating',
+  /** Federated evaluation of the candidate model on each site's held-out split. */
+  Evaluating: 'evaluating',
+  /** Terminal: the model version is stored and the study advanced. */
+  Committed: 'committed',
+  /** Terminal: too few sites, timeouts or invalid updates; the round is retried. */
+  Failed: 'failed',
+  /** Terminal: the coordinator stopped (crash or shutdown) mid-round; found at the next start. */
+  Interrupted: 'interrupted',
+} as const;
+export type RoundStatus = (typeof RoundStatus)[keyof typeof RoundStatus];
+
+export const TERMINAL_ROUND_STATUSES: readonly RoundStatus[] = ['committed', 'failed', 'interrupted'];
+
+export interface PhaseTiming {
+  startedAt: number;
+  endedAt?: number;
+}
+
+export interface RoundMetrics {
+  loss: number;
+  accuracy: number;
+  numExamples: number;
+}
+
+export interface StudyRecord {
+  id: string;
+  spec: StudySpec;
+  status: StudyStatus;
+  /** sha256 of the current global model version. */
+  currentModel: string;
+  completedRounds: number;
+  createdAt: number;
+  updatedAt: number;
+  reason: string | null;
+}
+
+export interface RoundRecord {
+  studyId: string;
+  round: number;
+  attempt: number;
+  status: RoundStatus;
+  modelIn: string;
+  modelOut: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  phases: Record<string, PhaseTiming>;
+  /** Example-weighted federated evaluation on the sites' held-out splits. */
+  metrics: RoundMetrics | null;
+  /** Example-weighted training metrics reported by the sites. */
+  trainMetrics: RoundMetrics | null;
+  reason: string | null;
+}
+
+export type SiteOutcome = 'ok' | 'timeout' | 'disconnected' | 'refused' | 'invalid';
+
+export interface RoundSiteRecord {
+  studyId: string;
+  round: number;
+  attempt: number;
+  siteId: string;
+  phase: 'fit' | 'evaluate';
+  outcome: SiteOutcome;
+  numExamples: number;
+  loss: number | null;
+  accuracy: number | null;
+  updateSha256: string | null;
+  updateBytes: number | null;
+  durationMs: number | null;
+  reason: string | null;
+}
+
+export interface SiteRecord {
+  id: string;
+  connected: boolean;
+  firstSeen: number;
+  lastSeen: number;
+  backend: string;
+  agentVersion: string;
+  certSerial: string;
+  certNotAfter: number;
+}
+
+export interface ModelVersionRecord {
+  sha256: string;
+  studyId: string;
+  round: number;
+  numParams: number;
+  createdAt: number;
+}
+
+export interface CommitRoundInput {
+  studyId: string;
+  round: number;
+  attempt: number;
+  model: ModelVersionRecord;
+  metrics: RoundMetrics | null;
+  trainMetrics: RoundMetrics | null;
+  phases: Record<string, PhaseTiming>;
+  strategyState: Buffer | null;
+  now: number;
+}
+
+/**
+ * Persistence for the coordinator. Implementations MUST make `commitRound` atomic (model version,
+ * round status, study progress and strategy state together or not at all) and MUST take `now` from the
+ * caller rather than reading a clock.
+ */
+export interface CoordinatorStore {
+  createStudy(spec: StudySpec, initialModel: ModelVersionRecord, now: number): Promise<StudyRecord>;
+  getStudy(id: string): Promise<StudyRecord | undefined>;
+  listStudies(): Promise<StudyRecord[]>;
+  setStudyStatus(id: string, status: StudyStatus, now: number, reason?: string): Promise<void>;
+
+  startRound(studyId: string, round: number, modelIn: string, now: number): Promise<RoundRecord>;
+  updateRound(
+    studyId: string,
+    round: number,
+    attempt: number,
+    status: RoundStatus,
+    phases: Record<string, PhaseTiming>,
+  ): Promise<void>;
+  recordSiteOutcome(record: RoundSiteRecord): Promise<void>;
+  commitRound(input: CommitRoundInput): Promise<void>;
+  failRound(studyId: string, round: number, attempt: number, reason: string, now: number): Promise<void>;
+  /** Marks every non-terminal round `interrupted`; called once at start-up. Returns how many. */
+  interruptOpenRounds(now: number): Promise<number>;
+  listRounds(studyId: string): Promise<RoundRecord[]>;
+  listRoundSites(studyId: string, round: number, attempt: number): Promise<RoundSiteRecord[]>;
+
+  upsertSite(site: SiteRecord): Promise<void>;
+  setSiteConnected(id: string, connected: boolean, now: number): Promise<void>;
+  listSites(): Promise<SiteRecord[]>;
+
+  getModelVersion(sha256: string): Promise<ModelVersionRecord | undefined>;
+  listModelVersions(studyId: string): Promise<ModelVersionRecord[]>;
+  getStrategyState(studyId: string): Promise<Buffer | null>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,63 @@
+import sqlite3 from 'sqlite3';
+
+export type SqlValue = string | number | bigint | Buffer | null;
+
+/** A small promise wrapper over the `sqlite3` package; one connection, statements serialized. */
+export class SqliteDb {
+  private constructor(private readonly db: sqlite3.Database) {}
+
+  /** Opens (or creates) a database file, or `:memory:`, with WAL and foreign keys on. */
+  static async open(file: string): Promise<SqliteDb> {
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const handle = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(handle)));
+    });
+    const wrapped = new SqliteDb(db);
+    db.configure('busyTimeout', 5000);
+    if (file !== ':memory:') await wrapped.exec('PRAGMA journal_mode = WAL');
+    // FULL sync: a committed round must survive kill -9 and power loss.
+    await wrapped.exec('PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');
+    return wrapped;
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number }> {
+    return new Promise((resolve, reject) => {
+      this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve({ changes: this.changes });
+      });
+    });
+  }
+
+  get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return new Promise((resolve, reject) =>
+      this.db.get(sql, params, (err: Error | null, row: T | undefined) => (err ? reject(err) : resolve(row))),
+    );
+  }
+
+  all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) =>
+      this.db.all(sql, params, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows))),
+    );
+  }
+
+  /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT, rolling back on error. Callers must not interleave. */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await fn();
+      await this.exec('COMMIT');
+      return result;
+    } catch (err) {
+      await this.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+  }
+}

@@ -1,0 +1,67 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** The five aggregation strategies of the foundation. */
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+const strict = { additionalProperties: false } as const;
+
+/**
+ * A study file: what to train, where, and how. Everything a site needs to decide whether to take part is
+ * in here (model spec name, dataset, feature count), and sites check it against their own policy.
+ */
+export const StudySpecSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    /** Dataset name each site maps to its local files. */
+    dataset: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+    /** Name of a model spec in the vetted registry. */
+    model: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+    /** Feature count of the dataset's encoded rows; a site whose data differs refuses the study. */
+    inputDim: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    rounds: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    strategy: Type.Union(STRATEGY_NAMES.map((n) => Type.Literal(n))),
+    strategyOptions: Type.Object(
+      {
+        eta: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
+        beta1: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+        beta2: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+        tau: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+        proximalMu: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+      },
+      { ...strict, default: {} },
+    ),
+    /** A round needs at least this many sites to succeed; fewer and it is retried. */
+    minSites: Type.Integer({ minimum: 1, default: 2 }),
+    maxSites: Type.Optional(Type.Integer({ minimum: 1 })),
+    training: Type.Object(
+      {
+        localEpochs: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+        batchSize: Type.Integer({ minimum: 1, maximum: 65_536, default: 32 }),
+        learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.05 }),
+        optimizer: Type.Union([Type.Literal('sgd'), Type.Literal('adam')], { default: 'sgd' }),
+      },
+      { ...strict, default: {} },
+    ),
+    timeouts: Type.Object(
+      {
+        /** How long a round waits for `minSites` to be connected. @default 120000 ms */
+        waitForSitesMs: Type.Integer({ minimum: 100, default: 120_000 }),
+        /** Fit phase deadline; sites not done by then are stragglers, dropped from the round. @default 300000 ms */
+        fitMs: Type.Integer({ minimum: 100, default: 300_000 }),
+        /** Evaluate phase deadline. @default 120000 ms */
+        evaluateMs: Type.Integer({ minimum: 100, default: 120_000 }),
+      },
+      { ...strict, default: {} },
+    ),
+    /** Attempts per round before the study fails. @default 3 */
+    maxRoundAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+    seed: Type.Integer({ minimum: 0, maximum: 4294967295, default: 42 }),
+    /** Secure aggregation (issue: secure aggregation). The foundation runs plaintext FedAvg. */
+    secureAggregation: Type.Boolean({ default: false }),
+  },
+  strict,
+);
+
+export type StudySpec = Static<typeof StudySpecSchema>;

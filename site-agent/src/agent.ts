@@ -1,0 +1,178 @@
+import type * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CoordinatorMessage__Output } from '../../protos/gen/tessera/v1/CoordinatorMessage.js';
+import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
+import type { SiteMessage } from '../../protos/gen/tessera/v1/SiteMessage.js';
+import type { Task__Output } from '../../protos/gen/tessera/v1/Task.js';
+import { SiteKitSchema, type AgentConfig, type SiteKit } from '../../shared/src/config/agent-config.js';
+import { parseConfigText } from '../../shared/src/config/validate.js';
+import type { SiteDataset } from '../../shared/src/data/index.js';
+import { errorMessage, TesseraError } from '../../shared/src/errors.js';
+import type { Logger } from '../../shared/src/logging.js';
+import { selectBackend, type BackendName } from '../../shared/src/ml/index.js';
+import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
+import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
+import { createFederationClient } from './coordinator-client.js';
+import { loadLocalDataset } from './local-data.js';
+import { TaskRunner } from './task-runner.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface SiteAgentOptions {
+  config: AgentConfig;
+  /** Folder that relative paths in `config` are resolved against. */
+  baseDir: string;
+  logger: Logger;
+}
+
+/** Exponential backoff with full jitter, capped. */
+export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20));
+  return Math.round(cap / 2 + (random() * cap) / 2);
+}
+
+/**
+ * The site agent: loads local data, dials out to the coordinator over mTLS, keeps the control stream
+ * alive with heartbeats, runs tasks one at a time, and reconnects with backoff whenever the stream drops.
+ */
+export class SiteAgent {
+  private client: FederationClient | undefined;
+  private stopped = false;
+  private stream: grpc.ClientDuplexStream<SiteMessage, CoordinatorMessage__Output> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private runner!: TaskRunner;
+  backend: BackendName = 'cpu';
+
+  private constructor(
+    private readonly options: SiteAgentOptions,
+    readonly kit: SiteKit,
+    private readonly kitDir: string,
+    readonly datasets: ReadonlyMap<string, SiteDataset>,
+  ) {}
+
+  get siteId(): string {
+    return this.kit.siteId;
+  }
+
+  /** Loads the kit and every configured dataset (bad rows are reported and skipped) and picks the TF.js backend. */
+  static async create(options: SiteAgentOptions): Promise<SiteAgent> {
+    const { config, baseDir, logger } = options;
+    const kitDir = path.resolve(baseDir, config.kit);
+    const kitFile = path.join(kitDir, 'kit.json');
+    const kit = parseConfigText(SiteKitSchema, readFileSync(kitFile, 'utf8'), kitFile);
+    const datasets = new Map<string, SiteDataset>();
+    for (const [name, cfg] of Object.entries(config.datasets)) {
+      try {
+        const ds = await loadLocalDataset(name, cfg, baseDir);
+        const r = ds.report;
+        logger.info(
+          { dataset: name, rowsRead: r.rowsRead, rowsAccepted: r.rowsAccepted, rowsRejected: r.rowsRejected, train: ds.train.n, test: ds.test.n, features: ds.train.d },
+          'dataset loaded',
+        );
+        for (const p of r.problems.slice(0, 20)) logger.warn({ dataset: name, line: p.line, column: p.column, reason: p.reason }, 'row skipped');
+        datasets.set(name, ds);
+      } catch (err) {
+        // One bad dataset does not stop the agent: studies on it are refused with the reason.
+        logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'dataset not loaded');
+      }
+    }
+    const agent = new SiteAgent(options, kit, kitDir, datasets);
+    const selection = await selectBackend({ ...(config.backend ? { prefer: config.backend } : {}), logger });
+    agent.backend = selection.backend;
+    return agent;
+  }
+
+  /** Connects and serves until {@link stop}. Never throws for network trouble: it reconnects. */
+  async run(): Promise<void> {
+    const { config, logger } = this.options;
+    const address = config.coordinator ?? this.kit.coordinator;
+    const read = (p: string): Buffer => readFileSync(path.resolve(this.kitDir, p));
+    this.client = createFederationClient(address, { ca: read(this.kit.ca), key: read(this.kit.key), cert: read(this.kit.certificate) });
+    this.runner = new TaskRunner({
+      client: this.client,
+      siteId: this.siteId,
+      datasets: this.datasets,
+      policy: config.policy,
+      backend: this.backend,
+      logger,
+      send: (m) => this.send(m),
+    });
+    let attempt = 0;
+    while (!this.stopped) {
+      const connectedAt = Date.now();
+      const code = await this.session();
+      if (this.stopped) break;
+      if (Date.now() - connectedAt > 10_000) attempt = 0;
+      const delay = backoffDelay(attempt++, config.reconnect.initialDelayMs, config.reconnect.maxDelayMs);
+      logger.info({ code, delayMs: delay }, 'control stream closed; reconnecting after backoff');
+      if (code !== undefined && !isRetryable(code)) logger.warn({ code }, 'coordinator refused the stream; will keep retrying');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private send(message: SiteMessage): boolean {
+    const s = this.stream;
+    if (!s || s.writableEnded || s.destroyed) return false;
+    s.write(message);
+    return true;
+  }
+
+  /** One connection of the control stream; resolves with the status code when it ends. */
+  private session(): Promise<grpc.status | undefined> {
+    const { logger } = this.options;
+    const client = this.client;
+    if (!client) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const stream = client.Connect();
+      this.stream = stream;
+      let settled = false;
+      const finish = (code: grpc.status | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearInterval(this.heartbeat);
+        if (this.stream === stream) this.stream = undefined;
+        resolve(code);
+      };
+      const datasets: Record<string, number> = {};
+      for (const [name, ds] of this.datasets) datasets[name] = ds.train.n + ds.test.n;
+      stream.write({
+        hello: { siteId: this.siteId, agentVersion: AGENT_VERSION, backend: this.backend, protocolVersion: PROTOCOL_VERSION, datasets },
+      });
+      stream.on('data', (msg: CoordinatorMessage__Output) => {
+        if (msg.welcome) {
+          logger.info({ coordinator: msg.welcome.coordinatorId }, 'connected to coordinator');
+          const every = Math.max(100, msg.welcome.heartbeatIntervalMs);
+          clearInterval(this.heartbeat);
+          this.heartbeat = setInterval(() => this.send({ heartbeat: { sentAtMs: Date.now() } }), every);
+        } else if (msg.task) {
+          this.runner.submit(msg.task as Task__Output);
+        } else if (msg.goodbye) {
+          logger.info({ reason: msg.goodbye.reason }, 'coordinator said goodbye');
+        }
+      });
+      stream.on('error', (err: grpc.ServiceError) => {
+        logger.warn({ code: err.code, reason: err.details }, 'control stream error');
+        finish(err.code);
+      });
+      stream.on('end', () => finish(undefined));
+      stream.on('close', () => finish(undefined));
+    });
+  }
+
+  /** Closes the stream and stops reconnecting. */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    this.stream?.cancel();
+    this.wake?.();
+    this.client?.close();
+  }
+}

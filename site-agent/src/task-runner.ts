@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
+import type { SiteMessage } from '../../protos/gen/tessera/v1/SiteMessage.js';
+import type { Task__Output } from '../../protos/gen/tessera/v1/Task.js';
+import type { TaskResult } from '../../protos/gen/tessera/v1/TaskResult.js';
+import type { AgentConfig } from '../../shared/src/config/agent-config.js';
+import type { SiteDataset } from '../../shared/src/data/index.js';
+import { errorMessage, TesseraError } from '../../shared/src/errors.js';
+import type { Logger } from '../../shared/src/logging.js';
+import {
+  decodeWeights,
+  encodeWeights,
+  getModelSpec,
+  totalParams,
+  weightLayout,
+  type BackendName,
+  type ModelSpec,
+} from '../../shared/src/ml/index.js';
+import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
+import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
+import { Trainer } from './training/trainer.js';
+
+export interface TaskRunnerDeps {
+  client: FederationClient;
+  siteId: string;
+  datasets: ReadonlyMap<string, SiteDataset>;
+  policy: AgentConfig['policy'];
+  backend: BackendName;
+  logger: Logger;
+  /** Sends on the current control stream; false while disconnected. */
+  send(message: SiteMessage): boolean;
+}
+
+/** Thrown inside the runner when the site's own policy or data says no; becomes a TaskRefusal. */
+class Refusal extends TesseraError {}
+
+interface Done {
+  result: TaskResult;
+  update?: { bytes: Buffer; sha256: Buffer };
+}
+
+const TRANSFER_ATTEMPTS = 8;
+
+/**
+ * Runs tasks one at a time, in arrival order. Tasks are idempotent by id: a task re-sent after a
+ * reconnect is answered from the cache (and its upload resumed from what the coordinator holds).
+ */
+export class TaskRunner {
+  private queue: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<string>();
+  private readonly done = new Map<string, Done>();
+  private readonly trainers = new Map<string, Promise<Trainer>>();
+
+  constructor(private readonly deps: TaskRunnerDeps) {}
+
+  submit(task: Task__Output): void {
+    if (this.inFlight.has(task.taskId)) return;
+    this.inFlight.add(task.taskId);
+    this.queue = this.queue.then(() => this.handle(task)).finally(() => this.inFlight.delete(task.taskId));
+  }
+
+  private async handle(task: Task__Output): Promise<void> {
+    const log = this.deps.logger.child({ taskId: task.taskId, round: task.round, kind: task.kind });
+    try {
+      let done = this.done.get(task.taskId);
+      if (!done) {
+        done = await this.execute(task, log);
+        this.done.set(task.taskId, done);
+        // Keep the cache small: only the latest few tasks can be re-sent.
+        if (this.done.size > 16) this.done.delete(this.done.keys().next().value ?? '');
+      }
+      if (done.update) await this.uploadWithResume(task, done.update, log);
+      if (!this.deps.send({ result: done.result })) log.warn('result not sent: disconnected; will resend when the task comes again');
+    } catch (err) {
+      const code = err instanceof TesseraError ? err.code : 'TESSERA_AGENT_TASK_FAILED';
+      const reason = errorMessage(err);
+      log.warn({ code, reason }, err instanceof Refusal ? 'task refused by site policy' : 'task failed');
+      this.deps.send({ refusal: { taskId: task.taskId, code, reason } });
+    }
+  }
+
+  private check(task: Task__Output): { spec: ModelSpec; data: SiteDataset } {
+    const data = this.deps.datasets.get(task.dataset);
+    if (!data) throw new Refusal('TESSERA_AGENT_NO_DATASET', `this site has no dataset '${task.dataset.slice(0, 64)}'`);
+    let spec: ModelSpec;
+    try {
+      spec = getModelSpec(task.modelSpec);
+    } catch {
+      throw new Refusal('TESSERA_AGENT_MODEL_NOT_VETTED', `model '${task.modelSpec.slice(0, 64)}' is not in the vetted registry`);
+    }
+    const allowed = this.deps.policy.allowedModels;
+    if (allowed.length > 0 && !allowed.includes(spec.name)) {
+      throw new Refusal('TESSERA_AGENT_MODEL_NOT_ALLOWED', `site policy does not allow model '${spec.name}'`);
+    }
+    const params = totalParams(weightLayout(spec, data.train.d));
+    if (params > this.deps.policy.maxParams) throw new Refusal('TESSERA_AGENT_MODEL_TOO_LARGE', `model has ${params} parameters; policy allows ${this.deps.policy.maxParams}`);
+    if (task.modelBytes !== params * 4) {
+      throw new Refusal('TESSERA_AGENT_SHAPE_MISMATCH', `model '${spec.name}' on ${data.train.d} local features has ${params * 4} bytes, the task says ${task.modelBytes}`);
+    }
+    const epochs = task.training?.localEpochs ?? 1;
+    if (epochs > this.deps.policy.maxLocalEpochs) throw new Refusal('TESSERA_AGENT_POLICY', `task asks ${epochs} local epochs; policy allows ${this.deps.policy.maxLocalEpochs}`);
+    return { spec, data };
+  }
+
+  private trainer(spec: ModelSpec, inputDim: number): Promise<Trainer> {
+    const key = `${spec.name}/${inputDim}`;
+    let t = this.trainers.get(key);
+    if (!t) {
+      t = Trainer.create({ spec, inputDim, prefer: this.deps.backend, logger: this.deps.logger });
+      this.trainers.set(key, t);
+    }
+    return t;
+  }
+
+  private async execute(task: Task__Output, log: Logger): Promise<Done> {
+    const started = Date.now();
+    const { spec, data } = this.check(task);
+    const modelBytes = await this.fetchWithResume(task.modelVersion, log);
+    const global = decodeWeights(modelBytes, modelBytes.byteLength / 4);
+    const trainer = await this.trainer(spec, data.train.d);
+    const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind };
+    if (task.kind === 'TASK_KIND_EVALUATE') {
+      const ev = await trainer.evaluate(global, data.test);
+      log.info({ loss: ev.loss, accuracy: ev.accuracy, examples: ev.numExamples }, 'evaluated global model on held-out split');
+      return {
+        result: { ...base, numExamples: ev.numExamples, metrics: { loss: ev.loss, accuracy: ev.accuracy }, durationMs: Date.now() - started },
+      };
+    }
+    if (task.kind !== 'TASK_KIND_FIT') throw new Refusal('TESSERA_AGENT_UNKNOWN_TASK', `unknown task kind ${String(task.kind)}`);
+    const t = task.training;
+    const fit = await trainer.fit(global, data.train, {
+      epochs: t?.localEpochs ?? 1,
+      batchSize: t?.batchSize ?? 32,
+      learningRate: t?.learningRate ?? 0.05,
+      optimizer: t?.optimizer === 'adam' ? 'adam' : 'sgd',
+      proximalMu: t?.proximalMu ?? 0,
+      seed: Number(t?.seed ?? 0) >>> 0,
+    });
+    const bytes = encodeWeights(fit.weights);
+    const sha256 = createHash('sha256').update(bytes).digest();
+    log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done');
+    return {
+      result: {
+        ...base,
+        numExamples: fit.numExamples,
+        metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
+        updateSha256: sha256.toString('hex'),
+        updateBytes: bytes.byteLength,
+        durationMs: Date.now() - started,
+      },
+      update: { bytes, sha256 },
+    };
+  }
+
+  private async retrying<T>(what: string, log: Logger, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (attempt + 1 >= TRANSFER_ATTEMPTS || (typeof code === 'number' && !isRetryable(code))) throw err;
+        const delay = Math.min(5000, 200 * 2 ** attempt);
+        log.info({ what, attempt, delayMs: delay, reason: errorMessage(err) }, 'transfer interrupted; resuming');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private fetchWithResume(modelVersion: string, log: Logger): Promise<Buffer> {
+    const progress = { buffer: null as Buffer | null, received: 0 };
+    return this.retrying('model download', log, () => fetchModel(this.deps.client, modelVersion, progress));
+  }
+
+  private async uploadWithResume(task: Task__Output, update: { bytes: Buffer; sha256: Buffer }, log: Logger): Promise<void> {
+    await this.retrying('update upload', log, async () => {
+      const offset = await queryUpload(this.deps.client, task.taskId, update.sha256);
+      if (offset === update.bytes.byteLength) return;
+      const receipt = await uploadUpdate(this.deps.client, {
+        taskId: task.taskId,
+        studyId: task.studyId,
+        round: task.round,
+        siteId: this.deps.siteId,
+        bytes: update.bytes,
+        sha256: update.sha256,
+        offset,
+      });
+      if (!receipt.complete) throw new Error(`upload incomplete at ${receipt.receivedBytes} bytes`);
+    });
+  }
+}
