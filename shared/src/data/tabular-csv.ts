@@ -125,7 +125,7 @@ function meanImpute(rows: Float64Array[], d: number): void {
       }
     }
     const mean = count > 0 ? sum / count : 0;
-    for (const r of rows) if (Number.isNaN(r[j] as number)) r[j] = mean;
+    for (const r of rows) if (Number.isNaN(r[j])) r[j] = mean;
   }
 }
 
