@@ -15,7 +15,7 @@ import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
 import { createFederationClient } from './coordinator-client.js';
 import { loadLocalDataset } from './local-data.js';
-import { TaskRunner } from './task-runner.js';
+import { TaskRunner, type TaskRunnerDeps } from './task-runner.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -24,6 +24,8 @@ export interface SiteAgentOptions {
   /** Folder that relative paths in `config` are resolved against. */
   baseDir: string;
   logger: Logger;
+  /** See {@link TaskRunnerDeps.onFitDone}. */
+  onFitDone?: TaskRunnerDeps['onFitDone'];
 }
 
 /** Exponential backoff with full jitter, capped. */
@@ -98,6 +100,7 @@ export class SiteAgent {
       backend: this.backend,
       logger,
       send: (m) => this.send(m),
+      ...(this.options.onFitDone ? { onFitDone: this.options.onFitDone } : {}),
     });
     let attempt = 0;
     while (!this.stopped) {

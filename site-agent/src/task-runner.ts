@@ -29,6 +29,8 @@ export interface TaskRunnerDeps {
   logger: Logger;
   /** Sends on the current control stream; false while disconnected. */
   send(message: SiteMessage): boolean;
+  /** Observer of finished local training (site-side audit, tests); never called with data rows. */
+  onFitDone?: (info: { taskId: string; round: number; weights: Float32Array; numExamples: number }) => void;
 }
 
 /** Thrown inside the runner when the site's own policy or data says no; becomes a TaskRefusal. */
@@ -136,6 +138,7 @@ export class TaskRunner {
       proximalMu: t?.proximalMu ?? 0,
       seed: Number(t?.seed ?? 0) >>> 0,
     });
+    this.deps.onFitDone?.({ taskId: task.taskId, round: task.round, weights: fit.weights, numExamples: fit.numExamples });
     const bytes = encodeWeights(fit.weights);
     const sha256 = createHash('sha256').update(bytes).digest();
     log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done');

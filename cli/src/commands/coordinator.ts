@@ -1,0 +1,74 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Coordinator } from '../../../coordinator/src/coordinator.js';
+import type { CoordinatorEvent } from '../../../coordinator/src/rounds/events.js';
+import { buildStudySummary } from '../../../coordinator/src/study-summary.js';
+import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-config.js';
+import { parseConfigText } from '../../../shared/src/config/validate.js';
+import { createLogger } from '../../../shared/src/logging.js';
+import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
+import { ExitCode } from '../exit-codes.js';
+
+export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml] [--exit-when-done] [--summary FILE]
+
+Runs the coordinator: gRPC with mTLS for site agents, state in SQLite. With --study, creates the study
+(idempotent) and runs or resumes it; --exit-when-done exits once it is finished, --summary writes its JSON summary.`;
+
+/** `tessera coordinator`: the long-running coordinator process. */
+export async function coordinatorCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      study: { type: 'string' },
+      'exit-when-done': { type: 'boolean', default: false },
+      summary: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help || values.config === undefined) {
+    console.log(COORDINATOR_USAGE);
+    return values.help ? ExitCode.Ok : ExitCode.Usage;
+  }
+  const configPath = path.resolve(values.config);
+  const config = parseConfigText(CoordinatorConfigSchema, readFileSync(configPath, 'utf8'), configPath);
+  const logger = createLogger({ name: 'coordinator' });
+  const send = (msg: unknown): void => {
+    if (process.send) process.send(msg);
+  };
+  const coordinator = await Coordinator.create({
+    config,
+    baseDir: path.dirname(configPath),
+    logger,
+    onEvent: (e: CoordinatorEvent) => send({ kind: 'event', event: e }),
+  });
+  send({ kind: 'listening', port: coordinator.port });
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down');
+    await coordinator.close();
+  };
+  process.once('SIGTERM', () => void stop().then(() => process.exit(ExitCode.Ok)));
+  process.once('SIGINT', () => void stop().then(() => process.exit(ExitCode.Interrupted)));
+
+  if (values.study === undefined) {
+    await new Promise<never>(() => undefined);
+    return ExitCode.Ok;
+  }
+  const studyPath = path.resolve(values.study);
+  const spec = parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath);
+  await coordinator.createStudy(structuredClone(spec));
+  const result = await coordinator.runStudy(spec.id);
+  const summary = await buildStudySummary(coordinator.store, spec.id);
+  if (values.summary !== undefined) writeFileSync(path.resolve(values.summary), JSON.stringify(summary, null, 2));
+  send({ kind: 'summary', summary });
+  if (!values['exit-when-done']) {
+    await new Promise<never>(() => undefined);
+  }
+  await stop();
+  return result.status === 'completed' ? ExitCode.Ok : ExitCode.StudyFailed;
+}

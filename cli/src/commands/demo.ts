@@ -1,0 +1,290 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CoordinatorEvent } from '../../../coordinator/src/rounds/events.js';
+import type { StudySummary } from '../../../coordinator/src/study-summary.js';
+import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
+import {
+  getBuiltinSchema,
+  HEART_DISEASE_SITES,
+  prepareSiteDataset,
+  writeSyntheticCohort,
+} from '../../../shared/src/data/index.js';
+import { sharedDataDir } from '../../../shared/src/paths.js';
+import { provisionConsortium } from '../../../shared/src/pki/index.js';
+import { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
+import { ExitCode } from '../exit-codes.js';
+import { tesseraBin } from '../bin-path.js';
+import { DEMO_DEFAULTS, demoStudy } from './demo-study.js';
+
+export const DEMO_USAGE = `tessera demo [options]
+
+Provisions a throwaway consortium, starts a coordinator and N site agents as separate processes on
+loopback with mTLS, runs a study to completion and prints a summary.
+
+  --dataset NAME      synthetic (default: generated, non-IID over the sites) | heart-disease
+  --data-dir DIR      folder of the heart-disease files (default: ../shared/data/heart-disease)
+  --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4)
+  --rounds N          federated rounds (default: ${DEMO_DEFAULTS.synthetic.rounds} synthetic, ${DEMO_DEFAULTS['heart-disease'].rounds} heart-disease)
+  --strategy NAME     ${STRATEGY_NAMES.join(' | ')} (default: fedavg)
+  --model NAME        model spec from the vetted registry (default: logreg)
+  --local-epochs N    local epochs per round
+  --learning-rate X   local learning rate
+  --seed N            seed for data generation and the study (default 42)
+  --workdir DIR       where to provision and keep state and logs (default: a new temp folder)
+  --report FILE       write the JSON report here
+  --json              print the report as JSON instead of the table`;
+
+interface DemoArgs {
+  dataset: 'synthetic' | 'heart-disease';
+  dataDir: string;
+  sites: number;
+  rounds: number;
+  strategy: StrategyName;
+  model: string;
+  localEpochs: number | undefined;
+  learningRate: number | undefined;
+  seed: number;
+  workdir: string;
+  report: string | undefined;
+  json: boolean;
+}
+
+class UsageError extends Error {}
+
+function positiveInt(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
+  return n;
+}
+
+function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dataset: { type: 'string', default: 'synthetic' },
+      'data-dir': { type: 'string' },
+      sites: { type: 'string' },
+      rounds: { type: 'string' },
+      strategy: { type: 'string', default: 'fedavg' },
+      model: { type: 'string', default: 'logreg' },
+      'local-epochs': { type: 'string' },
+      'learning-rate': { type: 'string' },
+      seed: { type: 'string' },
+      workdir: { type: 'string' },
+      report: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const dataset = values.dataset;
+  if (dataset !== 'synthetic' && dataset !== 'heart-disease') {
+    throw new UsageError(`--dataset must be synthetic or heart-disease, not '${dataset}'`);
+  }
+  const strategy = values.strategy as StrategyName;
+  if (!STRATEGY_NAMES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGY_NAMES.join(', ')}`);
+  const sites = positiveInt(values.sites, 'sites', dataset === 'heart-disease' ? 4 : 3);
+  if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
+  if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
+  const lr = values['learning-rate'] === undefined ? undefined : Number(values['learning-rate']);
+  if (lr !== undefined && !(lr > 0)) throw new UsageError('--learning-rate must be a positive number');
+  return {
+    dataset,
+    dataDir: path.resolve(values['data-dir'] ?? path.join(sharedDataDir(), 'heart-disease')),
+    sites,
+    rounds: positiveInt(values.rounds, 'rounds', DEMO_DEFAULTS[dataset].rounds),
+    strategy,
+    model: values.model,
+    localEpochs: values['local-epochs'] === undefined ? undefined : positiveInt(values['local-epochs'], 'local-epochs', 1),
+    learningRate: lr,
+    seed: positiveInt(values.seed, 'seed', 42),
+    workdir: path.resolve(values.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-'))),
+    report: values.report === undefined ? undefined : path.resolve(values.report),
+    json: values.json,
+  };
+}
+
+/** The report `--report` writes: the contract other tools read (field names are fixed). */
+export interface DemoReport {
+  dataset: string;
+  strategy: string;
+  model: string;
+  secureAggregation: boolean;
+  workdir: string;
+  sites: { id: string; trainExamples: number; testExamples: number }[];
+  rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number }; train: { loss: number; accuracy: number } | null }[];
+  final: {
+    meanClientAccuracy: number | null;
+    weightedAccuracy: number | null;
+    perSite: Record<string, { accuracy: number; loss: number; testExamples: number }>;
+    modelVersion: string;
+  };
+  status: string;
+  durationMs: number;
+}
+
+function yaml(obj: unknown): string {
+  return JSON.stringify(obj, null, 2);
+}
+
+function progressLine(e: CoordinatorEvent, totalRounds: number): string | null {
+  switch (e.type) {
+    case 'study-started':
+      return `study ${e.studyId}: ${e.rounds} rounds, starting at round ${e.fromRound}`;
+    case 'round-phase':
+      return `  round ${e.round}/${totalRounds}: ${e.phase} on ${e.sites} sites`;
+    case 'site-finished':
+      return e.outcome === 'ok' ? null : `  round ${e.round}: site ${e.siteId} ${e.phase} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`;
+    case 'round-committed': {
+      const m = e.metrics;
+      const bar = '#'.repeat(Math.round((20 * e.round) / totalRounds)).padEnd(20, '.');
+      return `[${bar}] round ${e.round}/${totalRounds}  ${(e.durationMs / 1000).toFixed(1)}s  ${m ? `eval loss ${m.loss.toFixed(4)}  accuracy ${m.accuracy.toFixed(3)}` : 'no evaluation'}  (${e.sites} sites)`;
+    }
+    case 'round-failed':
+      return `  round ${e.round} attempt ${e.attempt} failed: ${e.reason}`;
+    case 'study-finished':
+      return `study ${e.status}${e.reason ? `: ${e.reason}` : ''}`;
+    case 'round-started':
+      return null;
+  }
+}
+
+/** `tessera demo`: the whole federation on one machine, as separate processes over mTLS. */
+export async function demoCommand(argv: string[]): Promise<number> {
+  let args: DemoArgs | 'help';
+  try {
+    args = parseDemoArgs(argv);
+  } catch (err) {
+    console.error(`tessera demo: ${err instanceof Error ? err.message : String(err)}\n\n${DEMO_USAGE}`);
+    return ExitCode.Usage;
+  }
+  if (args === 'help') {
+    console.log(DEMO_USAGE);
+    return ExitCode.Ok;
+  }
+  const started = Date.now();
+  const a = args;
+  if (existsSync(a.workdir) && readdirSync(a.workdir).length > 0) {
+    console.error(`tessera demo: --workdir ${a.workdir} is not empty`);
+    return ExitCode.Usage;
+  }
+  if (a.dataset === 'heart-disease' && !existsSync(a.dataDir)) {
+    console.error(`tessera demo: heart-disease data folder not found: ${a.dataDir} (set --data-dir)`);
+    return ExitCode.InputMissing;
+  }
+  const say = (line: string): void => {
+    if (!a.json) console.log(line);
+  };
+  mkdirSync(path.join(a.workdir, 'logs'), { recursive: true });
+
+  // 1. Sites and their local data.
+  const siteData: { id: string; csv: string; schema: string }[] = [];
+  if (a.dataset === 'synthetic') {
+    const files = await writeSyntheticCohort(path.join(a.workdir, 'data'), { sites: a.sites, seed: a.seed });
+    files.forEach((csv, i) => siteData.push({ id: `site-${i + 1}`, csv, schema: 'builtin:synthetic-cohort' }));
+  } else {
+    for (const s of HEART_DISEASE_SITES.slice(0, a.sites)) {
+      siteData.push({ id: s.id, csv: path.join(a.dataDir, s.file), schema: 'builtin:heart-disease' });
+    }
+  }
+  const first = siteData[0];
+  if (!first) throw new Error('no sites');
+  const probe = await prepareSiteDataset({ csvPath: first.csv, schema: getBuiltinSchema(first.schema.slice(8)) });
+  const inputDim = probe.train.d;
+
+  // 2. PKI: a throwaway consortium CA, the coordinator's certificate and one kit per site.
+  const consortiumYaml = path.join(a.workdir, 'consortium.yaml');
+  writeFileSync(
+    consortiumYaml,
+    yaml({ name: 'tessera-demo', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteData.map((s) => ({ id: s.id })), operators: [{ id: 'operator', role: 'operator' }] }),
+  );
+  const pkiDir = path.join(a.workdir, 'pki');
+  provisionConsortium(parseConsortiumConfig(yaml({ name: 'tessera-demo', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteData.map((s) => ({ id: s.id })), operators: [{ id: 'operator', role: 'operator' }] }), consortiumYaml), pkiDir, { now: new Date() });
+  say(`provisioned consortium CA and ${siteData.length} site kits in ${pkiDir}`);
+
+  // 3. Coordinator process.
+  const coordDir = path.join(pkiDir, 'coordinator');
+  const coordinatorYaml = path.join(a.workdir, 'coordinator.yaml');
+  writeFileSync(
+    coordinatorYaml,
+    yaml({
+      listen: { host: '127.0.0.1', port: 0 },
+      dataDir: path.join(a.workdir, 'coordinator-data'),
+      tls: { ca: path.join(coordDir, 'ca.crt'), cert: path.join(coordDir, 'server.crt'), key: path.join(coordDir, 'server.key'), revocations: path.join(coordDir, 'revocations.json') },
+      heartbeatIntervalMs: 2000,
+    }),
+  );
+  const studyFile = path.join(a.workdir, 'study.json');
+  const spec = demoStudy({ ...a, inputDim, minSites: Math.min(2, siteData.length) });
+  writeFileSync(studyFile, yaml(spec));
+  const children: ChildProcess[] = [];
+  const logFd = (name: string): number => openSync(path.join(a.workdir, 'logs', `${name}.log`), 'a');
+  const cfd = logFd('coordinator');
+  const coordinator = fork(tesseraBin(), ['coordinator', '--config', coordinatorYaml, '--study', studyFile, '--exit-when-done'], {
+    stdio: ['ignore', cfd, cfd, 'ipc'],
+  });
+  children.push(coordinator);
+  const killAll = (): void => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  };
+  process.once('SIGINT', killAll);
+
+  try {
+    const summary = await new Promise<StudySummary>((resolve, reject) => {
+      coordinator.on('exit', (code) => reject(new Error(`coordinator exited with code ${code ?? 'null'} before the study finished; see ${path.join(a.workdir, 'logs', 'coordinator.log')}`)));
+      coordinator.on('message', (raw: unknown) => {
+        const msg = raw as { kind: string; port?: number; event?: CoordinatorEvent; summary?: StudySummary };
+        if (msg.kind === 'listening' && msg.port !== undefined) {
+          say(`coordinator listening on 127.0.0.1:${msg.port} (mTLS); starting ${siteData.length} site agents`);
+          for (const s of siteData) {
+            const agentYaml = path.join(a.workdir, `agent-${s.id}.yaml`);
+            writeFileSync(agentYaml, yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, datasets: { [spec.dataset]: { csv: s.csv, schema: s.schema, seed: 42 } } }));
+            const fd = logFd(s.id);
+            children.push(fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'] }));
+          }
+        } else if (msg.kind === 'event' && msg.event) {
+          const line = progressLine(msg.event, spec.rounds);
+          if (line != null) say(line);
+        } else if (msg.kind === 'summary' && msg.summary) {
+          resolve(msg.summary);
+        }
+      });
+    });
+    const report: DemoReport = {
+      dataset: a.dataset,
+      strategy: summary.strategy,
+      model: summary.model,
+      secureAggregation: summary.secureAggregation,
+      workdir: a.workdir,
+      sites: summary.sites,
+      rounds: summary.rounds.map((r) => ({ round: r.round, durationMs: r.durationMs, metrics: r.metrics ?? { loss: Number.NaN, accuracy: Number.NaN }, train: r.train })),
+      final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, perSite: summary.final.perSite, modelVersion: summary.final.modelVersion },
+      status: summary.status,
+      durationMs: Date.now() - started,
+    };
+    if (a.report !== undefined) writeFileSync(a.report, JSON.stringify(report, null, 2) + '\n');
+    if (a.json) console.log(JSON.stringify(report, null, 2));
+    else printSummary(report);
+    return summary.status === 'completed' ? ExitCode.Ok : ExitCode.StudyFailed;
+  } finally {
+    killAll();
+    process.removeListener('SIGINT', killAll);
+  }
+}
+
+function printSummary(r: DemoReport): void {
+  console.log(`\n${r.dataset} · ${r.strategy} · ${r.model} · secure aggregation ${r.secureAggregation ? 'on' : 'off'} · ${r.status} in ${(r.durationMs / 1000).toFixed(1)}s`);
+  console.log('site            train   test   accuracy   loss');
+  for (const s of r.sites) {
+    const p = r.final.perSite[s.id];
+    console.log(`${s.id.padEnd(14)} ${String(s.trainExamples).padStart(6)} ${String(s.testExamples).padStart(6)}   ${p ? p.accuracy.toFixed(3).padStart(8) : '       -'}   ${p ? p.loss.toFixed(4) : '-'}`);
+  }
+  const m = r.final.meanClientAccuracy;
+  console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);
+  console.log(`state, certificates and logs: ${r.workdir}`);
+}

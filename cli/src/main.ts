@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, TesseraError } from '../../shared/src/errors.js';
+import { repoRoot } from '../../shared/src/paths.js';
+import { agentCommand } from './commands/agent.js';
+import { coordinatorCommand } from './commands/coordinator.js';
+import { demoCommand } from './commands/demo.js';
+import { provisionCommand } from './commands/provision.js';
+import { revokeCommand } from './commands/revoke.js';
+import { ExitCode } from './exit-codes.js';
+
+const USAGE = `tessera <command> [options]
+
+Commands:
+  demo          run a whole federation on this machine (coordinator + site agents, mTLS, loopback)
+  provision     create a consortium CA, the coordinator certificate, site kits and operator credentials
+  revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
+  coordinator   run the coordinator
+  agent         run a site agent
+
+Run 'tessera <command> --help' for a command's options.`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  demo: demoCommand,
+  provision: provisionCommand,
+  revoke: revokeCommand,
+  coordinator: coordinatorCommand,
+  agent: agentCommand,
+};
+
+/** CLI entry point; returns the process exit code (see cli/src/exit-codes.ts). */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  if (name === '--version') {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string };
+    console.log(pkg.version);
+    return ExitCode.Ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`tessera: unknown command '${name}'\n\n${USAGE}`);
+    return ExitCode.Usage;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof ConfigError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`tessera ${name}: ${err.message}`);
+      return ExitCode.Usage;
+    }
+    if (err instanceof TesseraError) {
+      console.error(`tessera ${name}: ${err.code}: ${err.message}`);
+      return err.code.startsWith('TESSERA_INPUT_') ? ExitCode.InputMissing : ExitCode.Internal;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Coordinator } from '../../coordinator/src/coordinator.js';
+import type { CoordinatorEvent } from '../../coordinator/src/rounds/events.js';
+import { SiteAgent } from '../../site-agent/src/agent.js';
+import type { TaskRunnerDeps } from '../../site-agent/src/task-runner.js';
+import { AgentConfigSchema } from '../../shared/src/config/agent-config.js';
+import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
+import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-config.js';
+import { validateConfig } from '../../shared/src/config/validate.js';
+import { writeSyntheticCohort } from '../../shared/src/data/index.js';
+import { createLogger, type Logger } from '../../shared/src/logging.js';
+import { provisionConsortium } from '../../shared/src/pki/index.js';
+import type { StudySpec } from '../../shared/src/study/study-spec.js';
+import { StudySpecSchema } from '../../shared/src/study/study-spec.js';
+
+export interface Federation {
+  dir: string;
+  pkiDir: string;
+  coordinator: Coordinator;
+  agents: SiteAgent[];
+  events: CoordinatorEvent[];
+  logger: Logger;
+  siteCsv: string[];
+  startAgent(index: number, onFitDone?: TaskRunnerDeps['onFitDone']): Promise<SiteAgent>;
+  close(): Promise<void>;
+}
+
+export function quietLogger(name: string): Logger {
+  return createLogger({ name, level: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' });
+}
+
+/** A real federation in one process: provisioned PKI, a coordinator on 127.0.0.1:0 (mTLS, SQLite file) and N agents. */
+export async function startFederation(opts: { sites: number; seed?: number; heartbeatIntervalMs?: number }): Promise<Federation> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-it-'));
+  const pkiDir = path.join(dir, 'pki');
+  const siteIds = Array.from({ length: opts.sites }, (_, i) => `site-${i + 1}`);
+  const consortium = parseConsortiumConfig(
+    JSON.stringify({ name: 'it', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteIds.map((id) => ({ id })) }),
+    'consortium.yaml',
+  );
+  provisionConsortium(consortium, pkiDir, { now: new Date() });
+  const siteCsv = await writeSyntheticCohort(path.join(dir, 'data'), { sites: opts.sites, seed: opts.seed ?? 7, examplesPerSite: 200 });
+  const events: CoordinatorEvent[] = [];
+  const logger = quietLogger('coordinator');
+  const c = path.join(pkiDir, 'coordinator');
+  const coordinator = await Coordinator.create({
+    config: validateConfig(
+      CoordinatorConfigSchema,
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        dataDir: path.join(dir, 'coordinator-data'),
+        tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') },
+        heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000,
+      },
+      'test',
+    ),
+    baseDir: dir,
+    logger,
+    onEvent: (e) => events.push(e),
+  });
+  const agents: SiteAgent[] = [];
+  const runs: Promise<void>[] = [];
+  const fed: Federation = {
+    dir,
+    pkiDir,
+    coordinator,
+    agents,
+    events,
+    logger,
+    siteCsv,
+    async startAgent(index, onFitDone) {
+      const id = siteIds[index] ?? `site-${index + 1}`;
+      const config = validateConfig(
+        AgentConfigSchema,
+        {
+          kit: path.join(pkiDir, 'sites', id),
+          coordinator: `127.0.0.1:${coordinator.port}`,
+          datasets: { 'synthetic-cohort': { csv: siteCsv[index] ?? '', schema: 'builtin:synthetic-cohort' } },
+          reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+        },
+        'test',
+      );
+      const agent = await SiteAgent.create({ config, baseDir: dir, logger: quietLogger(id), ...(onFitDone ? { onFitDone } : {}) });
+      agents.push(agent);
+      runs.push(agent.run());
+      return agent;
+    },
+    async close() {
+      for (const a of agents) a.stop();
+      await Promise.allSettled(runs);
+      await coordinator.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return fed;
+}
+
+export function makeStudy(overrides: Partial<StudySpec> & { inputDim: number }): StudySpec {
+  return validateConfig(
+    StudySpecSchema,
+    {
+      id: 'it-study',
+      name: 'integration',
+      dataset: 'synthetic-cohort',
+      model: 'logreg',
+      rounds: 2,
+      strategy: 'fedavg',
+      minSites: 2,
+      training: { localEpochs: 1, batchSize: 16, learningRate: 0.1 },
+      timeouts: { waitForSitesMs: 20_000, fitMs: 30_000, evaluateMs: 30_000 },
+      ...overrides,
+    },
+    'test',
+  ) as StudySpec;
+}

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWeights } from '../../shared/src/ml/index.js';
+import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
+
+describe('federation over mTLS on 127.0.0.1 with 3 real agents', () => {
+  let fed: Federation;
+  const updates = new Map<number, { siteId: string; weights: Float32Array; numExamples: number }[]>();
+
+  beforeAll(async () => {
+    fed = await startFederation({ sites: 3 });
+    for (let i = 0; i < 3; i++) {
+      const siteId = `site-${i + 1}`;
+      await fed.startAgent(i, (info) => {
+        const list = updates.get(info.round) ?? [];
+        list.push({ siteId, weights: info.weights.slice(), numExamples: info.numExamples });
+        updates.set(info.round, list);
+      });
+    }
+  });
+
+  afterAll(async () => {
+    await fed?.close();
+  });
+
+  it('runs a FedAvg study to completion and the aggregate is the example-weighted mean of the updates', async () => {
+    // Arrange
+    const inputDim = fed.agents[0]!.datasets.get('synthetic-cohort')!.train.d;
+    const study = await fed.coordinator.createStudy(makeStudy({ inputDim, rounds: 3 }));
+
+    // Act
+    const done = await fed.coordinator.runStudy(study.id);
+
+    // Assert
+    expect(done.status).toBe('completed');
+    expect(done.completedRounds).toBe(3);
+    const rounds = (await fed.coordinator.store.listRounds(study.id)).filter((r) => r.status === 'committed');
+    expect(rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+    for (const r of rounds) {
+      const ups = updates.get(r.round) ?? [];
+      expect(ups).toHaveLength(3);
+      const total = ups.reduce((s, u) => s + u.numExamples, 0);
+      const expected = new Float64Array(ups[0]!.weights.length);
+      for (const u of ups) for (let i = 0; i < expected.length; i++) expected[i]! += (u.weights[i]! * u.numExamples) / total;
+      const bytes = await fed.coordinator.models.get(r.modelOut!);
+      const actual = decodeWeights(bytes, bytes.byteLength / 4);
+      for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i]!, 5);
+      expect(r.metrics?.accuracy).toBeGreaterThan(0.5);
+    }
+    const sites = await fed.coordinator.store.listSites();
+    expect(sites.map((s) => s.id)).toEqual(['site-1', 'site-2', 'site-3']);
+    expect(sites.every((s) => s.backend === 'wasm' || s.backend === 'cpu' || s.backend === 'tensorflow')).toBe(true);
+  });
+});
