@@ -152,43 +152,15 @@ export class Trainer {
     const dataLoss = (x: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar =>
       binaryCrossEntropy(tf, this.#model.apply(x, { training: true }) as tfc.Tensor2D, y);
     try {
-      const order = Array.from({ length: data.n }, (_, i) => i);
-      const rng = createRng(cfg.seed);
-      const xb = new Float32Array(cfg.batchSize * data.d);
-      const yb = new Float32Array(cfg.batchSize);
-      for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-        rng.shuffle(order);
-        for (let start = 0; start < data.n; start += cfg.batchSize) {
-          const m = Math.min(cfg.batchSize, data.n - start);
-          for (let r = 0; r < m; r++) {
-            const row = order[start + r] as number;
-            xb.set(data.x.subarray(row * data.d, (row + 1) * data.d), r * data.d);
-            yb[r] = data.y[row] as number;
-          }
-          tf.tidy(() => {
-            const x = tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]);
-            const y = tf.tensor2d(yb.subarray(0, m), [m, 1]);
-            const { grads } = this.#computeGradients({ tf, variables, x, y, dataLoss, regularizer });
-            optimizer.applyGradients(grads);
-          });
-        }
-        // Yield between epochs so a long fit does not starve the agent's gRPC keep-alives.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      await this.#runEpochs(data, cfg, (x, y) => {
+        const { grads } = this.#computeGradients({ tf, variables, x, y, dataLoss, regularizer });
+        optimizer.applyGradients(grads);
+      });
     } finally {
       optimizer.dispose();
       tf.dispose(anchorTensors);
     }
-    const weights = getFlatWeights(this.#model);
-    for (let i = 0; i < weights.length; i++) {
-      const w = weights[i] as number;
-      if (w - w !== 0) {
-        throw new TesseraError('TESSERA_TRAINING_DIVERGED', `training produced a non-finite weight at index ${i}`, {
-          index: i,
-          model: this.spec.name,
-        });
-      }
-    }
+    const weights = this.#readFiniteWeights();
     const metrics = this.#evaluateLoaded(data);
     this.#logger?.debug(
       { model: this.spec.name, n: data.n, epochs: cfg.epochs, ms: Math.round(performance.now() - started) },
@@ -211,6 +183,47 @@ export class Trainer {
   /** Frees the model's variables. The instance is unusable afterwards. */
   dispose(): void {
     this.#model.dispose();
+  }
+
+  /**
+   * Runs `cfg.epochs` passes of mini-batches in an order shuffled by `createRng(cfg.seed)`; each
+   * `step` runs inside `tf.tidy` with the batch tensors `x [m, d]` and `y [m, 1]`.
+   */
+  async #runEpochs(data: TrainingData, cfg: FitConfig, step: (x: tfc.Tensor2D, y: tfc.Tensor2D) => void): Promise<void> {
+    const tf = this.#tf;
+    const order = Array.from({ length: data.n }, (_, i) => i);
+    const rng = createRng(cfg.seed);
+    const xb = new Float32Array(cfg.batchSize * data.d);
+    const yb = new Float32Array(cfg.batchSize);
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      rng.shuffle(order);
+      for (let start = 0; start < data.n; start += cfg.batchSize) {
+        const m = Math.min(cfg.batchSize, data.n - start);
+        for (let r = 0; r < m; r++) {
+          const row = order[start + r] as number;
+          xb.set(data.x.subarray(row * data.d, (row + 1) * data.d), r * data.d);
+          yb[r] = data.y[row] as number;
+        }
+        tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m), [m, 1])));
+      }
+      // Yield between epochs so a long fit does not starve the agent's gRPC keep-alives.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The model's weights, flat. @throws TesseraError `TESSERA_TRAINING_DIVERGED` on NaN/±Infinity. */
+  #readFiniteWeights(): Float32Array {
+    const weights = getFlatWeights(this.#model);
+    for (let i = 0; i < weights.length; i++) {
+      const w = weights[i] as number;
+      if (w - w !== 0) {
+        throw new TesseraError('TESSERA_TRAINING_DIVERGED', `training produced a non-finite weight at index ${i}`, {
+          index: i,
+          model: this.spec.name,
+        });
+      }
+    }
+    return weights;
   }
 
   #evaluateLoaded(data: TrainingData): EvaluateResult {
