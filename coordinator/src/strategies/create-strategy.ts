@@ -1,0 +1,66 @@
+import { ConfigError } from '../../../shared/src/errors.js';
+import { FedAvg } from './fedavg.js';
+import { FedOpt, type FedOptOptions } from './fedopt.js';
+import { STRATEGY_NAMES, type Strategy, type StrategyName } from './strategy.js';
+
+/** Options for {@link createStrategy} and {@link strategyTrainingOverrides}; each strategy reads its own. */
+export interface StrategyOptions extends FedOptOptions {
+  /**
+   * FedProx proximal coefficient μ sent to the sites (ignored by other strategies).
+   * @default 0.01
+   */
+  proximalMu?: number;
+}
+
+/** FedProx's default μ. */
+export const DEFAULT_PROXIMAL_MU = 0.01;
+
+function assertName(name: string): asserts name is StrategyName {
+  if (!(STRATEGY_NAMES as readonly string[]).includes(name)) {
+    throw new ConfigError(`'strategy' must be one of ${STRATEGY_NAMES.join(', ')}`, { field: 'strategy' });
+  }
+}
+
+/**
+ * Creates a strategy by name. Options that do not apply to it are ignored.
+ * @throws ConfigError on an unknown name or an out-of-range option (the field is named).
+ */
+export function createStrategy(name: StrategyName, options: StrategyOptions = {}): Strategy {
+  assertName(name);
+  switch (name) {
+    case 'fedavg':
+    case 'fedprox':
+      strategyTrainingOverrides(name, options); // validates proximalMu
+      return new FedAvg(name);
+    case 'fedadam':
+    case 'fedyogi':
+    case 'fedadagrad':
+      try {
+        return new FedOpt(name, options);
+      } catch (err) {
+        if (err instanceof RangeError) throw new ConfigError(err.message, { field: `strategy.${name}` }, { cause: err });
+        throw err;
+      }
+  }
+}
+
+/** Local-training settings a strategy imposes on the sites for each round. */
+export interface TrainingOverrides {
+  /** FedProx proximal coefficient μ (0: plain local SGD/Adam). */
+  proximalMu: number;
+}
+
+/**
+ * What the sites must change in their local training for this strategy: `{ proximalMu }` is
+ * `options.proximalMu ?? 0.01` for `fedprox` and 0 for every other strategy.
+ * @throws ConfigError when `proximalMu` is negative or not finite.
+ */
+export function strategyTrainingOverrides(name: StrategyName, options: StrategyOptions = {}): TrainingOverrides {
+  assertName(name);
+  if (name !== 'fedprox') return { proximalMu: 0 };
+  const mu = options.proximalMu ?? DEFAULT_PROXIMAL_MU;
+  if (!Number.isFinite(mu) || mu < 0) {
+    throw new ConfigError("'strategy.proximalMu' must be a finite number ≥ 0", { field: 'strategy.proximalMu' });
+  }
+  return { proximalMu: mu };
+}

@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { InputError } from '../errors.js';
+import type { ModelSpec } from './model-spec.js';
+import { weightLayout } from './weights.js';
+
+/** The tfjs-layers namespace, passed in so `shared` code can build models without owning the import. */
+export type TfLayers = typeof tfl;
+
+/**
+ * Builds an (untrained) `tf.Sequential` from a validated spec. Layers are named
+ * `<type>_<index>` (index over all spec layers) so saved weight names match {@link weightLayout}.
+ * Kernels start at zero: real weights always come from {@link setFlatWeights} (e.g. with
+ * `initialWeights` or the round's global model), never from TF.js's own unseeded initialiser.
+ */
+export function buildModel(layers: TfLayers, spec: ModelSpec, inputDim: number): tfl.Sequential {
+  weightLayout(spec, inputDim); // validates inputDim
+  const model = layers.sequential({ name: `tessera_${spec.name.replace(/-/g, '_')}` });
+  spec.layers.forEach((layer, i) => {
+    const first = i === 0 ? { inputShape: [inputDim] } : {};
+    switch (layer.type) {
+      case 'dense':
+        model.add(
+          layers.layers.dense({
+            ...first,
+            name: `dense_${i}`,
+            units: layer.units,
+            activation: layer.activation,
+            kernelInitializer: 'zeros',
+            biasInitializer: 'zeros',
+          }),
+        );
+        break;
+      case 'dropout':
+        model.add(layers.layers.dropout({ ...first, name: `dropout_${i}`, rate: layer.rate }));
+        break;
+    }
+  });
+  return model;
+}
+
+function modelParamCount(model: tfl.LayersModel): number {
+  let n = 0;
+  for (const w of model.weights) n += w.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+  return n;
+}
+
+/**
+ * Loads a flat weight vector (layout of {@link weightLayout}) into the model's variables.
+ * @throws InputError `TESSERA_INPUT_WEIGHTS_SHAPE` when the length differs from the model's parameter count.
+ */
+export function setFlatWeights(model: tfl.LayersModel, weights: Float32Array): void {
+  const expected = modelParamCount(model);
+  if (weights.length !== expected) {
+    throw new InputError('TESSERA_INPUT_WEIGHTS_SHAPE', `weights have ${weights.length} values, model has ${expected}`, {
+      values: weights.length,
+      expectedParams: expected,
+    });
+  }
+  const tensors: tf.Tensor[] = [];
+  let offset = 0;
+  for (const w of model.weights) {
+    const shape = w.shape.map((d) => d ?? 1);
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors.push(tf.tensor(weights.subarray(offset, offset + size), shape, 'float32'));
+    offset += size;
+  }
+  try {
+    model.setWeights(tensors);
+  } finally {
+    // Variables take their own reference on assign, so ours can go.
+    tf.dispose(tensors);
+  }
+}
+
+/** Reads the model's variables into one flat vector in {@link weightLayout} order. */
+export function getFlatWeights(model: tfl.LayersModel): Float32Array {
+  const out = new Float32Array(modelParamCount(model));
+  let offset = 0;
+  for (const w of model.weights) {
+    const values = w.read().dataSync();
+    out.set(values, offset);
+    offset += values.length;
+  }
+  return out;
+}

@@ -1,0 +1,37 @@
+// Public API of shared/src/ml: declarative model specs, flat weights, TF.js backend selection,
+// model building and export. Named re-exports only.
+export {
+  MAX_LAYERS,
+  MAX_UNITS,
+  canonicalJson,
+  modelSpecHash,
+  validateModelSpec,
+  type DenseActivation,
+  type DenseLayerSpec,
+  type DropoutLayerSpec,
+  type LayerSpec,
+  type LossName,
+  type ModelSpec,
+} from './model-spec.js';
+export { getModelSpec, modelSpecNames } from './model-registry.js';
+export {
+  MAX_INPUT_DIM,
+  assertFinite,
+  decodeWeights,
+  encodeWeights,
+  initialWeights,
+  totalParams,
+  weightLayout,
+  weightsSha256,
+  type WeightEntry,
+} from './weights.js';
+export {
+  BACKEND_ENV,
+  selectBackend,
+  type BackendName,
+  type BackendSelection,
+  type SelectBackendOptions,
+  type TfCore,
+} from './backend.js';
+export { buildModel, getFlatWeights, setFlatWeights, type TfLayers } from './build-model.js';
+export { WEIGHTS_BIN, exportTfjsModel, type ExportTfjsOptions, type ExportTfjsResult } from './export-tfjs.js';

@@ -1,0 +1,59 @@
+import { TesseraError } from '../errors.js';
+import { validateModelSpec, type ModelSpec } from './model-spec.js';
+
+/**
+ * The vetted model registry. Only specs listed here can be trained: the coordinator sends a name,
+ * never code, and each site resolves it locally.
+ */
+const SPECS: readonly ModelSpec[] = [
+  {
+    name: 'logreg',
+    description: 'Logistic regression (single dense sigmoid unit): the FLamby Fed-Heart-Disease baseline',
+    layers: [{ type: 'dense', units: 1, activation: 'sigmoid' }],
+    loss: 'binary-crossentropy',
+  },
+  {
+    name: 'mlp-small',
+    description: 'Small MLP: dense 16 relu → dense 1 sigmoid',
+    layers: [
+      { type: 'dense', units: 16, activation: 'relu' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
+];
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const REGISTRY: ReadonlyMap<string, ModelSpec> = new Map(
+  SPECS.map((spec) => {
+    validateModelSpec(spec);
+    return [spec.name, deepFreeze(spec)] as const;
+  }),
+);
+
+/** Names of every registered spec, sorted. */
+export function modelSpecNames(): string[] {
+  return [...REGISTRY.keys()].sort();
+}
+
+/**
+ * Looks up a registered spec by name. The returned object is deeply frozen.
+ * @throws TesseraError `TESSERA_MODEL_UNKNOWN` when no spec has that name.
+ */
+export function getModelSpec(name: string): ModelSpec {
+  const spec = REGISTRY.get(name);
+  if (spec === undefined) {
+    throw new TesseraError('TESSERA_MODEL_UNKNOWN', `unknown model spec '${name}'`, {
+      model: name,
+      known: modelSpecNames().join(','),
+    });
+  }
+  return spec;
+}

@@ -1,0 +1,18 @@
+// Public API of site-agent/src/training: local training with TF.js. Named re-exports only.
+export {
+  Trainer,
+  type EvaluateResult,
+  type FitConfig,
+  type FitResult,
+  type Metrics,
+  type TrainerOptions,
+  type TrainingData,
+} from './trainer.js';
+export {
+  BCE_EPSILON,
+  binaryCrossEntropy,
+  meanGradients,
+  type ComputeGradients,
+  type GradientContext,
+  type GradientResult,
+} from './gradients.js';

@@ -1,0 +1,281 @@
+import type * as tfc from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { ConfigError, InputError, TesseraError } from '../../../shared/src/errors.js';
+import type { Logger } from '../../../shared/src/logging.js';
+import { selectBackend, type BackendName, type TfCore } from '../../../shared/src/ml/backend.js';
+import { buildModel, getFlatWeights, setFlatWeights } from '../../../shared/src/ml/build-model.js';
+import { validateModelSpec, type ModelSpec } from '../../../shared/src/ml/model-spec.js';
+import { totalParams, weightLayout } from '../../../shared/src/ml/weights.js';
+import { createRng } from '../../../shared/src/rng.js';
+import { BCE_EPSILON, binaryCrossEntropy, meanGradients, type ComputeGradients } from './gradients.js';
+
+/** A site's data set in memory: `n` rows of `d` float32 features (row-major) and 0/1 labels. */
+export interface TrainingData {
+  x: Float32Array;
+  y: Float32Array;
+  n: number;
+  d: number;
+}
+
+/** Local training settings for one round (from the study config and the strategy's overrides). */
+export interface FitConfig {
+  /** Passes over the local data; integer ≥ 1. */
+  epochs: number;
+  /** Rows per mini-batch; integer ≥ 1 (the last batch of an epoch may be smaller). */
+  batchSize: number;
+  /** Client learning rate (Flower's `eta_l`); > 0. */
+  learningRate: number;
+  optimizer: 'sgd' | 'adam';
+  /** FedProx μ: adds `(μ/2)·‖w − w_global‖²` to the loss; 0 disables it. */
+  proximalMu: number;
+  /** Seeds the mini-batch shuffle (dropout masks are TF.js's own and not seeded). */
+  seed: number;
+}
+
+/** Loss (mean binary cross-entropy, no regularisers) and accuracy at threshold 0.5. */
+export interface Metrics {
+  loss: number;
+  accuracy: number;
+}
+
+/** What a site reports after local training. */
+export interface FitResult {
+  weights: Float32Array;
+  numExamples: number;
+  /** On the training set, after training. */
+  metrics: Metrics;
+}
+
+/** Metrics of a weight vector on a data set. */
+export interface EvaluateResult extends Metrics {
+  numExamples: number;
+}
+
+/** Options for {@link Trainer.create}. */
+export interface TrainerOptions {
+  spec: ModelSpec;
+  inputDim: number;
+  /** Force a TF.js backend. @default automatic (see `selectBackend`) */
+  prefer?: BackendName;
+  /** @default the logger `selectBackend` creates */
+  logger?: Logger;
+  /** The per-batch gradient step (the DP-SGD plug point). @default {@link meanGradients} @experimental */
+  computeGradients?: ComputeGradients;
+}
+
+/** Rows predicted per tensor during evaluation, to bound memory on large cohorts. */
+const EVAL_CHUNK = 4096;
+
+function checkConfig(cfg: FitConfig): void {
+  const bad = (field: string, rule: string): never => {
+    throw new ConfigError(`'training.${field}' must be ${rule}`, { field: `training.${field}` });
+  };
+  if (!Number.isSafeInteger(cfg.epochs) || cfg.epochs < 1) bad('epochs', 'an integer ≥ 1');
+  if (!Number.isSafeInteger(cfg.batchSize) || cfg.batchSize < 1) bad('batchSize', 'an integer ≥ 1');
+  if (!Number.isFinite(cfg.learningRate) || cfg.learningRate <= 0) bad('learningRate', 'a finite number > 0');
+  if (!Number.isFinite(cfg.proximalMu) || cfg.proximalMu < 0) bad('proximalMu', 'a finite number ≥ 0');
+  if (cfg.optimizer !== 'sgd' && cfg.optimizer !== 'adam') bad('optimizer', "'sgd' or 'adam'");
+  if (!Number.isInteger(cfg.seed)) bad('seed', 'an integer');
+}
+
+/**
+ * Local training of a registry model with TF.js, in a custom loop (not `model.fit`) so the loss can
+ * carry a FedProx term and the gradient step can be swapped for DP-SGD.
+ *
+ * One instance owns one TF.js model; `fit` and `evaluate` overwrite its weights, so calls MUST NOT
+ * overlap. Call {@link Trainer.dispose} when done. No tensor outlives a call.
+ */
+export class Trainer {
+  readonly spec: ModelSpec;
+  readonly inputDim: number;
+  readonly backend: BackendName;
+  readonly numParams: number;
+  readonly #tf: TfCore;
+  readonly #model: tfl.Sequential;
+  readonly #computeGradients: ComputeGradients;
+  readonly #logger: Logger | undefined;
+
+  private constructor(opts: TrainerOptions, tf: TfCore, backend: BackendName) {
+    this.spec = opts.spec;
+    this.inputDim = opts.inputDim;
+    this.backend = backend;
+    this.numParams = totalParams(weightLayout(opts.spec, opts.inputDim));
+    this.#tf = tf;
+    this.#model = buildModel(tfl, opts.spec, opts.inputDim);
+    this.#computeGradients = opts.computeGradients ?? meanGradients;
+    this.#logger = opts.logger;
+  }
+
+  /**
+   * Validates the spec, selects the TF.js backend and builds the model.
+   * @throws ConfigError for an invalid spec or input dimension; TesseraError if a forced backend is unavailable.
+   */
+  static async create(opts: TrainerOptions): Promise<Trainer> {
+    validateModelSpec(opts.spec);
+    weightLayout(opts.spec, opts.inputDim);
+    const sel = await selectBackend({
+      ...(opts.prefer !== undefined ? { prefer: opts.prefer } : {}),
+      ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+    });
+    return new Trainer(opts, sel.tf, sel.backend);
+  }
+
+  /**
+   * Trains from `global` on `data` and returns the new weights with train-set metrics.
+   * @throws ConfigError for an invalid `cfg`; InputError for malformed data or weights;
+   * TesseraError `TESSERA_TRAINING_DIVERGED` when training produced non-finite weights.
+   */
+  async fit(global: Float32Array, data: TrainingData, cfg: FitConfig): Promise<FitResult> {
+    checkConfig(cfg);
+    this.#checkData(data);
+    const tf = this.#tf;
+    const started = performance.now();
+    setFlatWeights(this.#model, global);
+    const variables = this.#model.trainableWeights.map((w) => w.read() as tfc.Variable);
+    const kernels = variables.filter((_, i) => this.#model.trainableWeights[i]?.originalName.endsWith('/kernel'));
+    // The proximal anchor: this round's global weights, constant during the fit.
+    const anchorTensors = cfg.proximalMu > 0 ? this.#splitLike(global, variables) : [];
+    const optimizer: tfc.Optimizer = cfg.optimizer === 'sgd' ? tf.train.sgd(cfg.learningRate) : tf.train.adam(cfg.learningRate);
+    const l2 = this.spec.l2 ?? 0;
+    const regularizer = (): tfc.Scalar =>
+      tf.tidy(() => {
+        let r: tfc.Scalar = tf.scalar(0);
+        if (l2 > 0) for (const k of kernels) r = tf.add(r, tf.mul(tf.sum(tf.square(k)), l2));
+        if (cfg.proximalMu > 0) {
+          variables.forEach((v, i) => {
+            const diff = tf.sub(v, anchorTensors[i] as tfc.Tensor);
+            r = tf.add(r, tf.mul(tf.sum(tf.square(diff)), cfg.proximalMu / 2));
+          });
+        }
+        return r;
+      });
+    const dataLoss = (x: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar =>
+      binaryCrossEntropy(tf, this.#model.apply(x, { training: true }) as tfc.Tensor2D, y);
+    try {
+      await this.#runEpochs(data, cfg, (x, y) => {
+        const { grads } = this.#computeGradients({ tf, variables, x, y, dataLoss, regularizer });
+        optimizer.applyGradients(grads);
+      });
+    } finally {
+      optimizer.dispose();
+      tf.dispose(anchorTensors);
+    }
+    const weights = this.#readFiniteWeights();
+    const metrics = this.#evaluateLoaded(data);
+    this.#logger?.debug(
+      { model: this.spec.name, n: data.n, epochs: cfg.epochs, ms: Math.round(performance.now() - started) },
+      'local training done',
+    );
+    return { weights, numExamples: data.n, metrics: { loss: metrics.loss, accuracy: metrics.accuracy } };
+  }
+
+  /**
+   * Loss (mean binary cross-entropy, probabilities clipped to [1e-7, 1 − 1e-7]; no L2/proximal terms)
+   * and accuracy (prediction ≥ 0.5 counts as 1) of `weights` on `data`, in inference mode.
+   * @throws InputError for malformed data or a wrong-length weight vector.
+   */
+  evaluate(weights: Float32Array, data: TrainingData): EvaluateResult {
+    this.#checkData(data);
+    setFlatWeights(this.#model, weights);
+    return this.#evaluateLoaded(data);
+  }
+
+  /** Frees the model's variables. The instance is unusable afterwards. */
+  dispose(): void {
+    this.#model.dispose();
+  }
+
+  /**
+   * Runs `cfg.epochs` passes of mini-batches in an order shuffled by `createRng(cfg.seed)`; each
+   * `step` runs inside `tf.tidy` with the batch tensors `x [m, d]` and `y [m, 1]`.
+   */
+  async #runEpochs(data: TrainingData, cfg: FitConfig, step: (x: tfc.Tensor2D, y: tfc.Tensor2D) => void): Promise<void> {
+    const tf = this.#tf;
+    const order = Array.from({ length: data.n }, (_, i) => i);
+    const rng = createRng(cfg.seed);
+    const xb = new Float32Array(cfg.batchSize * data.d);
+    const yb = new Float32Array(cfg.batchSize);
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      rng.shuffle(order);
+      for (let start = 0; start < data.n; start += cfg.batchSize) {
+        const m = Math.min(cfg.batchSize, data.n - start);
+        for (let r = 0; r < m; r++) {
+          const row = order[start + r] as number;
+          xb.set(data.x.subarray(row * data.d, (row + 1) * data.d), r * data.d);
+          yb[r] = data.y[row] as number;
+        }
+        tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m), [m, 1])));
+      }
+      // Yield between epochs so a long fit does not starve the agent's gRPC keep-alives.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The model's weights, flat. @throws TesseraError `TESSERA_TRAINING_DIVERGED` on NaN/±Infinity. */
+  #readFiniteWeights(): Float32Array {
+    const weights = getFlatWeights(this.#model);
+    for (let i = 0; i < weights.length; i++) {
+      const w = weights[i] as number;
+      if (w - w !== 0) {
+        throw new TesseraError('TESSERA_TRAINING_DIVERGED', `training produced a non-finite weight at index ${i}`, {
+          index: i,
+          model: this.spec.name,
+        });
+      }
+    }
+    return weights;
+  }
+
+  #evaluateLoaded(data: TrainingData): EvaluateResult {
+    const tf = this.#tf;
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < data.n; start += EVAL_CHUNK) {
+      const m = Math.min(EVAL_CHUNK, data.n - start);
+      const p = tf.tidy(() => {
+        const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
+        return (this.#model.predict(x) as tfc.Tensor).dataSync();
+      });
+      for (let r = 0; r < m; r++) {
+        const y = data.y[start + r] as number;
+        const pr = Math.min(Math.max(p[r] as number, BCE_EPSILON), 1 - BCE_EPSILON);
+        lossSum -= y * Math.log(pr) + (1 - y) * Math.log(1 - pr);
+        if ((pr >= 0.5 ? 1 : 0) === y) correct++;
+      }
+    }
+    return { loss: lossSum / data.n, accuracy: correct / data.n, numExamples: data.n };
+  }
+
+  /** Splits a flat vector into tensors shaped like `variables` (kept: the caller disposes them). */
+  #splitLike(flat: Float32Array, variables: tfc.Variable[]): tfc.Tensor[] {
+    let offset = 0;
+    return variables.map((v) => {
+      const t = this.#tf.keep(this.#tf.tensor(flat.subarray(offset, offset + v.size), v.shape));
+      offset += v.size;
+      return t;
+    });
+  }
+
+  #checkData(data: TrainingData): void {
+    const shape = (msg: string): never => {
+      throw new InputError('TESSERA_INPUT_DATA_SHAPE', msg, { n: data.n, d: data.d });
+    };
+    if (!Number.isSafeInteger(data.n) || data.n < 1) shape('data set must have at least one row');
+    if (data.d !== this.inputDim) shape(`data has ${data.d} features, the model expects ${this.inputDim}`);
+    if (data.x.length !== data.n * data.d) shape(`x has ${data.x.length} values, expected n·d = ${data.n * data.d}`);
+    if (data.y.length !== data.n) shape(`y has ${data.y.length} labels, expected ${data.n}`);
+    for (let i = 0; i < data.x.length; i++) {
+      const v = data.x[i] as number;
+      if (v - v !== 0) {
+        throw new InputError('TESSERA_INPUT_DATA_NONFINITE', `non-finite feature at row ${Math.floor(i / data.d)}`, {
+          row: Math.floor(i / data.d),
+          column: i % data.d,
+        });
+      }
+    }
+    for (let i = 0; i < data.n; i++) {
+      const y = data.y[i];
+      if (y !== 0 && y !== 1) throw new InputError('TESSERA_INPUT_DATA_LABEL', `label at row ${i} is not 0 or 1`, { row: i });
+    }
+  }
+}
