@@ -2,7 +2,7 @@ import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
 import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
-import { decodeWeights, encodeWeights } from '../../../shared/src/ml/index.js';
+import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js';
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { ClientUpdate, Strategy } from '../strategies/index.js';
 import { strategyTrainingOverrides } from '../strategies/index.js';
