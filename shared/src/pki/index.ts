@@ -23,3 +23,17 @@ export {
   type RevocationChecker,
   type VerifyPeerOptions,
 } from './verify-peer.js';
+export {
+  CA_VALIDITY_DAYS,
+  provisionConsortium,
+  type ProvisionOptions,
+  type ProvisionSummary,
+  type SiteKit,
+} from './provision.js';
+export {
+  ProvisionLayout,
+  ProvisionManifestSchema,
+  type ManifestCertificate,
+  type ProvisionManifest,
+} from './provision-manifest.js';
+export { revokeCertificate, type RevokeCertificateOptions, type RevokeResult } from './revoke-certificate.js';
