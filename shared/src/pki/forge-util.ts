@@ -88,6 +88,20 @@ export function readAttr(subject: forge.pki.Certificate['subject'], shortName: s
   return field.value;
 }
 
+/**
+ * A parsed certificate's subject attributes, ready to be set as another certificate's issuer. forge parses
+ * UTF8String values to raw UTF-8 bytes but encodes them again on write, so passing `subject.attributes` as-is
+ * would double-encode any non-ASCII name and the issuer would no longer match the CA's subject (OpenSSL then
+ * cannot build the chain).
+ */
+export function issuerAttributes(subject: forge.pki.Certificate['subject']): forge.pki.CertificateField[] {
+  return subject.attributes.map((attr) =>
+    (attr.valueTagClass as number | undefined) === forge.asn1.Type.UTF8 && typeof attr.value === 'string'
+      ? { ...attr, value: forge.util.decodeUtf8(attr.value) }
+      : attr,
+  );
+}
+
 /** The SHA-256 subject key identifier of a certificate's public key, as forge bytes. */
 export function subjectKeyId(cert: forge.pki.Certificate): string {
   return cert.generateSubjectKeyIdentifier().getBytes();

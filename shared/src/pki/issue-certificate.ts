@@ -3,7 +3,7 @@ import forge from 'node-forge';
 import { IdentityError } from '../errors.js';
 import { type CaMaterial, loadCa } from './certificate-authority.js';
 import { CertificateRole } from './certificate-role.js';
-import { addDays, CLOCK_SKEW_ALLOWANCE_MS, generateRsaKeyPair, randomSerialHex, utf8Attr, utf8Description } from './forge-util.js';
+import { addDays, CLOCK_SKEW_ALLOWANCE_MS, generateRsaKeyPair, issuerAttributes, randomSerialHex, utf8Attr, utf8Description } from './forge-util.js';
 
 /** Options for {@link issueCertificate}. */
 export interface IssueCertificateOptions {
@@ -67,7 +67,7 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
     subject.push(utf8Description(options.displayName));
   }
   cert.setSubject(subject);
-  cert.setIssuer(ca.cert.subject.attributes);
+  cert.setIssuer(issuerAttributes(ca.cert.subject));
   cert.setExtensions(extensionsFor(options, ca.keyId));
   cert.sign(ca.key, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem, serial };

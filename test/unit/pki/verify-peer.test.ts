@@ -76,6 +76,19 @@ describe('verifyPeerCertificate', () => {
     expect(siteX509.subject).toContain('CN=st-olav');
   });
 
+  it('chains correctly under a non-ASCII consortium name and keeps a non-ASCII display name', () => {
+    // Arrange
+    const accentedCa = createConsortiumCa({ name: 'Hôpitaux Réunis', validityDays: 3660, now: NOW });
+    const leaf = issueCertificate({ ca: accentedCa, role: 'site', id: 'st-louis', displayName: 'Hôpital Saint-Louis', validityDays: 30, now: NOW });
+    // Act
+    const identity = verifyPeerCertificate({ certPem: leaf.certPem, caCertPem: accentedCa.certPem, now: NOW });
+    const x509 = new X509Certificate(leaf.certPem);
+    // Assert
+    expect(identity.id).toBe('st-louis');
+    expect(x509.issuer).toBe(new X509Certificate(accentedCa.certPem).subject);
+    expect(x509.subject).toContain('Hôpital Saint-Louis');
+  });
+
   it('refuses a certificate from another CA with UNKNOWN_CA', () => {
     // Arrange
     const impostor = issueCertificate({ ca: foreignCa, role: 'site', id: 'st-olav', validityDays: 365, now: NOW });
