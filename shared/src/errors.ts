@@ -54,6 +54,22 @@ export class IdentityError extends TesseraError {
   }
 }
 
+/**
+ * Thrown by consortium provisioning and revocation tooling: output folder not empty
+ * (`TESSERA_PROVISION_OUT_DIR_NOT_EMPTY`), CA folder incomplete or manifest unreadable
+ * (`TESSERA_PROVISION_CA_DIR_INVALID`), id or serial not in the manifest (`TESSERA_PROVISION_NOT_FOUND`).
+ */
+export class ProvisionError extends TesseraError {
+  constructor(
+    code: `TESSERA_PROVISION_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
 /** Thrown when a protocol message arrives out of order, for the wrong round/site, or is otherwise invalid. */
 export class ProtocolError extends TesseraError {
   constructor(

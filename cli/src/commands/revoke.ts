@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util';
+import { errorMessage, ProvisionError } from '../../../shared/src/errors.js';
+import { revokeCertificate, type RevokeCertificateOptions } from '../../../shared/src/pki/index.js';
+import { type CommandIo, ExitCode, processIo } from './command-io.js';
+
+const USAGE = 'usage: tessera revoke --ca-dir DIR (--site ID | --serial HEX) [--reason TEXT]';
+
+/**
+ * `tessera revoke`: puts a certificate on the consortium's signed revocation list (see `revokeCertificate`).
+ * `--site` takes any id from the manifest (site, operator or coordinator; ids are unique across them).
+ * `--ca-dir` is the provisioning output folder or its `ca/` subfolder. Returns 0 when revoked (or already
+ * revoked), 2 for bad arguments or an id/serial not in the manifest, 1 for anything else.
+ */
+export function revokeCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
+  // The work is synchronous; the Promise keeps one signature across commands for main.ts.
+  return Promise.resolve(runRevoke(argv, io));
+}
+
+function runRevoke(argv: string[], io: CommandIo): number {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        'ca-dir': { type: 'string' },
+        site: { type: 'string' },
+        serial: { type: 'string' },
+        reason: { type: 'string', default: 'unspecified' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    io.err(`${errorMessage(err)}\n${USAGE}`);
+    return ExitCode.Usage;
+  }
+  const caDir = args['ca-dir'];
+  if (caDir === undefined || (args.site === undefined) === (args.serial === undefined)) {
+    io.err(`--ca-dir and exactly one of --site and --serial are required\n${USAGE}`);
+    return ExitCode.Usage;
+  }
+  const common = { caDir, reason: args.reason, now: io.now() };
+  const options: RevokeCertificateOptions =
+    args.site !== undefined ? { ...common, id: args.site } : { ...common, serial: args.serial ?? '' };
+  try {
+    const result = revokeCertificate(options);
+    if (result.alreadyRevoked) {
+      io.out(`'${result.id}' (serial ${result.serial}) was already revoked; nothing changed.`);
+    } else {
+      io.out(`Revoked '${result.id}' (serial ${result.serial}): ${args.reason}`);
+      for (const file of result.written) io.out(`  wrote ${file}`);
+      io.out('Copy revocations.json to the coordinator host; a running coordinator refuses the certificate within about a second.');
+    }
+    return ExitCode.Ok;
+  } catch (err) {
+    io.err(`revoke failed: ${errorMessage(err)}`);
+    return err instanceof ProvisionError ? ExitCode.Usage : ExitCode.Failure;
+  }
+}

@@ -1,0 +1,103 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ProvisionError } from '../errors.js';
+import { normalizeSerial } from './forge-util.js';
+import { type ManifestCertificate, ProvisionLayout, readManifest, writeJsonAtomic } from './provision-manifest.js';
+import { revoke, verifyRevocationList } from './revocation-list.js';
+
+/** Options for {@link revokeCertificate}: name the certificate by exactly one of `serial` and `id`. */
+export type RevokeCertificateOptions = (
+  | { serial: string; id?: never }
+  | { id: string; serial?: never }
+) & {
+  /**
+   * The provisioning output folder (holding `ca/` and `manifest.json`), or its `ca/` subfolder.
+   */
+  caDir: string;
+  /** Why, for the list's readers (e.g. `key compromised`, `left consortium`). */
+  reason: string;
+  now: Date;
+};
+
+/** What {@link revokeCertificate} did. */
+export interface RevokeResult {
+  readonly id: string;
+  /** Lowercase hex. */
+  readonly serial: string;
+  /** True when the serial was already on the list (nothing was written). */
+  readonly alreadyRevoked: boolean;
+  /** Files written: `ca/revocations.json` and, when the coordinator folder exists, its copy. */
+  readonly written: readonly string[];
+}
+
+/**
+ * Adds a certificate to the consortium's signed revocation list, finding it in `manifest.json` by id or
+ * serial. Writes `ca/revocations.json` and, if `coordinator/` exists next to it, `coordinator/revocations.json`
+ * (both atomically, so a running coordinator's RevocationStore picks the change up within a second).
+ *
+ * Throws ProvisionError `TESSERA_PROVISION_CA_DIR_INVALID` (CA files or manifest missing),
+ * `TESSERA_PROVISION_NOT_FOUND` (no such id or serial in the manifest), and IdentityError
+ * `TESSERA_IDENTITY_CRL_INVALID` when the existing list does not verify (it is never re-signed).
+ */
+export function revokeCertificate(options: RevokeCertificateOptions): RevokeResult {
+  const root = resolveRoot(options.caDir);
+  const file = (rel: string): string => path.join(root, rel);
+  const manifest = readManifest(file(ProvisionLayout.manifest));
+  const target = findCertificate(manifest.certificates, options);
+  const ca = { certPem: readFileSync(file(ProvisionLayout.caCert), 'utf8'), keyPem: readFileSync(file(ProvisionLayout.caKey), 'utf8') };
+  const current = verifyRevocationList(readJson(file(ProvisionLayout.caRevocations)), ca.certPem);
+  const next = revoke(current, ca, { serial: target.serial, id: target.id, reason: options.reason }, options.now);
+  if (next === current) return { id: target.id, serial: target.serial, alreadyRevoked: true, written: [] };
+
+  const written = [file(ProvisionLayout.caRevocations)];
+  if (existsSync(file(ProvisionLayout.coordinatorDir))) written.push(file(ProvisionLayout.coordinatorRevocations));
+  for (const out of written) writeJsonAtomic(out, next);
+  return { id: target.id, serial: target.serial, alreadyRevoked: false, written };
+}
+
+/** Accepts the output root or its `ca/` folder, so `--ca-dir out` and `--ca-dir out/ca` both work. */
+function resolveRoot(caDir: string): string {
+  const dir = path.resolve(caDir);
+  for (const candidate of [dir, path.dirname(dir)]) {
+    if (existsSync(path.join(candidate, ProvisionLayout.caKey)) && existsSync(path.join(candidate, ProvisionLayout.manifest))) {
+      return candidate;
+    }
+  }
+  throw new ProvisionError(
+    'TESSERA_PROVISION_CA_DIR_INVALID',
+    `${dir} is not a provisioning output folder (expected ${ProvisionLayout.caKey} and ${ProvisionLayout.manifest})`,
+    { caDir: dir },
+  );
+}
+
+function findCertificate(
+  certificates: readonly ManifestCertificate[],
+  options: RevokeCertificateOptions,
+): ManifestCertificate {
+  if ((options.serial === undefined) === (options.id === undefined)) {
+    throw new ProvisionError('TESSERA_PROVISION_NOT_FOUND', 'name the certificate to revoke by exactly one of serial and id');
+  }
+  if (options.serial !== undefined) {
+    const serial = normalizeSerial(options.serial);
+    const found = certificates.find((c) => normalizeSerial(c.serial) === serial);
+    if (found === undefined) {
+      throw new ProvisionError('TESSERA_PROVISION_NOT_FOUND', `no certificate with serial ${serial} in the manifest`, { serial });
+    }
+    return found;
+  }
+  const found = certificates.find((c) => c.id === options.id);
+  if (found === undefined) {
+    throw new ProvisionError('TESSERA_PROVISION_NOT_FOUND', `no certificate for id '${options.id}' in the manifest`, {
+      id: options.id,
+    });
+  }
+  return found;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ProvisionError('TESSERA_PROVISION_CA_DIR_INVALID', `${file} could not be read as JSON`, { file }, { cause: err });
+  }
+}
