@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CoordinatorConfig } from '../../shared/src/config/coordinator-config.js';
 import { errorMessage, IdentityError } from '../../shared/src/errors.js';
@@ -76,6 +76,7 @@ export class Coordinator {
     const now = options.now ?? Date.now;
     const resolve = (p: string): string => path.resolve(baseDir, p);
     const dataDir = resolve(config.dataDir);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const store = await SqliteCoordinatorStore.open(path.join(dataDir, 'coordinator.sqlite'));
     const interrupted = await store.interruptOpenRounds(now());
     if (interrupted > 0) logger.warn({ rounds: interrupted }, 'found rounds left open by a previous run; marked interrupted');

@@ -9,7 +9,6 @@ export const REDACT_PATHS: readonly string[] = [
   'patientName',
   'patientId',
   'mrn',
-  'name',
   'birthDate',
   'address',
   'phone',

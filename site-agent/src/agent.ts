@@ -162,6 +162,7 @@ export class SiteAgent {
         }
       });
       stream.on('error', (err: grpc.ServiceError) => {
+        if (this.stopped) return finish(err.code);
         logger.warn({ code: err.code, reason: err.details }, 'control stream error');
         finish(err.code);
       });

@@ -10,9 +10,9 @@ export async function loadLocalDataset(name: string, cfg: AgentDatasetConfig, ba
   const ds = await prepareSiteDataset({
     csvPath: path.resolve(baseDir, cfg.csv),
     schema,
-    testFraction: cfg.testFraction,
-    seed: cfg.seed,
-    normalize: cfg.normalize,
+    testFraction: cfg.testFraction ?? 0.34,
+    seed: cfg.seed ?? 42,
+    normalize: cfg.normalize ?? 'zscore',
   });
   return { ...ds, dataset: name };
 }

@@ -40,7 +40,7 @@ export async function startFederation(opts: { sites: number; seed?: number; hear
     JSON.stringify({ name: 'it', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteIds.map((id) => ({ id })) }),
     'consortium.yaml',
   );
-  provisionConsortium(consortium, pkiDir, { now: new Date() });
+  provisionConsortium(consortium, pkiDir, new Date());
   const siteCsv = await writeSyntheticCohort(path.join(dir, 'data'), { sites: opts.sites, seed: opts.seed ?? 7, examplesPerSite: 200 });
   const events: CoordinatorEvent[] = [];
   const logger = quietLogger('coordinator');

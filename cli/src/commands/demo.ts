@@ -204,7 +204,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     yaml({ name: 'tessera-demo', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteData.map((s) => ({ id: s.id })), operators: [{ id: 'operator', role: 'operator' }] }),
   );
   const pkiDir = path.join(a.workdir, 'pki');
-  provisionConsortium(parseConsortiumConfig(yaml({ name: 'tessera-demo', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteData.map((s) => ({ id: s.id })), operators: [{ id: 'operator', role: 'operator' }] }), consortiumYaml), pkiDir, { now: new Date() });
+  provisionConsortium(parseConsortiumConfig(yaml({ name: 'tessera-demo', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteData.map((s) => ({ id: s.id })), operators: [{ id: 'operator', role: 'operator' }] }), consortiumYaml), pkiDir, new Date());
   say(`provisioned consortium CA and ${siteData.length} site kits in ${pkiDir}`);
 
   // 3. Coordinator process.

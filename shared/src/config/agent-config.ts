@@ -9,11 +9,11 @@ export const AgentDatasetSchema = Type.Object(
     /** `builtin:<name>` (heart-disease, synthetic-cohort) or the path of a JSON/YAML schema file. */
     schema: Type.String({ minLength: 1 }),
     /** @default 0.34 (FLamby's 66/34 split) */
-    testFraction: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.34 }),
+    testFraction: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
     /** Seed of the stratified split. @default 42 */
-    seed: Type.Integer({ minimum: 0, maximum: 4294967295, default: 42 }),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
     /** @default 'zscore' (fitted on the train split only) */
-    normalize: Type.Union([Type.Literal('zscore'), Type.Literal('none')], { default: 'zscore' }),
+    normalize: Type.Optional(Type.Union([Type.Literal('zscore'), Type.Literal('none')])),
   },
   strict,
 );
