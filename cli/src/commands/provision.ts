@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
 import { ConfigError, errorMessage, ProvisionError } from '../../../shared/src/errors.js';
-import { provisionConsortium, type ProvisionSummary } from '../../../shared/src/pki/index.js';
+import { type ManifestCertificate, provisionConsortium, type ProvisionSummary } from '../../../shared/src/pki/index.js';
 import { type CommandIo, ExitCode, processIo } from './command-io.js';
 
 const USAGE = 'usage: tessera provision --config consortium.yaml --out DIR [--force] [--json]';
@@ -40,7 +40,8 @@ export async function provisionCommand(argv: string[], io: CommandIo = processIo
     try {
       text = await readFile(args.config, 'utf8');
     } catch (err) {
-      throw new ConfigError(`${args.config}: cannot read: ${errorMessage(err)}`, { source: args.config }, { cause: err });
+      const message = `${args.config}: cannot read: ${errorMessage(err)}`;
+      throw new ConfigError(message, { source: args.config }, { cause: err });
     }
     const config = parseConsortiumConfig(text, args.config);
     const summary = provisionConsortium(config, args.out, io.now(), { force: args.force });
@@ -54,8 +55,11 @@ export async function provisionCommand(argv: string[], io: CommandIo = processIo
 }
 
 function describe({ outDir, manifest }: ProvisionSummary): string[] {
-  const byRole = (role: string): string[] =>
-    manifest.certificates.filter((c) => c.role === role).map((c) => c.id + (c.accessRole !== undefined ? ` (${c.accessRole}${c.site !== undefined ? ` of ${c.site}` : ''})` : ''));
+  const label = (c: ManifestCertificate): string => {
+    if (c.accessRole === undefined) return c.id;
+    return `${c.id} (${c.accessRole}${c.site !== undefined ? ` of ${c.site}` : ''})`;
+  };
+  const byRole = (role: string): string[] => manifest.certificates.filter((c) => c.role === role).map(label);
   const leafExpiry = manifest.certificates[0]?.notAfter.slice(0, 10) ?? '-';
   return [
     `Provisioned consortium '${manifest.consortium}' in ${outDir}`,

@@ -49,7 +49,8 @@ function runRevoke(argv: string[], io: CommandIo): number {
     } else {
       io.out(`Revoked '${result.id}' (serial ${result.serial}): ${args.reason}`);
       for (const file of result.written) io.out(`  wrote ${file}`);
-      io.out('Copy revocations.json to the coordinator host; a running coordinator refuses the certificate within about a second.');
+      io.out('Copy revocations.json to the coordinator host; a running coordinator refuses the certificate');
+      io.out('within about a second, without a restart.');
     }
     return ExitCode.Ok;
   } catch (err) {

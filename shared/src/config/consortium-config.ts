@@ -1,7 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value, type ValueError, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 
 /** Site and operator ids: lowercase DNS-label-like, so they are safe in paths, CNs and log lines. */
 export const PARTICIPANT_ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
@@ -112,7 +112,8 @@ export function parseConsortiumConfig(text: string, sourceName: string): Consort
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${sourceName}: not valid YAML: ${(err as Error).message}`, { source: sourceName }, { cause: err });
+    const message = `${sourceName}: not valid YAML: ${errorMessage(err)}`;
+    throw new ConfigError(message, { source: sourceName }, { cause: err });
   }
   const withDefaults: unknown = Value.Default(ConsortiumConfigSchema, Value.Clone(raw ?? {}));
   if (!Value.Check(ConsortiumConfigSchema, withDefaults)) {

@@ -67,6 +67,8 @@ export function loadCa(ca: CaMaterial): LoadedCa {
     const name = readAttr(cert.subject, 'CN') ?? '';
     return { cert, key, name, keyId: subjectKeyId(cert) };
   } catch (err) {
-    throw new IdentityError('TESSERA_IDENTITY_MALFORMED', 'CA certificate or key could not be parsed', {}, { cause: err });
+    throw new IdentityError('TESSERA_IDENTITY_MALFORMED', 'CA certificate or key could not be parsed', {}, {
+      cause: err,
+    });
   }
 }

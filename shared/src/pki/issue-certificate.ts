@@ -3,7 +3,15 @@ import forge from 'node-forge';
 import { IdentityError } from '../errors.js';
 import { type CaMaterial, loadCa } from './certificate-authority.js';
 import { CertificateRole } from './certificate-role.js';
-import { addDays, CLOCK_SKEW_ALLOWANCE_MS, generateRsaKeyPair, issuerAttributes, randomSerialHex, utf8Attr, utf8Description } from './forge-util.js';
+import {
+  addDays,
+  CLOCK_SKEW_ALLOWANCE_MS,
+  generateRsaKeyPair,
+  issuerAttributes,
+  randomSerialHex,
+  utf8Attr,
+  utf8Description,
+} from './forge-util.js';
 
 /** Options for {@link issueCertificate}. */
 export interface IssueCertificateOptions {
@@ -75,13 +83,14 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
 
 function checkRequest(options: IssueCertificateOptions, notBefore: Date, notAfter: Date, caNotAfter: Date): void {
   const context = { id: options.id, role: options.role };
+  const what = `certificate for ${options.role} '${options.id}'`;
   if (options.id.trim() === '') {
     throw new IdentityError('TESSERA_IDENTITY_MALFORMED', 'cannot issue a certificate with an empty id', context);
   }
   if (notAfter.getTime() <= notBefore.getTime()) {
     throw new IdentityError(
       'TESSERA_IDENTITY_MALFORMED',
-      `cannot issue certificate for ${options.role} '${options.id}': notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`,
+      `cannot issue ${what}: notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`,
       context,
     );
   }
@@ -89,7 +98,7 @@ function checkRequest(options: IssueCertificateOptions, notBefore: Date, notAfte
   if (notAfter.getTime() > caNotAfter.getTime()) {
     throw new IdentityError(
       'TESSERA_IDENTITY_MALFORMED',
-      `cannot issue certificate for ${options.role} '${options.id}': notAfter ${notAfter.toISOString()} is after the CA's ${caNotAfter.toISOString()}`,
+      `cannot issue ${what}: notAfter ${notAfter.toISOString()} is after the CA's ${caNotAfter.toISOString()}`,
       context,
     );
   }

@@ -2,8 +2,13 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import type { ConsortiumConfig, ConsortiumOperator, ConsortiumSite } from '../config/consortium-config.js';
-import { ProvisionError } from '../errors.js';
+import {
+  type ConsortiumConfig,
+  type ConsortiumOperator,
+  type ConsortiumSite,
+  PARTICIPANT_ID_PATTERN,
+} from '../config/consortium-config.js';
+import { ConfigError, ProvisionError } from '../errors.js';
 import { type CaMaterial, createConsortiumCa } from './certificate-authority.js';
 import { CertificateRole } from './certificate-role.js';
 import { normalizeSerial } from './forge-util.js';
@@ -65,7 +70,8 @@ const OUTPUT_ENTRIES = ['ca', 'coordinator', 'sites', 'operators', 'manifest.jso
  *
  * Private keys and tokens are written mode 0600 and folders 0700. The coordinator certificate's SAN gets
  * `coordinator.host` in addition to localhost/127.0.0.1 and the configured names. Throws ProvisionError
- * `TESSERA_PROVISION_OUT_DIR_NOT_EMPTY` when `outDir` has content and `force` is not set.
+ * `TESSERA_PROVISION_OUT_DIR_NOT_EMPTY` when `outDir` has content and `force` is not set, and ConfigError when a
+ * site or operator id is not a safe folder name (only possible for a config not built by parseConsortiumConfig).
  */
 export function provisionConsortium(
   config: ConsortiumConfig,
@@ -74,6 +80,7 @@ export function provisionConsortium(
   options: ProvisionOptions = {},
 ): ProvisionSummary {
   const root = path.resolve(outDir);
+  assertSafeIds(config);
   prepareOutDir(root, options.force ?? false);
   const ca = createConsortiumCa({ name: config.name, validityDays: CA_VALIDITY_DAYS, now });
   const revocations = createRevocationList(ca, now);
@@ -182,7 +189,13 @@ function issueOperator(
   op: ConsortiumOperator,
 ): { entry: ManifestCertificate; tokenHash: OperatorTokenHash } {
   const dir = `operators/${op.id}`;
-  const issued = issueCertificate({ ca, role: CertificateRole.Operator, id: op.id, validityDays: config.validityDays, now });
+  const issued = issueCertificate({
+    ca,
+    role: CertificateRole.Operator,
+    id: op.id,
+    validityDays: config.validityDays,
+    now,
+  });
   // 256 bits from the OS CSPRNG; only its hash reaches the coordinator.
   const token = randomBytes(32).toString('base64url');
   write(`${dir}/operator.crt`, issued.certPem);
@@ -198,6 +211,16 @@ function issueOperator(
     },
     tokenHash: { id: op.id, role: op.role, ...site, tokenSha256: sha256Hex(token) },
   };
+}
+
+/** Ids become folder names; a config built in code (not parsed) must not be able to escape `outDir`. */
+function assertSafeIds(config: ConsortiumConfig): void {
+  const pattern = new RegExp(PARTICIPANT_ID_PATTERN);
+  for (const id of [...config.sites.map((s) => s.id), ...config.operators.map((o) => o.id)]) {
+    if (!pattern.test(id)) {
+      throw new ConfigError(`id '${id}' must match ${PARTICIPANT_ID_PATTERN}`, { id });
+    }
+  }
 }
 
 function prepareOutDir(root: string, force: boolean): void {

@@ -83,7 +83,8 @@ export function verifyRevocationList(doc: unknown, caCertPem: string): Revocatio
   if (!signatureVerifies(canonicalJson(body), signature, caCertPem)) {
     throw new IdentityError(
       'TESSERA_IDENTITY_CRL_INVALID',
-      `revocation list from '${doc.issuer}' updated ${doc.updatedAt} refused: signature does not verify against the consortium CA`,
+      `revocation list from '${doc.issuer}' updated ${doc.updatedAt} refused: ` +
+        'signature does not verify against the consortium CA',
       { issuer: doc.issuer },
     );
   }

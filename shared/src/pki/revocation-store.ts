@@ -102,9 +102,8 @@ export class RevocationStore implements RevocationChecker {
     if (stamp === undefined) {
       if (!force && this.#seen === 'missing') return false;
       this.#seen = 'missing';
-      throw new IdentityError('TESSERA_IDENTITY_CRL_INVALID', `revocation list ${path} vanished; keeping the last good list`, {
-        path,
-      });
+      const message = `revocation list ${path} vanished; keeping the last good list`;
+      throw new IdentityError('TESSERA_IDENTITY_CRL_INVALID', message, { path });
     }
     if (!force && this.#seen !== 'missing' && sameStamp(stamp, this.#seen)) return false;
     this.#seen = stamp;
@@ -112,7 +111,8 @@ export class RevocationStore implements RevocationChecker {
     if (Date.parse(list.updatedAt) < Date.parse(this.#list.updatedAt)) {
       throw new IdentityError(
         'TESSERA_IDENTITY_CRL_INVALID',
-        `revocation list ${path} (updated ${list.updatedAt}) is older than the one in force (${this.#list.updatedAt}); keeping that one`,
+        `revocation list ${path} (updated ${list.updatedAt}) is older than the one in force ` +
+          `(${this.#list.updatedAt}); keeping that one`,
         { path },
       );
     }
@@ -139,17 +139,15 @@ function readList(path: string, caCertPem: string): RevocationList {
   try {
     doc = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new IdentityError('TESSERA_IDENTITY_CRL_INVALID', `revocation list ${path} could not be read as JSON`, { path }, {
-      cause: err,
-    });
+    const message = `revocation list ${path} could not be read as JSON`;
+    throw new IdentityError('TESSERA_IDENTITY_CRL_INVALID', message, { path }, { cause: err });
   }
   try {
     return verifyRevocationList(doc, caCertPem);
   } catch (err) {
     if (err instanceof IdentityError) {
-      throw new IdentityError(err.code as `TESSERA_IDENTITY_${string}`, `${path}: ${err.message}`, { ...err.context, path }, {
-        cause: err,
-      });
+      const code = err.code as `TESSERA_IDENTITY_${string}`;
+      throw new IdentityError(code, `${path}: ${err.message}`, { ...err.context, path }, { cause: err });
     }
     throw err;
   }

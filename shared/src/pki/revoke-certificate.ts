@@ -44,7 +44,10 @@ export function revokeCertificate(options: RevokeCertificateOptions): RevokeResu
   const file = (rel: string): string => path.join(root, rel);
   const manifest = readManifest(file(ProvisionLayout.manifest));
   const target = findCertificate(manifest.certificates, options);
-  const ca = { certPem: readFileSync(file(ProvisionLayout.caCert), 'utf8'), keyPem: readFileSync(file(ProvisionLayout.caKey), 'utf8') };
+  const ca = {
+    certPem: readFileSync(file(ProvisionLayout.caCert), 'utf8'),
+    keyPem: readFileSync(file(ProvisionLayout.caKey), 'utf8'),
+  };
   const current = verifyRevocationList(readJson(file(ProvisionLayout.caRevocations)), ca.certPem);
   const next = revoke(current, ca, { serial: target.serial, id: target.id, reason: options.reason }, options.now);
   if (next === current) return { id: target.id, serial: target.serial, alreadyRevoked: true, written: [] };
@@ -59,9 +62,8 @@ export function revokeCertificate(options: RevokeCertificateOptions): RevokeResu
 function resolveRoot(caDir: string): string {
   const dir = path.resolve(caDir);
   for (const candidate of [dir, path.dirname(dir)]) {
-    if (existsSync(path.join(candidate, ProvisionLayout.caKey)) && existsSync(path.join(candidate, ProvisionLayout.manifest))) {
-      return candidate;
-    }
+    const has = (rel: string): boolean => existsSync(path.join(candidate, rel));
+    if (has(ProvisionLayout.caKey) && has(ProvisionLayout.manifest)) return candidate;
   }
   throw new ProvisionError(
     'TESSERA_PROVISION_CA_DIR_INVALID',
@@ -75,13 +77,15 @@ function findCertificate(
   options: RevokeCertificateOptions,
 ): ManifestCertificate {
   if ((options.serial === undefined) === (options.id === undefined)) {
-    throw new ProvisionError('TESSERA_PROVISION_NOT_FOUND', 'name the certificate to revoke by exactly one of serial and id');
+    const message = 'name the certificate to revoke by exactly one of serial and id';
+    throw new ProvisionError('TESSERA_PROVISION_NOT_FOUND', message);
   }
   if (options.serial !== undefined) {
     const serial = normalizeSerial(options.serial);
     const found = certificates.find((c) => normalizeSerial(c.serial) === serial);
     if (found === undefined) {
-      throw new ProvisionError('TESSERA_PROVISION_NOT_FOUND', `no certificate with serial ${serial} in the manifest`, { serial });
+      const message = `no certificate with serial ${serial} in the manifest`;
+      throw new ProvisionError('TESSERA_PROVISION_NOT_FOUND', message, { serial });
     }
     return found;
   }
@@ -98,6 +102,7 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ProvisionError('TESSERA_PROVISION_CA_DIR_INVALID', `${file} could not be read as JSON`, { file }, { cause: err });
+    const message = `${file} could not be read as JSON`;
+    throw new ProvisionError('TESSERA_PROVISION_CA_DIR_INVALID', message, { file }, { cause: err });
   }
 }

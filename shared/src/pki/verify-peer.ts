@@ -89,7 +89,7 @@ export function verifyPeerCertificate(options: VerifyPeerOptions): PeerIdentity 
   if (options.expectedRole !== undefined && options.expectedRole !== role) {
     throw new IdentityError(
       'TESSERA_IDENTITY_WRONG_ROLE',
-      `${label} refused: expected a ${options.expectedRole} certificate`,
+      `${label} refused: role '${role}' where '${options.expectedRole}' is required`,
       { ...context, expectedRole: options.expectedRole },
     );
   }

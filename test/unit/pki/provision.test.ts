@@ -134,6 +134,14 @@ describe('provisionConsortium', () => {
     expect(revokeCertificate({ caDir: out, serial: serial.toUpperCase(), reason: 'again', now: daysFromNow(2) }).alreadyRevoked).toBe(true);
   });
 
+  it('refuses a hand-built config whose site id would escape the output folder', () => {
+    // Arrange
+    const evil = { ...CONFIG, sites: [{ id: '../escape' }] };
+    // Act + Assert
+    expect(() => provisionConsortium(evil, path.join(base, 'evil'), NOW)).toThrow(expect.objectContaining({ code: 'TESSERA_CONFIG_INVALID' }));
+    expect(existsSync(path.join(base, 'evil'))).toBe(false);
+  });
+
   it('refuses to revoke an id that is not in the manifest', () => {
     // Act + Assert
     expect(() => revokeCertificate({ caDir: out, id: 'nobody', reason: 'x', now: NOW })).toThrow(expect.objectContaining({ code: 'TESSERA_PROVISION_NOT_FOUND' }));

@@ -150,7 +150,7 @@ describe('verifyPeerCertificate', () => {
     expectIdentityError(
       () => verifyPeerCertificate({ certPem: site.certPem, caCertPem: ca.certPem, now: NOW, expectedRole: 'operator' }),
       'TESSERA_IDENTITY_WRONG_ROLE',
-      'expected a operator certificate',
+      "role 'site' where 'operator' is required",
     );
   });
 
