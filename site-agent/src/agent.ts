@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { CoordinatorMessage__Output } from '../../protos/gen/tessera/v1/CoordinatorMessage.js';
 import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
 import type { SiteMessage } from '../../protos/gen/tessera/v1/SiteMessage.js';
-import type { Task__Output } from '../../protos/gen/tessera/v1/Task.js';
 import { SiteKitSchema, type AgentConfig, type SiteKit } from '../../shared/src/config/agent-config.js';
 import { parseConfigText } from '../../shared/src/config/validate.js';
 import type { SiteDataset } from '../../shared/src/data/index.js';
@@ -156,7 +155,7 @@ export class SiteAgent {
           clearInterval(this.heartbeat);
           this.heartbeat = setInterval(() => this.send({ heartbeat: { sentAtMs: Date.now() } }), every);
         } else if (msg.task) {
-          this.runner.submit(msg.task as Task__Output);
+          this.runner.submit(msg.task);
         } else if (msg.goodbye) {
           logger.info({ reason: msg.goodbye.reason }, 'coordinator said goodbye');
         }

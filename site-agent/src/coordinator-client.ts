@@ -18,7 +18,7 @@ export function createFederationClient(address: string, tls: ClientTls): Federat
     address,
     grpc.credentials.createSsl(tls.ca, tls.key, tls.cert),
     GRPC_CHANNEL_OPTIONS,
-  ) as FederationClient;
+  );
 }
 
 /**

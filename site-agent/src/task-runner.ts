@@ -122,7 +122,7 @@ export class TaskRunner {
     const trainer = await this.trainer(spec, data.train.d);
     const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind };
     if (task.kind === 'TASK_KIND_EVALUATE') {
-      const ev = await trainer.evaluate(global, data.test);
+      const ev = trainer.evaluate(global, data.test);
       log.info({ loss: ev.loss, accuracy: ev.accuracy, examples: ev.numExamples }, 'evaluated global model on held-out split');
       return {
         result: { ...base, numExamples: ev.numExamples, metrics: { loss: ev.loss, accuracy: ev.accuracy }, durationMs: Date.now() - started },

@@ -113,5 +113,5 @@ export function makeStudy(overrides: Partial<StudySpec> & { inputDim: number }):
       ...overrides,
     },
     'test',
-  ) as StudySpec;
+  );
 }
