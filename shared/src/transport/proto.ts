@@ -29,6 +29,9 @@ export function loadFederationProto(): ProtoGrpcType {
   return cached;
 }
 
+/** HTTP/2 receive window (per stream and per connection) both ends advertise. */
+export const HTTP2_WINDOW_BYTES = 8 * 1024 * 1024;
+
 /**
  * Channel/server options shared by both ends. The receive limit stays at gRPC's 4 MiB default on purpose:
  * bulk data moves in ≤ 1 MiB chunks, so nothing legitimate needs more.
@@ -40,4 +43,7 @@ export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  // HTTP/2 flow control: grpc-js otherwise keeps the 64 KiB default window, which caps one stream at a
+  // window per round trip (≈ 100 MB/s on loopback). 8 MiB bounds what a peer may have in flight.
+  'grpc-node.flow_control_window': HTTP2_WINDOW_BYTES,
 };

@@ -1,0 +1,254 @@
+import { randomFillSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { createSiteAuthenticator } from '../coordinator/src/coordinator.js';
+import { createFederationHandlers } from '../coordinator/src/grpc/federation-endpoint.js';
+import { startGrpcServer } from '../coordinator/src/grpc/server.js';
+import { SiteSessions } from '../coordinator/src/sessions/site-sessions.js';
+import { ModelRepository, UploadStore } from '../coordinator/src/store/blob-store.js';
+import { SqliteCoordinatorStore } from '../coordinator/src/store/sqlite-store.js';
+import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '../site-agent/src/coordinator-client.js';
+import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
+import { createLogger } from '../shared/src/logging.js';
+import { provisionConsortium, RevocationStore } from '../shared/src/pki/index.js';
+import { sha256 } from '../shared/src/transport/chunks.js';
+import { round } from './report.js';
+
+export type TransferPath = 'raw-tcp' | 'raw-tls' | 'grpc-mtls-upload' | 'grpc-mtls-download';
+
+export interface TransferOptions {
+  /** Payload sizes in bytes. @default [64 MiB, 256 MiB] */
+  sizes?: readonly number[];
+  /** Runs per case; the fastest counts. @default 3 */
+  runs?: number;
+}
+
+export interface TransferResult {
+  path: TransferPath;
+  bytes: number;
+  /** Best wall time of `runs`, seconds. */
+  seconds: number;
+  /** bytes / seconds / 1e6 (decimal megabytes). */
+  MBps: number;
+  /** MBps / raw TCP MBps for the same size (1 = as fast as a bare socket). */
+  ratioToRawTcp: number;
+  /** MBps / raw TLS MBps for the same size. */
+  ratioToRawTls: number;
+}
+
+const MiB = 1024 * 1024;
+const SITE = 'bench-site';
+
+/** Throwaway consortium (CA, coordinator and one site certificate) in `dir`. */
+function provision(dir: string): { caPem: Buffer; server: { cert: Buffer; key: Buffer }; site: { cert: Buffer; key: Buffer }; revocations: string } {
+  const pkiDir = path.join(dir, 'pki');
+  const consortium = parseConsortiumConfig(
+    JSON.stringify({ name: 'bench', coordinator: { host: '127.0.0.1', port: 0 }, sites: [{ id: SITE }] }),
+    'consortium.yaml',
+  );
+  provisionConsortium(consortium, pkiDir, new Date());
+  const c = path.join(pkiDir, 'coordinator');
+  const s = path.join(pkiDir, 'sites', SITE);
+  return {
+    caPem: readFileSync(path.join(c, 'ca.crt')),
+    server: { cert: readFileSync(path.join(c, 'server.crt')), key: readFileSync(path.join(c, 'server.key')) },
+    site: { cert: readFileSync(path.join(s, 'site.crt')), key: readFileSync(path.join(s, 'site.key')) },
+    revocations: path.join(c, 'revocations.json'),
+  };
+}
+
+/** A sink server side: counts bytes and answers one byte once `expect` bytes arrived. */
+interface Sink {
+  expect: number;
+  onSocket(socket: net.Socket): void;
+}
+
+function createSink(): Sink {
+  const sink: Sink = {
+    expect: 0,
+    onSocket(socket) {
+      let got = 0;
+      socket.on('data', (d: Buffer) => {
+        got += d.byteLength;
+        if (got >= sink.expect) {
+          got = 0;
+          socket.write(Buffer.from([1]));
+        }
+      });
+      socket.on('error', () => socket.destroy());
+    },
+  };
+  return sink;
+}
+
+/** Writes `bytes` in 1 MiB writes (honouring back-pressure) and resolves when the sink acknowledges them all. */
+function sendAll(socket: net.Socket, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('data', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+    socket.once('error', reject);
+    let at = 0;
+    const pump = (): void => {
+      while (at < bytes.byteLength) {
+        const end = Math.min(bytes.byteLength, at + MiB);
+        const ok = socket.write(bytes.subarray(at, end));
+        at = end;
+        if (!ok) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+async function timeRuns(runs: number, fn: () => Promise<void>): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return best;
+}
+
+function listen(server: net.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr !== null ? addr.port : 0);
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * Moves one payload over raw TCP, raw TLS (same certificates) and Tessera's gRPC + mTLS path (the real
+ * endpoint, authenticator, upload store and model repository; client functions of the site agent), all on
+ * 127.0.0.1 in this one process, so both ends share the event loop and the cores.
+ */
+export async function runTransferSuite(opts: TransferOptions = {}): Promise<TransferResult[]> {
+  const sizes = opts.sizes ?? [64 * MiB, 256 * MiB];
+  const runs = opts.runs ?? 3;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
+  const logger = createLogger({ name: 'bench', level: 'warn', destination: 2 });
+  const pki = provision(dir);
+  const caPemText = pki.caPem.toString('utf8');
+
+  // Raw TCP and raw TLS sinks.
+  const tcpSink = createSink();
+  const tcpServer = net.createServer((s) => tcpSink.onSocket(s));
+  const tlsSink = createSink();
+  const tlsServer = tls.createServer(
+    { key: pki.server.key, cert: pki.server.cert, ca: pki.caPem, requestCert: true, rejectUnauthorized: true },
+    (s) => tlsSink.onSocket(s),
+  );
+  const tcpPort = await listen(tcpServer);
+  const tlsPort = await listen(tlsServer);
+  const tcpClient = await new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect(tcpPort, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+  const tlsClient = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: tlsPort, ca: pki.caPem, key: pki.site.key, cert: pki.site.cert }, () =>
+      resolve(s),
+    );
+    s.once('error', reject);
+  });
+
+  // The coordinator's gRPC endpoint, as Coordinator.create wires it (minus the study runner).
+  const store = await SqliteCoordinatorStore.open(path.join(dir, 'coordinator.sqlite'));
+  const sessions = new SiteSessions(logger);
+  const models = new ModelRepository(path.join(dir, 'models'));
+  const uploads = new UploadStore(path.join(dir, 'uploads'));
+  const expected = new Map<string, number>();
+  const revocations = RevocationStore.open({ path: pki.revocations, caCertPem: caPemText });
+  const grpcServer = await startGrpcServer({
+    handlers: createFederationHandlers({
+      sessions,
+      uploads,
+      models,
+      store,
+      auth: createSiteAuthenticator(caPemText, revocations, Date.now),
+      logger,
+      coordinatorId: 'bench',
+      heartbeatIntervalMs: 5000,
+      expectedUpdateBytes: (taskId) => expected.get(taskId),
+    }),
+    caPem: pki.caPem,
+    certPem: pki.server.cert,
+    keyPem: pki.server.key,
+    port: 0,
+    logger,
+  });
+  const client = createFederationClient(`127.0.0.1:${grpcServer.port}`, { ca: pki.caPem, key: pki.site.key, cert: pki.site.cert });
+
+  const results: TransferResult[] = [];
+  let taskSeq = 0;
+  try {
+    // Opens the channel (TLS handshake, HTTP/2 settings) outside the timings, as the raw sockets are.
+    await queryUpload(client, 'warm-up', Buffer.alloc(32));
+    for (const size of sizes) {
+      const bytes = randomFillSync(Buffer.allocUnsafe(size));
+      const digest = sha256(bytes);
+      tcpSink.expect = size;
+      tlsSink.expect = size;
+      const rawTcp = await timeRuns(runs, () => sendAll(tcpClient, bytes));
+      const rawTls = await timeRuns(runs, () => sendAll(tlsClient, bytes));
+
+      // Upload: a pending FIT task per run (what the round workflow dispatches), then the agent's uploadUpdate.
+      let upload = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < runs; i++) {
+        const taskId = `bench-${++taskSeq}`;
+        expected.set(taskId, size);
+        void sessions.dispatch(SITE, { taskId, kind: 'TASK_KIND_FIT', studyId: 'bench', round: 1 }, 600_000);
+        const t0 = process.hrtime.bigint();
+        const receipt = await uploadUpdate(client, { taskId, studyId: 'bench', round: 1, siteId: SITE, bytes, sha256: digest, offset: 0 });
+        upload = Math.min(upload, Number(process.hrtime.bigint() - t0) / 1e9);
+        if (!receipt.complete || receipt.receivedBytes !== size) throw new Error(`upload ${taskId} incomplete: ${JSON.stringify(receipt)}`);
+        sessions.acceptRefusal(SITE, taskId, 'BENCH_DONE', 'benchmark run finished');
+        expected.delete(taskId);
+        await uploads.discard(taskId);
+      }
+
+      // Download: a stored model version of the same size, fetched with the agent's fetchModel.
+      const version = await models.put(bytes);
+      const download = await timeRuns(runs, async () => {
+        const got = await fetchModel(client, version, { buffer: null, received: 0 });
+        if (got.byteLength !== size) throw new Error(`download returned ${got.byteLength} of ${size} bytes`);
+      });
+      rmSync(models.pathOf(version), { force: true });
+
+      const mbps = (s: number): number => size / s / 1e6;
+      const row = (p: TransferPath, s: number): TransferResult => ({
+        path: p,
+        bytes: size,
+        seconds: round(s),
+        MBps: round(mbps(s)),
+        ratioToRawTcp: round(mbps(s) / mbps(rawTcp), 3),
+        ratioToRawTls: round(mbps(s) / mbps(rawTls), 3),
+      });
+      results.push(row('raw-tcp', rawTcp), row('raw-tls', rawTls), row('grpc-mtls-upload', upload), row('grpc-mtls-download', download));
+    }
+  } finally {
+    client.close();
+    tcpClient.destroy();
+    tlsClient.destroy();
+    await grpcServer.close();
+    await Promise.all([closeServer(tcpServer), closeServer(tlsServer)]);
+    sessions.cancelAll('benchmark finished');
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
