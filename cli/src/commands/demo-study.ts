@@ -2,8 +2,8 @@ import type { StudySpec, StrategyName } from '../../../shared/src/study/study-sp
 
 /** Per-dataset defaults of the demo, tuned on this 2-core machine (see README "Results"). */
 export const DEMO_DEFAULTS = {
-  synthetic: { rounds: 10, localEpochs: 2, learningRate: 0.1, batchSize: 16 },
-  'heart-disease': { rounds: 20, localEpochs: 2, learningRate: 0.05, batchSize: 8 },
+  synthetic: { rounds: 10, localEpochs: 2, learningRate: 0.1, batchSize: 16, model: 'logreg' },
+  'heart-disease': { rounds: 25, localEpochs: 2, learningRate: 0.05, batchSize: 8, model: 'mlp-small' },
 } as const;
 
 /** Server learning rates for the adaptive strategies on these small tabular tasks. */
@@ -13,7 +13,7 @@ export function demoStudy(a: {
   dataset: 'synthetic' | 'heart-disease';
   rounds: number;
   strategy: StrategyName;
-  model: string;
+  model: string | undefined;
   localEpochs: number | undefined;
   learningRate: number | undefined;
   seed: number;
@@ -26,7 +26,7 @@ export function demoStudy(a: {
     id: 'demo-study',
     name: `Tessera demo on ${a.dataset}`,
     dataset: a.dataset === 'synthetic' ? 'synthetic-cohort' : 'heart-disease',
-    model: a.model,
+    model: a.model ?? d.model,
     inputDim: a.inputDim,
     rounds: a.rounds,
     strategy: a.strategy,

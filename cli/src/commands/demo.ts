@@ -29,7 +29,7 @@ loopback with mTLS, runs a study to completion and prints a summary.
   --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4)
   --rounds N          federated rounds (default: ${DEMO_DEFAULTS.synthetic.rounds} synthetic, ${DEMO_DEFAULTS['heart-disease'].rounds} heart-disease)
   --strategy NAME     ${STRATEGY_NAMES.join(' | ')} (default: fedavg)
-  --model NAME        model spec from the vetted registry (default: logreg)
+  --model NAME        model spec from the vetted registry (default: logreg synthetic, mlp-small heart-disease)
   --local-epochs N    local epochs per round
   --learning-rate X   local learning rate
   --seed N            seed for data generation and the study (default 42)
@@ -43,7 +43,7 @@ interface DemoArgs {
   sites: number;
   rounds: number;
   strategy: StrategyName;
-  model: string;
+  model: string | undefined;
   localEpochs: number | undefined;
   learningRate: number | undefined;
   seed: number;
@@ -70,7 +70,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
       sites: { type: 'string' },
       rounds: { type: 'string' },
       strategy: { type: 'string', default: 'fedavg' },
-      model: { type: 'string', default: 'logreg' },
+      model: { type: 'string' },
       'local-epochs': { type: 'string' },
       'learning-rate': { type: 'string' },
       seed: { type: 'string' },
