@@ -1,12 +1,18 @@
 /**
- * Process exit codes of the `tessera` CLI, ranged by meaning (documented in docs/errors.md; a test keeps
- * the two in step).
+ * Process exit codes of the `tessera` CLI, ranged by meaning: the one table for every command (documented in
+ * docs/errors.md; a test keeps the two in step).
  */
 export const ExitCode = {
   Ok: 0,
-  /** Unexpected internal error. */
+  /**
+   * Unexpected internal error, or the work itself failed (I/O error, a corrupt revocation list). `provision`
+   * and `revoke` return it for anything that is not a usage problem.
+   */
   Internal: 1,
-  /** Bad command line or configuration file. */
+  /**
+   * Bad command line or configuration file, or a request the inputs cannot satisfy (`provision` into a
+   * non-empty folder without `--force`, `revoke` of an id or serial not in the manifest); fix the invocation.
+   */
   Usage: 2,
   /** A study ended `failed` or `aborted`. */
   StudyFailed: 3,

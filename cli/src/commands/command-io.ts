@@ -13,14 +13,3 @@ export const processIo: CommandIo = {
   err: (line) => process.stderr.write(`${line}\n`),
   now: () => new Date(),
 };
-
-/** Exit codes shared by the commands. */
-export const ExitCode = {
-  Ok: 0,
-  /** Something failed while doing the work (I/O, a corrupt revocation list). */
-  Failure: 1,
-  /** Bad arguments, bad config file, or a request the inputs cannot satisfy; fix the invocation. */
-  Usage: 2,
-} as const;
-/** One of the values of {@link ExitCode}. */
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
 import { ConfigError, errorMessage, ProvisionError } from '../../../shared/src/errors.js';
 import { type ManifestCertificate, provisionConsortium, type ProvisionSummary } from '../../../shared/src/pki/index.js';
-import { type CommandIo, ExitCode, processIo } from './command-io.js';
+import { ExitCode } from '../exit-codes.js';
+import { type CommandIo, processIo } from './command-io.js';
 
 const USAGE = 'usage: tessera provision --config consortium.yaml --out DIR [--force] [--json]';
 
@@ -50,7 +51,7 @@ export async function provisionCommand(argv: string[], io: CommandIo = processIo
     return ExitCode.Ok;
   } catch (err) {
     io.err(`provision failed: ${errorMessage(err)}`);
-    return err instanceof ConfigError || err instanceof ProvisionError ? ExitCode.Usage : ExitCode.Failure;
+    return err instanceof ConfigError || err instanceof ProvisionError ? ExitCode.Usage : ExitCode.Internal;
   }
 }
 

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { errorMessage, ProvisionError } from '../../../shared/src/errors.js';
 import { revokeCertificate, type RevokeCertificateOptions } from '../../../shared/src/pki/index.js';
-import { type CommandIo, ExitCode, processIo } from './command-io.js';
+import { ExitCode } from '../exit-codes.js';
+import { type CommandIo, processIo } from './command-io.js';
 
 const USAGE = 'usage: tessera revoke --ca-dir DIR (--site ID | --serial HEX) [--reason TEXT]';
 
@@ -55,6 +56,6 @@ function runRevoke(argv: string[], io: CommandIo): number {
     return ExitCode.Ok;
   } catch (err) {
     io.err(`revoke failed: ${errorMessage(err)}`);
-    return err instanceof ProvisionError ? ExitCode.Usage : ExitCode.Failure;
+    return err instanceof ProvisionError ? ExitCode.Usage : ExitCode.Internal;
   }
 }

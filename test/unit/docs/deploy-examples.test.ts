@@ -1,0 +1,88 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AgentConfigSchema } from '../../../shared/src/config/agent-config.js';
+import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
+import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-config.js';
+import { parseConfigText } from '../../../shared/src/config/validate.js';
+import { ConfigError } from '../../../shared/src/errors.js';
+import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
+import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
+
+// The examples in deploy/examples/ are what operators copy; they must validate against the real schemas,
+// so a schema change that breaks them fails here rather than on a hospital's server.
+
+const EXAMPLES = path.resolve(import.meta.dirname, '../../../deploy/examples');
+
+function example(name: string): { text: string; source: string } {
+  const source = path.join(EXAMPLES, name);
+  return { text: readFileSync(source, 'utf8'), source };
+}
+
+describe('deploy/examples', () => {
+  it('has exactly the examples this test checks', () => {
+    // Assert: a new example file needs a test below.
+    expect(readdirSync(EXAMPLES).sort()).toEqual(['agent.yaml', 'consortium.yaml', 'coordinator.yaml', 'study.yaml']);
+  });
+
+  it('coordinator.yaml validates against CoordinatorConfigSchema', () => {
+    // Arrange
+    const { text, source } = example('coordinator.yaml');
+
+    // Act
+    const config = parseConfigText(CoordinatorConfigSchema, text, source);
+
+    // Assert
+    expect(config.tls.revocations).toBeDefined();
+    expect(path.isAbsolute(config.dataDir)).toBe(true);
+  });
+
+  it('agent.yaml validates against AgentConfigSchema', () => {
+    // Arrange
+    const { text, source } = example('agent.yaml');
+
+    // Act
+    const config = parseConfigText(AgentConfigSchema, text, source);
+
+    // Assert: every model the site policy allows exists in the vetted registry.
+    expect(Object.keys(config.datasets)).not.toHaveLength(0);
+    for (const model of config.policy.allowedModels) expect(() => getModelSpec(model)).not.toThrow();
+  });
+
+  it('study.yaml validates against StudySpecSchema and fits agent.yaml', () => {
+    // Arrange
+    const study = example('study.yaml');
+    const agent = example('agent.yaml');
+
+    // Act
+    const spec = parseConfigText(StudySpecSchema, study.text, study.source);
+    const site = parseConfigText(AgentConfigSchema, agent.text, agent.source);
+
+    // Assert: the example site would accept the example study.
+    expect(() => getModelSpec(spec.model)).not.toThrow();
+    expect(Object.keys(site.datasets)).toContain(spec.dataset);
+    expect(spec.training.localEpochs).toBeLessThanOrEqual(site.policy.maxLocalEpochs);
+    expect(site.policy.allowedModels).toContain(spec.model);
+    expect(spec.minSites).toBeLessThanOrEqual(spec.maxSites ?? Number.MAX_SAFE_INTEGER);
+  });
+
+  it('consortium.yaml validates with parseConsortiumConfig', () => {
+    // Arrange
+    const { text, source } = example('consortium.yaml');
+
+    // Act
+    const config = parseConsortiumConfig(text, source);
+
+    // Assert
+    expect(config.sites.length).toBeGreaterThanOrEqual(2);
+    expect(config.coordinator.port).toBe(7443);
+  });
+
+  it('would catch a broken example (unknown key)', () => {
+    // Arrange
+    const { text, source } = example('coordinator.yaml');
+
+    // Act / Assert: the check above is not vacuous.
+    expect(() => parseConfigText(CoordinatorConfigSchema, `${text}\nnotAKey: 1\n`, source)).toThrow(ConfigError);
+  });
+});
