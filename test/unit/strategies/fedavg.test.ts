@@ -112,23 +112,15 @@ describe('strategy options', () => {
 });
 
 describe('WeightedAccumulator', () => {
-  it('aggregates 4 sites × 1e6 params fast (logs the measured rate)', () => {
+  it('aggregates 4 sites × 1e6 params exactly (speed is measured by `npm run bench -- aggregation`, not here)', () => {
     const n = 1_000_000;
     const updates = [0, 1, 2, 3].map((i) => randomVec(n, i));
-    let best = Infinity;
-    let out: Float32Array = new Float32Array(0);
-    for (let r = 0; r < 8; r++) {
-      const t0 = performance.now();
-      const acc = new WeightedAccumulator(n);
-      updates.forEach((u, i) => acc.add(u, i + 1));
-      out = acc.mean();
-      best = Math.min(best, performance.now() - t0);
+    const acc = new WeightedAccumulator(n);
+    updates.forEach((u, i) => acc.add(u, i + 1));
+    const out = acc.mean();
+    for (const k of [0, 12345, n - 1]) {
+      expect(out[k]).toBeCloseTo((updates[0]![k]! + 2 * updates[1]![k]! + 3 * updates[2]![k]! + 4 * updates[3]![k]!) / 10, 5);
     }
-    const rate = (4 * n) / (best / 1000);
-    console.info(`WeightedAccumulator: ${(rate / 1e9).toFixed(2)}e9 params/s (best of 8, 4 × 1e6)`);
-    expect(out[12345]).toBeCloseTo((updates[0]![12345]! + 2 * updates[1]![12345]! + 3 * updates[2]![12345]! + 4 * updates[3]![12345]!) / 10, 5);
-    // Lenient floor: the 2-core CI box is shared; the > 1e9 target belongs to the project bench.
-    expect(rate).toBeGreaterThan(2e8);
   });
 
   it('rejects a wrong length and a non-positive weight', () => {
