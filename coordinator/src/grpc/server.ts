@@ -3,6 +3,7 @@ import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FederationHandlers } from '../../../protos/gen/tessera/v1/Federation.js';
+import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { GRPC_CHANNEL_OPTIONS, loadFederationProto } from '../../../shared/src/transport/proto.js';
 
@@ -80,12 +81,40 @@ function describeVerifyError(code: string): string {
   }
 }
 
+/**
+ * grpc-js answers a request message that does not decode as protobuf with INTERNAL "Error deserializing
+ * request" before any handler (or interceptor) runs, and logs nothing. Wrap each method's deserializer so
+ * such a refusal gets a log line naming the method (the peer is not known at this layer; the bytes are
+ * never logged).
+ */
+function withDeserializeLogging(service: grpc.ServiceDefinition, logger: Logger): grpc.ServiceDefinition {
+  const wrapped: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(service)) {
+    const deserialize = method.requestDeserialize;
+    wrapped[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer): unknown => {
+        try {
+          return deserialize(bytes);
+        } catch (err) {
+          logger.warn(
+            { method: method.path, bytes: bytes.byteLength, reason: errorMessage(err) },
+            'refused call: request message is not valid protobuf',
+          );
+          throw err;
+        }
+      },
+    };
+  }
+  return wrapped;
+}
+
 /** Starts the Federation service, mTLS only: a client without a certificate from the consortium CA cannot connect. */
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
   const proto = loadFederationProto();
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   logTlsRefusals(server, opts.logger);
-  server.addService(proto.tessera.v1.Federation.service, opts.handlers);
+  server.addService(withDeserializeLogging(proto.tessera.v1.Federation.service, opts.logger), opts.handlers);
   const credentials = grpc.ServerCredentials.createSsl(opts.caPem, [{ cert_chain: opts.certPem, private_key: opts.keyPem }], true);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host ?? '127.0.0.1'}:${opts.port}`, credentials, (err, bound) =>
