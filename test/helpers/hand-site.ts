@@ -36,6 +36,7 @@ export class HandSite {
   readonly received: CoordinatorMessage__Output[] = [];
   error: grpc.ServiceError | undefined;
   ended = false;
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
 
   constructor(address: string, tls: ClientTls) {
@@ -59,7 +60,13 @@ export class HandSite {
     for (const w of this.waiters) w();
   }
 
-  hello(siteId: string): void {
+  /** Says hello as `siteId`, then keeps the stream alive with a heartbeat every `heartbeatMs` like an agent. */
+  hello(siteId: string, heartbeatMs = 500): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (this.error || this.ended) clearInterval(this.heartbeat);
+      else this.send({ heartbeat: { sentAtMs: Date.now() } });
+    }, heartbeatMs);
     this.send({ hello: { siteId, agentVersion: 'hand-0', backend: 'cpu', protocolVersion: PROTOCOL_VERSION, datasets: {} } });
   }
 
@@ -124,6 +131,7 @@ export class HandSite {
   }
 
   close(): void {
+    clearInterval(this.heartbeat);
     this.stream.cancel();
     this.client.close();
   }
