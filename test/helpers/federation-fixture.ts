@@ -23,7 +23,8 @@ export interface Federation {
   events: CoordinatorEvent[];
   logger: Logger;
   siteCsv: string[];
-  startAgent(index: number, onFitDone?: TaskRunnerDeps['onFitDone']): Promise<SiteAgent>;
+  /** Starts the agent of `site-<index+1>`; `logger` replaces its quiet default (e.g. to capture its log). */
+  startAgent(index: number, onFitDone?: TaskRunnerDeps['onFitDone'], logger?: Logger): Promise<SiteAgent>;
   close(): Promise<void>;
 }
 
@@ -32,7 +33,15 @@ export function quietLogger(name: string): Logger {
 }
 
 /** A real federation in one process: provisioned PKI, a coordinator on 127.0.0.1:0 (mTLS, SQLite file) and N agents. */
-export async function startFederation(opts: { sites: number; seed?: number; heartbeatIntervalMs?: number }): Promise<Federation> {
+export async function startFederation(opts: {
+  sites: number;
+  seed?: number;
+  heartbeatIntervalMs?: number;
+  /** The coordinator's logger; pass a captured one to assert on its log lines. @default quietLogger */
+  logger?: Logger;
+  /** @default 200 */
+  examplesPerSite?: number;
+}): Promise<Federation> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-it-'));
   const pkiDir = path.join(dir, 'pki');
   const siteIds = Array.from({ length: opts.sites }, (_, i) => `site-${i + 1}`);
@@ -41,9 +50,9 @@ export async function startFederation(opts: { sites: number; seed?: number; hear
     'consortium.yaml',
   );
   provisionConsortium(consortium, pkiDir, new Date());
-  const siteCsv = await writeSyntheticCohort(path.join(dir, 'data'), { sites: opts.sites, seed: opts.seed ?? 7, examplesPerSite: 200 });
+  const siteCsv = await writeSyntheticCohort(path.join(dir, 'data'), { sites: opts.sites, seed: opts.seed ?? 7, examplesPerSite: opts.examplesPerSite ?? 200 });
   const events: CoordinatorEvent[] = [];
-  const logger = quietLogger('coordinator');
+  const logger = opts.logger ?? quietLogger('coordinator');
   const c = path.join(pkiDir, 'coordinator');
   const coordinator = await Coordinator.create({
     config: validateConfig(
@@ -70,7 +79,7 @@ export async function startFederation(opts: { sites: number; seed?: number; hear
     events,
     logger,
     siteCsv,
-    async startAgent(index, onFitDone) {
+    async startAgent(index, onFitDone, agentLogger) {
       const id = siteIds[index] ?? `site-${index + 1}`;
       const config = validateConfig(
         AgentConfigSchema,
@@ -82,7 +91,7 @@ export async function startFederation(opts: { sites: number; seed?: number; hear
         },
         'test',
       );
-      const agent = await SiteAgent.create({ config, baseDir: dir, logger: quietLogger(id), ...(onFitDone ? { onFitDone } : {}) });
+      const agent = await SiteAgent.create({ config, baseDir: dir, logger: agentLogger ?? quietLogger(id), ...(onFitDone ? { onFitDone } : {}) });
       agents.push(agent);
       runs.push(agent.run());
       return agent;

@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors.js';
 
@@ -22,10 +22,10 @@ export function validateConfig<S extends TSchema>(schema: S, input: unknown, sou
   const problems: string[] = [];
   for (const error of Value.Errors(schema, value)) {
     const where = error.path === '' ? '/' : error.path;
+    // Match on the error type, not its wording: TypeBox 0.34 says "Unexpected property", so the old test
+    // for 'additional' in the message never matched and unknown keys read "/x unexpected property".
     const message =
-      error.schema.additionalProperties === false && error.message.includes('additional')
-        ? 'has an unknown key'
-        : error.message.toLowerCase();
+      error.type === ValueErrorType.ObjectAdditionalProperties ? 'has an unknown key' : error.message.toLowerCase();
     problems.push(`${where} ${message}`);
     if (problems.length >= 5) break;
   }
