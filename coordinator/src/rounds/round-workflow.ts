@@ -99,6 +99,11 @@ export class RoundWorkflow {
     this.deps.emit({ type: 'round-started', studyId: this.spec.id, round: this.round, attempt });
 
     const enough = await this.waitForSites(this.spec.minSites, this.spec.timeouts.waitForSitesMs);
+    if (this.deps.signal.aborted) {
+      // Shutdown, not a failure: the attempt must not count against maxRoundAttempts.
+      await this.transition('interrupted');
+      return false;
+    }
     if (!enough) {
       return this.fail(
         `only ${this.deps.sessions.connectedSites().length} sites connected within ${this.spec.timeouts.waitForSitesMs} ms; the study needs ${this.spec.minSites}`,
@@ -143,6 +148,7 @@ export class RoundWorkflow {
       strategyState: encodeStrategyState(this.strategy.state()),
       now: endedAt,
     });
+    assertRoundTransition(this.status, 'committed');
     this.status = 'committed';
     for (const f of fits) await this.deps.uploads.discard(this.taskId('fit', f.siteId));
     this.deps.emit({

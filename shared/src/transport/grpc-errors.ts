@@ -21,7 +21,9 @@ export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> & { code:
 /**
  * Whether a failed call is worth retrying after a backoff. UNAVAILABLE (coordinator restarting, network
  * blip), DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are transient; CANCELLED is what a dropped stream looks
- * like. Everything else (bad certificate, invalid message) will fail the same way again.
+ * like; grpc-js reports an HTTP/2 stream reset mid-transfer as INTERNAL or UNKNOWN, so those are retried
+ * too (bounded by the caller's attempt count). PERMISSION_DENIED, UNAUTHENTICATED, INVALID_ARGUMENT and
+ * FAILED_PRECONDITION (bad certificate, invalid message) will fail the same way again and are not.
  */
 export function isRetryable(code: grpc.status | undefined): boolean {
   return (
