@@ -22,8 +22,29 @@ async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
  * atomic rename) *before* the database row that refers to them is committed.
  */
 export class ModelRepository {
-  constructor(private readonly dir: string) {
+  /**
+   * Recently verified versions. Every site fetches the same global model each round; re-reading and
+   * re-hashing the file per fetch was a third of the download cost. Entries are immutable (content-
+   * addressed), so caching cannot serve stale data.
+   */
+  private readonly verified = new Map<string, Buffer>();
+
+  constructor(
+    private readonly dir: string,
+    /** How many versions to keep verified in memory. @default 2 (the current model and the candidate) */
+    private readonly cacheSize = 2,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  private remember(sha256: string, bytes: Buffer): void {
+    this.verified.delete(sha256);
+    this.verified.set(sha256, bytes);
+    while (this.verified.size > this.cacheSize) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest === undefined) break;
+      this.verified.delete(oldest);
+    }
   }
 
   pathOf(sha256: string): string {
@@ -34,17 +55,24 @@ export class ModelRepository {
   async put(bytes: Uint8Array): Promise<string> {
     const sha = createHash('sha256').update(bytes).digest('hex');
     await writeDurable(this.pathOf(sha), bytes);
+    this.remember(sha, Buffer.from(bytes));
     return sha;
   }
 
+  /** The bytes of a version, verified against its sha256 (a corrupt file throws). */
   async get(sha256: string): Promise<Buffer> {
+    const cached = this.verified.get(sha256);
+    if (cached) return cached;
     const bytes = await readFile(this.pathOf(sha256));
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== sha256) throw new Error(`model file ${sha256} is corrupt (sha256 ${actual})`);
+    this.remember(sha256, bytes);
     return bytes;
   }
 
   async size(sha256: string): Promise<number | undefined> {
+    const cached = this.verified.get(sha256);
+    if (cached) return cached.byteLength;
     try {
       return (await stat(this.pathOf(sha256))).size;
     } catch {
