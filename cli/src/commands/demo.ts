@@ -199,12 +199,15 @@ export async function demoCommand(argv: string[]): Promise<number> {
 
   // 2. PKI: a throwaway consortium CA, the coordinator's certificate and one kit per site.
   const consortiumYaml = path.join(a.workdir, 'consortium.yaml');
-  writeFileSync(
-    consortiumYaml,
-    yaml({ name: 'tessera-demo', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteData.map((s) => ({ id: s.id })), operators: [{ id: 'operator', role: 'operator' }] }),
-  );
+  const consortiumText = yaml({
+    name: 'tessera-demo',
+    coordinator: { host: '127.0.0.1', port: 0 },
+    sites: siteData.map((s) => ({ id: s.id })),
+    operators: [{ id: 'operator', role: 'operator' }],
+  });
+  writeFileSync(consortiumYaml, consortiumText);
   const pkiDir = path.join(a.workdir, 'pki');
-  provisionConsortium(parseConsortiumConfig(yaml({ name: 'tessera-demo', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteData.map((s) => ({ id: s.id })), operators: [{ id: 'operator', role: 'operator' }] }), consortiumYaml), pkiDir, new Date());
+  provisionConsortium(parseConsortiumConfig(consortiumText, consortiumYaml), pkiDir, new Date());
   say(`provisioned consortium CA and ${siteData.length} site kits in ${pkiDir}`);
 
   // 3. Coordinator process.
