@@ -127,11 +127,12 @@ export class RoundWorkflow {
     } catch (err) {
       return this.fail(`aggregation failed: ${errorMessage(err)}`);
     }
-    const candidate = await this.deps.models.put(encodeWeights(next));
+    const nextBytes = encodeWeights(next);
+    const candidate = await this.deps.models.put(nextBytes);
 
     await this.transition('evaluating');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
-    const metrics = await this.evaluatePhase(cohort, candidate, encodeWeights(next).byteLength);
+    const metrics = await this.evaluatePhase(cohort, candidate, nextBytes.byteLength);
     const trainMetrics = weighted(fits.map((f) => ({ n: f.update.numExamples, ...f.metrics })));
 
     const endedAt = now();

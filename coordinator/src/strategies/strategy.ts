@@ -2,11 +2,10 @@
  * The aggregation contract between the round workflow and a federated optimisation strategy.
  */
 
-/** Names of the built-in strategies. */
-export type StrategyName = 'fedavg' | 'fedprox' | 'fedadam' | 'fedyogi' | 'fedadagrad';
+import type { StrategyName } from '../../../shared/src/study/study-spec.js';
 
-/** All {@link StrategyName}s, in documentation order. */
-export const STRATEGY_NAMES: readonly StrategyName[] = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad'];
+/** Names of the built-in strategies: one list, defined with the study spec so the schema and the coordinator agree. */
+export { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 
 /** One site's result for a round. */
 export interface ClientUpdate {
