@@ -64,6 +64,7 @@ export class Coordinator {
     /** Expected update size per open fit task, shared with the upload endpoint's shape check. */
     private readonly expectedUpdates: Map<string, number>,
     private readonly options: CoordinatorOptions,
+    private readonly caPem: string,
   ) {}
 
   /** gRPC port actually bound (useful with port 0). */
@@ -115,7 +116,7 @@ export class Coordinator {
       logger,
     });
     logger.info({ host: config.listen.host, port: server.port, dataDir }, 'coordinator listening (mTLS)');
-    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options);
+    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, caPem);
   }
 
   /** Creates the study (idempotent for the same id and spec) with its initial model version. */
@@ -157,6 +158,7 @@ export class Coordinator {
           else this.expectedUpdates.set(taskId, bytes);
         },
         signal: this.abort.signal,
+        caCertPem: this.caPem,
       },
       studyId,
     );

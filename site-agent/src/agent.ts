@@ -25,6 +25,8 @@ export interface SiteAgentOptions {
   logger: Logger;
   /** See {@link TaskRunnerDeps.onFitDone}. */
   onFitDone?: TaskRunnerDeps['onFitDone'];
+  /** See {@link TaskRunnerDeps.integerNoise}: the distributed-DP noise step under secure aggregation. */
+  integerNoise?: TaskRunnerDeps['integerNoise'];
 }
 
 /** Exponential backoff with full jitter, capped. */
@@ -99,7 +101,9 @@ export class SiteAgent {
       backend: this.backend,
       logger,
       send: (m) => this.send(m),
+      identity: { certificatePem: read(this.kit.certificate).toString('utf8'), keyPem: read(this.kit.key).toString('utf8'), caCertPem: read(this.kit.ca).toString('utf8') },
       ...(this.options.onFitDone ? { onFitDone: this.options.onFitDone } : {}),
+      ...(this.options.integerNoise ? { integerNoise: this.options.integerNoise } : {}),
     });
     let attempt = 0;
     while (!this.stopped) {

@@ -18,6 +18,7 @@ import {
 } from '../../shared/src/ml/index.js';
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
+import { SecAggClient, type IntegerNoiseHook, type SiteIdentityPems } from './secagg/secagg-client.js';
 import { Trainer } from './training/trainer.js';
 
 export interface TaskRunnerDeps {
@@ -31,6 +32,10 @@ export interface TaskRunnerDeps {
   send(message: SiteMessage): boolean;
   /** Observer of finished local training (site-side audit, tests); never called with data rows. */
   onFitDone?: (info: { taskId: string; round: number; weights: Float32Array; numExamples: number }) => void;
+  /** The site's certificate, key and CA (PEM): secure aggregation signs and verifies keys with them. */
+  identity: SiteIdentityPems;
+  /** Distributed-DP hook: integer noise after quantization, before masking (see {@link IntegerNoiseHook}). */
+  integerNoise?: IntegerNoiseHook;
 }
 
 /** Thrown inside the runner when the site's own policy or data says no; becomes a TaskRefusal. */
@@ -52,8 +57,17 @@ export class TaskRunner {
   private readonly inFlight = new Set<string>();
   private readonly done = new Map<string, Done>();
   private readonly trainers = new Map<string, Promise<Trainer>>();
+  private readonly secagg: SecAggClient;
 
-  constructor(private readonly deps: TaskRunnerDeps) {}
+  constructor(private readonly deps: TaskRunnerDeps) {
+    this.secagg = new SecAggClient({
+      siteId: deps.siteId,
+      identity: deps.identity,
+      policy: deps.policy.secureAggregation,
+      logger: deps.logger,
+      ...(deps.integerNoise ? { integerNoise: deps.integerNoise } : {}),
+    });
+  }
 
   submit(task: Task__Output): void {
     if (this.inFlight.has(task.taskId)) return;
@@ -116,6 +130,7 @@ export class TaskRunner {
 
   private async execute(task: Task__Output, log: Logger): Promise<Done> {
     const started = Date.now();
+    if (task.kind === 'TASK_KIND_SECAGG') return this.secaggStage(task, started);
     const { spec, data } = this.check(task);
     const modelBytes = await this.fetchWithResume(task.modelVersion, log);
     const global = decodeWeights(modelBytes, modelBytes.byteLength / 4);
@@ -139,6 +154,16 @@ export class TaskRunner {
       seed: Number(t?.seed ?? 0) >>> 0,
     });
     this.deps.onFitDone?.({ taskId: task.taskId, round: task.round, weights: fit.weights, numExamples: fit.numExamples });
+    const advertise = task.secagg?.advertise;
+    if (advertise) {
+      // Secure aggregation: nothing is uploaded now; the quantized update waits, in memory, to be masked.
+      const ctx = { studyId: task.studyId, round: task.round, attempt: advertise.attempt };
+      const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples);
+      log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done (secure aggregation)');
+      // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear.
+      return { result: { ...base, numExamples: 0, metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy }, secagg, durationMs: Date.now() - started } };
+    }
+    this.secagg.checkPlaintextAllowed();
     const bytes = encodeWeights(fit.weights);
     const sha256 = createHash('sha256').update(bytes).digest();
     log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done');
@@ -152,6 +177,20 @@ export class TaskRunner {
         durationMs: Date.now() - started,
       },
       update: { bytes, sha256 },
+    };
+  }
+
+  /** Stages 2–4 of secure aggregation; the masked input is uploaded like a plain update. */
+  private secaggStage(task: Task__Output, started: number): Done {
+    if (!task.secagg) throw new Refusal('TESSERA_SECAGG_STAGE', 'secure-aggregation task carries no stage');
+    const ctx = { studyId: task.studyId, round: task.round, attempt: task.secagg.attempt };
+    const { result, upload } = this.secagg.stage(ctx, task.secagg);
+    const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result };
+    if (!upload) return { result: { ...base, durationMs: Date.now() - started } };
+    const sha256 = createHash('sha256').update(upload).digest();
+    return {
+      result: { ...base, updateSha256: sha256.toString('hex'), updateBytes: upload.byteLength, durationMs: Date.now() - started },
+      update: { bytes: upload, sha256 },
     };
   }
 

@@ -19,6 +19,8 @@ export function demoStudy(a: {
   seed: number;
   inputDim: number;
   minSites: number;
+  /** @default true */
+  secureAggregation?: boolean;
 }): StudySpec {
   const d = DEMO_DEFAULTS[a.dataset];
   const eta = ETA[a.strategy];
@@ -41,6 +43,7 @@ export function demoStudy(a: {
     timeouts: { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
     maxRoundAttempts: 3,
     seed: a.seed,
-    secureAggregation: false,
+    secureAggregation: a.secureAggregation ?? true,
+    secureAggregationOptions: { clip: 8, maxWeight: 16_384, weightBucket: 8, completeGraphUpTo: 32, stageTimeoutMs: 60_000 },
   };
 }

@@ -34,6 +34,7 @@ loopback with mTLS, runs a study to completion and prints a summary.
   --learning-rate X   local learning rate
   --seed N            seed for data generation and the study (default 42)
   --workdir DIR       where to provision and keep state and logs (default: a new temp folder)
+  --no-secure-agg     plaintext FedAvg: turn secure aggregation (on by default, needs ≥ 3 sites) off
   --report FILE       write the JSON report here
   --json              print the report as JSON instead of the table`;
 
@@ -50,6 +51,7 @@ interface DemoArgs {
   workdir: string;
   report: string | undefined;
   json: boolean;
+  secureAggregation: boolean;
 }
 
 class UsageError extends Error {}
@@ -77,6 +79,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
       workdir: { type: 'string' },
       report: { type: 'string' },
       json: { type: 'boolean', default: false },
+      'no-secure-agg': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -91,6 +94,10 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   const sites = positiveInt(values.sites, 'sites', dataset === 'heart-disease' ? 4 : 3);
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
+  const secureAggregation = !values['no-secure-agg'];
+  if (secureAggregation && sites < 3) {
+    throw new UsageError('secure aggregation needs at least 3 sites (with 2, each learns the other\'s update from the sum); add --no-secure-agg');
+  }
   const lr = values['learning-rate'] === undefined ? undefined : Number(values['learning-rate']);
   if (lr !== undefined && !(lr > 0)) throw new UsageError('--learning-rate must be a positive number');
   return {
@@ -106,6 +113,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
     workdir: path.resolve(values.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-'))),
     report: values.report === undefined ? undefined : path.resolve(values.report),
     json: values.json,
+    secureAggregation,
   };
 }
 
@@ -196,6 +204,15 @@ export async function demoCommand(argv: string[]): Promise<number> {
   if (!first) throw new Error('no sites');
   const probe = await prepareSiteDataset({ csvPath: first.csv, schema: getBuiltinSchema(first.schema.slice(8)) });
   const inputDim = probe.train.d;
+  // Under secure aggregation the coordinator never learns a site's example count (only the sum of the
+  // bucketed counts), so the demo, which plays every site, reads the counts from the sites' own data.
+  const localTrainExamples = new Map<string, number>();
+  if (a.secureAggregation) {
+    for (const s of siteData) {
+      const ds = await prepareSiteDataset({ csvPath: s.csv, schema: getBuiltinSchema(s.schema.slice(8)), seed: 42 });
+      localTrainExamples.set(s.id, ds.train.n);
+    }
+  }
 
   // 2. PKI: a throwaway consortium CA, the coordinator's certificate and one kit per site.
   const consortiumYaml = path.join(a.workdir, 'consortium.yaml');
@@ -264,7 +281,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       model: summary.model,
       secureAggregation: summary.secureAggregation,
       workdir: a.workdir,
-      sites: summary.sites,
+      sites: summary.sites.map((s) => (summary.secureAggregation ? { ...s, trainExamples: localTrainExamples.get(s.id) ?? s.trainExamples } : s)),
       rounds: summary.rounds.map((r) => ({ round: r.round, durationMs: r.durationMs, metrics: r.metrics ?? { loss: Number.NaN, accuracy: Number.NaN }, train: r.train })),
       final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, perSite: summary.final.perSite, modelVersion: summary.final.modelVersion },
       status: summary.status,

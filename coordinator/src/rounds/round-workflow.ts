@@ -18,6 +18,7 @@ import type {
 } from '../store/coordinator-store.js';
 import type { EventSink } from './events.js';
 import { assertRoundTransition } from './round-state.js';
+import { SecAggWorkflow } from './secagg-workflow.js';
 import { encodeStrategyState } from './strategy-state.js';
 
 export interface RoundDeps {
@@ -32,6 +33,8 @@ export interface RoundDeps {
   expectUpdate(taskId: string, bytes: number | undefined): void;
   /** Aborts the wait for sites and the phases (shutdown or operator abort). */
   signal: AbortSignal;
+  /** The consortium CA certificate (PEM): secure aggregation verifies the sites' signed keys against it. */
+  caCertPem: string;
 }
 
 interface SiteFit {
@@ -115,15 +118,42 @@ export class RoundWorkflow {
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'fit', sites: cohort.length });
     const globalBytes = await this.deps.models.get(this.study.currentModel);
     const global = decodeWeights(globalBytes, globalBytes.byteLength / 4);
-    const fits = await this.fitPhase(cohort, global.length);
-    if (fits.length < this.spec.minSites) {
-      return this.fail(`${fits.length} of ${cohort.length} sites returned valid updates; the study needs ${this.spec.minSites}`);
+    let updates: ClientUpdate[];
+    let fitMetrics: { n: number; loss: number; accuracy: number }[];
+    let fitSites: string[];
+    if (this.spec.secureAggregation) {
+      const secure = await new SecAggWorkflow({
+        deps: this.deps,
+        spec: this.spec,
+        ctx: { studyId: this.spec.id, round: this.round, attempt },
+        caCertPem: this.deps.caCertPem,
+        fitTask: (siteId) => this.makeTask('TASK_KIND_FIT', siteId, this.study.currentModel, global.length * 4),
+        taskId: (stage, siteId) => this.taskId(stage, siteId),
+      }).run(cohort, global);
+      if (this.deps.signal.aborted) {
+        await this.transition('interrupted');
+        return false;
+      }
+      if (!secure.ok) return this.fail(`secure aggregation: ${secure.reason}`);
+      // The strategies consume the securely computed weighted mean as one update: FedAvg/FedProx return it,
+      // the server optimizers take (mean − global) as their pseudo-gradient.
+      updates = [{ siteId: 'secure-aggregate', weights: secure.fit.mean, numExamples: 1 }];
+      fitMetrics = secure.fit.metrics.map((m) => ({ n: 1, ...m }));
+      fitSites = secure.fit.contributors;
+    } else {
+      const fits = await this.fitPhase(cohort, global.length);
+      if (fits.length < this.spec.minSites) {
+        return this.fail(`${fits.length} of ${cohort.length} sites returned valid updates; the study needs ${this.spec.minSites}`);
+      }
+      updates = fits.map((f) => f.update);
+      fitMetrics = fits.map((f) => ({ n: f.update.numExamples, ...f.metrics }));
+      fitSites = fits.map((f) => f.siteId);
     }
 
     await this.transition('aggregating');
     let next: Float32Array;
     try {
-      next = this.strategy.aggregate(global, fits.map((f) => f.update));
+      next = this.strategy.aggregate(global, updates);
     } catch (err) {
       return this.fail(`aggregation failed: ${errorMessage(err)}`);
     }
@@ -133,7 +163,7 @@ export class RoundWorkflow {
     await this.transition('evaluating');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
     const metrics = await this.evaluatePhase(cohort, candidate, nextBytes.byteLength);
-    const trainMetrics = weighted(fits.map((f) => ({ n: f.update.numExamples, ...f.metrics })));
+    const trainMetrics = weighted(fitMetrics);
 
     const endedAt = now();
     const evaluating = this.phases['evaluating'];
@@ -151,7 +181,7 @@ export class RoundWorkflow {
     });
     assertRoundTransition(this.status, 'committed');
     this.status = 'committed';
-    for (const f of fits) await this.deps.uploads.discard(this.taskId('fit', f.siteId));
+    for (const siteId of fitSites) await this.deps.uploads.discard(this.taskId('fit', siteId));
     this.deps.emit({
       type: 'round-committed',
       studyId: this.spec.id,
@@ -161,12 +191,12 @@ export class RoundWorkflow {
       metrics,
       trainMetrics,
       modelVersion: candidate,
-      sites: fits.length,
+      sites: fitSites.length,
     });
     return true;
   }
 
-  private taskId(phase: 'fit' | 'evaluate', siteId: string): string {
+  private taskId(phase: string, siteId: string): string {
     return `${this.spec.id}/r${this.round}/a${this.record.attempt}/${phase}/${siteId}`;
   }
 

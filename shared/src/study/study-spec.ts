@@ -58,8 +58,32 @@ export const StudySpecSchema = Type.Object(
     /** Attempts per round before the study fails. @default 3 */
     maxRoundAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
     seed: Type.Integer({ minimum: 0, maximum: 4294967295, default: 42 }),
-    /** Secure aggregation (issue: secure aggregation). The foundation runs plaintext FedAvg. */
-    secureAggregation: Type.Boolean({ default: false }),
+    /**
+     * Secure aggregation (SecAgg/SecAgg+, docs/explanation/secure-aggregation.md): the coordinator learns
+     * only the weighted sum of the sites' updates. On by default. @default true
+     */
+    secureAggregation: Type.Boolean({ default: true }),
+    /** Parameters of secure aggregation; ignored when it is off. Sites check them against their own policy. */
+    secureAggregationOptions: Type.Object(
+      {
+        /**
+         * Shamir threshold t, counted among a site's share holders (its neighbours and itself). A round
+         * completes only if at least t sites survive to the end. @default ⌊holders / 2⌋ + 1
+         */
+        threshold: Type.Optional(Type.Integer({ minimum: 1 })),
+        /** Per-coordinate clip of the update delta before quantization. @default 8 */
+        clip: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, default: 8 }),
+        /** Bucketed example counts are capped at this weight. @default 16384 */
+        maxWeight: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 16_384 }),
+        /** Example counts are rounded to a multiple of this before weighting. @default 8 */
+        weightBucket: Type.Integer({ minimum: 1, maximum: 65_536, default: 8 }),
+        /** Cohorts up to this size use the complete graph; larger ones a random k-regular graph. @default 32 */
+        completeGraphUpTo: Type.Integer({ minimum: 2, maximum: 100_000, default: 32 }),
+        /** Deadline of each stage after the first (key sharing, masked input, unmasking). @default 60000 ms */
+        stageTimeoutMs: Type.Integer({ minimum: 100, default: 60_000 }),
+      },
+      { ...strict, default: {} },
+    ),
   },
   strict,
 );
