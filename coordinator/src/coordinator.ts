@@ -7,6 +7,7 @@ import { getModelSpec } from '../../shared/src/ml/model-registry.js';
 import { encodeWeights, initialWeights } from '../../shared/src/ml/weights.js';
 import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
+import type { RoundDeps } from './rounds/round-workflow.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import type { CoordinatorEvent } from './rounds/events.js';
@@ -24,6 +25,8 @@ export interface CoordinatorOptions {
   /** Clock (epoch ms); tests inject one. @default Date.now */
   now?: () => number;
   onEvent?: (event: CoordinatorEvent) => void;
+  /** See {@link RoundDeps.onSecureSum}. */
+  onSecureSum?: RoundDeps['onSecureSum'];
 }
 
 /** Authenticates callers with the consortium CA, the live revocation list and the `site` role. */
@@ -159,6 +162,7 @@ export class Coordinator {
         },
         signal: this.abort.signal,
         caCertPem: this.caPem,
+        ...(this.options.onSecureSum ? { onSecureSum: this.options.onSecureSum } : {}),
       },
       studyId,
     );

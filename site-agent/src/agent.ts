@@ -27,6 +27,8 @@ export interface SiteAgentOptions {
   onFitDone?: TaskRunnerDeps['onFitDone'];
   /** See {@link TaskRunnerDeps.integerNoise}: the distributed-DP noise step under secure aggregation. */
   integerNoise?: TaskRunnerDeps['integerNoise'];
+  /** See {@link TaskRunnerDeps.secaggAuditDir}. */
+  secaggAuditDir?: string;
 }
 
 /** Exponential backoff with full jitter, capped. */
@@ -104,6 +106,7 @@ export class SiteAgent {
       identity: { certificatePem: read(this.kit.certificate).toString('utf8'), keyPem: read(this.kit.key).toString('utf8'), caCertPem: read(this.kit.ca).toString('utf8') },
       ...(this.options.onFitDone ? { onFitDone: this.options.onFitDone } : {}),
       ...(this.options.integerNoise ? { integerNoise: this.options.integerNoise } : {}),
+      ...(this.options.secaggAuditDir !== undefined ? { secaggAuditDir: this.options.secaggAuditDir } : {}),
     });
     let attempt = 0;
     while (!this.stopped) {

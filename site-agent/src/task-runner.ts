@@ -36,6 +36,8 @@ export interface TaskRunnerDeps {
   identity: SiteIdentityPems;
   /** Distributed-DP hook: integer noise after quantization, before masking (see {@link IntegerNoiseHook}). */
   integerNoise?: IntegerNoiseHook;
+  /** See `SecAggClientOptions.auditDir`. */
+  secaggAuditDir?: string;
 }
 
 /** Thrown inside the runner when the site's own policy or data says no; becomes a TaskRefusal. */
@@ -66,6 +68,7 @@ export class TaskRunner {
       policy: deps.policy.secureAggregation,
       logger: deps.logger,
       ...(deps.integerNoise ? { integerNoise: deps.integerNoise } : {}),
+      ...(deps.secaggAuditDir !== undefined ? { auditDir: deps.secaggAuditDir } : {}),
     });
   }
 

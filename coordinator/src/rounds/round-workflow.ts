@@ -35,6 +35,11 @@ export interface RoundDeps {
   signal: AbortSignal;
   /** The consortium CA certificate (PEM): secure aggregation verifies the sites' signed keys against it. */
   caCertPem: string;
+  /**
+   * Observer of each unmasked secure sum (mod 2^32: the quantized, prescaled updates and, last, the weight
+   * sum) and of the sites in it: what the coordinator legitimately learns. For audit and tests.
+   */
+  onSecureSum?: (info: { studyId: string; round: number; attempt: number; sum: Uint32Array; contributors: string[] }) => void;
 }
 
 interface SiteFit {

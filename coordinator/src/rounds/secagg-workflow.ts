@@ -229,6 +229,7 @@ export class SecAggWorkflow {
     } catch (err) {
       return this.finish(`unmasking failed: ${errorMessage(err)}`);
     }
+    deps.onSecureSum?.({ studyId: spec.id, round: ctx.round, attempt: ctx.attempt, sum: sum.slice(), contributors: survivors });
     const ints = new Int32Array(sum.buffer, sum.byteOffset, length);
     const weightSum = (sum[length - 1] as number);
     const delta = dequantizeMean(ints.subarray(0, global.length), weightSum, { clip: config.clip, cohortSize: config.cohort.length, maxWeight: config.maxWeight });

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { SecAggParams__Output } from '../../../protos/gen/tessera/v1/SecAggParams.js';
 import type { SecAggResult } from '../../../protos/gen/tessera/v1/SecAggResult.js';
 import type { SecAggTask__Output } from '../../../protos/gen/tessera/v1/SecAggTask.js';
@@ -43,6 +45,12 @@ export interface SecAggClientOptions {
   logger: Logger;
   now?: () => Date;
   integerNoise?: IntegerNoiseHook;
+  /**
+   * Site-local audit folder (`TESSERA_SECAGG_AUDIT_DIR`): when set, each session's trained weights and
+   * quantized, unmasked input are written here (mode 0600) so the site — and the integration tests — can
+   * check the secure sum against what the site actually contributed. Nothing in it is ever sent.
+   */
+  auditDir?: string;
 }
 
 interface Active {
@@ -112,6 +120,12 @@ export class SecAggClient {
     const scale = quantize(delta, weight, { clip: config.clip, cohortSize: config.cohort.length, maxWeight: config.maxWeight }, q);
     this.o.integerNoise?.(q, scale);
     input[d] = weight;
+    if (this.o.auditDir !== undefined) {
+      mkdirSync(this.o.auditDir, { recursive: true, mode: 0o700 });
+      const base = path.join(this.o.auditDir, sessionLabel(ctx).replaceAll('/', '_'));
+      writeFileSync(`${base}.quantized.u32`, Buffer.from(input.buffer, input.byteOffset, input.byteLength), { mode: 0o600 });
+      writeFileSync(`${base}.weights.f32`, Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength), { mode: 0o600 });
+    }
     const keys: SignedKeys = session.advertise();
     this.active = { label: sessionLabel(ctx), session, input };
     this.o.logger.info({ round: ctx.round, attempt: ctx.attempt, cohort: config.cohort.length, threshold: config.threshold, degree: config.degree }, 'secure aggregation: keys advertised');
