@@ -2,25 +2,43 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop) and `all`.
+ * (FedAvg kernel and strategies against a plain typed-array loop), `secagg` (coordinator cost of secure
+ * aggregation against plaintext FedAvg, site masking against raw keystream; `--sites N --params D
+ * [--dropout F]`, each a number or a comma-separated list) and `all`.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runAggregationSuite } from './aggregation.js';
+import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
   return (SUITES as readonly string[]).includes(name ?? '');
 }
 
-type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' };
+type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' | 'secagg' };
 
-async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
+function numbers(value: string | undefined, name: string, fallback: number[], check: (n: number) => boolean): number[] {
+  if (value === undefined) return fallback;
+  const list = value.split(',').map(Number);
+  if (list.length === 0 || !list.every(check)) throw new Error(`--${name} must be a number or a comma-separated list of numbers in range, got '${value}'`);
+  return list;
+}
+
+/** The cases of the secagg suite: the issue's goals (100 sites × 1e6 parameters, 0 and 30% dropout) unless flags say otherwise. */
+function secaggCases(flags: { sites?: string; params?: string; dropout?: string }, quick: boolean): SecAggCaseOptions[] {
+  const sites = numbers(flags.sites, 'sites', quick ? [10] : [100], (n) => Number.isInteger(n) && n >= 3);
+  const params = numbers(flags.params, 'params', quick ? [100_000] : [1_000_000], (n) => Number.isInteger(n) && n >= 1);
+  const dropout = numbers(flags.dropout, 'dropout', flags.sites === undefined && flags.params === undefined ? [0, 0.3] : [0], (n) => n >= 0 && n < 0.5);
+  return sites.flatMap((s) => params.flatMap((p) => dropout.map((d) => ({ sites: s, params: p, dropout: d }))));
+}
+
+async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: string; params?: string; dropout?: string } = {}): Promise<Row[]> {
   const rows: Row[] = [];
   if (suite === 'transfer' || suite === 'all') {
     const transfer = await runTransferSuite(quick ? { sizes: [16 * MiB] } : {});
@@ -32,6 +50,11 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     console.log(`\naggregation (best of 3, one thread)\n${formatTable(aggregation)}`);
     rows.push(...aggregation.map((r) => ({ suite: 'aggregation' as const, ...r })));
   }
+  if (suite === 'secagg' || suite === 'all') {
+    const cases = await runSecAggSuite(secaggCases(flags, quick));
+    console.log(`\nsecagg (coordinator ms best of 3, one thread, updates already received in memory; client = one site)\n${formatTable(cases)}`);
+    rows.push(...cases.map((r) => ({ suite: 'secagg' as const, ...r })));
+  }
   return rows;
 }
 
@@ -41,7 +64,13 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } },
+      options: {
+        json: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        sites: { type: 'string' },
+        params: { type: 'string' },
+        dropout: { type: 'string' },
+      },
     });
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
@@ -49,12 +78,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F (secagg)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
   console.log(`${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.totalMemGiB} GiB`);
-  report.results = await runSuite(suite, parsed.values.quick);
+  const { sites, params, dropout } = parsed.values;
+  report.results = await runSuite(suite, parsed.values.quick, {
+    ...(sites !== undefined ? { sites } : {}),
+    ...(params !== undefined ? { params } : {}),
+    ...(dropout !== undefined ? { dropout } : {}),
+  });
   if (parsed.values.json !== undefined) {
     writeFileSync(parsed.values.json, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwrote ${parsed.values.json}`);

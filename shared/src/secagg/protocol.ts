@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { SecAggError } from '../errors.js';
-import { generateX25519, pairwiseKey, encryptShare, decryptShare, signKeys, verifyKeys, KEY_BYTES, type SessionContext, type SignedKeys, type X25519KeyPair } from './keys.js';
+import { generateX25519, pairwiseKey, privateKeyObject, publicKeyObject, encryptShare, decryptShare, signKeys, verifyKeys, KEY_BYTES, type SessionContext, type SignedKeys, type X25519KeyPair } from './keys.js';
 import { applyMask } from './mask.js';
 import { neighbourGraph } from './neighbours.js';
 import { combineShares, ELEMENT_BYTES, splitSecret, type Share } from './shamir.js';
@@ -87,8 +87,12 @@ export class SecAggSiteSession {
   private readonly graph: Map<string, string[]>;
   private readonly cipherKeys: X25519KeyPair = generateX25519();
   private readonly maskKeys: X25519KeyPair = generateX25519();
+  private readonly cipherPrivate = privateKeyObject(this.cipherKeys.privateKey);
+  private readonly maskPrivate = privateKeyObject(this.maskKeys.privateKey);
   private readonly selfSeed = randomBytes(KEY_BYTES);
   private peers = new Map<string, SignedKeys>();
+  /** The verified peers' public keys, parsed once. */
+  private readonly peerKeys = new Map<string, { cipher: KeyObject; mask: KeyObject }>();
   /** Decrypted shares held for each neighbour (and self) that completed share-keys: [selfMaskShare, maskKeyShare]. */
   private readonly held = new Map<string, [Buffer, Buffer]>();
   /** Neighbours this site masked with (those whose shares reached it). */
@@ -138,6 +142,7 @@ export class SecAggSiteSession {
       if (this.peers.has(k.siteId)) throw new SecAggError('TESSERA_SECAGG_PARAMS', `keys of site ${k.siteId} relayed twice`, { siteId: k.siteId });
       verifyKeys(this.o.ctx, k, this.o.caCertPem, this.o.now(), this.o.revocations);
       this.peers.set(k.siteId, k);
+      this.peerKeys.set(k.siteId, { cipher: publicKeyObject(k.cipherPublicKey), mask: publicKeyObject(k.maskPublicKey) });
     }
     const t = this.o.config.threshold;
     if (this.peers.size + 1 < t) {
@@ -156,9 +161,9 @@ export class SecAggSiteSession {
         this.held.set(h, pair);
         continue;
       }
-      const peer = this.peers.get(h);
+      const peer = this.peerKeys.get(h);
       if (!peer) continue;
-      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherKeys.privateKey }, { id: h, publicKey: peer.cipherPublicKey });
+      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherPrivate }, { id: h, publicKey: peer.cipher });
       out.push({ from: this.o.siteId, to: h, ciphertext: encryptShare(this.o.ctx, key, this.o.siteId, h, Buffer.concat(pair)) });
     }
     return out;
@@ -173,10 +178,10 @@ export class SecAggSiteSession {
     const senders: string[] = [];
     for (const s of shares) {
       if (s.to !== this.o.siteId) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `share addressed to ${s.to} delivered to ${this.o.siteId}`);
-      const peer = this.peers.get(s.from);
+      const peer = this.peerKeys.get(s.from);
       if (!peer) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `share from site ${s.from}, whose keys this site never verified`, { siteId: s.from });
       if (this.held.has(s.from)) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `two shares from site ${s.from}`, { siteId: s.from });
-      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherKeys.privateKey }, { id: s.from, publicKey: peer.cipherPublicKey });
+      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherPrivate }, { id: s.from, publicKey: peer.cipher });
       const plain = decryptShare(this.o.ctx, key, s.from, this.o.siteId, s.ciphertext);
       if (plain.byteLength !== 2 * SHARE_BYTES) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `share from site ${s.from} has the wrong size`, { siteId: s.from });
       this.held.set(s.from, [plain.subarray(0, SHARE_BYTES), plain.subarray(SHARE_BYTES)]);
@@ -187,8 +192,8 @@ export class SecAggSiteSession {
     }
     applyMask(input, this.selfSeed, 1);
     for (const v of senders.sort()) {
-      const peer = this.peers.get(v) as SignedKeys;
-      const seed = pairwiseKey(this.o.ctx, 'mask', { id: this.o.siteId, privateKey: this.maskKeys.privateKey }, { id: v, publicKey: peer.maskPublicKey });
+      const peer = this.peerKeys.get(v) as { mask: KeyObject };
+      const seed = pairwiseKey(this.o.ctx, 'mask', { id: this.o.siteId, privateKey: this.maskPrivate }, { id: v, publicKey: peer.mask });
       applyMask(input, seed, maskSign(this.o.siteId, v));
     }
     this.maskedWith = senders;
@@ -283,12 +288,15 @@ export class SecAggAggregator {
     };
     const out = this.sum;
     for (const u of [...this.contributors].sort()) applyMask(out, combineShares(collect('selfMaskShares', u), threshold, KEY_BYTES), -1);
+    const publics = new Map<string, ReturnType<typeof publicKeyObject>>();
     for (const v of this.dropped) {
-      const sk = combineShares(collect('maskKeyShares', v), threshold, KEY_BYTES);
+      const sk = privateKeyObject(combineShares(collect('maskKeyShares', v), threshold, KEY_BYTES));
       for (const u of this.graph.get(v) ?? []) {
         if (!this.contributors.has(u)) continue;
-        const pk = this.keys.get(u)?.maskPublicKey;
-        if (!pk) continue;
+        const raw = this.keys.get(u)?.maskPublicKey;
+        if (!raw) continue;
+        const pk = publics.get(u) ?? publicKeyObject(raw);
+        publics.set(u, pk);
         const seed = pairwiseKey(this.ctx, 'mask', { id: v, privateKey: sk }, { id: u, publicKey: pk });
         // u added maskSign(u, v)·PRG(seed); take it back out.
         applyMask(out, seed, maskSign(u, v) === 1 ? -1 : 1);
