@@ -67,7 +67,7 @@ describe('SecAgg protocol state machines (in memory, real crypto)', () => {
   beforeAll(() => {
     ca = createConsortiumCa({ name: 'C', validityDays: 365, now });
     sites = ['h1', 'h2', 'h3', 'h4', 'h5'].map((id) => ({ id, cert: issueCertificate({ ca, role: 'site', id, validityDays: 30, now }) }));
-  });
+  }, 120_000);
 
   const inputsFor = (ids: string[], len: number): Map<string, Uint32Array> => new Map(ids.map((id) => [id, new Uint32Array(randomBytes(len * 4).buffer)]));
   const plainSum = (inputs: Map<string, Uint32Array>, ids: string[], len: number): Uint32Array => {
@@ -163,7 +163,7 @@ describe('SecAgg protocol state machines (in memory, real crypto)', () => {
     const { survivors, result } = runSession(many, ca, cfg, inputs, drops);
     expect(survivors).toHaveLength(29);
     expect(Buffer.from(result().buffer).equals(Buffer.from(plainSum(inputs, survivors, 100).buffer))).toBe(true);
-  });
+  }, 240_000);
 });
 
 describe('quantization', () => {
