@@ -1,7 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { SecAggError } from '../errors.js';
 import { generateX25519, pairwiseKey, privateKeyObject, publicKeyObject, encryptShare, decryptShare, signKeys, verifyKeys, KEY_BYTES, type SessionContext, type SignedKeys, type X25519KeyPair } from './keys.js';
-import { applyMask } from './mask.js';
+import { applyMasks } from './mask.js';
 import { neighbourGraph } from './neighbours.js';
 import { combineShares, ELEMENT_BYTES, splitSecret, type Share } from './shamir.js';
 import type { RevocationChecker } from '../pki/verify-peer.js';
@@ -190,12 +190,12 @@ export class SecAggSiteSession {
     if (senders.length + 1 < this.o.config.threshold) {
       throw new SecAggError('TESSERA_SECAGG_TOO_FEW', `only ${senders.length} neighbours shared keys; threshold ${this.o.config.threshold} needs ${this.o.config.threshold - 1}`);
     }
-    applyMask(input, this.selfSeed, 1);
+    const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [{ seed: this.selfSeed, sign: 1 }];
     for (const v of senders.sort()) {
       const peer = this.peerKeys.get(v) as { mask: KeyObject };
-      const seed = pairwiseKey(this.o.ctx, 'mask', { id: this.o.siteId, privateKey: this.maskPrivate }, { id: v, publicKey: peer.mask });
-      applyMask(input, seed, maskSign(this.o.siteId, v));
+      masks.push({ seed: pairwiseKey(this.o.ctx, 'mask', { id: this.o.siteId, privateKey: this.maskPrivate }, { id: v, publicKey: peer.mask }), sign: maskSign(this.o.siteId, v) });
     }
+    applyMasks(input, masks);
     this.maskedWith = senders;
     return input;
   }
@@ -287,7 +287,8 @@ export class SecAggAggregator {
       return shares;
     };
     const out = this.sum;
-    for (const u of [...this.contributors].sort()) applyMask(out, combineShares(collect('selfMaskShares', u), threshold, KEY_BYTES), -1);
+    const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [];
+    for (const u of [...this.contributors].sort()) masks.push({ seed: combineShares(collect('selfMaskShares', u), threshold, KEY_BYTES), sign: -1 });
     const publics = new Map<string, ReturnType<typeof publicKeyObject>>();
     for (const v of this.dropped) {
       const sk = privateKeyObject(combineShares(collect('maskKeyShares', v), threshold, KEY_BYTES));
@@ -299,9 +300,10 @@ export class SecAggAggregator {
         publics.set(u, pk);
         const seed = pairwiseKey(this.ctx, 'mask', { id: v, privateKey: sk }, { id: u, publicKey: pk });
         // u added maskSign(u, v)·PRG(seed); take it back out.
-        applyMask(out, seed, maskSign(u, v) === 1 ? -1 : 1);
+        masks.push({ seed, sign: maskSign(u, v) === 1 ? -1 : 1 });
       }
     }
+    applyMasks(out, masks);
     return out;
   }
 }

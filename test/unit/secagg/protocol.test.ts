@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCertificate } from '../../../shared/src/pki/index.js';
 import {
   applyMask,
+  applyMasks,
   bucketWeight,
   defaultDegree,
   dequantizeMean,
@@ -210,5 +211,14 @@ describe('quantization', () => {
     expect(Buffer.from(v.buffer).equals(Buffer.from(copy.buffer))).toBe(false);
     applyMask(v, seed, -1);
     expect(Buffer.from(v.buffer).equals(Buffer.from(copy.buffer))).toBe(true);
+    // the chunk-major variant gives the same result as one pass per seed
+    const seeds = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const one = Uint32Array.from(copy);
+    applyMask(one, seeds[0] as Buffer, 1);
+    applyMask(one, seeds[1] as Buffer, -1);
+    applyMask(one, seeds[2] as Buffer, 1);
+    const many = Uint32Array.from(copy);
+    applyMasks(many, [{ seed: seeds[0] as Buffer, sign: 1 }, { seed: seeds[1] as Buffer, sign: -1 }, { seed: seeds[2] as Buffer, sign: 1 }]);
+    expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer))).toBe(true);
   });
 });
