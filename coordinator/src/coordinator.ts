@@ -166,6 +166,7 @@ export class Coordinator {
     this.abort.abort();
     this.sessions.cancelAll('coordinator shutting down');
     await this.server.close();
+    await this.uploads.close();
     await this.store.close();
   }
 }
