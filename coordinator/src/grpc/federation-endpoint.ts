@@ -89,7 +89,20 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
         call.emit('error', toGrpcStatus(new ProtocolError('TESSERA_PROTOCOL_NO_HELLO', 'the first message must be hello')));
       }
     }, 10_000);
+    const certDer = peerCert(call);
     const beat = setInterval(() => {
+      // The certificate was checked when the stream opened; a revocation (the list reloads without a
+      // restart) or an expiry since then closes the stream within one heartbeat interval.
+      try {
+        deps.auth.authenticate(certDer);
+      } catch (err) {
+        const code = err instanceof TesseraError ? err.code : 'TESSERA_IDENTITY_UNKNOWN';
+        log.warn({ siteId: identity.siteId, serial: identity.serial, code, reason: errorMessage(err) }, 'closing stream: certificate no longer accepted');
+        clearInterval(beat);
+        call.write({ goodbye: { reason: code } });
+        call.emit('error', toGrpcStatus(err));
+        return;
+      }
       if (now() - lastSeen > deps.heartbeatIntervalMs * 4) {
         log.warn({ siteId: identity.siteId }, 'site missed heartbeats; closing its stream');
         call.end();
