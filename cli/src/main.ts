@@ -17,6 +17,7 @@ Commands:
   revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
   coordinator   run the coordinator
   agent         run a site agent
+  export-model  write a global model version in the TensorFlow.js format, with its provenance
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -26,6 +27,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   revoke: revokeCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  // Loaded on demand: it pulls in TF.js, which the other commands' start-up does not need.
+  'export-model': async (argv) => (await import('./commands/export-model.js')).exportModelCommand(argv),
 };
 
 /** CLI entry point; returns the process exit code (see cli/src/exit-codes.ts). */
