@@ -55,6 +55,8 @@ function swapped(bytes: Uint8Array, width: number): Uint8Array {
 function describe(err: unknown): string {
   if (typeof err === 'string') return err;
   if (err instanceof Error) return err.message;
+  // dicom-parser wraps failures after the file meta as { exception, dataSet }.
+  if (typeof err === 'object' && err !== null && 'exception' in err) return describe((err).exception);
   return 'unknown parser failure';
 }
 

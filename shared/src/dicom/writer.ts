@@ -15,7 +15,7 @@ import { Tags, TransferSyntax, formatTag, type Tag } from './dictionary.js';
 /** Tessera's implementation class UID (0002,0012): a fixed UUID-derived UID (PS3.5 §B.2). */
 export const IMPLEMENTATION_CLASS_UID = '2.25.229665092357614862410458553632931734081';
 /** Tessera's implementation version name (0002,0013), at most 16 characters. */
-export const IMPLEMENTATION_VERSION_NAME = 'TESSERA_0_1';
+export const IMPLEMENTATION_VERSION_NAME = 'TESSERA-0.1';
 
 /** Options for {@link encodeDicom}. */
 export interface EncodeOptions {
