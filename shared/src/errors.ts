@@ -82,6 +82,23 @@ export class ProtocolError extends TesseraError {
   }
 }
 
+/**
+ * Thrown by secure aggregation (shared/src/secagg, the coordinator's SecAgg workflow and the site's SecAgg
+ * client): bad parameters, a key whose signature or certificate does not verify, a share that does not
+ * decrypt, a stage out of order, too few shares or survivors. Messages name sites, rounds and stages, never
+ * key material, shares or update values.
+ */
+export class SecAggError extends TesseraError {
+  constructor(
+    code: `TESSERA_SECAGG_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
 /** Thrown when a lifecycle transition is not allowed (round or study state machine). */
 export class IllegalStateError extends TesseraError {
   constructor(message: string, context: Record<string, string | number | boolean> = {}) {
