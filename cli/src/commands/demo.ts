@@ -147,6 +147,8 @@ function progressLine(e: CoordinatorEvent, totalRounds: number): string | null {
     }
     case 'round-failed':
       return `  round ${e.round} attempt ${e.attempt} failed: ${e.reason}`;
+    case 'study-paused':
+      return `study paused after ${e.completedRounds} rounds`;
     case 'study-finished':
       return `study ${e.status}${e.reason ? `: ${e.reason}` : ''}`;
     case 'round-started':
