@@ -10,6 +10,8 @@ export {
   generateX25519,
   keysPayload,
   pairwiseKey,
+  privateKeyObject,
+  publicKeyObject,
   sessionLabel,
   signKeys,
   verifyKeys,
