@@ -10,6 +10,7 @@ import {
   dequantizeMean,
   generateX25519,
   keystreamOnly,
+  MaskWorkerPool,
   maskSign,
   pairwiseKey,
   privateKeyObject,
@@ -38,7 +39,7 @@ export interface SecAggCase {
   dropout: number;
   /** Coordinator, plaintext FedAvg: take the received updates (decode + validate) and aggregate. Best of `runs`. */
   plainMs: number;
-  /** Coordinator, SecAgg: take the received masked inputs, sum mod 2^32, reconstruct secrets, unmask, decode, aggregate. */
+  /** Coordinator, SecAgg: take the received masked inputs, sum mod 2^32, reconstruct secrets, unmask (mask workers: min(4, cores) threads), decode, aggregate. */
   secureMs: number;
   /** secureMs / plainMs. */
   ratio: number;
@@ -151,16 +152,17 @@ export async function runSecAggCase(o: SecAggCaseOptions, runs = 3): Promise<Sec
   }
 
   const global = new Float32Array(o.params);
+  const pool = MaskWorkerPool.create();
   const plainS = await bestOf(runs, () => {
     const updates: ClientUpdate[] = plainUploads.map((b, i) => ({ siteId: `s${i}`, weights: decodeWeights(b, o.params), numExamples: 100 + i }));
     sink += createStrategy('fedavg').aggregate(global, updates)[0] ?? 0;
   });
-  const secureS = await bestOf(runs, () => {
+  const secureS = await bestOf(runs, async () => {
     const a = new SecAggAggregator(ctx, config, length);
     for (const [k, v] of agg.keys) a.keys.set(k, v);
     for (const s of agg.sharers) a.sharers.add(s);
     for (const [id, bytes] of maskedUploads) a.addMaskedInput(id, new Uint32Array(bytes.buffer, bytes.byteOffset, length));
-    const sum = a.unmask(reveals);
+    const sum = await a.unmaskParallel(reveals, pool);
     const ints = new Int32Array(sum.buffer, 0, length);
     const delta = dequantizeMean(ints.subarray(0, o.params), sum[o.params] as number, { clip: config.clip, cohortSize: o.sites, maxWeight: config.maxWeight });
     sink += createStrategy('fedavg').aggregate(global, [{ siteId: 'secure', weights: delta, numExamples: 1 }])[0] ?? 0;
@@ -186,6 +188,7 @@ export async function runSecAggCase(o: SecAggCaseOptions, runs = 3): Promise<Sec
   const keystreamS = await bestOf(3, () => {
     sink += keystreamOnly(seed, words * 4);
   });
+  await pool.close();
   const senders = survivors.map((id) => sent.get(id) ?? 0);
   const plainMs = plainS * 1000;
   const secureMs = secureS * 1000;

@@ -8,6 +8,7 @@ import { errorMessage, SecAggError } from '../../../shared/src/errors.js';
 import {
   defaultDegree,
   dequantizeMean,
+  MaskWorkerPool,
   SecAggAggregator,
   sessionLabel,
   verifyKeys,
@@ -20,6 +21,13 @@ import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { TaskOutcome } from '../sessions/site-sessions.js';
 import type { SiteOutcome } from '../store/coordinator-store.js';
 import type { RoundDeps } from './round-workflow.js';
+
+let pool: MaskWorkerPool | undefined;
+/** One pool of mask workers per coordinator process, created on first use (threads: min(4, cores)). */
+function maskPool(): MaskWorkerPool {
+  pool ??= MaskWorkerPool.create();
+  return pool;
+}
 
 /** The public per-round seed of the neighbour graph: a hash of the session label, so no party chooses it. */
 export function graphSeedFor(ctx: SessionContext): Buffer {
@@ -225,7 +233,7 @@ export class SecAggWorkflow {
     );
     let sum: Uint32Array;
     try {
-      sum = agg.unmask(reveals);
+      sum = await agg.unmaskParallel(reveals, maskPool());
     } catch (err) {
       return this.finish(`unmasking failed: ${errorMessage(err)}`);
     }

@@ -20,6 +20,7 @@ export {
   type SignedKeys,
 } from './keys.js';
 export { addInto, applyMask, applyMasks, keystreamOnly, KEYSTREAM_CHUNK_BYTES } from './mask.js';
+export { MaskWorkerPool } from './mask-pool.js';
 export { bucketWeight, dequantizeMean, quantize, quantizationScale, type QuantizationParams } from './quantize.js';
 export { COMPLETE_GRAPH_UP_TO, defaultDegree, neighbourGraph } from './neighbours.js';
 export {

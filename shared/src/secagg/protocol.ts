@@ -2,6 +2,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { SecAggError } from '../errors.js';
 import { generateX25519, pairwiseKey, privateKeyObject, publicKeyObject, encryptShare, decryptShare, signKeys, verifyKeys, KEY_BYTES, type SessionContext, type SignedKeys, type X25519KeyPair } from './keys.js';
 import { applyMasks } from './mask.js';
+import type { MaskWorkerPool } from './mask-pool.js';
 import { neighbourGraph } from './neighbours.js';
 import { combineShares, ELEMENT_BYTES, splitSecret, type Share } from './shamir.js';
 import type { RevocationChecker } from '../pki/verify-peer.js';
@@ -248,7 +249,8 @@ export class SecAggAggregator {
     readonly length: number,
   ) {
     this.graph = checkConfig(config);
-    this.sum = new Uint32Array(length);
+    // Shared memory so a MaskWorkerPool can unmask it in place on several threads.
+    this.sum = new Uint32Array(new SharedArrayBuffer(length * 4));
   }
 
   /** Adds a masked input to the running sum (mod 2^32). */
@@ -272,6 +274,18 @@ export class SecAggAggregator {
    * @throws SecAggError `TESSERA_SECAGG_TOO_FEW` when some secret has fewer than t revealed shares.
    */
   unmask(reveals: ReadonlyMap<string, Reveal>): Uint32Array {
+    applyMasks(this.sum, this.masksToRemove(reveals));
+    return this.sum;
+  }
+
+  /** {@link unmask} with the keystream work spread over a worker pool (same result, word for word). */
+  async unmaskParallel(reveals: ReadonlyMap<string, Reveal>, pool: MaskWorkerPool): Promise<Uint32Array> {
+    await pool.applyMasks(this.sum, this.masksToRemove(reveals));
+    return this.sum;
+  }
+
+  /** Reconstructs the secrets from the reveals and lists every mask to take out of the sum. */
+  private masksToRemove(reveals: ReadonlyMap<string, Reveal>): { seed: Uint8Array; sign: 1 | -1 }[] {
     const { cohort, threshold } = this.config;
     const collect = (kind: 'selfMaskShares' | 'maskKeyShares', owner: string): Share[] => {
       const shares: Share[] = [];
@@ -286,7 +300,6 @@ export class SecAggAggregator {
       }
       return shares;
     };
-    const out = this.sum;
     const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [];
     for (const u of [...this.contributors].sort()) masks.push({ seed: combineShares(collect('selfMaskShares', u), threshold, KEY_BYTES), sign: -1 });
     const publics = new Map<string, ReturnType<typeof publicKeyObject>>();
@@ -303,7 +316,6 @@ export class SecAggAggregator {
         masks.push({ seed, sign: maskSign(u, v) === 1 ? -1 : 1 });
       }
     }
-    applyMasks(out, masks);
-    return out;
+    return masks;
   }
 }

@@ -4,6 +4,7 @@ import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCerti
 import {
   applyMask,
   applyMasks,
+  MaskWorkerPool,
   bucketWeight,
   defaultDegree,
   dequantizeMean,
@@ -220,5 +221,21 @@ describe('quantization', () => {
     const many = Uint32Array.from(copy);
     applyMasks(many, [{ seed: seeds[0] as Buffer, sign: 1 }, { seed: seeds[1] as Buffer, sign: -1 }, { seed: seeds[2] as Buffer, sign: 1 }]);
     expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('the worker pool unmasks word for word like one thread, across range boundaries', async () => {
+    const seeds = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const masks: { seed: Uint8Array; sign: 1 | -1 }[] = seeds.map((seed, i) => ({ seed, sign: i === 1 ? -1 : 1 }));
+    const len = 50_003; // not a multiple of the 4-word ranges
+    const one = new Uint32Array(len);
+    applyMasks(one, masks);
+    const shared = new Uint32Array(new SharedArrayBuffer(len * 4));
+    const pool = MaskWorkerPool.create(3);
+    try {
+      await pool.applyMasks(shared, masks);
+    } finally {
+      await pool.close();
+    }
+    expect(Buffer.from(shared.buffer).equals(Buffer.from(one.buffer))).toBe(true);
   });
 });
