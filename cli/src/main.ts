@@ -4,6 +4,7 @@ import { ConfigError, TesseraError } from '../../shared/src/errors.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { deidEmrCommand } from './commands/deid-emr.js';
 import { demoCommand } from './commands/demo.js';
 import { provisionCommand } from './commands/provision.js';
 import { revokeCommand } from './commands/revoke.js';
@@ -17,6 +18,7 @@ Commands:
   revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
   coordinator   run the coordinator
   agent         run a site agent
+  deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   revoke: revokeCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  'deid-emr': deidEmrCommand,
 };
 
 /** CLI entry point; returns the process exit code (see cli/src/exit-codes.ts). */
