@@ -5,6 +5,7 @@ import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { deidEmrCommand } from './commands/deid-emr.js';
+import { deidCommand } from './commands/deid.js';
 import { demoCommand } from './commands/demo.js';
 import { provisionCommand } from './commands/provision.js';
 import { revokeCommand } from './commands/revoke.js';
@@ -18,7 +19,9 @@ Commands:
   revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
   coordinator   run the coordinator
   agent         run a site agent
-  deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor
+  export-model  write a global model version in the TensorFlow.js format, with its provenance
+  deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
+  deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor, with a JSON report
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -28,6 +31,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   revoke: revokeCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  // Loaded on demand: it pulls in TF.js, which the other commands' start-up does not need.
+  'export-model': async (argv) => (await import('./commands/export-model.js')).exportModelCommand(argv),
+  deid: deidCommand,
   'deid-emr': deidEmrCommand,
 };
 
