@@ -81,6 +81,9 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
     re: /(?<!\b(?:at|@|until|till|til|by|approx\.?|around|about|after|before|from|~)\s*)(?<![\d:.-])(?:19[0-9]\d|20[0-3]\d)(?:'?s)?\b(?!\s*(?:hrs?|hours|h\b|pm|am|:|-\s*\d{4}|cc|ml|mg|units?|kcal|cal))/gi,
   },
   { kind: 'date', re: /(?<=\s)'\d{2}\b(?!')|(?<=[\s(,])\d{2}'(?![sS\d])/g },
+  // Universities: "University of Maryland", "U of MD", "U Maryland".
+  { kind: 'location', re: /\b(?:university|univ\.?|U\.?)\s+(?:of\s+)?(?:[A-Z][a-z]+|[A-Z]{2})\b(?:\s+[A-Z][a-z]+)?/g },
+  { kind: 'location', re: /\buniversity\s+of\s+[a-z]+\b/gi },
   // Two-digit year after a procedure or event: "MI 92", "CABG 81", "s/p AVR 84".
   {
     kind: 'date',
@@ -149,7 +152,7 @@ const STOP = new Set([
   'tonight', 'later', 'about', 'as', 'if', 'so', 'up', 'out', 'over', 'via', 're', 'md', 'rn', 'np', 'pa', 'same', 'other',
   'another', 'local', 'outside', 'osh', 'transfer', 'transferred', 'admitted', 'our', 'your', 'my', 'me', 'we', 'you', 'i', 'st',
   'can', 'may', 'did', 'does', 'do', 'states', 'stated', 'said', 'says', 'again', 'just', 'very', 'well', 'still', 'already',
-  'phone', 'tel', 'home', 'hospital', 'floor', 'unit', 'icu', 'ccu', 'micu', 'sicu', 'ed', 'er', 'ew', 'or', 'pacu', 'cath', 'lab',
+  'see', 'please', 'copy', 'phone', 'tel', 'home', 'hospital', 'floor', 'unit', 'icu', 'ccu', 'micu', 'sicu', 'ed', 'er', 'ew', 'or', 'pacu', 'cath', 'lab',
 ]);
 
 interface Token {
@@ -179,10 +182,13 @@ export class TextScrubber {
     for (const { kind, re } of PATTERNS) {
       for (const m of text.matchAll(re)) {
         if (kind === 'date' && notADate(m[0], text, m.index)) continue;
+        if (kind === 'phone' && /\b(?:tv|vt|svr|stv|volumes?|tidal|vols?|rate|sbp|map|u\/o|uo|cc|ml|co\/ci\/svr)\W{0,3}$/i.test(text.slice(Math.max(0, m.index - 12), m.index))) continue;
         spans.push({ start: m.index, end: m.index + m[0].length, kind });
       }
     }
-    this.#contextRules(text, spans);
+    const strong: PhiSpan[] = [];
+    this.#contextRules(text, spans, strong);
+    this.#propagate(text, strong, spans);
     knownIdentifierSpans(text, context.knownIdentifiers ?? [], spans);
     return mergeSpans(spans);
   }
@@ -228,12 +234,16 @@ export class TextScrubber {
     return !this.#english(t.lower) || this.#lex.surnames.has(t.lower);
   }
 
-  #contextRules(text: string, spans: PhiSpan[]): void {
+  #contextRules(text: string, spans: PhiSpan[], strong: PhiSpan[]): void {
     const tokens: Token[] = [];
     for (const m of text.matchAll(/[A-Za-z][A-Za-z']*[A-Za-z]|[A-Za-z]/g)) {
       tokens.push({ start: m.index, end: m.index + m[0].length, text: m[0], lower: m[0].toLowerCase() });
     }
-    const mark = (t: Token, kind: PhiKind): void => void spans.push({ start: t.start, end: t.end, kind });
+    // `strong` marks come from rules that rarely misfire (title, relation, initials, signature, facility).
+    const mark = (t: Token, kind: PhiKind, isStrong = true): void => {
+      spans.push({ start: t.start, end: t.end, kind });
+      if (isStrong) strong.push({ start: t.start, end: t.end, kind });
+    };
     const gap = (a: Token, b: Token): string => text.slice(a.end, b.start);
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i]!;
@@ -241,9 +251,13 @@ export class TextScrubber {
       const next = tokens[i + 1];
       const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
       // Title: "Dr. Wolfe", "DR TYRO", "Dr. Art White", "DR. L. RUUSKA".
-      if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(t)) {
+      if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(prev, t, text)) {
         mark(t, 'name');
         if (next !== undefined && adjacent(t, next) && (t.text.length === 1 || this.#surnameish(next))) mark(next, 'name');
+        // "Dr. Rakusin and Toolis aware", "Drs' Ballou and Dutter".
+        const after = tokens[i + (next !== undefined && adjacent(t, next) && this.#surnameish(next) ? 2 : 1)];
+        const other = tokens[i + (after === next ? 2 : 3)];
+        if (after?.lower === 'and' && other !== undefined && /^[A-Z]/.test(other.text) && this.#surnameish(other)) mark(other, 'name');
         continue;
       }
       // Initials: "E. WELSH", "DAN A. FORMAN-LYONS", "Q. LANDER RRT".
@@ -260,7 +274,9 @@ export class TextScrubber {
         continue;
       }
       // Signature before a role: "David Murray RRT", "irene snell, rn", "Bernard Foley CRT".
-      if (next !== undefined && SIGNATURE_ROLES.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next)) && this.#surnameish(t)) {
+      const initialBefore = prev !== undefined && prev.text.length === 1 && text[prev.end] === '.';
+      const plainWord = /^[a-z][a-z'-]*$/i.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && t.lower.length > 1;
+      if (next !== undefined && SIGNATURE_ROLES.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next)) && (this.#surnameish(t) || (initialBefore && plainWord))) {
         mark(t, 'name');
         for (let j = i - 1, k = 0; j >= 0 && k < 3; j--, k++) {
           const p = tokens[j]!;
@@ -293,28 +309,50 @@ export class TextScrubber {
         mark(t, 'location');
       }
       if (this.#nameLike(t)) {
-        mark(t, 'name');
+        mark(t, 'name', false);
         continue;
       }
       // Contact context: "paged Wolfe", "Nolan aware", "per Hayes", "Manning RN".
       const byVerb = prev !== undefined && CONTACT_VERBS.has(prev.lower) && adjacent(prev, t);
       const byRole = next !== undefined && ROLES_AFTER.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next));
-      if ((byVerb || byRole) && this.#nameCandidate(t) && (!this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) && isProperCase(t, text)) mark(t, 'name');
+      if ((byVerb || byRole) && this.#nameCandidate(t) && (!this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) && isProperCase(t, text)) mark(t, 'name', false);
       // US places from the gazetteer: "San Diego", "catonsville"; an English word ("Laurel") only after "to/from/at/in".
       const place = this.#placeAt(tokens, i, text);
       if (place > 0) {
-        for (let k = 0; k < place; k++) mark(tokens[i + k]!, 'location');
+        for (let k = 0; k < place; k++) mark(tokens[i + k]!, 'location', false);
       } else if (place === 0 && this.#lex.usPlaces.has(t.lower) && prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'in') && /^[A-Z][a-z]/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower)) {
-        mark(t, 'location');
+        mark(t, 'location', false);
       }
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
-      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && isProperCase(t, text)) mark(t, 'location');
+      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && isProperCase(t, text)) mark(t, 'location', false);
       // Places: one or two words before a facility word ("CALVERT HOSPITAL", "Sacred Heart Hospital"), or after "St.".
       if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
         mark(t, 'location');
-        if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeWord(prev, t) && !CONTACT_VERBS.has(prev.lower)) mark(prev, 'location');
+        const capital = (w: Token): boolean => /^[A-Z][a-z]/.test(w.text) || (/^[A-Z]+$/.test(w.text) && /^[A-Z]+$/.test(t.text));
+        if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && !CONTACT_VERBS.has(prev.lower) && !PLACE_BEFORE.has(prev.lower) && !STOP.has(prev.lower) && !CLINICAL.has(prev.lower) && (this.#placeWord(prev, t) || capital(prev))) {
+          mark(prev, 'location');
+        }
       }
     }
+  }
+
+  /**
+   * A name or place found once in a note is PHI wherever else it occurs in that note ("Dr. Tyro ... Tyro
+   * agreed"): every other whole-word occurrence of a found word is marked too, unless it is an English word.
+   */
+  #propagate(text: string, strong: readonly PhiSpan[], spans: PhiSpan[]): void {
+    const words = new Map<string, PhiKind>();
+    for (const s of strong) {
+      if (s.kind !== 'name' && s.kind !== 'location') continue;
+      const w = text.slice(s.start, s.end);
+      if (!/^[A-Za-z][A-Za-z']{2,}$/.test(w)) continue;
+      const lower = w.toLowerCase();
+      if (this.#english(lower) || CLINICAL.has(lower) || STOP.has(lower)) continue;
+      words.set(lower, s.kind);
+    }
+    if (words.size === 0) return;
+    const re = new RegExp(`(?<![A-Za-z])(?:${[...words.keys()].map(escapeRegExp).join('|')})(?![A-Za-z])`, 'gi');
+    for (const m of text.matchAll(re)) spans.push({ start: m.index, end: m.index + m[0].length, kind: words.get(m[0].toLowerCase()) ?? 'name' });
   }
 
   /** Length in tokens of an unambiguous gazetteer place starting at token i (0: none). */
@@ -341,9 +379,20 @@ export class TextScrubber {
     return /^[a-z][a-z'-]*$/i.test(t.text);
   }
 
-  /** Any alphabetic word after a title except stop and clinical words ("Dr. White" is a name). */
-  #afterTitle(t: Token): boolean {
-    return /^[a-z][a-z'-]*$/i.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !TITLES.has(t.lower);
+  /**
+   * A word after a title: any alphabetic word except stop and clinical words ("Dr. White" is a name), but
+   * "MS" and "MR" are also mental status and mitral regurgitation, so those need "Ms."/"Mr." or a
+   * capitalised name, and a lower-case English word after "dr" must be a listed name.
+   */
+  #afterTitle(title: Token, t: Token, text: string): boolean {
+    if (!/^[a-z][a-z'-]*$/i.test(t.text) || STOP.has(t.lower) || TITLES.has(t.lower)) return false;
+    // "Dr. Foley" is a name, "foley" a catheter.
+    if (CLINICAL.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && title.lower === 'dr')) return false;
+    const dotted = text[title.end] === '.';
+    const proper = /^[A-Z][a-z]/.test(title.text) && /^[A-Z]/.test(t.text);
+    if (['ms', 'mr', 'miss', 'dear'].includes(title.lower) && !dotted && !proper && (t.lower.length < 3 || this.#english(t.lower))) return false;
+    const listed = this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower);
+    return listed || !this.#english(t.lower) || (/^[A-Z]/.test(t.text) && isProperCase(t, text));
   }
 
   /** A word that can be a surname: listed, or unknown to the English list; not a stop or clinical word. */
