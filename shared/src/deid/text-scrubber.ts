@@ -438,7 +438,23 @@ function notADate(m: string, text: string, at: number): boolean {
   return false;
 }
 
+/** Compiled known-identifier patterns of recent records (a record's texts are scrubbed one after another). */
+const knownCache = new Map<string, RegExp | null>();
+
 function knownIdentifierSpans(text: string, known: readonly string[], spans: PhiSpan[]): void {
+  if (known.length === 0) return;
+  const key = known.join('\u0000');
+  let re = knownCache.get(key);
+  if (re === undefined) {
+    re = compileKnown(known);
+    if (knownCache.size >= 64) knownCache.delete(knownCache.keys().next().value ?? '');
+    knownCache.set(key, re);
+  }
+  if (re === null) return;
+  for (const m of text.matchAll(re)) spans.push({ start: m.index, end: m.index + m[0].length, kind: 'name' });
+}
+
+function compileKnown(known: readonly string[]): RegExp | null {
   const parts = new Set<string>();
   for (const k of known) {
     const whole = k.trim();
@@ -450,10 +466,9 @@ function knownIdentifierSpans(text: string, known: readonly string[], spans: Phi
       if (letters.length >= 3 && letters !== p) parts.add(letters);
     }
   }
-  if (parts.size === 0) return;
+  if (parts.size === 0) return null;
   const alternatives = [...parts].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|');
-  const re = new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives})(?![\\p{L}\\p{N}])`, 'giu');
-  for (const m of text.matchAll(re)) spans.push({ start: m.index, end: m.index + m[0].length, kind: 'name' });
+  return new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives})(?![\\p{L}\\p{N}])`, 'giu');
 }
 
 /** Sorts spans and merges overlapping ones (the first span's kind wins). */
