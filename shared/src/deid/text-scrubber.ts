@@ -61,7 +61,7 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   },
   // Dates.
   { kind: 'date', re: /\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?\b/g },
-  { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/${DAY}(?:/\\d{2}(?:\\d{2})?)?(?:/${MON}/${DAY})?(?![\\d/]|\\.\\d)`, 'g') },
+  { kind: 'date', re: new RegExp(`(?<![\\d.,/])(?<!\\d-)${MON}/${DAY}(?:/\\d{2}(?:\\d{2})?)?(?:/${MON}/${DAY})?(?![\\d/]|\\.\\d)`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/${DAY}\\.\\d{2}\\b`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.-])${MON}-${DAY}-(?:\\d{4}|\\d{2})\\b`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/(?:(?:19|20)\\d{2}|[5-9]\\d)\\b(?![/.]\\d)`, 'g') },
@@ -75,14 +75,20 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'date', re: new RegExp(`\\b${DAY}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b\\.?(?:,?\\s*(?:19|20)\\d{2}\\b)?`, 'gi') },
   { kind: 'date', re: /\b(?:january|february|april|june|july|august|september|october|november|december)\b/gi },
   { kind: 'date', re: /(?<=\b(?:the|on)\s+)(?:[4-9]|[12]\d|3[01])(?:st|nd|rd|th)\b/gi },
+  { kind: 'date', re: /(?<=\b(?:in|since|of|early|late|mid|until)\s+)(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=[\s.,;]|$)/gi },
   // Years: four digits that are not clock times (no "at 2130", "1900 hrs").
   {
     kind: 'date',
     re: /(?<!\b(?:at|@|until|till|til|by|approx\.?|around|about|after|before|from|~)\s*)(?<![\d:.-])(?:19[0-9]\d|20[0-3]\d)(?:'?s)?\b(?!\s*(?:hrs?|hours|h\b|pm|am|:|-\s*\d{4}|cc|ml|mg|units?|kcal|cal))/gi,
   },
   { kind: 'date', re: /(?<=\s)'\d{2}\b(?!')|(?<=[\s(,])\d{2}'(?![sS\d])/g },
+  // Common US hospital names.
+  {
+    kind: 'location',
+    re: /\b(?:holy\s+(?:cross|family|name|spirit|redeemer)|sacred\s+heart|good\s+samaritan|mercy\s+(?:hospital|medical)|johns\s+hopkins|mass(?:achusetts)?\s+general|beth\s+israel|mount\s+sinai|mt\.?\s+sinai|kaiser\s+permanente|mayo\s+clinic|cleveland\s+clinic|shriners|(?:lutheran|methodist|baptist|presbyterian|adventist)\s+(?:hospital|medical|hosp))\b/gi,
+  },
   // Universities: "University of Maryland", "U of MD", "U Maryland".
-  { kind: 'location', re: /\b(?:university|univ\.?|U\.?)\s+(?:of\s+)?(?:[A-Z][a-z]+|[A-Z]{2})\b(?:\s+[A-Z][a-z]+)?/g },
+  { kind: 'location', re: /\b(?:University|Univ\.?|U\.?)\s+(?:of\s+)(?:[A-Z][a-z]+|[A-Z]{2})\b(?:\s+[A-Z][a-z]+)?|\b(?:University|Univ\.?)\s+(?:[A-Z][a-z]+)\b/g },
   { kind: 'location', re: /\buniversity\s+of\s+[a-z]+\b/gi },
   // Two-digit year after a procedure or event: "MI 92", "CABG 81", "s/p AVR 84".
   {
@@ -267,11 +273,18 @@ export class TextScrubber {
         if (prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower)) mark(prev, 'name');
         continue;
       }
-      // First name then surname: "mary souza", "VIRGINIA SALLESE", "Florence Garvey".
-      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && (!this.#english(t.lower) || /^[A-Z]/.test(t.text)) && next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && this.#surnameish(next) && /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text)) {
-        mark(t, 'name');
-        mark(next, 'name');
-        continue;
+      // First name then surname: "mary souza", "pat rixford", "Florence Garvey", "VIRGINIA SALLESE".
+      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
+        const plain = /^[a-z][a-z']*$/i.test(next.text) && !STOP.has(next.lower) && !CLINICAL.has(next.lower) && !TITLES.has(next.lower) && next.lower.length >= 3;
+        const sameCase = /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text);
+        const strongSurname = plain && !this.#english(next.lower) && !RELATIONS.has(next.lower) && !SIGNATURE_ROLES.has(next.lower);
+        const bothCapitalised = /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && isProperCase(t, text);
+        const listedSurname = plain && this.#lex.surnames.has(next.lower);
+        if (sameCase && !STOP.has(t.lower) && (strongSurname || (bothCapitalised && listedSurname) || ((!this.#english(t.lower) || /^[A-Z]/.test(t.text)) && this.#surnameish(next)))) {
+          mark(t, 'name');
+          mark(next, 'name');
+          continue;
+        }
       }
       // Signature before a role: "David Murray RRT", "irene snell, rn", "Bernard Foley CRT".
       const initialBefore = prev !== undefined && prev.text.length === 1 && text[prev.end] === '.';
@@ -308,9 +321,18 @@ export class TextScrubber {
         mark(prev, 'location');
         mark(t, 'location');
       }
-      if (this.#nameLike(t)) {
+      const facilityNext = next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next));
+      if (this.#nameLike(t) && !facilityNext) {
         mark(t, 'name', false);
         continue;
+      }
+      // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
+      if (prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the') && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
+        mark(t, 'location');
+      }
+      // Units named after people or places: "ON QUARTERMAIN 6", "to Quartermain 3".
+      if (prev !== undefined && /^(?:on|to|from)$/i.test(prev.lower) && next !== undefined && /^\s?$/.test(gap(t, next)) === false && /^\s?\d\b/.test(text.slice(t.end, t.end + 3)) && t.text.length >= 5 && !CLINICAL.has(t.lower) && !this.#englishOrTypo(t.lower)) {
+        mark(t, 'location');
       }
       // Contact context: "paged Wolfe", "Nolan aware", "per Hayes", "Manning RN".
       const byVerb = prev !== undefined && CONTACT_VERBS.has(prev.lower) && adjacent(prev, t);
@@ -324,10 +346,12 @@ export class TextScrubber {
         mark(t, 'location', false);
       }
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
-      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && isProperCase(t, text)) mark(t, 'location', false);
+      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && this.#placeCased(t, text)) mark(t, 'location', false);
       // Places: one or two words before a facility word ("CALVERT HOSPITAL", "Sacred Heart Hospital"), or after "St.".
       if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
         mark(t, 'location');
+        // "Harford Memorial", "Laurel Regional": these facility words are part of the proper name.
+        if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|union)$/i.test(next.text)) mark(next, 'location');
         const capital = (w: Token): boolean => /^[A-Z][a-z]/.test(w.text) || (/^[A-Z]+$/.test(w.text) && /^[A-Z]+$/.test(t.text));
         if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && !CONTACT_VERBS.has(prev.lower) && !PLACE_BEFORE.has(prev.lower) && !STOP.has(prev.lower) && !CLINICAL.has(prev.lower) && (this.#placeWord(prev, t) || capital(prev))) {
           mark(prev, 'location');
@@ -371,11 +395,24 @@ export class TextScrubber {
     return 0;
   }
 
+  /**
+   * Case evidence for a place after "to/from/at": capitalised in mixed-case text; in a note written all
+   * in capitals, a longer word that is not even a misspelt English word (abbreviations and typos are the
+   * usual false hits there).
+   */
+  #placeCased(t: Token, text: string): boolean {
+    if (/^[A-Z][a-z]/.test(t.text)) return true;
+    if (!/^[A-Z]+$/.test(t.text) || !isProperCase(t, text)) return false;
+    return t.text.length >= 5 && !this.#englishOrTypo(t.lower);
+  }
+
   /** A word after "to", "from" or "at" that may be a place: unknown to the English list and not clinical. */
   #placeCandidate(t: Token): boolean {
     if (t.lower.length < 2 || STOP.has(t.lower) || CLINICAL.has(t.lower) || WEEKDAYS.has(t.lower) || RELATIONS.has(t.lower)) return false;
     if (TITLES.has(t.lower)) return false;
-    if (this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) return false;
+    // A misspelt word ("desaturate", "vommit") only counts when written as a proper name ("Quartermain").
+    if (this.#englishOrTypo(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower))) return false;
+    if (this.#english(t.lower) || this.#lex.firstNames.has(t.lower)) return false;
     return /^[a-z][a-z'-]*$/i.test(t.text);
   }
 
@@ -385,7 +422,8 @@ export class TextScrubber {
    * capitalised name, and a lower-case English word after "dr" must be a listed name.
    */
   #afterTitle(title: Token, t: Token, text: string): boolean {
-    if (!/^[a-z][a-z'-]*$/i.test(t.text) || STOP.has(t.lower) || TITLES.has(t.lower)) return false;
+    if (!/^[a-z][a-z'-]*$/i.test(t.text) || TITLES.has(t.lower)) return false;
+    if (STOP.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && this.#lex.firstNames.has(t.lower))) return false;
     // "Dr. Foley" is a name, "foley" a catheter.
     if (CLINICAL.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && title.lower === 'dr')) return false;
     const dotted = text[title.end] === '.';
@@ -422,7 +460,7 @@ function isProperCase(t: Token, text: string): boolean {
   return !/[A-Z]{2}/.test(window.replace(/\b[A-Z]{2,5}\b/g, ''));
 }
 
-const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4', '1/8', '3/8']);
+const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);
 /** Numbers that match a date pattern but read as something else: fractions, 5/5 strength, vent settings, clock times. */
 function notADate(m: string, text: string, at: number): boolean {
   if (FRACTIONS.has(m)) return true;
@@ -430,9 +468,9 @@ function notADate(m: string, text: string, at: number): boolean {
   const before = text.slice(Math.max(0, at - 14), at).toLowerCase();
   const after = text.slice(at + m.length, at + m.length + 2);
   // Ventilator settings ("700x12/10/40%", "PSV 10/5", "BIPAP 10/5") and pain or strength scores (3/10, 5/5).
-  if (after.startsWith('%') || /x\s*$/.test(before)) return true;
+  if (after.startsWith('%') || /\dx\s*$/.test(before)) return true;
   if (/^\d{1,2}'$/.test(m) && /\b(?:hob|x)\s*$/.test(before)) return true;
-  if (md !== null && (md[1] === md[2] || md[2] === '10' && /\bpain|c\/o/.test(before) || /\b(?:ps|peep|cpap|psv|bi-?pap|ips|eps|settings|strength|grade|flowby)\W*$/.test(before))) return true;
+  if (md !== null && ((md[1] === md[2] && Number(md[1]) <= 5) || md[2] === '10' && /\bpain|c\/o/.test(before) || /\b(?:ps|peep|cpap|psv|bi-?pap|ips|eps|settings|strength|grade|flowby)\W*$/.test(before))) return true;
   const year = /^(\d{2})(\d{2})$/.exec(m);
   if (year !== null && /^(?:00|15|30|45)$/.test(year[2] ?? '') && !/\b(?:in|since|of|year|yr|born|from|until|till|summer|winter|spring|fall)\W*$/.test(before)) return true;
   return false;
