@@ -88,7 +88,16 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
     re: /\b(?:holy\s+(?:cross|family|name|spirit|redeemer)|sacred\s+heart|good\s+samaritan|mercy\s+(?:hospital|medical)|johns\s+hopkins|mass(?:achusetts)?\s+general|beth\s+israel|mount\s+sinai|mt\.?\s+sinai|kaiser\s+permanente|mayo\s+clinic|cleveland\s+clinic|shriners|(?:lutheran|methodist|baptist|presbyterian|adventist)\s+(?:hospital|medical|hosp))\b/gi,
   },
   // Universities: "University of Maryland", "U of MD", "U Maryland".
-  { kind: 'location', re: /\b(?:University|Univ\.?|U\.?)\s+(?:of\s+)(?:[A-Z][a-z]+|[A-Z]{2})\b(?:\s+[A-Z][a-z]+)?|\b(?:University|Univ\.?)\s+(?:[A-Z][a-z]+)\b/g },
+  { kind: 'location', re: /\b(?:University|UNIVERSITY|Univ\.?|UNIV\.?|U\.?)\s+(?:[Oo][Ff]\s+)(?:[A-Z][a-z]+|[A-Z]{2,})\b(?:\s+[A-Z][a-z]+)?|\b(?:University|Univ\.?)\s+(?:[A-Z][a-z]+)\b/g },
+  // Street addresses: "19 Clover St.", "568 Hills Branch Unit 86", "2400 EAST 4TH ST".
+  {
+    kind: 'location',
+    re: /\b\d{1,5}\s+(?:[A-Z][a-z]+\.?\s+){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|Terrace|Ter|Pkwy|Parkway|Hwy|Highway|Path|Trace|Wynd|Circle|Cir)\b\.?(?:\s+(?:Apt|Unit|Suite|Ste|#)\.?\s*\w+)?/g,
+  },
+  {
+    kind: 'location',
+    re: /\b\d{1,5}\s+(?:[A-Z0-9]+\s+){1,3}(?:STREET|AVE|AVENUE|ROAD|BLVD|BOULEVARD|LANE|DRIVE|COURT|TERRACE|PKWY|PARKWAY|HWY|HIGHWAY)\b/g,
+  },
   { kind: 'location', re: /\buniversity\s+of\s+[a-z]+\b/gi },
   // Two-digit year after a procedure or event: "MI 92", "CABG 81", "s/p AVR 84".
   {
@@ -327,7 +336,7 @@ export class TextScrubber {
         continue;
       }
       // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
-      if (prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the') && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
+      if (prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the') && /^\s{1,2}$/.test(gap(prev, t)) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
         mark(t, 'location');
       }
       // Units named after people or places: "ON QUARTERMAIN 6", "to Quartermain 3".
@@ -348,6 +357,10 @@ export class TextScrubber {
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
       if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && this.#placeCased(t, text)) mark(t, 'location', false);
       // Places: one or two words before a facility word ("CALVERT HOSPITAL", "Sacred Heart Hospital"), or after "St.".
+      // "Memorial Hospital", "UNION MEMORIAL", "General Hospital": a facility word that names the facility.
+      if (next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && /^(?:memorial|union|general|regional|adventist|methodist|baptist|presbyterian|university)$/i.test(t.text) && /^(?:hospital|hosp|memorial|medical|center|regional)$/i.test(next.text) && /^[A-Z]/.test(t.text)) {
+        mark(t, 'location');
+      }
       if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
         mark(t, 'location');
         // "Harford Memorial", "Laurel Regional": these facility words are part of the proper name.
@@ -387,7 +400,9 @@ export class TextScrubber {
       if (run.some((t, k) => k > 0 && !/^\s$/.test(text.slice(run[k - 1]!.end, t.start)))) continue;
       const name = run.map((t) => t.lower).join(' ');
       if (!this.#lex.usPlaces.has(name)) continue;
-      if (n > 1) return run.every((t) => /^[A-Z]/.test(t.text)) || run.some((t) => !this.#english(t.lower)) ? n : 0;
+      const before = tokens[i - 1];
+      const moved = before !== undefined && (PLACE_BEFORE.has(before.lower) || before.lower === 'in');
+      if (n > 1) return run.every((t) => /^[A-Z]/.test(t.text)) || run.some((t) => !this.#english(t.lower)) || moved ? n : 0;
       const t = run[0]!;
       if (t.lower.length < 4 || STOP.has(t.lower) || CLINICAL.has(t.lower) || this.#english(t.lower) || WEEKDAYS.has(t.lower)) return 0;
       return 1;
@@ -449,7 +464,9 @@ export class TextScrubber {
     const weak = next.lower === 'home' || next.lower === 'house' || next.lower === 'health' || next.lower === 'center';
     if (weak) return /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && !this.#english(t.lower);
     if (!this.#english(t.lower)) return true;
-    return /^[A-Z][a-z]/.test(t.text) && /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university)$/i.test(next.text);
+    const strongFacility = /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university)$/i.test(next.text);
+    const cased = /^[A-Z][a-z]/.test(t.text) || (/^[A-Z]+$/.test(t.text) && /^[A-Z]+$/.test(next.text));
+    return cased && strongFacility && !/^(?:the|a|this|that|community|state|local|outside|other|nursing|new|old|his|her|their)$/i.test(t.text);
   }
 }
 
