@@ -170,6 +170,15 @@ const STOP = new Set([
   'see', 'please', 'copy', 'phone', 'tel', 'home', 'hospital', 'floor', 'unit', 'icu', 'ccu', 'micu', 'sicu', 'ed', 'er', 'ew', 'or', 'pacu', 'cath', 'lab',
 ]);
 
+/** What the per-token rules share. */
+interface RuleContext {
+  readonly text: string;
+  readonly tokens: readonly Token[];
+  readonly mark: (t: Token, kind: PhiKind, isStrong?: boolean) => void;
+  readonly gap: (a: Token, b: Token) => string;
+  readonly adjacent: (a: Token | undefined, b: Token | undefined) => boolean;
+}
+
 interface Token {
   readonly start: number;
   readonly end: number;
@@ -260,11 +269,28 @@ export class TextScrubber {
       if (isStrong) strong.push({ start: t.start, end: t.end, kind });
     };
     const gap = (a: Token, b: Token): string => text.slice(a.end, b.start);
+    const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
+    const c: RuleContext = { text, tokens, mark, gap, adjacent };
     for (let i = 0; i < tokens.length; i++) {
+      if (this.#personRules(c, i)) continue;
       const t = tokens[i]!;
-      const prev = tokens[i - 1];
       const next = tokens[i + 1];
-      const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
+      this.#saintRule(c, i);
+      const facilityNext = next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next));
+      if (this.#nameLike(t) && !facilityNext) {
+        mark(t, 'name', false);
+        continue;
+      }
+      this.#placeAndContactRules(c, i);
+    }
+  }
+
+  /** Names by title, initials, first name + surname, signature and relation; true when the token is done. */
+  #personRules(c: RuleContext, i: number): boolean {
+    const { text, tokens, mark, gap, adjacent } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
+    const next = tokens[i + 1];
       // Title: "Dr. Wolfe", "DR TYRO", "Dr. Art White", "DR. L. RUUSKA".
       if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(prev, t, text)) {
         mark(t, 'name');
@@ -273,14 +299,14 @@ export class TextScrubber {
         const after = tokens[i + (next !== undefined && adjacent(t, next) && this.#surnameish(next) ? 2 : 1)];
         const other = tokens[i + (after === next ? 2 : 3)];
         if (after?.lower === 'and' && other !== undefined && /^[A-Z]/.test(other.text) && this.#surnameish(other)) mark(other, 'name');
-        continue;
+        return true;
       }
       // Initials: "E. WELSH", "DAN A. FORMAN-LYONS", "Q. LANDER RRT".
       if (/^[A-Z]$/.test(t.text) && text[t.end] === '.' && /^|[\s(]$/.test(text[t.start - 1] ?? '') && (t.start === 0 || /[\s(,]/.test(text[t.start - 1] ?? '')) && next !== undefined && adjacent(t, next) && this.#surnameish(next) && /^[A-Z]/.test(next.text)) {
         mark(t, 'name');
         mark(next, 'name');
         if (prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower)) mark(prev, 'name');
-        continue;
+        return true;
       }
       // First name then surname: "mary souza", "pat rixford", "Florence Garvey", "VIRGINIA SALLESE".
       if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
@@ -292,7 +318,7 @@ export class TextScrubber {
         if (sameCase && !STOP.has(t.lower) && (strongSurname || (bothCapitalised && listedSurname) || ((!this.#english(t.lower) || /^[A-Z]/.test(t.text)) && this.#surnameish(next)))) {
           mark(t, 'name');
           mark(next, 'name');
-          continue;
+          return true;
         }
       }
       // Signature before a role: "David Murray RRT", "irene snell, rn", "Bernard Foley CRT".
@@ -322,19 +348,30 @@ export class TextScrubber {
               break;
             } else break;
           }
-          continue;
+          return true;
         }
       }
+    return false;
+  }
+
+  /** "St. Agnes", "Saint Joseph". */
+  #saintRule(c: RuleContext, i: number): void {
+    const { text, tokens, mark, adjacent } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
       const saint = prev !== undefined && (prev.lower === 'saint' || (prev.lower === 'st' && (text[prev.end] === '.' || this.#lex.firstNames.has(t.lower))));
       if (prev !== undefined && saint && adjacent(prev, t) && /^[A-Z]/.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower)) {
         mark(prev, 'location');
         mark(t, 'location');
       }
-      const facilityNext = next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next));
-      if (this.#nameLike(t) && !facilityNext) {
-        mark(t, 'name', false);
-        continue;
-      }
+  }
+
+  /** Hospital acronyms, named units, contact context, gazetteer places, movement words, facility words. */
+  #placeAndContactRules(c: RuleContext, i: number): void {
+    const { text, tokens, mark, gap, adjacent } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
+    const next = tokens[i + 1];
       // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
       if (prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the') && /^\s{1,2}$/.test(gap(prev, t)) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
         mark(t, 'location');
@@ -370,7 +407,6 @@ export class TextScrubber {
           mark(prev, 'location');
         }
       }
-    }
   }
 
   /**
