@@ -24,7 +24,7 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
   const rows: Row[] = [];
   if (suite === 'transfer' || suite === 'all') {
     const transfer = await runTransferSuite(quick ? { sizes: [16 * MiB] } : {});
-    console.log(`\ntransfer (best of 3, MB = 1e6 bytes; client and server in one process on 127.0.0.1)\n${formatTable(transfer)}`);
+    console.log(`\ntransfer (best of 3, MB = 1e6 bytes; 127.0.0.1; the site side on the coordinator's thread or on its own worker thread)\n${formatTable(transfer)}`);
     rows.push(...transfer.map((r) => ({ suite: 'transfer' as const, ...r })));
   }
   if (suite === 'aggregation' || suite === 'all') {
