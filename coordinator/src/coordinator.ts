@@ -7,6 +7,8 @@ import { getModelSpec } from '../../shared/src/ml/model-registry.js';
 import { encodeWeights, initialWeights } from '../../shared/src/ml/weights.js';
 import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
+import type { AuditLedger } from './audit/audit-ledger.js';
+import { CoordinatorAudit } from './audit/coordinator-audit.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import type { CoordinatorEvent } from './rounds/events.js';
@@ -64,7 +66,13 @@ export class Coordinator {
     /** Expected update size per open fit task, shared with the upload endpoint's shape check. */
     private readonly expectedUpdates: Map<string, number>,
     private readonly options: CoordinatorOptions,
+    private readonly auditing: CoordinatorAudit,
   ) {}
+
+  /** The signed audit ledger (list, head, export, verify); see coordinator/src/audit/audit-ledger.ts. */
+  get audit(): AuditLedger {
+    return this.auditing.ledger;
+  }
 
   /** gRPC port actually bound (useful with port 0). */
   get port(): number {
@@ -77,10 +85,20 @@ export class Coordinator {
     const resolve = (p: string): string => path.resolve(baseDir, p);
     const dataDir = resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const store = await SqliteCoordinatorStore.open(path.join(dataDir, 'coordinator.sqlite'));
+    const caPem = readFileSync(resolve(config.tls.ca), 'utf8');
+    const auditing = await CoordinatorAudit.open({
+      config,
+      databaseFile: path.join(dataDir, 'coordinator.sqlite'),
+      caPem,
+      certPem: readFileSync(resolve(config.tls.cert), 'utf8'),
+      keyPem: readFileSync(resolve(config.tls.key)),
+      certPath: resolve(config.tls.cert),
+      logger,
+      now,
+    });
+    const store = auditing.wrapStore(await SqliteCoordinatorStore.open(path.join(dataDir, 'coordinator.sqlite')));
     const interrupted = await store.interruptOpenRounds(now());
     if (interrupted > 0) logger.warn({ rounds: interrupted }, 'found rounds left open by a previous run; marked interrupted');
-    const caPem = readFileSync(resolve(config.tls.ca), 'utf8');
     const revocations =
       config.tls.revocations === undefined
         ? undefined
@@ -88,6 +106,7 @@ export class Coordinator {
             path: resolve(config.tls.revocations),
             caCertPem: caPem,
             onError: (err) => logger.error({ code: err.code, reason: err.message }, 'revocation list not reloaded'),
+            onReload: (list) => auditing.revocationsLoaded(list, false),
           });
     const sessions = new SiteSessions(logger, now);
     const models = new ModelRepository(path.join(dataDir, 'models'));
@@ -98,7 +117,7 @@ export class Coordinator {
       uploads,
       models,
       store,
-      auth: createSiteAuthenticator(caPem, revocations, now),
+      auth: auditing.wrapAuthenticator(createSiteAuthenticator(caPem, revocations, now)),
       logger,
       coordinatorId: config.coordinatorId,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -115,7 +134,9 @@ export class Coordinator {
       logger,
     });
     logger.info({ host: config.listen.host, port: server.port, dataDir }, 'coordinator listening (mTLS)');
-    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options);
+    await auditing.recordStart(server.port);
+    if (revocations) auditing.revocationsLoaded(revocations.list, true);
+    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, auditing);
   }
 
   /** Creates the study (idempotent for the same id and spec) with its initial model version. */
@@ -166,6 +187,8 @@ export class Coordinator {
     this.abort.abort();
     this.sessions.cancelAll('coordinator shutting down');
     await this.server.close();
+    await this.auditing.recordStop();
+    await this.auditing.close();
     await this.store.close();
   }
 }
