@@ -106,6 +106,24 @@ export class ApiError extends TesseraError {
   }
 }
 
+/**
+ * Thrown by the audit ledger: an entry that cannot be recorded (`TESSERA_AUDIT_ENTRY_INVALID`: not JSON, too
+ * large, or content where only metadata belongs), a key and certificate that do not belong together
+ * (`TESSERA_AUDIT_SIGNER_INVALID`), a ledger file or database that cannot be read or continued
+ * (`TESSERA_AUDIT_LEDGER_INVALID`), or an update or delete refused by the append-only table
+ * (`TESSERA_AUDIT_APPEND_ONLY`).
+ */
+export class AuditError extends TesseraError {
+  constructor(
+    code: `TESSERA_AUDIT_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
 /** Narrow an unknown thrown value to a message safe to log. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
