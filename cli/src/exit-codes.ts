@@ -18,6 +18,13 @@ export const ExitCode = {
   StudyFailed: 3,
   /** A required input (data folder, kit) is missing or unreadable. */
   InputMissing: 4,
+  /**
+   * `tessera audit verify|evidence|cross-check`: a ledger failed verification (an entry edited, deleted,
+   * reordered, or the file truncated; the first bad entry is named), or the evidence's contract does not match.
+   */
+  AuditInvalid: 8,
+  /** `tessera audit cross-check`: both ledgers verify but disagree on an update hash or a model. */
+  AuditMismatch: 9,
   /** Interrupted by a signal. */
   Interrupted: 130,
 } as const;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError, TesseraError } from '../../shared/src/errors.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
+import { auditCommand } from './commands/audit.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { demoCommand } from './commands/demo.js';
 import { provisionCommand } from './commands/provision.js';
@@ -17,6 +18,7 @@ Commands:
   revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
   coordinator   run the coordinator
   agent         run a site agent
+  audit         export, verify, cross-check the signed audit ledger; build a study's evidence pack
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   revoke: revokeCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  audit: (argv) => auditCommand(argv),
 };
 
 /** CLI entry point; returns the process exit code (see cli/src/exit-codes.ts). */
