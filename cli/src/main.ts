@@ -5,6 +5,7 @@ import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { deidCommand } from './commands/deid.js';
 import { demoCommand } from './commands/demo.js';
 import { provisionCommand } from './commands/provision.js';
 import { revokeCommand } from './commands/revoke.js';
@@ -19,6 +20,8 @@ Commands:
   coordinator   run the coordinator
   agent         run a site agent
   audit         export, verify, cross-check the signed audit ledger; build a study's evidence pack
+  export-model  write a global model version in the TensorFlow.js format, with its provenance
+  deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -29,6 +32,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   coordinator: coordinatorCommand,
   agent: agentCommand,
   audit: (argv) => auditCommand(argv),
+  // Loaded on demand: it pulls in TF.js, which the other commands' start-up does not need.
+  'export-model': async (argv) => (await import('./commands/export-model.js')).exportModelCommand(argv),
+  deid: deidCommand,
 };
 
 /** CLI entry point; returns the process exit code (see cli/src/exit-codes.ts). */

@@ -181,6 +181,31 @@ export class CoordinatorAudit {
     });
   }
 
+  /**
+   * Observes the coordinator's events for what the store does not see: a site's privacy budget after a DP fit
+   * (`site-privacy`, emitted by the differential-privacy round code) becomes a `privacy.spent` entry with the
+   * site's cumulative ε (`epsilonTotal`). Events of other types are ignored. Never throws.
+   */
+  observeEvent(event: { type: string }): void {
+    if (event.type !== 'site-privacy') return;
+    const e = event as { type: string; studyId?: unknown; siteId?: unknown; round?: unknown; epsilon?: unknown; delta?: unknown; accountant?: unknown; dpRounds?: unknown };
+    const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    if (typeof e.studyId !== 'string' || typeof e.siteId !== 'string' || !ID.test(e.siteId) || !ID.test(e.studyId)) return;
+    this.appendInBackground({
+      actor: `site:${e.siteId}`,
+      kind: AuditKind.PrivacySpent,
+      studyId: e.studyId,
+      siteId: e.siteId,
+      ...(typeof e.round === 'number' && Number.isInteger(e.round) && e.round >= 0 ? { round: e.round } : {}),
+      details: {
+        epsilonTotal: finite(e.epsilon),
+        delta: finite(e.delta),
+        accountant: typeof e.accountant === 'string' ? e.accountant.slice(0, 32) : null,
+        dpRounds: finite(e.dpRounds),
+      },
+    });
+  }
+
   async recordStop(): Promise<void> {
     await this.ledger.append({ actor: this.actor, kind: AuditKind.CoordinatorStopped, details: {} });
   }
