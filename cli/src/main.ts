@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ApiError, ConfigError, TesseraError } from '../../shared/src/errors.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
+import { auditCommand } from './commands/audit.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { deidCommand } from './commands/deid.js';
 import { demoCommand } from './commands/demo.js';
@@ -20,6 +21,7 @@ Commands:
   revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
   coordinator   run the coordinator
   agent         run a site agent
+  audit         export, verify, cross-check the signed audit ledger; build a study's evidence pack
   export-model  write a global model version in the TensorFlow.js format, with its provenance
   deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
   study         create, start, watch, pause, resume and abort studies over the REST API (operator token)
@@ -33,6 +35,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   revoke: revokeCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  audit: (argv) => auditCommand(argv),
   // Loaded on demand: it pulls in TF.js, which the other commands' start-up does not need.
   'export-model': async (argv) => (await import('./commands/export-model.js')).exportModelCommand(argv),
   deid: deidCommand,
