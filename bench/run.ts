@@ -2,23 +2,27 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop) and `all`.
+ * (FedAvg kernel and strategies against a plain typed-array loop), `deid-text` (free-text PHI scrubber
+ * recall and precision on the PhysioNet deid gold standard) and `all`.
  */
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
+import { runDeidTextSuite } from './deid-text.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'deid-text', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
   return (SUITES as readonly string[]).includes(name ?? '');
 }
 
-type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' };
+type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' | 'deid-text' };
 
 async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
   const rows: Row[] = [];
@@ -32,7 +36,18 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     console.log(`\naggregation (best of 3, one thread)\n${formatTable(aggregation)}`);
     rows.push(...aggregation.map((r) => ({ suite: 'aggregation' as const, ...r })));
   }
+  if (suite === 'deid-text' || suite === 'all') {
+    const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
+    const table = deid.map(({ recallByType, ...rest }) => ({ ...rest, worstType: worstType(recallByType) }));
+    console.log(`\ndeid-text (PhysioNet deid 1.1 gold standard; dev = patients 1-80, held-out = 81-163)\n${formatTable(table)}`);
+    rows.push(...deid.map((r) => ({ suite: 'deid-text' as const, ...r })));
+  }
   return rows;
+}
+
+function worstType(recall: Record<string, number>): string {
+  const [type, value] = Object.entries(recall).sort((a, b) => a[1] - b[1])[0] ?? ['-', 1];
+  return `${type} ${value}`;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -5,6 +5,7 @@ import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { deidEmrCommand } from './commands/deid-emr.js';
 import { deidCommand } from './commands/deid.js';
 import { demoCommand } from './commands/demo.js';
 import { provisionCommand } from './commands/provision.js';
@@ -26,6 +27,7 @@ Commands:
   deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
   study         create, start, watch, pause, resume and abort studies over the REST API (operator token)
   sites         list the federation's sites over the REST API
+  deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor, with a JSON report
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -41,6 +43,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   deid: deidCommand,
   study: (argv) => studyCommand(argv),
   sites: (argv) => sitesCommand(argv),
+  'deid-emr': deidEmrCommand,
 };
 
 /** Exit code for an answer of the REST API (see docs/errors.md, "CLI exit codes"). */
