@@ -28,7 +28,14 @@ export interface EncodeOptions {
 }
 
 /** VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 Table 7.1-1). */
-const LONG_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
+const LONG_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT']);
+/**
+ * VRs written as they are. Anything else (a damaged VR, or SV/UV/OV, which dicom-parser 1.8 reads with a
+ * 2-byte length although PS3.5 gives them 4) is written as UN, which every reader skips by its 4-byte length.
+ */
+const WRITABLE_VRS: ReadonlySet<string> = new Set([
+  ...LONG_VRS, 'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'PN', 'SH', 'SL', 'SS', 'ST', 'TM', 'UI', 'UL', 'US',
+]);
 const UNDEFINED = 0xffffffff;
 
 class ByteSink {
@@ -112,7 +119,7 @@ class DatasetEncoder {
       return;
     }
     const value = el.value ?? new Uint8Array(0);
-    let vr = el.vr ?? 'UN';
+    let vr = el.vr !== undefined && WRITABLE_VRS.has(el.vr) ? el.vr : 'UN';
     if (el.undefinedLength === true) {
       // A VR UN value of undefined length already ends with its sequence delimitation item.
       this.header(sink, el.tag, 'UN', UNDEFINED);
@@ -174,7 +181,9 @@ export function encodeWithMeta(meta: DicomDataset, dataset: DicomDataset, transf
   explicitHeader(sink, Tags.FileMetaInformationGroupLength, 'UL', 4);
   sink.push(groupLength);
   for (const p of metaSink.parts) sink.push(p);
-  const body: DicomDataset = new Map([...dataset].filter(([t]) => t >>> 16 !== 0x0002));
+  // Groups 0000 (command, never valid in a file) and 0002 (the meta, written above) are not part of a data set;
+  // a group 0000 element right after the meta would even be read back as meta by dicom-parser.
+  const body: DicomDataset = new Map([...dataset].filter(([t]) => t >>> 16 > 0x0002));
   new DatasetEncoder(transferSyntaxUid !== TransferSyntax.ImplicitVRLittleEndian).dataset(sink, body);
   return sink.concat();
 }
