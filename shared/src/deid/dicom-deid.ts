@@ -26,7 +26,7 @@ import {
 } from '../dicom/dataset.js';
 import { NATIVE_TRANSFER_SYNTAXES, Tags, TransferSyntax, formatTag, tag, type Tag } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
-import { encodeDicom } from '../dicom/writer.js';
+import { encodeDicomChunks } from '../dicom/writer.js';
 import { TesseraError } from '../errors.js';
 
 /** Why a file was quarantined or failed: a stable code and a message free of PHI. */
@@ -50,7 +50,10 @@ export type ChangeLog = Record<string, Record<string, number>>;
 export type DicomDeidResult =
   | {
       readonly status: 'written';
-      readonly bytes: Uint8Array;
+      /** The de-identified Part 10 file as chunks (bulk values are views of the input buffer); see `concatChunks`. */
+      readonly chunks: readonly Uint8Array[];
+      /** Total length of `chunks`. */
+      readonly byteLength: number;
       /** The new SOP Instance UID (also the file meta's Media Storage SOP Instance UID). */
       readonly sopInstanceUid: string;
       readonly transferSyntaxUid: string;
@@ -271,7 +274,7 @@ class Run {
   }
 
   applyRule(ds: DicomDataset, el: DicomElement, rule: ProfileRule, depth: number): void {
-    const key = `${formatTag(rule.tag)} ${rule.name}`;
+    const key = rule.key;
     const byOption = this.optionAction(rule);
     const action: ProfileAction = byOption?.action ?? resolveBasicAction(rule.basic);
     const vr = el.vr !== undefined && el.vr !== 'UN' ? el.vr : vrFromName(rule.name);
@@ -480,10 +483,11 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   if (!ds.has(Tags.PatientName)) ds.set(Tags.PatientName, textElement(Tags.PatientName, 'PN', ''));
   markDeidentified(ds, ctx.options);
   const transferSyntaxUid = outputTransferSyntax(parsed.transferSyntaxUid);
-  const out = encodeDicom(ds, { transferSyntaxUid });
+  const chunks = encodeDicomChunks(ds, { transferSyntaxUid });
   const result: DicomDeidResult = {
     status: 'written',
-    bytes: out,
+    chunks,
+    byteLength: chunks.reduce((n, c) => n + c.length, 0),
     sopInstanceUid: getString(ds, Tags.SOPInstanceUID) ?? '',
     transferSyntaxUid,
     patientPseudonym: pseudonym,

@@ -17,4 +17,4 @@ export {
 export { KEYWORDS, SopClass, Tags, TransferSyntax, formatTag, isPrivateTag, tag, type Tag } from './dictionary.js';
 export { createImageDataset, randomUid, type ImageInput } from './image.js';
 export { DICOM_PARSER_OPTIONS, parseDicom, zlibInflater, type ParsedDicom } from './parse.js';
-export { encodeDicom, writeDicomFile, writeFileAtomic, type EncodeOptions } from './writer.js';
+export { concatChunks, encodeDicom, encodeDicomChunks, writeDicomFile, writeFileAtomic, type EncodeOptions } from './writer.js';

@@ -43,13 +43,12 @@ const SWAP_WIDTH: Readonly<Record<string, number>> = {
 };
 
 function swapped(bytes: Uint8Array, width: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  const whole = bytes.length - (bytes.length % width);
-  for (let i = 0; i < whole; i += width) {
-    for (let j = 0; j < width; j++) out[i + j] = bytes[i + width - 1 - j] as number;
-  }
-  out.set(bytes.subarray(whole), whole);
-  return out;
+  const out = Buffer.from(bytes); // a copy: the file buffer is never modified
+  const whole = out.subarray(0, out.length - (out.length % width));
+  if (width === 2) whole.swap16();
+  else if (width === 4) whole.swap32();
+  else whole.swap64();
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 function describe(err: unknown): string {

@@ -160,7 +160,7 @@ async function processFile(
     };
   }
   try {
-    await writeFileAtomic(path.join(outDir, output), result.bytes);
+    await writeFileAtomic(path.join(outDir, output), result.chunks);
   } catch {
     return { file, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'write-failed', message: `cannot write ${output} into the output folder` }] };
   }
@@ -171,7 +171,7 @@ async function processFile(
     output,
     transferSyntaxUid: result.transferSyntaxUid,
     bytesIn: bytes.length,
-    bytesOut: result.bytes.length,
+    bytesOut: result.byteLength,
     changes: result.changes,
   };
 }
