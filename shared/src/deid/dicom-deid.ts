@@ -70,7 +70,7 @@ export interface DicomDeidContext {
   readonly profile: ConfidentialityProfile;
   readonly pseudonymizer: PatientPseudonymizer;
   readonly options: ReadonlySet<DeidOption>;
-  /** Cache of replaced UIDs (one HMAC per distinct UID); share it across the files of one run. */
+  /** Cache of replaced UIDs, pseudonyms and shifts (one HMAC per distinct value); share it across the files of one run. */
   readonly uidCache?: Map<string, string>;
 }
 
@@ -402,6 +402,16 @@ export function invalidImageReason(ds: DicomDataset, transferSyntaxUid: string):
   return undefined;
 }
 
+/** `cache.get(key)`, computing and storing it on a miss (keys of different kinds are prefixed; UIDs hold no NUL). */
+function cached(cache: Map<string, string> | undefined, key: string, make: () => string): string {
+  let v = cache?.get(key);
+  if (v === undefined) {
+    v = make();
+    cache?.set(key, v);
+  }
+  return v;
+}
+
 /** Transfer syntax of the written file: native inputs become explicit VR little endian, except implicit stays implicit. */
 export function outputTransferSyntax(input: string): string {
   if (input === TransferSyntax.ImplicitVRLittleEndian) return input;
@@ -474,8 +484,9 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   if (burned !== undefined) return { status: 'quarantined', reasons: [burned] };
 
   const key = patientKey(ds);
-  const pseudonym = ctx.pseudonymizer.pseudonym(key);
-  const shift = ctx.pseudonymizer.dateShiftDays(key);
+  const cache = ctx.uidCache;
+  const pseudonym = cached(cache, `pseudonym\0${key}`, () => ctx.pseudonymizer.pseudonym(key));
+  const shift = Number(cached(cache, `shift\0${key}`, () => String(ctx.pseudonymizer.dateShiftDays(key))));
   const run = new Run(ctx, shift, ctx.uidCache ?? new Map<string, string>(), ds);
   run.dataset(ds, 0);
   // Patient ID carries the keyed pseudonym (a dummy value under Z/D) so imaging links to EMR records.

@@ -47,7 +47,7 @@ const BULK_BYTES = 2048;
 
 /** Chunked encoder: see the module comment. */
 class ChunkEncoder {
-  private buf = new Uint8Array(16 * 1024);
+  private buf = new Uint8Array(8 * 1024);
   private view = new DataView(this.buf.buffer);
   private pos = 0;
   private segmentStart = 0;
