@@ -39,6 +39,7 @@ export interface DeidReason {
     | 'burned-in-annotation'
     | 'burned-in-annotation-unknown'
     | 'duplicate-instance'
+    | 'undecodable-pixels'
     | 'write-failed';
   readonly message: string;
 }
@@ -470,9 +471,15 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   }
   const ds = parsed.dataset;
   if (parsed.isDicomdir || ds.has(Tags.DirectoryRecordSequence)) {
+    const records = ds.get(Tags.DirectoryRecordSequence)?.items?.length ?? 0;
     return {
       status: 'failed',
-      reasons: [{ code: 'dicomdir', message: 'DICOMDIR (media storage directory) is an index of other files, not an image instance: not copied into the cache' }],
+      reasons: [
+        {
+          code: 'dicomdir',
+          message: `DICOMDIR (media storage directory, ${records} records) is an index of other files, not an image instance: not copied into the cache; the files it lists are ingested on their own`,
+        },
+      ],
     };
   }
   if ((getString(ds, Tags.SOPInstanceUID) ?? '') === '' || (getString(ds, Tags.SOPClassUID) ?? '') === '') {

@@ -11,6 +11,7 @@ import {
   encodeDicom,
   getString,
   parseDicom,
+  readDicomdir,
   textElement,
   writeDicomFile,
 } from '../../../shared/src/dicom/index.js';
@@ -125,4 +126,28 @@ describe('parseDicom → encodeDicom round trip on real files', () => {
       expect(getString(again.dataset, Tags.SOPInstanceUID)).toBe(getString(parsed.dataset, Tags.SOPInstanceUID));
     });
   }
+});
+
+describe('readDicomdir', () => {
+  it('lists the records of a real DICOMDIR: types and referenced files, no identifying attributes', async () => {
+    const rel = 'pydicom/DICOMDIR';
+    const parsed = parseDicom(await readFile(path.join(sharedDataDir(), 'dicom', rel)), rel);
+    expect(parsed.isDicomdir).toBe(true);
+    const records = readDicomdir(parsed, rel);
+    const types = new Set(records.map((r) => r.type));
+    expect([...types].sort()).toEqual(expect.arrayContaining(['IMAGE', 'PATIENT', 'SERIES', 'STUDY']));
+    const images = records.filter((r) => r.type === 'IMAGE');
+    expect(images.length).toBeGreaterThan(5);
+    for (const r of images) {
+      expect(r.file).toMatch(/^77654033\/|^98892001\/|^98892003\//);
+      expect(r.sopInstanceUid).toMatch(/^[\d.]+$/);
+    }
+    expect(JSON.stringify(records)).not.toContain('Doe');
+  });
+
+  it('refuses a file that is not a DICOMDIR', async () => {
+    const rel = 'pydicom/CT_small.dcm';
+    const parsed = parseDicom(await readFile(path.join(sharedDataDir(), 'dicom', rel)), rel);
+    expect(() => readDicomdir(parsed, rel)).toThrow(/not a DICOMDIR/);
+  });
 });
