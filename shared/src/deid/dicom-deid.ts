@@ -97,6 +97,8 @@ const CLASS_UID_TAGS: ReadonlySet<Tag> = new Set([
 ]);
 
 const WELL_KNOWN_UID_ROOT = '1.2.840.10008.';
+/** Maximum value lengths in characters (PS3.5 Table 6.2-1) of the text VRs descriptors use. */
+const MAX_TEXT_LENGTH: Readonly<Record<string, number>> = { AE: 16, CS: 16, SH: 16, LO: 64, PN: 64, ST: 1024, LT: 10240 };
 /** Longest text scrubbed (LT's 10240-character limit); longer descriptor text is emptied, never kept. */
 const MAX_SCRUB_BYTES = 10240;
 const PRIVATE_KEY = '(gggg,eeee) Private attributes (odd group)';
@@ -326,7 +328,10 @@ class Run {
       return;
     }
     if (isStringVr(vr) && this.scrub !== undefined && v.length <= MAX_SCRUB_BYTES) {
-      el.value = encodeText(this.scrub(decodeText(v, this.utf8)), this.utf8);
+      // Replacements can be longer than what they replace: keep within the VR's maximum length.
+      const max = MAX_TEXT_LENGTH[vr];
+      const text = this.scrub(decodeText(v, this.utf8));
+      el.value = encodeText(max === undefined ? text : text.slice(0, max), this.utf8);
       return;
     }
     if (isStringVr(vr)) el.value = new Uint8Array(0); // text to clean with no scrubber: emptied, never kept.
