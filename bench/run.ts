@@ -36,7 +36,7 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
   }
   if (suite === 'ingest' || suite === 'all') {
     const ingest = await runIngestSuite(quick ? { runs: 2 } : {});
-    console.log(`\ningest (shared DICOM corpus, files the gate writes; best of ${quick ? 2 : 5} passes, one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`);
+    console.log(`\ningest (shared DICOM corpus, files the gate writes; cases interleaved, best of ${quick ? 2 : 9} passes, one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`);
     rows.push(...ingest.map((r) => ({ suite: 'ingest' as const, ...r })));
   }
   return rows;

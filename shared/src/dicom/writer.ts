@@ -117,7 +117,18 @@ class ChunkEncoder {
   }
 
   dataset(explicit: boolean, ds: DicomDataset): void {
-    for (const t of [...ds.keys()].sort((a, b) => a - b)) this.element(explicit, ds.get(t) as DicomElement);
+    // Parsed data sets are already in tag order; only sort when an edit broke it.
+    let sorted = true;
+    let prev = -1;
+    for (const t of ds.keys()) {
+      if (t < prev) {
+        sorted = false;
+        break;
+      }
+      prev = t;
+    }
+    if (sorted) for (const el of ds.values()) this.element(explicit, el);
+    else for (const t of [...ds.keys()].sort((a, b) => a - b)) this.element(explicit, ds.get(t) as DicomElement);
   }
 
   element(explicit: boolean, el: DicomElement): void {
