@@ -196,7 +196,8 @@ function capAge(as: string): string {
 class Run {
   readonly changes: ChangeLog = {};
   readonly utf8: boolean;
-  scrub: ((text: string) => string) | undefined;
+  #scrub: ((text: string) => string) | undefined;
+  readonly #top: DicomDataset;
 
   constructor(
     readonly ctx: DicomDeidContext,
@@ -205,7 +206,13 @@ class Run {
     top: DicomDataset,
   ) {
     this.utf8 = isUtf8Dataset(top);
-    if (ctx.options.has('clean-descriptors')) this.scrub = makeTextScrubber(identifyingValues(top, ctx.profile, this.utf8));
+    this.#top = top;
+  }
+
+  /** The instance's text scrubber, built on first use (its known identifiers come from the original header). */
+  scrub(text: string): string {
+    this.#scrub ??= makeTextScrubber(identifyingValues(this.#top, this.ctx.profile, this.utf8));
+    return this.#scrub(text);
   }
 
   log(action: string, key: string): void {
@@ -309,6 +316,8 @@ class Run {
         this.replaceUids(el);
         return;
       case 'K':
+        // Kept, except ages of 90 and over, grouped as HIPAA Safe Harbor requires.
+        if (vr === 'AS' && el.value !== undefined) el.value = encodeText(capAge(decodeText(el.value)));
         return;
       case 'C':
         this.clean(el, vr, byOption?.option);
@@ -327,14 +336,14 @@ class Run {
       el.value = encodeText(capAge(decodeText(v)));
       return;
     }
-    if (isStringVr(vr) && this.scrub !== undefined && v.length <= MAX_SCRUB_BYTES) {
+    if (isStringVr(vr) && v.length <= MAX_SCRUB_BYTES) {
       // Replacements can be longer than what they replace: keep within the VR's maximum length.
       const max = MAX_TEXT_LENGTH[vr];
       const text = this.scrub(decodeText(v, this.utf8));
       el.value = encodeText(max === undefined ? text : text.slice(0, max), this.utf8);
       return;
     }
-    if (isStringVr(vr)) el.value = new Uint8Array(0); // text to clean with no scrubber: emptied, never kept.
+    if (isStringVr(vr)) el.value = new Uint8Array(0); // text too long to scrub: emptied, never kept.
   }
 }
 

@@ -125,10 +125,12 @@ describe('deidentifyDicom options', () => {
     expect(result.status === 'written' && result.dateShiftDays).toBe(shift);
   });
 
-  it('retain-patient-characteristics keeps sex and age', () => {
+  it('retain-patient-characteristics keeps sex and age (ages of 90 and over grouped as 090Y)', () => {
     const out = written(deidentifyDicom(mrImage(), 'mr', ctx('retain-patient-characteristics')));
     expect(out.string('x00100040')).toBe('F');
     expect(out.string('x00101010')).toBe('054Y');
+    const old = written(deidentifyDicom(mrImage({ PatientAge: '097Y' }), 'old', ctx('retain-patient-characteristics')));
+    expect(old.string('x00101010')).toBe('090Y');
   });
 
   it('clean-descriptors keeps descriptions but scrubs names, IDs and dates from them', () => {
