@@ -26,6 +26,7 @@ export type CoordinatorEvent =
       sites: number;
     }
   | { type: 'round-failed'; studyId: string; round: number; attempt: number; reason: string }
+  | { type: 'study-paused'; studyId: string; completedRounds: number }
   | { type: 'study-finished'; studyId: string; status: 'completed' | 'failed' | 'aborted'; reason?: string };
 
 export type EventSink = (event: CoordinatorEvent) => void;
