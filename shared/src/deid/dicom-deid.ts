@@ -93,6 +93,8 @@ const CLASS_UID_TAGS: ReadonlySet<Tag> = new Set([
 ]);
 
 const WELL_KNOWN_UID_ROOT = '1.2.840.10008.';
+/** Longest text scrubbed (LT's 10240-character limit); longer descriptor text is emptied, never kept. */
+const MAX_SCRUB_BYTES = 10240;
 const PRIVATE_KEY = '(gggg,eeee) Private attributes (odd group)';
 const ITEM_TAG_LE = [0xfe, 0xff, 0x00, 0xe0];
 
@@ -221,7 +223,8 @@ class Run {
     el.value = encodeText(
       text
         .split('\\')
-        .map((u) => (u.trim() === '' ? '' : this.uid(u.trim())))
+        .map((u) => u.replaceAll('\0', '').trim())
+        .map((u) => (u === '' ? '' : this.uid(u)))
         .join('\\'),
     );
   }
@@ -318,7 +321,7 @@ class Run {
       el.value = encodeText(capAge(decodeText(v)));
       return;
     }
-    if (isStringVr(vr) && this.scrub !== undefined) {
+    if (isStringVr(vr) && this.scrub !== undefined && v.length <= MAX_SCRUB_BYTES) {
       el.value = encodeText(this.scrub(decodeText(v, this.utf8)), this.utf8);
       return;
     }

@@ -42,7 +42,10 @@ const encoder = new TextEncoder();
 
 /** Decodes text bytes (UTF-8 when `utf8Text`, else Latin-1) and strips trailing NUL and space padding. */
 export function decodeText(bytes: Uint8Array, utf8Text = false): string {
-  return (utf8Text ? utf8 : latin1).decode(bytes).replace(/[\0 ]+$/, '');
+  // Trim padding by scanning bytes: a /[\0 ]+$/ regex backtracks quadratically on long runs of padding.
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  return (utf8Text ? utf8 : latin1).decode(bytes.subarray(0, end));
 }
 
 /** Encodes text (UTF-8 when `utf8Text`, else Latin-1 with non-Latin-1 characters as '?'). */
