@@ -130,10 +130,12 @@ export interface DemoReport {
   secureAggregation: boolean;
   workdir: string;
   sites: { id: string; trainExamples: number; testExamples: number }[];
-  rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number }; train: { loss: number; accuracy: number } | null }[];
+  rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number; auc?: number }; train: { loss: number; accuracy: number } | null }[];
   final: {
     meanClientAccuracy: number | null;
     weightedAccuracy: number | null;
+    /** Pooled ROC AUC of the final global model on every site's held-out split (null: not reported). */
+    auc: number | null;
     perSite: Record<string, { accuracy: number; loss: number; testExamples: number }>;
     modelVersion: string;
   };
@@ -156,7 +158,7 @@ function progressLine(e: CoordinatorEvent, totalRounds: number): string | null {
     case 'round-committed': {
       const m = e.metrics;
       const bar = '#'.repeat(Math.round((20 * e.round) / totalRounds)).padEnd(20, '.');
-      return `[${bar}] round ${e.round}/${totalRounds}  ${(e.durationMs / 1000).toFixed(1)}s  ${m ? `eval loss ${m.loss.toFixed(4)}  accuracy ${m.accuracy.toFixed(3)}` : 'no evaluation'}  (${e.sites} sites)`;
+      return `[${bar}] round ${e.round}/${totalRounds}  ${(e.durationMs / 1000).toFixed(1)}s  ${m ? `eval loss ${m.loss.toFixed(4)}  accuracy ${m.accuracy.toFixed(3)}${m.auc !== undefined ? `  AUC ${m.auc.toFixed(3)}` : ''}` : 'no evaluation'}  (${e.sites} sites)`;
     }
     case 'round-failed':
       return `  round ${e.round} attempt ${e.attempt} failed: ${e.reason}`;
@@ -293,7 +295,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       workdir: a.workdir,
       sites: summary.sites,
       rounds: summary.rounds.map((r) => ({ round: r.round, durationMs: r.durationMs, metrics: r.metrics ?? { loss: Number.NaN, accuracy: Number.NaN }, train: r.train })),
-      final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, perSite: summary.final.perSite, modelVersion: summary.final.modelVersion },
+      final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, auc: summary.final.auc, perSite: summary.final.perSite, modelVersion: summary.final.modelVersion },
       status: summary.status,
       durationMs: Date.now() - started,
     };
@@ -319,6 +321,6 @@ function printSummary(r: DemoReport): void {
     console.log(`${s.id.padEnd(14)} ${String(s.trainExamples).padStart(6)} ${String(s.testExamples).padStart(6)}   ${p ? p.accuracy.toFixed(3).padStart(8) : '       -'}   ${p ? p.loss.toFixed(4) : '-'}`);
   }
   const m = r.final.meanClientAccuracy;
-  console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);
+  console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · AUC ${r.final.auc?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);
   console.log(`state, certificates and logs: ${r.workdir}`);
 }

@@ -67,6 +67,22 @@ export interface TrainerOptions {
   computeGradients?: ComputeGradients;
 }
 
+/**
+ * Loss (mean binary cross-entropy, probabilities clipped to [1e-7, 1 − 1e-7]), accuracy (≥ 0.5 counts
+ * as 1) and ROC AUC of predicted probabilities `p` against 0/1 labels `y`.
+ */
+export function scoreMetrics(p: Float32Array, y: Float32Array): EvaluateResult {
+  let lossSum = 0;
+  let correct = 0;
+  for (let r = 0; r < p.length; r++) {
+    const label = y[r] as number;
+    const pr = Math.min(Math.max(p[r] as number, BCE_EPSILON), 1 - BCE_EPSILON);
+    lossSum -= label * Math.log(pr) + (1 - label) * Math.log(1 - pr);
+    if ((pr >= 0.5 ? 1 : 0) === label) correct++;
+  }
+  return { loss: lossSum / p.length, accuracy: correct / p.length, auc: rocAuc(p, y), numExamples: p.length };
+}
+
 /** Rows predicted per tensor during evaluation, to bound memory on large cohorts. */
 const EVAL_CHUNK = 4096;
 
@@ -258,16 +274,7 @@ export class Trainer {
   }
 
   #evaluateLoaded(data: TrainingData): EvaluateResult {
-    const p = this.#predictLoaded(data);
-    let lossSum = 0;
-    let correct = 0;
-    for (let r = 0; r < data.n; r++) {
-      const y = data.y[r] as number;
-      const pr = Math.min(Math.max(p[r] as number, BCE_EPSILON), 1 - BCE_EPSILON);
-      lossSum -= y * Math.log(pr) + (1 - y) * Math.log(1 - pr);
-      if ((pr >= 0.5 ? 1 : 0) === y) correct++;
-    }
-    return { loss: lossSum / data.n, accuracy: correct / data.n, auc: rocAuc(p, data.y), numExamples: data.n };
+    return scoreMetrics(this.#predictLoaded(data), data.y);
   }
 
   /** Splits a flat vector into tensors shaped like `variables` (kept: the caller disposes them). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { augmentImages } from '../../../shared/src/ml/augment.js';
-import { rocAuc } from '../../../shared/src/ml/metrics.js';
+import { addScoreHistogram, aucFromHistograms, rocAuc, ROC_BINS, scoreHistogramMetrics } from '../../../shared/src/ml/metrics.js';
 import { createRng } from '../../../shared/src/rng.js';
 
 /** AUC by definition: the share of (positive, negative) pairs ranked right, ties one half. */
@@ -38,6 +38,40 @@ describe('rocAuc', () => {
   it('is NaN with one class and refuses mismatched lengths', () => {
     expect(rocAuc([0.1, 0.2], [1, 1])).toBeNaN();
     expect(() => rocAuc([0.1], [1, 0])).toThrow(RangeError);
+  });
+});
+
+describe('federated AUC from score histograms', () => {
+  it('summed over sites equals the pooled AUC when no positive and negative share a bin', () => {
+    const rng = createRng(9);
+    const sites = [0, 1, 2].map(() => {
+      // Scores on a 1/2000 grid offset by half a bin from the class of the other label: no shared bins.
+      const n = 30 + rng.int(30);
+      const y = Array.from({ length: n }, (_, i) => (i < 2 ? i : rng.int(2)));
+      const s = y.map((label) => (2 * rng.int(ROC_BINS) + (label === 1 ? 1 : 0) + 0.5) / (2 * ROC_BINS));
+      return { s, y };
+    });
+    const pos = new Float64Array(ROC_BINS);
+    const neg = new Float64Array(ROC_BINS);
+    for (const site of sites) expect(addScoreHistogram({ loss: 0.3, ...scoreHistogramMetrics(site.s, site.y) }, pos, neg)).toBe(true);
+    const pooled = rocAuc(sites.flatMap((x) => x.s), sites.flatMap((x) => x.y));
+    // Same-bin pairs: a positive at 2k+1 and a negative at 2k share bin k; rocAuc ranks them, the histogram halves them.
+    expect(Math.abs(aucFromHistograms(pos, neg) - pooled)).toBeLessThan(0.02);
+    const exact = sites.map(({ s, y }) => ({ s: s.map((v) => (Math.floor(v * ROC_BINS) + 0.5) / ROC_BINS), y }));
+    const pos2 = new Float64Array(ROC_BINS);
+    const neg2 = new Float64Array(ROC_BINS);
+    for (const site of exact) addScoreHistogram(scoreHistogramMetrics(site.s, site.y), pos2, neg2);
+    // Scores at bin centres: binning loses nothing, histogram AUC = pooled AUC exactly.
+    expect(aucFromHistograms(pos2, neg2)).toBeCloseTo(rocAuc(exact.flatMap((x) => x.s), exact.flatMap((x) => x.y)), 12);
+  });
+
+  it('refuses malformed entries without adding anything', () => {
+    const pos = new Float64Array(ROC_BINS);
+    const neg = new Float64Array(ROC_BINS);
+    expect(addScoreHistogram({ 'roc.pos.1': 2, 'roc.neg.5000': 1 }, pos, neg)).toBe(false);
+    expect(addScoreHistogram({ 'roc.pos.1': 2, 'roc.neg.3': 0.5 }, pos, neg)).toBe(false);
+    expect(pos[1]).toBe(0);
+    expect(aucFromHistograms(pos, neg)).toBeNaN();
   });
 });
 
