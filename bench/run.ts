@@ -4,7 +4,8 @@
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
  * (FedAvg kernel and strategies against a plain typed-array loop), `deid-text` (free-text PHI scrubber
  * recall and precision on the PhysioNet deid gold standard), `ingest` (DICOM parse + de-identify + write
- * against a plain dicom-parser parse of the same files) and `all`.
+ * against a plain dicom-parser parse of the same files), `cnn` (CNN training images/s per TF.js backend,
+ * wasm against cpu) and `all`.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,18 +14,19 @@ import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
 import { runDeidTextSuite } from './deid-text.js';
 import { runIngestSuite } from './ingest.js';
+import { runCnnSuite } from './cnn.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'deid-text', 'ingest', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'deid-text', 'ingest', 'cnn', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
   return (SUITES as readonly string[]).includes(name ?? '');
 }
 
-type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' | 'deid-text' | 'ingest' };
+type Row = Record<string, unknown> & { suite: Exclude<SuiteName, 'all'> };
 
 async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
   const rows: Row[] = [];
@@ -48,6 +50,11 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     const ingest = await runIngestSuite(quick ? { runs: 2 } : {});
     console.log(`\ningest (shared DICOM corpus, files the gate writes; cases interleaved, best of ${quick ? 2 : 9} passes, one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`);
     rows.push(...ingest.map((r) => ({ suite: 'ingest' as const, ...r })));
+  }
+  if (suite === 'cnn' || suite === 'all') {
+    const cnn = await runCnnSuite(quick ? { images: { cpu: 32, wasm: 128 }, runs: 1 } : {});
+    console.log(`\ncnn training (best of ${quick ? 1 : 2}, one process, synthetic 28×28×1 images, Adam)\n${formatTable(cnn)}`);
+    rows.push(...cnn.map((r) => ({ suite: 'cnn' as const, ...r })));
   }
   return rows;
 }
