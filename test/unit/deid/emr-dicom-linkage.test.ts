@@ -35,7 +35,7 @@ describe('DICOM and EMR gates agree', () => {
     });
     expect(dicom.status).toBe('written');
     if (dicom.status !== 'written') return;
-    const out = parseDicom(dicom.bytes, 'out').dataset;
+    const out = parseDicom(Buffer.concat(dicom.chunks), 'out').dataset;
 
     const iso = `${studyDate.slice(0, 4)}-${studyDate.slice(4, 6)}-${studyDate.slice(6, 8)}`;
     const emr = new SafeHarbor({ pseudonymizer, today: '2022-01-01' }).deidentify([
