@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import { type AuditEntry, type AuditEntryBody, bodyOf, entryHash, GENESIS_HASH } from './audit-entry.js';
 import { headMessage, LEDGER_FILE_FORMAT, type LedgerHead, type LedgerHeader } from './ledger-format.js';
 import { certificateFingerprint, SIGNATURE_CONTEXT, verifySignature } from './ledger-signer.js';
@@ -126,8 +126,8 @@ function safeHash(body: AuditEntryBody): string | null {
 function checkSigners(
   header: LedgerHeader,
   options: VerifyLedgerOptions,
-): { certs: Map<string, string>; fault: string | null; caFingerprint: string | null; subjects: { fingerprint: string; subject: string }[] } {
-  const certs = new Map<string, string>();
+): { certs: Map<string, KeyObject>; fault: string | null; caFingerprint: string | null; subjects: { fingerprint: string; subject: string }[] } {
+  const certs = new Map<string, KeyObject>();
   const subjects: { fingerprint: string; subject: string }[] = [];
   const caPem = options.caPem ?? header.ca;
   let ca: X509Certificate | null;
@@ -151,7 +151,7 @@ function checkSigners(
     if (ca !== null && fp !== caFingerprint && !(cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
       return { certs, fault: `signer ${cert.subject.replaceAll('\n', ', ')} was not issued by the CA`, caFingerprint, subjects };
     }
-    certs.set(fp, s.certificate);
+    certs.set(fp, cert.publicKey);
     subjects.push({ fingerprint: fp, subject: cert.subject.replaceAll('\n', ', ') });
   }
   return { certs, fault: null, caFingerprint, subjects };
