@@ -56,6 +56,11 @@ export interface VerifyLedgerOptions {
    * @default true
    */
   requireHead?: boolean;
+  /**
+   * A head noted earlier (from an earlier export, an evidence pack, the REST API): the ledger must still hold
+   * entry `seq` with exactly this `hash`. Catches a ledger rewritten or cut back by whoever holds its key.
+   */
+  expectHead?: { seq: number; hash: string };
 }
 
 /** The parsed entries of a ledger file and its verification. */
@@ -286,6 +291,18 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
   if ((options.requireHead ?? true) && !selection && !lastWasHead) {
     const lastLine = lines[lines.length - 1]?.n ?? 1;
     return fail('truncated', lastSeq + 1, lastLine, `the file was truncated: it ends after entry #${lastSeq} without a signed head`);
+  }
+  const expected = options.expectHead;
+  if (expected !== undefined && expected.seq > 0) {
+    const noted = `the head noted earlier (#${expected.seq} ${expected.hash.slice(0, 16)}…)`;
+    const at = entries.find((e) => e.seq === expected.seq);
+    const lastLine = lines[lines.length - 1]?.n ?? 1;
+    if (at === undefined) {
+      return fail('truncated', lastSeq + 1, lastLine, `the ledger was cut back: it ends at entry #${lastSeq}, before ${noted}`);
+    }
+    if (at.hash !== expected.hash) {
+      return fail('edited', expected.seq, lastLine, `the ledger was rewritten: entry #${expected.seq} has hash ${at.hash.slice(0, 16)}…, not ${noted}`);
+    }
   }
   report.ok = true;
   report.entries = entries.length;
