@@ -4,24 +4,32 @@
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
  * (FedAvg kernel and strategies against a plain typed-array loop), `secagg` (coordinator cost of secure
  * aggregation against plaintext FedAvg, site masking against raw keystream; `--sites N --params D
- * [--dropout F]`, each a number or a comma-separated list) and `all`.
+ * [--dropout F]`, each a number or a comma-separated list), `deid-text` (free-text PHI scrubber
+ * recall and precision on the PhysioNet deid gold standard), `ingest` (DICOM parse + de-identify + write
+ * against a plain dicom-parser parse of the same files), `cnn` (CNN training images/s per TF.js backend,
+ * wasm against cpu) and `all`.
  */
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
 import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
+import { runDeidTextSuite } from './deid-text.js';
+import { runIngestSuite } from './ingest.js';
+import { runCnnSuite } from './cnn.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'secagg', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'deid-text', 'ingest', 'cnn', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
   return (SUITES as readonly string[]).includes(name ?? '');
 }
 
-type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' | 'secagg' };
+type Row = Record<string, unknown> & { suite: Exclude<SuiteName, 'all'> };
 
 function numbers(value: string | undefined, name: string, fallback: number[], check: (n: number) => boolean): number[] {
   if (value === undefined) return fallback;
@@ -42,7 +50,7 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: strin
   const rows: Row[] = [];
   if (suite === 'transfer' || suite === 'all') {
     const transfer = await runTransferSuite(quick ? { sizes: [16 * MiB] } : {});
-    console.log(`\ntransfer (best of 3, MB = 1e6 bytes; client and server in one process on 127.0.0.1)\n${formatTable(transfer)}`);
+    console.log(`\ntransfer (best of 3, MB = 1e6 bytes; 127.0.0.1; the site side on the coordinator's thread or on its own worker thread)\n${formatTable(transfer)}`);
     rows.push(...transfer.map((r) => ({ suite: 'transfer' as const, ...r })));
   }
   if (suite === 'aggregation' || suite === 'all') {
@@ -52,10 +60,31 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: strin
   }
   if (suite === 'secagg' || suite === 'all') {
     const cases = await runSecAggSuite(secaggCases(flags, quick));
-    console.log(`\nsecagg (coordinator ms best of 3, one thread, updates already received in memory; client = one site)\n${formatTable(cases)}`);
+    console.log(`\nsecagg (coordinator ms best of 3, mask worker pool, updates already received in memory; client = one site)\n${formatTable(cases)}`);
     rows.push(...cases.map((r) => ({ suite: 'secagg' as const, ...r })));
   }
+  if (suite === 'deid-text' || suite === 'all') {
+    const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
+    const table = deid.map(({ recallByType, ...rest }) => ({ ...rest, worstType: worstType(recallByType) }));
+    console.log(`\ndeid-text (PhysioNet deid 1.1 gold standard; dev = patients 1-80, held-out = 81-163)\n${formatTable(table)}`);
+    rows.push(...deid.map((r) => ({ suite: 'deid-text' as const, ...r })));
+  }
+  if (suite === 'ingest' || suite === 'all') {
+    const ingest = await runIngestSuite(quick ? { runs: 2 } : {});
+    console.log(`\ningest (shared DICOM corpus, files the gate writes; cases interleaved, best of ${quick ? 2 : 9} passes, one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`);
+    rows.push(...ingest.map((r) => ({ suite: 'ingest' as const, ...r })));
+  }
+  if (suite === 'cnn' || suite === 'all') {
+    const cnn = await runCnnSuite(quick ? { images: { cpu: 32, wasm: 128 }, runs: 1 } : {});
+    console.log(`\ncnn training (best of ${quick ? 1 : 2}, one process, synthetic 28×28×1 images, Adam)\n${formatTable(cnn)}`);
+    rows.push(...cnn.map((r) => ({ suite: 'cnn' as const, ...r })));
+  }
   return rows;
+}
+
+function worstType(recall: Record<string, number>): string {
+  const [type, value] = Object.entries(recall).sort((a, b) => a[1] - b[1])[0] ?? ['-', 1];
+  return `${type} ${value}`;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import { type AuditEntry, type AuditEntryBody, bodyOf, entryHash, GENESIS_HASH } from './audit-entry.js';
 import { headMessage, LEDGER_FILE_FORMAT, type LedgerHead, type LedgerHeader } from './ledger-format.js';
 import { certificateFingerprint, SIGNATURE_CONTEXT, verifySignature } from './ledger-signer.js';
@@ -37,6 +37,11 @@ export interface LedgerVerification {
    */
   anchored: boolean;
   signers: { fingerprint: string; subject: string }[];
+  /**
+   * False for a selection (a filtered export): its entries verified one by one, but it cannot show that none
+   * is missing, so `deleted` and `truncated` are not checked.
+   */
+  complete: boolean;
   firstBad: LedgerFault | null;
 }
 
@@ -51,6 +56,11 @@ export interface VerifyLedgerOptions {
    * @default true
    */
   requireHead?: boolean;
+  /**
+   * A head noted earlier (from an earlier export, an evidence pack, the REST API): the ledger must still hold
+   * entry `seq` with exactly this `hash`. Catches a ledger rewritten or cut back by whoever holds its key.
+   */
+  expectHead?: { seq: number; hash: string };
 }
 
 /** The parsed entries of a ledger file and its verification. */
@@ -105,6 +115,7 @@ function asHeader(v: unknown): LedgerHeader | null {
   if (typeof v['ledger'] !== 'string' || !Array.isArray(v['signers'])) return null;
   const signersOk = v['signers'].every((s) => isRecord(s) && typeof s['fingerprint'] === 'string' && typeof s['certificate'] === 'string');
   if (!signersOk || (v['ca'] !== undefined && typeof v['ca'] !== 'string')) return null;
+  if (v['selection'] !== undefined && !isRecord(v['selection'])) return null;
   return v as unknown as LedgerHeader;
 }
 
@@ -120,8 +131,8 @@ function safeHash(body: AuditEntryBody): string | null {
 function checkSigners(
   header: LedgerHeader,
   options: VerifyLedgerOptions,
-): { certs: Map<string, string>; fault: string | null; caFingerprint: string | null; subjects: { fingerprint: string; subject: string }[] } {
-  const certs = new Map<string, string>();
+): { certs: Map<string, KeyObject>; fault: string | null; caFingerprint: string | null; subjects: { fingerprint: string; subject: string }[] } {
+  const certs = new Map<string, KeyObject>();
   const subjects: { fingerprint: string; subject: string }[] = [];
   const caPem = options.caPem ?? header.ca;
   let ca: X509Certificate | null;
@@ -145,7 +156,7 @@ function checkSigners(
     if (ca !== null && fp !== caFingerprint && !(cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
       return { certs, fault: `signer ${cert.subject.replaceAll('\n', ', ')} was not issued by the CA`, caFingerprint, subjects };
     }
-    certs.set(fp, s.certificate);
+    certs.set(fp, cert.publicKey);
     subjects.push({ fingerprint: fp, subject: cert.subject.replaceAll('\n', ', ') });
   }
   return { certs, fault: null, caFingerprint, subjects };
@@ -172,6 +183,7 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     caFingerprint: null,
     anchored: false,
     signers: [],
+    complete: true,
     firstBad: null,
   };
   const entries: AuditEntry[] = [];
@@ -197,6 +209,8 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
   header = asHeader(lines[0]?.value);
   if (header === null) return fail('malformed', null, 1, `line 1 is not a ${LEDGER_FILE_FORMAT} header`);
   report.ledger = header.ledger;
+  const selection = header.selection !== undefined;
+  report.complete = !selection;
   const signers = checkSigners(header, options);
   report.caFingerprint = signers.caFingerprint;
   report.signers = signers.subjects;
@@ -246,6 +260,17 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     if (!verifySignature(cert, SIGNATURE_CONTEXT.entry, entry.hash, entry.sig)) {
       return fail('edited', entry.seq, n, `${seqLabel} was edited: its signature does not verify (the hash was recomputed)`);
     }
+    if (selection) {
+      // A selection: entries verify one by one; order is still checked, and links where seqs are adjacent.
+      if (entry.seq <= lastSeq) return fail('reordered', entry.seq, n, `entries were reordered: ${seqLabel} comes after #${lastSeq}`);
+      if (entry.seq === lastSeq + 1 && lastSeq > 0 && entry.prev !== lastHash) {
+        return fail('edited', lastSeq, n, `entry #${lastSeq} was replaced: ${seqLabel} links to a different predecessor`);
+      }
+      entries.push(entry);
+      lastSeq = entry.seq;
+      lastHash = entry.hash;
+      continue;
+    }
     const expected = lastSeq + 1;
     if (entry.seq !== expected) {
       const later = lines.slice(i + 1).some((l) => isRecord(l.value) && l.value['type'] === 'entry' && l.value['seq'] === expected);
@@ -263,9 +288,21 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     lastHash = entry.hash;
     lastWasHead = false;
   }
-  if ((options.requireHead ?? true) && !lastWasHead) {
+  if ((options.requireHead ?? true) && !selection && !lastWasHead) {
     const lastLine = lines[lines.length - 1]?.n ?? 1;
     return fail('truncated', lastSeq + 1, lastLine, `the file was truncated: it ends after entry #${lastSeq} without a signed head`);
+  }
+  const expected = options.expectHead;
+  if (expected !== undefined && expected.seq > 0) {
+    const noted = `the head noted earlier (#${expected.seq} ${expected.hash.slice(0, 16)}…)`;
+    const at = entries.find((e) => e.seq === expected.seq);
+    const lastLine = lines[lines.length - 1]?.n ?? 1;
+    if (at === undefined) {
+      return fail('truncated', lastSeq + 1, lastLine, `the ledger was cut back: it ends at entry #${lastSeq}, before ${noted}`);
+    }
+    if (at.hash !== expected.hash) {
+      return fail('edited', expected.seq, lastLine, `the ledger was rewritten: entry #${expected.seq} has hash ${at.hash.slice(0, 16)}…, not ${noted}`);
+    }
   }
   report.ok = true;
   report.entries = entries.length;
