@@ -7,6 +7,7 @@ import { getModelSpec } from '../../shared/src/ml/model-registry.js';
 import { encodeWeights, initialWeights } from '../../shared/src/ml/weights.js';
 import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
+import { runAsAuditActor } from './audit/audit-actor.js';
 import type { AuditLedger } from './audit/audit-ledger.js';
 import { CoordinatorAudit } from './audit/coordinator-audit.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
@@ -230,7 +231,9 @@ export class Coordinator {
     if (running) return running.done;
     const { logger } = this.options;
     const controller = new AbortController();
-    const done = runStudy(
+    // The run belongs to the coordinator, not to whoever asked for it: without this, an operator's REST request
+    // that started it would be named as the actor of every round entry the run appends.
+    const done = runAsAuditActor(`coordinator:${this.options.config.coordinatorId}`, () => runStudy(
       {
         store: this.store,
         sessions: this.sessions,
@@ -246,7 +249,7 @@ export class Coordinator {
         signal: AbortSignal.any([this.abort.signal, controller.signal]),
       },
       studyId,
-    )
+    ))
       .then((record) => this.afterRun(studyId, controller, record))
       .finally(() => this.runs.delete(studyId));
     this.runs.set(studyId, { controller, done });

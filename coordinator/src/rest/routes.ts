@@ -191,6 +191,8 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
     async (req, reply) => {
       const { studyId, action } = req.params;
       const study = await requireStudy(studyId);
+      // Who asked, before the coordinator acts: the run itself records its status changes as the coordinator.
+      await audit.append({ actor: `operator:${principalOf(req).id}`, kind: AuditKind.StudyStatus, studyId, details: { requested: action, statusBefore: study.status } });
       if (action === 'start' || action === 'resume') {
         if (action === 'resume' && study.status !== 'paused') {
           throw new ApiError('TESSERA_API_CONFLICT', `study ${studyId} is ${study.status}, not paused`, { studyId });
