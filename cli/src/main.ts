@@ -3,7 +3,10 @@ import path from 'node:path';
 import { ApiError, ConfigError, TesseraError } from '../../shared/src/errors.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
+import { auditCommand } from './commands/audit.js';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { deidEmrCommand } from './commands/deid-emr.js';
+import { deidCommand } from './commands/deid.js';
 import { demoCommand } from './commands/demo.js';
 import { provisionCommand } from './commands/provision.js';
 import { revokeCommand } from './commands/revoke.js';
@@ -19,8 +22,12 @@ Commands:
   revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
   coordinator   run the coordinator
   agent         run a site agent
+  audit         export, verify, cross-check the signed audit ledger; build a study's evidence pack
+  export-model  write a global model version in the TensorFlow.js format, with its provenance
+  deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
   study         create, start, watch, pause, resume and abort studies over the REST API (operator token)
   sites         list the federation's sites over the REST API
+  deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor, with a JSON report
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -30,8 +37,13 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   revoke: revokeCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  audit: (argv) => auditCommand(argv),
+  // Loaded on demand: it pulls in TF.js, which the other commands' start-up does not need.
+  'export-model': async (argv) => (await import('./commands/export-model.js')).exportModelCommand(argv),
+  deid: deidCommand,
   study: (argv) => studyCommand(argv),
   sites: (argv) => sitesCommand(argv),
+  'deid-emr': deidEmrCommand,
 };
 
 /** Exit code for an answer of the REST API (see docs/errors.md, "CLI exit codes"). */

@@ -203,7 +203,10 @@ export class Coordinator {
     logger.info({ host: config.listen.host, port: server.port, dataDir }, 'coordinator listening (mTLS)');
     await auditing.recordStart(server.port);
     if (revocations) auditing.revocationsLoaded(revocations.list, true);
-    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem, auditing);
+    const coordinator = new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem, auditing);
+    // Events carry what the store does not (a site's ε after a DP round).
+    coordinator.subscribe((e) => auditing.observeEvent(e));
+    return coordinator;
   }
 
   /** Creates the study (idempotent for the same id and spec) with its initial model version. */
@@ -337,6 +340,7 @@ export class Coordinator {
     this.abort.abort();
     this.sessions.cancelAll('coordinator shutting down');
     await this.server.close();
+    await this.uploads.close();
     await this.auditing.recordStop();
     await this.auditing.close();
     await this.store.close();

@@ -37,9 +37,11 @@ describe('audit ledger of a real federation (mTLS on 127.0.0.1, 2 agents)', () =
     expect(report.firstBad).toBeNull();
     expect(report).toMatchObject({ ok: true, anchored: true, ledger: 'coordinator:coordinator' });
     const kinds = new Set(entries.map((e) => e.kind));
-    for (const k of [AuditKind.CoordinatorStarted, AuditKind.StudyCreated, AuditKind.PrivacyParameters, AuditKind.RoundStarted, AuditKind.RoundPhase, AuditKind.SiteJoined, AuditKind.DataReceived, AuditKind.ModelCommitted, AuditKind.StudyStatus]) {
+    for (const k of [AuditKind.CoordinatorStarted, AuditKind.ConfigChanged, AuditKind.ProvisionAnchored, AuditKind.RevocationsLoaded, AuditKind.StudyCreated, AuditKind.PrivacyParameters, AuditKind.RoundStarted, AuditKind.RoundPhase, AuditKind.SiteJoined, AuditKind.DataReceived, AuditKind.ModelCommitted, AuditKind.StudyStatus]) {
       expect(kinds, k).toContain(k);
     }
+    const anchored = entries.find((e) => e.kind === AuditKind.ProvisionAnchored);
+    expect(anchored?.details).toMatchObject({ ok: true, ledger: 'ca:it' });
     const updates = entries.filter((e) => e.kind === AuditKind.DataReceived && e.details['kind'] === 'model-update');
     expect(updates).toHaveLength(4); // 2 sites × 2 rounds
     for (const u of updates) expect(u.details['sha256']).toMatch(/^[0-9a-f]{64}$/);

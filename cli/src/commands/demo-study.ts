@@ -4,13 +4,17 @@ import type { StudySpec, StrategyName } from '../../../shared/src/study/study-sp
 export const DEMO_DEFAULTS = {
   synthetic: { rounds: 10, localEpochs: 2, learningRate: 0.1, batchSize: 16, model: 'logreg' },
   'heart-disease': { rounds: 25, localEpochs: 2, learningRate: 0.05, batchSize: 8, model: 'mlp-small' },
+  breastmnist: { rounds: 30, localEpochs: 5, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist' },
 } as const;
+
+/** The study's `dataset` name for each demo dataset. */
+const DATASET_NAME = { synthetic: 'synthetic-cohort', 'heart-disease': 'heart-disease', breastmnist: 'breastmnist' } as const;
 
 /** Server learning rates for the adaptive strategies on these small tabular tasks. */
 const ETA: Partial<Record<StrategyName, number>> = { fedadam: 0.05, fedyogi: 0.05, fedadagrad: 0.1 };
 
 export function demoStudy(a: {
-  dataset: 'synthetic' | 'heart-disease';
+  dataset: 'synthetic' | 'heart-disease' | 'breastmnist';
   rounds: number;
   strategy: StrategyName;
   model: string | undefined;
@@ -25,7 +29,7 @@ export function demoStudy(a: {
   return {
     id: 'demo-study',
     name: `Tessera demo on ${a.dataset}`,
-    dataset: a.dataset === 'synthetic' ? 'synthetic-cohort' : 'heart-disease',
+    dataset: DATASET_NAME[a.dataset],
     model: a.model ?? d.model,
     inputDim: a.inputDim,
     rounds: a.rounds,
@@ -36,9 +40,14 @@ export function demoStudy(a: {
       localEpochs: a.localEpochs ?? d.localEpochs,
       batchSize: d.batchSize,
       learningRate: a.learningRate ?? d.learningRate,
-      optimizer: 'sgd',
+      // Image CNNs train with Adam; the small tabular models with plain SGD.
+      optimizer: a.dataset === 'breastmnist' ? 'adam' : 'sgd',
     },
-    timeouts: { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
+    // CNN rounds on a shared 2-core machine: three sites train at once, each ingesting first.
+    timeouts:
+      a.dataset === 'breastmnist'
+        ? { waitForSitesMs: 300_000, fitMs: 900_000, evaluateMs: 300_000 }
+        : { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
     maxRoundAttempts: 3,
     seed: a.seed,
     secureAggregation: false,

@@ -5,7 +5,7 @@ import { AuditKind, canonicalJson, certificateFingerprint, LedgerSigner, verifyL
 import type { CoordinatorConfig } from '../../../shared/src/config/coordinator-config.js';
 import { errorMessage, TesseraError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
-import type { RevocationList } from '../../../shared/src/pki/index.js';
+import { ProvisionLedgerLayout, type RevocationList } from '../../../shared/src/pki/index.js';
 import type { PeerAuthenticator } from '../grpc/federation-endpoint.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import type { AuditLedger } from './audit-ledger.js';
@@ -13,7 +13,7 @@ import { auditingStore, auditReason } from './auditing-store.js';
 import { SqliteAuditLedger } from './sqlite-audit-ledger.js';
 
 /** File name of the provisioning ledger copy that `tessera provision` puts in the coordinator's folder. */
-export const PROVISION_LEDGER_FILE = 'provision-ledger.jsonl';
+export const PROVISION_LEDGER_FILE = path.basename(ProvisionLedgerLayout.coordinatorCopy);
 
 /** Options for {@link CoordinatorAudit.open}. */
 export interface CoordinatorAuditOptions {
@@ -110,6 +110,10 @@ export class CoordinatorAudit {
   revocationsLoaded(list: RevocationList, atStart: boolean): void {
     const fresh = list.revoked.filter((r) => !this.revokedSerials.has(r.serial));
     this.revokedSerials = new Set(list.revoked.map((r) => r.serial));
+    if (!atStart) {
+      // `tessera revoke` also continued the provisioning ledger; record its new head with the reload.
+      this.anchorProvisioning().catch((err: unknown) => this.options.logger.error({ err: errorMessage(err) }, 'provisioning ledger not anchored'));
+    }
     if (!atStart && fresh.length === 0) return;
     this.appendInBackground({
       actor: this.actor,
@@ -173,6 +177,31 @@ export class CoordinatorAudit {
         seq: report.head?.seq ?? null,
         hash: report.head?.hash ?? null,
         ...(report.firstBad !== null ? { problem: report.firstBad.problem, message: auditReason(report.firstBad.message) ?? '' } : {}),
+      },
+    });
+  }
+
+  /**
+   * Observes the coordinator's events for what the store does not see: a site's privacy budget after a DP fit
+   * (`site-privacy`, emitted by the differential-privacy round code) becomes a `privacy.spent` entry with the
+   * site's cumulative ε (`epsilonTotal`). Events of other types are ignored. Never throws.
+   */
+  observeEvent(event: { type: string }): void {
+    if (event.type !== 'site-privacy') return;
+    const e = event as { type: string; studyId?: unknown; siteId?: unknown; round?: unknown; epsilon?: unknown; delta?: unknown; accountant?: unknown; dpRounds?: unknown };
+    const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    if (typeof e.studyId !== 'string' || typeof e.siteId !== 'string' || !ID.test(e.siteId) || !ID.test(e.studyId)) return;
+    this.appendInBackground({
+      actor: `site:${e.siteId}`,
+      kind: AuditKind.PrivacySpent,
+      studyId: e.studyId,
+      siteId: e.siteId,
+      ...(typeof e.round === 'number' && Number.isInteger(e.round) && e.round >= 0 ? { round: e.round } : {}),
+      details: {
+        epsilonTotal: finite(e.epsilon),
+        delta: finite(e.delta),
+        accountant: typeof e.accountant === 'string' ? e.accountant.slice(0, 32) : null,
+        dpRounds: finite(e.dpRounds),
       },
     });
   }
