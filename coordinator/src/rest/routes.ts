@@ -111,7 +111,7 @@ function eventSite(e: CoordinatorEvent): string | undefined {
 export function registerRoutes(app: App, options: RestServerOptions & { guard: Guard }): void {
   const { coordinator, guard } = options;
   const store = coordinator.store;
-  const privacy = options.privacy ?? storePrivacyBudgets(store);
+  const privacy = options.privacy ?? storePrivacyBudgets(store, options.audit ?? coordinator.audit);
   const now = options.now ?? Date.now;
 
   const requireStudy = async (id: string): Promise<StudyRecord> => {
