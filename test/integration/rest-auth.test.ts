@@ -204,6 +204,13 @@ describe('REST rate limiting', () => {
       const limited = await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('olga') });
       expect(limited.json<{ code: string }>().code).toBe('TESSERA_API_RATE_LIMITED');
       expect((await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('cora') })).statusCode).toBe(200);
+      // Guessing tokens does not buy a fresh bucket per guess: unknown tokens share their address's bucket.
+      const guesses: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const res = await fed.app.inject({ url: '/api/v1/whoami', headers: { authorization: `Bearer guess-${String(i).padStart(20, '0')}` } });
+        guesses.push(res.statusCode);
+      }
+      expect(guesses.slice(-2)).toEqual([429, 429]);
     } finally {
       await fed.close();
     }
