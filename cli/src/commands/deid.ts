@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -17,7 +16,7 @@ const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report
   --options LIST  comma-separated PS3.15 options: ${DEID_OPTIONS.join(', ')}
   --report FILE   JSON report: files in, written, quarantined and failed with reasons, attributes by action
   --secret FILE   site secret for pseudonyms, UIDs and date shifts (created, mode 0600, if absent)
-                  default: $TESSERA_SITE_SECRET_FILE or ~/.tessera/site-secret
+                  default: $TESSERA_SITE_SECRET_FILE or <out>/../site-secret.hex (as tessera deid-emr)
   --profile FILE  PS3.15 Table E.1-1 as JSON (default: <shared data>/deid-profile/confidentiality_profile_attributes.json)
   --check-pixels  decode frame 0 of each image and refuse those no bundled codec can read`;
 
@@ -35,9 +34,10 @@ export function parseDeidOptions(list: string | undefined): DeidOption[] {
   return out;
 }
 
-function defaultSecretPath(): string {
+/** `$TESSERA_SITE_SECRET_FILE`, else `<out>/../site-secret.hex`: the default `tessera deid-emr` uses too, so both link. */
+function defaultSecretPath(outDir: string): string {
   const fromEnv = process.env['TESSERA_SITE_SECRET_FILE'];
-  return fromEnv != null && fromEnv !== '' ? fromEnv : path.join(homedir(), '.tessera', 'site-secret');
+  return fromEnv != null && fromEnv !== '' ? fromEnv : path.join(path.dirname(path.resolve(outDir)), 'site-secret.hex');
 }
 
 /**
@@ -84,7 +84,7 @@ export async function deidCommand(argv: string[], io: CommandIo = processIo): Pr
       }
     }
     const profile = loadConfidentialityProfile(args.profile);
-    const secretPath = args.secret ?? defaultSecretPath();
+    const secretPath = args.secret ?? defaultSecretPath(args.out);
     const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretPath) });
     const report = await runDicomDeid({ inDir: args.in, outDir: args.out, profile, pseudonymizer, options, checkPixels: args['check-pixels'] });
     if (args.report !== undefined) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });

@@ -294,7 +294,9 @@ class Run {
       return;
     }
     if (el.items !== undefined) {
-      if (action === 'Z') el.items = [];
+      // D on a sequence is a dummy sequence: it is emptied like Z. Recursing instead would keep content the
+      // table does not list, e.g. the free text of an SR Content Sequence (Text Value is not in Table E.1-1).
+      if (action === 'Z' || action === 'D') el.items = [];
       else for (const item of el.items) this.dataset(item, depth + 1);
       return;
     }

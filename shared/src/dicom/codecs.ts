@@ -5,6 +5,7 @@
  * - JPEG lossless (processes 14 and 14 SV1): `jpeg-lossless-decoder-js` (JS);
  * - JPEG-LS lossless and near-lossless: `@cornerstonejs/codec-charls` (CharLS, wasm);
  * - JPEG 2000 (lossless and lossy): `@cornerstonejs/codec-openjpeg` (OpenJPEG, wasm);
+ * - High-Throughput JPEG 2000: `@cornerstonejs/codec-openjph` (OpenJPH, wasm);
  * - RLE lossless (PS3.5 Annex G) and Deflated Image Frame Compression: here, with node:zlib for the latter.
  * Each wasm module is instantiated once, on first use.
  */
@@ -79,6 +80,11 @@ export function decodeJpegLs(data: Uint8Array): Promise<CodecFrame> {
 /** JPEG 2000 (OpenJPEG). */
 export function decodeJpeg2000(data: Uint8Array): Promise<CodecFrame> {
   return emscriptenDecode('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder', data);
+}
+
+/** High-Throughput JPEG 2000 (OpenJPH). Colour comes back interleaved. */
+export function decodeHtj2k(data: Uint8Array): Promise<CodecFrame> {
+  return emscriptenDecode('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', data);
 }
 
 /** JPEG lossless, processes 14 and 14 SV1 (jpeg-lossless-decoder-js). */

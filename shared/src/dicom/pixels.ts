@@ -1,11 +1,11 @@
 /**
  * Pixel decoding for training: one frame of a parsed DICOM image → stored values (native, RLE, JPEG
- * baseline/8-bit extended/lossless, JPEG-LS, JPEG 2000, deflated frames) → modality values (rescale slope
+ * baseline/8-bit extended/lossless, JPEG-LS, JPEG 2000, HTJ2K, deflated frames) → modality values (rescale slope
  * and intercept) → display values in [0, 1] (VOI window from the file, or the frame's range), MONOCHROME1
  * inverted → resampled to the model's input size (area average when shrinking, bilinear when growing).
  */
 import { ConfigError, InputError } from '../errors.js';
-import { decodeJpeg2000, decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, decodeRle, inflateFrame, type CodecFrame } from './codecs.js';
+import { decodeHtj2k, decodeJpeg2000, decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, decodeRle, inflateFrame, type CodecFrame } from './codecs.js';
 import { getNumber, getString, getUint16, type DicomDataset } from './dataset.js';
 import { Tags, TransferSyntax } from './dictionary.js';
 import type { ParsedDicom } from './parse.js';
@@ -118,7 +118,7 @@ function fromCodec(frame: CodecFrame, d: PixelDescription, source: string): Int3
 
 /**
  * Decodes frame `index` to stored values. Throws {@link InputError} `TESSERA_INPUT_DICOM_PIXELS` for an
- * unsupported transfer syntax (12-bit JPEG extended, HTJ2K, JPEG-XL…) or data the codec rejects.
+ * unsupported transfer syntax (12-bit JPEG extended, JPEG-XL, MPEG…) or data the codec rejects.
  */
 export async function decodeStoredFrame(parsed: ParsedDicom, index: number, source: string): Promise<StoredFrame> {
   const ds = parsed.dataset;
@@ -160,6 +160,11 @@ export async function decodeStoredFrame(parsed: ParsedDicom, index: number, sour
       case TransferSyntax.Jpeg2000Lossless:
       case TransferSyntax.Jpeg2000:
         values = fromCodec(await decodeJpeg2000(data), d, source);
+        break;
+      case '1.2.840.10008.1.2.4.201': // HTJ2K lossless
+      case '1.2.840.10008.1.2.4.202': // HTJ2K lossless RPCL
+      case '1.2.840.10008.1.2.4.203': // HTJ2K
+        values = fromCodec(await decodeHtj2k(data), d, source);
         break;
       default:
         throw new Error(`transfer syntax ${ts} has no bundled decoder`);

@@ -116,7 +116,8 @@ class ChunkEncoder {
     }
   }
 
-  dataset(explicit: boolean, ds: DicomDataset): void {
+  /** Writes the elements of `ds` in tag order, skipping tags below `minTag`. */
+  dataset(explicit: boolean, ds: DicomDataset, minTag = 0): void {
     // Parsed data sets are already in tag order; only sort when an edit broke it.
     let sorted = true;
     let prev = -1;
@@ -127,8 +128,11 @@ class ChunkEncoder {
       }
       prev = t;
     }
-    if (sorted) for (const el of ds.values()) this.element(explicit, el);
-    else for (const t of [...ds.keys()].sort((a, b) => a - b)) this.element(explicit, ds.get(t) as DicomElement);
+    if (sorted) {
+      for (const el of ds.values()) if (el.tag >= minTag) this.element(explicit, el);
+    } else {
+      for (const t of [...ds.keys()].sort((a, b) => a - b)) if (t >= minTag) this.element(explicit, ds.get(t) as DicomElement);
+    }
   }
 
   element(explicit: boolean, el: DicomElement): void {
@@ -232,8 +236,7 @@ export function encodeDicomChunks(dataset: DicomDataset, options: EncodeOptions 
   enc.uint32At(140, enc.position - metaStart);
   // Groups 0000 (command, never valid in a file) and 0002 (the meta, written above) are not part of a data set;
   // a group 0000 element right after the meta would even be read back as meta by dicom-parser.
-  const body: DicomDataset = new Map([...dataset].filter(([t]) => t >>> 16 > 0x0002));
-  enc.dataset(transferSyntaxUid !== TransferSyntax.ImplicitVRLittleEndian, body);
+  enc.dataset(transferSyntaxUid !== TransferSyntax.ImplicitVRLittleEndian, dataset, 0x00030000);
   return enc.chunks();
 }
 

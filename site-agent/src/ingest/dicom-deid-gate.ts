@@ -29,7 +29,7 @@ export interface DicomDeidGateOptions {
   readonly options?: readonly DeidOption[];
   /**
    * Decode frame 0 of every image before admitting it, and refuse (`undecodable-pixels`) images no bundled
-   * codec can read (12-bit JPEG extended, HTJ2K, damaged data), so the cache holds only trainable images.
+   * codec can read (12-bit JPEG extended, damaged data), so the cache holds only trainable images.
    * @default false
    */
   readonly checkPixels?: boolean;

@@ -177,7 +177,7 @@ describe.skipIf(!present)('DICOM de-identification gate over the shared corpus (
       checkPixels: true,
     });
     const undecodable = checked.failed.filter((e) => e.status === 'failed' && e.reasons[0]!.code === 'undecodable-pixels').map((e) => e.file);
-    // 12-bit JPEG extended has no bundled decoder (the HTJ2K files are quarantined before the check).
+    // 12-bit JPEG extended has no bundled decoder.
     expect(undecodable).toEqual(['dicomparser/CT0012.fragmented_no_bot_jpeg_baseline.51.dcm']);
     expect(checked.written.length).toBe(report.written.length - 1);
   }, 120_000);

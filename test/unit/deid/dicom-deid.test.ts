@@ -86,8 +86,9 @@ describe('deidentifyDicom (Basic Profile)', () => {
       [tag(0x0009, 0x1001), textElement(tag(0x0009, 0x1001), 'LO', 'secret')],
       [tag(0x0008, 0x1155), textElement(tag(0x0008, 0x1155), 'UI', '1.2.3.999')], // Referenced SOP Instance UID
     ]);
-    const mid: DicomDataset = new Map([[tag(0x0040, 0xa730), { tag: tag(0x0040, 0xa730), vr: 'SQ', items: [leaf] }]]);
-    const top: DicomDataset = new Map([[tag(0x0040, 0xa730), { tag: tag(0x0040, 0xa730), vr: 'SQ', items: [mid] }]]);
+    // Sequences the table does not list: their items are de-identified recursively.
+    const mid: DicomDataset = new Map([[tag(0x0040, 0x0260), { tag: tag(0x0040, 0x0260), vr: 'SQ', items: [leaf] }]]);
+    const top: DicomDataset = new Map([[tag(0x0054, 0x0016), { tag: tag(0x0054, 0x0016), vr: 'SQ', items: [mid] }]]);
     const input = mrImage({}, (ds) => {
       ds.set(tag(0x0018, 0x9346), { tag: tag(0x0018, 0x9346), vr: 'SQ', items: [top] }); // a sequence not in the profile
       ds.set(tag(0x0029, 0x0010), textElement(tag(0x0029, 0x0010), 'LO', 'PRIVATE CREATOR'));
@@ -96,12 +97,22 @@ describe('deidentifyDicom (Basic Profile)', () => {
     const result = deidentifyDicom(input, 'nested', ctx());
     const out = written(result);
     // Assert
-    const deepest = out.elements['x00189346']!.items![0]!.dataSet!.elements['x0040a730']!.items![0]!.dataSet!.elements['x0040a730']!.items![0]!.dataSet!;
+    const deepest = out.elements['x00189346']!.items![0]!.dataSet!.elements['x00540016']!.items![0]!.dataSet!.elements['x00400260']!.items![0]!.dataSet!;
     expect(deepest.string('x00100010') ?? '').toBe('');
     expect(deepest.elements['x00091001']).toBeUndefined();
     expect(deepest.string('x00081155')).toBe(pseudonymizer.uid('1.2.3.999'));
     expect(out.elements['x00290010']).toBeUndefined();
     expect(result.status === 'written' && result.changes['X']!['(gggg,eeee) Private attributes (odd group)']).toBe(2);
+  });
+
+  it('empties a sequence whose action is D, such as an SR Content Sequence holding free text', () => {
+    // Arrange: Text Value (0040,A160) is not in Table E.1-1, so only emptying the Content Sequence removes it.
+    const item: DicomDataset = new Map([[tag(0x0040, 0xa160), textElement(tag(0x0040, 0xa160), 'UT', 'Jane Doe, seen 2024-01-31')]]);
+    const input = mrImage({}, (ds) => ds.set(tag(0x0040, 0xa730), { tag: tag(0x0040, 0xa730), vr: 'SQ', items: [item] }));
+    // Act
+    const out = written(deidentifyDicom(input, 'sr', ctx()));
+    // Assert
+    expect(out.elements['x0040a730']!.items ?? []).toHaveLength(0);
   });
 
   it('maps the same original UIDs to the same new UIDs in different files (series and study still link)', () => {
