@@ -100,6 +100,11 @@ export interface ImageAugmentSpec {
   flipHorizontal?: boolean;
   /** Translate by up to this many pixels in each axis (0..{@link MAX_SHIFT}), zero-filled. */
   maxShift?: number;
+  /**
+   * Test-time augmentation: a prediction is the mean of the model's outputs on the image and on its
+   * mirror image (applies to evaluation and prediction, not training). @default false
+   */
+  testTimeFlip?: boolean;
 }
 
 /** Largest `augment.maxShift`. */
@@ -281,9 +286,11 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (augment !== undefined) {
     if (!isRecord(augment)) fail('augment', 'must be an object');
     if (inputShape === undefined) fail('augment', 'needs an image input: set inputShape');
-    checkKeys(augment, ['flipHorizontal', 'maxShift'], 'augment');
-    const flip = augment['flipHorizontal'];
-    if (flip !== undefined && typeof flip !== 'boolean') fail('augment.flipHorizontal', 'must be a boolean');
+    checkKeys(augment, ['flipHorizontal', 'maxShift', 'testTimeFlip'], 'augment');
+    for (const key of ['flipHorizontal', 'testTimeFlip']) {
+      const v = augment[key];
+      if (v !== undefined && typeof v !== 'boolean') fail(`augment.${key}`, 'must be a boolean');
+    }
     const shift = augment['maxShift'];
     if (shift !== undefined && (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > MAX_SHIFT)) {
       fail('augment.maxShift', `must be an integer in 0..${MAX_SHIFT}`);
