@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/src/logging.js';
 import { selectBackend, type BackendName } from '../../shared/src/ml/index.js';
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
+import { SiteLedger } from './audit/site-ledger.js';
 import { createFederationClient } from './coordinator-client.js';
 import { loadLocalDataset } from './local-data.js';
 import { TaskRunner, type TaskRunnerDeps } from './task-runner.js';
@@ -51,6 +52,8 @@ export class SiteAgent {
     readonly kit: SiteKit,
     private readonly kitDir: string,
     readonly datasets: ReadonlyMap<string, SiteDataset>,
+    /** The site's signed audit ledger of what it received and sent. */
+    readonly ledger: SiteLedger,
   ) {}
 
   get siteId(): string {
@@ -79,9 +82,16 @@ export class SiteAgent {
         logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'dataset not loaded');
       }
     }
-    const agent = new SiteAgent(options, kit, kitDir, datasets);
+    const ledger = SiteLedger.open({
+      kit,
+      kitDir,
+      logger,
+      ...(config.auditLedger !== undefined ? { file: path.resolve(baseDir, config.auditLedger) } : {}),
+    });
+    const agent = new SiteAgent(options, kit, kitDir, datasets, ledger);
     const selection = await selectBackend({ ...(config.backend ? { prefer: config.backend } : {}), logger });
     agent.backend = selection.backend;
+    ledger.started({ agentVersion: AGENT_VERSION, backend: agent.backend, coordinator: config.coordinator ?? kit.coordinator, datasets: [...datasets.keys()] });
     return agent;
   }
 
@@ -124,6 +134,7 @@ export class SiteAgent {
     const s = this.stream;
     if (!s || s.writableEnded || s.destroyed) return false;
     s.write(message);
+    this.ledger.sent(message);
     return true;
   }
 
@@ -155,6 +166,7 @@ export class SiteAgent {
           clearInterval(this.heartbeat);
           this.heartbeat = setInterval(() => this.send({ heartbeat: { sentAtMs: Date.now() } }), every);
         } else if (msg.task) {
+          this.ledger.taskReceived(msg.task);
           this.runner.submit(msg.task);
         } else if (msg.goodbye) {
           logger.info({ reason: msg.goodbye.reason }, 'coordinator said goodbye');

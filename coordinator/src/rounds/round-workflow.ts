@@ -317,6 +317,8 @@ export class RoundWorkflow {
 
   private waitForSites(min: number, timeoutMs: number): Promise<boolean> {
     const { sessions, signal } = this.deps;
+    // Aborted before the wait began (an operator's pause/abort right after start): an 'abort' event never comes.
+    if (signal.aborted) return Promise.resolve(false);
     if (sessions.connectedSites().length >= min) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean): void => {

@@ -57,6 +57,11 @@ export const AgentConfigSchema = Type.Object(
     coordinator: Type.Optional(Type.String({ pattern: '^[^\\s:]+:[0-9]{1,5}$' })),
     /** Local datasets by the name studies use. */
     datasets: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }), AgentDatasetSchema),
+    /**
+     * The site's own signed audit ledger (JSONL): what it received and sent, signed with the site key.
+     * @default `audit-ledger.jsonl` in the kit folder
+     */
+    auditLedger: Type.Optional(Type.String({ minLength: 1 })),
     /** Force a TF.js backend; otherwise tensorflow (tfjs-node-gpu) → wasm → cpu. */
     backend: Type.Optional(Type.Union([Type.Literal('tensorflow'), Type.Literal('wasm'), Type.Literal('cpu')])),
     /** The site's own limits: tasks outside them are refused with a reason. */

@@ -166,4 +166,19 @@ describe.skipIf(!present)('DICOM de-identification gate over the shared corpus (
     expect(actions['U']!['(0008,0018) SOP Instance UID']).toBe(report.written.length);
     expect(actions['X']!['(gggg,eeee) Private attributes (odd group)']).toBeGreaterThan(100);
   });
+
+  it('with checkPixels, admits only images a bundled codec decodes, refusing the rest with a reason', async () => {
+    const out = path.join(dir, 'checked');
+    const checked = await runDicomDeid({
+      inDir: corpus,
+      outDir: out,
+      profile: profile!,
+      pseudonymizer: new PatientPseudonymizer({ secret: new Uint8Array(32).fill(7) }),
+      checkPixels: true,
+    });
+    const undecodable = checked.failed.filter((e) => e.status === 'failed' && e.reasons[0]!.code === 'undecodable-pixels').map((e) => e.file);
+    // 12-bit JPEG extended has no bundled decoder (the HTJ2K files are quarantined before the check).
+    expect(undecodable).toEqual(['dicomparser/CT0012.fragmented_no_bot_jpeg_baseline.51.dcm']);
+    expect(checked.written.length).toBe(report.written.length - 1);
+  }, 120_000);
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { createImageDataset, encodeDicom, Tags, tag, textElement, type DicomDataset } from '../../../shared/src/dicom/index.js';
 import { parseDicom } from '../../../shared/src/dicom/parse.js';
+import { concatChunks } from '../../../shared/src/dicom/writer.js';
 import { deidentifyDicom, shiftDateValue, type DicomDeidContext } from '../../../shared/src/deid/dicom-deid.js';
 import { loadConfidentialityProfile, resolveBasicAction, type DeidOption } from '../../../shared/src/deid/dicom-profile.js';
 import { PatientPseudonymizer } from '../../../shared/src/deid/pseudonym.js';
@@ -42,7 +43,7 @@ function mrImage(attributes: Record<string, string> = {}, extra: (ds: DicomDatas
 
 function written(result: ReturnType<typeof deidentifyDicom>): dicomParser.DataSet {
   if (result.status !== 'written') throw new Error(`expected written, got ${result.status}: ${JSON.stringify(result.reasons)}`);
-  return dicomParser.parseDicom(result.bytes);
+  return dicomParser.parseDicom(concatChunks(result.chunks));
 }
 
 describe('confidentiality profile table', () => {
@@ -124,10 +125,12 @@ describe('deidentifyDicom options', () => {
     expect(result.status === 'written' && result.dateShiftDays).toBe(shift);
   });
 
-  it('retain-patient-characteristics keeps sex and age', () => {
+  it('retain-patient-characteristics keeps sex and age (ages of 90 and over grouped as 090Y)', () => {
     const out = written(deidentifyDicom(mrImage(), 'mr', ctx('retain-patient-characteristics')));
     expect(out.string('x00100040')).toBe('F');
     expect(out.string('x00101010')).toBe('054Y');
+    const old = written(deidentifyDicom(mrImage({ PatientAge: '097Y' }), 'old', ctx('retain-patient-characteristics')));
+    expect(old.string('x00101010')).toBe('090Y');
   });
 
   it('clean-descriptors keeps descriptions but scrubs names, IDs and dates from them', () => {
@@ -156,7 +159,7 @@ describe('refusals', () => {
   it('round-trips: the written file parses with Tessera’s reader too', () => {
     const result = deidentifyDicom(mrImage(), 'mr', ctx());
     expect(result.status).toBe('written');
-    if (result.status === 'written') expect(parseDicom(result.bytes, 'out').dataset.get(Tags.PixelData)?.value?.length).toBe(16);
+    if (result.status === 'written') expect(parseDicom(concatChunks(result.chunks), 'out').dataset.get(Tags.PixelData)?.value?.length).toBe(16);
   });
 });
 
