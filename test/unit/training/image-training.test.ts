@@ -83,7 +83,8 @@ describe('image models in the Trainer (wasm, flat rows reshaped by the model)', 
   it('validates augment and ships cnn-breastmnist with it', () => {
     expect(() => validateModelSpec({ ...spec(true), augment: { testTimeFlip: 'yes' } })).toThrow(ConfigError);
     expect(() => validateModelSpec({ ...spec(true), inputShape: undefined, layers: [{ type: 'dense', units: 1, activation: 'sigmoid' }] })).toThrow(/augment/);
-    expect(getModelSpec('cnn-breastmnist').augment).toEqual({ flipHorizontal: true, maxShift: 3, testTimeFlip: true });
+    expect(getModelSpec('cnn-breastmnist').augment).toEqual({ flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true });
+    expect(() => validateModelSpec({ ...spec(true), augment: { intensityJitter: 0.9 } })).toThrow(/intensityJitter/);
   });
 });
 
