@@ -4,7 +4,7 @@ import type { StudySpec, StrategyName } from '../../../shared/src/study/study-sp
 export const DEMO_DEFAULTS = {
   synthetic: { rounds: 10, localEpochs: 2, learningRate: 0.1, batchSize: 16, model: 'logreg' },
   'heart-disease': { rounds: 25, localEpochs: 2, learningRate: 0.05, batchSize: 8, model: 'mlp-small' },
-  breastmnist: { rounds: 30, localEpochs: 5, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist' },
+  breastmnist: { rounds: 36, localEpochs: 5, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist', learningRateDecay: 0.96 },
 } as const;
 
 /** The study's `dataset` name for each demo dataset. */
@@ -42,6 +42,8 @@ export function demoStudy(a: {
       learningRate: a.learningRate ?? d.learningRate,
       // Image CNNs train with Adam; the small tabular models with plain SGD.
       optimizer: a.dataset === 'breastmnist' ? 'adam' : 'sgd',
+      // The CNN settles with a decaying client learning rate (0.002 → 0.0005 over 36 rounds).
+      ...('learningRateDecay' in d ? { learningRateDecay: d.learningRateDecay } : {}),
     },
     // CNN rounds on a shared 2-core machine: three sites train at once, each ingesting first.
     timeouts:

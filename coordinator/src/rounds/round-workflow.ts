@@ -4,7 +4,7 @@ import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js';
 import { addScoreHistogram, aucFromHistograms, ROC_BINS } from '../../../shared/src/ml/metrics.js';
-import type { StudySpec } from '../../../shared/src/study/study-spec.js';
+import { roundLearningRate, type StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { ClientUpdate, Strategy } from '../strategies/index.js';
 import { strategyTrainingOverrides } from '../strategies/index.js';
 import type { SiteSessions, TaskOutcome } from '../sessions/site-sessions.js';
@@ -186,7 +186,7 @@ export class RoundWorkflow {
       training: {
         localEpochs: this.spec.training.localEpochs,
         batchSize: this.spec.training.batchSize,
-        learningRate: this.spec.training.learningRate,
+        learningRate: roundLearningRate(this.spec.training, this.round),
         optimizer: this.spec.training.optimizer,
         proximalMu: overrides.proximalMu,
         seed: (this.spec.seed + this.round * 7919) >>> 0,

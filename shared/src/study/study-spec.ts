@@ -41,6 +41,11 @@ export const StudySpecSchema = Type.Object(
         batchSize: Type.Integer({ minimum: 1, maximum: 65_536, default: 32 }),
         learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.05 }),
         optimizer: Type.Union([Type.Literal('sgd'), Type.Literal('adam')], { default: 'sgd' }),
+        /**
+         * Client learning rate of round r is `learningRate · learningRateDecay^(r − 1)` (a per-round
+         * exponential schedule; 1 keeps it constant). @default 1
+         */
+        learningRateDecay: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
       },
       { ...strict, default: {} },
     ),
@@ -65,3 +70,8 @@ export const StudySpecSchema = Type.Object(
 );
 
 export type StudySpec = Static<typeof StudySpecSchema>;
+
+/** The client learning rate of `round` (1-based): `learningRate · learningRateDecay^(round − 1)`. */
+export function roundLearningRate(training: { learningRate: number; learningRateDecay?: number | undefined }, round: number): number {
+  return training.learningRate * (training.learningRateDecay ?? 1) ** Math.max(0, round - 1);
+}

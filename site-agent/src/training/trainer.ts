@@ -261,12 +261,18 @@ export class Trainer {
 
   #predictLoaded(data: TrainingData): Float32Array {
     const tf = this.#tf;
+    const shape = this.spec.inputShape;
+    const tta = this.spec.augment?.testTimeFlip === true && shape !== undefined;
     const out = new Float32Array(data.n);
     for (let start = 0; start < data.n; start += EVAL_CHUNK) {
       const m = Math.min(EVAL_CHUNK, data.n - start);
       const p = tf.tidy(() => {
         const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
-        return (this.#model.predict(x) as tfc.Tensor).dataSync();
+        const y = this.#model.predict(x) as tfc.Tensor;
+        if (!tta) return y.dataSync();
+        // Mean of the image's and its mirror image's predictions (flip along the width axis).
+        const mirrored = tf.reshape(tf.reverse(tf.reshape(x, [m, ...shape]), 2), [m, data.d]);
+        return tf.div(tf.add(y, this.#model.predict(mirrored) as tfc.Tensor), 2).dataSync();
       });
       out.set(p, start);
     }
