@@ -1,4 +1,5 @@
 /** Differential privacy: accountants, calibration, and the samplers the sites use. */
 export { ACCOUNTANT_NAMES, calibrateNoiseMultiplier, epsilonFor, type AccountantName, type CalibrationTarget } from './accountant.js';
 export { composeSubsampledGaussian, DEFAULT_PLD_INTERVAL, gaussianDelta, gaussianEpsilon, pldAccountantEpsilon, type ComposedPld, type PldOptions } from './pld.js';
+export { createSecureRandom, poissonSample, type SecureRandom } from './noise.js';
 export { DEFAULT_RDP_ORDERS, rdpEpsilon, rdpToEpsilon, subsampledGaussianRdp, type SubsampledGaussian } from './rdp.js';
