@@ -14,7 +14,10 @@ import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
 import { createFederationClient } from './coordinator-client.js';
 import { loadLocalDataset } from './local-data.js';
-import { TaskRunner, type TaskRunnerDeps } from './task-runner.js';
+import { PrivacyPolicySchema } from '../../shared/src/config/privacy-policy.js';
+import { PrivacyGuard } from './privacy/privacy-guard.js';
+import { PrivacyLedger } from './privacy/privacy-ledger.js';
+import { TaskRunner, toPrivacySpend, type TaskRunnerDeps } from './task-runner.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -51,6 +54,7 @@ export class SiteAgent {
     readonly kit: SiteKit,
     private readonly kitDir: string,
     readonly datasets: ReadonlyMap<string, SiteDataset>,
+    readonly privacy: PrivacyGuard | undefined,
   ) {}
 
   get siteId(): string {
@@ -79,7 +83,20 @@ export class SiteAgent {
         logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'dataset not loaded');
       }
     }
-    const agent = new SiteAgent(options, kit, kitDir, datasets);
+    let privacy: PrivacyGuard | undefined;
+    if (config.privacy) {
+      // The site's own privacy policy: a bad file stops the agent (it must not train without its limits).
+      const policyFile = path.resolve(baseDir, config.privacy.policy);
+      const policy = parseConfigText(PrivacyPolicySchema, readFileSync(policyFile, 'utf8'), policyFile);
+      const ledger = await PrivacyLedger.open(path.resolve(baseDir, config.privacy.ledger ?? 'privacy-ledger.sqlite'));
+      privacy = await PrivacyGuard.create(policy, ledger);
+      const spent = privacy.snapshot();
+      logger.info(
+        { policy: policyFile, maxEpsilonPerStudy: policy.maxEpsilonPerStudy, maxEpsilonTotal: policy.maxEpsilonTotal, studies: spent.length, epsilonSpent: spent.reduce((a, e) => a + e.epsilon, 0) },
+        'privacy policy loaded',
+      );
+    }
+    const agent = new SiteAgent(options, kit, kitDir, datasets, privacy);
     const selection = await selectBackend({ ...(config.backend ? { prefer: config.backend } : {}), logger });
     agent.backend = selection.backend;
     return agent;
@@ -98,6 +115,7 @@ export class SiteAgent {
       policy: config.policy,
       backend: this.backend,
       logger,
+      ...(this.privacy ? { privacy: this.privacy } : {}),
       send: (m) => this.send(m),
       ...(this.options.onFitDone ? { onFitDone: this.options.onFitDone } : {}),
     });
@@ -146,7 +164,14 @@ export class SiteAgent {
       const datasets: Record<string, number> = {};
       for (const [name, ds] of this.datasets) datasets[name] = ds.train.n + ds.test.n;
       stream.write({
-        hello: { siteId: this.siteId, agentVersion: AGENT_VERSION, backend: this.backend, protocolVersion: PROTOCOL_VERSION, datasets },
+        hello: {
+          siteId: this.siteId,
+          agentVersion: AGENT_VERSION,
+          backend: this.backend,
+          protocolVersion: PROTOCOL_VERSION,
+          datasets,
+          privacyLedger: (this.privacy?.snapshot() ?? []).map(toPrivacySpend),
+        },
       });
       stream.on('data', (msg: CoordinatorMessage__Output) => {
         if (msg.welcome) {

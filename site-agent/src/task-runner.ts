@@ -18,7 +18,9 @@ import {
 } from '../../shared/src/ml/index.js';
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
-import { Trainer } from './training/trainer.js';
+import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
+import type { LedgerEntry } from './privacy/privacy-ledger.js';
+import { Trainer, type FitConfig } from './training/trainer.js';
 
 export interface TaskRunnerDeps {
   client: FederationClient;
@@ -27,6 +29,8 @@ export interface TaskRunnerDeps {
   policy: AgentConfig['policy'];
   backend: BackendName;
   logger: Logger;
+  /** The site's privacy policy and ε ledger; absent when the agent config has no `privacy` section. */
+  privacy?: PrivacyGuard;
   /** Sends on the current control stream; false while disconnected. */
   send(message: SiteMessage): boolean;
   /** Observer of finished local training (site-side audit, tests); never called with data rows. */
@@ -76,7 +80,7 @@ export class TaskRunner {
     } catch (err) {
       const code = err instanceof TesseraError ? err.code : 'TESSERA_AGENT_TASK_FAILED';
       const reason = errorMessage(err);
-      log.warn({ code, reason }, err instanceof Refusal ? 'task refused by site policy' : 'task failed');
+      log.warn({ code, reason }, err instanceof Refusal || err instanceof PrivacyRefusal ? 'task refused by site policy' : 'task failed');
       this.deps.send({ refusal: { taskId: task.taskId, code, reason } });
     }
   }
@@ -130,14 +134,40 @@ export class TaskRunner {
     }
     if (task.kind !== 'TASK_KIND_FIT') throw new Refusal('TESSERA_AGENT_UNKNOWN_TASK', `unknown task kind ${String(task.kind)}`);
     const t = task.training;
-    const fit = await trainer.fit(global, data.train, {
+    const cfg: FitConfig = {
       epochs: t?.localEpochs ?? 1,
       batchSize: t?.batchSize ?? 32,
       learningRate: t?.learningRate ?? 0.05,
       optimizer: t?.optimizer === 'adam' ? 'adam' : 'sgd',
       proximalMu: t?.proximalMu ?? 0,
       seed: Number(t?.seed ?? 0) >>> 0,
-    });
+    };
+    let spend: LedgerEntry | undefined;
+    const dp = t?.dp;
+    if (dp) {
+      if (dp.mode !== 'record') throw new Refusal('TESSERA_AGENT_POLICY', `unknown privacy mode '${dp.mode.slice(0, 32)}'`);
+      const finite = [dp.noiseMultiplier, dp.clipNorm, dp.samplingRate, dp.delta].every(Number.isFinite);
+      if (!finite || !(dp.clipNorm > 0) || !(dp.samplingRate > 0 && dp.samplingRate <= 1) || !(dp.delta > 0 && dp.delta < 1) || dp.stepsPerRound < 1 || dp.plannedRounds < 1) {
+        throw new Refusal('TESSERA_AGENT_POLICY', 'DP settings out of range (noise, clip norm, sampling rate, δ, steps or rounds)');
+      }
+      if (this.deps.privacy) {
+        spend = await this.deps.privacy.authorize({
+          studyId: task.studyId,
+          model: spec.name,
+          noiseMultiplier: dp.noiseMultiplier,
+          clipNorm: dp.clipNorm,
+          samplingRate: dp.samplingRate,
+          stepsPerRound: dp.stepsPerRound,
+          plannedRounds: dp.plannedRounds,
+          delta: dp.delta,
+        });
+        log.info({ epsilonSpent: spend.epsilon, delta: spend.delta, accountant: spend.accountant, rounds: spend.rounds }, 'privacy budget charged');
+      }
+      cfg.dp = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.samplingRate, steps: dp.stepsPerRound };
+    } else {
+      this.deps.privacy?.checkNonPrivate(task.studyId);
+    }
+    const fit = await trainer.fit(global, data.train, cfg);
     this.deps.onFitDone?.({ taskId: task.taskId, round: task.round, weights: fit.weights, numExamples: fit.numExamples });
     const bytes = encodeWeights(fit.weights);
     const sha256 = createHash('sha256').update(bytes).digest();
@@ -150,6 +180,7 @@ export class TaskRunner {
         updateSha256: sha256.toString('hex'),
         updateBytes: bytes.byteLength,
         durationMs: Date.now() - started,
+        ...(spend ? { privacy: toPrivacySpend(spend) } : {}),
       },
       update: { bytes, sha256 },
     };
@@ -190,4 +221,9 @@ export class TaskRunner {
       if (!receipt.complete) throw new Error(`upload incomplete at ${receipt.receivedBytes} bytes`);
     });
   }
+}
+
+/** A ledger entry as the wire's `PrivacySpend`. */
+export function toPrivacySpend(e: LedgerEntry): { studyId: string; epsilon: number; delta: number; accountant: string; rounds: number; noiseMultiplier: number } {
+  return { studyId: e.studyId, epsilon: e.epsilon, delta: e.delta, accountant: e.accountant, rounds: e.rounds, noiseMultiplier: e.noiseMultiplier };
 }

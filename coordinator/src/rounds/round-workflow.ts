@@ -1,3 +1,4 @@
+import type { DpConfig } from '../../../protos/gen/tessera/v1/DpConfig.js';
 import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
 import { errorMessage } from '../../../shared/src/errors.js';
@@ -189,8 +190,25 @@ export class RoundWorkflow {
         optimizer: this.spec.training.optimizer,
         proximalMu: overrides.proximalMu,
         seed: (this.spec.seed + this.round * 7919) >>> 0,
+        ...(kind === 'TASK_KIND_FIT' && this.spec.privacy ? { dp: this.dpConfig(this.spec.privacy) } : {}),
       },
       deadlineMs: this.deps.now() + timeout,
+    };
+  }
+
+  /** The task's DP settings; the noise multiplier was calibrated when the study was created. */
+  private dpConfig(p: NonNullable<StudySpec['privacy']>): DpConfig {
+    if (p.noiseMultiplier === undefined) throw new Error(`study ${this.spec.id}: privacy.noiseMultiplier was not resolved`);
+    return {
+      mode: p.mode,
+      noiseMultiplier: p.noiseMultiplier,
+      clipNorm: p.clipNorm,
+      samplingRate: p.samplingRate,
+      stepsPerRound: p.stepsPerRound,
+      plannedRounds: this.spec.rounds,
+      targetEpsilon: p.epsilon,
+      delta: p.delta,
+      accountant: p.accountant,
     };
   }
 
@@ -226,6 +244,23 @@ export class RoundWorkflow {
           update: { siteId, weights, numExamples: r.numExamples },
           metrics: { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN },
         };
+        if (r.privacy) {
+          // The site's own ledger after this round (its accountant, its budget): shown, never enforced here.
+          this.deps.logger.info(
+            { siteId, round: this.round, studyId: this.spec.id, epsilonSpent: r.privacy.epsilon, delta: r.privacy.delta, accountant: r.privacy.accountant.slice(0, 8), dpRounds: r.privacy.rounds },
+            'site privacy ledger',
+          );
+          this.deps.emit({
+            type: 'site-privacy',
+            studyId: this.spec.id,
+            round: this.round,
+            siteId,
+            epsilon: r.privacy.epsilon,
+            delta: r.privacy.delta,
+            accountant: r.privacy.accountant.slice(0, 8),
+            dpRounds: r.privacy.rounds,
+          });
+        }
       } catch (err) {
         problem = { outcome: 'invalid', reason: errorMessage(err) };
         await this.deps.uploads.discard(task.taskId ?? '');

@@ -2,4 +2,5 @@
 export { ACCOUNTANT_NAMES, calibrateNoiseMultiplier, epsilonFor, type AccountantName, type CalibrationTarget } from './accountant.js';
 export { composeSubsampledGaussian, DEFAULT_PLD_INTERVAL, gaussianDelta, gaussianEpsilon, pldAccountantEpsilon, type ComposedPld, type PldOptions } from './pld.js';
 export { createSecureRandom, poissonSample, type SecureRandom } from './noise.js';
+export { resolveStudyPrivacy, studySteps, type ResolvedStudyPrivacy } from './study-privacy.js';
 export { DEFAULT_RDP_ORDERS, rdpEpsilon, rdpToEpsilon, subsampledGaussianRdp, type SubsampledGaussian } from './rdp.js';
