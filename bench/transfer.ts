@@ -170,7 +170,8 @@ export async function runTransferSuite(opts: TransferOptions = {}): Promise<Tran
   const store = await SqliteCoordinatorStore.open(path.join(dir, 'coordinator.sqlite'));
   const sessions = new SiteSessions(logger);
   const models = new ModelRepository(path.join(dir, 'models'));
-  const uploads = new UploadStore(path.join(dir, 'uploads'));
+  // TESSERA_BENCH_HASH=inline measures chunk verification on the event loop instead of the hash worker (A/B).
+  const uploads = new UploadStore(path.join(dir, 'uploads'), process.env.TESSERA_BENCH_HASH === 'inline' ? 'inline' : 'worker');
   const expected = new Map<string, number>();
   const revocations = RevocationStore.open({ path: pki.revocations, caCertPem: caPemText });
   const grpcServer = await startGrpcServer({
@@ -245,6 +246,7 @@ export async function runTransferSuite(opts: TransferOptions = {}): Promise<Tran
     tcpClient.destroy();
     tlsClient.destroy();
     await grpcServer.close();
+    await uploads.close();
     await Promise.all([closeServer(tcpServer), closeServer(tlsServer)]);
     sessions.cancelAll('benchmark finished');
     await store.close();

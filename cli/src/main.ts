@@ -4,6 +4,7 @@ import { ConfigError, TesseraError } from '../../shared/src/errors.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { agentCommand } from './commands/agent.js';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { deidCommand } from './commands/deid.js';
 import { demoCommand } from './commands/demo.js';
 import { provisionCommand } from './commands/provision.js';
 import { revokeCommand } from './commands/revoke.js';
@@ -17,6 +18,8 @@ Commands:
   revoke        revoke a site or operator certificate (the coordinator reloads the list without restart)
   coordinator   run the coordinator
   agent         run a site agent
+  export-model  write a global model version in the TensorFlow.js format, with its provenance
+  deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -26,6 +29,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   revoke: revokeCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  // Loaded on demand: it pulls in TF.js, which the other commands' start-up does not need.
+  'export-model': async (argv) => (await import('./commands/export-model.js')).exportModelCommand(argv),
+  deid: deidCommand,
 };
 
 /** CLI entry point; returns the process exit code (see cli/src/exit-codes.ts). */

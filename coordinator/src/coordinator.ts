@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CoordinatorConfig } from '../../shared/src/config/coordinator-config.js';
-import { errorMessage, IdentityError } from '../../shared/src/errors.js';
+import { errorMessage, IdentityError, IllegalStateError, TesseraError } from '../../shared/src/errors.js';
 import type { Logger } from '../../shared/src/logging.js';
 import { getModelSpec } from '../../shared/src/ml/model-registry.js';
 import { encodeWeights, initialWeights } from '../../shared/src/ml/weights.js';
@@ -9,7 +9,8 @@ import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/ind
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
-import type { CoordinatorEvent } from './rounds/events.js';
+import { CoordinatorMetrics } from './observability/metrics.js';
+import type { CoordinatorEvent, EventSink } from './rounds/events.js';
 import { runStudy } from './rounds/study-runner.js';
 import { SiteSessions } from './sessions/site-sessions.js';
 import { ModelRepository, UploadStore } from './store/blob-store.js';
@@ -24,6 +25,14 @@ export interface CoordinatorOptions {
   /** Clock (epoch ms); tests inject one. @default Date.now */
   now?: () => number;
   onEvent?: (event: CoordinatorEvent) => void;
+}
+
+/** Why a study's run was stopped by an operator (the abort reason of its controller). */
+type StopRequest = 'pause' | 'abort';
+
+interface StudyRun {
+  readonly controller: AbortController;
+  readonly done: Promise<StudyRecord>;
 }
 
 /** Authenticates callers with the consortium CA, the live revocation list and the `site` role. */
@@ -53,6 +62,8 @@ export function createSiteAuthenticator(caPem: string, revocations: RevocationSt
  */
 export class Coordinator {
   private readonly abort = new AbortController();
+  private readonly listeners = new Set<EventSink>();
+  private readonly runs = new Map<string, StudyRun>();
 
   private constructor(
     readonly store: CoordinatorStore,
@@ -64,7 +75,45 @@ export class Coordinator {
     /** Expected update size per open fit task, shared with the upload endpoint's shape check. */
     private readonly expectedUpdates: Map<string, number>,
     private readonly options: CoordinatorOptions,
+    readonly metrics: CoordinatorMetrics,
+    /** Folder of the SQLite file, model versions and uploads. */
+    readonly dataDir: string,
+    /** The consortium CA certificate (PEM) the coordinator trusts. */
+    readonly caPem: string,
   ) {}
+
+  /** The revocation list in force, when one is configured (the REST API refuses tokens of revoked operators). */
+  get revocationStore(): RevocationStore | undefined {
+    return this.revocations;
+  }
+
+  /** Adds a listener for every coordinator event (dashboard stream, metrics); returns an unsubscribe function. */
+  subscribe(listener: EventSink): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: CoordinatorEvent): void {
+    const { logger } = this.options;
+    this.metrics.observeEvent(e);
+    if (e.type === 'round-committed' || e.type === 'round-failed') void this.observeRound(e.studyId, e.round, e.attempt);
+    for (const fn of [...(this.options.onEvent ? [this.options.onEvent] : []), ...this.listeners]) {
+      try {
+        fn(e);
+      } catch (err) {
+        logger.error({ err: errorMessage(err) }, 'event listener failed');
+      }
+    }
+  }
+
+  private async observeRound(studyId: string, round: number, attempt: number): Promise<void> {
+    try {
+      const r = (await this.store.listRounds(studyId)).find((x) => x.round === round && x.attempt === attempt);
+      if (r) this.metrics.observeRound(r.status, r.startedAt, r.endedAt, r.phases);
+    } catch (err) {
+      this.options.logger.warn({ err: errorMessage(err) }, 'round metrics not recorded');
+    }
+  }
 
   /** gRPC port actually bound (useful with port 0). */
   get port(): number {
@@ -90,6 +139,8 @@ export class Coordinator {
             onError: (err) => logger.error({ code: err.code, reason: err.message }, 'revocation list not reloaded'),
           });
     const sessions = new SiteSessions(logger, now);
+    const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);
+    const siteAuth = createSiteAuthenticator(caPem, revocations, now);
     const models = new ModelRepository(path.join(dataDir, 'models'));
     const uploads = new UploadStore(path.join(dataDir, 'uploads'));
     const expected = new Map<string, number>();
@@ -98,7 +149,17 @@ export class Coordinator {
       uploads,
       models,
       store,
-      auth: createSiteAuthenticator(caPem, revocations, now),
+      auth: {
+        authenticate(certDer, claimedSiteId) {
+          try {
+            return siteAuth.authenticate(certDer, claimedSiteId);
+          } catch (err) {
+            metrics.refusals.inc({ source: 'grpc', reason: err instanceof TesseraError ? err.code : 'TESSERA_IDENTITY_UNKNOWN' });
+            throw err;
+          }
+        },
+      },
+      onBytes: (direction, bytes) => metrics.bytes.inc({ direction }, bytes),
       logger,
       coordinatorId: config.coordinatorId,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -115,7 +176,7 @@ export class Coordinator {
       logger,
     });
     logger.info({ host: config.listen.host, port: server.port, dataDir }, 'coordinator listening (mTLS)');
-    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options);
+    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem);
   }
 
   /** Creates the study (idempotent for the same id and spec) with its initial model version. */
@@ -134,38 +195,120 @@ export class Coordinator {
     return this.store.createStudy(spec, { sha256: sha, studyId: spec.id, round: 0, numParams: weights.length, createdAt: now }, now);
   }
 
-  /** Runs (or resumes) a study to its end; resolves with its final record. */
+  /**
+   * Runs (or resumes) a study to its end; resolves with its final record, or with its record at the moment an
+   * operator paused or aborted it. Calling it while the study runs returns the same promise.
+   */
   runStudy(studyId: string): Promise<StudyRecord> {
+    const running = this.runs.get(studyId);
+    if (running) return running.done;
     const { logger } = this.options;
-    return runStudy(
+    const controller = new AbortController();
+    const done = runStudy(
       {
         store: this.store,
         sessions: this.sessions,
         models: this.models,
         uploads: this.uploads,
         logger,
-        emit: (e) => {
-          try {
-            this.options.onEvent?.(e);
-          } catch (err) {
-            logger.error({ err: errorMessage(err) }, 'event listener failed');
-          }
-        },
+        emit: (e) => this.emit(e),
         now: this.options.now ?? Date.now,
         expectUpdate: (taskId, bytes) => {
           if (bytes === undefined) this.expectedUpdates.delete(taskId);
           else this.expectedUpdates.set(taskId, bytes);
         },
-        signal: this.abort.signal,
+        signal: AbortSignal.any([this.abort.signal, controller.signal]),
       },
       studyId,
-    );
+    )
+      .then((record) => this.afterRun(studyId, controller, record))
+      .finally(() => this.runs.delete(studyId));
+    this.runs.set(studyId, { controller, done });
+    return done;
+  }
+
+  /** Applies an operator's pause or abort once the runner has stopped at a safe point. */
+  private async afterRun(studyId: string, controller: AbortController, record: StudyRecord): Promise<StudyRecord> {
+    const request = controller.signal.aborted ? (controller.signal.reason as StopRequest) : undefined;
+    if (request === undefined || this.abort.signal.aborted) return record;
+    const current = (await this.store.getStudy(studyId)) ?? record;
+    if (current.status === 'completed' || current.status === 'failed' || current.status === 'aborted') return current;
+    const now = (this.options.now ?? Date.now)();
+    if (request === 'pause') {
+      await this.store.setStudyStatus(studyId, 'paused', now, 'paused by an operator');
+      this.emit({ type: 'study-paused', studyId, completedRounds: current.completedRounds });
+    } else {
+      await this.store.setStudyStatus(studyId, 'aborted', now, 'aborted by an operator');
+      this.emit({ type: 'study-finished', studyId, status: 'aborted', reason: 'aborted by an operator' });
+    }
+    return (await this.store.getStudy(studyId)) ?? current;
+  }
+
+  /** True while the study's runner is active in this process. */
+  isRunning(studyId: string): boolean {
+    return this.runs.has(studyId);
+  }
+
+  /**
+   * Starts (or resumes) a study in the background. Throws IllegalStateError when it already finished or is
+   * already running. Failures of the run itself end up in the study's status, not here.
+   */
+  async startStudy(studyId: string): Promise<StudyRecord> {
+    const study = await this.requireStudy(studyId);
+    if (study.status === 'completed' || study.status === 'failed' || study.status === 'aborted') {
+      throw new IllegalStateError(`study ${studyId} is ${study.status}; it cannot be started again`, { studyId, status: study.status });
+    }
+    if (this.runs.has(studyId)) {
+      throw new IllegalStateError(`study ${studyId} is already running`, { studyId, status: study.status });
+    }
+    this.runStudy(studyId).catch((err: unknown) => {
+      this.options.logger.error({ studyId, err: errorMessage(err) }, 'study run failed');
+    });
+    return study;
+  }
+
+  /**
+   * Asks a running study to stop at the next safe point: immediately while it waits for sites, otherwise once the
+   * round in flight has committed or failed (a round is never cut in half). `pause` can be resumed with
+   * {@link startStudy}; `abort` is final. Resolves when the request is registered, not when the run has stopped.
+   */
+  async stopStudy(studyId: string, request: StopRequest): Promise<StudyRecord> {
+    const study = await this.requireStudy(studyId);
+    const run = this.runs.get(studyId);
+    if (run) {
+      if (!run.controller.signal.aborted) run.controller.abort(request);
+      return study;
+    }
+    if (request === 'abort' && (study.status === 'created' || study.status === 'paused' || study.status === 'running')) {
+      // Not running in this process (never started, paused, or left over from a previous run): abort directly.
+      const now = (this.options.now ?? Date.now)();
+      await this.store.setStudyStatus(studyId, 'aborted', now, 'aborted by an operator');
+      this.emit({ type: 'study-finished', studyId, status: 'aborted', reason: 'aborted by an operator' });
+      return (await this.store.getStudy(studyId)) ?? study;
+    }
+    throw new IllegalStateError(`study ${studyId} is ${study.status}, not running; nothing to ${request}`, {
+      studyId,
+      status: study.status,
+    });
+  }
+
+  private async requireStudy(studyId: string): Promise<StudyRecord> {
+    const study = await this.store.getStudy(studyId);
+    if (!study) throw new IllegalStateError(`no study ${studyId}`, { studyId });
+    return study;
+  }
+
+  /** Connected-session details of a site (live last-seen), when it is connected to this process. */
+  liveSession(siteId: string): { lastSeen: number; connectedAt: number } | undefined {
+    const s = this.sessions.get(siteId);
+    return s ? { lastSeen: s.lastSeen, connectedAt: s.connectedAt } : undefined;
   }
 
   async close(): Promise<void> {
     this.abort.abort();
     this.sessions.cancelAll('coordinator shutting down');
     await this.server.close();
+    await this.uploads.close();
     await this.store.close();
   }
 }

@@ -82,10 +82,62 @@ export class ProtocolError extends TesseraError {
   }
 }
 
+/**
+ * Thrown by secure aggregation (shared/src/secagg, the coordinator's SecAgg workflow and the site's SecAgg
+ * client): bad parameters, a key whose signature or certificate does not verify, a share that does not
+ * decrypt, a stage out of order, too few shares or survivors. Messages name sites, rounds and stages, never
+ * key material, shares or update values.
+ */
+export class SecAggError extends TesseraError {
+  constructor(
+    code: `TESSERA_SECAGG_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
 /** Thrown when a lifecycle transition is not allowed (round or study state machine). */
 export class IllegalStateError extends TesseraError {
   constructor(message: string, context: Record<string, string | number | boolean> = {}) {
     super('TESSERA_STATE_ILLEGAL_TRANSITION', message, context);
+  }
+}
+
+/**
+ * Thrown by the audit ledger: an entry that cannot be recorded (`TESSERA_AUDIT_ENTRY_INVALID`: not JSON, too
+ * large, or content where only metadata belongs), a key and certificate that do not belong together
+ * (`TESSERA_AUDIT_SIGNER_INVALID`), a ledger file or database that cannot be read or continued
+ * (`TESSERA_AUDIT_LEDGER_INVALID`), or an update or delete refused by the append-only table
+ * (`TESSERA_AUDIT_APPEND_ONLY`).
+ */
+export class AuditError extends TesseraError {
+  constructor(
+    code: `TESSERA_AUDIT_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
+/**
+ * Thrown by the coordinator's REST API; the code decides the HTTP status: `TESSERA_API_UNAUTHENTICATED` 401,
+ * `TESSERA_API_FORBIDDEN` 403, `TESSERA_API_INVALID_REQUEST` 400, `TESSERA_API_NOT_FOUND` 404,
+ * `TESSERA_API_CONFLICT` 409, `TESSERA_API_RATE_LIMITED` 429, `TESSERA_API_UNAVAILABLE` 503. Also thrown by the
+ * operator CLI for the API's answers.
+ */
+export class ApiError extends TesseraError {
+  constructor(
+    code: `TESSERA_API_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
   }
 }
 

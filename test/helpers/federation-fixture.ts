@@ -41,12 +41,14 @@ export async function startFederation(opts: {
   logger?: Logger;
   /** @default 200 */
   examplesPerSite?: number;
+  /** REST operators to provision (tokens land in `pki/operators/<id>/token`). @default none */
+  operators?: { id: string; role: 'operator' | 'compliance' | 'site-admin'; site?: string }[];
 }): Promise<Federation> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-it-'));
   const pkiDir = path.join(dir, 'pki');
   const siteIds = Array.from({ length: opts.sites }, (_, i) => `site-${i + 1}`);
   const consortium = parseConsortiumConfig(
-    JSON.stringify({ name: 'it', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteIds.map((id) => ({ id })) }),
+    JSON.stringify({ name: 'it', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteIds.map((id) => ({ id })), operators: opts.operators ?? [] }),
     'consortium.yaml',
   );
   provisionConsortium(consortium, pkiDir, new Date());

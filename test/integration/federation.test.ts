@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportModelCommand, type ExportModelReport } from '../../cli/src/commands/export-model.js';
 import { decodeWeights } from '../../shared/src/ml/index.js';
 import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
 
 describe('federation over mTLS on 127.0.0.1 with 3 real agents', () => {
   let fed: Federation;
+  let studyId = '';
   const updates = new Map<number, { siteId: string; weights: Float32Array; numExamples: number }[]>();
 
   beforeAll(async () => {
@@ -49,5 +54,36 @@ describe('federation over mTLS on 127.0.0.1 with 3 real agents', () => {
     const sites = await fed.coordinator.store.listSites();
     expect(sites.map((s) => s.id)).toEqual(['site-1', 'site-2', 'site-3']);
     expect(sites.every((s) => s.backend === 'wasm' || s.backend === 'cpu' || s.backend === 'tensorflow')).toBe(true);
+    studyId = study.id;
+  });
+
+  it('exports a committed version in the TF.js format with provenance (tessera export-model)', async () => {
+    // Arrange
+    const study = await fed.coordinator.store.getStudy(studyId);
+    const round2 = (await fed.coordinator.store.listRounds(studyId)).find((r) => r.round === 2 && r.status === 'committed');
+    const out = path.join(fed.dir, 'export-r2');
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l), now: () => new Date(0) };
+    const dataDir = path.join(fed.dir, 'coordinator-data');
+
+    // Act
+    const code = await exportModelCommand(['--data-dir', dataDir, '--study', studyId, '--round', '2', '--out', out, '--json'], io);
+    const missing = await exportModelCommand(['--data-dir', dataDir, '--study', studyId, '--round', '99', '--out', out], io);
+
+    // Assert
+    expect(code).toBe(0);
+    const report = JSON.parse(lines[0] ?? '{}') as ExportModelReport;
+    expect(report).toMatchObject({ studyId, round: 2, modelVersion: round2?.modelOut, model: study?.spec.model });
+    const provenance = JSON.parse(readFileSync(path.join(out, 'provenance.json'), 'utf8')) as ExportModelReport;
+    expect(provenance.modelVersion).toBe(round2?.modelOut);
+    // weights.bin holds exactly the version's float32 weights, and its recorded hash is the file's.
+    const weightsBin = readFileSync(path.join(out, 'weights.bin'));
+    expect(createHash('sha256').update(weightsBin).digest('hex')).toBe(report.weightsBin.sha256);
+    expect(weightsBin.equals(await fed.coordinator.models.get(round2?.modelOut ?? ''))).toBe(true);
+    const modelJson = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8')) as { format: string; weightsManifest: { paths: string[] }[] };
+    expect(modelJson.format).toBe('layers-model');
+    expect(modelJson.weightsManifest[0]?.paths).toEqual(['weights.bin']);
+    expect(missing).toBe(4);
+    expect(lines.at(-1)).toContain('TESSERA_INPUT_NOT_FOUND');
   });
 });

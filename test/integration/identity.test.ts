@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsortiumCa, issueCertificate, revokeCertificate } from '../../shared/src/pki/index.js';
 import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
-import { consortiumCa, siteTls, tryConnect } from '../helpers/hand-site.js';
+import { consortiumCa, HandSite, siteTls, tryConnect } from '../helpers/hand-site.js';
 import { captureLogger, type CapturedLogger } from '../helpers/log-capture.js';
 
 const DAY_MS = 86_400_000;
@@ -129,6 +129,10 @@ describe('identity: refused certificates and claims over real mTLS', () => {
     // Arrange: site-3's provisioned certificate works
     const tls = siteTls(fed.pkiDir, 'site-3');
     expect(await tryConnect(address, tls, 'site-3')).toEqual({ ok: true });
+    // …and holds a stream open across the revocation.
+    const held = new HandSite(address, tls);
+    held.hello('site-3');
+    await held.welcome();
 
     // Act: the consortium admin revokes it; the coordinator re-reads the list (throttled to once a second)
     const revoked = revokeCertificate({ caDir: fed.pkiDir, id: 'site-3', reason: 'key compromised', now: new Date() });
@@ -144,6 +148,14 @@ describe('identity: refused certificates and claims over real mTLS', () => {
     expect(outcome.error.details).toContain(`site certificate 'site-3' (serial ${revoked.serial})`);
     const line = await log.waitFor('refused call: identity check failed', (l) => l['code'] === 'TESSERA_IDENTITY_REVOKED');
     expect(String(line['reason'])).toContain('revoked by the consortium');
+    // The stream opened before the revocation is closed within a heartbeat interval, with a goodbye.
+    const closed = await held.failure(5000);
+    held.close();
+    expect(closed.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(closed.details).toContain('TESSERA_IDENTITY_REVOKED');
+    expect(held.received.some((m) => m.goodbye?.reason === 'TESSERA_IDENTITY_REVOKED')).toBe(true);
+    const closing = await log.waitFor('closing stream: certificate no longer accepted', (l) => l['siteId'] === 'site-3');
+    expect(closing['code']).toBe('TESSERA_IDENTITY_REVOKED');
     // The other sites are untouched by site-3's revocation.
     expect(fed.coordinator.sessions.connectedSites()).toEqual(['site-1', 'site-2']);
   });

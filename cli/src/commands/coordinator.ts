@@ -3,6 +3,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Coordinator } from '../../../coordinator/src/coordinator.js';
 import type { CoordinatorEvent } from '../../../coordinator/src/rounds/events.js';
+import { startCoordinatorApi } from '../../../coordinator/src/rest/start-api.js';
+import type { RunningRestServer } from '../../../coordinator/src/rest/server.js';
 import { buildStudySummary } from '../../../coordinator/src/study-summary.js';
 import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-config.js';
 import { parseConfigText } from '../../../shared/src/config/validate.js';
@@ -11,10 +13,12 @@ import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 
-export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml] [--exit-when-done] [--summary FILE]
+export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml] [--exit-when-done] [--summary FILE] [--api-port N]
 
 Runs the coordinator: gRPC with mTLS for site agents, state in SQLite. With --study, creates the study
-(idempotent) and runs or resumes it; --exit-when-done exits once it is finished, --summary writes its JSON summary.`;
+(idempotent) and runs or resumes it; --exit-when-done exits once it is finished, --summary writes its JSON summary.
+The REST API and dashboard start when coordinator.yaml has an 'api' section, or with --api-port N (0: any free
+port; tokens from operators.json beside tls.ca, loopback only); the URL is printed on stderr.`;
 
 /** `tessera coordinator`: the long-running coordinator process. */
 export async function coordinatorCommand(argv: string[]): Promise<number> {
@@ -25,6 +29,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
       study: { type: 'string' },
       'exit-when-done': { type: 'boolean', default: false },
       summary: { type: 'string' },
+      'api-port': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -46,13 +51,32 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     onEvent: (e: CoordinatorEvent) => send({ kind: 'event', event: e }),
   });
   send({ kind: 'listening', port: coordinator.port });
+  let api: RunningRestServer | undefined;
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down');
+    await api?.close();
     await coordinator.close();
   };
+  const apiPort = values['api-port'] === undefined ? undefined : Number(values['api-port']);
+  if (apiPort !== undefined && !(Number.isInteger(apiPort) && apiPort >= 0 && apiPort <= 65535)) {
+    await stop();
+    console.error('tessera coordinator: --api-port must be an integer 0-65535');
+    return ExitCode.Usage;
+  }
+  if (config.api !== undefined || apiPort !== undefined) {
+    try {
+      api = await startCoordinatorApi({ coordinator, config, baseDir: path.dirname(configPath), logger, ...(apiPort !== undefined ? { port: apiPort } : {}) });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    logger.info({ url: api.url }, 'REST API and dashboard listening');
+    console.error(`tessera coordinator: REST API and dashboard at ${api.url}/ (API reference ${api.url}/docs)`);
+    send({ kind: 'api', url: api.url });
+  }
   process.once('SIGTERM', () => void stop().then(() => process.exit(ExitCode.Ok)));
   process.once('SIGINT', () => void stop().then(() => process.exit(ExitCode.Interrupted)));
 

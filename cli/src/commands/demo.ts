@@ -40,7 +40,10 @@ loopback with mTLS, runs a study to completion and prints a summary.
   --dp-accountant A   pld (default, tighter) | rdp
   --workdir DIR       where to provision and keep state and logs (default: a new temp folder)
   --report FILE       write the JSON report here
-  --json              print the report as JSON instead of the table`;
+  --json              print the report as JSON instead of the table
+  --api-port N        also serve the REST API and dashboard on 127.0.0.1:N (0: any free port); prints the URL
+                      and the operator token file to sign in with
+  --keep-running      after the study, keep the coordinator, agents and dashboard running until Ctrl-C`;
 
 interface DemoArgs {
   dataset: 'synthetic' | 'heart-disease';
@@ -56,6 +59,8 @@ interface DemoArgs {
   report: string | undefined;
   json: boolean;
   dp: { epsilon: number; delta: number; accountant: 'pld' | 'rdp' } | undefined;
+  apiPort: number | undefined;
+  keepRunning: boolean;
 }
 
 class UsageError extends Error {}
@@ -86,10 +91,16 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
       'dp-epsilon': { type: 'string' },
       'dp-delta': { type: 'string' },
       'dp-accountant': { type: 'string' },
+      'api-port': { type: 'string' },
+      'keep-running': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
+  const apiPort = values['api-port'] === undefined ? undefined : Number(values['api-port']);
+  if (apiPort !== undefined && !(Number.isInteger(apiPort) && apiPort >= 0 && apiPort <= 65535)) {
+    throw new UsageError('--api-port must be an integer 0-65535');
+  }
   if (values.help) return 'help';
   const dataset = values.dataset;
   if (dataset !== 'synthetic' && dataset !== 'heart-disease') {
@@ -128,6 +139,8 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
     report: values.report === undefined ? undefined : path.resolve(values.report),
     json: values.json,
     dp,
+    apiPort,
+    keepRunning: values['keep-running'],
   };
 }
 
@@ -181,6 +194,8 @@ function progressLine(e: CoordinatorEvent, totalRounds: number): string | null {
     }
     case 'round-failed':
       return `  round ${e.round} attempt ${e.attempt} failed: ${e.reason}`;
+    case 'study-paused':
+      return `study paused after ${e.completedRounds} rounds`;
     case 'study-finished':
       return `study ${e.status}${e.reason ? `: ${e.reason}` : ''}`;
     case 'round-started':
@@ -238,7 +253,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
     name: 'tessera-demo',
     coordinator: { host: '127.0.0.1', port: 0 },
     sites: siteData.map((s) => ({ id: s.id })),
-    operators: [{ id: 'operator', role: 'operator' }],
+    operators: [
+      { id: 'operator', role: 'operator' },
+      { id: 'compliance', role: 'compliance' },
+    ],
   });
   writeFileSync(consortiumYaml, consortiumText);
   const pkiDir = path.join(a.workdir, 'pki');
@@ -263,7 +281,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const children: ChildProcess[] = [];
   const logFd = (name: string): number => openSync(path.join(a.workdir, 'logs', `${name}.log`), 'a');
   const cfd = logFd('coordinator');
-  const coordinator = fork(tesseraBin(), ['coordinator', '--config', coordinatorYaml, '--study', studyFile, '--exit-when-done'], {
+  const coordinatorArgs = ['coordinator', '--config', coordinatorYaml, '--study', studyFile];
+  if (!a.keepRunning) coordinatorArgs.push('--exit-when-done');
+  if (a.apiPort !== undefined) coordinatorArgs.push('--api-port', String(a.apiPort));
+  const coordinator = fork(tesseraBin(), coordinatorArgs, {
     stdio: ['ignore', cfd, cfd, 'ipc'],
   });
   children.push(coordinator);
@@ -277,7 +298,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const summary = await new Promise<StudySummary>((resolve, reject) => {
       coordinator.on('exit', (code) => reject(new Error(`coordinator exited with code ${code ?? 'null'} before the study finished; see ${path.join(a.workdir, 'logs', 'coordinator.log')}`)));
       coordinator.on('message', (raw: unknown) => {
-        const msg = raw as { kind: string; port?: number; event?: CoordinatorEvent; summary?: StudySummary };
+        const msg = raw as { kind: string; port?: number; url?: string; event?: CoordinatorEvent; summary?: StudySummary };
+        if (msg.kind === 'api' && msg.url !== undefined) {
+          // Printed even with --json (on stderr then), since the URL is what --api-port asks for.
+          const line = `dashboard and REST API: ${msg.url}/  (sign in with the token in ${path.join(pkiDir, 'operators', 'operator', 'token')}; compliance: ${path.join(pkiDir, 'operators', 'compliance', 'token')})`;
+          if (a.json) console.error(line);
+          else say(line);
+        }
         if (msg.kind === 'listening' && msg.port !== undefined) {
           say(`coordinator listening on 127.0.0.1:${msg.port} (mTLS); starting ${siteData.length} site agents`);
           for (const s of siteData) {
@@ -344,6 +371,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
     if (a.report !== undefined) writeFileSync(a.report, JSON.stringify(report, null, 2) + '\n');
     if (a.json) console.log(JSON.stringify(report, null, 2));
     else printSummary(report);
+    if (a.keepRunning) {
+      console.error('tessera demo: coordinator, site agents and dashboard keep running; Ctrl-C to stop');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
     return summary.status === 'completed' ? ExitCode.Ok : ExitCode.StudyFailed;
   } finally {
     killAll();

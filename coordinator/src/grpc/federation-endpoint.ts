@@ -10,11 +10,18 @@ import type { UploadReceipt } from '../../../protos/gen/tessera/v1/UploadReceipt
 import { errorMessage, IdentityError, ProtocolError, TesseraError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { toGrpcStatus } from '../../../shared/src/transport/grpc-errors.js';
-import { chunkBuffer } from '../../../shared/src/transport/chunks.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/transport/proto.js';
 import type { ModelRepository, UploadStore } from '../store/blob-store.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import type { SiteSession, SiteSessions } from '../sessions/site-sessions.js';
+
+/** Upload chunks (≤ 1 MiB each) that may wait behind the disk write in progress before the stream pauses. */
+const MAX_QUEUED_CHUNKS = 8;
+
+/** A Buffer view of decoded protobuf bytes, without copying them. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 /** Who is calling, established from the client certificate. */
 export interface PeerIdentity {
@@ -82,7 +89,20 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
         call.emit('error', toGrpcStatus(new ProtocolError('TESSERA_PROTOCOL_NO_HELLO', 'the first message must be hello')));
       }
     }, 10_000);
+    const certDer = peerCert(call);
     const beat = setInterval(() => {
+      // The certificate was checked when the stream opened; a revocation (the list reloads without a
+      // restart) or an expiry since then closes the stream within one heartbeat interval.
+      try {
+        deps.auth.authenticate(certDer);
+      } catch (err) {
+        const code = err instanceof TesseraError ? err.code : 'TESSERA_IDENTITY_UNKNOWN';
+        log.warn({ siteId: identity.siteId, serial: identity.serial, code, reason: errorMessage(err) }, 'closing stream: certificate no longer accepted');
+        clearInterval(beat);
+        call.write({ goodbye: { reason: code } });
+        call.emit('error', toGrpcStatus(err));
+        return;
+      }
       if (now() - lastSeen > deps.heartbeatIntervalMs * 4) {
         log.warn({ siteId: identity.siteId }, 'site missed heartbeats; closing its stream');
         call.end();
@@ -210,8 +230,7 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
           });
         }
         if (offset > size) throw new ProtocolError('TESSERA_PROTOCOL_BAD_OFFSET', `offset ${offset} is past the end (${size})`);
-        const bytes = await deps.models.get(modelVersion);
-        for (const chunk of chunkBuffer(bytes, offset)) {
+        for (const chunk of await deps.models.chunks(modelVersion, offset)) {
           if (call.cancelled) return;
           deps.onBytes?.('out', chunk.data.byteLength);
           if (!call.write(chunk)) await new Promise((r) => call.once('drain', r));
@@ -244,9 +263,16 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
       callback(toGrpcStatus(err));
       return;
     }
+    // Chunks are appended strictly in order. Up to MAX_QUEUED_CHUNKS wait behind the write in progress, so
+    // the network and the disk overlap; beyond that the stream is paused (back-pressure on the sender).
+    let queued = 0;
+    let paused = false;
     call.on('data', (msg: UploadMessage__Output) => {
-      // Chunks are appended strictly in order; the stream is paused while a write is in progress.
-      call.pause();
+      queued += 1;
+      if (queued >= MAX_QUEUED_CHUNKS && !paused) {
+        paused = true;
+        call.pause();
+      }
       chain = chain
         .then(async () => {
           if (failed) return;
@@ -283,8 +309,8 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
             const c = msg.chunk;
             await deps.uploads.append(taskId, {
               offset: c.offset,
-              data: Buffer.from(c.data),
-              sha256: Buffer.from(c.sha256),
+              data: asBuffer(c.data),
+              sha256: asBuffer(c.sha256),
               totalBytes: c.totalBytes,
             });
             deps.onBytes?.('in', c.data.byteLength);
@@ -293,7 +319,11 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
           throw new ProtocolError('TESSERA_PROTOCOL_EMPTY_MESSAGE', 'upload message carries no body');
         })
         .then(() => {
-          if (!failed) call.resume();
+          queued -= 1;
+          if (paused && !failed && queued < MAX_QUEUED_CHUNKS) {
+            paused = false;
+            call.resume();
+          }
         })
         .catch(fail);
     });

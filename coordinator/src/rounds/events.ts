@@ -37,6 +37,7 @@ export type CoordinatorEvent =
       dpRounds: number;
     }
   | { type: 'round-failed'; studyId: string; round: number; attempt: number; reason: string }
+  | { type: 'study-paused'; studyId: string; completedRounds: number }
   | { type: 'study-finished'; studyId: string; status: 'completed' | 'failed' | 'aborted'; reason?: string };
 
 export type EventSink = (event: CoordinatorEvent) => void;

@@ -52,6 +52,8 @@ export async function runStudy(deps: RoundDeps & { logger: Logger }, studyId: st
     emit({ type: 'study-finished', studyId, status: 'failed', reason });
     return (await store.getStudy(studyId)) ?? study;
   }
+  // Paused or aborted (or shut down) while the last round ran: the caller decides the status.
+  if (deps.signal.aborted) return study;
   await store.setStudyStatus(studyId, 'completed', now());
   emit({ type: 'study-finished', studyId, status: 'completed' });
   logger.info({ studyId, rounds: study.completedRounds }, 'study completed');

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { type HashMode, UploadHasher } from './hash-worker.js';
 import { ProtocolError } from '../../../shared/src/errors.js';
-import { chunkProblem } from '../../../shared/src/transport/chunks.js';
+import { type ByteChunk, chunkBuffer, chunkShapeProblem, MAX_CHUNK_BYTES } from '../../../shared/src/transport/chunks.js';
 
 async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -27,7 +28,7 @@ export class ModelRepository {
    * re-hashing the file per fetch was a third of the download cost. Entries are immutable (content-
    * addressed), so caching cannot serve stale data.
    */
-  private readonly verified = new Map<string, Buffer>();
+  private readonly verified = new Map<string, CachedVersion>();
 
   constructor(
     private readonly dir: string,
@@ -37,14 +38,16 @@ export class ModelRepository {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  private remember(sha256: string, bytes: Buffer): void {
+  private remember(sha256: string, bytes: Buffer): CachedVersion {
+    const entry: CachedVersion = { bytes, chunks: undefined };
     this.verified.delete(sha256);
-    this.verified.set(sha256, bytes);
+    this.verified.set(sha256, entry);
     while (this.verified.size > this.cacheSize) {
       const oldest = this.verified.keys().next().value;
       if (oldest === undefined) break;
       this.verified.delete(oldest);
     }
+    return entry;
   }
 
   pathOf(sha256: string): string {
@@ -61,18 +64,32 @@ export class ModelRepository {
 
   /** The bytes of a version, verified against its sha256 (a corrupt file throws). */
   async get(sha256: string): Promise<Buffer> {
+    return (await this.entry(sha256)).bytes;
+  }
+
+  private async entry(sha256: string): Promise<CachedVersion> {
     const cached = this.verified.get(sha256);
     if (cached) return cached;
     const bytes = await readFile(this.pathOf(sha256));
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== sha256) throw new Error(`model file ${sha256} is corrupt (sha256 ${actual})`);
-    this.remember(sha256, bytes);
-    return bytes;
+    return this.remember(sha256, bytes);
+  }
+
+  /**
+   * The version's download chunks from `offset` on, each with its sha256. Chunks on the 1 MiB grid are
+   * hashed once per cached version (every site downloads the same model each round), not once per fetch.
+   */
+  async chunks(sha256: string, offset: number): Promise<ByteChunk[]> {
+    const entry = await this.entry(sha256);
+    if (offset % MAX_CHUNK_BYTES !== 0) return [...chunkBuffer(entry.bytes, offset)];
+    entry.chunks ??= [...chunkBuffer(entry.bytes, 0)];
+    return entry.chunks.slice(offset / MAX_CHUNK_BYTES);
   }
 
   async size(sha256: string): Promise<number | undefined> {
     const cached = this.verified.get(sha256);
-    if (cached) return cached.byteLength;
+    if (cached) return cached.bytes.byteLength;
     try {
       return (await stat(this.pathOf(sha256))).size;
     } catch {
@@ -81,11 +98,20 @@ export class ModelRepository {
   }
 }
 
+interface CachedVersion {
+  bytes: Buffer;
+  /** The version cut on the 1 MiB grid with each chunk's sha256, computed on first download. */
+  chunks: ByteChunk[] | undefined;
+}
+
 interface UploadState {
+  /** The open `.part` file while a stream appends to it. */
+  file: FileHandle | undefined;
   totalBytes: number;
   sha256: Buffer;
   received: number;
-  hash: ReturnType<typeof createHash>;
+  /** This upload attempt's key for its running sha256 on the hash worker. */
+  hashKey: string;
   busy: boolean;
   complete: boolean;
 }
@@ -96,8 +122,15 @@ interface UploadState {
  */
 export class UploadStore {
   private readonly uploads = new Map<string, UploadState>();
+  private readonly hasher: UploadHasher;
+  private attempts = 0;
 
-  constructor(private readonly dir: string) {
+  /** `hashMode`: verify chunks and keep the running sha256 on a worker thread (default) or inline. */
+  constructor(
+    private readonly dir: string,
+    hashMode: HashMode = 'worker',
+  ) {
+    this.hasher = new UploadHasher(hashMode);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -146,12 +179,14 @@ export class UploadStore {
         taskId,
       });
     }
+    if (existing) await this.forget(taskId, existing);
     await rm(this.fileOf(taskId), { force: true });
     this.uploads.set(taskId, {
       totalBytes,
       sha256,
+      file: undefined,
       received: 0,
-      hash: createHash('sha256'),
+      hashKey: `${taskId}#${++this.attempts}`,
       busy: true,
       complete: false,
     });
@@ -165,18 +200,16 @@ export class UploadStore {
   ): Promise<void> {
     const u = this.uploads.get(taskId);
     if (!u) throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'chunk for an upload that was not begun', { taskId });
-    const problem = chunkProblem(chunk, u.received, u.totalBytes);
+    const problem =
+      chunkShapeProblem(chunk, u.received, u.totalBytes) ??
+      ((await this.hasher.verifyAndAppend(u.hashKey, chunk.data, chunk.sha256)) ? null : 'chunk sha256 mismatch');
     if (problem != null) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHUNK', problem, { taskId, offset: chunk.offset });
-    const fh = await open(this.fileOf(taskId), 'a', 0o600);
-    try {
-      await fh.write(chunk.data);
-    } finally {
-      await fh.close();
-    }
-    u.hash.update(chunk.data);
+    u.file ??= await open(this.fileOf(taskId), 'a', 0o600);
+    await u.file.write(chunk.data);
     u.received += chunk.data.byteLength;
     if (u.received === u.totalBytes) {
-      const digest = u.hash.digest();
+      await closeFile(u);
+      const digest = await this.hasher.digest(u.hashKey);
       if (!digest.equals(u.sha256)) {
         this.uploads.delete(taskId);
         await rm(this.fileOf(taskId), { force: true });
@@ -191,7 +224,9 @@ export class UploadStore {
   /** Marks the stream for `taskId` closed, keeping what was received for a resume. */
   release(taskId: string): void {
     const u = this.uploads.get(taskId);
-    if (u) u.busy = false;
+    if (!u) return;
+    u.busy = false;
+    void closeFile(u);
   }
 
   /** Reads a complete upload. */
@@ -202,7 +237,27 @@ export class UploadStore {
   }
 
   async discard(taskId: string): Promise<void> {
+    const u = this.uploads.get(taskId);
+    if (u) await this.forget(taskId, u);
     this.uploads.delete(taskId);
     await rm(this.fileOf(taskId), { force: true });
   }
+
+  /** Stops the hash worker; the store must not be used afterwards. */
+  async close(): Promise<void> {
+    for (const u of this.uploads.values()) await closeFile(u);
+    await this.hasher.close();
+  }
+
+  private async forget(taskId: string, u: UploadState): Promise<void> {
+    await closeFile(u);
+    if (!u.complete) await this.hasher.drop(u.hashKey).catch(() => undefined);
+    this.uploads.delete(taskId);
+  }
+}
+
+async function closeFile(u: UploadState): Promise<void> {
+  const file = u.file;
+  u.file = undefined;
+  await file?.close().catch(() => undefined);
 }

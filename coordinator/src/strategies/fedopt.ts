@@ -1,5 +1,6 @@
 import { InputError } from '../../../shared/src/errors.js';
 import { checkRoundCounter, weightedMean } from './fedavg.js';
+import { assertFinite } from '../../../shared/src/ml/weights.js';
 import type { ClientUpdate, Strategy, StrategyState } from './strategy.js';
 
 /** The adaptive server optimisers of Reddi et al. 2021, "Adaptive Federated Optimization". */
@@ -90,7 +91,8 @@ export class FedOpt implements Strategy {
   }
 
   aggregate(global: Float32Array, updates: readonly ClientUpdate[]): Float32Array {
-    const mean = weightedMean(global, updates); // validates everything before state changes
+    const mean = weightedMean(global, updates); // validates every update before state changes
+    assertFinite(global, 'global weights');
     const n = global.length;
     if (this.#m !== undefined && this.#m.length !== n) {
       throw new InputError('TESSERA_INPUT_WEIGHTS_SHAPE', `global has ${n} values, optimiser state has ${this.#m.length}`, {

@@ -10,18 +10,7 @@ import type { ClientUpdate } from './strategy.js';
  */
 export function validateUpdate(global: Float32Array, update: ClientUpdate): void {
   const siteId = update.siteId;
-  if (update.weights.length !== global.length) {
-    throw new InputError(
-      'TESSERA_INPUT_WEIGHTS_SHAPE',
-      `update from site '${siteId}' has ${update.weights.length} values, expected ${global.length}`,
-      { siteId, values: update.weights.length, expectedParams: global.length },
-    );
-  }
-  if (!Number.isSafeInteger(update.numExamples) || update.numExamples <= 0) {
-    throw new InputError('TESSERA_INPUT_NUM_EXAMPLES', `update from site '${siteId}' has numExamples ≤ 0 or non-integer`, {
-      siteId,
-    });
-  }
+  checkHeader(global, update);
   try {
     assertFinite(update.weights, `update from site '${siteId}'`);
   } catch (err) {
@@ -58,6 +47,31 @@ export function partitionUpdates(
     }
   }
   return { valid, rejected };
+}
+
+/**
+ * The O(sites) part of {@link validateUpdates}: at least one update; each has the global model's length
+ * and a positive integer example count. Values are not looked at.
+ */
+export function validateUpdateHeaders(global: Float32Array, updates: readonly ClientUpdate[]): void {
+  if (updates.length === 0) throw new InputError('TESSERA_INPUT_UPDATES_EMPTY', 'no client updates to aggregate');
+  for (const update of updates) checkHeader(global, update);
+}
+
+function checkHeader(global: Float32Array, update: ClientUpdate): void {
+  const siteId = update.siteId;
+  if (update.weights.length !== global.length) {
+    throw new InputError(
+      'TESSERA_INPUT_WEIGHTS_SHAPE',
+      `update from site '${siteId}' has ${update.weights.length} values, expected ${global.length}`,
+      { siteId, values: update.weights.length, expectedParams: global.length },
+    );
+  }
+  if (!Number.isSafeInteger(update.numExamples) || update.numExamples <= 0) {
+    throw new InputError('TESSERA_INPUT_NUM_EXAMPLES', `update from site '${siteId}' has numExamples ≤ 0 or non-integer`, {
+      siteId,
+    });
+  }
 }
 
 /**

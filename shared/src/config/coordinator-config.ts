@@ -26,6 +26,35 @@ export const CoordinatorConfigSchema = Type.Object(
       },
       strict,
     ),
+    /**
+     * REST API and dashboard (absent: not served). Operators authenticate with the bearer tokens `tessera provision`
+     * writes to `operators/<id>/token`; the coordinator only holds their SHA-256 (`tokens`, usually
+     * `coordinator/operators.json`).
+     */
+    api: Type.Optional(
+      Type.Object(
+        {
+          /** Loopback by default. Any other address requires `tls: true` (bearer tokens never cross a network in clear). */
+          host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+          /** @default 7480 */
+          port: Type.Integer({ minimum: 0, maximum: 65535, default: 7480 }),
+          /** operators.json from `tessera provision` (relative to the config file). */
+          tokens: Type.String({ minLength: 1 }),
+          /** Serve HTTPS with the coordinator's certificate (`tls.cert`/`tls.key`). @default false */
+          tls: Type.Boolean({ default: false }),
+          rateLimit: Type.Object(
+            {
+              /** Requests per window per credential (or per address before authentication). @default 600 */
+              max: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600 }),
+              /** @default 60000 ms */
+              windowMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000 }),
+            },
+            { ...strict, default: {} },
+          ),
+        },
+        strict,
+      ),
+    ),
     /** How often each side sends a heartbeat; a site silent for 4 intervals is disconnected. @default 5000 ms */
     heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
   },

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { ConfigError, TesseraError, errorMessage } from '../errors.js';
 import { createLogger, type Logger } from '../logging.js';
+import { registerWasmTrainingKernels } from './wasm-kernels.js';
 
 /** TF.js backends Tessera knows how to select, fastest first. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -72,6 +73,8 @@ async function activateWasm(): Promise<void> {
   const require = createRequire(import.meta.url);
   const distDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   wasm.setWasmPaths(`${distDir}${path.sep}`);
+  // wasm 4.22 has no Conv2DBackpropFilter: CNN training needs ours (built from its own kernels).
+  registerWasmTrainingKernels();
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not initialise');
 }
 

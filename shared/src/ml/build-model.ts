@@ -10,31 +10,62 @@ export type TfLayers = typeof tfl;
 /**
  * Builds an (untrained) `tf.Sequential` from a validated spec. Layers are named
  * `<type>_<index>` (index over all spec layers) so saved weight names match {@link weightLayout}.
+ * An image spec (`inputShape`) starts with a weightless `input_reshape` layer from the flat
+ * `[inputDim]` rows to `[height, width, channels]`.
  * Kernels start at zero: real weights always come from {@link setFlatWeights} (e.g. with
  * `initialWeights` or the round's global model), never from TF.js's own unseeded initialiser.
  */
 export function buildModel(layers: TfLayers, spec: ModelSpec, inputDim: number): tfl.Sequential {
-  weightLayout(spec, inputDim); // validates inputDim
+  weightLayout(spec, inputDim); // validates inputDim and layer shapes
   const model = layers.sequential({ name: `tessera_${spec.name.replace(/-/g, '_')}` });
+  let first: { inputShape?: number[] } = { inputShape: [inputDim] };
+  if (spec.inputShape !== undefined) {
+    model.add(layers.layers.reshape({ ...first, name: 'input_reshape', targetShape: [...spec.inputShape] }));
+    first = {};
+  }
+  const zeros = { kernelInitializer: 'zeros', biasInitializer: 'zeros' } as const;
   spec.layers.forEach((layer, i) => {
-    const first = i === 0 ? { inputShape: [inputDim] } : {};
     switch (layer.type) {
       case 'dense':
-        model.add(
-          layers.layers.dense({
-            ...first,
-            name: `dense_${i}`,
-            units: layer.units,
-            activation: layer.activation,
-            kernelInitializer: 'zeros',
-            biasInitializer: 'zeros',
-          }),
-        );
+        model.add(layers.layers.dense({ ...first, ...zeros, name: `dense_${i}`, units: layer.units, activation: layer.activation }));
         break;
       case 'dropout':
         model.add(layers.layers.dropout({ ...first, name: `dropout_${i}`, rate: layer.rate }));
         break;
+      case 'conv2d':
+        model.add(
+          layers.layers.conv2d({
+            ...first,
+            ...zeros,
+            name: `conv2d_${i}`,
+            filters: layer.filters,
+            kernelSize: layer.kernelSize,
+            strides: layer.strides ?? 1,
+            padding: layer.padding,
+            activation: layer.activation,
+          }),
+        );
+        break;
+      case 'maxPooling2d':
+      case 'averagePooling2d': {
+        const args = {
+          ...first,
+          name: `${layer.type}_${i}`,
+          poolSize: layer.poolSize,
+          strides: layer.strides ?? layer.poolSize,
+          padding: layer.padding ?? 'valid',
+        };
+        model.add(layer.type === 'maxPooling2d' ? layers.layers.maxPooling2d(args) : layers.layers.averagePooling2d(args));
+        break;
+      }
+      case 'flatten':
+        model.add(layers.layers.flatten({ ...first, name: `flatten_${i}` }));
+        break;
+      case 'globalAveragePooling2d':
+        model.add(layers.layers.globalAveragePooling2d({ ...first, name: `globalAveragePooling2d_${i}` }));
+        break;
     }
+    first = {};
   });
   return model;
 }

@@ -1,17 +1,24 @@
 // Public API of shared/src/ml: declarative model specs, flat weights, TF.js backend selection,
 // model building and export. Named re-exports only.
 export {
+  MAX_IMAGE_SIDE,
+  MAX_KERNEL,
   MAX_LAYERS,
   MAX_UNITS,
   canonicalJson,
+  layerShapes,
+  windowOutputSide,
   modelSpecHash,
   validateModelSpec,
+  type Conv2DLayerSpec,
   type DenseActivation,
   type DenseLayerSpec,
   type DropoutLayerSpec,
   type LayerSpec,
   type LossName,
   type ModelSpec,
+  type PoolLayerSpec,
+  type ReshapeLayerSpec,
 } from './model-spec.js';
 export { getModelSpec, modelSpecNames } from './model-registry.js';
 export {
@@ -34,4 +41,5 @@ export {
   type TfCore,
 } from './backend.js';
 export { buildModel, getFlatWeights, setFlatWeights, type TfLayers } from './build-model.js';
+export { registerWasmTrainingKernels } from './wasm-kernels.js';
 export { WEIGHTS_BIN, exportTfjsModel, type ExportTfjsOptions, type ExportTfjsResult } from './export-tfjs.js';

@@ -21,6 +21,25 @@ const SPECS: readonly ModelSpec[] = [
     ],
     loss: 'binary-crossentropy',
   },
+  {
+    name: 'cnn-small',
+    description:
+      'Small CNN for 28×28×1 images (MedMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 8/16/32 filters → dense 32 relu → dropout 0.25 → dense 1 sigmoid',
+    inputShape: [28, 28, 1],
+    layers: [
+      { type: 'conv2d', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'flatten' },
+      { type: 'dense', units: 32, activation: 'relu' },
+      { type: 'dropout', rate: 0.25 },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
 ];
 
 function deepFreeze<T>(value: T): T {

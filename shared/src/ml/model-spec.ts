@@ -4,8 +4,8 @@ import { ConfigError } from '../errors.js';
 /**
  * Declarative model specifications. A site never executes code received over the network: the
  * coordinator names a spec from the vetted registry (see `model-registry.ts`) and each site builds
- * the network itself from this data. New layer kinds (conv2d, maxPooling2d, flatten) are added as
- * further members of {@link LayerSpec}, each with its own branch in validation, layout and build.
+ * the network itself from this data. Each layer kind is a member of {@link LayerSpec} with its own
+ * branch in validation, layout (`weights.ts`) and build (`build-model.ts`).
  */
 
 /** Activation functions a dense layer may use. */
@@ -26,15 +26,46 @@ export interface DropoutLayerSpec {
   rate: number;
 }
 
+/** A 2-D convolution over an image `[height, width, channels]` (NHWC), dilation 1. */
+export interface Conv2DLayerSpec {
+  type: 'conv2d';
+  /** Output channels, 1..{@link MAX_UNITS}. */
+  filters: number;
+  /** Square kernel side, 1..{@link MAX_KERNEL}. */
+  kernelSize: number;
+  /** @default 1 */
+  strides?: number;
+  padding: 'same' | 'valid';
+  activation: DenseActivation;
+}
+
+/** Max or average pooling over square windows (stride defaults to the window, Keras semantics). */
+export interface PoolLayerSpec {
+  type: 'maxPooling2d' | 'averagePooling2d';
+  /** Window side, 1..{@link MAX_KERNEL}. */
+  poolSize: number;
+  /** @default poolSize */
+  strides?: number;
+  /** @default 'valid' */
+  padding?: 'same' | 'valid';
+}
+
+/** Image → vector: flatten, or the mean of each channel over all positions. No weights. */
+export interface ReshapeLayerSpec {
+  type: 'flatten' | 'globalAveragePooling2d';
+}
+
 /** One layer of a {@link ModelSpec}; a discriminated union on `type`. */
-export type LayerSpec = DenseLayerSpec | DropoutLayerSpec;
+export type LayerSpec = DenseLayerSpec | DropoutLayerSpec | Conv2DLayerSpec | PoolLayerSpec | ReshapeLayerSpec;
 
 /** The losses a spec may name. Only binary classification for now. */
 export type LossName = 'binary-crossentropy';
 
 /**
  * A model as data. The input dimension is not part of the spec: it comes from the data set when the
- * model is built, so one spec serves every cohort with the same task.
+ * model is built, so one spec serves every cohort with the same task. Image models name their
+ * `inputShape`; their data still travel as flat rows (row-major `[height, width, channels]`) and the
+ * model reshapes them.
  */
 export interface ModelSpec {
   /** Registry name, kebab-case (e.g. `logreg`). */
@@ -49,12 +80,22 @@ export interface ModelSpec {
    * @default 0 (no penalty)
    */
   l2?: number;
+  /**
+   * `[height, width, channels]` for image models: rows of `height · width · channels` features are
+   * reshaped to this before the first layer. Required by conv2d and pooling layers.
+   * @default none (a feature vector)
+   */
+  inputShape?: [number, number, number];
 }
 
 /** Largest `units` a dense layer may have. */
 export const MAX_UNITS = 4096;
 /** Most layers a spec may have. */
 export const MAX_LAYERS = 16;
+/** Largest kernel or pooling window side. */
+export const MAX_KERNEL = 15;
+/** Largest image side in `inputShape`. */
+export const MAX_IMAGE_SIDE = 4096;
 
 const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'sigmoid', 'tanh'];
 const NAME_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -67,18 +108,33 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function intIn(layer: Record<string, unknown>, key: string, field: string, max: number, optional = false): void {
+  const v = layer[key];
+  if (optional && v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) fail(`${field}.${key}`, `must be an integer in 1..${max}`);
+}
+
+function checkActivation(layer: Record<string, unknown>, field: string): void {
+  const act = layer['activation'];
+  if (typeof act !== 'string' || !ACTIVATIONS.includes(act)) {
+    fail(`${field}.activation`, `must be one of ${ACTIVATIONS.join(', ')}`);
+  }
+}
+
+function checkPadding(layer: Record<string, unknown>, field: string, optional: boolean): void {
+  const p = layer['padding'];
+  if (optional && p === undefined) return;
+  if (p !== 'same' && p !== 'valid') fail(`${field}.padding`, "must be 'same' or 'valid'");
+}
+
+const LAYER_TYPES = ['dense', 'dropout', 'conv2d', 'maxPooling2d', 'averagePooling2d', 'flatten', 'globalAveragePooling2d'];
+
 function validateLayer(layer: unknown, field: string): void {
   if (!isRecord(layer)) fail(field, 'must be an object');
   switch (layer['type']) {
     case 'dense': {
-      const units = layer['units'];
-      if (typeof units !== 'number' || !Number.isInteger(units) || units < 1 || units > MAX_UNITS) {
-        fail(`${field}.units`, `must be an integer in 1..${MAX_UNITS}`);
-      }
-      const act = layer['activation'];
-      if (typeof act !== 'string' || !ACTIVATIONS.includes(act)) {
-        fail(`${field}.activation`, `must be one of ${ACTIVATIONS.join(', ')}`);
-      }
+      intIn(layer, 'units', field, MAX_UNITS);
+      checkActivation(layer, field);
       checkKeys(layer, ['type', 'units', 'activation'], field);
       return;
     }
@@ -90,9 +146,78 @@ function validateLayer(layer: unknown, field: string): void {
       checkKeys(layer, ['type', 'rate'], field);
       return;
     }
+    case 'conv2d': {
+      intIn(layer, 'filters', field, MAX_UNITS);
+      intIn(layer, 'kernelSize', field, MAX_KERNEL);
+      intIn(layer, 'strides', field, MAX_KERNEL, true);
+      checkPadding(layer, field, false);
+      checkActivation(layer, field);
+      checkKeys(layer, ['type', 'filters', 'kernelSize', 'strides', 'padding', 'activation'], field);
+      return;
+    }
+    case 'maxPooling2d':
+    case 'averagePooling2d': {
+      intIn(layer, 'poolSize', field, MAX_KERNEL);
+      intIn(layer, 'strides', field, MAX_KERNEL, true);
+      checkPadding(layer, field, true);
+      checkKeys(layer, ['type', 'poolSize', 'strides', 'padding'], field);
+      return;
+    }
+    case 'flatten':
+    case 'globalAveragePooling2d':
+      checkKeys(layer, ['type'], field);
+      return;
     default:
-      fail(`${field}.type`, "must be 'dense' or 'dropout'");
+      fail(`${field}.type`, `must be one of ${LAYER_TYPES.join(', ')}`);
   }
+}
+
+/** Output side of a convolution or pooling window along one axis (TF.js / Keras arithmetic). */
+export function windowOutputSide(side: number, window: number, stride: number, padding: 'same' | 'valid'): number {
+  return padding === 'same' ? Math.ceil(side / stride) : Math.ceil((side - window + 1) / stride);
+}
+
+/**
+ * The shape after each layer, from `[inputDim]` (vectors) or `inputShape` (images); `null` marks a
+ * layer that does not fit its input (a conv on a vector, a dense layer on an image, a window larger
+ * than the image). Validation reports the first such layer.
+ */
+export function layerShapes(spec: Pick<ModelSpec, 'layers' | 'inputShape'>, inputDim: number): (number[] | null)[] {
+  let shape: number[] | null = spec.inputShape !== undefined ? [...spec.inputShape] : [inputDim];
+  return spec.layers.map((layer) => {
+    if (shape === null) return null;
+    const [h = 0, w = 0, c = 0] = shape;
+    const image = shape.length === 3;
+    switch (layer.type) {
+      case 'dense':
+        shape = image ? null : [layer.units];
+        break;
+      case 'dropout':
+        break;
+      case 'conv2d': {
+        const s = layer.strides ?? 1;
+        const oh = windowOutputSide(h, layer.kernelSize, s, layer.padding);
+        const ow = windowOutputSide(w, layer.kernelSize, s, layer.padding);
+        shape = image && oh >= 1 && ow >= 1 ? [oh, ow, layer.filters] : null;
+        break;
+      }
+      case 'maxPooling2d':
+      case 'averagePooling2d': {
+        const s = layer.strides ?? layer.poolSize;
+        const oh = windowOutputSide(h, layer.poolSize, s, layer.padding ?? 'valid');
+        const ow = windowOutputSide(w, layer.poolSize, s, layer.padding ?? 'valid');
+        shape = image && oh >= 1 && ow >= 1 ? [oh, ow, c] : null;
+        break;
+      }
+      case 'flatten':
+        shape = image ? [h * w * c] : null;
+        break;
+      case 'globalAveragePooling2d':
+        shape = image ? [c] : null;
+        break;
+    }
+    return shape;
+  });
 }
 
 function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], field: string): void {
@@ -110,7 +235,7 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], fie
  */
 export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (!isRecord(spec)) fail('spec', 'must be an object');
-  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2'], '');
+  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2', 'inputShape'], '');
   const name = spec['name'];
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 64) {
     fail('name', 'must be a kebab-case string of at most 64 characters');
@@ -125,6 +250,22 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (!Array.isArray(layers) || layers.length === 0) fail('layers', 'must be a non-empty array');
   if (layers.length > MAX_LAYERS) fail('layers', `must have at most ${MAX_LAYERS} layers`);
   layers.forEach((layer, i) => validateLayer(layer, `layers[${i}]`));
+  const inputShape = spec['inputShape'];
+  if (inputShape !== undefined) {
+    if (
+      !Array.isArray(inputShape) ||
+      inputShape.length !== 3 ||
+      !inputShape.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_IMAGE_SIDE)
+    ) {
+      fail('inputShape', `must be [height, width, channels] of integers in 1..${MAX_IMAGE_SIDE}`);
+    }
+  }
+  // Vectors: any width fits; images: check every layer against the declared shape.
+  const shapes = layerShapes({ layers: layers as LayerSpec[], ...(inputShape !== undefined ? { inputShape: inputShape as [number, number, number] } : {}) }, 1);
+  const misfit = shapes.indexOf(null);
+  if (misfit >= 0) {
+    fail(`layers[${misfit}]`, inputShape === undefined ? 'needs an image input: set inputShape' : 'does not fit its input shape (image layers before flatten, vector layers after, windows within the image)');
+  }
   const last = layers[layers.length - 1] as LayerSpec;
   if (last.type !== 'dense' || last.units !== 1 || last.activation !== 'sigmoid') {
     fail(`layers[${layers.length - 1}]`, 'must be dense with 1 unit and sigmoid activation for binary-crossentropy');

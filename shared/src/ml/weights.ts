@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConfigError, InputError } from '../errors.js';
 import { createRng } from '../rng.js';
-import type { ModelSpec } from './model-spec.js';
+import { layerShapes, type ModelSpec } from './model-spec.js';
 
 /**
  * Flat weight vectors, pure TypeScript (no TF.js), shared by sites and coordinator. A model's weights
@@ -26,28 +26,65 @@ export const MAX_INPUT_DIM = 1 << 20;
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 /**
- * The flat layout of a spec's weights for a given input dimension: per dense layer, kernel `[in, out]`
- * then bias `[out]`, in layer order (tfjs-layers order). Dropout layers hold no weights.
- * @throws ConfigError when `inputDim` is not an integer in 1..{@link MAX_INPUT_DIM}.
+ * The flat layout of a spec's weights for a given input dimension, in layer order (tfjs-layers
+ * order): per dense layer, kernel `[in, out]` then bias `[out]`; per conv2d layer, kernel
+ * `[k, k, inChannels, filters]` then bias `[filters]`. Dropout, pooling and flatten layers hold none.
+ * @throws ConfigError when `inputDim` is not an integer in 1..{@link MAX_INPUT_DIM}, differs from the
+ * product of the spec's `inputShape`, or a layer does not fit its input.
  */
 export function weightLayout(spec: ModelSpec, inputDim: number): WeightEntry[] {
   if (!Number.isInteger(inputDim) || inputDim < 1 || inputDim > MAX_INPUT_DIM) {
     throw new ConfigError(`'inputDim' must be an integer in 1..${MAX_INPUT_DIM}`, { field: 'inputDim' });
   }
+  if (spec.inputShape !== undefined) {
+    const pixels = spec.inputShape.reduce((a, b) => a * b, 1);
+    if (pixels !== inputDim) {
+      throw new ConfigError(`'inputDim' must be ${pixels} (inputShape ${spec.inputShape.join('×')}) for model '${spec.name}'`, {
+        field: 'inputDim',
+      });
+    }
+  }
+  const shapes = layerShapes(spec, inputDim);
   const layout: WeightEntry[] = [];
-  let width = inputDim;
+  let shape: readonly number[] = spec.inputShape ?? [inputDim];
   spec.layers.forEach((layer, i) => {
+    const next = shapes[i];
+    if (next === null || next === undefined) {
+      throw new ConfigError(`'layers[${i}]' does not fit its input shape ${shape.join('×')}`, { field: `layers[${i}]` });
+    }
     switch (layer.type) {
-      case 'dense':
+      case 'dense': {
+        const width = shape[0] ?? 1;
         layout.push({ name: `dense_${i}/kernel`, shape: [width, layer.units], size: width * layer.units });
         layout.push({ name: `dense_${i}/bias`, shape: [layer.units], size: layer.units });
-        width = layer.units;
         break;
+      }
+      case 'conv2d': {
+        const k = layer.kernelSize;
+        const inC = shape[2] ?? 1;
+        layout.push({ name: `conv2d_${i}/kernel`, shape: [k, k, inC, layer.filters], size: k * k * inC * layer.filters });
+        layout.push({ name: `conv2d_${i}/bias`, shape: [layer.filters], size: layer.filters });
+        break;
+      }
       case 'dropout':
+      case 'maxPooling2d':
+      case 'averagePooling2d':
+      case 'flatten':
+      case 'globalAveragePooling2d':
         break;
     }
+    shape = next;
   });
   return layout;
+}
+
+/** Glorot fans of a kernel: dense `[in, out]`; conv `[kh, kw, in, out]` counts the receptive field. */
+function fans(shape: readonly number[]): [number, number] {
+  if (shape.length === 4) {
+    const [kh = 1, kw = 1, inC = 1, outC = 1] = shape;
+    return [kh * kw * inC, kh * kw * outC];
+  }
+  return [shape[0] ?? 1, shape[1] ?? 1];
 }
 
 /** Total number of parameters in a layout. */
@@ -59,7 +96,7 @@ export function totalParams(layout: readonly WeightEntry[]): number {
 
 /**
  * Deterministic initial weights: Glorot-uniform kernels (`U(±√(6 / (fanIn + fanOut)))`, the Keras
- * default) drawn from `createRng(seed)`, zero biases. The same `(spec, inputDim, seed)` gives the same
+ * default; conv fans include the kernel area) drawn from `createRng(seed)`, zero biases. The same `(spec, inputDim, seed)` gives the same
  * bytes on every machine, so the coordinator can publish round 0 by seed and hash.
  */
 export function initialWeights(spec: ModelSpec, inputDim: number, seed: number): Float32Array {
@@ -69,7 +106,7 @@ export function initialWeights(spec: ModelSpec, inputDim: number, seed: number):
   let offset = 0;
   for (const entry of layout) {
     if (entry.name.endsWith('/kernel')) {
-      const [fanIn = 1, fanOut = 1] = entry.shape;
+      const [fanIn, fanOut] = fans(entry.shape);
       const limit = Math.sqrt(6 / (fanIn + fanOut));
       for (let i = 0; i < entry.size; i++) out[offset + i] = (rng.next() * 2 - 1) * limit;
     }

@@ -63,7 +63,7 @@ const OUTPUT_ENTRIES = ['ca', 'coordinator', 'sites', 'operators', 'manifest.jso
  *
  * - `ca/{ca.crt, ca.key, revocations.json}`: stays with the consortium admin;
  * - `coordinator/{server.crt, server.key, ca.crt, revocations.json, operators.json}`; operators.json holds the
- *   SHA-256 of each operator token, never the token;
+ *   SHA-256 of each operator token (never the token) with its REST role, site and certificate serial;
  * - `sites/<id>/{site.crt, site.key, ca.crt, kit.json}`: one kit to hand to each hospital;
  * - `operators/<id>/{operator.crt, operator.key, ca.crt, token}`;
  * - `manifest.json`: ids, roles, serials, notAfter and fingerprints of everything issued (no secrets).
@@ -138,6 +138,8 @@ interface OperatorTokenHash {
   readonly site?: string;
   /** Hex SHA-256 of the UTF-8 token string (base64url as written to the operator's `token` file). */
   readonly tokenSha256: string;
+  /** Serial (lowercase hex) of the operator's certificate: revoking it (`tessera revoke`) also disables the token. */
+  readonly certSerial: string;
 }
 
 function issueCoordinator({ config, ca, now, write }: Run): ManifestCertificate {
@@ -203,13 +205,10 @@ function issueOperator(
   write(`${dir}/ca.crt`, ca.certPem);
   write(`${dir}/token`, `${token}\n`, KEY_MODE);
   const site = op.site !== undefined ? { site: op.site } : {};
+  const entry = manifestEntry(op.id, CertificateRole.Operator, issued.certPem, `${dir}/operator.crt`);
   return {
-    entry: {
-      ...manifestEntry(op.id, CertificateRole.Operator, issued.certPem, `${dir}/operator.crt`),
-      accessRole: op.role,
-      ...site,
-    },
-    tokenHash: { id: op.id, role: op.role, ...site, tokenSha256: sha256Hex(token) },
+    entry: { ...entry, accessRole: op.role, ...site },
+    tokenHash: { id: op.id, role: op.role, ...site, tokenSha256: sha256Hex(token), certSerial: entry.serial },
   };
 }
 

@@ -39,6 +39,21 @@ export function chunkProblem(
   expectedOffset: number,
   expectedTotal: number,
 ): string | null {
+  const problem = chunkShapeProblem(chunk, expectedOffset, expectedTotal);
+  if (problem != null) return problem;
+  if (!sha256(chunk.data).equals(chunk.sha256)) return 'chunk sha256 mismatch';
+  return null;
+}
+
+/**
+ * {@link chunkProblem} without hashing the data: size, offset, declared total and the checksum's length.
+ * For callers that verify the sha256 elsewhere (the coordinator does it on a worker thread).
+ */
+export function chunkShapeProblem(
+  chunk: { offset: number; data: Uint8Array; sha256: Uint8Array; totalBytes: number },
+  expectedOffset: number,
+  expectedTotal: number,
+): string | null {
   if (chunk.data.byteLength > MAX_CHUNK_BYTES) {
     return `chunk of ${chunk.data.byteLength} bytes exceeds the ${MAX_CHUNK_BYTES}-byte limit`;
   }
@@ -46,6 +61,6 @@ export function chunkProblem(
   if (chunk.offset !== expectedOffset) return `chunk at offset ${chunk.offset}, expected ${expectedOffset}`;
   if (chunk.totalBytes !== expectedTotal) return `chunk declares ${chunk.totalBytes} total bytes, expected ${expectedTotal}`;
   if (chunk.offset + chunk.data.byteLength > expectedTotal) return 'chunk runs past the declared end';
-  if (chunk.sha256.byteLength !== 32 || !sha256(chunk.data).equals(chunk.sha256)) return 'chunk sha256 mismatch';
+  if (chunk.sha256.byteLength !== 32) return 'chunk sha256 mismatch';
   return null;
 }

@@ -80,10 +80,12 @@ export function clippedGradientSum(tf: TfCore, spec: ModelSpec, variables: Varia
       const out = activate(tf, z, layer.activation);
       steps.push({ input: a, output: out, activation: layer.activation, kernel, masks: [] });
       a = out;
-    } else {
+    } else if (layer.type === 'dropout') {
       const keep = tf.div<Tensor2D>(tf.cast(tf.greaterEqual(tf.randomUniform(a.shape), layer.rate), 'float32'), 1 - layer.rate);
       steps.at(-1)?.masks.push(keep);
       a = tf.mul(a, keep);
+    } else {
+      assertDpSupported(spec);
     }
   }
   // Backward: δ_L = ∂ℓ_i/∂z_L = p − y for sigmoid + BCE, and 0 where the probability was clipped.

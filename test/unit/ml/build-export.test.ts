@@ -43,6 +43,66 @@ const withDropout: ModelSpec = {
   loss: 'binary-crossentropy',
 };
 
+const tinyCnn: ModelSpec = {
+  name: 'cnn-tiny',
+  description: 'test',
+  inputShape: [9, 7, 2],
+  layers: [
+    { type: 'conv2d', filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' },
+    { type: 'averagePooling2d', poolSize: 2, strides: 1 },
+    { type: 'conv2d', filters: 4, kernelSize: 2, padding: 'valid', activation: 'tanh' },
+    { type: 'globalAveragePooling2d' },
+    { type: 'dense', units: 1, activation: 'sigmoid' },
+  ],
+  loss: 'binary-crossentropy',
+};
+
+describe('buildModel + flat weights (images)', () => {
+  it.each([
+    [getModelSpec('cnn-small'), 28 * 28],
+    [tinyCnn, 9 * 7 * 2],
+  ])('matches weightLayout for $name and predicts on flat rows', (spec, inputDim) => {
+    const model = buildModel(tfl, spec, inputDim);
+    const layout = weightLayout(spec, inputDim);
+    expect(model.weights.map((w) => w.shape)).toEqual(layout.map((e) => e.shape));
+    expect(model.weights.map((w) => w.originalName)).toEqual(layout.map((e) => e.name));
+    const w = initialWeights(spec, inputDim, 1);
+    setFlatWeights(model, w);
+    expect(getFlatWeights(model)).toEqual(w);
+    const x = tf.randomUniform([3, inputDim], 0, 1, 'float32', 2);
+    const y = model.predict(x) as Tensor;
+    expect(y.shape).toEqual([3, 1]);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('computes conv output against a hand calculation (flat rows are row-major HWC)', () => {
+    const spec: ModelSpec = {
+      name: 'cnn-hand',
+      description: 'test',
+      inputShape: [2, 2, 1],
+      layers: [
+        { type: 'conv2d', filters: 1, kernelSize: 2, padding: 'valid', activation: 'linear' },
+        { type: 'flatten' },
+        { type: 'dense', units: 1, activation: 'sigmoid' },
+      ],
+      loss: 'binary-crossentropy',
+    };
+    const model = buildModel(tfl, spec, 4);
+    // conv kernel [2,2,1,1] = 1,2,3,4, bias 0.5; dense kernel 1, bias 0
+    setFlatWeights(model, new Float32Array([1, 2, 3, 4, 0.5, 1, 0]));
+    const x = tf.tensor2d([[1, 0, 0, 1]]); // pixels (0,0)=1 and (1,1)=1
+    const y = model.predict(x) as Tensor;
+    expect(y.dataSync()[0]).toBeCloseTo(1 / (1 + Math.exp(-(1 + 4 + 0.5))), 5);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('rejects an inputDim that does not match inputShape', () => {
+    expect(() => weightLayout(getModelSpec('cnn-small'), 100)).toThrow(/inputDim' must be 784/);
+  });
+});
+
 describe('buildModel + flat weights', () => {
   it.each([getModelSpec('logreg'), getModelSpec('mlp-small'), withDropout])(
     'matches weightLayout for $name and round-trips flat weights',

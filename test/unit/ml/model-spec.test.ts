@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, TesseraError } from '../../../shared/src/errors.js';
 import {
   getModelSpec,
+  layerShapes,
   modelSpecHash,
   modelSpecNames,
   validateModelSpec,
@@ -50,6 +51,27 @@ describe('validateModelSpec', () => {
     const spec = base();
     mutate(spec);
     expect(fieldOf(() => validateModelSpec(spec))).toBe(field);
+  });
+
+  it.each([
+    ['conv without inputShape', { layers: [{ type: 'conv2d', filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' }] }, 'layers[0]'],
+    ['dense on an image', { inputShape: [4, 4, 1], layers: [] }, 'layers[0]'],
+    ['window larger than image', { inputShape: [2, 2, 1], layers: [{ type: 'conv2d', filters: 2, kernelSize: 3, padding: 'valid', activation: 'relu' }, { type: 'flatten' }] }, 'layers[0]'],
+    ['kernel 0', { inputShape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernelSize: 0, padding: 'same', activation: 'relu' }, { type: 'flatten' }] }, 'layers[0].kernelSize'],
+    ['bad padding', { inputShape: [4, 4, 1], layers: [{ type: 'maxPooling2d', poolSize: 2, padding: 'full' }, { type: 'flatten' }] }, 'layers[0].padding'],
+    ['inputShape rank 2', { inputShape: [4, 4], layers: [{ type: 'flatten' }] }, 'inputShape'],
+    ['flatten twice', { inputShape: [4, 4, 1], layers: [{ type: 'flatten' }, { type: 'flatten' }] }, 'layers[1]'],
+  ])('rejects image spec: %s', (_label, patch, field) => {
+    const spec = { ...base(), ...patch, layers: [...(patch.layers as unknown[]), { type: 'dense', units: 1, activation: 'sigmoid' }] };
+    expect(fieldOf(() => validateModelSpec(spec))).toBe(field);
+  });
+
+  it('accepts cnn-small with 28×28×1 input', () => {
+    const spec = getModelSpec('cnn-small');
+    expect(spec.inputShape).toEqual([28, 28, 1]);
+    expect(layerShapes(spec, 784).at(-1)).toEqual([1]);
+    expect(layerShapes(spec, 784)[5]).toEqual([3, 3, 32]);
+    expect(layerShapes(spec, 784)[6]).toEqual([288]);
   });
 
   it('rejects unknown keys and unknown layer types', () => {

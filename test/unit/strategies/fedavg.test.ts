@@ -130,3 +130,36 @@ describe('WeightedAccumulator', () => {
     expect(() => acc.mean()).toThrow(RangeError);
   });
 });
+
+describe('isAllFinite', () => {
+  it('spots NaN, ±Infinity and keeps every finite float32 (including extremes, subnormals, -0)', async () => {
+    const { isAllFinite } = await import('../../../coordinator/src/strategies/fedavg.js');
+    const finite = new Float32Array([0, -0, 1, -1, 3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -1e-45]);
+    expect(isAllFinite(finite)).toBe(true);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const at of [0, 3, 7]) {
+        const v = finite.slice();
+        v[at] = bad;
+        expect(isAllFinite(v)).toBe(false);
+        // A view that excludes the bad element is finite.
+        expect(isAllFinite(v.subarray(at + 1))).toBe(true);
+      }
+    }
+    const big = new Float32Array(100_001).fill(0.5);
+    big[100_000] = NaN;
+    expect(isAllFinite(big)).toBe(false);
+    expect(isAllFinite(big.subarray(0, 100_000))).toBe(true);
+  });
+
+  it('names the site when a NaN hides among many finite updates', () => {
+    const n = 1000;
+    const updates = Array.from({ length: 9 }, (_, i) => ({
+      weights: new Float32Array(n).fill(i),
+      numExamples: i + 1,
+      siteId: `s${i}`,
+    }));
+    const bad = updates[6];
+    if (bad) bad.weights[517] = NaN;
+    expect(() => createStrategy('fedavg').aggregate(new Float32Array(n), updates)).toThrow(/s6.*517|517.*s6/);
+  });
+});

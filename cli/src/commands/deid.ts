@@ -1,0 +1,104 @@
+import { writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../../../shared/src/deid/dicom-profile.js';
+import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../shared/src/deid/pseudonym.js';
+import { errorMessage, InputError, TesseraError } from '../../../shared/src/errors.js';
+import { runDicomDeid } from '../../../site-agent/src/ingest/dicom-deid-gate.js';
+import { ExitCode } from '../exit-codes.js';
+import { type CommandIo, processIo } from './command-io.js';
+
+const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report FILE] [--secret FILE] [--profile FILE]
+
+  --in DIR        folder of DICOM files (read recursively; never modified)
+  --out DIR       where de-identified files are written (only those; created if absent)
+  --options LIST  comma-separated PS3.15 options: ${DEID_OPTIONS.join(', ')}
+  --report FILE   JSON report: files in, written, quarantined and failed with reasons, attributes by action
+  --secret FILE   site secret for pseudonyms, UIDs and date shifts (created, mode 0600, if absent)
+                  default: $TESSERA_SITE_SECRET_FILE or ~/.tessera/site-secret
+  --profile FILE  PS3.15 Table E.1-1 as JSON (default: <shared data>/deid-profile/confidentiality_profile_attributes.json)`;
+
+/** Parses `--options`: comma-separated option names, each known, no repeats. */
+export function parseDeidOptions(list: string | undefined): DeidOption[] {
+  if (list === undefined || list.trim() === '') return [];
+  const names = list.split(',').map((s) => s.trim());
+  const out: DeidOption[] = [];
+  for (const name of names) {
+    if (!(DEID_OPTIONS as readonly string[]).includes(name)) {
+      throw new InputError('TESSERA_INPUT_DEID_OPTION', `unknown de-identification option '${name}' (known: ${DEID_OPTIONS.join(', ')})`, { option: name });
+    }
+    if (!out.includes(name as DeidOption)) out.push(name as DeidOption);
+  }
+  return out;
+}
+
+function defaultSecretPath(): string {
+  const fromEnv = process.env['TESSERA_SITE_SECRET_FILE'];
+  return fromEnv != null && fromEnv !== '' ? fromEnv : path.join(homedir(), '.tessera', 'site-secret');
+}
+
+/**
+ * `tessera deid`: runs the DICOM de-identification gate over a folder (see site-agent/src/ingest/dicom-deid-gate.ts).
+ * Exit 0 when the run completed (whatever was quarantined or failed: the report says), 2 for bad arguments or
+ * options, 4 for an unusable folder, 1 for anything else.
+ */
+export async function deidCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        in: { type: 'string' },
+        out: { type: 'string' },
+        options: { type: 'string' },
+        report: { type: 'string' },
+        secret: { type: 'string' },
+        profile: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    io.err(`${errorMessage(err)}\n${USAGE}`);
+    return ExitCode.Usage;
+  }
+  if (args.help) {
+    io.out(USAGE);
+    return ExitCode.Ok;
+  }
+  if (args.in === undefined || args.out === undefined) {
+    io.err(`--in and --out are required\n${USAGE}`);
+    return ExitCode.Usage;
+  }
+  try {
+    const options = parseDeidOptions(args.options);
+    if (args.report !== undefined) {
+      const rel = path.relative(path.resolve(args.out), path.resolve(args.report));
+      if (!rel.startsWith('..') && !path.isAbsolute(rel)) {
+        throw new InputError('TESSERA_INPUT_DEID_OPTION', '--report must not be inside --out (the output folder holds only de-identified files)');
+      }
+    }
+    const profile = loadConfidentialityProfile(args.profile);
+    const secretPath = args.secret ?? defaultSecretPath();
+    const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretPath) });
+    const report = await runDicomDeid({ inDir: args.in, outDir: args.out, profile, pseudonymizer, options });
+    if (args.report !== undefined) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+    io.out(
+      `tessera deid: ${report.filesIn} in, ${report.written.length} written, ${report.quarantined.length} quarantined, ${report.failed.length} failed` +
+        (options.length > 0 ? ` (options: ${options.join(', ')})` : ''),
+    );
+    for (const e of [...report.quarantined, ...report.failed]) {
+      if (e.status !== 'written') io.out(`  ${e.status.padEnd(11)} ${e.file}: ${e.reasons.map((r) => r.message).join('; ')}`);
+    }
+    if (args.report !== undefined) io.out(`report: ${args.report}`);
+    return ExitCode.Ok;
+  } catch (err) {
+    io.err(`tessera deid: ${errorMessage(err)}`);
+    if (err instanceof InputError) return err.code === 'TESSERA_INPUT_DEID_OPTION' ? ExitCode.Usage : ExitCode.InputMissing;
+    if (err instanceof TesseraError && err.code === 'TESSERA_CONFIG_INVALID') return ExitCode.Usage;
+    return ExitCode.Internal;
+  }
+}

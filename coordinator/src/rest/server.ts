@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { OperatorAccessRole } from '../../../shared/src/config/consortium-config.js';
+import { ApiError, ConfigError, IllegalStateError, TesseraError } from '../../../shared/src/errors.js';
+import type { Logger } from '../../../shared/src/logging.js';
+import type { Coordinator } from '../coordinator.js';
+import type { AuditAccess } from './audit-access.js';
+import type { ApiPrincipal, TokenAuthenticator } from './auth.js';
+import { registerDashboard } from './dashboard.js';
+import { type App, registerRoutes } from './routes.js';
+import type { PrivacyBudgetSource } from './privacy.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: ApiPrincipal | null;
+  }
+}
+
+/** Options for {@link buildRestServer}. */
+export interface RestServerOptions {
+  coordinator: Coordinator;
+  tokens: TokenAuthenticator;
+  logger: Logger;
+  /** @default { max: 600, windowMs: 60000 } per credential (or per address before authentication) */
+  rateLimit?: { max: number; windowMs: number };
+  audit?: AuditAccess;
+  privacy?: PrivacyBudgetSource;
+  /** Serve HTTPS with this key and certificate. */
+  https?: { key: Buffer; cert: Buffer };
+  now?: () => number;
+}
+
+export type RestApp = App;
+
+/** Error codes of the REST API, with their HTTP status. */
+export const API_ERROR_STATUS: Readonly<Record<string, number>> = {
+  TESSERA_API_UNAUTHENTICATED: 401,
+  TESSERA_API_FORBIDDEN: 403,
+  TESSERA_API_NOT_FOUND: 404,
+  TESSERA_API_INVALID_REQUEST: 400,
+  TESSERA_API_CONFLICT: 409,
+  TESSERA_API_RATE_LIMITED: 429,
+  TESSERA_API_UNAVAILABLE: 503,
+};
+
+/**
+ * Fastify validator on TypeBox (the config files' schema library): query strings and params are converted
+ * (`"5"` → 5), defaults are filled, and anything the schema does not declare is refused, never silently dropped.
+ */
+function typeboxValidator({ schema, httpPart }: { schema: unknown; httpPart?: string }) {
+  const s = schema as TSchema;
+  const check = TypeCompiler.Compile(s);
+  return (input: unknown) => {
+    const converted: unknown = httpPart === 'body' ? input : Value.Convert(s, input);
+    const value: unknown = Value.Default(s, Value.Clone(converted));
+    if (check.Check(value)) return { value };
+    const errors = [...check.Errors(value)].slice(0, 5).map((e) => ({
+      keyword: 'typebox',
+      schemaPath: '',
+      params: {},
+      instancePath: e.path,
+      message: e.type === ValueErrorType.ObjectAdditionalProperties ? 'is not a known field' : e.message.toLowerCase(),
+    }));
+    return { error: errors };
+  };
+}
+
+function rateKey(req: FastifyRequest): string {
+  const auth = req.headers.authorization;
+  // Key on the credential (hashed; never the token itself) so one operator cannot starve another behind a proxy.
+  return auth ? `t:${createHash('sha256').update(auth).digest('hex').slice(0, 32)}` : `ip:${req.ip}`;
+}
+
+/**
+ * Builds the REST API, the OpenAPI document (`/docs/json`), the browsable docs (`/docs`), Prometheus
+ * `/metrics` and the dashboard (`/`). Call `listen` yourself, or use {@link startRestServer}.
+ */
+export async function buildRestServer(options: RestServerOptions): Promise<RestApp> {
+  const { coordinator, tokens, logger } = options;
+  const base = Fastify({
+    loggerInstance: logger.child({ component: 'rest' }),
+    // One debug line per request from our onResponse hook instead of fastify's two info lines.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    ...(options.https ? { https: options.https } : {}),
+    ajv: { customOptions: { removeAdditional: false } },
+  }) as unknown as FastifyInstance;
+  const app: App = base.withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(typeboxValidator);
+  app.decorateRequest('principal', null);
+
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max: options.rateLimit?.max ?? 600,
+    timeWindow: options.rateLimit?.windowMs ?? 60_000,
+    keyGenerator: rateKey,
+    errorResponseBuilder: (_req, ctx) => {
+      const err = new ApiError('TESSERA_API_RATE_LIMITED', `rate limit exceeded: ${ctx.max} requests per ${ctx.after}`);
+      (err as ApiError & { statusCode: number }).statusCode = 429;
+      return err;
+    },
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tessera coordinator REST API',
+        description:
+          'Operators create and run studies; compliance officers read audit entries, privacy budgets and study contracts; site admins see their own site. Authenticate with the bearer token `tessera provision` wrote to operators/<id>/token.',
+        version: '1',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  app.setErrorHandler((err: unknown, req, reply) => sendError(err, req, reply, options));
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ code: 'TESSERA_API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` });
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    coordinator.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    req.log.debug({ method: req.method, route, status: reply.statusCode, operator: req.principal?.id }, 'request');
+    done();
+  });
+
+  /** onRequest guard: authenticates, then checks the role (before the body is even read). */
+  const guard =
+    (roles: readonly OperatorAccessRole[], action: string) =>
+    (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
+      try {
+        const principal = tokens.authenticate(req.headers.authorization);
+        req.principal = principal;
+        if (!roles.includes(principal.role)) {
+          throw new ApiError('TESSERA_API_FORBIDDEN', `role '${principal.role}' may not ${action}`, {
+            operator: principal.id,
+            role: principal.role,
+          });
+        }
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    };
+
+  app.get(
+    '/metrics',
+    { onRequest: guard(['operator', 'compliance'], 'read metrics'), schema: { hide: true, querystring: Type.Object({}, { additionalProperties: false }) } },
+    async (_req, reply) => {
+      const text = await coordinator.metrics.registry.metrics();
+      return reply.type(coordinator.metrics.registry.contentType).send(text);
+    },
+  );
+  registerRoutes(app, { ...options, guard });
+  registerDashboard(base);
+  return app;
+}
+
+function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, options: RestServerOptions): FastifyReply {
+  const e = err as Error & { validation?: unknown; validationContext?: string; statusCode?: number; code?: string };
+  if (e.validation !== undefined) {
+    return reply.code(400).send({ code: 'TESSERA_API_INVALID_REQUEST', message: e.message });
+  }
+  if (err instanceof ApiError && (err.code === 'TESSERA_API_UNAUTHENTICATED' || err.code === 'TESSERA_API_FORBIDDEN')) {
+    options.coordinator.metrics.refusals.inc({ source: 'rest', reason: err.code });
+    req.log.warn({ code: err.code, route: req.routeOptions.url ?? 'unmatched', ip: req.ip, ...err.context }, 'REST request refused');
+    if (err.code === 'TESSERA_API_UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="tessera"');
+    void options.audit?.record?.({
+      kind: err.code === 'TESSERA_API_UNAUTHENTICATED' ? 'api.login.refused' : 'api.access.refused',
+      actor: typeof err.context['operator'] === 'string' ? err.context['operator'] : `ip:${req.ip}`,
+      details: { route: req.routeOptions.url ?? 'unmatched', method: req.method, code: err.code },
+    }).catch(() => undefined);
+    return reply.code(API_ERROR_STATUS[err.code] ?? 403).send({ code: err.code, message: err.message });
+  }
+  if (err instanceof TesseraError) {
+    if (err.code === 'TESSERA_API_RATE_LIMITED') options.coordinator.metrics.refusals.inc({ source: 'rest', reason: err.code });
+    const status =
+      API_ERROR_STATUS[err.code] ??
+      (err instanceof IllegalStateError ? 409 : err instanceof ConfigError || err.code.startsWith('TESSERA_INPUT_') ? 400 : 500);
+    if (status >= 500) req.log.error({ code: err.code, err: err.message }, 'REST request failed');
+    return reply.code(status).send({ code: status === 409 ? 'TESSERA_API_CONFLICT' : err.code, message: err.message });
+  }
+  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+    // Fastify's own client errors (malformed JSON, body too large, wrong content type).
+    return reply.code(e.statusCode).send({ code: 'TESSERA_API_INVALID_REQUEST', message: e.message });
+  }
+  req.log.error({ err: e.message }, 'REST request failed');
+  return reply.code(500).send({ code: 'TESSERA_INTERNAL', message: 'internal error' });
+}
+
+/** A listening REST server. */
+export interface RunningRestServer {
+  readonly app: RestApp;
+  /** Base URL, e.g. `http://127.0.0.1:7480`. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Builds and listens; `port` 0 picks a free port. */
+export async function startRestServer(options: RestServerOptions & { host: string; port: number }): Promise<RunningRestServer> {
+  const app = await buildRestServer(options);
+  await app.listen({ host: options.host, port: options.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `${options.https ? 'https' : 'http'}://${host}:${port}`;
+  return { app, url, port, close: () => app.close() };
+}

@@ -1,0 +1,20 @@
+/** DICOM reading, writing and image building (pure: no de-identification here, see shared/src/deid). */
+export {
+  decodeText,
+  encodeText,
+  getNumber,
+  getString,
+  getUint16,
+  isStringVr,
+  isUtf8Dataset,
+  put,
+  sequenceElement,
+  textElement,
+  uint16Element,
+  type DicomDataset,
+  type DicomElement,
+} from './dataset.js';
+export { KEYWORDS, SopClass, Tags, TransferSyntax, formatTag, isPrivateTag, tag, type Tag } from './dictionary.js';
+export { createImageDataset, randomUid, type ImageInput } from './image.js';
+export { DICOM_PARSER_OPTIONS, parseDicom, zlibInflater, type ParsedDicom } from './parse.js';
+export { encodeDicom, writeDicomFile, writeFileAtomic, type EncodeOptions } from './writer.js';

@@ -1,0 +1,138 @@
+/**
+ * Reading DICOM with `dicom-parser`: Part 10 files (and DICOMDIR, which is one), implicit and explicit VR
+ * little endian, explicit VR big endian (values are swapped to little endian on the way in), deflated
+ * explicit VR little endian (inflated with node:zlib) and encapsulated pixel data with or without a basic
+ * offset table. The result is a {@link DicomDataset} whose values are views into the (inflated) buffer.
+ */
+import { inflateRawSync } from 'node:zlib';
+import dicomParser from 'dicom-parser';
+
+import { InputError } from '../errors.js';
+import { decodeText, type DicomDataset, type DicomElement } from './dataset.js';
+import { Tags, TransferSyntax, tagFromParserKey, type Tag } from './dictionary.js';
+
+/** A parsed Part 10 file. */
+export interface ParsedDicom {
+  /** File meta information (group 0002). */
+  readonly meta: DicomDataset;
+  /** The data set (everything after the file meta). */
+  readonly dataset: DicomDataset;
+  /** Transfer syntax UID from the file meta. */
+  readonly transferSyntaxUid: string;
+  /** Whether the file is a DICOMDIR (Media Storage Directory Storage). */
+  readonly isDicomdir: boolean;
+  /** Warnings dicom-parser raised while reading (recoverable oddities). */
+  readonly warnings: readonly string[];
+}
+
+/** The inflater dicom-parser calls for the deflated transfer syntax: meta bytes followed by the inflated data set. */
+export function zlibInflater(bytes: Uint8Array, position: number): Uint8Array {
+  const inflated = inflateRawSync(bytes.subarray(position));
+  const full = new Uint8Array(position + inflated.length);
+  full.set(bytes.subarray(0, position), 0);
+  full.set(inflated, position);
+  return full;
+}
+
+/** dicom-parser's options for Node: the zlib inflater for deflated files. */
+export const DICOM_PARSER_OPTIONS = { inflater: zlibInflater } as const;
+
+/** Byte width to swap per VR when converting big endian values to little endian. */
+const SWAP_WIDTH: Readonly<Record<string, number>> = {
+  US: 2, SS: 2, OW: 2, AT: 2, UL: 4, SL: 4, FL: 4, OF: 4, OL: 4, FD: 8, OD: 8, SV: 8, UV: 8, OV: 8,
+};
+
+function swapped(bytes: Uint8Array, width: number): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  const whole = bytes.length - (bytes.length % width);
+  for (let i = 0; i < whole; i += width) {
+    for (let j = 0; j < width; j++) out[i + j] = bytes[i + width - 1 - j] as number;
+  }
+  out.set(bytes.subarray(whole), whole);
+  return out;
+}
+
+function describe(err: unknown): string {
+  if (typeof err === 'string') return err;
+  if (err instanceof Error) return err.message;
+  // dicom-parser wraps failures after the file meta as { exception, dataSet }.
+  if (typeof err === 'object' && err !== null && 'exception' in err) return describe((err).exception);
+  return 'unknown parser failure';
+}
+
+/**
+ * Parses a Part 10 file. Throws {@link InputError} `TESSERA_INPUT_DICOM_INVALID` naming `source` and the
+ * reason (no `DICM` prefix, missing transfer syntax, truncated data, …); never throws anything else.
+ */
+export function parseDicom(bytes: Uint8Array, source: string): ParsedDicom {
+  let raw: dicomParser.DataSet;
+  try {
+    raw = dicomParser.parseDicom(bytes, DICOM_PARSER_OPTIONS);
+  } catch (err) {
+    throw new InputError('TESSERA_INPUT_DICOM_INVALID', `${source}: not a readable DICOM Part 10 file: ${describe(err)}`, {
+      source,
+    });
+  }
+  try {
+    const tsElement = raw.elements['x00020010'];
+    const transferSyntaxUid = tsElement ? decodeText(raw.byteArray.subarray(tsElement.dataOffset, tsElement.dataOffset + tsElement.length)).trim() : '';
+    if (transferSyntaxUid === '') {
+      throw new Error('file meta has no Transfer Syntax UID (0002,0010)');
+    }
+    const bigEndian = transferSyntaxUid === TransferSyntax.ExplicitVRBigEndian;
+    const meta: DicomDataset = new Map();
+    const dataset = convertDataSet(raw, bigEndian, meta, 0);
+    const sopClass = meta.get(Tags.MediaStorageSOPClassUID)?.value;
+    const isDicomdir = sopClass !== undefined && decodeText(sopClass) === '1.2.840.10008.1.3.10';
+    return { meta, dataset, transferSyntaxUid, isDicomdir, warnings: raw.warnings };
+  } catch (err) {
+    throw new InputError('TESSERA_INPUT_DICOM_INVALID', `${source}: malformed DICOM data set: ${describe(err)}`, { source });
+  }
+}
+
+/** Deepest sequence nesting accepted (real files nest a handful of levels; this bounds crafted input). */
+const MAX_DEPTH = 64;
+
+function convertDataSet(ds: dicomParser.DataSet, bigEndian: boolean, meta: DicomDataset | undefined, depth: number): DicomDataset {
+  if (depth > MAX_DEPTH) throw new Error(`sequences nested deeper than ${MAX_DEPTH} levels`);
+  const out: DicomDataset = new Map();
+  const bytes = ds.byteArray;
+  for (const key of Object.keys(ds.elements)) {
+    const el = ds.elements[key];
+    if (el === undefined) continue;
+    const t = tagFromParserKey(el.tag);
+    if (t >>> 16 === 0xfffe) continue;
+    const element = convertElement(el, t, bytes, bigEndian, depth);
+    if (meta !== undefined && t >>> 16 === 0x0002) meta.set(t, element);
+    else out.set(t, element);
+  }
+  return out;
+}
+
+function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, bigEndian: boolean, depth: number): DicomElement {
+  const element: DicomElement = { tag: t, vr: el.vr };
+  if (el.items !== undefined) {
+    element.items = el.items.map((item) => (item.dataSet ? convertDataSet(item.dataSet, bigEndian, undefined, depth + 1) : new Map<Tag, DicomElement>()));
+    if (element.vr === undefined) element.vr = 'SQ';
+    return element;
+  }
+  if (el.encapsulatedPixelData === true && el.fragments !== undefined) {
+    const botLength = (el.basicOffsetTable?.length ?? 0) * 4;
+    const offsetTable = bytes.subarray(el.dataOffset + 8, el.dataOffset + 8 + botLength);
+    const fragments = el.fragments.map((f) => {
+      if (f.position + f.length > bytes.length) throw new Error(`pixel data fragment at ${f.position} runs past the end of the file`);
+      return bytes.subarray(f.position, f.position + f.length);
+    });
+    element.encapsulated = { offsetTable, fragments };
+    return element;
+  }
+  if (el.dataOffset + el.length > bytes.length || el.length < 0) {
+    throw new Error(`element ${el.tag} runs past the end of the file`);
+  }
+  let value = bytes.subarray(el.dataOffset, el.dataOffset + el.length);
+  const width = bigEndian && el.vr !== undefined ? SWAP_WIDTH[el.vr] : undefined;
+  if (width !== undefined) value = swapped(value, width);
+  element.value = value;
+  if (el.hadUndefinedLength === true) element.undefinedLength = true;
+  return element;
+}

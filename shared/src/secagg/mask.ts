@@ -1,0 +1,44 @@
+import { createCipheriv } from 'node:crypto';
+import { KEY_BYTES } from './keys.js';
+
+/** Keystream is produced and consumed in chunks of this size: big enough for AES-NI throughput, small enough for cache. */
+export const KEYSTREAM_CHUNK_BYTES = 64 * 1024;
+const ZERO = Buffer.alloc(KEYSTREAM_CHUNK_BYTES);
+const IV = Buffer.alloc(16);
+
+/**
+ * Adds (`sign` = 1) or subtracts (`sign` = −1) the mask expanded from a 256-bit `seed` into `target`, mod 2^32.
+ * The PRG is AES-256-CTR keyed by the seed with a zero IV (each seed is used for exactly one mask), so the
+ * whole 256-bit seed is the PRG's key: nothing is folded into a smaller state.
+ */
+export function applyMask(target: Uint32Array, seed: Uint8Array, sign: 1 | -1): void {
+  if (seed.byteLength !== KEY_BYTES) throw new RangeError(`mask seed must be ${KEY_BYTES} bytes`);
+  const cipher = createCipheriv('aes-256-ctr', seed, IV);
+  const words = KEYSTREAM_CHUNK_BYTES / 4;
+  for (let start = 0; start < target.length; start += words) {
+    const n = Math.min(words, target.length - start);
+    const ks = cipher.update(n === words ? ZERO : ZERO.subarray(0, n * 4));
+    const k = ks.byteOffset % 4 === 0 ? new Uint32Array(ks.buffer, ks.byteOffset, n) : new Uint32Array(Uint8Array.from(ks).buffer);
+    if (sign === 1) {
+      for (let i = 0; i < n; i++) target[start + i] = (target[start + i] as number) + (k[i] as number);
+    } else {
+      for (let i = 0; i < n; i++) target[start + i] = (target[start + i] as number) - (k[i] as number);
+    }
+  }
+}
+
+/** Generates `bytes` of AES-256-CTR keystream in 64 KiB chunks and discards it: the benchmark's lower bound for masking. */
+export function keystreamOnly(seed: Uint8Array, bytes: number): number {
+  const cipher = createCipheriv('aes-256-ctr', seed, IV);
+  let x = 0;
+  for (let done = 0; done < bytes; done += KEYSTREAM_CHUNK_BYTES) {
+    const ks = cipher.update(bytes - done >= KEYSTREAM_CHUNK_BYTES ? ZERO : ZERO.subarray(0, bytes - done));
+    x ^= ks[0] ?? 0;
+  }
+  return x;
+}
+
+/** Element-wise `acc += v` mod 2^32. */
+export function addInto(acc: Uint32Array, v: Uint32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + (v[i] as number);
+}

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revokeCertificate } from '../../shared/src/pki/index.js';
+import { makeStudy } from '../helpers/federation-fixture.js';
+import { type RestFederation, startRestFederation } from '../helpers/rest-fixture.js';
+
+type Role = 'operator' | 'compliance' | 'site-admin';
+const TOKEN_OF: Record<Role, string> = { operator: 'olga', compliance: 'cora', 'site-admin': 'sam' };
+const INPUT_DIM = 8;
+
+interface RouteCase {
+  name: string;
+  method: 'GET' | 'POST';
+  url: string;
+  body?: unknown;
+  /** Roles that get a 2xx; every other role gets 403. */
+  allowed: readonly Role[];
+}
+
+describe('REST API authentication and roles (real coordinator, SQLite file, provisioned tokens)', () => {
+  let fed: RestFederation;
+  let modelSha = '';
+  const spec = makeStudy({ inputDim: INPUT_DIM, id: 'it-study' });
+
+  beforeAll(async () => {
+    fed = await startRestFederation({ sites: 2 });
+    await fed.startAgent(0);
+    await fed.startAgent(1);
+    const created = await fed.coordinator.createStudy(structuredClone(spec));
+    await fed.coordinator.createStudy(makeStudy({ inputDim: INPUT_DIM, id: 'doomed' }));
+    modelSha = created.currentModel;
+    // Both agents have said Hello (site rows exist) before the table runs.
+    for (let i = 0; i < 200 && (await fed.coordinator.store.listSites()).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  });
+  afterAll(async () => {
+    await fed?.close();
+  });
+
+  const all: readonly Role[] = ['operator', 'compliance', 'site-admin'];
+  const readers: readonly Role[] = ['operator', 'compliance'];
+  const routes = (): RouteCase[] => [
+    { name: 'whoami', method: 'GET', url: '/api/v1/whoami', allowed: all },
+    { name: 'list studies', method: 'GET', url: '/api/v1/studies', allowed: all },
+    { name: 'create study', method: 'POST', url: '/api/v1/studies', body: spec, allowed: ['operator'] },
+    { name: 'read study contract', method: 'GET', url: '/api/v1/studies/it-study', allowed: all },
+    { name: 'abort study', method: 'POST', url: '/api/v1/studies/doomed/abort', allowed: ['operator'] },
+    { name: 'rounds', method: 'GET', url: '/api/v1/studies/it-study/rounds', allowed: readers },
+    { name: 'study metrics', method: 'GET', url: '/api/v1/studies/it-study/metrics', allowed: readers },
+    { name: 'own site metrics', method: 'GET', url: '/api/v1/studies/it-study/sites/site-1/metrics', allowed: all },
+    { name: 'other site metrics', method: 'GET', url: '/api/v1/studies/it-study/sites/site-2/metrics', allowed: readers },
+    { name: 'model lineage', method: 'GET', url: '/api/v1/studies/it-study/models', allowed: readers },
+    { name: 'model download', method: 'GET', url: `/api/v1/studies/it-study/models/${modelSha}`, allowed: ['operator'] },
+    { name: 'sites', method: 'GET', url: '/api/v1/sites', allowed: all },
+    { name: 'own site', method: 'GET', url: '/api/v1/sites/site-1', allowed: all },
+    { name: 'other site', method: 'GET', url: '/api/v1/sites/site-2', allowed: readers },
+    { name: 'privacy budgets', method: 'GET', url: '/api/v1/privacy-budgets', allowed: all },
+    { name: 'other site budget', method: 'GET', url: '/api/v1/privacy-budgets?site=site-2', allowed: readers },
+    { name: 'prometheus', method: 'GET', url: '/metrics', allowed: readers },
+  ];
+
+  it('answers 401 without credentials and with a wrong or malformed token, on every route', async () => {
+    for (const r of [...routes(), { name: 'events', method: 'GET' as const, url: '/api/v1/events', allowed: all }]) {
+      for (const headers of [{}, { authorization: 'Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, { authorization: 'Basic b2xnYTpwdw==' }]) {
+        const res = await fed.app.inject({ method: r.method, url: r.url, headers, ...(r.body !== undefined ? { payload: r.body as object } : {}) });
+        expect(res.statusCode, `${r.name} ${JSON.stringify(headers)}`).toBe(401);
+        expect(res.json<{ code: string }>().code).toBe('TESSERA_API_UNAUTHENTICATED');
+        expect(res.headers['www-authenticate']).toContain('Bearer');
+      }
+    }
+  });
+
+  it('answers 403 to a role without the right and 2xx to a role with it, on every route', async () => {
+    const seen: string[] = [];
+    for (const role of ['compliance', 'site-admin', 'operator'] as const) {
+      for (const r of routes()) {
+        const res = await fed.app.inject({
+          method: r.method,
+          url: r.url,
+          headers: fed.auth(TOKEN_OF[role]),
+          ...(r.body !== undefined ? { payload: r.body as object } : {}),
+        });
+        const expected = r.allowed.includes(role) ? 'ok' : 403;
+        if (expected === 403) {
+          expect(res.statusCode, `${role} ${r.name}: ${res.body}`).toBe(403);
+          expect(res.json<{ code: string }>().code).toBe('TESSERA_API_FORBIDDEN');
+        } else {
+          expect([200, 201, 202], `${role} ${r.name}: ${res.body}`).toContain(res.statusCode);
+        }
+        seen.push(`${role}:${r.name}:${res.statusCode}`);
+      }
+    }
+    expect(seen).toHaveLength(3 * routes().length);
+  });
+
+  it('serves what each role may see, and nothing more', async () => {
+    const sites = await fed.app.inject({ url: '/api/v1/sites', headers: fed.auth('sam') });
+    expect(sites.json<{ id: string }[]>().map((s) => s.id)).toEqual(['site-1']);
+    const all2 = await fed.app.inject({ url: '/api/v1/sites', headers: fed.auth('cora') });
+    const list = all2.json<{ id: string; connected: boolean; backend: string; agentVersion: string; certDaysLeft: number }[]>();
+    expect(list.map((s) => s.id)).toEqual(['site-1', 'site-2']);
+    expect(list.every((s) => s.connected && s.backend !== '' && s.agentVersion !== '' && s.certDaysLeft > 300)).toBe(true);
+
+    const model = await fed.app.inject({ url: `/api/v1/studies/it-study/models/${modelSha}`, headers: fed.auth('olga') });
+    expect(model.headers['x-tessera-sha256']).toBe(modelSha);
+    const { createHash } = await import('node:crypto');
+    expect(createHash('sha256').update(model.rawPayload).digest('hex')).toBe(modelSha);
+
+    const who = await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('sam') });
+    expect(who.json()).toEqual({ id: 'sam', role: 'site-admin', site: 'site-1' });
+
+    const doomed = await fed.app.inject({ url: '/api/v1/studies/doomed', headers: fed.auth('cora') });
+    expect(doomed.json<{ status: string }>().status).toBe('aborted');
+  });
+
+  it('refuses unknown fields, bad values and unknown query parameters with 400 naming the field', async () => {
+    const extra = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: { ...spec, id: 'x1', colour: 'red' } });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json<{ code: string; message: string }>()).toMatchObject({ code: 'TESSERA_API_INVALID_REQUEST' });
+    expect(extra.json<{ message: string }>().message).toContain('colour');
+    const bad = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: { ...spec, id: 'x2', rounds: 0 } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ message: string }>().message).toContain('rounds');
+    const query = await fed.app.inject({ url: '/api/v1/studies?verbose=1', headers: fed.auth('olga') });
+    expect(query.statusCode).toBe(400);
+    expect(query.json<{ message: string }>().message).toContain('verbose');
+    const action = await fed.app.inject({ method: 'POST', url: '/api/v1/studies/it-study/explode', headers: fed.auth('olga') });
+    expect(action.statusCode).toBe(400);
+    const conflict = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: { ...spec, rounds: 7 } });
+    expect(conflict.statusCode).toBe(409);
+    const missing = await fed.app.inject({ url: '/api/v1/studies/nope', headers: fed.auth('olga') });
+    expect(missing.statusCode).toBe(404);
+    // Nothing was created by the refused requests.
+    expect((await fed.coordinator.store.listStudies()).map((s) => s.id).sort()).toEqual(['doomed', 'it-study']);
+  });
+
+  it('counts refusals in /metrics and serves the OpenAPI document', async () => {
+    const metrics = await fed.app.inject({ url: '/metrics', headers: fed.auth('olga') });
+    expect(metrics.body).toMatch(/tessera_refusals_total\{source="rest",reason="TESSERA_API_UNAUTHENTICATED"\} [1-9]/);
+    expect(metrics.body).toMatch(/tessera_refusals_total\{source="rest",reason="TESSERA_API_FORBIDDEN"\} [1-9]/);
+    expect(metrics.body).toContain('tessera_sites_connected 2');
+    const doc = await fed.app.inject({ url: '/docs/json' });
+    const openapi = doc.json<{ openapi: string; paths: Record<string, unknown> }>();
+    expect(openapi.openapi).toBe('3.0.3');
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/api/v1/studies', '/api/v1/studies/{studyId}/rounds', '/api/v1/audit/export']));
+    const ui = await fed.app.inject({ url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.body).toContain('swagger');
+  });
+
+  it('refuses the token of an operator whose certificate was revoked (no restart)', async () => {
+    const before = await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('cora') });
+    expect(before.statusCode).toBe(200);
+    revokeCertificate({ caDir: fed.pkiDir, id: 'cora', reason: 'left the consortium', now: new Date() });
+    await new Promise((r) => setTimeout(r, 1100)); // the revocation store re-reads the file at most once a second
+    const after = await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('cora') });
+    expect(after.statusCode).toBe(401);
+    const other = await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('olga') });
+    expect(other.statusCode).toBe(200);
+  });
+});
+
+describe('REST rate limiting', () => {
+  it('answers 429 once a credential exceeds its budget, without affecting another credential', async () => {
+    const fed = await startRestFederation({ sites: 1, rest: { rateLimit: { max: 5, windowMs: 60_000 } } });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 7; i++) codes.push((await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('olga') })).statusCode);
+      expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429]);
+      const limited = await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('olga') });
+      expect(limited.json<{ code: string }>().code).toBe('TESSERA_API_RATE_LIMITED');
+      expect((await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('cora') })).statusCode).toBe(200);
+    } finally {
+      await fed.close();
+    }
+  });
+});

@@ -1,0 +1,126 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import dicomParser from 'dicom-parser';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import {
+  DICOM_PARSER_OPTIONS,
+  Tags,
+  createImageDataset,
+  encodeDicom,
+  getString,
+  parseDicom,
+  textElement,
+  writeDicomFile,
+} from '../../../shared/src/dicom/index.js';
+import { sharedDataDir } from '../../../shared/src/paths.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('encodeDicom', () => {
+  it('writes preamble, DICM, file meta with its group length, then explicit VR little endian elements (byte level)', () => {
+    // Arrange
+    const ds = new Map([
+      [Tags.SOPClassUID, textElement(Tags.SOPClassUID, 'UI', '1.2.3')],
+      [Tags.SOPInstanceUID, textElement(Tags.SOPInstanceUID, 'UI', '1.2.3.4')],
+      [Tags.PatientName, textElement(Tags.PatientName, 'PN', 'Doe')],
+    ]);
+    // Act
+    const bytes = encodeDicom(ds);
+    // Assert
+    expect(bytes.subarray(0, 128).every((b) => b === 0)).toBe(true);
+    expect(Buffer.from(bytes.subarray(128, 132)).toString('latin1')).toBe('DICM');
+    // (0002,0000) UL 4 <length>
+    expect([...bytes.subarray(132, 140)]).toEqual([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00]);
+    const groupLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(140, true);
+    const dataStart = 144 + groupLength;
+    // (0008,0016) UI 6 '1.2.3\0' is the first data set element.
+    expect([...bytes.subarray(dataStart, dataStart + 8)]).toEqual([0x08, 0x00, 0x16, 0x00, 0x55, 0x49, 0x06, 0x00]);
+    expect(Buffer.from(bytes.subarray(dataStart + 8, dataStart + 14)).toString('latin1')).toBe('1.2.3\0');
+    // PN 'Doe' is padded with a space to even length.
+    const tail = Buffer.from(bytes.subarray(bytes.length - 12)).toString('latin1');
+    expect(tail.endsWith('PN\x04\x00Doe ')).toBe(true);
+  });
+
+  it('refuses a data set without SOP Instance UID', () => {
+    const ds = new Map([[Tags.SOPClassUID, textElement(Tags.SOPClassUID, 'UI', '1.2.3')]]);
+    expect(() => encodeDicom(ds)).toThrow(/SOP Instance UID/);
+  });
+});
+
+describe('createImageDataset + writeDicomFile', () => {
+  it('writes an 8-bit MONOCHROME2 secondary capture image that dicom-parser reads back', async () => {
+    // Arrange
+    const dir = await mkdtemp(path.join(tmpdir(), 'tessera-dicom-'));
+    dirs.push(dir);
+    const pixels = Uint8Array.from({ length: 28 * 28 }, (_, i) => i % 256);
+    const ds = createImageDataset({
+      rows: 28,
+      columns: 28,
+      pixels,
+      attributes: { PatientName: 'Doe^Jane', PatientID: 'MRN-1', Modality: 'US', StudyDate: '20240131', BurnedInAnnotation: 'NO' },
+    });
+    // Act
+    const file = path.join(dir, 'a', 'img.dcm');
+    await writeDicomFile(file, ds);
+    // Assert
+    const bytes = await readFile(file);
+    const read = dicomParser.parseDicom(bytes, DICOM_PARSER_OPTIONS);
+    expect(read.string('x00100010')).toBe('Doe^Jane');
+    expect(read.string('x00080060')).toBe('US');
+    expect(read.uint16('x00280010')).toBe(28);
+    expect(read.uint16('x00280100')).toBe(8);
+    expect(read.string('x00020003')).toBe(read.string('x00080018'));
+    const px = read.elements['x7fe00010']!;
+    expect([...bytes.subarray(px.dataOffset, px.dataOffset + px.length)]).toEqual([...pixels]);
+    expect(await readdir(path.dirname(file))).toEqual(['img.dcm']);
+  });
+
+  it('writes 16-bit signed pixels as OW little endian', () => {
+    const pixels = Int16Array.from([-1000, 0, 1000, 32767]);
+    const bytes = encodeDicom(createImageDataset({ rows: 2, columns: 2, pixels }));
+    const read = dicomParser.parseDicom(bytes);
+    expect(read.uint16('x00280103')).toBe(1);
+    const px = read.elements['x7fe00010']!;
+    expect(px.vr).toBe('OW');
+    expect([...new Int16Array(bytes.slice(px.dataOffset, px.dataOffset + 8).buffer)]).toEqual([-1000, 0, 1000, 32767]);
+  });
+
+  it('rejects a pixel count that does not match the size', () => {
+    expect(() => createImageDataset({ rows: 2, columns: 2, pixels: new Uint8Array(3) })).toThrow(/pixel count/);
+  });
+});
+
+describe('parseDicom → encodeDicom round trip on real files', () => {
+  const files = [
+    'dicomparser/CT1_UNC.implicit_little_endian.dcm',
+    'dicomparser/CT1_UNC.explicit_big_endian.dcm',
+    'dicomparser/report_dfl',
+    'dicomparser/CT0012.fragmented_no_bot_jpeg_baseline.51.dcm',
+    'dicomparser/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm',
+    'fo-dicom/MOVEKNEE.dcm',
+  ];
+  for (const rel of files) {
+    it(`keeps every top-level value and fragment of ${rel}`, async () => {
+      // Arrange
+      const bytes = await readFile(path.join(sharedDataDir(), 'dicom', rel));
+      const parsed = parseDicom(bytes, rel);
+      const ts = parsed.transferSyntaxUid.endsWith('.99') || parsed.transferSyntaxUid.endsWith('1.2.2') ? '1.2.840.10008.1.2.1' : parsed.transferSyntaxUid;
+      // Act
+      const again = parseDicom(encodeDicom(parsed.dataset, { transferSyntaxUid: ts }), `${rel} (rewritten)`);
+      // Assert
+      expect([...again.dataset.keys()].sort()).toEqual([...parsed.dataset.keys()].sort());
+      for (const [t, el] of parsed.dataset) {
+        const other = again.dataset.get(t)!;
+        if (el.value !== undefined) expect(Buffer.from(other.value!).equals(Buffer.from(el.value)) || el.value.length % 2 === 1).toBe(true);
+        if (el.items !== undefined) expect(other.items).toHaveLength(el.items.length);
+        if (el.encapsulated !== undefined) expect(other.encapsulated!.fragments.map((f) => f.length)).toEqual(el.encapsulated.fragments.map((f) => f.length));
+      }
+      expect(getString(again.dataset, Tags.SOPInstanceUID)).toBe(getString(parsed.dataset, Tags.SOPInstanceUID));
+    });
+  }
+});

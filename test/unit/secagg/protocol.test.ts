@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCertificate } from '../../../shared/src/pki/index.js';
+import {
+  applyMask,
+  bucketWeight,
+  defaultDegree,
+  dequantizeMean,
+  neighbourGraph,
+  quantize,
+  SecAggAggregator,
+  SecAggSiteSession,
+  type EncryptedShare,
+  type Reveal,
+  type SecAggConfig,
+  type SessionContext,
+  type SignedKeys,
+} from '../../../shared/src/secagg/index.js';
+
+const now = new Date('2026-03-01T12:00:00Z');
+const ctx: SessionContext = { studyId: 'study', round: 1, attempt: 1 };
+
+interface Site {
+  id: string;
+  cert: IssuedCertificate;
+}
+
+function config(cohort: string[], threshold: number, degree = cohort.length - 1): SecAggConfig {
+  return { threshold, cohort: [...cohort].sort(), degree, graphSeed: Buffer.alloc(32, 5), clip: 8, maxWeight: 1024, weightBucket: 1 };
+}
+
+/** Runs a whole session in memory; `dropAt` says at which stage a site stops answering. */
+function runSession(sites: Site[], ca: CaMaterial, cfg: SecAggConfig, inputs: Map<string, Uint32Array>, dropAt: Map<string, 'share-keys' | 'masked-input' | 'unmask'>) {
+  const length = (inputs.values().next().value as Uint32Array).length;
+  const sessions = new Map(sites.map((s) => [s.id, new SecAggSiteSession({ ctx, config: cfg, siteId: s.id, certificatePem: s.cert.certPem, keyPem: s.cert.keyPem, caCertPem: ca.certPem, now: () => now })]));
+  const agg = new SecAggAggregator(ctx, cfg, length);
+  // advertise
+  for (const [id, s] of sessions) agg.keys.set(id, s.advertise());
+  // share keys
+  const boxes: EncryptedShare[] = [];
+  for (const [id, s] of sessions) {
+    if (dropAt.get(id) === 'share-keys') continue;
+    const neighbours = agg.graph.get(id) ?? [];
+    const relayed = neighbours.map((n) => agg.keys.get(n)).filter((k): k is SignedKeys => k !== undefined);
+    boxes.push(...s.shareKeys(relayed));
+    agg.sharers.add(id);
+  }
+  // masked input
+  for (const [id, s] of sessions) {
+    if (!agg.sharers.has(id) || dropAt.get(id) === 'masked-input') continue;
+    const mine = boxes.filter((b) => b.to === id && agg.sharers.has(b.from));
+    agg.addMaskedInput(id, s.maskInput(mine, Uint32Array.from(inputs.get(id) as Uint32Array)));
+  }
+  // unmask
+  const survivors = [...agg.contributors].sort();
+  const reveals = new Map<string, Reveal>();
+  for (const id of survivors) {
+    if (dropAt.get(id) === 'unmask') continue;
+    reveals.set(id, (sessions.get(id) as SecAggSiteSession).unmask(survivors, agg.dropped));
+  }
+  return { agg, sessions, survivors, result: () => agg.unmask(reveals) };
+}
+
+describe('SecAgg protocol state machines (in memory, real crypto)', () => {
+  let ca: CaMaterial;
+  let sites: Site[];
+  beforeAll(() => {
+    ca = createConsortiumCa({ name: 'C', validityDays: 365, now });
+    sites = ['h1', 'h2', 'h3', 'h4', 'h5'].map((id) => ({ id, cert: issueCertificate({ ca, role: 'site', id, validityDays: 30, now }) }));
+  });
+
+  const inputsFor = (ids: string[], len: number): Map<string, Uint32Array> => new Map(ids.map((id) => [id, new Uint32Array(randomBytes(len * 4).buffer)]));
+  const plainSum = (inputs: Map<string, Uint32Array>, ids: string[], len: number): Uint32Array => {
+    const s = new Uint32Array(len);
+    for (const id of ids) {
+      const v = inputs.get(id) as Uint32Array;
+      for (let i = 0; i < len; i++) s[i] = (s[i] as number) + (v[i] as number);
+    }
+    return s;
+  };
+
+  type Drop = 'share-keys' | 'masked-input' | 'unmask';
+  const cases: [string, Map<string, Drop>][] = [
+    ['no dropout', new Map<string, Drop>()],
+    ['one site drops before sharing keys', new Map<string, Drop>([['h2', 'share-keys']])],
+    ['one site drops before its masked input', new Map<string, Drop>([['h3', 'masked-input']])],
+    ['one site drops during unmasking', new Map<string, Drop>([['h4', 'unmask']])],
+    ['a dropout at each stage at once', new Map<string, 'share-keys' | 'masked-input' | 'unmask'>([['h1', 'share-keys'], ['h3', 'masked-input']])],
+  ];
+  for (const [name, dropAt] of cases) {
+    it(`the unmasked sum is bit-exact with the survivors' plaintext sum: ${name}`, () => {
+      const len = 70_000; // spans two 64 KiB keystream chunks
+      const inputs = inputsFor(sites.map((s) => s.id), len);
+      const { survivors, result } = runSession(sites, ca, config(sites.map((s) => s.id), 3), inputs, dropAt);
+      expect(Buffer.from(result().buffer).equals(Buffer.from(plainSum(inputs, survivors, len).buffer))).toBe(true);
+    });
+  }
+
+  it('a masked input alone looks nothing like the input', () => {
+    const len = 1000;
+    const inputs = new Map(sites.map((s) => [s.id, new Uint32Array(len)]));
+    const cfg = config(sites.map((s) => s.id), 3);
+    const sessions = sites.map((s) => new SecAggSiteSession({ ctx, config: cfg, siteId: s.id, certificatePem: s.cert.certPem, keyPem: s.cert.keyPem, caCertPem: ca.certPem, now: () => now }));
+    const keys = sessions.map((s) => s.advertise());
+    const boxes = sessions.flatMap((s, i) => s.shareKeys(keys.filter((_, j) => j !== i)));
+    const masked = sessions[0]?.maskInput(boxes.filter((b) => b.to === 'h1'), Uint32Array.from(inputs.get('h1') as Uint32Array)) as Uint32Array;
+    expect(masked.filter((v) => v === 0).length).toBeLessThan(3);
+  });
+
+  it('aborts with a reason when fewer than t reveal, and sites refuse to unmask below t', () => {
+    const ids = sites.map((s) => s.id);
+    const inputs = inputsFor(ids, 10);
+    const drops = new Map<string, 'unmask'>([['h1', 'unmask'], ['h2', 'unmask'], ['h3', 'unmask']]);
+    const { result } = runSession(sites, ca, config(ids, 3), inputs, drops);
+    expect(() => result()).toThrow(/shares revealed .*threshold is 3/);
+    const dropped = new Map<string, 'masked-input'>([['h1', 'masked-input'], ['h2', 'masked-input'], ['h3', 'masked-input']]);
+    expect(() => runSession(sites, ca, config(ids, 3), inputs, dropped)).toThrow(/below the threshold 3; refusing to unmask/);
+  });
+
+  it('enforces stage order and refuses a substituted key relayed by the coordinator', () => {
+    const ids = sites.map((s) => s.id);
+    const cfg = config(ids, 3);
+    const mk = (i: number): SecAggSiteSession => new SecAggSiteSession({ ctx, config: cfg, siteId: ids[i] as string, certificatePem: (sites[i] as Site).cert.certPem, keyPem: (sites[i] as Site).cert.keyPem, caCertPem: ca.certPem, now: () => now });
+    const s0 = mk(0);
+    expect(() => s0.maskInput([], new Uint32Array(1))).toThrow(/out of order.*expected 'advertise'/);
+    s0.advertise();
+    expect(() => s0.advertise()).toThrow(/out of order/);
+    const others = [1, 2, 3, 4].map((i) => mk(i).advertise());
+    const tampered = others.map((k, i) => (i === 1 ? { ...k, maskPublicKey: randomBytes(32) } : k));
+    expect(() => s0.shareKeys(tampered)).toThrow(/signature does not verify/);
+    // a session cannot be asked to unmask twice or to reveal both secrets of one site
+    const s1 = mk(0);
+    const keys = [s1.advertise(), ...others];
+    s1.shareKeys(keys.slice(1));
+    expect(() => s1.unmask(ids, [])).toThrow(/out of order/);
+  });
+
+  it('SecAgg+ k-regular graph from a public seed: symmetric, regular, deterministic', () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `s${String(i).padStart(3, '0')}`);
+    const k = defaultDegree(100);
+    expect(k).toBe(20);
+    const g = neighbourGraph(ids, k, Buffer.alloc(32, 1));
+    for (const [id, ns] of g) {
+      expect(ns).toHaveLength(k);
+      for (const n of ns) expect(g.get(n)).toContain(id);
+    }
+    expect(neighbourGraph(ids, k, Buffer.alloc(32, 1))).toEqual(g);
+    expect(neighbourGraph(ids, k, Buffer.alloc(32, 2))).not.toEqual(g);
+    expect(defaultDegree(10)).toBe(9);
+  });
+
+  it('SecAgg+ on 34 sites (k-regular) with dropouts is bit-exact', () => {
+    const ca40 = ca;
+    const many = Array.from({ length: 34 }, (_, i) => {
+      const id = `s${String(i).padStart(2, '0')}`;
+      return { id, cert: issueCertificate({ ca: ca40, role: 'site', id, validityDays: 30, now }) };
+    });
+    const ids = many.map((s) => s.id);
+    const degree = defaultDegree(34);
+    const cfg = config(ids, Math.floor((degree + 1) / 2) + 1, degree);
+    const inputs = inputsFor(ids, 100);
+    const drops = new Map<string, 'masked-input' | 'share-keys'>([['s03', 'masked-input'], ['s11', 'masked-input'], ['s17', 'share-keys'], ['s29', 'masked-input'], ['s33', 'masked-input']]);
+    const { survivors, result } = runSession(many, ca, cfg, inputs, drops);
+    expect(survivors).toHaveLength(29);
+    expect(Buffer.from(result().buffer).equals(Buffer.from(plainSum(inputs, survivors, 100).buffer))).toBe(true);
+  });
+});
+
+describe('quantization', () => {
+  it('the sum of the full cohort at the clip bound never wraps, and decoding gives the weighted mean', () => {
+    const p = { clip: 2, cohortSize: 7, maxWeight: 100 };
+    const len = 5;
+    const deltas = [Float32Array.from([2, -2, 0.5, 1e9, -1e9]), Float32Array.from([2, -2, -0.25, 3, -3])];
+    const sum = new Int32Array(len);
+    const weights = [100, 100];
+    for (let r = 0; r < 7; r++) {
+      const d = deltas[r % 2] as Float32Array;
+      const q = new Int32Array(len);
+      quantize(d, weights[r % 2] as number, p, q);
+      for (let i = 0; i < len; i++) sum[i] = ((sum[i] as number) + (q[i] as number)) | 0;
+    }
+    const mean = dequantizeMean(sum, 700, p);
+    expect(mean[0]).toBeCloseTo(2, 6);
+    expect(mean[1]).toBeCloseTo(-2, 6);
+    expect(mean[3]).toBeCloseTo(2, 6); // clipped
+    expect(mean[2]).toBeCloseTo((4 * 0.5 + 3 * -0.25) / 7, 6);
+  });
+
+  it('stochastic rounding is unbiased', () => {
+    const p = { clip: 1, cohortSize: 2 ** 20, maxWeight: 1 };
+    const d = new Float32Array(200_000).fill(0.3 / (Math.floor((2 ** 31 - 1) / 2 ** 20) / 1)); // 0.3 quantization steps
+    const q = new Int32Array(d.length);
+    quantize(d, 1, p, q);
+    const mean = q.reduce((s, v) => s + v, 0) / q.length;
+    expect(mean).toBeGreaterThan(0.28);
+    expect(mean).toBeLessThan(0.32);
+  });
+
+  it('buckets example counts', () => {
+    expect(bucketWeight(197, 8, 1000)).toBe(200);
+    expect(bucketWeight(2, 8, 1000)).toBe(8);
+    expect(bucketWeight(5000, 8, 1000)).toBe(1000);
+  });
+
+  it('masks cancel exactly', () => {
+    const v = new Uint32Array(randomBytes(4 * 33_000).buffer);
+    const copy = Uint32Array.from(v);
+    const seed = randomBytes(32);
+    applyMask(v, seed, 1);
+    expect(Buffer.from(v.buffer).equals(Buffer.from(copy.buffer))).toBe(false);
+    applyMask(v, seed, -1);
+    expect(Buffer.from(v.buffer).equals(Buffer.from(copy.buffer))).toBe(true);
+  });
+});
