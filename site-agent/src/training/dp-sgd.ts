@@ -1,4 +1,4 @@
-import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
+import type { Rank, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import type { SecureRandom } from '../../../shared/src/dp/noise.js';
 import { ConfigError } from '../../../shared/src/errors.js';
 import type { TfCore } from '../../../shared/src/ml/backend.js';
@@ -28,10 +28,17 @@ export function checkDpSgdConfig(dp: DpSgdConfig): void {
   if (!Number.isSafeInteger(dp.steps) || dp.steps < 1) bad('steps', 'an integer ≥ 1');
 }
 
-/** Throws unless every layer of `spec` has a vectorised per-example gradient here (dense, dropout). */
+const SUPPORTED = ['dense', 'dropout', 'conv2d', 'maxPooling2d', 'averagePooling2d', 'flatten', 'globalAveragePooling2d'];
+
+/** True when every layer is dense or dropout (the closed-form backward pass applies). */
+function denseOnly(spec: ModelSpec): boolean {
+  return spec.layers.every((l) => l.type === 'dense' || l.type === 'dropout');
+}
+
+/** Throws unless every layer of `spec` has a vectorised per-example gradient here. */
 export function assertDpSupported(spec: ModelSpec): void {
   for (const [i, layer] of spec.layers.entries()) {
-    if (layer.type !== 'dense' && layer.type !== 'dropout') {
+    if (!SUPPORTED.includes(layer.type)) {
       throw new ConfigError(`DP-SGD has no per-example gradient for layer ${i} ('${String((layer as { type: unknown }).type)}') of model '${spec.name}'`, {
         model: spec.name,
         layer: i,
@@ -161,7 +168,8 @@ export function dpSgdGradients(spec: ModelSpec, dp: DpSgdConfig, n: number, rand
   const std = dp.noiseMultiplier * dp.clipNorm;
   return (ctx): GradientResult => {
     const { tf, variables, x, y } = ctx;
-    const sums = x.shape[0] === 0 ? variables.map((v) => tf.zerosLike(v)) : clippedGradientSum(tf, spec, variables, x, y, dp.clipNorm).sums;
+    const perExample = denseOnly(spec) ? clippedGradientSum : clippedGradientSumAutodiff;
+    const sums = x.shape[0] === 0 ? variables.map((v) => tf.zerosLike(v)) : perExample(tf, spec, variables, x, y, dp.clipNorm).sums;
     const reg = ctx.hasRegularizer ? tf.variableGrads(ctx.regularizer, variables) : { value: tf.scalar(0), grads: {} as Record<string, Tensor> };
     const grads: Record<string, Tensor> = {};
     variables.forEach((v, i) => {
@@ -173,4 +181,120 @@ export function dpSgdGradients(spec: ModelSpec, dp: DpSgdConfig, n: number, rand
     });
     return { loss: reg.value, grads };
   };
+}
+
+/** A layer with weights as the autodiff path sees it: its input and, after the backward pass, δ. */
+interface WeightedStep {
+  kind: 'dense' | 'conv2d';
+  input: Tensor;
+  kernel: Variable;
+  strides: number;
+  padding: 'same' | 'valid';
+}
+
+/**
+ * The batched per-example gradient for any supported spec (convolutions, pooling, flatten, dense,
+ * dropout). One backward pass of the *summed* loss gives, for every weighted layer, δ = ∂(Σ_i ℓ_i)/∂z
+ * at its pre-activation z, whose row i is example i's own δ (the examples do not interact). Then:
+ * - dense: per-example kernel gradient a_i δ_iᵀ, norm ‖a_i‖·‖δ_i‖, clipped sum aᵀ(c ⊙ δ) (no materialising);
+ * - conv2d: the input's patches are extracted by one convolution with an identity filter
+ *   (`[kh, kw, ci, kh·kw·ci]`), and the per-example kernel gradients are one batched matmul
+ *   `patches_iᵀ · δ_i` → `[m, kh·kw·ci, co]`, from which norms and the clipped sum follow.
+ * No loop over examples. Must run inside `tf.tidy`.
+ */
+export function clippedGradientSumAutodiff(tf: TfCore, spec: ModelSpec, variables: Variable[], x: Tensor2D, y: Tensor2D, clipNorm: number): ClippedSum {
+  const m = x.shape[0];
+  const steps: WeightedStep[] = [];
+  const masks = new Map<number, Tensor>();
+  // forward(e): the model on x with e[k] added to the k-th weighted layer's pre-activation.
+  const forward = (e: Tensor[] | null, record: boolean): { p: Tensor2D; zs: Tensor[] } => {
+    let a: Tensor = spec.inputShape ? tf.reshape(x, [m, ...spec.inputShape]) : x;
+    const zs: Tensor[] = [];
+    let v = 0;
+    spec.layers.forEach((layer, li) => {
+      switch (layer.type) {
+        case 'dense':
+        case 'conv2d': {
+          const kernel = variables[v++] as Variable;
+          const bias = variables[v++] as Variable;
+          const strides = layer.type === 'conv2d' ? (layer.strides ?? 1) : 1;
+          const padding = layer.type === 'conv2d' ? layer.padding : 'valid';
+          if (record) steps.push({ kind: layer.type, input: a, kernel, strides, padding });
+          let z = layer.type === 'dense' ? tf.add(tf.matMul(a as Tensor2D, kernel as Tensor2D), bias) : tf.add(tf.conv2d(a as Tensor4D, kernel as Tensor4D, strides, padding), bias);
+          const k = zs.length;
+          zs.push(z);
+          if (e) z = tf.add(z, e[k] as Tensor);
+          a = activate(tf, z as Tensor2D, layer.activation);
+          break;
+        }
+        case 'maxPooling2d':
+        case 'averagePooling2d': {
+          const pool = layer.type === 'maxPooling2d' ? tf.maxPool : tf.avgPool;
+          a = pool(a as Tensor4D, layer.poolSize, layer.strides ?? layer.poolSize, layer.padding ?? 'valid');
+          break;
+        }
+        case 'flatten':
+          a = tf.reshape(a, [m, -1]);
+          break;
+        case 'globalAveragePooling2d':
+          a = tf.mean(a, [1, 2]);
+          break;
+        case 'dropout': {
+          let keep = masks.get(li);
+          if (!keep) {
+            keep = tf.div(tf.cast(tf.greaterEqual(tf.randomUniform(a.shape), layer.rate), 'float32'), 1 - layer.rate);
+            masks.set(li, keep);
+          }
+          a = tf.mul(a, keep);
+          break;
+        }
+      }
+    });
+    return { p: a as Tensor2D, zs };
+  };
+  const { zs } = forward(null, true);
+  // Σ_i ℓ_i (not the mean), so δ rows are the per-example derivatives.
+  const summedLoss = (...e: Tensor[]): Tensor => {
+    const { p } = forward(e, false);
+    const pc = tf.clipByValue(p, BCE_EPSILON, 1 - BCE_EPSILON);
+    return tf.neg(tf.sum(tf.add(tf.mul(y, tf.log(pc)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, pc))))));
+  };
+  const deltas = tf.grads(summedLoss)(zs.map((z) => tf.zerosLike(z)));
+  // Per-example gradients: dense kept factored, conv materialised as [m, K, co] (K = kh·kw·ci).
+  let sqNorms: Tensor = tf.zeros([m]);
+  const convGrads: (Tensor3D | null)[] = [];
+  steps.forEach((s, k) => {
+    const delta = deltas[k] as Tensor;
+    if (s.kind === 'dense') {
+      sqNorms = tf.add(sqNorms, tf.mul(tf.add(tf.sum(tf.square(s.input), 1), 1), tf.sum(tf.square(delta), 1)));
+      convGrads.push(null);
+      return;
+    }
+    const [kh, kw, ci, co] = s.kernel.shape as [number, number, number, number];
+    const kSize = kh * kw * ci;
+    const eye = tf.reshape<Rank.R4>(tf.eye(kSize), [kh, kw, ci, kSize]);
+    const patches = tf.reshape<Rank.R3>(tf.conv2d(s.input as Tensor4D, eye, s.strides, s.padding), [m, -1, kSize]);
+    const d3 = tf.reshape<Rank.R3>(delta, [m, -1, co]);
+    const g = tf.matMul<Tensor3D>(patches, d3, true, false);
+    convGrads.push(g);
+    sqNorms = tf.add(sqNorms, tf.add(tf.sum(tf.square(g), [1, 2]), tf.sum(tf.square(tf.sum(d3, 1)), 1)));
+  });
+  const norms = tf.sqrt(sqNorms) as Tensor1D;
+  const factors = tf.minimum(tf.div(clipNorm, tf.add(norms, 1e-6)), 1);
+  const sums: Tensor[] = [];
+  steps.forEach((s, k) => {
+    const delta = deltas[k] as Tensor;
+    const g = convGrads[k];
+    if (s.kind === 'dense' || !g) {
+      const scaled = tf.mul<Tensor2D>(delta, tf.reshape(factors, [-1, 1]));
+      sums.push(tf.matMul(s.input, scaled, true, false), tf.sum(scaled, 0));
+      return;
+    }
+    const co = s.kernel.shape[3] as number;
+    sums.push(
+      tf.reshape(tf.sum(tf.mul(g, tf.reshape(factors, [-1, 1, 1])), 0), s.kernel.shape),
+      tf.sum(tf.mul(tf.reshape(delta, [m, -1, co]), tf.reshape(factors, [-1, 1, 1])), [0, 1]),
+    );
+  });
+  return { norms, sums };
 }

@@ -5,7 +5,7 @@ import { createSecureRandom, poissonSample } from '../../../shared/src/dp/noise.
 import { createLogger } from '../../../shared/src/logging.js';
 import { buildModel, getModelSpec, initialWeights, selectBackend, setFlatWeights, type ModelSpec, type TfCore } from '../../../shared/src/ml/index.js';
 import { createRng } from '../../../shared/src/rng.js';
-import { binaryCrossEntropy, clippedGradientSum, dpSgdGradients, Trainer, type TrainingData } from '../../../site-agent/src/training/index.js';
+import { binaryCrossEntropy, clippedGradientSum, clippedGradientSumAutodiff, dpSgdGradients, Trainer, type TrainingData } from '../../../site-agent/src/training/index.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const D = 5;
@@ -16,29 +16,29 @@ beforeAll(async () => {
 });
 
 /** A model with random (seeded) weights, its variables and its data loss, for one spec. */
-function setup(spec: ModelSpec, seed: number): { model: tfl.Sequential; variables: tfc.Variable[]; loss: (x: tfc.Tensor2D, y: tfc.Tensor2D) => tfc.Scalar } {
-  const model = buildModel(tfl, spec, D);
+function setup(spec: ModelSpec, seed: number, d = D, wScale = 0.5): { model: tfl.Sequential; variables: tfc.Variable[]; loss: (x: tfc.Tensor2D, y: tfc.Tensor2D) => tfc.Scalar } {
+  const model = buildModel(tfl, spec, d);
   const rng = createRng(seed);
-  const w = initialWeights(spec, D, seed).map(() => rng.normal());
+  const w = initialWeights(spec, d, seed).map(() => wScale * rng.normal());
   setFlatWeights(model, w);
   const variables = model.trainableWeights.map((v) => v.read() as tfc.Variable);
   return { model, variables, loss: (x, y) => binaryCrossEntropy(tf, model.apply(x, { training: true }) as tfc.Tensor2D, y) };
 }
 
-function batch(m: number, seed: number): { x: Float32Array; y: Float32Array } {
+function batch(m: number, seed: number, d = D): { x: Float32Array; y: Float32Array } {
   const rng = createRng(seed);
-  const x = Float32Array.from({ length: m * D }, () => 2 * rng.normal());
+  const x = Float32Array.from({ length: m * d }, () => 2 * rng.normal());
   const y = Float32Array.from({ length: m }, () => (rng.next() < 0.5 ? 1 : 0));
   return { x, y };
 }
 
 /** Per-example gradients the slow way: tf.variableGrads of the loss of each single example. */
-function loopGradients(s: ReturnType<typeof setup>, x: Float32Array, y: Float32Array, m: number): Float32Array[][] {
+function loopGradients(s: ReturnType<typeof setup>, x: Float32Array, y: Float32Array, m: number, d = D): Float32Array[][] {
   const out: Float32Array[][] = [];
   for (let i = 0; i < m; i++) {
     out.push(
       tf.tidy(() => {
-        const xi = tf.tensor2d(x.subarray(i * D, (i + 1) * D), [1, D]);
+        const xi = tf.tensor2d(x.subarray(i * d, (i + 1) * d), [1, d]);
         const yi = tf.tensor2d(y.subarray(i, i + 1), [1, 1]);
         const { grads } = tf.variableGrads(() => s.loss(xi, yi), s.variables);
         return s.variables.map((v) => (grads[v.name] as tfc.Tensor).dataSync() as Float32Array);
@@ -90,6 +90,41 @@ describe.each(['logreg', 'mlp-small'])('vectorised per-example gradients (%s, wa
       expect(after).toBeLessThanOrEqual(clip * (1 + 1e-5));
       if (before > clip) expect(after).toBeCloseTo(clip * (before / (before + 1e-6)), 6);
     }
+  });
+});
+
+// The general path (one backward pass for δ at every weighted layer, conv gradients by patch
+// extraction + batched matmul) on a dense model and on the registry CNN without its dropout (dropout
+// masks would differ between the batched pass and the single-example reference).
+const cnn = getModelSpec('cnn-small');
+const cnnNoDropout: ModelSpec = { ...cnn, name: 'cnn-small-test', layers: cnn.layers.filter((l) => l.type !== 'dropout') };
+describe.each([
+  ['mlp-small', getModelSpec('mlp-small'), D, 0.5],
+  ['cnn-small (no dropout)', cnnNoDropout, 28 * 28, 0.15],
+] as const)('autodiff per-example gradients (%s, wasm)', (_name, spec, d, wScale) => {
+  it('per-example norms and the clipped sum equal tf.variableGrads on single examples', () => {
+    const s = setup(spec, 4, d, wScale);
+    const m = 8;
+    const { x, y } = batch(m, 13, d);
+    const per = loopGradients(s, x, y, m, d);
+    const norms = per.map(norm);
+    const clip = [...norms].sort((a, b) => a - b)[m / 2] as number;
+    const { normsOut, sums } = tf.tidy(() => {
+      const r = clippedGradientSumAutodiff(tf, spec, s.variables, tf.tensor2d(x, [m, d]), tf.tensor2d(y, [m, 1]), clip);
+      return { normsOut: r.norms.dataSync() as Float32Array, sums: r.sums.map((t) => t.dataSync() as Float32Array) };
+    });
+    s.model.dispose();
+    expect(Math.min(...norms)).toBeGreaterThan(1e-3); // not saturated: every example has a gradient
+    norms.forEach((n, i) => expect(Math.abs((normsOut[i] as number) - n) / n).toBeLessThan(1e-3));
+    s.variables.forEach((v, k) => {
+      const expected = new Float32Array(v.size);
+      per.forEach((g, i) => {
+        const c = Math.min(1, clip / ((norms[i] as number) + 1e-6));
+        (g[k] as Float32Array).forEach((val, j) => (expected[j] = (expected[j] as number) + c * val));
+      });
+      const scale = Math.max(1e-3, ...Array.from(expected, Math.abs));
+      expected.forEach((e, j) => expect(Math.abs((sums[k]?.[j] as number) - e) / scale, `variable ${k} [${j}]: ${sums[k]?.[j]} vs ${e}`).toBeLessThan(1e-3));
+    });
   });
 });
 
