@@ -2,23 +2,25 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop) and `all`.
+ * (FedAvg kernel and strategies against a plain typed-array loop), `dp` (DP-SGD training throughput
+ * against non-DP training of the same model in the same run) and `all`.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runAggregationSuite } from './aggregation.js';
+import { runDpSuite } from './dp.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'dp', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
   return (SUITES as readonly string[]).includes(name ?? '');
 }
 
-type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' };
+type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' | 'dp' };
 
 async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
   const rows: Row[] = [];
@@ -31,6 +33,11 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     const aggregation = await runAggregationSuite(quick ? { sites: [4, 10] } : {});
     console.log(`\naggregation (best of 3, one thread)\n${formatTable(aggregation)}`);
     rows.push(...aggregation.map((r) => ({ suite: 'aggregation' as const, ...r })));
+  }
+  if (suite === 'dp' || suite === 'all') {
+    const dp = await runDpSuite(quick ? { runs: 1 } : {});
+    console.log(`\ndp (best of 3; examples/s of DP-SGD vs plain SGD, same model, backend and run)\n${formatTable(dp)}`);
+    rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
   }
   return rows;
 }
