@@ -7,6 +7,7 @@ import type { Logger } from '../../../shared/src/logging.js';
 import type { Coordinator } from '../coordinator.js';
 import type { AuditAccess } from './audit-access.js';
 import { TokenAuthenticator } from './auth.js';
+import { dpPrivacyBudgets } from './privacy.js';
 import { type RunningRestServer, startRestServer } from './server.js';
 
 /** True for 127.0.0.0/8, ::1 and `localhost`. */
@@ -51,5 +52,6 @@ export async function startCoordinatorApi(a: {
     port: a.port ?? api.port,
     ...(api.tls ? { https: { key: readFileSync(resolve(a.config.tls.key)), cert: readFileSync(resolve(a.config.tls.cert)) } } : {}),
     ...(a.audit ? { audit: a.audit } : {}),
+    privacy: dpPrivacyBudgets({ store: a.coordinator.store, subscribe: (l) => a.coordinator.subscribe(l) }),
   });
 }
