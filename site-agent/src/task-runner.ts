@@ -20,6 +20,7 @@ import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
 import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
 import type { LedgerEntry } from './privacy/privacy-ledger.js';
+import { privatizeUpdate, type SiteLevelDp } from './privacy/site-level-update.js';
 import { Trainer, type FitConfig } from './training/trainer.js';
 
 export interface TaskRunnerDeps {
@@ -143,31 +144,43 @@ export class TaskRunner {
       seed: Number(t?.seed ?? 0) >>> 0,
     };
     let spend: LedgerEntry | undefined;
+    let siteLevel: SiteLevelDp | undefined;
     const dp = t?.dp;
     if (dp) {
-      if (dp.mode !== 'record') throw new Refusal('TESSERA_AGENT_POLICY', `unknown privacy mode '${dp.mode.slice(0, 32)}'`);
-      const finite = [dp.noiseMultiplier, dp.clipNorm, dp.samplingRate, dp.delta].every(Number.isFinite);
-      if (!finite || !(dp.clipNorm > 0) || !(dp.samplingRate > 0 && dp.samplingRate <= 1) || !(dp.delta > 0 && dp.delta < 1) || dp.stepsPerRound < 1 || dp.plannedRounds < 1) {
-        throw new Refusal('TESSERA_AGENT_POLICY', 'DP settings out of range (noise, clip norm, sampling rate, δ, steps or rounds)');
+      if (dp.mode !== 'record' && dp.mode !== 'site') throw new Refusal('TESSERA_AGENT_POLICY', `unknown privacy mode '${dp.mode.slice(0, 32)}'`);
+      const finite = [dp.noiseMultiplier, dp.clipNorm, dp.samplingRate, dp.delta, dp.quantizationScale].every(Number.isFinite);
+      const recordOk = dp.mode !== 'record' || (dp.samplingRate > 0 && dp.samplingRate <= 1 && dp.stepsPerRound >= 1);
+      const siteOk = dp.mode !== 'site' || (dp.noiseShares >= 1 && dp.quantizationScale > 0);
+      if (!finite || !(dp.clipNorm > 0) || !(dp.delta > 0 && dp.delta < 1) || dp.plannedRounds < 1 || !recordOk || !siteOk) {
+        throw new Refusal('TESSERA_AGENT_POLICY', 'DP settings out of range (noise, clip norm, sampling rate, δ, steps, rounds, shares or scale)');
       }
+      // Site level: one Gaussian release of the update per round. Without secure aggregation the
+      // coordinator sees this site's update with only its share of the noise, and the site accounts so.
+      const zEff = dp.mode === 'site' && !dp.secureAggregation ? dp.noiseMultiplier / Math.sqrt(dp.noiseShares) : dp.noiseMultiplier;
       if (this.deps.privacy) {
         spend = await this.deps.privacy.authorize({
           studyId: task.studyId,
           model: spec.name,
-          noiseMultiplier: dp.noiseMultiplier,
+          noiseMultiplier: zEff,
           clipNorm: dp.clipNorm,
-          samplingRate: dp.samplingRate,
-          stepsPerRound: dp.stepsPerRound,
+          samplingRate: dp.mode === 'site' ? 1 : dp.samplingRate,
+          stepsPerRound: dp.mode === 'site' ? 1 : dp.stepsPerRound,
           plannedRounds: dp.plannedRounds,
           delta: dp.delta,
         });
-        log.info({ epsilonSpent: spend.epsilon, delta: spend.delta, accountant: spend.accountant, rounds: spend.rounds }, 'privacy budget charged');
+        log.info({ mode: dp.mode, epsilonSpent: spend.epsilon, delta: spend.delta, accountant: spend.accountant, rounds: spend.rounds }, 'privacy budget charged');
       }
-      cfg.dp = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.samplingRate, steps: dp.stepsPerRound };
+      if (dp.mode === 'record') cfg.dp = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.samplingRate, steps: dp.stepsPerRound };
+      else siteLevel = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noiseShares: dp.noiseShares, quantizationScale: dp.quantizationScale };
     } else {
       this.deps.privacy?.checkNonPrivate(task.studyId);
     }
     const fit = await trainer.fit(global, data.train, cfg);
+    if (siteLevel) {
+      const p = privatizeUpdate(global, fit.weights, siteLevel);
+      fit.weights = p.weights;
+      log.info({ sigmaPerSite: Number(p.sigmaPerSite.toPrecision(4)) }, 'site-level DP: update clipped, quantised and noised');
+    }
     this.deps.onFitDone?.({ taskId: task.taskId, round: task.round, weights: fit.weights, numExamples: fit.numExamples });
     const bytes = encodeWeights(fit.weights);
     const sha256 = createHash('sha256').update(bytes).digest();
@@ -176,7 +189,8 @@ export class TaskRunner {
       result: {
         ...base,
         numExamples: fit.numExamples,
-        metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
+        // Under DP the train-set metrics would be a non-private function of the records: not sent.
+        metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
         updateSha256: sha256.toString('hex'),
         updateBytes: bytes.byteLength,
         durationMs: Date.now() - started,

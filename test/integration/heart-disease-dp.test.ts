@@ -63,3 +63,35 @@ describe.skipIf(!present)(`tessera demo --dp-epsilon 1 --dp-delta 1e-5 on heart-
     }
   });
 });
+
+describe('tessera demo --dp-mode site (synthetic cohort, 3 sites)', () => {
+  it('runs site-level DP-FedAvg: each site clips and noises its update, accounts its own share, and reports its ledger', async () => {
+    // Arrange
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-site-dp-'));
+    const reportFile = path.join(dir, 'report.json');
+    try {
+      // Act
+      await run(
+        process.execPath,
+        [path.join(repoRoot(), 'bin', 'tessera.js'), 'demo', '--dp-epsilon', '8', '--dp-mode', 'site', '--rounds', '4', '--workdir', path.join(dir, 'work'), '--report', reportFile],
+        { env: { ...process.env, TESSERA_LOG_LEVEL: 'warn' }, timeout: 200_000 },
+      );
+      const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report & { status: string; sites: { id: string; trainExamples: number }[] };
+
+      // Assert: the demo's minSites is 2, so each site's share is σ/√2 and must reach ε = 8 alone.
+      expect(report.status).toBe('completed');
+      const p = report.privacy;
+      expect(p.mode).toBe('site');
+      expect(epsilonFor('pld', { q: 1, sigma: p.noiseMultiplier / Math.SQRT2, steps: 4 }, 1e-5)).toBeLessThanOrEqual(8);
+      expect(Object.keys(p.perSite).sort()).toEqual(['site-1', 'site-2', 'site-3']);
+      for (const s of Object.values(p.perSite)) {
+        expect(s.epsilon).toBeGreaterThan(0);
+        expect(s.epsilon).toBeLessThanOrEqual(8);
+      }
+      // Real example counts are still recorded, although the aggregate is unweighted.
+      for (const s of report.sites) expect(s.trainExamples).toBeGreaterThan(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

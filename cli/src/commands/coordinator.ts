@@ -88,7 +88,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
   const spec = resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath));
   if (spec.privacy) {
-    logger.info({ studyId: spec.id, ...spec.privacy }, 'differential privacy: record-level DP-SGD at each site');
+    logger.info({ studyId: spec.id, ...spec.privacy }, spec.privacy.mode === 'site' ? 'differential privacy: site-level DP-FedAvg (clipped updates, distributed discrete Gaussian)' : 'differential privacy: record-level DP-SGD at each site');
   }
   await coordinator.createStudy(structuredClone(spec));
   const result = await coordinator.runStudy(spec.id);

@@ -26,16 +26,18 @@ export function demoStudy(a: {
   seed: number;
   inputDim: number;
   minSites: number;
-  dp: { epsilon: number; delta: number; accountant: 'pld' | 'rdp' } | undefined;
+  dp: { epsilon: number; delta: number; accountant: 'pld' | 'rdp'; mode: 'record' | 'site' } | undefined;
 }): StudySpec {
   const d = DEMO_DEFAULTS[a.dataset];
   const dp = a.dp;
+  // Record-level DP-SGD gets its own tuned defaults; site-level DP-FedAvg trains as usual and noises the update.
+  const dpSgd = dp?.mode === 'record';
   const eta = ETA[a.strategy];
   return {
     id: 'demo-study',
     name: `Tessera demo on ${a.dataset}`,
     dataset: a.dataset === 'synthetic' ? 'synthetic-cohort' : 'heart-disease',
-    model: a.model ?? (dp ? DP_DEFAULTS.model : d.model),
+    model: a.model ?? (dpSgd ? DP_DEFAULTS.model : d.model),
     inputDim: a.inputDim,
     rounds: a.rounds,
     strategy: a.strategy,
@@ -44,7 +46,7 @@ export function demoStudy(a: {
     training: {
       localEpochs: a.localEpochs ?? d.localEpochs,
       batchSize: d.batchSize,
-      learningRate: a.learningRate ?? (dp ? DP_DEFAULTS.learningRate : d.learningRate),
+      learningRate: a.learningRate ?? (dpSgd ? DP_DEFAULTS.learningRate : d.learningRate),
       optimizer: 'sgd',
     },
     timeouts: { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
@@ -54,7 +56,7 @@ export function demoStudy(a: {
     ...(dp
       ? {
           privacy: {
-            mode: 'record' as const,
+            mode: dp.mode,
             epsilon: dp.epsilon,
             delta: dp.delta,
             accountant: dp.accountant,

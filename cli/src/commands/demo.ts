@@ -38,6 +38,8 @@ loopback with mTLS, runs a study to completion and prints a summary.
                       site enforces its own privacy policy (written as privacy-policy-SITE.yaml)
   --dp-delta D        δ of the DP guarantee (default 1e-5; needs --dp-epsilon)
   --dp-accountant A   pld (default, tighter) | rdp
+  --dp-mode M         record (default: DP-SGD, each record protected) | site (DP-FedAvg: clipped update
+                      plus distributed discrete Gaussian noise, each site's whole data protected)
   --workdir DIR       where to provision and keep state and logs (default: a new temp folder)
   --report FILE       write the JSON report here
   --json              print the report as JSON instead of the table
@@ -58,7 +60,7 @@ interface DemoArgs {
   workdir: string;
   report: string | undefined;
   json: boolean;
-  dp: { epsilon: number; delta: number; accountant: 'pld' | 'rdp' } | undefined;
+  dp: { epsilon: number; delta: number; accountant: 'pld' | 'rdp'; mode: 'record' | 'site' } | undefined;
   apiPort: number | undefined;
   keepRunning: boolean;
 }
@@ -91,6 +93,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
       'dp-epsilon': { type: 'string' },
       'dp-delta': { type: 'string' },
       'dp-accountant': { type: 'string' },
+      'dp-mode': { type: 'string' },
       'api-port': { type: 'string' },
       'keep-running': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -119,9 +122,11 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
     if (!(delta > 0 && delta <= 0.01)) throw new UsageError('--dp-delta must be a number in (0, 0.01]');
     const accountant = values['dp-accountant'] ?? 'pld';
     if (accountant !== 'pld' && accountant !== 'rdp') throw new UsageError('--dp-accountant must be pld or rdp');
-    dp = { epsilon, delta, accountant };
-  } else if (values['dp-delta'] !== undefined || values['dp-accountant'] !== undefined) {
-    throw new UsageError('--dp-delta and --dp-accountant need --dp-epsilon');
+    const mode = values['dp-mode'] ?? 'record';
+    if (mode !== 'record' && mode !== 'site') throw new UsageError('--dp-mode must be record or site');
+    dp = { epsilon, delta, accountant, mode };
+  } else if (values['dp-delta'] !== undefined || values['dp-accountant'] !== undefined || values['dp-mode'] !== undefined) {
+    throw new UsageError('--dp-delta, --dp-accountant and --dp-mode need --dp-epsilon');
   }
   const lr = values['learning-rate'] === undefined ? undefined : Number(values['learning-rate']);
   if (lr !== undefined && !(lr > 0)) throw new UsageError('--learning-rate must be a positive number');
@@ -391,7 +396,7 @@ function printSummary(r: DemoReport): void {
   }
   if (r.privacy.mode !== 'none') {
     const spent = Object.entries(r.privacy.perSite).map(([id, p]) => `${id} ${p.epsilon.toFixed(3)}`);
-    console.log(`differential privacy: ${r.privacy.mode}-level DP-SGD, target ε ${r.privacy.epsilon} δ ${r.privacy.delta}, σ ${r.privacy.noiseMultiplier?.toFixed(3) ?? '-'} (${r.privacy.accountant}); ε spent per site: ${spent.join(', ') || '-'}`);
+    console.log(`differential privacy: ${r.privacy.mode === 'site' ? 'site-level DP-FedAvg' : 'record-level DP-SGD'}, target ε ${r.privacy.epsilon} δ ${r.privacy.delta}, σ ${r.privacy.noiseMultiplier?.toFixed(3) ?? '-'} (${r.privacy.accountant}); ε spent per site: ${spent.join(', ') || '-'}`);
   }
   const m = r.final.meanClientAccuracy;
   console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);

@@ -134,7 +134,8 @@ export class RoundWorkflow {
     await this.transition('evaluating');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
     const metrics = await this.evaluatePhase(cohort, candidate, nextBytes.byteLength);
-    const trainMetrics = weighted(fits.map((f) => ({ n: f.update.numExamples, ...f.metrics })));
+    // DP sites send no training metrics (they would be a non-private function of their data).
+    const trainMetrics = weighted(fits.filter((f) => Number.isFinite(f.metrics.loss) && Number.isFinite(f.metrics.accuracy)).map((f) => ({ n: f.update.numExamples, ...f.metrics })));
 
     const endedAt = now();
     const evaluating = this.phases['evaluating'];
@@ -209,6 +210,11 @@ export class RoundWorkflow {
       targetEpsilon: p.epsilon,
       delta: p.delta,
       accountant: p.accountant,
+      noiseShares: this.spec.minSites,
+      // 2^20 integer units per clipping bound: rounding adds at most √d to the integer L2 norm.
+      quantizationScale: 2 ** 20 / p.clipNorm,
+      // Secure aggregation is not in the round workflow yet: the coordinator sees each update.
+      secureAggregation: false,
     };
   }
 
@@ -241,7 +247,9 @@ export class RoundWorkflow {
         const weights = decodeWeights(await this.deps.uploads.read(task.taskId ?? ''), numParams);
         fit = {
           siteId,
-          update: { siteId, weights, numExamples: r.numExamples },
+          // Site-level DP: the sum of clipped, noised updates over sites, unweighted (a site's example count
+          // would scale its contribution beyond the clipping bound the noise is calibrated to).
+          update: { siteId, weights, numExamples: this.spec.privacy?.mode === 'site' ? 1 : r.numExamples },
           metrics: { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN },
         };
         if (r.privacy) {
@@ -269,9 +277,9 @@ export class RoundWorkflow {
     await this.deps.store.recordSiteOutcome({
       ...base,
       outcome: problem?.outcome ?? 'ok',
-      numExamples: fit?.update.numExamples ?? 0,
-      loss: fit ? fit.metrics.loss : null,
-      accuracy: fit ? fit.metrics.accuracy : null,
+      numExamples: fit && outcome.ok ? outcome.result.numExamples : 0,
+      loss: fit && Number.isFinite(fit.metrics.loss) ? fit.metrics.loss : null,
+      accuracy: fit && Number.isFinite(fit.metrics.accuracy) ? fit.metrics.accuracy : null,
       updateSha256: outcome.ok ? outcome.result.updateSha256 : null,
       updateBytes: outcome.ok ? outcome.result.updateBytes : null,
       durationMs: outcome.durationMs,

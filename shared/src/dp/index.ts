@@ -2,7 +2,7 @@
 export { ACCOUNTANT_NAMES, calibrateNoiseMultiplier, epsilonFor, type AccountantName, type CalibrationTarget } from './accountant.js';
 export { composeSubsampledGaussian, DEFAULT_PLD_INTERVAL, gaussianDelta, gaussianEpsilon, pldAccountantEpsilon, type ComposedPld, type PldOptions } from './pld.js';
 export { createSecureRandom, poissonSample, type SecureRandom } from './noise.js';
-export { resolveStudyPrivacy, studySteps, type ResolvedStudyPrivacy } from './study-privacy.js';
+export { resolveStudyPrivacy, studySamplingRate, studySteps, type ResolvedStudyPrivacy } from './study-privacy.js';
 export { cryptoUniformBigInt, discreteGaussianSampler, exactDiscreteGaussian, type UniformBigInt } from './discrete-gaussian.js';
 export {
   addDiscreteGaussianNoise,

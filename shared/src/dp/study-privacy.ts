@@ -5,9 +5,14 @@ import { calibrateNoiseMultiplier, epsilonFor } from './accountant.js';
 /** A study's privacy settings with the noise multiplier resolved. */
 export type ResolvedStudyPrivacy = StudyPrivacy & { noiseMultiplier: number };
 
-/** Total DP-SGD steps a study runs at each site. */
+/** Total DP steps of a study: DP-SGD steps at each site (record), or rounds (site). */
 export function studySteps(spec: Pick<StudySpec, 'rounds'>, privacy: StudyPrivacy): number {
-  return spec.rounds * privacy.stepsPerRound;
+  return privacy.mode === 'site' ? spec.rounds : spec.rounds * privacy.stepsPerRound;
+}
+
+/** The sampling rate the accountant uses: Poisson rate of records (record) or 1, every site every round (site). */
+export function studySamplingRate(privacy: StudyPrivacy): number {
+  return privacy.mode === 'site' ? 1 : privacy.samplingRate;
 }
 
 /**
@@ -19,7 +24,7 @@ export function studySteps(spec: Pick<StudySpec, 'rounds'>, privacy: StudyPrivac
 export function resolveStudyPrivacy(spec: StudySpec): StudySpec {
   const p = spec.privacy;
   if (p === undefined) return spec;
-  const event = { q: p.samplingRate, steps: studySteps(spec, p) };
+  const event = { q: studySamplingRate(p), steps: studySteps(spec, p) };
   let sigma: number;
   try {
     sigma =
@@ -28,7 +33,12 @@ export function resolveStudyPrivacy(spec: StudySpec): StudySpec {
   } catch (err) {
     throw new ConfigError(`study '${spec.id}': privacy target cannot be reached: ${errorMessage(err)}`, { field: 'privacy' });
   }
-  const eps = epsilonFor(p.accountant, { ...event, sigma }, p.delta);
+  // Site level without secure aggregation (the only path the round workflow has today): the
+  // coordinator sees each site's update with its share σ/√minSites of the noise, so that share must
+  // reach the target on its own; the sum then carries √minSites times more noise than needed.
+  const share = p.mode === 'site' ? Math.sqrt(spec.minSites) : 1;
+  if (p.mode === 'site' && p.noiseMultiplier === undefined) sigma *= share;
+  const eps = epsilonFor(p.accountant, { ...event, sigma: sigma / share }, p.delta);
   if (eps > p.epsilon * (1 + 1e-9)) {
     throw new ConfigError(`study '${spec.id}': privacy.noiseMultiplier ${sigma} gives ε = ${eps.toFixed(3)} over ${event.steps} steps, above the target ${p.epsilon}`, {
       field: 'privacy.noiseMultiplier',

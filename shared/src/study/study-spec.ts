@@ -12,19 +12,23 @@ export const ACCOUNTANTS = ['pld', 'rdp'] as const;
 /** A study's differential-privacy settings (see docs/explanation/differential-privacy.md). */
 export const StudyPrivacySchema = Type.Object(
   {
-    mode: Type.Literal('record'),
+    /** `record`: DP-SGD at each site (records protected). `site`: DP-FedAvg (each site's whole data protected). */
+    mode: Type.Union([Type.Literal('record'), Type.Literal('site')]),
     /** Target ε over the whole study, per site. */
     epsilon: Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
     /** Target δ; well below 1/n for n records. */
     delta: Type.Number({ exclusiveMinimum: 0, maximum: 0.01 }),
     accountant: Type.Union(ACCOUNTANTS.map((a) => Type.Literal(a)), { default: 'pld' }),
-    /** Per-example gradient L2 bound. */
+    /** record: per-example gradient L2 bound; site: model-update L2 bound. */
     clipNorm: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, default: 1 }),
     /** Poisson sampling rate per local step. */
     samplingRate: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.3 }),
     /** DP-SGD steps per round at each site. */
     stepsPerRound: Type.Integer({ minimum: 1, maximum: 100_000, default: 5 }),
-    /** σ; when absent the coordinator calibrates it so `rounds × stepsPerRound` steps reach (ε, δ). */
+    /**
+     * σ; when absent the coordinator calibrates it so the study reaches (ε, δ): `rounds × stepsPerRound`
+     * Poisson steps (record), or `rounds` Gaussian releases of the sum of site updates (site).
+     */
     noiseMultiplier: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
   },
   strict,

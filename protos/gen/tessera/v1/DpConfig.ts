@@ -11,6 +11,9 @@ export interface DpConfig {
   'targetEpsilon'?: (number | string);
   'delta'?: (number | string);
   'accountant'?: (string);
+  'noiseShares'?: (number);
+  'quantizationScale'?: (number | string);
+  'secureAggregation'?: (boolean);
 }
 
 export interface DpConfig__Output {
@@ -23,4 +26,7 @@ export interface DpConfig__Output {
   'targetEpsilon': (number);
   'delta': (number);
   'accountant': (string);
+  'noiseShares': (number);
+  'quantizationScale': (number);
+  'secureAggregation': (boolean);
 }
