@@ -2,31 +2,39 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop), `dp` (DP-SGD training throughput
- * against non-DP training of the same model in the same run) and `all`.
+ * (FedAvg kernel and strategies against a plain typed-array loop), `deid-text` (free-text PHI scrubber
+ * recall and precision on the PhysioNet deid gold standard), `ingest` (DICOM parse + de-identify + write
+ * against a plain dicom-parser parse of the same files), `cnn` (CNN training images/s per TF.js backend,
+ * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
+ * the same run) and `all`.
  */
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
 import { runDpSuite } from './dp.js';
+import { runDeidTextSuite } from './deid-text.js';
+import { runIngestSuite } from './ingest.js';
+import { runCnnSuite } from './cnn.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'dp', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
   return (SUITES as readonly string[]).includes(name ?? '');
 }
 
-type Row = Record<string, unknown> & { suite: 'transfer' | 'aggregation' | 'dp' };
+type Row = Record<string, unknown> & { suite: Exclude<SuiteName, 'all'> };
 
 async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
   const rows: Row[] = [];
   if (suite === 'transfer' || suite === 'all') {
     const transfer = await runTransferSuite(quick ? { sizes: [16 * MiB] } : {});
-    console.log(`\ntransfer (best of 3, MB = 1e6 bytes; client and server in one process on 127.0.0.1)\n${formatTable(transfer)}`);
+    console.log(`\ntransfer (best of 3, MB = 1e6 bytes; 127.0.0.1; the site side on the coordinator's thread or on its own worker thread)\n${formatTable(transfer)}`);
     rows.push(...transfer.map((r) => ({ suite: 'transfer' as const, ...r })));
   }
   if (suite === 'aggregation' || suite === 'all') {
@@ -34,12 +42,33 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     console.log(`\naggregation (best of 3, one thread)\n${formatTable(aggregation)}`);
     rows.push(...aggregation.map((r) => ({ suite: 'aggregation' as const, ...r })));
   }
+  if (suite === 'deid-text' || suite === 'all') {
+    const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
+    const table = deid.map(({ recallByType, ...rest }) => ({ ...rest, worstType: worstType(recallByType) }));
+    console.log(`\ndeid-text (PhysioNet deid 1.1 gold standard; dev = patients 1-80, held-out = 81-163)\n${formatTable(table)}`);
+    rows.push(...deid.map((r) => ({ suite: 'deid-text' as const, ...r })));
+  }
+  if (suite === 'ingest' || suite === 'all') {
+    const ingest = await runIngestSuite(quick ? { runs: 2 } : {});
+    console.log(`\ningest (shared DICOM corpus, files the gate writes; cases interleaved, best of ${quick ? 2 : 9} passes, one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`);
+    rows.push(...ingest.map((r) => ({ suite: 'ingest' as const, ...r })));
+  }
+  if (suite === 'cnn' || suite === 'all') {
+    const cnn = await runCnnSuite(quick ? { images: { cpu: 32, wasm: 128 }, runs: 1 } : {});
+    console.log(`\ncnn training (best of ${quick ? 1 : 2}, one process, synthetic 28×28×1 images, Adam)\n${formatTable(cnn)}`);
+    rows.push(...cnn.map((r) => ({ suite: 'cnn' as const, ...r })));
+  }
   if (suite === 'dp' || suite === 'all') {
     const dp = await runDpSuite(quick ? { runs: 1 } : {});
     console.log(`\ndp (best of 3; examples/s of DP-SGD vs plain SGD, same model, backend and run)\n${formatTable(dp)}`);
     rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
   }
   return rows;
+}
+
+function worstType(recall: Record<string, number>): string {
+  const [type, value] = Object.entries(recall).sort((a, b) => a[1] - b[1])[0] ?? ['-', 1];
+  return `${type} ${value}`;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -4,6 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { createSiteAuthenticator } from '../coordinator/src/coordinator.js';
 import { createFederationHandlers } from '../coordinator/src/grpc/federation-endpoint.js';
 import { startGrpcServer } from '../coordinator/src/grpc/server.js';
@@ -15,19 +17,30 @@ import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js
 import { createLogger } from '../shared/src/logging.js';
 import { provisionConsortium, RevocationStore } from '../shared/src/pki/index.js';
 import { sha256 } from '../shared/src/transport/chunks.js';
+import { repoRoot } from '../shared/src/paths.js';
 import { round } from './report.js';
+import type { ClientCommand, ClientReply } from './transfer-client.js';
 
 export type TransferPath = 'raw-tcp' | 'raw-tls' | 'grpc-mtls-upload' | 'grpc-mtls-download';
+
+/**
+ * Where the sending side runs: on the coordinator's thread (one event loop does both ends), or on a
+ * worker thread with its own event loop, as a site agent is a separate process.
+ */
+export type ClientPlacement = 'same-thread' | 'worker-thread';
 
 export interface TransferOptions {
   /** Payload sizes in bytes. @default [64 MiB, 256 MiB] */
   sizes?: readonly number[];
+  /** @default ['same-thread', 'worker-thread'] */
+  clients?: readonly ClientPlacement[];
   /** Runs per case; the fastest counts. @default 3 */
   runs?: number;
 }
 
 export interface TransferResult {
   path: TransferPath;
+  client: ClientPlacement;
   bytes: number;
   /** Best wall time of `runs`, seconds. */
   seconds: number;
@@ -132,6 +145,50 @@ function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** One way of driving the site side; every method returns seconds for the timed work. */
+interface Sender {
+  prepare(size: number): Promise<void>;
+  raw(path: 'tcp' | 'tls', runs: number): Promise<number>;
+  upload(taskId: string): Promise<number>;
+  download(version: string, size: number): Promise<number>;
+}
+
+/** The site side on a worker thread (bench/transfer-client.ts), one command at a time. */
+class WorkerClient {
+  private readonly worker: Worker;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor() {
+    // From dist/ the worker file sits beside this one; from the TypeScript sources (tests) use the build.
+    const here = fileURLToPath(import.meta.url);
+    const file = here.endsWith('.ts') ? path.join(repoRoot(), 'dist', 'bench', 'transfer-client.js') : path.join(path.dirname(here), 'transfer-client.js');
+    this.worker = new Worker(file);
+  }
+
+  run(cmd: ClientCommand): Promise<number> {
+    const next = this.queue.then(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const onError = (err: Error): void => reject(err);
+          this.worker.once('error', onError);
+          this.worker.once('message', (reply: ClientReply) => {
+            this.worker.off('error', onError);
+            if (reply.ok) resolve(reply.seconds ?? 0);
+            else reject(new Error(`transfer client (${cmd.op}): ${reply.error}`));
+          });
+          this.worker.postMessage(cmd);
+        }),
+    );
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.run({ op: 'close' }).catch(() => undefined);
+    await this.worker.terminate();
+  }
+}
+
 /**
  * Moves one payload over raw TCP, raw TLS (same certificates) and Tessera's gRPC + mTLS path (the real
  * endpoint, authenticator, upload store and model repository; client functions of the site agent), all on
@@ -196,52 +253,89 @@ export async function runTransferSuite(opts: TransferOptions = {}): Promise<Tran
 
   const results: TransferResult[] = [];
   let taskSeq = 0;
+  const placements = opts.clients ?? ['same-thread', 'worker-thread'];
+  let worker: WorkerClient | undefined;
   try {
     // Opens the channel (TLS handshake, HTTP/2 settings) outside the timings, as the raw sockets are.
     await queryUpload(client, 'warm-up', Buffer.alloc(32));
-    for (const size of sizes) {
-      const bytes = randomFillSync(Buffer.allocUnsafe(size));
-      const digest = sha256(bytes);
-      tcpSink.expect = size;
-      tlsSink.expect = size;
-      const rawTcp = await timeRuns(runs, () => sendAll(tcpClient, bytes));
-      const rawTls = await timeRuns(runs, () => sendAll(tlsClient, bytes));
-
-      // Upload: a pending FIT task per run (what the round workflow dispatches), then the agent's uploadUpdate.
-      let upload = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < runs; i++) {
-        const taskId = `bench-${++taskSeq}`;
-        expected.set(taskId, size);
-        void sessions.dispatch(SITE, { taskId, kind: 'TASK_KIND_FIT', studyId: 'bench', round: 1 }, 600_000);
-        const t0 = process.hrtime.bigint();
-        const receipt = await uploadUpdate(client, { taskId, studyId: 'bench', round: 1, siteId: SITE, bytes, sha256: digest, offset: 0 });
-        upload = Math.min(upload, Number(process.hrtime.bigint() - t0) / 1e9);
-        if (!receipt.complete || receipt.receivedBytes !== size) throw new Error(`upload ${taskId} incomplete: ${JSON.stringify(receipt)}`);
-        sessions.acceptRefusal(SITE, taskId, 'BENCH_DONE', 'benchmark run finished');
-        expected.delete(taskId);
-        await uploads.discard(taskId);
+    for (const placement of placements) {
+      let sender: Sender;
+      if (placement === 'same-thread') {
+        let bytes: Buffer = Buffer.alloc(0);
+        let digest: Buffer = Buffer.alloc(32);
+        sender = {
+          prepare: (size) => {
+            bytes = randomFillSync(Buffer.allocUnsafe(size));
+            digest = sha256(bytes);
+            return Promise.resolve();
+          },
+          raw: (p, n) => timeRuns(n, () => sendAll(p === 'tcp' ? tcpClient : tlsClient, bytes)),
+          upload: async (taskId) => {
+            const t0 = process.hrtime.bigint();
+            const receipt = await uploadUpdate(client, { taskId, studyId: 'bench', round: 1, siteId: SITE, bytes, sha256: digest, offset: 0 });
+            const s = Number(process.hrtime.bigint() - t0) / 1e9;
+            if (!receipt.complete || receipt.receivedBytes !== bytes.byteLength) throw new Error(`upload ${taskId} incomplete: ${JSON.stringify(receipt)}`);
+            return s;
+          },
+          download: (version, size) =>
+            timeRuns(1, async () => {
+              const got = await fetchModel(client, version, { buffer: null, received: 0 });
+              if (got.byteLength !== size) throw new Error(`download returned ${got.byteLength} of ${size} bytes`);
+            }),
+        };
+      } else {
+        const w = new WorkerClient();
+        worker = w;
+        await w.run({ op: 'init', caPem: pki.caPem, key: pki.site.key, cert: pki.site.cert, grpcAddress: `127.0.0.1:${grpcServer.port}`, tcpPort, tlsPort });
+        sender = {
+          prepare: async (size) => void (await w.run({ op: 'payload', size })),
+          raw: (p, n) => w.run({ op: 'raw', path: p, runs: n }),
+          upload: (taskId) => w.run({ op: 'upload', taskId, siteId: SITE }),
+          download: (version, size) => w.run({ op: 'download', version, size }),
+        };
       }
+      for (const size of sizes) {
+        await sender.prepare(size);
+        tcpSink.expect = size;
+        tlsSink.expect = size;
+        const rawTcp = await sender.raw('tcp', runs);
+        const rawTls = await sender.raw('tls', runs);
 
-      // Download: a stored model version of the same size, fetched with the agent's fetchModel.
-      const version = await models.put(bytes);
-      const download = await timeRuns(runs, async () => {
-        const got = await fetchModel(client, version, { buffer: null, received: 0 });
-        if (got.byteLength !== size) throw new Error(`download returned ${got.byteLength} of ${size} bytes`);
-      });
-      rmSync(models.pathOf(version), { force: true });
+        // Upload: a pending FIT task per run (what the round workflow dispatches), then the agent's uploadUpdate.
+        let upload = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < runs; i++) {
+          const taskId = `bench-${++taskSeq}`;
+          expected.set(taskId, size);
+          void sessions.dispatch(SITE, { taskId, kind: 'TASK_KIND_FIT', studyId: 'bench', round: 1 }, 600_000);
+          upload = Math.min(upload, await sender.upload(taskId));
+          sessions.acceptRefusal(SITE, taskId, 'BENCH_DONE', 'benchmark run finished');
+          expected.delete(taskId);
+          await uploads.discard(taskId);
+        }
 
-      const mbps = (s: number): number => size / s / 1e6;
-      const row = (p: TransferPath, s: number): TransferResult => ({
-        path: p,
-        bytes: size,
-        seconds: round(s),
-        MBps: round(mbps(s)),
-        ratioToRawTcp: round(mbps(s) / mbps(rawTcp), 3),
-        ratioToRawTls: round(mbps(s) / mbps(rawTls), 3),
-      });
-      results.push(row('raw-tcp', rawTcp), row('raw-tls', rawTls), row('grpc-mtls-upload', upload), row('grpc-mtls-download', download));
+        // Download: a stored model version of the same size, fetched with the agent's fetchModel.
+        const version = await models.put(randomFillSync(Buffer.allocUnsafe(size)));
+        let download = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < runs; i++) download = Math.min(download, await sender.download(version, size));
+        rmSync(models.pathOf(version), { force: true });
+
+        const mbps = (s: number): number => size / s / 1e6;
+        const row = (p: TransferPath, s: number): TransferResult => ({
+          path: p,
+          client: placement,
+          bytes: size,
+          seconds: round(s),
+          MBps: round(mbps(s)),
+          ratioToRawTcp: round(mbps(s) / mbps(rawTcp), 3),
+          ratioToRawTls: round(mbps(s) / mbps(rawTls), 3),
+        });
+        results.push(row('raw-tcp', rawTcp), row('raw-tls', rawTls), row('grpc-mtls-upload', upload), row('grpc-mtls-download', download));
+      }
+      await worker?.close();
+      worker = undefined;
     }
   } finally {
+    await worker?.close();
     client.close();
     tcpClient.destroy();
     tlsClient.destroy();

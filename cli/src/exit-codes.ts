@@ -18,6 +18,19 @@ export const ExitCode = {
   StudyFailed: 3,
   /** A required input (data folder, kit) is missing or unreadable. */
   InputMissing: 4,
+  /** The REST API refused the credentials (401) or the role lacks the right (403). */
+  Denied: 5,
+  /** The REST API cannot be reached (connection refused, TLS failure, timeout). */
+  Unreachable: 6,
+  /** The REST API refused the request for the state it is in: unknown study (404), wrong state (409), rate limit (429). */
+  Rejected: 7,
+  /**
+   * `tessera audit verify|evidence|cross-check`: a ledger failed verification (an entry edited, deleted,
+   * reordered, or the file truncated; the first bad entry is named), or the evidence's contract does not match.
+   */
+  AuditInvalid: 8,
+  /** `tessera audit cross-check`: both ledgers verify but disagree on an update hash or a model. */
+  AuditMismatch: 9,
   /** Interrupted by a signal. */
   Interrupted: 130,
 } as const;

@@ -206,7 +206,7 @@ async function refreshBudgets() {
 
 function auditQuery() {
   const q = new URLSearchParams();
-  for (const [field, input] of [['study', '#audit-study'], ['site', '#audit-site'], ['actor', '#audit-actor']]) {
+  for (const [field, input] of [['study', '#audit-study'], ['site', '#audit-site'], ['actor', '#audit-actor'], ['kind', '#audit-kind']]) {
     const v = $(input).value.trim();
     if (v) q.set(field, v);
   }
@@ -221,21 +221,35 @@ async function refreshAudit(verify) {
       const v = await api('/api/v1/audit/verify');
       box.className = `verify ${v.ok ? 'ok' : 'bad'}`;
       box.dataset.ok = String(v.ok);
-      box.textContent = v.ok ? `✔ verified: ${v.entries} entries, hash chain and signatures intact (checked ${new Date(v.checkedAt).toLocaleTimeString()})` : `✘ ledger does not verify: entry ${v.firstBad}: ${v.reason}`;
+      box.textContent = v.ok
+        ? `✔ verified: ${v.entries} entries, hash chain and signatures intact${v.anchored ? ' (signer checked against the consortium CA)' : ''} · head ${v.head ? v.head.hash.slice(0, 16) : '–'} · checked ${new Date(v.checkedAt).toLocaleTimeString()}`
+        : `✘ ledger does not verify: ${v.firstBad ? `entry ${v.firstBad.seq ?? '?'} ${v.firstBad.problem}: ${v.firstBad.message}` : 'unknown fault'}`;
       $('#stat-audit').textContent = v.ok ? 'verified' : 'TAMPERED';
     }
     const q = auditQuery();
-    q.set('limit', '200');
-    const entries = await api(`/api/v1/audit?${q}`);
-    const body = $('#audit tbody');
-    body.replaceChildren();
-    for (const e of entries.slice().reverse()) {
-      body.append(row([e.seq, new Date(e.at).toLocaleTimeString(), e.actor, e.kind, e.studyId, e.siteId, el('span', String(e.hash).slice(0, 16), { class: 'mono', title: e.hash })], { 'data-kind': e.kind }));
+    // Page through the matching entries (keyset on seq) and show the newest 200.
+    const all = [];
+    let page = await api(`/api/v1/audit?limit=1000&${q}`);
+    all.push(...page.entries);
+    while (page.nextAfterSeq !== null && all.length < 50000) {
+      page = await api(`/api/v1/audit?limit=1000&after=${page.nextAfterSeq}&${q}`);
+      all.push(...page.entries);
     }
+    renderAudit(all.slice(-200));
+    const after = all.length;
+    $('#audit-count').textContent = `${after} matching entries (newest 200 shown)`;
   } catch (err) {
     box.className = 'verify bad';
     box.textContent = `audit ledger unavailable: ${err.message}`;
     $('#stat-audit').textContent = '–';
+  }
+}
+
+function renderAudit(entries) {
+  const body = $('#audit tbody');
+  body.replaceChildren();
+  for (const e of entries.slice().reverse()) {
+    body.append(row([e.seq, new Date(e.at).toLocaleString(), e.actor, e.kind, e.studyId ?? '', e.siteId ?? '', e.round ?? '', el('span', String(e.hash).slice(0, 16), { class: 'mono', title: `hash ${e.hash}\nprev ${e.prev}` })], { 'data-kind': e.kind, 'data-seq': String(e.seq) }));
   }
 }
 

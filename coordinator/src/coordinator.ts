@@ -7,6 +7,9 @@ import { getModelSpec } from '../../shared/src/ml/model-registry.js';
 import { encodeWeights, initialWeights } from '../../shared/src/ml/weights.js';
 import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
+import { runAsAuditActor } from './audit/audit-actor.js';
+import type { AuditLedger } from './audit/audit-ledger.js';
+import { CoordinatorAudit } from './audit/coordinator-audit.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
@@ -80,7 +83,18 @@ export class Coordinator {
     readonly dataDir: string,
     /** The consortium CA certificate (PEM) the coordinator trusts. */
     readonly caPem: string,
+    private readonly auditing: CoordinatorAudit,
   ) {}
+
+  /** The signed audit ledger (list, head, export, verify); see coordinator/src/audit/audit-ledger.ts. */
+  get audit(): AuditLedger {
+    return this.auditing.ledger;
+  }
+
+  /** Records security events of the REST API (logins, refusals) in the ledger. */
+  get auditTrail(): CoordinatorAudit {
+    return this.auditing;
+  }
 
   /** The revocation list in force, when one is configured (the REST API refuses tokens of revoked operators). */
   get revocationStore(): RevocationStore | undefined {
@@ -126,10 +140,20 @@ export class Coordinator {
     const resolve = (p: string): string => path.resolve(baseDir, p);
     const dataDir = resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const store = await SqliteCoordinatorStore.open(path.join(dataDir, 'coordinator.sqlite'));
+    const caPem = readFileSync(resolve(config.tls.ca), 'utf8');
+    const auditing = await CoordinatorAudit.open({
+      config,
+      databaseFile: path.join(dataDir, 'coordinator.sqlite'),
+      caPem,
+      certPem: readFileSync(resolve(config.tls.cert), 'utf8'),
+      keyPem: readFileSync(resolve(config.tls.key)),
+      certPath: resolve(config.tls.cert),
+      logger,
+      now,
+    });
+    const store = auditing.wrapStore(await SqliteCoordinatorStore.open(path.join(dataDir, 'coordinator.sqlite')));
     const interrupted = await store.interruptOpenRounds(now());
     if (interrupted > 0) logger.warn({ rounds: interrupted }, 'found rounds left open by a previous run; marked interrupted');
-    const caPem = readFileSync(resolve(config.tls.ca), 'utf8');
     const revocations =
       config.tls.revocations === undefined
         ? undefined
@@ -137,10 +161,11 @@ export class Coordinator {
             path: resolve(config.tls.revocations),
             caCertPem: caPem,
             onError: (err) => logger.error({ code: err.code, reason: err.message }, 'revocation list not reloaded'),
+            onReload: (list) => auditing.revocationsLoaded(list, false),
           });
     const sessions = new SiteSessions(logger, now);
     const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);
-    const siteAuth = createSiteAuthenticator(caPem, revocations, now);
+    const auditedAuth = auditing.wrapAuthenticator(createSiteAuthenticator(caPem, revocations, now));
     const models = new ModelRepository(path.join(dataDir, 'models'));
     const uploads = new UploadStore(path.join(dataDir, 'uploads'));
     const expected = new Map<string, number>();
@@ -152,7 +177,7 @@ export class Coordinator {
       auth: {
         authenticate(certDer, claimedSiteId) {
           try {
-            return siteAuth.authenticate(certDer, claimedSiteId);
+            return auditedAuth.authenticate(certDer, claimedSiteId);
           } catch (err) {
             metrics.refusals.inc({ source: 'grpc', reason: err instanceof TesseraError ? err.code : 'TESSERA_IDENTITY_UNKNOWN' });
             throw err;
@@ -176,7 +201,12 @@ export class Coordinator {
       logger,
     });
     logger.info({ host: config.listen.host, port: server.port, dataDir }, 'coordinator listening (mTLS)');
-    return new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem);
+    await auditing.recordStart(server.port);
+    if (revocations) auditing.revocationsLoaded(revocations.list, true);
+    const coordinator = new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem, auditing);
+    // Events carry what the store does not (a site's ε after a DP round).
+    coordinator.subscribe((e) => auditing.observeEvent(e));
+    return coordinator;
   }
 
   /** Creates the study (idempotent for the same id and spec) with its initial model version. */
@@ -204,7 +234,9 @@ export class Coordinator {
     if (running) return running.done;
     const { logger } = this.options;
     const controller = new AbortController();
-    const done = runStudy(
+    // The run belongs to the coordinator, not to whoever asked for it: without this, an operator's REST request
+    // that started it would be named as the actor of every round entry the run appends.
+    const done = runAsAuditActor(`coordinator:${this.options.config.coordinatorId}`, () => runStudy(
       {
         store: this.store,
         sessions: this.sessions,
@@ -220,7 +252,7 @@ export class Coordinator {
         signal: AbortSignal.any([this.abort.signal, controller.signal]),
       },
       studyId,
-    )
+    ))
       .then((record) => this.afterRun(studyId, controller, record))
       .finally(() => this.runs.delete(studyId));
     this.runs.set(studyId, { controller, done });
@@ -309,6 +341,8 @@ export class Coordinator {
     this.sessions.cancelAll('coordinator shutting down');
     await this.server.close();
     await this.uploads.close();
+    await this.auditing.recordStop();
+    await this.auditing.close();
     await this.store.close();
   }
 }

@@ -10,7 +10,8 @@ export interface RoundSummary {
   round: number;
   attempt: number;
   durationMs: number;
-  metrics: { loss: number; accuracy: number } | null;
+  /** Federated evaluation; `auc` (pooled ROC AUC) when the sites reported score histograms. */
+  metrics: { loss: number; accuracy: number; auc?: number } | null;
   train: { loss: number; accuracy: number } | null;
   sites: number;
   modelVersion: string | null;
@@ -36,12 +37,18 @@ export interface StudySummary {
     meanClientAccuracy: number | null;
     /** Example-weighted federated evaluation. */
     weightedAccuracy: number | null;
+    /** Pooled ROC AUC of the final model over all sites' held-out examples; null when not reported. */
+    auc: number | null;
     perSite: Record<string, { accuracy: number; loss: number; testExamples: number }>;
   };
 }
 
 function metricPair(m: RoundMetrics | null): { loss: number; accuracy: number } | null {
   return m == null ? null : { loss: m.loss, accuracy: m.accuracy };
+}
+
+function evalMetrics(m: RoundMetrics | null): { loss: number; accuracy: number; auc?: number } | null {
+  return m == null ? null : { loss: m.loss, accuracy: m.accuracy, ...(m.auc !== undefined ? { auc: m.auc } : {}) };
 }
 
 /** The JSON summary of a study, from the store alone (what the demo report and the CLI print). */
@@ -94,7 +101,7 @@ export async function buildStudySummary(store: CoordinatorStore, studyId: string
       round: r.round,
       attempt: r.attempt,
       durationMs: (r.endedAt ?? r.startedAt) - r.startedAt,
-      metrics: metricPair(r.metrics),
+      metrics: evalMetrics(r.metrics),
       train: metricPair(r.trainMetrics),
       sites: fitSites.get(r.round) ?? 0,
       modelVersion: r.modelOut,
@@ -109,6 +116,7 @@ export async function buildStudySummary(store: CoordinatorStore, studyId: string
       modelVersion: study.currentModel,
       meanClientAccuracy: accuracies.length === 0 ? null : accuracies.reduce((a, b) => a + b, 0) / accuracies.length,
       weightedAccuracy: last?.metrics?.accuracy ?? null,
+      auc: last?.metrics?.auc ?? null,
       perSite,
     },
   };

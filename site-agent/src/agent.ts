@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/src/logging.js';
 import { selectBackend, type BackendName } from '../../shared/src/ml/index.js';
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
+import { SiteLedger } from './audit/site-ledger.js';
 import { createFederationClient } from './coordinator-client.js';
 import { loadLocalDataset } from './local-data.js';
 import { PrivacyPolicySchema } from '../../shared/src/config/privacy-policy.js';
@@ -54,6 +55,9 @@ export class SiteAgent {
     readonly kit: SiteKit,
     private readonly kitDir: string,
     readonly datasets: ReadonlyMap<string, SiteDataset>,
+    /** The site's signed audit ledger of what it received and sent. */
+    readonly ledger: SiteLedger,
+    /** The site's privacy policy and ε ledger; undefined without a `privacy` section. */
     readonly privacy: PrivacyGuard | undefined,
   ) {}
 
@@ -70,7 +74,7 @@ export class SiteAgent {
     const datasets = new Map<string, SiteDataset>();
     for (const [name, cfg] of Object.entries(config.datasets)) {
       try {
-        const ds = await loadLocalDataset(name, cfg, baseDir);
+        const ds = await loadLocalDataset(name, cfg, baseDir, logger);
         const r = ds.report;
         logger.info(
           { dataset: name, rowsRead: r.rowsRead, rowsAccepted: r.rowsAccepted, rowsRejected: r.rowsRejected, train: ds.train.n, test: ds.test.n, features: ds.train.d },
@@ -88,17 +92,24 @@ export class SiteAgent {
       // The site's own privacy policy: a bad file stops the agent (it must not train without its limits).
       const policyFile = path.resolve(baseDir, config.privacy.policy);
       const policy = parseConfigText(PrivacyPolicySchema, readFileSync(policyFile, 'utf8'), policyFile);
-      const ledger = await PrivacyLedger.open(path.resolve(baseDir, config.privacy.ledger ?? 'privacy-ledger.sqlite'));
-      privacy = await PrivacyGuard.create(policy, ledger);
+      const privacyLedger = await PrivacyLedger.open(path.resolve(baseDir, config.privacy.ledger ?? 'privacy-ledger.sqlite'));
+      privacy = await PrivacyGuard.create(policy, privacyLedger);
       const spent = privacy.snapshot();
       logger.info(
         { policy: policyFile, maxEpsilonPerStudy: policy.maxEpsilonPerStudy, maxEpsilonTotal: policy.maxEpsilonTotal, studies: spent.length, epsilonSpent: spent.reduce((a, e) => a + e.epsilon, 0) },
         'privacy policy loaded',
       );
     }
-    const agent = new SiteAgent(options, kit, kitDir, datasets, privacy);
+    const ledger = SiteLedger.open({
+      kit,
+      kitDir,
+      logger,
+      ...(config.auditLedger !== undefined ? { file: path.resolve(baseDir, config.auditLedger) } : {}),
+    });
+    const agent = new SiteAgent(options, kit, kitDir, datasets, ledger, privacy);
     const selection = await selectBackend({ ...(config.backend ? { prefer: config.backend } : {}), logger });
     agent.backend = selection.backend;
+    ledger.started({ agentVersion: AGENT_VERSION, backend: agent.backend, coordinator: config.coordinator ?? kit.coordinator, datasets: [...datasets.keys()] });
     return agent;
   }
 
@@ -142,6 +153,7 @@ export class SiteAgent {
     const s = this.stream;
     if (!s || s.writableEnded || s.destroyed) return false;
     s.write(message);
+    this.ledger.sent(message);
     return true;
   }
 
@@ -180,6 +192,7 @@ export class SiteAgent {
           clearInterval(this.heartbeat);
           this.heartbeat = setInterval(() => this.send({ heartbeat: { sentAtMs: Date.now() } }), every);
         } else if (msg.task) {
+          this.ledger.taskReceived(msg.task);
           this.runner.submit(msg.task);
         } else if (msg.goodbye) {
           logger.info({ reason: msg.goodbye.reason }, 'coordinator said goodbye');

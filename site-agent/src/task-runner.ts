@@ -17,11 +17,12 @@ import {
   type ModelSpec,
 } from '../../shared/src/ml/index.js';
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
+import { scoreHistogramMetrics } from '../../shared/src/ml/metrics.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
 import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
 import type { LedgerEntry } from './privacy/privacy-ledger.js';
 import { privatizeUpdate, type SiteLevelDp } from './privacy/site-level-update.js';
-import { Trainer, type FitConfig } from './training/trainer.js';
+import { scoreMetrics, Trainer, type FitConfig } from './training/trainer.js';
 
 export interface TaskRunnerDeps {
   client: FederationClient;
@@ -127,10 +128,14 @@ export class TaskRunner {
     const trainer = await this.trainer(spec, data.train.d);
     const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind };
     if (task.kind === 'TASK_KIND_EVALUATE') {
-      const ev = trainer.evaluate(global, data.test);
-      log.info({ loss: ev.loss, accuracy: ev.accuracy, examples: ev.numExamples }, 'evaluated global model on held-out split');
+      const scores = trainer.predict(global, data.test);
+      const ev = scoreMetrics(scores, data.test.y);
+      log.info({ loss: ev.loss, accuracy: ev.accuracy, auc: ev.auc, examples: ev.numExamples }, 'evaluated global model on held-out split');
+      // AUC only where both classes are present; the per-class score histograms let the coordinator
+      // compute the pooled AUC over all sites (counts per bin, never a score or a row).
+      const metrics = { loss: ev.loss, accuracy: ev.accuracy, ...(Number.isFinite(ev.auc) ? { auc: ev.auc } : {}), ...scoreHistogramMetrics(scores, data.test.y) };
       return {
-        result: { ...base, numExamples: ev.numExamples, metrics: { loss: ev.loss, accuracy: ev.accuracy }, durationMs: Date.now() - started },
+        result: { ...base, numExamples: ev.numExamples, metrics, durationMs: Date.now() - started },
       };
     }
     if (task.kind !== 'TASK_KIND_FIT') throw new Refusal('TESSERA_AGENT_UNKNOWN_TASK', `unknown task kind ${String(task.kind)}`);

@@ -55,6 +55,9 @@ describe('REST API authentication and roles (real coordinator, SQLite file, prov
     { name: 'privacy budgets', method: 'GET', url: '/api/v1/privacy-budgets', allowed: all },
     { name: 'other site budget', method: 'GET', url: '/api/v1/privacy-budgets?site=site-2', allowed: readers },
     { name: 'prometheus', method: 'GET', url: '/metrics', allowed: readers },
+    { name: 'audit entries', method: 'GET', url: '/api/v1/audit?study=it-study', allowed: readers },
+    { name: 'audit export', method: 'GET', url: '/api/v1/audit/export?format=csv', allowed: readers },
+    { name: 'audit verify', method: 'GET', url: '/api/v1/audit/verify', allowed: readers },
   ];
 
   it('answers 401 without credentials and with a wrong or malformed token, on every route', async () => {
@@ -130,6 +133,28 @@ describe('REST API authentication and roles (real coordinator, SQLite file, prov
     expect(missing.statusCode).toBe(404);
     // Nothing was created by the refused requests.
     expect((await fed.coordinator.store.listStudies()).map((s) => s.id).sort()).toEqual(['doomed', 'it-study']);
+  });
+
+  it('records logins, refusals and the operator who created a study in the ledger, which verifies', async () => {
+    const res = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: makeStudy({ inputDim: INPUT_DIM, id: 'by-olga' }) });
+    expect(res.statusCode).toBe(201);
+    const page = (await fed.app.inject({ url: '/api/v1/audit?study=by-olga&kind=study.created', headers: fed.auth('cora') })).json<{ entries: { actor: string; kind: string; hash: string; sig: string }[] }>();
+    expect(page.entries).toHaveLength(1);
+    expect(page.entries[0]).toMatchObject({ actor: 'operator:olga', kind: 'study.created' });
+    const logins = (await fed.app.inject({ url: '/api/v1/audit?kind=auth.login&actor=operator:sam', headers: fed.auth('cora') })).json<{ entries: unknown[] }>();
+    expect(logins.entries.length).toBeGreaterThan(0);
+    const refused = (await fed.app.inject({ url: '/api/v1/audit?kind=auth.refused&limit=1000', headers: fed.auth('cora') })).json<{ entries: { actor: string; details: { code: string } }[] }>();
+    expect(refused.entries.some((e) => e.actor === 'unauthenticated' && e.details.code === 'TESSERA_API_UNAUTHENTICATED')).toBe(true);
+    expect(refused.entries.some((e) => e.actor === 'operator:sam' && e.details.code === 'TESSERA_API_FORBIDDEN')).toBe(true);
+    const verify = (await fed.app.inject({ url: '/api/v1/audit/verify', headers: fed.auth('cora') })).json<{ ok: boolean; entries: number; anchored: boolean; firstBad: unknown }>();
+    expect(verify).toMatchObject({ ok: true, anchored: true, firstBad: null });
+    expect(verify.entries).toBeGreaterThan(10);
+    const jsonl = await fed.app.inject({ url: '/api/v1/audit/export?format=jsonl', headers: fed.auth('cora') });
+    expect(jsonl.headers['content-type']).toContain('application/x-ndjson');
+    expect(jsonl.body.trim().split('\n').length).toBeGreaterThan(verify.entries);
+    const csv = await fed.app.inject({ url: '/api/v1/audit/export?format=csv&study=by-olga', headers: fed.auth('cora') });
+    expect(csv.body.split('\r\n')[0]).toContain('seq');
+    expect(csv.body).toContain('study.created');
   });
 
   it('counts refusals in /metrics and serves the OpenAPI document', async () => {

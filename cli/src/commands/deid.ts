@@ -10,7 +10,7 @@ import { runDicomDeid } from '../../../site-agent/src/ingest/dicom-deid-gate.js'
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, processIo } from './command-io.js';
 
-const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report FILE] [--secret FILE] [--profile FILE]
+const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report FILE] [--secret FILE] [--profile FILE] [--check-pixels]
 
   --in DIR        folder of DICOM files (read recursively; never modified)
   --out DIR       where de-identified files are written (only those; created if absent)
@@ -18,7 +18,8 @@ const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report
   --report FILE   JSON report: files in, written, quarantined and failed with reasons, attributes by action
   --secret FILE   site secret for pseudonyms, UIDs and date shifts (created, mode 0600, if absent)
                   default: $TESSERA_SITE_SECRET_FILE or ~/.tessera/site-secret
-  --profile FILE  PS3.15 Table E.1-1 as JSON (default: <shared data>/deid-profile/confidentiality_profile_attributes.json)`;
+  --profile FILE  PS3.15 Table E.1-1 as JSON (default: <shared data>/deid-profile/confidentiality_profile_attributes.json)
+  --check-pixels  decode frame 0 of each image and refuse those no bundled codec can read`;
 
 /** Parses `--options`: comma-separated option names, each known, no repeats. */
 export function parseDeidOptions(list: string | undefined): DeidOption[] {
@@ -56,6 +57,7 @@ export async function deidCommand(argv: string[], io: CommandIo = processIo): Pr
         report: { type: 'string' },
         secret: { type: 'string' },
         profile: { type: 'string' },
+        'check-pixels': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -84,7 +86,7 @@ export async function deidCommand(argv: string[], io: CommandIo = processIo): Pr
     const profile = loadConfidentialityProfile(args.profile);
     const secretPath = args.secret ?? defaultSecretPath();
     const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretPath) });
-    const report = await runDicomDeid({ inDir: args.in, outDir: args.out, profile, pseudonymizer, options });
+    const report = await runDicomDeid({ inDir: args.in, outDir: args.out, profile, pseudonymizer, options, checkPixels: args['check-pixels'] });
     if (args.report !== undefined) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
     io.out(
       `tessera deid: ${report.filesIn} in, ${report.written.length} written, ${report.quarantined.length} quarantined, ${report.failed.length} failed` +

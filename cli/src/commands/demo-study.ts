@@ -4,7 +4,11 @@ import type { StudySpec, StrategyName } from '../../../shared/src/study/study-sp
 export const DEMO_DEFAULTS = {
   synthetic: { rounds: 10, localEpochs: 2, learningRate: 0.1, batchSize: 16, model: 'logreg' },
   'heart-disease': { rounds: 25, localEpochs: 2, learningRate: 0.05, batchSize: 8, model: 'mlp-small' },
+  breastmnist: { rounds: 30, localEpochs: 5, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist' },
 } as const;
+
+/** The study's `dataset` name for each demo dataset. */
+const DATASET_NAME = { synthetic: 'synthetic-cohort', 'heart-disease': 'heart-disease', breastmnist: 'breastmnist' } as const;
 
 /**
  * Record-level DP-SGD defaults (`--dp-epsilon`), tuned on heart-disease at ε = 1, δ = 1e-5 (logistic
@@ -17,7 +21,7 @@ export const DP_DEFAULTS = { rounds: 10, learningRate: 0.3, samplingRate: 0.5, s
 const ETA: Partial<Record<StrategyName, number>> = { fedadam: 0.05, fedyogi: 0.05, fedadagrad: 0.1 };
 
 export function demoStudy(a: {
-  dataset: 'synthetic' | 'heart-disease';
+  dataset: 'synthetic' | 'heart-disease' | 'breastmnist';
   rounds: number;
   strategy: StrategyName;
   model: string | undefined;
@@ -31,12 +35,12 @@ export function demoStudy(a: {
   const d = DEMO_DEFAULTS[a.dataset];
   const dp = a.dp;
   // Record-level DP-SGD gets its own tuned defaults; site-level DP-FedAvg trains as usual and noises the update.
-  const dpSgd = dp?.mode === 'record';
+  const dpSgd = dp?.mode === 'record' && a.dataset !== 'breastmnist';
   const eta = ETA[a.strategy];
   return {
     id: 'demo-study',
     name: `Tessera demo on ${a.dataset}`,
-    dataset: a.dataset === 'synthetic' ? 'synthetic-cohort' : 'heart-disease',
+    dataset: DATASET_NAME[a.dataset],
     model: a.model ?? (dpSgd ? DP_DEFAULTS.model : d.model),
     inputDim: a.inputDim,
     rounds: a.rounds,
@@ -47,9 +51,14 @@ export function demoStudy(a: {
       localEpochs: a.localEpochs ?? d.localEpochs,
       batchSize: d.batchSize,
       learningRate: a.learningRate ?? (dpSgd ? DP_DEFAULTS.learningRate : d.learningRate),
-      optimizer: 'sgd',
+      // Image CNNs train with Adam; the small tabular models with plain SGD.
+      optimizer: a.dataset === 'breastmnist' ? 'adam' : 'sgd',
     },
-    timeouts: { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
+    // CNN rounds on a shared 2-core machine: three sites train at once, each ingesting first.
+    timeouts:
+      a.dataset === 'breastmnist'
+        ? { waitForSitesMs: 300_000, fitMs: 900_000, evaluateMs: 300_000 }
+        : { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
     maxRoundAttempts: 3,
     seed: a.seed,
     secureAggregation: false,

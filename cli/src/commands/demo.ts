@@ -12,6 +12,8 @@ import {
   prepareSiteDataset,
   writeSyntheticCohort,
 } from '../../../shared/src/data/index.js';
+import { convertMedmnistToSites } from '../../../shared/src/data/medmnist-convert.js';
+import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
 import { sharedDataDir } from '../../../shared/src/paths.js';
 import { provisionConsortium } from '../../../shared/src/pki/index.js';
 import { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
@@ -24,12 +26,16 @@ export const DEMO_USAGE = `tessera demo [options]
 Provisions a throwaway consortium, starts a coordinator and N site agents as separate processes on
 loopback with mTLS, runs a study to completion and prints a summary.
 
-  --dataset NAME      synthetic (default: generated, non-IID over the sites) | heart-disease
-  --data-dir DIR      folder of the heart-disease files (default: ../shared/data/heart-disease)
-  --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4)
-  --rounds N          federated rounds (default: ${DEMO_DEFAULTS.synthetic.rounds} synthetic, ${DEMO_DEFAULTS['heart-disease'].rounds} heart-disease)
+  --dataset NAME      synthetic (default: generated, non-IID over the sites) | heart-disease |
+                      breastmnist (DICOM + FHIR per site, ingested through the de-identification gate)
+  --data-dir DIR      heart-disease: folder of its files (default: ../shared/data/heart-disease);
+                      breastmnist: folder of site-N/{dicom,fhir} (default: <workdir>/breastmnist); when it
+                      holds no site folders yet, ../shared/data/medmnist/breastmnist.npz is converted into it
+  --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4; breastmnist: 2-3, default 3)
+  --rounds N          federated rounds (default: ${DEMO_DEFAULTS.synthetic.rounds} synthetic, ${DEMO_DEFAULTS['heart-disease'].rounds} heart-disease, ${DEMO_DEFAULTS.breastmnist.rounds} breastmnist)
   --strategy NAME     ${STRATEGY_NAMES.join(' | ')} (default: fedavg)
-  --model NAME        model spec from the vetted registry (default: logreg synthetic, mlp-small heart-disease)
+  --model NAME        model spec from the vetted registry (default: logreg synthetic, mlp-small heart-disease,
+                      cnn-breastmnist breastmnist)
   --local-epochs N    local epochs per round
   --learning-rate X   local learning rate
   --seed N            seed for data generation and the study (default 42)
@@ -48,7 +54,7 @@ loopback with mTLS, runs a study to completion and prints a summary.
   --keep-running      after the study, keep the coordinator, agents and dashboard running until Ctrl-C`;
 
 interface DemoArgs {
-  dataset: 'synthetic' | 'heart-disease';
+  dataset: 'synthetic' | 'heart-disease' | 'breastmnist';
   dataDir: string;
   sites: number;
   rounds: number;
@@ -106,14 +112,15 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   }
   if (values.help) return 'help';
   const dataset = values.dataset;
-  if (dataset !== 'synthetic' && dataset !== 'heart-disease') {
-    throw new UsageError(`--dataset must be synthetic or heart-disease, not '${dataset}'`);
+  if (dataset !== 'synthetic' && dataset !== 'heart-disease' && dataset !== 'breastmnist') {
+    throw new UsageError(`--dataset must be synthetic, heart-disease or breastmnist, not '${dataset}'`);
   }
   const strategy = values.strategy as StrategyName;
   if (!STRATEGY_NAMES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGY_NAMES.join(', ')}`);
   const sites = positiveInt(values.sites, 'sites', dataset === 'heart-disease' ? 4 : 3);
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
+  if (dataset === 'breastmnist' && (sites < 2 || sites > 3)) throw new UsageError('--sites: breastmnist is split over 2 or 3 sites');
   let dp: DemoArgs['dp'];
   if (values['dp-epsilon'] !== undefined) {
     const epsilon = Number(values['dp-epsilon']);
@@ -130,9 +137,11 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   }
   const lr = values['learning-rate'] === undefined ? undefined : Number(values['learning-rate']);
   if (lr !== undefined && !(lr > 0)) throw new UsageError('--learning-rate must be a positive number');
+  const workdir = path.resolve(values.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-')));
+  const defaultDataDir = dataset === 'breastmnist' ? path.join(workdir, 'breastmnist') : path.join(sharedDataDir(), 'heart-disease');
   return {
     dataset,
-    dataDir: path.resolve(values['data-dir'] ?? path.join(sharedDataDir(), 'heart-disease')),
+    dataDir: path.resolve(values['data-dir'] ?? defaultDataDir),
     sites,
     rounds: positiveInt(values.rounds, 'rounds', dp ? DP_DEFAULTS.rounds : DEMO_DEFAULTS[dataset].rounds),
     strategy,
@@ -140,7 +149,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
     localEpochs: values['local-epochs'] === undefined ? undefined : positiveInt(values['local-epochs'], 'local-epochs', 1),
     learningRate: lr,
     seed: positiveInt(values.seed, 'seed', 42),
-    workdir: path.resolve(values.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-'))),
+    workdir,
     report: values.report === undefined ? undefined : path.resolve(values.report),
     json: values.json,
     dp,
@@ -169,10 +178,12 @@ export interface DemoReport {
   };
   workdir: string;
   sites: { id: string; trainExamples: number; testExamples: number }[];
-  rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number }; train: { loss: number; accuracy: number } | null }[];
+  rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number; auc?: number }; train: { loss: number; accuracy: number } | null }[];
   final: {
     meanClientAccuracy: number | null;
     weightedAccuracy: number | null;
+    /** Pooled ROC AUC of the final global model on every site's held-out split (null: not reported). */
+    auc: number | null;
     perSite: Record<string, { accuracy: number; loss: number; testExamples: number }>;
     modelVersion: string;
   };
@@ -195,7 +206,7 @@ function progressLine(e: CoordinatorEvent, totalRounds: number): string | null {
     case 'round-committed': {
       const m = e.metrics;
       const bar = '#'.repeat(Math.round((20 * e.round) / totalRounds)).padEnd(20, '.');
-      return `[${bar}] round ${e.round}/${totalRounds}  ${(e.durationMs / 1000).toFixed(1)}s  ${m ? `eval loss ${m.loss.toFixed(4)}  accuracy ${m.accuracy.toFixed(3)}` : 'no evaluation'}  (${e.sites} sites)`;
+      return `[${bar}] round ${e.round}/${totalRounds}  ${(e.durationMs / 1000).toFixed(1)}s  ${m ? `eval loss ${m.loss.toFixed(4)}  accuracy ${m.accuracy.toFixed(3)}${m.auc !== undefined ? `  AUC ${m.auc.toFixed(3)}` : ''}` : 'no evaluation'}  (${e.sites} sites)`;
     }
     case 'round-failed':
       return `  round ${e.round} attempt ${e.attempt} failed: ${e.reason}`;
@@ -237,20 +248,35 @@ export async function demoCommand(argv: string[]): Promise<number> {
   };
   mkdirSync(path.join(a.workdir, 'logs'), { recursive: true });
 
-  // 1. Sites and their local data.
-  const siteData: { id: string; csv: string; schema: string }[] = [];
-  if (a.dataset === 'synthetic') {
-    const files = await writeSyntheticCohort(path.join(a.workdir, 'data'), { sites: a.sites, seed: a.seed });
-    files.forEach((csv, i) => siteData.push({ id: `site-${i + 1}`, csv, schema: 'builtin:synthetic-cohort' }));
-  } else {
-    for (const s of HEART_DISEASE_SITES.slice(0, a.sites)) {
-      siteData.push({ id: s.id, csv: path.join(a.dataDir, s.file), schema: 'builtin:heart-disease' });
+  // 1. Sites and their local data (each site's `datasets` entry in agent.yaml).
+  const siteData: { id: string; dataset: Record<string, unknown> }[] = [];
+  let inputDim: number;
+  if (a.dataset === 'breastmnist') {
+    const prepared = await prepareBreastmnist(a, say);
+    if (prepared === null) return ExitCode.InputMissing;
+    siteData.push(...prepared);
+    const shape = getModelSpec(a.model ?? DEMO_DEFAULTS.breastmnist.model).inputShape;
+    if (shape === undefined) {
+      console.error(`tessera demo: model '${a.model ?? ''}' takes no images; breastmnist needs an image model (e.g. cnn-breastmnist)`);
+      return ExitCode.Usage;
     }
+    inputDim = shape[0] * shape[1] * shape[2];
+  } else {
+    const csvSites: { id: string; csv: string; schema: string }[] = [];
+    if (a.dataset === 'synthetic') {
+      const files = await writeSyntheticCohort(path.join(a.workdir, 'data'), { sites: a.sites, seed: a.seed });
+      files.forEach((csv, i) => csvSites.push({ id: `site-${i + 1}`, csv, schema: 'builtin:synthetic-cohort' }));
+    } else {
+      for (const s of HEART_DISEASE_SITES.slice(0, a.sites)) {
+        csvSites.push({ id: s.id, csv: path.join(a.dataDir, s.file), schema: 'builtin:heart-disease' });
+      }
+    }
+    const first = csvSites[0];
+    if (!first) throw new Error('no sites');
+    const probe = await prepareSiteDataset({ csvPath: first.csv, schema: getBuiltinSchema(first.schema.slice(8)) });
+    inputDim = probe.train.d;
+    for (const s of csvSites) siteData.push({ id: s.id, dataset: { csv: s.csv, schema: s.schema, seed: 42 } });
   }
-  const first = siteData[0];
-  if (!first) throw new Error('no sites');
-  const probe = await prepareSiteDataset({ csvPath: first.csv, schema: getBuiltinSchema(first.schema.slice(8)) });
-  const inputDim = probe.train.d;
 
   // 2. PKI: a throwaway consortium CA, the coordinator's certificate and one kit per site.
   const consortiumYaml = path.join(a.workdir, 'consortium.yaml');
@@ -281,7 +307,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     }),
   );
   const studyFile = path.join(a.workdir, 'study.json');
-  const spec = demoStudy({ ...a, inputDim, minSites: Math.min(2, siteData.length) });
+  // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
+  const spec = demoStudy({ ...a, inputDim, minSites: a.dataset === 'breastmnist' ? siteData.length : Math.min(2, siteData.length) });
   writeFileSync(studyFile, yaml(spec));
   const children: ChildProcess[] = [];
   const logFd = (name: string): number => openSync(path.join(a.workdir, 'logs', `${name}.log`), 'a');
@@ -334,7 +361,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
             }
             writeFileSync(
               agentYaml,
-              yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, datasets: { [spec.dataset]: { csv: s.csv, schema: s.schema, seed: 42 } }, ...(privacy ? { privacy } : {}) }),
+              yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, datasets: { [spec.dataset]: s.dataset }, ...(privacy ? { privacy } : {}) }),
             );
             const fd = logFd(s.id);
             children.push(fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'] }));
@@ -369,7 +396,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       workdir: a.workdir,
       sites: summary.sites,
       rounds: summary.rounds.map((r) => ({ round: r.round, durationMs: r.durationMs, metrics: r.metrics ?? { loss: Number.NaN, accuracy: Number.NaN }, train: r.train })),
-      final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, perSite: summary.final.perSite, modelVersion: summary.final.modelVersion },
+      final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, auc: summary.final.auc, perSite: summary.final.perSite, modelVersion: summary.final.modelVersion },
       status: summary.status,
       durationMs: Date.now() - started,
     };
@@ -387,6 +414,40 @@ export async function demoCommand(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The breastmnist sites: converts the official `.npz` into `--data-dir` (DICOM + FHIR per site, with
+ * synthetic identities) unless it already holds site folders, then points each agent at its folder,
+ * a de-identified cache and a site secret in the workdir. Null (after saying why) when data is missing.
+ */
+async function prepareBreastmnist(a: DemoArgs, say: (line: string) => void): Promise<{ id: string; dataset: Record<string, unknown> }[] | null> {
+  const ids = Array.from({ length: a.sites }, (_, i) => `site-${i + 1}`);
+  const present = ids.every((id) => existsSync(path.join(a.dataDir, id, 'dicom')) && existsSync(path.join(a.dataDir, id, 'fhir')));
+  if (!present) {
+    const npz = path.join(sharedDataDir(), 'medmnist', 'breastmnist.npz');
+    if (!existsSync(npz)) {
+      console.error(`tessera demo: ${a.dataDir} holds no site folders and ${npz} is missing (set --data-dir or TESSERA_SHARED_DATA)`);
+      return null;
+    }
+    const res = await convertMedmnistToSites({ npz, outDir: a.dataDir, sites: ids, seed: a.seed });
+    for (const s of res.sites) {
+      say(`  ${s.id}: ${s.images.train} train / ${s.images.val} val / ${s.images.test} test images as DICOM + FHIR (synthetic patients) in ${s.dir}`);
+    }
+  }
+  const shape = getModelSpec(a.model ?? DEMO_DEFAULTS.breastmnist.model).inputShape ?? [28, 28, 1];
+  return ids.map((id) => ({
+    id,
+    dataset: {
+      kind: 'imaging-study',
+      dicom: path.join(a.dataDir, id, 'dicom'),
+      fhir: path.join(a.dataDir, id, 'fhir'),
+      cache: path.join(a.workdir, 'site-cache', id),
+      secret: path.join(a.workdir, 'site-secrets', id),
+      deidOptions: ['retain-longitudinal-modified-dates'],
+      inputShape: [...shape],
+    },
+  }));
+}
+
 function printSummary(r: DemoReport): void {
   console.log(`\n${r.dataset} · ${r.strategy} · ${r.model} · secure aggregation ${r.secureAggregation ? 'on' : 'off'} · ${r.status} in ${(r.durationMs / 1000).toFixed(1)}s`);
   console.log('site            train   test   accuracy   loss');
@@ -399,6 +460,6 @@ function printSummary(r: DemoReport): void {
     console.log(`differential privacy: ${r.privacy.mode === 'site' ? 'site-level DP-FedAvg' : 'record-level DP-SGD'}, target ε ${r.privacy.epsilon} δ ${r.privacy.delta}, σ ${r.privacy.noiseMultiplier?.toFixed(3) ?? '-'} (${r.privacy.accountant}); ε spent per site: ${spent.join(', ') || '-'}`);
   }
   const m = r.final.meanClientAccuracy;
-  console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);
+  console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · AUC ${r.final.auc?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);
   console.log(`state, certificates and logs: ${r.workdir}`);
 }

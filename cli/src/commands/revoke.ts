@@ -50,7 +50,8 @@ function runRevoke(argv: string[], io: CommandIo): number {
     } else {
       io.out(`Revoked '${result.id}' (serial ${result.serial}): ${args.reason}`);
       for (const file of result.written) io.out(`  wrote ${file}`);
-      io.out('Copy revocations.json to the coordinator host; a running coordinator refuses the certificate');
+      if (result.ledgerProblem !== undefined) io.err(`warning: the provisioning audit ledger was not updated: ${result.ledgerProblem}`);
+      io.out('Copy revocations.json and provision-ledger.jsonl to the coordinator host; a running coordinator refuses the certificate');
       io.out('within about a second, without a restart.');
     }
     return ExitCode.Ok;

@@ -15,7 +15,9 @@ import { ApiError } from '../../../shared/src/errors.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import type { CoordinatorEvent } from '../rounds/events.js';
 import type { PhaseTiming, RoundRecord, RoundSiteRecord, StudyRecord } from '../store/coordinator-store.js';
-import { type AuditFilter, auditCsv } from './audit-access.js';
+import { Readable } from 'node:stream';
+import { AuditKind } from '../../../shared/src/audit/index.js';
+import type { AuditFilter } from '../audit/audit-ledger.js';
 import { type ApiPrincipal, authorizeSite } from './auth.js';
 import { storePrivacyBudgets } from './privacy.js';
 import * as S from './schemas.js';
@@ -117,15 +119,25 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
     if (!s) throw new ApiError('TESSERA_API_NOT_FOUND', `no study ${id}`, { studyId: id });
     return s;
   };
-  const requireAudit = () => {
-    if (!options.audit) throw new ApiError('TESSERA_API_UNAVAILABLE', 'this coordinator has no audit ledger configured');
-    return options.audit;
-  };
+  const audit = options.audit ?? coordinator.audit;
 
-  app.get('/api/v1/whoami', { onRequest: guard(ALL, 'identify'), schema: { tags: ['auth'], querystring: S.NoQuery, response: { 200: S.WhoAmI, ...errors } } }, (req) => {
-    const p = principalOf(req);
-    return Promise.resolve({ id: p.id, role: p.role, site: p.site ?? null });
-  });
+  app.get(
+    '/api/v1/whoami',
+    {
+      onRequest: guard(ALL, 'identify'),
+      schema: { tags: ['auth'], description: 'Sign-in: who the token belongs to. Each call is recorded in the audit ledger as a login.', querystring: S.NoQuery, response: { 200: S.WhoAmI, ...errors } },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      await audit.append({
+        actor: `operator:${p.id}`,
+        kind: AuditKind.LoginSucceeded,
+        ...(p.site !== undefined ? { siteId: p.site } : {}),
+        details: { role: p.role, via: 'rest' },
+      });
+      return { id: p.id, role: p.role, site: p.site ?? null };
+    },
+  );
 
   // ---- studies -------------------------------------------------------------------------------------------------
   app.get(
@@ -333,25 +345,34 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   );
 
   // ---- audit ---------------------------------------------------------------------------------------------------------
-  const filterOf = (q: { study?: string; site?: string; actor?: string; since?: string; until?: string; limit?: number }): AuditFilter => {
-    const since = parseTime(q.since, 'since');
-    const until = parseTime(q.until, 'until');
+  const filterOf = (q: { study?: string; site?: string; actor?: string; kind?: string; since?: string; until?: string }): AuditFilter => {
+    const fromMs = parseTime(q.since, 'since');
+    const toMs = parseTime(q.until, 'until');
     return {
       ...(q.study !== undefined ? { studyId: q.study } : {}),
       ...(q.site !== undefined ? { siteId: q.site } : {}),
       ...(q.actor !== undefined ? { actor: q.actor } : {}),
-      ...(since !== undefined ? { since } : {}),
-      ...(until !== undefined ? { until } : {}),
-      ...(q.limit !== undefined ? { limit: q.limit } : {}),
+      ...(q.kind !== undefined ? { kind: q.kind } : {}),
+      ...(fromMs !== undefined ? { fromMs } : {}),
+      ...(toMs !== undefined ? { toMs } : {}),
     };
   };
   app.get(
     '/api/v1/audit',
     {
       onRequest: guard(READERS, 'read the audit ledger'),
-      schema: { tags: ['audit'], description: 'Ledger entries, oldest first, filtered by study, site, actor and time.', querystring: S.AuditQuery, response: { 200: Type.Array(Type.Record(Type.String(), Type.Unknown())), ...errors, 503: S.ErrorBody } },
+      schema: {
+        tags: ['audit'],
+        description:
+          'Ledger entries exactly as sealed (hash, prev, signature), oldest first, filtered by study, site, actor, kind and time; page with `after` = the previous page’s `nextAfterSeq`.',
+        querystring: S.AuditQuery,
+        response: { 200: S.AuditPageView, ...errors },
+      },
     },
-    async (req) => (await requireAudit().list(filterOf(req.query))) as unknown as Record<string, unknown>[],
+    async (req) => {
+      const page = await audit.list(filterOf(req.query), { afterSeq: req.query.after ?? 0, limit: req.query.limit ?? 100 });
+      return page as unknown as { entries: Record<string, unknown>[]; nextAfterSeq: number | null };
+    },
   );
   app.get(
     '/api/v1/audit/export',
@@ -359,20 +380,21 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
       onRequest: guard(READERS, 'export the audit ledger'),
       schema: {
         tags: ['audit'],
-        description: 'format=jsonl without filters: the whole chain exactly as `tessera audit export` writes it (verifiable with `tessera audit verify`). With filters, or format=csv: the matching entries.',
+        description:
+          'format=jsonl without filters: the whole chain with its header and a signed head, exactly what `tessera audit export` writes (check it offline with `tessera audit verify`). With filters: a selection whose header says so. format=csv: the matching entries as CSV.',
         querystring: S.AuditExportQuery,
       },
     },
-    async (req, reply) => {
-      const audit = requireAudit();
+    (req, reply) => {
       const { format, ...rest } = req.query;
-      const filtered = Object.values(rest).some((v) => v !== undefined);
-      if (format === 'jsonl') {
-        const body = filtered ? (await audit.list(filterOf(rest))).map((e) => JSON.stringify(e)).join('\n') + '\n' : await audit.exportJsonl();
-        return reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="audit.jsonl"').send(body);
-      }
-      const entries = await audit.list({ ...filterOf(rest), limit: Number.MAX_SAFE_INTEGER });
-      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(auditCsv(entries));
+      const filter = filterOf(rest);
+      const filtered = Object.keys(filter).length > 0;
+      req.log.info({ operator: principalOf(req).id, format, filtered }, 'audit ledger exported over REST');
+      const lines = format === 'csv' ? audit.exportCsv(filter) : audit.exportJsonl(filtered ? filter : undefined);
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+        .header('content-disposition', `attachment; filename="audit.${format}"`)
+        .send(Readable.from(lines));
     },
   );
   app.get(
@@ -381,16 +403,24 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
       onRequest: guard(READERS, 'verify the audit ledger'),
       schema: {
         tags: ['audit'],
-        description: 'Re-checks the whole hash chain and every signature now.',
+        description: 'Re-checks the whole stored chain now: every hash link and every signature, against the consortium CA.',
         querystring: S.NoQuery,
-        response: {
-          200: Type.Object({ ok: Type.Boolean(), entries: Type.Integer(), firstBad: Type.Union([Type.Integer(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]), checkedAt: Type.String() }),
-          ...errors,
-          503: S.ErrorBody,
-        },
+        response: { 200: S.AuditVerificationView, ...errors },
       },
     },
-    async () => requireAudit().verify(),
+    async () => {
+      const v = await audit.verify();
+      return {
+        ok: v.ok,
+        ledger: v.ledger,
+        entries: v.entries,
+        head: v.head,
+        anchored: v.anchored,
+        complete: v.complete,
+        firstBad: v.firstBad ? { seq: v.firstBad.seq, problem: v.firstBad.problem, message: v.firstBad.message } : null,
+        checkedAt: iso(now()),
+      };
+    },
   );
 
   // ---- live events (server-sent events) ----------------------------------------------------------------------------

@@ -120,29 +120,44 @@ export const PrivacyBudgetView = Type.Object({
   ),
 });
 
+const AuditFilterFields = {
+  study: Type.Optional(Id),
+  site: Type.Optional(Id),
+  actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'exact actor, e.g. operator:alice, site:site-1' })),
+  kind: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]*(\\.[a-z][a-z0-9-]*)+$', description: 'exact kind, e.g. study.created' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'ISO-8601, inclusive' })),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'ISO-8601, exclusive' })),
+};
+
 export const AuditQuery = Type.Object(
   {
-    study: Type.Optional(Id),
-    site: Type.Optional(Id),
-    actor: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    since: Type.Optional(Type.String({ format: 'date-time', description: 'ISO-8601, inclusive' })),
-    until: Type.Optional(Type.String({ format: 'date-time', description: 'ISO-8601, inclusive' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 500 })),
+    ...AuditFilterFields,
+    after: Type.Optional(Type.Integer({ minimum: 0, description: 'return entries with seq greater than this' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
   },
   strict,
 );
 
 export const AuditExportQuery = Type.Object(
-  {
-    format: Type.Union([Type.Literal('jsonl'), Type.Literal('csv')], { default: 'jsonl' }),
-    study: Type.Optional(Id),
-    site: Type.Optional(Id),
-    actor: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    since: Type.Optional(Type.String({ format: 'date-time' })),
-    until: Type.Optional(Type.String({ format: 'date-time' })),
-  },
+  { format: Type.Union([Type.Literal('jsonl'), Type.Literal('csv')], { default: 'jsonl' }), ...AuditFilterFields },
   strict,
 );
+
+export const AuditPageView = Type.Object({
+  entries: Type.Array(Type.Record(Type.String(), Type.Unknown(), { description: 'a sealed ledger entry: v, seq, at, actor, kind, studyId?, siteId?, round?, details, prev, hash, signer, sig' })),
+  nextAfterSeq: Nullable(Type.Integer()),
+});
+
+export const AuditVerificationView = Type.Object({
+  ok: Type.Boolean(),
+  ledger: Nullable(Type.String()),
+  entries: Type.Integer({ description: 'entries found good before the first fault (all when ok)' }),
+  head: Nullable(Type.Object({ seq: Type.Integer(), hash: Type.String(), at: Type.String() })),
+  anchored: Type.Boolean({ description: 'signers checked against the consortium CA' }),
+  complete: Type.Boolean(),
+  firstBad: Nullable(Type.Object({ seq: Nullable(Type.Integer()), problem: Type.String(), message: Type.String() })),
+  checkedAt: Type.String({ format: 'date-time' }),
+});
 
 export const BudgetQuery = Type.Object({ study: Type.Optional(Id), site: Type.Optional(Id) }, strict);
 

@@ -11,7 +11,9 @@ import type { OperatorAccessRole } from '../../../shared/src/config/consortium-c
 import { ApiError, ConfigError, IllegalStateError, TesseraError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import type { Coordinator } from '../coordinator.js';
-import type { AuditAccess } from './audit-access.js';
+import type { AuditLedger } from '../audit/audit-ledger.js';
+import { runAsAuditActor } from '../audit/audit-actor.js';
+import { AuditKind } from '../../../shared/src/audit/index.js';
 import type { ApiPrincipal, TokenAuthenticator } from './auth.js';
 import { registerDashboard } from './dashboard.js';
 import { type App, registerRoutes } from './routes.js';
@@ -30,7 +32,8 @@ export interface RestServerOptions {
   logger: Logger;
   /** @default { max: 600, windowMs: 60000 } per credential (or per address before authentication) */
   rateLimit?: { max: number; windowMs: number };
-  audit?: AuditAccess;
+  /** The ledger the audit routes serve. @default the coordinator's */
+  audit?: AuditLedger;
   privacy?: PrivacyBudgetSource;
   /** Serve HTTPS with this key and certificate. */
   https?: { key: Buffer; cert: Buffer };
@@ -134,6 +137,12 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
     done();
   });
 
+  // Audit entries appended while a request is handled (study created, status changes) name its operator.
+  app.addHook('preHandler', (req, _reply, done) => {
+    if (req.principal) runAsAuditActor(`operator:${req.principal.id}`, () => done());
+    else done();
+  });
+
   /** onRequest guard: authenticates, then checks the role (before the body is even read). */
   const guard =
     (roles: readonly OperatorAccessRole[], action: string) =>
@@ -175,11 +184,14 @@ function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, optio
     options.coordinator.metrics.refusals.inc({ source: 'rest', reason: err.code });
     req.log.warn({ code: err.code, route: req.routeOptions.url ?? 'unmatched', ip: req.ip, ...err.context }, 'REST request refused');
     if (err.code === 'TESSERA_API_UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="tessera"');
-    void options.audit?.record?.({
-      kind: err.code === 'TESSERA_API_UNAUTHENTICATED' ? 'api.login.refused' : 'api.access.refused',
-      actor: typeof err.context['operator'] === 'string' ? err.context['operator'] : `ip:${req.ip}`,
-      details: { route: req.routeOptions.url ?? 'unmatched', method: req.method, code: err.code },
-    }).catch(() => undefined);
+    const operator = typeof err.context['operator'] === 'string' ? err.context['operator'] : undefined;
+    (options.audit ?? options.coordinator.audit)
+      .append({
+        actor: operator !== undefined ? `operator:${operator}` : 'unauthenticated',
+        kind: AuditKind.LoginRefused,
+        details: { code: err.code, method: req.method, route: req.routeOptions.url ?? 'unmatched', via: 'rest' },
+      })
+      .catch((e: unknown) => req.log.error({ err: (e as Error).message }, 'audit entry not written'));
     return reply.code(API_ERROR_STATUS[err.code] ?? 403).send({ code: err.code, message: err.message });
   }
   if (err instanceof TesseraError) {

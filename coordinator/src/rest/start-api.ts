@@ -5,7 +5,6 @@ import type { CoordinatorConfig } from '../../../shared/src/config/coordinator-c
 import { ConfigError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import type { Coordinator } from '../coordinator.js';
-import type { AuditAccess } from './audit-access.js';
 import { TokenAuthenticator } from './auth.js';
 import { dpPrivacyBudgets } from './privacy.js';
 import { type RunningRestServer, startRestServer } from './server.js';
@@ -27,7 +26,6 @@ export async function startCoordinatorApi(a: {
   baseDir: string;
   logger: Logger;
   port?: number;
-  audit?: AuditAccess;
 }): Promise<RunningRestServer> {
   const resolve = (p: string): string => path.resolve(a.baseDir, p);
   const api = a.config.api ?? {
@@ -51,7 +49,6 @@ export async function startCoordinatorApi(a: {
     host: api.host,
     port: a.port ?? api.port,
     ...(api.tls ? { https: { key: readFileSync(resolve(a.config.tls.key)), cert: readFileSync(resolve(a.config.tls.cert)) } } : {}),
-    ...(a.audit ? { audit: a.audit } : {}),
     privacy: dpPrivacyBudgets({ store: a.coordinator.store, subscribe: (l) => a.coordinator.subscribe(l) }),
   });
 }

@@ -4,6 +4,7 @@ import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResu
 import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js';
+import { addScoreHistogram, aucFromHistograms, ROC_BINS } from '../../../shared/src/ml/metrics.js';
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { ClientUpdate, Strategy } from '../strategies/index.js';
 import { strategyTrainingOverrides } from '../strategies/index.js';
@@ -299,6 +300,10 @@ export class RoundWorkflow {
   }
 
   private async evaluatePhase(cohort: string[], candidate: string, bytes: number): Promise<RoundMetrics | null> {
+    // Pooled AUC: the sites' per-class score histograms summed (each site's counts, never its scores).
+    const pos = new Float64Array(ROC_BINS);
+    const neg = new Float64Array(ROC_BINS);
+    let histograms = 0;
     const evals = await Promise.all(
       cohort.map(async (siteId) => {
         const task = this.makeTask('TASK_KIND_EVALUATE', siteId, candidate, bytes);
@@ -339,14 +344,24 @@ export class RoundWorkflow {
           outcome: valid ? 'ok' : outcome.ok ? 'invalid' : outcome.outcome,
           ...(reason != null ? { reason } : {}),
         });
-        return valid && outcome.ok ? { n: outcome.result.numExamples, loss: loss ?? 0, accuracy: accuracy ?? 0 } : null;
+        if (!valid || !outcome.ok) return null;
+        if (addScoreHistogram(outcome.result.metrics, pos, neg)) histograms++;
+        return { n: outcome.result.numExamples, loss: loss ?? 0, accuracy: accuracy ?? 0 };
       }),
     );
-    return weighted(evals.filter((e): e is { n: number; loss: number; accuracy: number } => e !== null));
+    const ok = evals.filter((e): e is { n: number; loss: number; accuracy: number } => e !== null);
+    const metrics = weighted(ok);
+    if (metrics === null || histograms !== ok.length) return metrics;
+    // Only when every counted site sent a histogram covering all its examples.
+    const counted = pos.reduce((a, b) => a + b, 0) + neg.reduce((a, b) => a + b, 0);
+    const auc = aucFromHistograms(pos, neg);
+    return counted === metrics.numExamples && Number.isFinite(auc) ? { ...metrics, auc } : metrics;
   }
 
   private waitForSites(min: number, timeoutMs: number): Promise<boolean> {
     const { sessions, signal } = this.deps;
+    // Aborted before the wait began (an operator's pause/abort right after start): an 'abort' event never comes.
+    if (signal.aborted) return Promise.resolve(false);
     if (sessions.connectedSites().length >= min) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean): void => {

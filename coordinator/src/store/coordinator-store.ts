@@ -45,6 +45,11 @@ export interface RoundMetrics {
   loss: number;
   accuracy: number;
   numExamples: number;
+  /**
+   * Pooled ROC AUC over every evaluating site's held-out examples, from the per-class score histograms
+   * the sites report (absent when a site sent none, or one class is missing overall).
+   */
+  auc?: number;
 }
 
 export interface StudyRecord {

@@ -71,7 +71,7 @@ export function isKnownAuditKind(kind: string): kind is AuditKind {
 
 /** What a caller appends; the ledger adds `seq`, `at` (from the caller's clock), `prev`, `hash` and signature. */
 export interface AuditEntryInput {
-  /** Who did it: `coordinator:<id>`, `site:<id>`, `operator:<id>`, `ca:<consortium>`. */
+  /** Who did it: `coordinator:<id>`, `site:<id>`, `operator:<id>`, `ca` (the consortium CA). */
   actor: string;
   kind: AuditKind | (string & {});
   studyId?: string;

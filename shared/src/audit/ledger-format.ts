@@ -34,6 +34,11 @@ export interface LedgerHeader {
   signers: LedgerSignerInfo[];
   /** The consortium CA certificate (PEM), for convenience; a verifier SHOULD pin its own copy. */
   ca?: string;
+  /**
+   * Present when the file holds only the entries matching this filter (a selection): each entry verifies on
+   * its own, but nothing can be said about entries left out, and there is no head.
+   */
+  selection?: Record<string, string | number>;
 }
 
 /** The signed part of a head. */
@@ -77,7 +82,12 @@ export function headMessage(head: LedgerHeadBody): string {
 }
 
 /** Builds a header from signer certificates (deduplicated) and the CA certificate. */
-export function ledgerHeader(ledger: string, signerCertificates: readonly string[], caPem?: string): LedgerHeader {
+export function ledgerHeader(
+  ledger: string,
+  signerCertificates: readonly string[],
+  caPem?: string,
+  selection?: Record<string, string | number>,
+): LedgerHeader {
   const signers = new Map<string, LedgerSignerInfo>();
   for (const pem of signerCertificates) {
     const certificate = new X509Certificate(pem).toString();
@@ -90,6 +100,7 @@ export function ledgerHeader(ledger: string, signerCertificates: readonly string
     ledger,
     signers: [...signers.values()],
     ...(caPem !== undefined ? { ca: new X509Certificate(caPem).toString() } : {}),
+    ...(selection !== undefined ? { selection } : {}),
   };
 }
 

@@ -37,6 +37,11 @@ export interface LedgerVerification {
    */
   anchored: boolean;
   signers: { fingerprint: string; subject: string }[];
+  /**
+   * False for a selection (a filtered export): its entries verified one by one, but it cannot show that none
+   * is missing, so `deleted` and `truncated` are not checked.
+   */
+  complete: boolean;
   firstBad: LedgerFault | null;
 }
 
@@ -105,6 +110,7 @@ function asHeader(v: unknown): LedgerHeader | null {
   if (typeof v['ledger'] !== 'string' || !Array.isArray(v['signers'])) return null;
   const signersOk = v['signers'].every((s) => isRecord(s) && typeof s['fingerprint'] === 'string' && typeof s['certificate'] === 'string');
   if (!signersOk || (v['ca'] !== undefined && typeof v['ca'] !== 'string')) return null;
+  if (v['selection'] !== undefined && !isRecord(v['selection'])) return null;
   return v as unknown as LedgerHeader;
 }
 
@@ -172,6 +178,7 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     caFingerprint: null,
     anchored: false,
     signers: [],
+    complete: true,
     firstBad: null,
   };
   const entries: AuditEntry[] = [];
@@ -197,6 +204,8 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
   header = asHeader(lines[0]?.value);
   if (header === null) return fail('malformed', null, 1, `line 1 is not a ${LEDGER_FILE_FORMAT} header`);
   report.ledger = header.ledger;
+  const selection = header.selection !== undefined;
+  report.complete = !selection;
   const signers = checkSigners(header, options);
   report.caFingerprint = signers.caFingerprint;
   report.signers = signers.subjects;
@@ -246,6 +255,17 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     if (!verifySignature(cert, SIGNATURE_CONTEXT.entry, entry.hash, entry.sig)) {
       return fail('edited', entry.seq, n, `${seqLabel} was edited: its signature does not verify (the hash was recomputed)`);
     }
+    if (selection) {
+      // A selection: entries verify one by one; order is still checked, and links where seqs are adjacent.
+      if (entry.seq <= lastSeq) return fail('reordered', entry.seq, n, `entries were reordered: ${seqLabel} comes after #${lastSeq}`);
+      if (entry.seq === lastSeq + 1 && lastSeq > 0 && entry.prev !== lastHash) {
+        return fail('edited', lastSeq, n, `entry #${lastSeq} was replaced: ${seqLabel} links to a different predecessor`);
+      }
+      entries.push(entry);
+      lastSeq = entry.seq;
+      lastHash = entry.hash;
+      continue;
+    }
     const expected = lastSeq + 1;
     if (entry.seq !== expected) {
       const later = lines.slice(i + 1).some((l) => isRecord(l.value) && l.value['type'] === 'entry' && l.value['seq'] === expected);
@@ -263,7 +283,7 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     lastHash = entry.hash;
     lastWasHead = false;
   }
-  if ((options.requireHead ?? true) && !lastWasHead) {
+  if ((options.requireHead ?? true) && !selection && !lastWasHead) {
     const lastLine = lines[lines.length - 1]?.n ?? 1;
     return fail('truncated', lastSeq + 1, lastLine, `the file was truncated: it ends after entry #${lastSeq} without a signed head`);
   }

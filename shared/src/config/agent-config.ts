@@ -2,8 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const strict = { additionalProperties: false } as const;
 
-/** One local dataset: a CSV file plus its declared schema. */
-export const AgentDatasetSchema = Type.Object(
+/** One local tabular dataset: a CSV file plus its declared schema. */
+export const AgentCsvDatasetSchema = Type.Object(
   {
     csv: Type.String({ minLength: 1 }),
     /** `builtin:<name>` (heart-disease, synthetic-cohort) or the path of a JSON/YAML schema file. */
@@ -18,6 +18,36 @@ export const AgentDatasetSchema = Type.Object(
   strict,
 );
 
+/**
+ * One local imaging study: original DICOM files and FHIR exports, both ingested through the
+ * de-identification gate into `cache` at agent start; training reads only the cache.
+ */
+export const AgentImagingDatasetSchema = Type.Object(
+  {
+    kind: Type.Literal('imaging-study'),
+    /** Folder of original DICOM files (read-only). */
+    dicom: Type.String({ minLength: 1 }),
+    /** Folder of FHIR R4 exports (`*.json` Bundles, `*.ndjson`), read-only. */
+    fhir: Type.String({ minLength: 1 }),
+    /** The de-identified cache folder (rebuilt at each start). */
+    cache: Type.String({ minLength: 1 }),
+    /** Site secret file for pseudonyms, UIDs and date shifts (created 0600 if absent). */
+    secret: Type.String({ minLength: 1 }),
+    /** PS3.15 options (e.g. `retain-longitudinal-modified-dates`). @default [] */
+    deidOptions: Type.Optional(Type.Array(Type.String())),
+    /** `[height, width, channels]` of the images the study's model takes. */
+    inputShape: Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })]),
+    /** Split names (DiagnosticReport category) that train. @default ['train'] */
+    trainSplits: Type.Optional(Type.Array(Type.String())),
+    /** Split names held out for evaluation. @default ['test'] */
+    testSplits: Type.Optional(Type.Array(Type.String())),
+  },
+  strict,
+);
+
+/** One local dataset: tabular CSV, or an imaging study behind the de-identification gate. */
+export const AgentDatasetSchema = Type.Union([AgentCsvDatasetSchema, AgentImagingDatasetSchema]);
+
 /** `agent.yaml`: the site's own configuration; nothing in it is ever sent to the coordinator except ids. */
 export const AgentConfigSchema = Type.Object(
   {
@@ -27,6 +57,11 @@ export const AgentConfigSchema = Type.Object(
     coordinator: Type.Optional(Type.String({ pattern: '^[^\\s:]+:[0-9]{1,5}$' })),
     /** Local datasets by the name studies use. */
     datasets: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }), AgentDatasetSchema),
+    /**
+     * The site's own signed audit ledger (JSONL): what it received and sent, signed with the site key.
+     * @default `audit-ledger.jsonl` in the kit folder
+     */
+    auditLedger: Type.Optional(Type.String({ minLength: 1 })),
     /** Force a TF.js backend; otherwise tensorflow (tfjs-node-gpu) → wasm → cpu. */
     backend: Type.Optional(Type.Union([Type.Literal('tensorflow'), Type.Literal('wasm'), Type.Literal('cpu')])),
     /** The site's own limits: tasks outside them are refused with a reason. */
@@ -68,6 +103,8 @@ export const AgentConfigSchema = Type.Object(
 
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 export type AgentDatasetConfig = Static<typeof AgentDatasetSchema>;
+export type AgentCsvDatasetConfig = Static<typeof AgentCsvDatasetSchema>;
+export type AgentImagingDatasetConfig = Static<typeof AgentImagingDatasetSchema>;
 
 /** kit.json written by `tessera provision` into each site's folder. */
 export const SiteKitSchema = Type.Object(

@@ -1,7 +1,6 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { Value, type ValueError, ValueErrorType } from '@sinclair/typebox/value';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError, errorMessage } from '../errors.js';
+import { type Static, Type } from '@sinclair/typebox';
+import { ConfigError } from '../errors.js';
+import { parseConfigText } from './validate.js';
 
 /** Site and operator ids: lowercase DNS-label-like, so they are safe in paths, CNs and log lines. */
 export const PARTICIPANT_ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
@@ -97,9 +96,6 @@ export interface ConsortiumConfig {
   readonly validityDays: number;
 }
 
-/** How many schema problems one error message lists before "and N more". */
-const MAX_PROBLEMS_REPORTED = 3;
-
 /**
  * Parses and validates `consortium.yaml`. Throws {@link ConfigError} whose message starts with `sourceName`
  * and names the JSON path of each problem (`consortium.yaml: /sites/1/id: ...`, `unknown key 'foo' at
@@ -108,44 +104,7 @@ const MAX_PROBLEMS_REPORTED = 3;
  * an unlisted site.
  */
 export function parseConsortiumConfig(text: string, sourceName: string): ConsortiumConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    const message = `${sourceName}: not valid YAML: ${errorMessage(err)}`;
-    throw new ConfigError(message, { source: sourceName }, { cause: err });
-  }
-  const withDefaults: unknown = Value.Default(ConsortiumConfigSchema, Value.Clone(raw ?? {}));
-  if (!Value.Check(ConsortiumConfigSchema, withDefaults)) {
-    const problems = [...Value.Errors(ConsortiumConfigSchema, withDefaults)];
-    const shown = problems.slice(0, MAX_PROBLEMS_REPORTED).map(describeProblem);
-    const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
-    throw new ConfigError(`${sourceName}: ${shown.join('; ')}${more}`, {
-      source: sourceName,
-      path: problems[0]?.path ?? '/',
-    });
-  }
-  checkCrossReferences(withDefaults, sourceName);
-  return deepFreeze(withDefaults);
-}
-
-function describeProblem(error: ValueError): string {
-  const path = error.path === '' ? '/' : error.path;
-  if (error.type === ValueErrorType.ObjectAdditionalProperties) {
-    const cut = path.lastIndexOf('/');
-    return `unknown key '${path.slice(cut + 1)}' at ${cut <= 0 ? '/' : path.slice(0, cut)}`;
-  }
-  if (error.type === ValueErrorType.ObjectRequiredProperty) return `${path} is required`;
-  if (error.type === ValueErrorType.Union) {
-    const allowed = literalsOf(error.schema);
-    if (allowed.length > 0) return `${path} must be one of ${allowed.map((v) => `'${v}'`).join(', ')}`;
-  }
-  return `${path}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`;
-}
-
-function literalsOf(schema: TSchema): string[] {
-  const members = (schema as { anyOf?: { const?: unknown }[] }).anyOf ?? [];
-  return members.map((m) => m.const).filter((c): c is string => typeof c === 'string');
+  return parseConfigText(ConsortiumConfigSchema, text, sourceName, checkCrossReferences);
 }
 
 type ValidatedInput = Static<typeof ConsortiumConfigSchema>;
@@ -174,12 +133,4 @@ function checkCrossReferences(config: ValidatedInput, sourceName: string): void 
       fail(`/operators/${i}/site`, `names '${op.site}', which is not a listed site`);
     }
   });
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }

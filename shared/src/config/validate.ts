@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { type ValueError, Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors.js';
 
@@ -11,29 +11,60 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** How many schema problems one error message lists before "and N more". */
+const MAX_PROBLEMS_REPORTED = 5;
+
 /**
  * Validates `input` against `schema` after filling defaults; throws one {@link ConfigError} that names
- * the source and the JSON path of each problem (up to five), e.g. `study.yaml: /rounds must be >= 1`.
- * Unknown keys fail because Tessera's schemas set `additionalProperties: false`.
+ * the source and the JSON path of each problem (up to five), e.g. `study.yaml: /rounds: expected integer`,
+ * `agent.yaml: unknown key 'foo' at /policy`, `/strategy must be one of 'fedavg', …`. Unknown keys fail
+ * because Tessera's schemas set `additionalProperties: false`. `crossCheck` runs on the valid value for
+ * rules a schema cannot state (unique ids, references); it throws its own ConfigError.
  */
-export function validateConfig<S extends TSchema>(schema: S, input: unknown, source: string): Readonly<Static<S>> {
+export function validateConfig<S extends TSchema>(
+  schema: S,
+  input: unknown,
+  source: string,
+  crossCheck?: (value: Static<S>, source: string) => void,
+): Readonly<Static<S>> {
   const value: unknown = Value.Default(schema, Value.Clone(input));
-  if (Value.Check(schema, value)) return deepFreeze(value);
-  const problems: string[] = [];
-  for (const error of Value.Errors(schema, value)) {
-    const where = error.path === '' ? '/' : error.path;
-    // Match on the error type, not its wording: TypeBox 0.34 says "Unexpected property", so the old test
-    // for 'additional' in the message never matched and unknown keys read "/x unexpected property".
-    const message =
-      error.type === ValueErrorType.ObjectAdditionalProperties ? 'has an unknown key' : error.message.toLowerCase();
-    problems.push(`${where} ${message}`);
-    if (problems.length >= 5) break;
+  if (!Value.Check(schema, value)) {
+    const problems = [...Value.Errors(schema, value)];
+    const shown = problems.slice(0, MAX_PROBLEMS_REPORTED).map(describeProblem);
+    const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
+    throw new ConfigError(`${source}: ${shown.join('; ')}${more}`, { source, path: problems[0]?.path || '/' });
   }
-  throw new ConfigError(`${source}: ${problems.join('; ')}`, { source });
+  crossCheck?.(value, source);
+  return deepFreeze(value);
+}
+
+/** One schema problem in words, with its JSON path. Matches on the error type, never on TypeBox's wording. */
+function describeProblem(error: ValueError): string {
+  const path = error.path === '' ? '/' : error.path;
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) {
+    const cut = path.lastIndexOf('/');
+    return `unknown key '${path.slice(cut + 1)}' at ${cut <= 0 ? '/' : path.slice(0, cut)}`;
+  }
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return `${path} is required`;
+  if (error.type === ValueErrorType.Union) {
+    const allowed = literalsOf(error.schema);
+    if (allowed.length > 0) return `${path} must be one of ${allowed.map((v) => `'${v}'`).join(', ')}`;
+  }
+  return `${path}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`;
+}
+
+function literalsOf(schema: TSchema): string[] {
+  const members = (schema as { anyOf?: { const?: unknown }[] }).anyOf ?? [];
+  return members.map((m) => m.const).filter((c): c is string => typeof c === 'string');
 }
 
 /** Parses YAML or JSON text (JSON is YAML), then {@link validateConfig}. */
-export function parseConfigText<S extends TSchema>(schema: S, text: string, source: string): Readonly<Static<S>> {
+export function parseConfigText<S extends TSchema>(
+  schema: S,
+  text: string,
+  source: string,
+  crossCheck?: (value: Static<S>, source: string) => void,
+): Readonly<Static<S>> {
   let raw: unknown;
   try {
     raw = parseYaml(text, { strict: true, uniqueKeys: true });
@@ -42,5 +73,5 @@ export function parseConfigText<S extends TSchema>(schema: S, text: string, sour
       cause: err,
     });
   }
-  return validateConfig(schema, raw ?? {}, source);
+  return validateConfig(schema, raw ?? {}, source, crossCheck);
 }

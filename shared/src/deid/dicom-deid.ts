@@ -26,7 +26,7 @@ import {
 } from '../dicom/dataset.js';
 import { NATIVE_TRANSFER_SYNTAXES, Tags, TransferSyntax, formatTag, tag, type Tag } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
-import { encodeDicom } from '../dicom/writer.js';
+import { encodeDicomChunks } from '../dicom/writer.js';
 import { TesseraError } from '../errors.js';
 
 /** Why a file was quarantined or failed: a stable code and a message free of PHI. */
@@ -39,6 +39,7 @@ export interface DeidReason {
     | 'burned-in-annotation'
     | 'burned-in-annotation-unknown'
     | 'duplicate-instance'
+    | 'undecodable-pixels'
     | 'write-failed';
   readonly message: string;
 }
@@ -50,7 +51,10 @@ export type ChangeLog = Record<string, Record<string, number>>;
 export type DicomDeidResult =
   | {
       readonly status: 'written';
-      readonly bytes: Uint8Array;
+      /** The de-identified Part 10 file as chunks (bulk values are views of the input buffer); see `concatChunks`. */
+      readonly chunks: readonly Uint8Array[];
+      /** Total length of `chunks`. */
+      readonly byteLength: number;
       /** The new SOP Instance UID (also the file meta's Media Storage SOP Instance UID). */
       readonly sopInstanceUid: string;
       readonly transferSyntaxUid: string;
@@ -67,7 +71,7 @@ export interface DicomDeidContext {
   readonly profile: ConfidentialityProfile;
   readonly pseudonymizer: PatientPseudonymizer;
   readonly options: ReadonlySet<DeidOption>;
-  /** Cache of replaced UIDs (one HMAC per distinct UID); share it across the files of one run. */
+  /** Cache of replaced UIDs, pseudonyms and shifts (one HMAC per distinct value); share it across the files of one run. */
   readonly uidCache?: Map<string, string>;
 }
 
@@ -93,6 +97,10 @@ const CLASS_UID_TAGS: ReadonlySet<Tag> = new Set([
 ]);
 
 const WELL_KNOWN_UID_ROOT = '1.2.840.10008.';
+/** Maximum value lengths in characters (PS3.5 Table 6.2-1) of the text VRs descriptors use. */
+const MAX_TEXT_LENGTH: Readonly<Record<string, number>> = { AE: 16, CS: 16, SH: 16, LO: 64, PN: 64, ST: 1024, LT: 10240 };
+/** Longest text scrubbed (LT's 10240-character limit); longer descriptor text is emptied, never kept. */
+const MAX_SCRUB_BYTES = 10240;
 const PRIVATE_KEY = '(gggg,eeee) Private attributes (odd group)';
 const ITEM_TAG_LE = [0xfe, 0xff, 0x00, 0xe0];
 
@@ -188,7 +196,8 @@ function capAge(as: string): string {
 class Run {
   readonly changes: ChangeLog = {};
   readonly utf8: boolean;
-  scrub: ((text: string) => string) | undefined;
+  #scrub: ((text: string) => string) | undefined;
+  readonly #top: DicomDataset;
 
   constructor(
     readonly ctx: DicomDeidContext,
@@ -197,7 +206,13 @@ class Run {
     top: DicomDataset,
   ) {
     this.utf8 = isUtf8Dataset(top);
-    if (ctx.options.has('clean-descriptors')) this.scrub = makeTextScrubber(identifyingValues(top, ctx.profile, this.utf8));
+    this.#top = top;
+  }
+
+  /** The instance's text scrubber, built on first use (its known identifiers come from the original header). */
+  scrub(text: string): string {
+    this.#scrub ??= makeTextScrubber(identifyingValues(this.#top, this.ctx.profile, this.utf8));
+    return this.#scrub(text);
   }
 
   log(action: string, key: string): void {
@@ -221,7 +236,8 @@ class Run {
     el.value = encodeText(
       text
         .split('\\')
-        .map((u) => (u.trim() === '' ? '' : this.uid(u.trim())))
+        .map((u) => u.replaceAll('\0', '').trim())
+        .map((u) => (u === '' ? '' : this.uid(u)))
         .join('\\'),
     );
   }
@@ -268,7 +284,7 @@ class Run {
   }
 
   applyRule(ds: DicomDataset, el: DicomElement, rule: ProfileRule, depth: number): void {
-    const key = `${formatTag(rule.tag)} ${rule.name}`;
+    const key = rule.key;
     const byOption = this.optionAction(rule);
     const action: ProfileAction = byOption?.action ?? resolveBasicAction(rule.basic);
     const vr = el.vr !== undefined && el.vr !== 'UN' ? el.vr : vrFromName(rule.name);
@@ -300,6 +316,8 @@ class Run {
         this.replaceUids(el);
         return;
       case 'K':
+        // Kept, except ages of 90 and over, grouped as HIPAA Safe Harbor requires.
+        if (vr === 'AS' && el.value !== undefined) el.value = encodeText(capAge(decodeText(el.value)));
         return;
       case 'C':
         this.clean(el, vr, byOption?.option);
@@ -318,11 +336,14 @@ class Run {
       el.value = encodeText(capAge(decodeText(v)));
       return;
     }
-    if (isStringVr(vr) && this.scrub !== undefined) {
-      el.value = encodeText(this.scrub(decodeText(v, this.utf8)), this.utf8);
+    if (isStringVr(vr) && v.length <= MAX_SCRUB_BYTES) {
+      // Replacements can be longer than what they replace: keep within the VR's maximum length.
+      const max = MAX_TEXT_LENGTH[vr];
+      const text = this.scrub(decodeText(v, this.utf8));
+      el.value = encodeText(max === undefined ? text : text.slice(0, max), this.utf8);
       return;
     }
-    if (isStringVr(vr)) el.value = new Uint8Array(0); // text to clean with no scrubber: emptied, never kept.
+    if (isStringVr(vr)) el.value = new Uint8Array(0); // text too long to scrub: emptied, never kept.
   }
 }
 
@@ -396,6 +417,16 @@ export function invalidImageReason(ds: DicomDataset, transferSyntaxUid: string):
   return undefined;
 }
 
+/** `cache.get(key)`, computing and storing it on a miss (keys of different kinds are prefixed; UIDs hold no NUL). */
+function cached(cache: Map<string, string> | undefined, key: string, make: () => string): string {
+  let v = cache?.get(key);
+  if (v === undefined) {
+    v = make();
+    cache?.set(key, v);
+  }
+  return v;
+}
+
 /** Transfer syntax of the written file: native inputs become explicit VR little endian, except implicit stays implicit. */
 export function outputTransferSyntax(input: string): string {
   if (input === TransferSyntax.ImplicitVRLittleEndian) return input;
@@ -454,9 +485,15 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   }
   const ds = parsed.dataset;
   if (parsed.isDicomdir || ds.has(Tags.DirectoryRecordSequence)) {
+    const records = ds.get(Tags.DirectoryRecordSequence)?.items?.length ?? 0;
     return {
       status: 'failed',
-      reasons: [{ code: 'dicomdir', message: 'DICOMDIR (media storage directory) is an index of other files, not an image instance: not copied into the cache' }],
+      reasons: [
+        {
+          code: 'dicomdir',
+          message: `DICOMDIR (media storage directory, ${records} records) is an index of other files, not an image instance: not copied into the cache; the files it lists are ingested on their own`,
+        },
+      ],
     };
   }
   if ((getString(ds, Tags.SOPInstanceUID) ?? '') === '' || (getString(ds, Tags.SOPClassUID) ?? '') === '') {
@@ -468,8 +505,9 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   if (burned !== undefined) return { status: 'quarantined', reasons: [burned] };
 
   const key = patientKey(ds);
-  const pseudonym = ctx.pseudonymizer.pseudonym(key);
-  const shift = ctx.pseudonymizer.dateShiftDays(key);
+  const cache = ctx.uidCache;
+  const pseudonym = cached(cache, `pseudonym\0${key}`, () => ctx.pseudonymizer.pseudonym(key));
+  const shift = Number(cached(cache, `shift\0${key}`, () => String(ctx.pseudonymizer.dateShiftDays(key))));
   const run = new Run(ctx, shift, ctx.uidCache ?? new Map<string, string>(), ds);
   run.dataset(ds, 0);
   // Patient ID carries the keyed pseudonym (a dummy value under Z/D) so imaging links to EMR records.
@@ -477,10 +515,11 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   if (!ds.has(Tags.PatientName)) ds.set(Tags.PatientName, textElement(Tags.PatientName, 'PN', ''));
   markDeidentified(ds, ctx.options);
   const transferSyntaxUid = outputTransferSyntax(parsed.transferSyntaxUid);
-  const out = encodeDicom(ds, { transferSyntaxUid });
+  const chunks = encodeDicomChunks(ds, { transferSyntaxUid });
   const result: DicomDeidResult = {
     status: 'written',
-    bytes: out,
+    chunks,
+    byteLength: chunks.reduce((n, c) => n + c.length, 0),
     sopInstanceUid: getString(ds, Tags.SOPInstanceUID) ?? '',
     transferSyntaxUid,
     patientPseudonym: pseudonym,

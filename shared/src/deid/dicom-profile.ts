@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { ConfigError } from '../errors.js';
 import { sharedDataDir } from '../paths.js';
-import { tag, type Tag } from '../dicom/dictionary.js';
+import { formatTag, tag, type Tag } from '../dicom/dictionary.js';
 
 /**
  * Profile actions (PS3.15 Table E.1-1 legend): D dummy value, Z zero length (or dummy), X remove,
@@ -44,6 +44,8 @@ export interface ProfileRule {
   readonly tag: Tag;
   /** Attribute name from the table (notes stripped). */
   readonly name: string;
+  /** `(GGGG,EEEE) Name`, the key of this attribute in reports. */
+  readonly key: string;
   /** The Basic Profile action as written in the table (`X/Z/D`, …). */
   readonly basic: string;
   /** Option actions by option name (only options whose column is filled for this row). */
@@ -99,7 +101,7 @@ export function loadConfidentialityProfile(file: string = defaultProfilePath()):
       if (v === 'K' || v === 'C') options[option] = v;
     }
     const t = tag(Number.parseInt(m[1]!, 16), Number.parseInt(m[2]!, 16));
-    rules.set(t, { tag: t, name, basic, options });
+    rules.set(t, { tag: t, name, key: `${formatTag(t)} ${name}`, basic, options });
   });
   return { rules, rowCount: rows.length };
 }

@@ -1,6 +1,8 @@
 /**
  * A conservative free-text scrubber for DICOM descriptors (Clean Descriptors option, PS3.15 §E.3.5):
- * the text is kept, identifiers in it are replaced by `***`.
+ * the text is kept, identifiers in it are replaced. Two layers: the project's free-text scrubber
+ * ({@link TextScrubber}, shared with the EMR gate: patterns and, as it grows, dictionaries and context rules;
+ * spans become `[KIND]`), then the stricter DICOM layer below (spans become `***`).
  *
  * What it removes: every word of the identifying values found in the same instance's header (patient
  * and other person names, patient and other IDs, accession number, institution, address, telephone,
@@ -10,7 +12,9 @@
  * and carries no title. Sites whose descriptors hold such text should not enable the option.
  */
 
-/** The replacement for a scrubbed span. */
+import { TextScrubber } from './text-scrubber.js';
+
+/** The replacement for a span the DICOM layer scrubs. */
 export const SCRUBBED = '***';
 
 const MONTH = '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\\.?';
@@ -43,12 +47,19 @@ export function identifierWords(values: Iterable<string>): string[] {
   return [...words].sort((a, b) => b.length - a.length);
 }
 
+let sharedInstance: TextScrubber | undefined;
+function sharedScrubber(): TextScrubber {
+  sharedInstance ??= new TextScrubber();
+  return sharedInstance;
+}
+
 /** Builds a scrubber for one instance, given the identifying values read from its header. */
 export function makeTextScrubber(identifyingValues: Iterable<string>): (text: string) => string {
   const words = identifierWords(identifyingValues);
   const known = words.length === 0 ? undefined : new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`, 'giu');
+  const shared = sharedScrubber();
   return (text: string): string => {
-    let out = text;
+    let out = shared.scrub(text, { knownIdentifiers: words });
     if (known !== undefined) out = out.replace(known, SCRUBBED);
     for (const re of PATTERNS) out = out.replace(re, SCRUBBED);
     return out;

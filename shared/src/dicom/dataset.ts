@@ -11,16 +11,16 @@ export interface DicomElement {
   /** The value representation; `undefined` when read from an implicit VR file and not known. */
   vr: string | undefined;
   /** Raw value bytes, little endian, without padding removed. */
-  value?: Uint8Array;
+  value?: Uint8Array | undefined;
   /** Items of a sequence (VR SQ, or an implicit VR element whose value is a sequence). */
-  items?: DicomDataset[];
+  items?: DicomDataset[] | undefined;
   /** Encapsulated pixel data: the basic offset table, then one entry per fragment. */
-  encapsulated?: { offsetTable: Uint8Array; fragments: Uint8Array[] };
+  encapsulated?: { offsetTable: Uint8Array; fragments: Uint8Array[] } | undefined;
   /**
    * A non-sequence element read with undefined length (VR UN holding an implicitly encoded sequence):
    * `value` includes the trailing sequence delimitation item, and the writer keeps the undefined length.
    */
-  undefinedLength?: boolean;
+  undefinedLength?: boolean | undefined;
 }
 
 /** A data set: elements by tag. The writer sorts by tag, so insertion order does not matter. */
@@ -42,7 +42,10 @@ const encoder = new TextEncoder();
 
 /** Decodes text bytes (UTF-8 when `utf8Text`, else Latin-1) and strips trailing NUL and space padding. */
 export function decodeText(bytes: Uint8Array, utf8Text = false): string {
-  return (utf8Text ? utf8 : latin1).decode(bytes).replace(/[\0 ]+$/, '');
+  // Trim padding by scanning bytes: a /[\0 ]+$/ regex backtracks quadratically on long runs of padding.
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  return (utf8Text ? utf8 : latin1).decode(bytes.subarray(0, end));
 }
 
 /** Encodes text (UTF-8 when `utf8Text`, else Latin-1 with non-Latin-1 characters as '?'). */

@@ -43,13 +43,12 @@ const SWAP_WIDTH: Readonly<Record<string, number>> = {
 };
 
 function swapped(bytes: Uint8Array, width: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  const whole = bytes.length - (bytes.length % width);
-  for (let i = 0; i < whole; i += width) {
-    for (let j = 0; j < width; j++) out[i + j] = bytes[i + width - 1 - j] as number;
-  }
-  out.set(bytes.subarray(whole), whole);
-  return out;
+  const out = Buffer.from(bytes); // a copy: the file buffer is never modified
+  const whole = out.subarray(0, out.length - (out.length % width));
+  if (width === 2) whole.swap16();
+  else if (width === 4) whole.swap32();
+  else whole.swap64();
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 function describe(err: unknown): string {
@@ -67,7 +66,8 @@ function describe(err: unknown): string {
 export function parseDicom(bytes: Uint8Array, source: string): ParsedDicom {
   let raw: dicomParser.DataSet;
   try {
-    raw = dicomParser.parseDicom(bytes, DICOM_PARSER_OPTIONS);
+    // A plain Uint8Array view (not a Buffer): its subarrays are cheaper to make, and there are thousands.
+    raw = dicomParser.parseDicom(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), DICOM_PARSER_OPTIONS);
   } catch (err) {
     throw new InputError('TESSERA_INPUT_DICOM_INVALID', `${source}: not a readable DICOM Part 10 file: ${describe(err)}`, {
       source,
@@ -93,14 +93,26 @@ export function parseDicom(bytes: Uint8Array, source: string): ParsedDicom {
 /** Deepest sequence nesting accepted (real files nest a handful of levels; this bounds crafted input). */
 const MAX_DEPTH = 64;
 
+/** Tag strings (`xggggeeee`) repeat across files: parse each once. */
+const TAG_CACHE = new Map<string, Tag>();
+function tagOf(key: string): Tag {
+  let t = TAG_CACHE.get(key);
+  if (t === undefined) {
+    t = tagFromParserKey(key);
+    if (TAG_CACHE.size < 65536) TAG_CACHE.set(key, t);
+  }
+  return t;
+}
+
 function convertDataSet(ds: dicomParser.DataSet, bigEndian: boolean, meta: DicomDataset | undefined, depth: number): DicomDataset {
   if (depth > MAX_DEPTH) throw new Error(`sequences nested deeper than ${MAX_DEPTH} levels`);
   const out: DicomDataset = new Map();
   const bytes = ds.byteArray;
-  for (const key of Object.keys(ds.elements)) {
-    const el = ds.elements[key];
+  const elements = ds.elements;
+  for (const key in elements) {
+    const el = elements[key];
     if (el === undefined) continue;
-    const t = tagFromParserKey(el.tag);
+    const t = tagOf(key);
     if (t >>> 16 === 0xfffe) continue;
     const element = convertElement(el, t, bytes, bigEndian, depth);
     if (meta !== undefined && t >>> 16 === 0x0002) meta.set(t, element);
@@ -110,11 +122,10 @@ function convertDataSet(ds: dicomParser.DataSet, bigEndian: boolean, meta: Dicom
 }
 
 function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, bigEndian: boolean, depth: number): DicomElement {
-  const element: DicomElement = { tag: t, vr: el.vr };
+  // Every element gets the same five fields (one object shape keeps the walkers' property access monomorphic).
   if (el.items !== undefined) {
-    element.items = el.items.map((item) => (item.dataSet ? convertDataSet(item.dataSet, bigEndian, undefined, depth + 1) : new Map<Tag, DicomElement>()));
-    if (element.vr === undefined) element.vr = 'SQ';
-    return element;
+    const items = el.items.map((item) => (item.dataSet ? convertDataSet(item.dataSet, bigEndian, undefined, depth + 1) : new Map<Tag, DicomElement>()));
+    return { tag: t, vr: el.vr ?? 'SQ', value: undefined, items, encapsulated: undefined, undefinedLength: undefined };
   }
   if (el.encapsulatedPixelData === true && el.fragments !== undefined) {
     const botLength = (el.basicOffsetTable?.length ?? 0) * 4;
@@ -123,8 +134,7 @@ function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, bigE
       if (f.position + f.length > bytes.length) throw new Error(`pixel data fragment at ${f.position} runs past the end of the file`);
       return bytes.subarray(f.position, f.position + f.length);
     });
-    element.encapsulated = { offsetTable, fragments };
-    return element;
+    return { tag: t, vr: el.vr, value: undefined, items: undefined, encapsulated: { offsetTable, fragments }, undefinedLength: undefined };
   }
   if (el.dataOffset + el.length > bytes.length || el.length < 0) {
     throw new Error(`element ${el.tag} runs past the end of the file`);
@@ -132,7 +142,5 @@ function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, bigE
   let value = bytes.subarray(el.dataOffset, el.dataOffset + el.length);
   const width = bigEndian && el.vr !== undefined ? SWAP_WIDTH[el.vr] : undefined;
   if (width !== undefined) value = swapped(value, width);
-  element.value = value;
-  if (el.hadUndefinedLength === true) element.undefinedLength = true;
-  return element;
+  return { tag: t, vr: el.vr, value, items: undefined, encapsulated: undefined, undefinedLength: el.hadUndefinedLength === true ? true : undefined };
 }

@@ -3,9 +3,13 @@
  * information (explicit VR little endian, with its group length) and the data set in implicit or explicit
  * VR little endian. Sequences and items are written with undefined length and delimiters; encapsulated
  * pixel data as its offset table item, one item per fragment and a sequence delimiter (PS3.5 §A.4).
+ *
+ * The encoder produces a list of chunks: headers and small values packed into one growing buffer, bulk
+ * values (pixel data, fragments) referenced where they lie, so writing a file never copies its pixel
+ * data in memory ({@link writeFileAtomic} hands the chunks to one `writev`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { InputError } from '../errors.js';
@@ -28,104 +32,158 @@ export interface EncodeOptions {
 }
 
 /** VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 Table 7.1-1). */
-const LONG_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
+const LONG_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT']);
+/**
+ * VRs written as they are. Anything else (a damaged VR, or SV/UV/OV, which dicom-parser 1.8 reads with a
+ * 2-byte length although PS3.5 gives them 4) is written as UN, which every reader skips by its 4-byte length.
+ */
+const WRITABLE_VRS: ReadonlySet<string> = new Set([
+  ...LONG_VRS, 'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'PN', 'SH', 'SL', 'SS', 'ST', 'TM', 'UI', 'UL', 'US',
+]);
 const UNDEFINED = 0xffffffff;
 
-class ByteSink {
-  readonly parts: Uint8Array[] = [];
-  length = 0;
-  push(bytes: Uint8Array): void {
-    this.parts.push(bytes);
-    this.length += bytes.length;
+/** Values at least this long are referenced, not copied, by the encoder. */
+const BULK_BYTES = 2048;
+
+/** Chunked encoder: see the module comment. */
+class ChunkEncoder {
+  private buf = new Uint8Array(8 * 1024);
+  private view = new DataView(this.buf.buffer);
+  private pos = 0;
+  private segmentStart = 0;
+  /** Finished pieces: a [start, end) range of `buf`, or a referenced bulk value. */
+  private readonly pieces: (readonly [number, number] | Uint8Array)[] = [];
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
   }
-  concat(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
+
+  get position(): number {
+    return this.pos;
+  }
+
+  raw(b: Uint8Array | readonly number[]): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  uint32At(at: number, v: number): void {
+    this.view.setUint32(at, v, true);
+  }
+
+  value(b: Uint8Array): void {
+    if (b.length < BULK_BYTES) {
+      this.raw(b);
+      return;
     }
-    return out;
-  }
-}
-
-function tagHeader(sink: ByteSink, t: Tag, length: number): void {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, t >>> 16, true);
-  v.setUint16(2, t & 0xffff, true);
-  v.setUint32(4, length, true);
-  sink.push(b);
-}
-
-function explicitHeader(sink: ByteSink, t: Tag, vr: string, length: number): void {
-  const long = LONG_VRS.has(vr);
-  const b = new Uint8Array(long ? 12 : 8);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, t >>> 16, true);
-  v.setUint16(2, t & 0xffff, true);
-  b[4] = vr.charCodeAt(0);
-  b[5] = vr.charCodeAt(1);
-  if (long) v.setUint32(8, length, true);
-  else v.setUint16(6, length, true);
-  sink.push(b);
-}
-
-const PAD_NUL = new Uint8Array([0]);
-const PAD_SPACE = new Uint8Array([0x20]);
-
-class DatasetEncoder {
-  constructor(private readonly explicit: boolean) {}
-
-  header(sink: ByteSink, t: Tag, vr: string, length: number): void {
-    if (this.explicit) explicitHeader(sink, t, vr, length);
-    else tagHeader(sink, t, length);
+    if (this.pos > this.segmentStart) this.pieces.push([this.segmentStart, this.pos]);
+    this.pieces.push(b);
+    this.segmentStart = this.pos;
   }
 
-  dataset(sink: ByteSink, ds: DicomDataset): void {
-    const tags = [...ds.keys()].sort((a, b) => a - b);
-    for (const t of tags) this.element(sink, ds.get(t) as DicomElement);
+  tagHeader(t: Tag, length: number): void {
+    this.ensure(8);
+    this.view.setUint16(this.pos, t >>> 16, true);
+    this.view.setUint16(this.pos + 2, t & 0xffff, true);
+    this.view.setUint32(this.pos + 4, length, true);
+    this.pos += 8;
   }
 
-  element(sink: ByteSink, el: DicomElement): void {
-    if (el.items !== undefined) {
-      this.header(sink, el.tag, 'SQ', UNDEFINED);
-      for (const item of el.items) {
-        tagHeader(sink, Tags.Item, UNDEFINED);
-        this.dataset(sink, item);
-        tagHeader(sink, Tags.ItemDelimitationItem, 0);
+  header(explicit: boolean, t: Tag, vr: string, length: number): void {
+    if (!explicit) {
+      this.tagHeader(t, length);
+      return;
+    }
+    this.ensure(12);
+    this.view.setUint16(this.pos, t >>> 16, true);
+    this.view.setUint16(this.pos + 2, t & 0xffff, true);
+    this.buf[this.pos + 4] = vr.charCodeAt(0);
+    this.buf[this.pos + 5] = vr.charCodeAt(1);
+    if (LONG_VRS.has(vr)) {
+      this.view.setUint16(this.pos + 6, 0, true);
+      this.view.setUint32(this.pos + 8, length, true);
+      this.pos += 12;
+    } else {
+      this.view.setUint16(this.pos + 6, length, true);
+      this.pos += 8;
+    }
+  }
+
+  dataset(explicit: boolean, ds: DicomDataset): void {
+    // Parsed data sets are already in tag order; only sort when an edit broke it.
+    let sorted = true;
+    let prev = -1;
+    for (const t of ds.keys()) {
+      if (t < prev) {
+        sorted = false;
+        break;
       }
-      tagHeader(sink, Tags.SequenceDelimitationItem, 0);
+      prev = t;
+    }
+    if (sorted) for (const el of ds.values()) this.element(explicit, el);
+    else for (const t of [...ds.keys()].sort((a, b) => a - b)) this.element(explicit, ds.get(t) as DicomElement);
+  }
+
+  element(explicit: boolean, el: DicomElement): void {
+    if (el.items !== undefined) {
+      this.header(explicit, el.tag, 'SQ', UNDEFINED);
+      for (const item of el.items) {
+        this.tagHeader(Tags.Item, UNDEFINED);
+        this.dataset(explicit, item);
+        this.tagHeader(Tags.ItemDelimitationItem, 0);
+      }
+      this.tagHeader(Tags.SequenceDelimitationItem, 0);
       return;
     }
     if (el.encapsulated !== undefined) {
-      this.header(sink, el.tag, 'OB', UNDEFINED);
-      tagHeader(sink, Tags.Item, el.encapsulated.offsetTable.length);
-      sink.push(el.encapsulated.offsetTable);
+      this.header(explicit, el.tag, 'OB', UNDEFINED);
+      this.tagHeader(Tags.Item, el.encapsulated.offsetTable.length);
+      this.value(el.encapsulated.offsetTable);
       for (const fragment of el.encapsulated.fragments) {
-        const odd = fragment.length % 2 === 1;
-        tagHeader(sink, Tags.Item, fragment.length + (odd ? 1 : 0));
-        sink.push(fragment);
-        if (odd) sink.push(PAD_NUL);
+        this.tagHeader(Tags.Item, fragment.length + (fragment.length % 2));
+        this.value(fragment);
+        if (fragment.length % 2 === 1) this.raw(PAD_NUL);
       }
-      tagHeader(sink, Tags.SequenceDelimitationItem, 0);
+      this.tagHeader(Tags.SequenceDelimitationItem, 0);
       return;
     }
-    const value = el.value ?? new Uint8Array(0);
-    let vr = el.vr ?? 'UN';
+    const value = el.value ?? EMPTY;
     if (el.undefinedLength === true) {
       // A VR UN value of undefined length already ends with its sequence delimitation item.
-      this.header(sink, el.tag, 'UN', UNDEFINED);
-      sink.push(value);
+      this.header(explicit, el.tag, 'UN', UNDEFINED);
+      this.value(value);
       return;
     }
-    const odd = value.length % 2 === 1;
-    const length = value.length + (odd ? 1 : 0);
-    if (this.explicit && !LONG_VRS.has(vr) && length > 0xffff) vr = 'UN';
-    this.header(sink, el.tag, vr, length);
-    sink.push(value);
-    if (odd) sink.push(isStringVr(vr) && vr !== 'UI' ? PAD_SPACE : PAD_NUL);
+    const length = value.length + (value.length % 2);
+    const vr = writtenVr(el, explicit, length);
+    this.header(explicit, el.tag, vr, length);
+    this.value(value);
+    if (value.length % 2 === 1) this.raw(isStringVr(vr) && vr !== 'UI' ? PAD_SPACE : PAD_NUL);
   }
+
+  /** The encoded file as chunks, in order. */
+  chunks(): Uint8Array[] {
+    if (this.pos > this.segmentStart) this.pieces.push([this.segmentStart, this.pos]);
+    this.segmentStart = this.pos;
+    return this.pieces.map((p) => (p instanceof Uint8Array ? p : this.buf.subarray(p[0], p[1])));
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const PAD_NUL = [0];
+const PAD_SPACE = [0x20];
+
+/** The VR written for a plain value: unknown or damaged VRs, and short VRs too long for a 2-byte length, as UN. */
+function writtenVr(el: DicomElement, explicit: boolean, length: number): string {
+  const vr = el.vr !== undefined && WRITABLE_VRS.has(el.vr) ? el.vr : 'UN';
+  return explicit && !LONG_VRS.has(vr) && length > 0xffff ? 'UN' : vr;
 }
 
 function requiredUid(ds: DicomDataset, t: Tag, what: string): string {
@@ -135,12 +193,24 @@ function requiredUid(ds: DicomDataset, t: Tag, what: string): string {
   return uid;
 }
 
+/** Concatenates chunks into one array. */
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 /**
- * Encodes `dataset` as a Part 10 file. The file meta is built here from the data set's SOP Class UID and
- * SOP Instance UID (any group 0002 elements in `dataset` are ignored), so meta and data set always agree.
- * Throws {@link InputError} `TESSERA_INPUT_DICOM_INVALID` when either UID is missing.
+ * Encodes `dataset` as a Part 10 file, as chunks (bulk values are views of the data set's own buffers,
+ * not copies). The file meta is built here from the data set's SOP Class UID and SOP Instance UID (any
+ * group 0002 elements in `dataset` are ignored), so meta and data set always agree. Throws
+ * {@link InputError} `TESSERA_INPUT_DICOM_INVALID` when either UID is missing.
  */
-export function encodeDicom(dataset: DicomDataset, options: EncodeOptions = {}): Uint8Array {
+export function encodeDicomChunks(dataset: DicomDataset, options: EncodeOptions = {}): Uint8Array[] {
   const transferSyntaxUid = options.transferSyntaxUid ?? TransferSyntax.ExplicitVRLittleEndian;
   const meta: DicomDataset = new Map();
   meta.set(Tags.FileMetaInformationVersion, { tag: Tags.FileMetaInformationVersion, vr: 'OB', value: new Uint8Array([0, 1]) });
@@ -152,31 +222,24 @@ export function encodeDicom(dataset: DicomDataset, options: EncodeOptions = {}):
   meta.set(Tags.TransferSyntaxUID, textElement(Tags.TransferSyntaxUID, 'UI', transferSyntaxUid));
   meta.set(Tags.ImplementationClassUID, textElement(Tags.ImplementationClassUID, 'UI', IMPLEMENTATION_CLASS_UID));
   meta.set(Tags.ImplementationVersionName, textElement(Tags.ImplementationVersionName, 'SH', IMPLEMENTATION_VERSION_NAME));
-  return encodeWithMeta(meta, dataset, transferSyntaxUid);
+  const enc = new ChunkEncoder();
+  enc.raw(new Uint8Array(128));
+  enc.raw(encodeText('DICM'));
+  // (0002,0000) UL 4 <group length>, patched once the meta is written.
+  enc.raw([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00, 0, 0, 0, 0]);
+  const metaStart = enc.position;
+  enc.dataset(true, meta);
+  enc.uint32At(140, enc.position - metaStart);
+  // Groups 0000 (command, never valid in a file) and 0002 (the meta, written above) are not part of a data set;
+  // a group 0000 element right after the meta would even be read back as meta by dicom-parser.
+  const body: DicomDataset = new Map([...dataset].filter(([t]) => t >>> 16 > 0x0002));
+  enc.dataset(transferSyntaxUid !== TransferSyntax.ImplicitVRLittleEndian, body);
+  return enc.chunks();
 }
 
-/**
- * Encodes a file with the given file meta (used for DICOMDIR-free rewrites that must keep a media storage
- * SOP class other than the data set's). The group length is computed here.
- * @internal
- */
-export function encodeWithMeta(meta: DicomDataset, dataset: DicomDataset, transferSyntaxUid: string): Uint8Array {
-  const metaSink = new ByteSink();
-  const metaEncoder = new DatasetEncoder(true);
-  const metaOnly: DicomDataset = new Map([...meta].filter(([t]) => t !== Tags.FileMetaInformationGroupLength));
-  metaEncoder.dataset(metaSink, metaOnly);
-  const sink = new ByteSink();
-  const preamble = new Uint8Array(132);
-  preamble.set(encodeText('DICM'), 128);
-  sink.push(preamble);
-  const groupLength = new Uint8Array(4);
-  new DataView(groupLength.buffer).setUint32(0, metaSink.length, true);
-  explicitHeader(sink, Tags.FileMetaInformationGroupLength, 'UL', 4);
-  sink.push(groupLength);
-  for (const p of metaSink.parts) sink.push(p);
-  const body: DicomDataset = new Map([...dataset].filter(([t]) => t >>> 16 !== 0x0002));
-  new DatasetEncoder(transferSyntaxUid !== TransferSyntax.ImplicitVRLittleEndian).dataset(sink, body);
-  return sink.concat();
+/** {@link encodeDicomChunks}, concatenated into one array. */
+export function encodeDicom(dataset: DicomDataset, options: EncodeOptions = {}): Uint8Array {
+  return concatChunks(encodeDicomChunks(dataset, options));
 }
 
 /**
@@ -184,14 +247,41 @@ export function encodeWithMeta(meta: DicomDataset, dataset: DicomDataset, transf
  * temporary name and renamed into place, so a reader never sees half a file. Parent folders are created.
  */
 export async function writeDicomFile(path: string, dataset: DicomDataset, options: EncodeOptions = {}): Promise<void> {
-  await writeFileAtomic(path, encodeDicom(dataset, options));
+  await writeFileAtomic(path, encodeDicomChunks(dataset, options));
 }
 
-/** Writes bytes under a temporary name in the same folder, then renames into place. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes bytes (one array or chunks, written with one `writev`) under a temporary name in the same folder,
+ * mode 0600, then renames into place.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, bytes, { mode: 0o600 });
+  const chunks = bytes instanceof Uint8Array ? [bytes] : [...bytes];
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    let total = chunks.reduce((n, c) => n + c.length, 0);
+    let pending = chunks;
+    while (total > 0) {
+      const { bytesWritten } = await fh.writev(pending);
+      total -= bytesWritten;
+      pending = remaining(pending, bytesWritten);
+    }
+  } catch (err) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
   await rename(tmp, path);
 }
 
+/** The chunks left after `written` bytes (writev may write less than asked). */
+function remaining(chunks: Uint8Array[], written: number): Uint8Array[] {
+  let skip = written;
+  let i = 0;
+  while (i < chunks.length && skip >= (chunks[i] as Uint8Array).length) skip -= (chunks[i++] as Uint8Array).length;
+  const rest = chunks.slice(i);
+  if (rest.length > 0 && skip > 0) rest[0] = (rest[0] as Uint8Array).subarray(skip);
+  return rest;
+}

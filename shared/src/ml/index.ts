@@ -4,6 +4,7 @@ export {
   MAX_IMAGE_SIDE,
   MAX_KERNEL,
   MAX_LAYERS,
+  MAX_SHIFT,
   MAX_UNITS,
   canonicalJson,
   layerShapes,
@@ -14,6 +15,7 @@ export {
   type DenseActivation,
   type DenseLayerSpec,
   type DropoutLayerSpec,
+  type ImageAugmentSpec,
   type LayerSpec,
   type LossName,
   type ModelSpec,
@@ -42,4 +44,5 @@ export {
 } from './backend.js';
 export { buildModel, getFlatWeights, setFlatWeights, type TfLayers } from './build-model.js';
 export { registerWasmTrainingKernels } from './wasm-kernels.js';
+export { rocAuc } from './metrics.js';
 export { WEIGHTS_BIN, exportTfjsModel, type ExportTfjsOptions, type ExportTfjsResult } from './export-tfjs.js';

@@ -40,6 +40,26 @@ const SPECS: readonly ModelSpec[] = [
     ],
     loss: 'binary-crossentropy',
   },
+  {
+    name: 'cnn-breastmnist',
+    description:
+      'CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 16/32/64 filters → dense 64 relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips and shifts of up to 3 px',
+    inputShape: [28, 28, 1],
+    augment: { flipHorizontal: true, maxShift: 3 },
+    layers: [
+      { type: 'conv2d', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'flatten' },
+      { type: 'dense', units: 64, activation: 'relu' },
+      { type: 'dropout', rate: 0.4 },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
 ];
 
 function deepFreeze<T>(value: T): T {

@@ -86,7 +86,24 @@ export interface ModelSpec {
    * @default none (a feature vector)
    */
   inputShape?: [number, number, number];
+  /**
+   * Training-time augmentation of image rows (needs `inputShape`), drawn per image from the fit's
+   * seeded generator; evaluation always sees the images as they are.
+   * @default none
+   */
+  augment?: ImageAugmentSpec;
 }
+
+/** Random label-preserving image transforms applied to each training mini-batch. */
+export interface ImageAugmentSpec {
+  /** Mirror left–right with probability 1/2. */
+  flipHorizontal?: boolean;
+  /** Translate by up to this many pixels in each axis (0..{@link MAX_SHIFT}), zero-filled. */
+  maxShift?: number;
+}
+
+/** Largest `augment.maxShift`. */
+export const MAX_SHIFT = 8;
 
 /** Largest `units` a dense layer may have. */
 export const MAX_UNITS = 4096;
@@ -235,7 +252,7 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], fie
  */
 export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (!isRecord(spec)) fail('spec', 'must be an object');
-  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2', 'inputShape'], '');
+  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2', 'inputShape', 'augment'], '');
   const name = spec['name'];
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 64) {
     fail('name', 'must be a kebab-case string of at most 64 characters');
@@ -258,6 +275,18 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
       !inputShape.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_IMAGE_SIDE)
     ) {
       fail('inputShape', `must be [height, width, channels] of integers in 1..${MAX_IMAGE_SIDE}`);
+    }
+  }
+  const augment = spec['augment'];
+  if (augment !== undefined) {
+    if (!isRecord(augment)) fail('augment', 'must be an object');
+    if (inputShape === undefined) fail('augment', 'needs an image input: set inputShape');
+    checkKeys(augment, ['flipHorizontal', 'maxShift'], 'augment');
+    const flip = augment['flipHorizontal'];
+    if (flip !== undefined && typeof flip !== 'boolean') fail('augment.flipHorizontal', 'must be a boolean');
+    const shift = augment['maxShift'];
+    if (shift !== undefined && (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > MAX_SHIFT)) {
+      fail('augment.maxShift', `must be an integer in 0..${MAX_SHIFT}`);
     }
   }
   // Vectors: any width fits; images: check every layer against the declared shape.

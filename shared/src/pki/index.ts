@@ -36,4 +36,5 @@ export {
   type ManifestCertificate,
   type ProvisionManifest,
 } from './provision-manifest.js';
+export { ProvisionLedgerLayout, recordProvisioning, recordRevocation } from './provision-ledger.js';
 export { revokeCertificate, type RevokeCertificateOptions, type RevokeResult } from './revoke-certificate.js';

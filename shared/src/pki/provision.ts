@@ -19,6 +19,7 @@ import {
   ProvisionLayout,
   writeJsonAtomic,
 } from './provision-manifest.js';
+import { recordProvisioning } from './provision-ledger.js';
 import { createRevocationList } from './revocation-list.js';
 
 /**
@@ -66,7 +67,9 @@ const OUTPUT_ENTRIES = ['ca', 'coordinator', 'sites', 'operators', 'manifest.jso
  *   SHA-256 of each operator token (never the token) with its REST role, site and certificate serial;
  * - `sites/<id>/{site.crt, site.key, ca.crt, kit.json}`: one kit to hand to each hospital;
  * - `operators/<id>/{operator.crt, operator.key, ca.crt, token}`;
- * - `manifest.json`: ids, roles, serials, notAfter and fingerprints of everything issued (no secrets).
+ * - `manifest.json`: ids, roles, serials, notAfter and fingerprints of everything issued (no secrets);
+ * - `ca/audit-ledger.jsonl` (copied to `coordinator/provision-ledger.jsonl`): the same, as a ledger signed by the
+ *   CA key, which `tessera revoke` continues.
  *
  * Private keys and tokens are written mode 0600 and folders 0700. The coordinator certificate's SAN gets
  * `coordinator.host` in addition to localhost/127.0.0.1 and the configured names. Throws ProvisionError
@@ -119,6 +122,7 @@ export function provisionConsortium(
     certificates,
   };
   writeJsonAtomic(path.join(root, ProvisionLayout.manifest), manifest);
+  recordProvisioning(root, ca, manifest, now);
   return { outDir: root, manifest };
 }
 

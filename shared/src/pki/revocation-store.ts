@@ -12,6 +12,8 @@ export interface RevocationStoreOptions {
   caCertPem: string;
   /** Called when a changed or vanished file cannot be used; the last good list stays in force. */
   onError?: (err: IdentityError) => void;
+  /** Called after a changed file was verified and taken into force (the audit ledger records it); never throws. */
+  onReload?: (list: RevocationList) => void;
   /** Clock for the change-check throttle, in ms. @default Date.now */
   nowMs?: () => number;
   /** Minimum interval between file checks on {@link RevocationStore.isRevoked}, in ms. @default 1000 */
@@ -118,6 +120,11 @@ export class RevocationStore implements RevocationChecker {
     }
     this.#list = list;
     this.#serials = serialSet(list);
+    try {
+      this.#options.onReload?.(list);
+    } catch {
+      // An observer must not undo or block a reload.
+    }
     return true;
   }
 

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ProvisionError } from '../errors.js';
+import { errorMessage, ProvisionError } from '../errors.js';
 import { normalizeSerial } from './forge-util.js';
 import { type ManifestCertificate, ProvisionLayout, readManifest, writeJsonAtomic } from './provision-manifest.js';
+import { recordRevocation } from './provision-ledger.js';
 import { revoke, verifyRevocationList } from './revocation-list.js';
 
 /** Options for {@link revokeCertificate}: name the certificate by exactly one of `serial` and `id`. */
@@ -26,8 +27,13 @@ export interface RevokeResult {
   readonly serial: string;
   /** True when the serial was already on the list (nothing was written). */
   readonly alreadyRevoked: boolean;
-  /** Files written: `ca/revocations.json` and, when the coordinator folder exists, its copy. */
+  /**
+   * Files written: `ca/revocations.json`, the provisioning ledger `ca/audit-ledger.jsonl` and, when the
+   * coordinator folder exists, their copies there.
+   */
   readonly written: readonly string[];
+  /** Set when the provisioning ledger could not record the revocation (the revocation itself took effect). */
+  readonly ledgerProblem?: string;
 }
 
 /**
@@ -52,10 +58,26 @@ export function revokeCertificate(options: RevokeCertificateOptions): RevokeResu
   const next = revoke(current, ca, { serial: target.serial, id: target.id, reason: options.reason }, options.now);
   if (next === current) return { id: target.id, serial: target.serial, alreadyRevoked: true, written: [] };
 
+  // The ledger first: a coordinator that reloads the new list then finds the ledger entry already there.
+  let ledgerFiles: string[] = [];
+  let ledgerProblem: string | undefined;
+  try {
+    const revoked = { id: target.id, serial: target.serial, reason: options.reason };
+    ledgerFiles = recordRevocation(root, ca, manifest.consortium, revoked, options.now);
+  } catch (err) {
+    // A ledger that cannot be continued must not stop the revocation; the caller reports it.
+    ledgerProblem = errorMessage(err);
+  }
   const written = [file(ProvisionLayout.caRevocations)];
   if (existsSync(file(ProvisionLayout.coordinatorDir))) written.push(file(ProvisionLayout.coordinatorRevocations));
   for (const out of written) writeJsonAtomic(out, next);
-  return { id: target.id, serial: target.serial, alreadyRevoked: false, written };
+  return {
+    id: target.id,
+    serial: target.serial,
+    alreadyRevoked: false,
+    written: [...written, ...ledgerFiles],
+    ...(ledgerProblem !== undefined ? { ledgerProblem } : {}),
+  };
 }
 
 /** Accepts the output root or its `ca/` folder, so `--ca-dir out` and `--ca-dir out/ca` both work. */

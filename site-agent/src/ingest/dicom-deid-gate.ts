@@ -8,7 +8,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { writeFileAtomic } from '../../../shared/src/dicom/writer.js';
+import { Tags } from '../../../shared/src/dicom/dictionary.js';
+import { parseDicom } from '../../../shared/src/dicom/parse.js';
+import { decodeStoredFrame } from '../../../shared/src/dicom/pixels.js';
+import { concatChunks, writeFileAtomic } from '../../../shared/src/dicom/writer.js';
 import { deidentifyDicom, type ChangeLog, type DeidReason } from '../../../shared/src/deid/dicom-deid.js';
 import type { ConfidentialityProfile, DeidOption } from '../../../shared/src/deid/dicom-profile.js';
 import type { PatientPseudonymizer } from '../../../shared/src/deid/pseudonym.js';
@@ -24,6 +27,12 @@ export interface DicomDeidGateOptions {
   readonly pseudonymizer: PatientPseudonymizer;
   /** Per-study options. @default [] (Basic Profile only) */
   readonly options?: readonly DeidOption[];
+  /**
+   * Decode frame 0 of every image before admitting it, and refuse (`undecodable-pixels`) images no bundled
+   * codec can read (12-bit JPEG extended, HTJ2K, damaged data), so the cache holds only trainable images.
+   * @default false
+   */
+  readonly checkPixels?: boolean;
   /** Called after each file (progress). */
   readonly onFile?: (entry: DeidFileEntry) => void;
 }
@@ -112,7 +121,7 @@ export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidRepo
   const outputs = new Map<string, string>();
   const files = await listFiles(inDir);
   for (const file of files) {
-    const entry = await processFile(inDir, outDir, file, ctx, outputs);
+    const entry = await processFile(inDir, outDir, file, ctx, outputs, opts.checkPixels ?? false);
     if (entry.status === 'written') {
       written.push(entry);
       addChanges(total, entry.changes);
@@ -134,12 +143,25 @@ export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidRepo
   };
 }
 
+/** Why frame 0 of a de-identified image cannot be decoded, or `undefined` (also for instances without pixels). */
+async function undecodable(chunks: readonly Uint8Array[], file: string): Promise<string | undefined> {
+  const parsed = parseDicom(concatChunks(chunks), file);
+  if (!parsed.dataset.has(Tags.PixelData)) return undefined;
+  try {
+    await decodeStoredFrame(parsed, 0, file);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : 'pixel data cannot be decoded';
+  }
+}
+
 async function processFile(
   inDir: string,
   outDir: string,
   file: string,
   ctx: Parameters<typeof deidentifyDicom>[2],
   outputs: Map<string, string>,
+  checkPixels: boolean,
 ): Promise<DeidFileEntry> {
   let bytes: Uint8Array;
   try {
@@ -149,6 +171,10 @@ async function processFile(
   }
   const result = deidentifyDicom(bytes, file, ctx);
   if (result.status !== 'written') return { file, status: result.status, bytesIn: bytes.length, reasons: result.reasons };
+  if (checkPixels) {
+    const problem = await undecodable(result.chunks, file);
+    if (problem !== undefined) return { file, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'undecodable-pixels', message: problem }] };
+  }
   const output = `${result.sopInstanceUid}.dcm`;
   const previous = outputs.get(output);
   if (previous !== undefined) {
@@ -160,7 +186,7 @@ async function processFile(
     };
   }
   try {
-    await writeFileAtomic(path.join(outDir, output), result.bytes);
+    await writeFileAtomic(path.join(outDir, output), result.chunks);
   } catch {
     return { file, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'write-failed', message: `cannot write ${output} into the output folder` }] };
   }
@@ -171,7 +197,7 @@ async function processFile(
     output,
     transferSyntaxUid: result.transferSyntaxUid,
     bytesIn: bytes.length,
-    bytesOut: result.bytes.length,
+    bytesOut: result.byteLength,
     changes: result.changes,
   };
 }

@@ -1,6 +1,7 @@
 // Public API of site-agent/src/training: local training with TF.js. Named re-exports only.
 export {
   Trainer,
+  scoreMetrics,
   type EvaluateResult,
   type FitConfig,
   type FitResult,

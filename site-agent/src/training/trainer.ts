@@ -3,7 +3,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ConfigError, InputError, TesseraError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { selectBackend, type BackendName, type TfCore } from '../../../shared/src/ml/backend.js';
+import { augmentImages } from '../../../shared/src/ml/augment.js';
 import { buildModel, getFlatWeights, setFlatWeights } from '../../../shared/src/ml/build-model.js';
+import { rocAuc } from '../../../shared/src/ml/metrics.js';
 import { validateModelSpec, type ModelSpec } from '../../../shared/src/ml/model-spec.js';
 import { totalParams, weightLayout } from '../../../shared/src/ml/weights.js';
 import { createRng } from '../../../shared/src/rng.js';
@@ -57,6 +59,8 @@ export interface FitResult {
 /** Metrics of a weight vector on a data set. */
 export interface EvaluateResult extends Metrics {
   numExamples: number;
+  /** ROC AUC of the predicted probabilities; `NaN` when the data hold one class only. */
+  auc: number;
 }
 
 /** Options for {@link Trainer.create}. */
@@ -71,6 +75,22 @@ export interface TrainerOptions {
   computeGradients?: ComputeGradients;
   /** Source of DP noise and Poisson sampling. @default {@link createSecureRandom} (node:crypto) */
   random?: SecureRandom;
+}
+
+/**
+ * Loss (mean binary cross-entropy, probabilities clipped to [1e-7, 1 − 1e-7]), accuracy (≥ 0.5 counts
+ * as 1) and ROC AUC of predicted probabilities `p` against 0/1 labels `y`.
+ */
+export function scoreMetrics(p: Float32Array, y: Float32Array): EvaluateResult {
+  let lossSum = 0;
+  let correct = 0;
+  for (let r = 0; r < p.length; r++) {
+    const label = y[r] as number;
+    const pr = Math.min(Math.max(p[r] as number, BCE_EPSILON), 1 - BCE_EPSILON);
+    lossSum -= label * Math.log(pr) + (1 - label) * Math.log(1 - pr);
+    if ((pr >= 0.5 ? 1 : 0) === label) correct++;
+  }
+  return { loss: lossSum / p.length, accuracy: correct / p.length, auc: rocAuc(p, y), numExamples: p.length };
 }
 
 /** Rows predicted per tensor during evaluation, to bound memory on large cohorts. */
@@ -202,8 +222,19 @@ export class Trainer {
   }
 
   /**
+   * Predicted probabilities (inference mode) of `weights` on `data`, one per row.
+   * @throws InputError for malformed data or a wrong-length weight vector.
+   */
+  predict(weights: Float32Array, data: TrainingData): Float32Array {
+    this.#checkData(data);
+    setFlatWeights(this.#model, weights);
+    return this.#predictLoaded(data);
+  }
+
+  /**
    * Runs `cfg.epochs` passes of mini-batches in an order shuffled by `createRng(cfg.seed)`; each
-   * `step` runs inside `tf.tidy` with the batch tensors `x [m, d]` and `y [m, 1]`.
+   * `step` runs inside `tf.tidy` with the batch tensors `x [m, d]` and `y [m, 1]`. Image specs with
+   * `augment` transform each batch's rows first (same generator, so still reproducible per seed).
    */
   async #runEpochs(data: TrainingData, cfg: FitConfig, step: (x: tfc.Tensor2D, y: tfc.Tensor2D) => void): Promise<void> {
     const tf = this.#tf;
@@ -211,6 +242,7 @@ export class Trainer {
     const rng = createRng(cfg.seed);
     const xb = new Float32Array(cfg.batchSize * data.d);
     const yb = new Float32Array(cfg.batchSize);
+    const { augment, inputShape: shape } = this.spec;
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       rng.shuffle(order);
       for (let start = 0; start < data.n; start += cfg.batchSize) {
@@ -220,6 +252,7 @@ export class Trainer {
           xb.set(data.x.subarray(row * data.d, (row + 1) * data.d), r * data.d);
           yb[r] = data.y[row] as number;
         }
+        if (augment !== undefined && shape !== undefined) augmentImages(xb, m, shape, augment, rng);
         tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m), [m, 1])));
       }
       // Yield between epochs so a long fit does not starve the agent's gRPC keep-alives.
@@ -262,24 +295,22 @@ export class Trainer {
     return weights;
   }
 
-  #evaluateLoaded(data: TrainingData): EvaluateResult {
+  #predictLoaded(data: TrainingData): Float32Array {
     const tf = this.#tf;
-    let lossSum = 0;
-    let correct = 0;
+    const out = new Float32Array(data.n);
     for (let start = 0; start < data.n; start += EVAL_CHUNK) {
       const m = Math.min(EVAL_CHUNK, data.n - start);
       const p = tf.tidy(() => {
         const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
         return (this.#model.predict(x) as tfc.Tensor).dataSync();
       });
-      for (let r = 0; r < m; r++) {
-        const y = data.y[start + r] as number;
-        const pr = Math.min(Math.max(p[r] as number, BCE_EPSILON), 1 - BCE_EPSILON);
-        lossSum -= y * Math.log(pr) + (1 - y) * Math.log(1 - pr);
-        if ((pr >= 0.5 ? 1 : 0) === y) correct++;
-      }
+      out.set(p, start);
     }
-    return { loss: lossSum / data.n, accuracy: correct / data.n, numExamples: data.n };
+    return out;
+  }
+
+  #evaluateLoaded(data: TrainingData): EvaluateResult {
+    return scoreMetrics(this.#predictLoaded(data), data.y);
   }
 
   /** Splits a flat vector into tensors shaped like `variables` (kept: the caller disposes them). */

@@ -37,3 +37,19 @@ describe('bench aggregation suite', () => {
     expect(formatTable(results).split('\n')).toHaveLength(2 + results.length);
   });
 });
+
+describe('bench transfer suite', () => {
+  it('moves a payload on every path with the site side on both placements (shapes only)', async () => {
+    const { runTransferSuite } = await import('../../../bench/transfer.js');
+    const results = await runTransferSuite({ sizes: [1024 * 1024 + 7], runs: 1 });
+    expect(results.map((r) => [r.client, r.path])).toEqual(
+      (['same-thread', 'worker-thread'] as const).flatMap((c) =>
+        (['raw-tcp', 'raw-tls', 'grpc-mtls-upload', 'grpc-mtls-download'] as const).map((p) => [c, p]),
+      ),
+    );
+    for (const r of results) {
+      expect(r.bytes).toBe(1024 * 1024 + 7);
+      expect(Number.isFinite(r.MBps) && r.MBps > 0).toBe(true);
+    }
+  }, 60_000);
+});

@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { verifyLedger } from '../../../shared/src/audit/index.js';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
 import {
   type ProvisionSummary,
@@ -125,7 +126,13 @@ describe('provisionConsortium', () => {
     clock.ms = 1000;
     // Assert
     expect(result).toMatchObject({ id: 'st-olav', serial, alreadyRevoked: false });
-    expect(result.written).toHaveLength(2);
+    expect(result.written).toHaveLength(4);
+    expect(result.ledgerProblem).toBeUndefined();
+    // The provisioning ledger, signed by the CA, records every certificate issued and now the revocation.
+    const ledger = verifyLedger(readFileSync(path.join(out, 'coordinator/provision-ledger.jsonl'), 'utf8'), { caPem: caCertPem });
+    expect(ledger.report.firstBad).toBeNull();
+    expect(ledger.entries.filter((e) => e.kind === 'provision.certificate').map((e) => e.details['id'])).toEqual(summary.manifest.certificates.map((c) => c.id));
+    expect(ledger.entries.at(-1)).toMatchObject({ kind: 'certificate.revoked', actor: 'ca', details: { id: 'st-olav', serial, reason: 'key compromised' } });
     expect(readFileSync(path.join(out, 'ca/revocations.json'), 'utf8')).toBe(readFileSync(path.join(out, 'coordinator/revocations.json'), 'utf8'));
     expect(store.isRevoked(serial)).toBe(true);
     expect(() =>

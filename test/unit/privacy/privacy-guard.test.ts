@@ -49,7 +49,7 @@ describe('site privacy policy file', () => {
   it('fills defaults and rejects unknown keys and missing limits, naming the file and field', () => {
     expect(policy.requireDp).toBe(true);
     expect(() => parseConfigText(PrivacyPolicySchema, `${policyText}\nmaxEpsilon: 3\n`, 'p.yaml')).toThrow(ConfigError);
-    expect(() => parseConfigText(PrivacyPolicySchema, `${policyText}\nmaxEpsilon: 3\n`, 'p.yaml')).toThrow(/p\.yaml: \/maxEpsilon has an unknown key/);
+    expect(() => parseConfigText(PrivacyPolicySchema, `${policyText}\nmaxEpsilon: 3\n`, 'p.yaml')).toThrow(/p\.yaml: unknown key 'maxEpsilon'/);
     expect(() => parseConfigText(PrivacyPolicySchema, 'maxEpsilonPerStudy: 1\n', 'p.yaml')).toThrow(/maxDeltaPerStudy/);
   });
 });

@@ -1,0 +1,43 @@
+import type { Rng } from '../rng.js';
+import type { ImageAugmentSpec } from './model-spec.js';
+
+/**
+ * Applies {@link ImageAugmentSpec} in place to `m` rows of `height × width × channels` float pixels
+ * (row-major HWC, consecutive in `x`): per row, an optional left–right mirror and a shift by
+ * `dy, dx ∈ [−maxShift, maxShift]`, vacated pixels set to 0. Draws come from `rng`, so a seeded fit
+ * augments identically on every run.
+ */
+export function augmentImages(
+  x: Float32Array,
+  m: number,
+  shape: readonly [number, number, number],
+  augment: ImageAugmentSpec,
+  rng: Rng,
+): void {
+  const [h, w, c] = shape;
+  const size = h * w * c;
+  const maxShift = augment.maxShift ?? 0;
+  const src = new Float32Array(size);
+  for (let r = 0; r < m; r++) {
+    const flip = augment.flipHorizontal === true && rng.next() < 0.5;
+    const dy = maxShift > 0 ? rng.int(2 * maxShift + 1) - maxShift : 0;
+    const dx = maxShift > 0 ? rng.int(2 * maxShift + 1) - maxShift : 0;
+    if (!flip && dy === 0 && dx === 0) continue;
+    const row = x.subarray(r * size, (r + 1) * size);
+    src.set(row);
+    for (let i = 0; i < h; i++) {
+      const si = i - dy;
+      for (let j = 0; j < w; j++) {
+        const sj0 = j - dx;
+        const sj = flip ? w - 1 - sj0 : sj0;
+        const out = (i * w + j) * c;
+        if (si < 0 || si >= h || sj0 < 0 || sj0 >= w) {
+          for (let k = 0; k < c; k++) row[out + k] = 0;
+        } else {
+          const from = (si * w + sj) * c;
+          for (let k = 0; k < c; k++) row[out + k] = src[from + k] as number;
+        }
+      }
+    }
+  }
+}

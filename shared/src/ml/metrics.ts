@@ -1,0 +1,88 @@
+/**
+ * Evaluation metrics on plain arrays (no TF.js), shared by sites and the coordinator.
+ */
+
+/**
+ * Area under the ROC curve of `scores` for 0/1 `labels`: the probability that a random positive
+ * scores above a random negative, ties counting one half (Mann–Whitney U with mid-ranks).
+ * Returns `NaN` when either class is absent (AUC is undefined there).
+ */
+export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  const n = scores.length;
+  if (labels.length !== n) throw new RangeError(`rocAuc: ${n} scores but ${labels.length} labels`);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number));
+  let positives = 0;
+  let rankSum = 0;
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j + 1 < n && scores[order[j + 1] as number] === scores[order[i] as number]) j++;
+    const midRank = (i + j) / 2 + 1; // 1-based mean rank of the tie group
+    for (let k = i; k <= j; k++) {
+      if (labels[order[k] as number] === 1) {
+        positives++;
+        rankSum += midRank;
+      }
+    }
+    i = j + 1;
+  }
+  const negatives = n - positives;
+  if (positives === 0 || negatives === 0) return Number.NaN;
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+}
+
+/** Bins of the per-class score histograms sites report for federated AUC. */
+export const ROC_BINS = 1000;
+/** Metric-key prefixes of the histogram counts: `roc.pos.<bin>`, `roc.neg.<bin>` (zero bins omitted). */
+export const ROC_POS_PREFIX = 'roc.pos.';
+export const ROC_NEG_PREFIX = 'roc.neg.';
+
+/**
+ * Per-class histograms of predicted probabilities over {@link ROC_BINS} equal bins of [0, 1], as sparse
+ * metric entries. Summed over sites they give the pooled ROC AUC of the federation ({@link aucFromHistograms})
+ * without any site revealing a score or a row: only how many of its held-out examples of each class fall in
+ * each bin.
+ */
+export function scoreHistogramMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i] as number;
+    const bin = Math.min(ROC_BINS - 1, Math.max(0, Math.floor((Number.isFinite(s) ? s : 0) * ROC_BINS)));
+    const key = `${labels[i] === 1 ? ROC_POS_PREFIX : ROC_NEG_PREFIX}${bin}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+/**
+ * Adds the `roc.*` entries of one site's metrics into `pos` / `neg` (length {@link ROC_BINS}).
+ * Returns false, adding nothing, when an entry is malformed (bad bin, negative or fractional count).
+ */
+export function addScoreHistogram(metrics: Readonly<Record<string, number>>, pos: Float64Array, neg: Float64Array): boolean {
+  const adds: [Float64Array, number, number][] = [];
+  for (const [key, count] of Object.entries(metrics)) {
+    const into = key.startsWith(ROC_POS_PREFIX) ? pos : key.startsWith(ROC_NEG_PREFIX) ? neg : undefined;
+    if (into === undefined) continue;
+    const bin = Number(key.slice(ROC_POS_PREFIX.length));
+    if (!Number.isInteger(bin) || bin < 0 || bin >= ROC_BINS || !Number.isInteger(count) || count < 0) return false;
+    adds.push([into, bin, count]);
+  }
+  for (const [into, bin, count] of adds) into[bin] = (into[bin] as number) + count;
+  return true;
+}
+
+/** ROC AUC from per-class score histograms (pairs in the same bin count one half); NaN if a class is empty. */
+export function aucFromHistograms(pos: ArrayLike<number>, neg: ArrayLike<number>): number {
+  let negBelow = 0;
+  let good = 0;
+  let p = 0;
+  let n = 0;
+  for (let b = 0; b < pos.length; b++) {
+    const pb = pos[b] as number;
+    const nb = neg[b] as number;
+    good += pb * (negBelow + nb / 2);
+    negBelow += nb;
+    p += pb;
+    n += nb;
+  }
+  return p === 0 || n === 0 ? Number.NaN : good / (p * n);
+}

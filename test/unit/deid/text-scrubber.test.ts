@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { TextScrubber } from '../../../shared/src/deid/text-scrubber.js';
+
+const scrubber = new TextScrubber();
+const found = (text: string, known: string[] = []): string[] => scrubber.find(text, { knownIdentifiers: known }).map((s) => text.slice(s.start, s.end));
+
+describe('TextScrubber', () => {
+  it.each([
+    ['Seen by Dr. Wolfe this am.', ['Wolfe']],
+    ['PER DR TYRO, FULL CODE.', ['TYRO']],
+    ['E. WELSH AWARE. ABG drawn.', ['E', 'WELSH']],
+    ['wife, Carol Buckley (201/324/1423) confirms.', ['Carol', 'Buckley', '(201/324/1423)']],
+    ['Sons Smokey, Morris and Roger in to visit.', ['Smokey', 'Morris', 'Roger']],
+    ['irene snell, rn', ['irene', 'snell']],
+    ['Transferred from CALVERT HOSPITAL on 7/22.', ['CALVERT', '7/22']],
+    ['lives in catonsville with his wife', ['catonsville']],
+    ['to go to St. Agnes tomorrow', ['St', 'Agnes']],
+    ['PMH: MI 1992, CABG \'95, 3/4/2019 admission', ['1992', "'95", '3/4/2019']],
+    ['birthday is tomorrow, May 16, 2015.', ['May 16, 2015']],
+    ['call 410-322-1419 or page #54321', ['410-322-1419', '54321']],
+    ['mail jo@example.org, see https://x.example.org/a from 10.0.0.12', ['jo@example.org', 'https://x.example.org/a', '10.0.0.12']],
+    ['SSN 123-45-6789, MRN: 00123456', ['123-45-6789', '00123456']],
+    ['VIN 1HGCM82633A004352; UDI (01)00884838035683(21)1234', ['1HGCM82633A004352', '(01)00884838035683(21)1234']],
+    ['a 94 yo woman; a 67 yo man', ['94']],
+  ])('finds the PHI in %j', (text, expected) => {
+    expect(found(text)).toEqual(expected);
+  });
+
+  it.each([
+    'BP 120/80, HR 88, PSV 10/5, rales 1/3 up, strength 5/5',
+    'Lasix 40 mg IV given at 2130; foley draining; sats 95% on 4L NP',
+    'pain 3/10, vent 700x12/5/40% tolerating well',
+    'Patient alert and oriented, MS: sedated on propofol',
+  ])('leaves clinical text alone: %j', (text) => {
+    expect(found(text)).toEqual([]);
+  });
+
+  it('removes the record\'s own identifiers, including Synthea names with digits and their letters', () => {
+    const text = 'Jorge Luis88 is a newborn; Jorge was seen at 568 Hills Branch Unit 86.';
+    expect(scrubber.scrub(text, { knownIdentifiers: ['Jorge Luis88', 'Vela532', '568 Hills Branch Unit 86'] })).toBe('[NAME] is a newborn; [NAME] was seen at [NAME].');
+  });
+
+  it('takes site-specific names (staff roster, local places) as options', () => {
+    const site = new TextScrubber({ extraNames: ['quartermain'] });
+    expect(site.scrub('transferred to quartermain 6')).toBe('transferred to [NAME] 6');
+  });
+});
