@@ -41,6 +41,9 @@ export const REDACT_PATHS: readonly string[] = [
   '*.token',
   '*.password',
   'req.headers.authorization',
+  'req.headers.cookie',
+  'authorization',
+  '*.authorization',
 ];
 
 export type { Logger };

@@ -59,7 +59,7 @@ describe('tessera audit export | verify | evidence | cross-check (subprocesses, 
     const ver = await tessera('audit', 'verify', exported, '--ca', ca, '--json');
     // Assert
     expect(exp.code, exp.stderr).toBe(ExitCode.Ok);
-    const summary = JSON.parse(exp.stdout) as { entries: number; head: { seq: number } };
+    const summary = JSON.parse(exp.stdout) as { entries: number; head: { seq: number; hash: string } };
     expect(summary.entries).toBe(summary.head.seq);
     const lines = readFileSync(exported, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(summary.entries + 2); // header, entries, signed head
@@ -74,6 +74,12 @@ describe('tessera audit export | verify | evidence | cross-check (subprocesses, 
     const human = await tessera('audit', 'verify', exported);
     expect(human.stdout).toContain('OK ');
     expect(human.stdout).toContain('NOT anchored');
+    // A head noted from this export must still be in a later one.
+    const head = summary.head;
+    expect((await tessera('audit', 'verify', exported, '--ca', ca, '--expect-head', `${head.seq}:${head.hash}`)).code).toBe(ExitCode.Ok);
+    const wrong = await tessera('audit', 'verify', exported, '--ca', ca, '--expect-head', `${head.seq}:${'0'.repeat(64)}`);
+    expect(wrong.code).toBe(ExitCode.AuditInvalid);
+    expect(wrong.stdout).toContain('rewritten');
   });
 
   it.each([

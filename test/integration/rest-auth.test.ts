@@ -157,6 +157,17 @@ describe('REST API authentication and roles (real coordinator, SQLite file, prov
     expect(csv.body).toContain('study.created');
   });
 
+  it('shows ε spent per site from the ledger\'s privacy.spent entries, and dp null where none was spent', async () => {
+    // What the DP round code's site-privacy event becomes (coordinator-audit.ts): cumulative ε per site.
+    for (const [round, eps] of [[1, 0.4], [2, 0.7]] as const) {
+      await fed.coordinator.audit.append({ actor: 'site:site-1', kind: 'privacy.spent', studyId: 'it-study', siteId: 'site-1', round, details: { epsilonTotal: eps, delta: 1e-5, accountant: 'rdp' } });
+    }
+    const all = (await fed.app.inject({ url: '/api/v1/privacy-budgets?study=it-study', headers: fed.auth('cora') })).json<{ siteId: string; dp: { epsilonSpent: number; delta: number; mechanism: string } | null }[]>();
+    expect(all.find((b) => b.siteId === 'site-1')?.dp).toEqual({ mechanism: 'rdp', epsilonSpent: 0.7, epsilonBudget: null, delta: 1e-5 });
+    const own = (await fed.app.inject({ url: '/api/v1/privacy-budgets', headers: fed.auth('sam') })).json<{ siteId: string }[]>();
+    expect(new Set(own.map((b) => b.siteId))).toEqual(new Set(['site-1']));
+  });
+
   it('counts refusals in /metrics and serves the OpenAPI document', async () => {
     const metrics = await fed.app.inject({ url: '/metrics', headers: fed.auth('olga') });
     expect(metrics.body).toMatch(/tessera_refusals_total\{source="rest",reason="TESSERA_API_UNAUTHENTICATED"\} [1-9]/);
@@ -193,6 +204,13 @@ describe('REST rate limiting', () => {
       const limited = await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('olga') });
       expect(limited.json<{ code: string }>().code).toBe('TESSERA_API_RATE_LIMITED');
       expect((await fed.app.inject({ url: '/api/v1/whoami', headers: fed.auth('cora') })).statusCode).toBe(200);
+      // Guessing tokens does not buy a fresh bucket per guess: unknown tokens share their address's bucket.
+      const guesses: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const res = await fed.app.inject({ url: '/api/v1/whoami', headers: { authorization: `Bearer guess-${String(i).padStart(20, '0')}` } });
+        guesses.push(res.statusCode);
+      }
+      expect(guesses.slice(-2)).toEqual([429, 429]);
     } finally {
       await fed.close();
     }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CommandIo } from '../../cli/src/commands/command-io.js';
@@ -6,6 +6,11 @@ import { sitesCommand } from '../../cli/src/commands/sites.js';
 import { studyCommand } from '../../cli/src/commands/study.js';
 import { ExitCode } from '../../cli/src/exit-codes.js';
 import { main } from '../../cli/src/main.js';
+import { TokenAuthenticator } from '../../coordinator/src/rest/auth.js';
+import { startRestServer } from '../../coordinator/src/rest/server.js';
+import { isLoopback, startCoordinatorApi } from '../../coordinator/src/rest/start-api.js';
+import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-config.js';
+import { validateConfig } from '../../shared/src/config/validate.js';
 import { makeStudy } from '../helpers/federation-fixture.js';
 import { type RestFederation, startRestFederation } from '../helpers/rest-fixture.js';
 
@@ -120,6 +125,44 @@ describe('operator CLI over the REST API (tessera study / tessera sites)', () =>
     const rounds = (await fed.app.inject({ url: '/api/v1/studies/pausable/rounds', headers: fed.auth('cora') })).json<{ round: number; status: string }[]>();
     expect(rounds.filter((r) => r.status === 'committed').map((r) => r.round)).toEqual([1, 2, 3, 4]);
     expect((await post('/api/v1/studies/pausable/resume')).statusCode).toBe(409);
+  });
+
+  it('talks HTTPS with the coordinator certificate when the CLI is given the consortium CA, and refuses without it', async () => {
+    const c = path.join(fed.pkiDir, 'coordinator');
+    const https = await startRestServer({
+      coordinator: fed.coordinator,
+      tokens: TokenAuthenticator.fromFile(path.join(c, 'operators.json')),
+      logger: fed.logger,
+      host: '127.0.0.1',
+      port: 0,
+      https: { key: readFileSync(path.join(c, 'server.key')), cert: readFileSync(path.join(c, 'server.crt')) },
+    });
+    try {
+      expect(https.url.startsWith('https://127.0.0.1:')).toBe(true);
+      const io = captureIo();
+      expect(await sitesCommand(['--api', https.url, '--token-file', token('olga'), '--ca', path.join(c, 'ca.crt'), '--json'], io)).toBe(ExitCode.Ok);
+      expect(JSON.parse(io.stdout.join('\n'))).toHaveLength(2);
+      const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+      try {
+        expect(await main(['sites', '--api', https.url, '--token-file', token('olga')])).toBe(ExitCode.Unreachable);
+      } finally {
+        quiet.mockRestore();
+      }
+    } finally {
+      await https.close();
+    }
+  });
+
+  it('refuses to serve plain HTTP on a non-loopback address', async () => {
+    expect(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('localhost')).toBe(true);
+    expect(isLoopback('0.0.0.0') || isLoopback('10.1.2.3')).toBe(false);
+    const c = path.join(fed.pkiDir, 'coordinator');
+    const config = validateConfig(
+      CoordinatorConfigSchema,
+      { dataDir: 'x', tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key') }, api: { host: '0.0.0.0', tokens: path.join(c, 'operators.json') } },
+      'coordinator.yaml',
+    );
+    await expect(startCoordinatorApi({ coordinator: fed.coordinator, config, baseDir: fed.dir, logger: fed.logger })).rejects.toThrow(/api.tls: true/);
   });
 
   it('maps API refusals to documented exit codes', async () => {

@@ -12,13 +12,14 @@ import { type CommandIo, processIo } from './command-io.js';
 
 export const AUDIT_USAGE = `usage:
   tessera audit export (--workdir DIR | --config FILE) --out FILE [--format jsonl|csv] [--study ID] [--site ID] [--json]
-  tessera audit verify FILE [--ca ca.crt | --signer-cert cert.pem] [--json]
+  tessera audit verify FILE [--ca ca.crt | --signer-cert cert.pem] [--expect-head SEQ:HASH] [--json]
   tessera audit evidence --study ID --out DIR (--workdir DIR | --config FILE) [--json]
   tessera audit cross-check COORDINATOR_LEDGER SITE_LEDGER [--site ID] [--ca ca.crt] [--json]
 
 export      the coordinator's signed ledger as JSONL (header, one entry per line with its hash and signature,
             a head signed now); --study/--site write a selection (each entry verifies, completeness cannot)
-verify      checks a ledger file offline; exit 8 names the first entry edited, deleted, reordered or cut off
+verify      checks a ledger file offline; exit 8 names the first entry edited, deleted, reordered or cut off;
+            --expect-head checks the ledger still holds a head noted earlier (an export prints it)
 evidence    an evidence pack for a study: evidence.json, evidence.html, audit-ledger.jsonl, ca.crt
 cross-check compares the coordinator's ledger with a site's on every update hash; exit 9 when they disagree`;
 
@@ -100,7 +101,7 @@ async function exportCommand(argv: string[], io: CommandIo): Promise<number> {
     const entries = values.format === 'csv' ? text.split('\r\n').length - 2 : text.split('\n').filter((l) => l.startsWith('{"type":"entry"')).length;
     const summary = { out, format: values.format, ledger: ledger.name, entries, selection: Object.keys(filter).length > 0, head };
     if (values.json) io.out(JSON.stringify(summary, null, 2));
-    else io.out(`wrote ${entries} entries of ${ledger.name} to ${out}${summary.selection ? ' (selection)' : ''}; head #${head.seq} ${head.hash}`);
+    else io.out(`wrote ${entries} entries of ${ledger.name} to ${out}${summary.selection ? ' (selection)' : ''}; head ${head.seq}:${head.hash}`);
     return ExitCode.Ok;
   } finally {
     await ledger.close();
@@ -126,6 +127,14 @@ function describeVerification(file: string, r: LedgerVerification): string[] {
   return lines;
 }
 
+/** `--expect-head SEQ:HASH` (as `tessera audit export` prints it). */
+function parseExpectHead(value: string | undefined): { seq: number; hash: string } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(value);
+  if (!m?.[1] || !m[2]) throw new ConfigError(`--expect-head must be SEQ:HASH (a seq and 64 lowercase hex), not '${value.slice(0, 80)}'`);
+  return { seq: Number(m[1]), hash: m[2] };
+}
+
 function verifyCommand(argv: string[], io: CommandIo): Promise<number> {
   return Promise.resolve(runVerify(argv, io));
 }
@@ -133,17 +142,19 @@ function verifyCommand(argv: string[], io: CommandIo): Promise<number> {
 function runVerify(argv: string[], io: CommandIo): number {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ca: { type: 'string' }, 'signer-cert': { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: { ca: { type: 'string' }, 'signer-cert': { type: 'string' }, 'expect-head': { type: 'string' }, json: { type: 'boolean', default: false } },
     strict: true,
     allowPositionals: true,
   });
   const file = positionals[0];
+  const expectHead = parseExpectHead(values['expect-head']);
   if (file === undefined || positionals.length > 1) throw new ConfigError('give exactly one ledger FILE to verify');
   if (values.ca !== undefined && values['signer-cert'] !== undefined) throw new ConfigError('--ca and --signer-cert are mutually exclusive');
   const text = readInput(file, 'ledger');
   const { report } = verifyLedger(text, {
     ...(values.ca !== undefined ? { caPem: readInput(values.ca, 'CA certificate') } : {}),
     ...(values['signer-cert'] !== undefined ? { signerPem: readInput(values['signer-cert'], 'signer certificate') } : {}),
+    ...(expectHead !== undefined ? { expectHead } : {}),
   });
   if (values.json) io.out(JSON.stringify({ file: path.resolve(file), ...report }, null, 2));
   else for (const line of describeVerification(file, report)) io.out(line);

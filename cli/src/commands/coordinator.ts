@@ -52,14 +52,15 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   });
   send({ kind: 'listening', port: coordinator.port });
   let api: RunningRestServer | undefined;
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down');
-    await api?.close();
-    await coordinator.close();
-  };
+  // One shutdown, and every caller waits for it: a SIGTERM that arrives while --exit-when-done is already
+  // closing must not exit before the store and the audit ledger are closed (`coordinator.stopped`).
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      logger.info('shutting down');
+      await api?.close();
+      await coordinator.close();
+    })());
   const apiPort = values['api-port'] === undefined ? undefined : Number(values['api-port']);
   if (apiPort !== undefined && !(Number.isInteger(apiPort) && apiPort >= 0 && apiPort <= 65535)) {
     await stop();

@@ -16,6 +16,21 @@ export function auditReason(reason: string | null | undefined): string | undefin
   return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;
 }
 
+/**
+ * `details` with every string cut to {@link MAX_REASON} characters. Some values come from a site (its hello's
+ * backend and agent version, a refusal's reason): an over-long one must shorten the entry, not lose it, and
+ * never fail the round that records it.
+ */
+function clampStrings(details: NonNullable<AuditEntryInput['details']>): Record<string, JsonValue | undefined> {
+  const clamp = (v: JsonValue | undefined): JsonValue | undefined => {
+    if (typeof v === 'string') return auditReason(v);
+    if (Array.isArray(v)) return v.map((x) => clamp(x) ?? null);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clamp(x) ?? null]));
+    return v;
+  };
+  return Object.fromEntries(Object.entries(details).map(([k, v]) => [k, clamp(v)]));
+}
+
 /** Keys of a study spec that carry privacy parameters (secure aggregation now; differential privacy when it lands). */
 const PRIVACY_KEYS = ['secureAggregation', 'differentialPrivacy', 'dp', 'privacy'] as const;
 
@@ -52,7 +67,8 @@ type Hooks = Partial<{ [K in keyof CoordinatorStore]: CoordinatorStore[K] }>;
 export function auditingStore(inner: CoordinatorStore, ledger: AuditLedger, coordinatorActor: string, logger: Logger): CoordinatorStore {
   const record = async (input: RecordInput): Promise<void> => {
     try {
-      await ledger.append({ ...input, actor: input.actor ?? currentAuditActor(coordinatorActor) });
+      const details = input.details === undefined ? undefined : clampStrings(input.details);
+      await ledger.append({ ...input, ...(details !== undefined ? { details } : {}), actor: input.actor ?? currentAuditActor(coordinatorActor) });
     } catch (err) {
       logger.error({ kind: input.kind, err: errorMessage(err) }, 'audit entry not recorded');
       throw err;

@@ -1,4 +1,6 @@
+import { AuditKind } from '../../../shared/src/audit/index.js';
 import { epsilonFor } from '../../../shared/src/dp/accountant.js';
+import type { AuditLedger } from '../audit/audit-ledger.js';
 import type { CoordinatorEvent } from '../rounds/events.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 
@@ -8,7 +10,7 @@ export interface PrivacyBudgetEntry {
   siteId: string;
   /** Committed rounds whose aggregate includes this site's update. */
   roundsParticipated: number;
-  /** Differential-privacy accounting; null when the study runs without DP (or the accountant has nothing stored). */
+  /** Differential-privacy accounting; null when the study ran without DP (no `privacy.spent` entry for the site). */
   dp: { mechanism: string; epsilonSpent: number; epsilonBudget: number | null; delta: number } | null;
 }
 
@@ -16,12 +18,15 @@ export interface PrivacyBudgetSource {
   list(filter: { studyId?: string; siteId?: string }): Promise<PrivacyBudgetEntry[]>;
 }
 
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
 /**
- * Privacy budgets from what the coordinator store holds today: participation per site and study. The `dp` field
- * is where the differential-privacy accountant's ε spent / budget / δ go; pass a source that fills it (the DP work)
- * to {@link buildRestServer}.
+ * Privacy budgets from what the coordinator holds: participation per site and study from the store, and ε / δ
+ * from the signed ledger's `privacy.spent` entries (the last cumulative `epsilonTotal` a site's accountant
+ * reported, or the sum of per-round `epsilon`: basic composition). `epsilonBudget` stays null until study files
+ * carry a budget.
  */
-export function storePrivacyBudgets(store: CoordinatorStore): PrivacyBudgetSource {
+export function storePrivacyBudgets(store: CoordinatorStore, ledger?: AuditLedger): PrivacyBudgetSource {
   return {
     async list(filter) {
       const studies = (await store.listStudies()).filter((s) => filter.studyId === undefined || s.id === filter.studyId);
@@ -34,8 +39,31 @@ export function storePrivacyBudgets(store: CoordinatorStore): PrivacyBudgetSourc
             if (s.phase === 'fit' && s.outcome === 'ok') counts.set(s.siteId, (counts.get(s.siteId) ?? 0) + 1);
           }
         }
-        for (const [siteId, n] of [...counts].sort((a, b) => a[0].localeCompare(b[0]))) {
-          if (filter.siteId === undefined || filter.siteId === siteId) out.push({ studyId: study.id, siteId, roundsParticipated: n, dp: null });
+        const dp = new Map<string, { mechanism: string; epsilonSpent: number; epsilonBudget: null; delta: number }>();
+        if (ledger) {
+          let after = 0;
+          for (;;) {
+            const page = await ledger.list({ studyId: study.id, kind: AuditKind.PrivacySpent }, { afterSeq: after, limit: 1000 });
+            for (const e of page.entries) {
+              if (e.siteId === undefined) continue;
+              const prev = dp.get(e.siteId);
+              const total = num(e.details['epsilonTotal']);
+              const step = num(e.details['epsilon']);
+              dp.set(e.siteId, {
+                mechanism: typeof e.details['accountant'] === 'string' ? e.details['accountant'] : 'differential privacy',
+                epsilonSpent: total ?? (prev?.epsilonSpent ?? 0) + (step ?? 0),
+                epsilonBudget: null,
+                delta: num(e.details['delta']) ?? prev?.delta ?? 0,
+              });
+            }
+            if (page.nextAfterSeq === null) break;
+            after = page.nextAfterSeq;
+          }
+        }
+        const sites = [...new Set([...counts.keys(), ...dp.keys()])].sort();
+        for (const siteId of sites) {
+          if (filter.siteId !== undefined && filter.siteId !== siteId) continue;
+          out.push({ studyId: study.id, siteId, roundsParticipated: counts.get(siteId) ?? 0, dp: dp.get(siteId) ?? null });
         }
       }
       return out;
@@ -43,21 +71,23 @@ export function storePrivacyBudgets(store: CoordinatorStore): PrivacyBudgetSourc
   };
 }
 
-/** What the coordinator needs to show DP budgets: its store and its event stream. */
+/** What the coordinator needs to show DP budgets: its store, its signed ledger and its event stream. */
 export interface DpBudgetDeps {
   store: CoordinatorStore;
+  ledger?: AuditLedger;
   subscribe(listener: (e: CoordinatorEvent) => void): () => void;
 }
 
 /**
  * Privacy budgets with the differential-privacy figures filled in. For each site of a DP study,
- * `epsilonSpent` is the larger of (a) ε of the steps in the committed rounds it took part in, under
- * the study's accountant and σ (what the coordinator can recompute from its own store, so it survives
- * restarts), and (b) the ε the site last reported from its own ledger (`PrivacySpend`; it also counts
- * retried attempts and is the one the site enforces). `epsilonBudget` is the study's target.
+ * `epsilonSpent` is the largest of (a) ε of the steps in the committed rounds it took part in, under
+ * the study's accountant and σ (what the coordinator can recompute from its own store), (b) the ε the
+ * site last reported from its own ledger (`PrivacySpend`, seen live; it also counts retried attempts
+ * and is the one the site enforces) and (c) the last such report in the signed audit ledger's
+ * `privacy.spent` entries (survives restarts). `epsilonBudget` is the study's target.
  */
 export function dpPrivacyBudgets(deps: DpBudgetDeps): PrivacyBudgetSource {
-  const base = storePrivacyBudgets(deps.store);
+  const base = storePrivacyBudgets(deps.store, deps.ledger);
   const reported = new Map<string, { epsilon: number; delta: number }>();
   deps.subscribe((e) => {
     if (e.type === 'site-privacy') reported.set(`${e.studyId}/${e.siteId}`, { epsilon: e.epsilon, delta: e.delta });
@@ -69,13 +99,17 @@ export function dpPrivacyBudgets(deps: DpBudgetDeps): PrivacyBudgetSource {
       return entries.map((entry) => {
         const p = specs.get(entry.studyId)?.privacy;
         if (p === undefined || p.noiseMultiplier === undefined) return entry;
-        const computed = epsilonFor(p.accountant, { q: p.samplingRate, sigma: p.noiseMultiplier, steps: entry.roundsParticipated * p.stepsPerRound }, p.delta);
-        const site = reported.get(`${entry.studyId}/${entry.siteId}`);
+        // Site level without secure aggregation: each site's release carries its share σ/√minSites.
+        const site = p.mode === 'site';
+        const sigma = site ? p.noiseMultiplier / Math.sqrt(specs.get(entry.studyId)?.minSites ?? 1) : p.noiseMultiplier;
+        const steps = entry.roundsParticipated * (site ? 1 : p.stepsPerRound);
+        const computed = steps === 0 ? 0 : epsilonFor(p.accountant, { q: site ? 1 : p.samplingRate, sigma, steps }, p.delta);
+        const live = reported.get(`${entry.studyId}/${entry.siteId}`);
         return {
           ...entry,
           dp: {
-            mechanism: `dp-sgd (${p.mode}-level, ${p.accountant})`,
-            epsilonSpent: Math.max(computed, site?.epsilon ?? 0),
+            mechanism: site ? `dp-fedavg (site-level, ${p.accountant})` : `dp-sgd (record-level, ${p.accountant})`,
+            epsilonSpent: Math.max(computed, live?.epsilon ?? 0, entry.dp?.epsilonSpent ?? 0),
             epsilonBudget: p.epsilon,
             delta: p.delta,
           },

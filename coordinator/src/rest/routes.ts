@@ -8,6 +8,7 @@ import type {
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
   RawServerDefault,
+  RequestPayload,
 } from 'fastify';
 import type { OperatorAccessRole } from '../../../shared/src/config/consortium-config.js';
 import { validateConfig } from '../../../shared/src/config/validate.js';
@@ -27,7 +28,7 @@ export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression,
 type Guard = (
   roles: readonly OperatorAccessRole[],
   action: string,
-) => (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
+) => (req: FastifyRequest, reply: FastifyReply, payload: RequestPayload, done: (err: Error | null, payload?: RequestPayload) => void) => void;
 
 const ALL: readonly OperatorAccessRole[] = ['operator', 'compliance', 'site-admin'];
 const READERS: readonly OperatorAccessRole[] = ['operator', 'compliance'];
@@ -111,7 +112,7 @@ function eventSite(e: CoordinatorEvent): string | undefined {
 export function registerRoutes(app: App, options: RestServerOptions & { guard: Guard }): void {
   const { coordinator, guard } = options;
   const store = coordinator.store;
-  const privacy = options.privacy ?? storePrivacyBudgets(store);
+  const privacy = options.privacy ?? storePrivacyBudgets(store, options.audit ?? coordinator.audit);
   const now = options.now ?? Date.now;
 
   const requireStudy = async (id: string): Promise<StudyRecord> => {
@@ -124,7 +125,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/whoami',
     {
-      onRequest: guard(ALL, 'identify'),
+      preParsing: guard(ALL, 'identify'),
       schema: { tags: ['auth'], description: 'Sign-in: who the token belongs to. Each call is recorded in the audit ledger as a login.', querystring: S.NoQuery, response: { 200: S.WhoAmI, ...errors } },
     },
     async (req) => {
@@ -142,14 +143,14 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   // ---- studies -------------------------------------------------------------------------------------------------
   app.get(
     '/api/v1/studies',
-    { onRequest: guard(ALL, 'list studies'), schema: { tags: ['studies'], querystring: S.NoQuery, response: { 200: Type.Array(S.StudyView), ...errors } } },
+    { preParsing: guard(ALL, 'list studies'), schema: { tags: ['studies'], querystring: S.NoQuery, response: { 200: Type.Array(S.StudyView), ...errors } } },
     async () => (await store.listStudies()).map((s) => studyView(s, coordinator.isRunning(s.id))),
   );
 
   app.post(
     '/api/v1/studies',
     {
-      onRequest: guard(OPERATOR, 'create studies'),
+      preParsing: guard(OPERATOR, 'create studies'),
       schema: {
         tags: ['studies'],
         description: 'Creates a study from a study file (JSON of study.yaml). Idempotent for the same id and contract; 409 for the same id with a different one.',
@@ -171,14 +172,14 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
 
   app.get(
     '/api/v1/studies/:studyId',
-    { onRequest: guard(ALL, 'read study contracts'), schema: { tags: ['studies'], params: S.StudyParams, querystring: S.NoQuery, response: { 200: S.StudyView, ...errors, 404: S.ErrorBody } } },
+    { preParsing: guard(ALL, 'read study contracts'), schema: { tags: ['studies'], params: S.StudyParams, querystring: S.NoQuery, response: { 200: S.StudyView, ...errors, 404: S.ErrorBody } } },
     async (req) => studyView(await requireStudy(req.params.studyId), coordinator.isRunning(req.params.studyId)),
   );
 
   app.post(
     '/api/v1/studies/:studyId/:action',
     {
-      onRequest: guard(OPERATOR, 'run studies'),
+      preParsing: guard(OPERATOR, 'run studies'),
       schema: {
         tags: ['studies'],
         description:
@@ -191,6 +192,8 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
     async (req, reply) => {
       const { studyId, action } = req.params;
       const study = await requireStudy(studyId);
+      // Who asked, before the coordinator acts: the run itself records its status changes as the coordinator.
+      await audit.append({ actor: `operator:${principalOf(req).id}`, kind: AuditKind.StudyStatus, studyId, details: { requested: action, statusBefore: study.status } });
       if (action === 'start' || action === 'resume') {
         if (action === 'resume' && study.status !== 'paused') {
           throw new ApiError('TESSERA_API_CONFLICT', `study ${studyId} is ${study.status}, not paused`, { studyId });
@@ -208,7 +211,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/studies/:studyId/rounds',
     {
-      onRequest: guard(READERS, 'read rounds'),
+      preParsing: guard(READERS, 'read rounds'),
       schema: { tags: ['rounds'], description: 'Every round attempt with its per-phase timings.', params: S.StudyParams, querystring: S.NoQuery, response: { 200: Type.Array(S.RoundView), ...errors, 404: S.ErrorBody } },
     },
     async (req) => {
@@ -230,7 +233,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/studies/:studyId/metrics',
     {
-      onRequest: guard(READERS, 'read study metrics'),
+      preParsing: guard(READERS, 'read study metrics'),
       schema: { tags: ['rounds'], description: 'Per committed round: federated evaluation, training metrics and each site’s outcome.', params: S.StudyParams, querystring: S.NoQuery, response: { 200: Type.Array(S.RoundMetricsView), ...errors, 404: S.ErrorBody } },
     },
     async (req) => {
@@ -242,7 +245,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/studies/:studyId/sites/:siteId/metrics',
     {
-      onRequest: guard(ALL, 'read site metrics'),
+      preParsing: guard(ALL, 'read site metrics'),
       schema: { tags: ['rounds'], description: 'Per committed round, one site’s rows (site-admins: their own site only).', params: S.StudySiteParams, querystring: S.NoQuery, response: { 200: Type.Array(S.RoundMetricsView), ...errors, 404: S.ErrorBody } },
     },
     async (req) => {
@@ -255,7 +258,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   // ---- model versions ----------------------------------------------------------------------------------------------
   app.get(
     '/api/v1/studies/:studyId/models',
-    { onRequest: guard(READERS, 'read the model lineage'), schema: { tags: ['models'], params: S.StudyParams, querystring: S.NoQuery, response: { 200: Type.Array(S.ModelVersionView), ...errors, 404: S.ErrorBody } } },
+    { preParsing: guard(READERS, 'read the model lineage'), schema: { tags: ['models'], params: S.StudyParams, querystring: S.NoQuery, response: { 200: Type.Array(S.ModelVersionView), ...errors, 404: S.ErrorBody } } },
     async (req) => {
       await requireStudy(req.params.studyId);
       return (await store.listModelVersions(req.params.studyId)).map((m) => ({
@@ -272,7 +275,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/studies/:studyId/models/:sha256',
     {
-      onRequest: guard(OPERATOR, 'download models'),
+      preParsing: guard(OPERATOR, 'download models'),
       schema: {
         tags: ['models'],
         description: 'The model version’s float32 little-endian weights; `x-tessera-sha256` and `digest` carry its SHA-256 (checked on read).',
@@ -312,7 +315,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   };
   app.get(
     '/api/v1/sites',
-    { onRequest: guard(ALL, 'list sites'), schema: { tags: ['sites'], description: 'Site-admins see only their own site.', querystring: S.NoQuery, response: { 200: Type.Array(S.SiteView), ...errors } } },
+    { preParsing: guard(ALL, 'list sites'), schema: { tags: ['sites'], description: 'Site-admins see only their own site.', querystring: S.NoQuery, response: { 200: Type.Array(S.SiteView), ...errors } } },
     async (req) => {
       const p = principalOf(req);
       return (await store.listSites()).filter((s) => p.role !== 'site-admin' || s.id === p.site).map(siteView);
@@ -320,7 +323,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   );
   app.get(
     '/api/v1/sites/:siteId',
-    { onRequest: guard(ALL, 'read sites'), schema: { tags: ['sites'], params: S.SiteParams, querystring: S.NoQuery, response: { 200: S.SiteView, ...errors, 404: S.ErrorBody } } },
+    { preParsing: guard(ALL, 'read sites'), schema: { tags: ['sites'], params: S.SiteParams, querystring: S.NoQuery, response: { 200: S.SiteView, ...errors, 404: S.ErrorBody } } },
     async (req) => {
       authorizeSite(principalOf(req), req.params.siteId);
       const site = (await store.listSites()).find((s) => s.id === req.params.siteId);
@@ -333,7 +336,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/privacy-budgets',
     {
-      onRequest: guard(ALL, 'read privacy budgets'),
+      preParsing: guard(ALL, 'read privacy budgets'),
       schema: { tags: ['privacy'], description: 'Per site and study: participation, and ε spent / budget / δ when the study uses DP (`dp: null` otherwise). Site-admins: their own site.', querystring: S.BudgetQuery, response: { 200: Type.Array(S.PrivacyBudgetView), ...errors } },
     },
     async (req) => {
@@ -360,7 +363,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/audit',
     {
-      onRequest: guard(READERS, 'read the audit ledger'),
+      preParsing: guard(READERS, 'read the audit ledger'),
       schema: {
         tags: ['audit'],
         description:
@@ -377,7 +380,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/audit/export',
     {
-      onRequest: guard(READERS, 'export the audit ledger'),
+      preParsing: guard(READERS, 'export the audit ledger'),
       schema: {
         tags: ['audit'],
         description:
@@ -400,7 +403,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   app.get(
     '/api/v1/audit/verify',
     {
-      onRequest: guard(READERS, 'verify the audit ledger'),
+      preParsing: guard(READERS, 'verify the audit ledger'),
       schema: {
         tags: ['audit'],
         description: 'Re-checks the whole stored chain now: every hash link and every signature, against the consortium CA.',
@@ -431,7 +434,7 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
   });
   app.get(
     '/api/v1/events',
-    { onRequest: guard(ALL, 'watch events'), schema: { tags: ['events'], description: 'text/event-stream of coordinator events (round progress). Site-admins see events about their own site or about no site in particular.', querystring: S.NoQuery } },
+    { preParsing: guard(ALL, 'watch events'), schema: { tags: ['events'], description: 'text/event-stream of coordinator events (round progress). Site-admins see events about their own site or about no site in particular.', querystring: S.NoQuery } },
     (req, reply) => {
       const p = principalOf(req);
       reply.hijack();

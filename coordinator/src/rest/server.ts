@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -6,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController, type RequestPayload } from 'fastify';
 import type { OperatorAccessRole } from '../../../shared/src/config/consortium-config.js';
 import { ApiError, ConfigError, IllegalStateError, TesseraError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
@@ -75,10 +74,18 @@ function typeboxValidator({ schema, httpPart }: { schema: unknown; httpPart?: st
   };
 }
 
-function rateKey(req: FastifyRequest): string {
-  const auth = req.headers.authorization;
-  // Key on the credential (hashed; never the token itself) so one operator cannot starve another behind a proxy.
-  return auth ? `t:${createHash('sha256').update(auth).digest('hex').slice(0, 32)}` : `ip:${req.ip}`;
+/**
+ * Rate-limit bucket: the operator for a valid token (one operator cannot starve another behind a shared proxy),
+ * the client address for anything else, so guessing tokens does not get a fresh bucket per guess.
+ */
+function rateKey(tokens: TokenAuthenticator): (req: FastifyRequest) => string {
+  return (req) => {
+    try {
+      return `op:${tokens.authenticate(req.headers.authorization).id}`;
+    } catch {
+      return `ip:${req.ip}`;
+    }
+  };
 }
 
 /**
@@ -103,7 +110,7 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
     global: true,
     max: options.rateLimit?.max ?? 600,
     timeWindow: options.rateLimit?.windowMs ?? 60_000,
-    keyGenerator: rateKey,
+    keyGenerator: rateKey(tokens),
     errorResponseBuilder: (_req, ctx) => {
       const err = new ApiError('TESSERA_API_RATE_LIMITED', `rate limit exceeded: ${ctx.max} requests per ${ctx.after}`);
       (err as ApiError & { statusCode: number }).statusCode = 429;
@@ -143,10 +150,13 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
     else done();
   });
 
-  /** onRequest guard: authenticates, then checks the role (before the body is even read). */
+  /**
+   * preParsing guard: authenticates, then checks the role. It runs after the rate limiter (onRequest), so floods of
+   * bad tokens are limited too, and before the body is read, so an anonymous caller cannot make us parse JSON.
+   */
   const guard =
     (roles: readonly OperatorAccessRole[], action: string) =>
-    (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
+    (req: FastifyRequest, _reply: FastifyReply, payload: RequestPayload, done: (err: Error | null, payload?: RequestPayload) => void): void => {
       try {
         const principal = tokens.authenticate(req.headers.authorization);
         req.principal = principal;
@@ -156,7 +166,7 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
             role: principal.role,
           });
         }
-        done();
+        done(null, payload);
       } catch (err) {
         done(err as Error);
       }
@@ -164,7 +174,7 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
 
   app.get(
     '/metrics',
-    { onRequest: guard(['operator', 'compliance'], 'read metrics'), schema: { hide: true, querystring: Type.Object({}, { additionalProperties: false }) } },
+    { preParsing: guard(['operator', 'compliance'], 'read metrics'), schema: { hide: true, querystring: Type.Object({}, { additionalProperties: false }) } },
     async (_req, reply) => {
       const text = await coordinator.metrics.registry.metrics();
       return reply.type(coordinator.metrics.registry.contentType).send(text);

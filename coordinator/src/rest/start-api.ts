@@ -49,6 +49,6 @@ export async function startCoordinatorApi(a: {
     host: api.host,
     port: a.port ?? api.port,
     ...(api.tls ? { https: { key: readFileSync(resolve(a.config.tls.key)), cert: readFileSync(resolve(a.config.tls.cert)) } } : {}),
-    privacy: dpPrivacyBudgets({ store: a.coordinator.store, subscribe: (l) => a.coordinator.subscribe(l) }),
+    privacy: dpPrivacyBudgets({ store: a.coordinator.store, ledger: a.coordinator.audit, subscribe: (l) => a.coordinator.subscribe(l) }),
   });
 }

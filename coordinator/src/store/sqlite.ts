@@ -11,6 +11,11 @@ export class SqliteDb {
     const db = await new Promise<sqlite3.Database>((resolve, reject) => {
       const handle = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(handle)));
     });
+    // One statement at a time per connection. In node-sqlite3's default parallel mode a read could still hold its
+    // WAL snapshot while a BEGIN IMMEDIATE on the same connection tries to write; once another connection (the
+    // audit ledger's, on the same file) has committed, that upgrade fails at once with SQLITE_BUSY, without the busy
+    // timeout. SQLite serialises a connection internally anyway, so this costs no real concurrency.
+    db.serialize();
     const wrapped = new SqliteDb(db);
     db.configure('busyTimeout', 5000);
     if (file !== ':memory:') await wrapped.exec('PRAGMA journal_mode = WAL');

@@ -60,10 +60,13 @@ export class LedgerSigner {
   }
 }
 
-/** True when `signatureB64` is `certificatePem`'s signature over `context` + `message`; never throws. */
-export function verifySignature(certificatePem: string, context: string, message: string, signatureB64: string): boolean {
+/**
+ * True when `signatureB64` is the signature over `context` + `message` by the key of `signer` (a certificate
+ * PEM, or its public key already parsed, which a verifier of many entries should pass); never throws.
+ */
+export function verifySignature(signer: string | KeyObject, context: string, message: string, signatureB64: string): boolean {
   try {
-    const key = new X509Certificate(certificatePem).publicKey;
+    const key = typeof signer === 'string' ? new X509Certificate(signer).publicKey : signer;
     return verify(digestFor(key), Buffer.from(context + message), options(key), Buffer.from(signatureB64, 'base64'));
   } catch {
     return false;

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import { type AuditEntry, type AuditEntryBody, bodyOf, entryHash, GENESIS_HASH } from './audit-entry.js';
 import { headMessage, LEDGER_FILE_FORMAT, type LedgerHead, type LedgerHeader } from './ledger-format.js';
 import { certificateFingerprint, SIGNATURE_CONTEXT, verifySignature } from './ledger-signer.js';
@@ -56,6 +56,11 @@ export interface VerifyLedgerOptions {
    * @default true
    */
   requireHead?: boolean;
+  /**
+   * A head noted earlier (from an earlier export, an evidence pack, the REST API): the ledger must still hold
+   * entry `seq` with exactly this `hash`. Catches a ledger rewritten or cut back by whoever holds its key.
+   */
+  expectHead?: { seq: number; hash: string };
 }
 
 /** The parsed entries of a ledger file and its verification. */
@@ -126,8 +131,8 @@ function safeHash(body: AuditEntryBody): string | null {
 function checkSigners(
   header: LedgerHeader,
   options: VerifyLedgerOptions,
-): { certs: Map<string, string>; fault: string | null; caFingerprint: string | null; subjects: { fingerprint: string; subject: string }[] } {
-  const certs = new Map<string, string>();
+): { certs: Map<string, KeyObject>; fault: string | null; caFingerprint: string | null; subjects: { fingerprint: string; subject: string }[] } {
+  const certs = new Map<string, KeyObject>();
   const subjects: { fingerprint: string; subject: string }[] = [];
   const caPem = options.caPem ?? header.ca;
   let ca: X509Certificate | null;
@@ -151,7 +156,7 @@ function checkSigners(
     if (ca !== null && fp !== caFingerprint && !(cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
       return { certs, fault: `signer ${cert.subject.replaceAll('\n', ', ')} was not issued by the CA`, caFingerprint, subjects };
     }
-    certs.set(fp, s.certificate);
+    certs.set(fp, cert.publicKey);
     subjects.push({ fingerprint: fp, subject: cert.subject.replaceAll('\n', ', ') });
   }
   return { certs, fault: null, caFingerprint, subjects };
@@ -286,6 +291,18 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
   if ((options.requireHead ?? true) && !selection && !lastWasHead) {
     const lastLine = lines[lines.length - 1]?.n ?? 1;
     return fail('truncated', lastSeq + 1, lastLine, `the file was truncated: it ends after entry #${lastSeq} without a signed head`);
+  }
+  const expected = options.expectHead;
+  if (expected !== undefined && expected.seq > 0) {
+    const noted = `the head noted earlier (#${expected.seq} ${expected.hash.slice(0, 16)}…)`;
+    const at = entries.find((e) => e.seq === expected.seq);
+    const lastLine = lines[lines.length - 1]?.n ?? 1;
+    if (at === undefined) {
+      return fail('truncated', lastSeq + 1, lastLine, `the ledger was cut back: it ends at entry #${lastSeq}, before ${noted}`);
+    }
+    if (at.hash !== expected.hash) {
+      return fail('edited', expected.seq, lastLine, `the ledger was rewritten: entry #${expected.seq} has hash ${at.hash.slice(0, 16)}…, not ${noted}`);
+    }
   }
   report.ok = true;
   report.entries = entries.length;

@@ -15,6 +15,18 @@
  * docs/explanation/safe-harbor.md for the figures and the known gaps).
  */
 import { lexicon, type Lexicon } from './lexicon.js';
+import {
+  CLINICAL,
+  CONTACT_VERBS,
+  FACILITY,
+  PLACE_BEFORE,
+  RELATIONS,
+  ROLES_AFTER,
+  SIGNATURE_ROLES,
+  STOP,
+  TITLES,
+  WEEKDAYS,
+} from './scrubber-words.js';
 
 /** Kinds of PHI the scrubber marks. */
 export type PhiKind = 'name' | 'date' | 'phone' | 'email' | 'ssn' | 'id' | 'url' | 'ip' | 'location' | 'age';
@@ -61,7 +73,7 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   },
   // Dates.
   { kind: 'date', re: /\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?\b/g },
-  { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/${DAY}(?:/\\d{2}(?:\\d{2})?)?(?:/${MON}/${DAY})?(?![\\d/]|\\.\\d)`, 'g') },
+  { kind: 'date', re: new RegExp(`(?<![\\d.,/])(?<!\\d-)${MON}/${DAY}(?:/\\d{2}(?:\\d{2})?)?(?:/${MON}/${DAY})?(?![\\d/]|\\.\\d)`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/${DAY}\\.\\d{2}\\b`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.-])${MON}-${DAY}-(?:\\d{4}|\\d{2})\\b`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/(?:(?:19|20)\\d{2}|[5-9]\\d)\\b(?![/.]\\d)`, 'g') },
@@ -75,12 +87,30 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'date', re: new RegExp(`\\b${DAY}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b\\.?(?:,?\\s*(?:19|20)\\d{2}\\b)?`, 'gi') },
   { kind: 'date', re: /\b(?:january|february|april|june|july|august|september|october|november|december)\b/gi },
   { kind: 'date', re: /(?<=\b(?:the|on)\s+)(?:[4-9]|[12]\d|3[01])(?:st|nd|rd|th)\b/gi },
+  { kind: 'date', re: /(?<=\b(?:in|since|of|early|late|mid|until)\s+)(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=[\s.,;]|$)/gi },
   // Years: four digits that are not clock times (no "at 2130", "1900 hrs").
   {
     kind: 'date',
     re: /(?<!\b(?:at|@|until|till|til|by|approx\.?|around|about|after|before|from|~)\s*)(?<![\d:.-])(?:19[0-9]\d|20[0-3]\d)(?:'?s)?\b(?!\s*(?:hrs?|hours|h\b|pm|am|:|-\s*\d{4}|cc|ml|mg|units?|kcal|cal))/gi,
   },
   { kind: 'date', re: /(?<=\s)'\d{2}\b(?!')|(?<=[\s(,])\d{2}'(?![sS\d])/g },
+  // Common US hospital names.
+  {
+    kind: 'location',
+    re: /\b(?:holy\s+(?:cross|family|name|spirit|redeemer)|sacred\s+heart|good\s+samaritan|mercy\s+(?:hospital|medical)|johns\s+hopkins|mass(?:achusetts)?\s+general|beth\s+israel|mount\s+sinai|mt\.?\s+sinai|kaiser\s+permanente|mayo\s+clinic|cleveland\s+clinic|shriners|(?:lutheran|methodist|baptist|presbyterian|adventist)\s+(?:hospital|medical|hosp))\b/gi,
+  },
+  // Universities: "University of Maryland", "U of MD", "U Maryland".
+  { kind: 'location', re: /\b(?:University|UNIVERSITY|Univ\.?|UNIV\.?|U\.?)\s+(?:[Oo][Ff]\s+)(?:[A-Z][a-z]+|[A-Z]{2,})\b(?:\s+[A-Z][a-z]+)?|\b(?:University|Univ\.?)\s+(?:[A-Z][a-z]+)\b/g },
+  // Street addresses: "19 Clover St.", "568 Hills Branch Unit 86", "2400 EAST 4TH ST".
+  {
+    kind: 'location',
+    re: /\b\d{1,5}\s+(?:[A-Z][a-z]+\.?\s+){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|Terrace|Ter|Pkwy|Parkway|Hwy|Highway|Path|Trace|Wynd|Circle|Cir)\b\.?(?:\s+(?:Apt|Unit|Suite|Ste|#)\.?\s*\w+)?/g,
+  },
+  {
+    kind: 'location',
+    re: /\b\d{1,5}\s+(?:[A-Z0-9]+\s+){1,3}(?:STREET|AVE|AVENUE|ROAD|BLVD|BOULEVARD|LANE|DRIVE|COURT|TERRACE|PKWY|PARKWAY|HWY|HIGHWAY)\b/g,
+  },
+  { kind: 'location', re: /\buniversity\s+of\s+[a-z]+\b/gi },
   // Two-digit year after a procedure or event: "MI 92", "CABG 81", "s/p AVR 84".
   {
     kind: 'date',
@@ -91,66 +121,14 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'age', re: /(?<=\bage[d:]?\s*)(?:9\d|1[0-4]\d)\b/gi },
 ];
 
-const TITLES = new Set(['dr', 'drs', 'doctor', 'mr', 'mrs', 'ms', 'miss', 'mister', 'dear']);
-const RELATIONS = new Set([
-  'son', 'sons', 'daughter', 'daughters', 'dtr', 'dau', 'wife', 'husband', 'hus', 'sister', 'sis', 'brother', 'bro', 'mother', 'mom',
-  'father', 'dad', 'niece', 'nephew', 'friend', 'aunt', 'uncle', 'granddaughter', 'grandson', 'grandaughter', 'cousin', 'fiance',
-  'fiancee', 'companion', 'girlfriend', 'boyfriend', 'partner', 'hcp', 'proxy', 'neighbor', 'sil', 'dil', 'spouse', 'grandmother',
-  'grandfather', 'stepson', 'stepdaughter', 'pastor', 'priest', 'rabbi', 'chaplain',
-]);
-const CONTACT_VERBS = new Set(['per', 'paged', 'called', 'notified', 'informed', 'told', 'spoke', 'discussed', 'dw']);
-const ROLES_AFTER = new Set(['md', 'rn', 'np', 'pa', 'rrt', 'aware', 'notified', 'paged', 'called', 'came', 'visited', 'said', 'stated', 'states', 'spoke', 'wishes', 'verbalizes']);
-/**
- * Clinical words that are also Census surnames or unknown to the English list (drugs, devices,
- * abbreviations). Collected from the development half of the PhysioNet corpus.
- */
-const CLINICAL = new Set([
-  'min', 'cont', 'conts', 'vea', 'bp', 'hr', 'rr', 'carevue', 'propofol', 'ativan', 'lasix', 'psv', 'ra', 'iv', 'endo', 'abg', 'ps',
-  'ns', 'sbp', 'fick', 'tol', 'ros', 'hickman', 'ett', 'ct', 'trach', 'neice', 'ptt', 'neo', 'inc', 'abd', 'resp', 'mso', 'sx',
-  'pmicu', 'occ', 'go', 'tv', 'fio', 'tf', 'quinton', 'cxr', 'ac', 'ogt', 'ngt', 'uo', 'mg', 'cpap', 'rt', 'mn', 'duoderm', 'dsd',
-  'tlc', 'npo', 'ng', 'flovent', 'cvp', 'co', 'chg', 'a-line', 'vt', 'ph', 'perl', 'neuro', 'bs', 'asa', 'tylenol', 'svr', 'simv',
-  'remaines', 'pm', 'nepro', 'le', 'ivf', 'ir', 'hct', 'freq', 'combivent', 'ci', 'vanco', 'tpn', 'spo', 'sm', 'prn', 'oob', 'ntg',
-  'nipride', 'mc', 'milrinone', 'foley', 'coumadin', 'heparin', 'levo', 'levophed', 'dopa', 'dopamine', 'dobutamine', 'dobuta',
-  'lopressor', 'captopril', 'versed', 'fentanyl', 'morphine', 'haldol', 'vent', 'swan', 'peg', 'picc', 'cath', 'dilaudid', 'protonix',
-  'zantac', 'pepcid', 'kcl', 'lytes', 'sats', 'sat', 'gtt', 'gtts', 'lr', 'prbc', 'ffp', 'plts', 'bun', 'cr', 'wbc', 'inr', 'pt',
-  'lll', 'rll', 'rul', 'lul', 'rml', 'mae', 'perrl', 'perla', 'aox', 'cough', 'dc', 'dcd', 'etoh', 'hx', 'pmh', 'hpi', 'sob', 'doe',
-  'nad', 'vss', 'afeb', 'tmax', 'rhonchi', 'lg', 'sm', 'mod', 'amt', 'amts', 'pts', 'mdi', 'mdis', 'nebs', 'neb', 'albuterol',
-  'atrovent', 'solumedrol', 'prednisone', 'insulin', 'humalog', 'lantus', 'ssi', 'fsbs', 'bs', 'ekg', 'ecg', 'echo', 'tee', 'tte',
-  'bipap', 'nc', 'fm', 'nrb', 'cta', 'dx', 'sl', 'po', 'pr', 'im', 'sq', 'subq', 'qd', 'bid', 'tid', 'qid', 'qhs', 'hs', 'ou',
-  'levaquin', 'zosyn', 'flagyl', 'cipro', 'ceftaz', 'vancomycin', 'gent', 'amio', 'amiodarone', 'dig', 'digoxin', 'diltiazem',
-  'cardizem', 'lovenox', 'plavix', 'integrilin', 'aggrastat', 'reopro', 'nitro', 'ntg', 'mucomyst', 'kayexalate', 'ativan',
-  'precedex', 'ketamine', 'neurontin', 'methadone', 'oxycodone', 'percocet', 'vicodin', 'colace', 'senna', 'dulcolax', 'reglan',
-  'zofran', 'phenergan', 'benadryl', 'ambien', 'seroquel', 'zyprexa', 'sepsis', 'uti', 'hd', 'cvvh', 'cvvhd', 'crrt', 'dialysis',
-  'quinton', 'hickman', 'groshong', 'mediport', 'portacath', 'pacer', 'tvp', 'iabp', 'lvad', 'ccu', 'csru', 'tsicu', 'nsicu',
-  'sao', 'pao', 'riss', 'bair', 'hugger', 'ganz', 'flowsheet', 'gd', 'chol', 'vue', 'ss', 'brady', 'shiley', 'ota', 'kling', 'ij',
-  'nsg', 'lue', 'rue', 'lle', 'rle', 'penrose', 'dia', 'cal', 'zoll', 'procan', 'pej', 'passey', 'passy', 'hoyer', 'dopp', 'cvvhf',
-  'mds', 'sw', 'td', 'signif', 'adeq', 'pulm', 'rbc', 'wdrawl', "md's", "pt's", 'p-micu', 'deline', 'micu', 'ccu', 'sicu', 'ew',
-  'pacu', 'rrt', 'ot', 'pt', 'slp', 'cm', 'vna', 'rehab', 'osh', 'ed', 'er', 'or', 'ir', 'ep', 'gi', 'gu', 'id', 'cv',
-  'sr', 'dec', 'inc', 'nsr', 'afib', 'a-fib', 'diurese', 'lcx', 'ms', 'angio', 'eval', 'lcs', 'bb', 'af', 'sb', 'lws', 'imv', 'abx',
-  'recieve', 'mri', 'bilat', 'av', 'rij', 'lij', 'og', 'maint', 'lp', 'extubation', 'uop', 'nbp', 'hosp', 'diamox', 'cd', 'careview',
-  'camode', 'bld', 'approx', 'sxn', 'rca', 'lad', 'midnoc', 'prev', 'lipline', 'kvo', 'doppler', 'cordis', 'cmv', 'antecubital',
-  'ambu', 'amb', 'waterseal', 'vs', 'rx', 'tx', 'rv', 'lv', 'tpp', 'rhonci', 'thermodilution', 't-berg', 'respalor', 'svn', 'qs',
-  'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein',
-  'sr-st', 'st', 'svt', 'pvc', 'pvcs', 'pac', 'pacs', 'vfib', 'vtach', 'aflutter', 'ivp', 'ivpb', 'pca', 'epidural', 'tele',
-]);
-const SIGNATURE_ROLES = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn']);
-const PLACE_BEFORE = new Set(['to', 'from', 'at', 'via', 'transfer', 'transferred', 'admitted']);
-const WEEKDAYS = new Set(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'mon', 'tues', 'wed', 'thurs', 'fri', 'sat', 'sun']);
-const FACILITY = new Set([
-  'hospital', 'hosp', 'medical', 'memorial', 'rehab', 'rehabilitation', 'nursing', 'clinic', 'healthcare', 'manor', 'infirmary',
-  'hospice', 'county', 'university', 'univ', 'general', 'center', 'ctr', 'health', 'home', 'house', 'institute', 'valley',
-]);
-/** Words that never start a name or place even after a title or relation. */
-const STOP = new Set([
-  'the', 'a', 'an', 'and', 'or', 'of', 'to', 'in', 'on', 'at', 'for', 'with', 'by', 'from', 'is', 'was', 'are', 'were', 'be', 'been',
-  'has', 'had', 'have', 'he', 'she', 'his', 'her', 'they', 'them', 'their', 'it', 'this', 'that', 'who', 'which', 'will', 'would',
-  'not', 'no', 'yes', 'pt', 'patient', 'aware', 'notified', 'called', 'paged', 'here', 'there', 'also', 'then', 'team', 'service',
-  'in-law', 'law', 'all', 'both', 'family', 'present', 'visited', 'visiting', 'visit', 'came', 'at', 'bedside', 'now', 'today',
-  'tonight', 'later', 'about', 'as', 'if', 'so', 'up', 'out', 'over', 'via', 're', 'md', 'rn', 'np', 'pa', 'same', 'other',
-  'another', 'local', 'outside', 'osh', 'transfer', 'transferred', 'admitted', 'our', 'your', 'my', 'me', 'we', 'you', 'i', 'st',
-  'can', 'may', 'did', 'does', 'do', 'states', 'stated', 'said', 'says', 'again', 'just', 'very', 'well', 'still', 'already',
-  'phone', 'tel', 'home', 'hospital', 'floor', 'unit', 'icu', 'ccu', 'micu', 'sicu', 'ed', 'er', 'ew', 'or', 'pacu', 'cath', 'lab',
-]);
+/** What the per-token rules share. */
+interface RuleContext {
+  readonly text: string;
+  readonly tokens: readonly Token[];
+  readonly mark: (t: Token, kind: PhiKind, isStrong?: boolean) => void;
+  readonly gap: (a: Token, b: Token) => string;
+  readonly adjacent: (a: Token | undefined, b: Token | undefined) => boolean;
+}
 
 interface Token {
   readonly start: number;
@@ -179,10 +157,13 @@ export class TextScrubber {
     for (const { kind, re } of PATTERNS) {
       for (const m of text.matchAll(re)) {
         if (kind === 'date' && notADate(m[0], text, m.index)) continue;
+        if (kind === 'phone' && /\b(?:tv|vt|svr|stv|volumes?|tidal|vols?|rate|sbp|map|u\/o|uo|cc|ml|co\/ci\/svr)\W{0,3}$/i.test(text.slice(Math.max(0, m.index - 12), m.index))) continue;
         spans.push({ start: m.index, end: m.index + m[0].length, kind });
       }
     }
-    this.#contextRules(text, spans);
+    const strong: PhiSpan[] = [];
+    this.#contextRules(text, spans, strong);
+    this.#propagate(text, strong, spans);
     knownIdentifierSpans(text, context.knownIdentifiers ?? [], spans);
     return mergeSpans(spans);
   }
@@ -228,39 +209,73 @@ export class TextScrubber {
     return !this.#english(t.lower) || this.#lex.surnames.has(t.lower);
   }
 
-  #contextRules(text: string, spans: PhiSpan[]): void {
+  #contextRules(text: string, spans: PhiSpan[], strong: PhiSpan[]): void {
     const tokens: Token[] = [];
     for (const m of text.matchAll(/[A-Za-z][A-Za-z']*[A-Za-z]|[A-Za-z]/g)) {
       tokens.push({ start: m.index, end: m.index + m[0].length, text: m[0], lower: m[0].toLowerCase() });
     }
-    const mark = (t: Token, kind: PhiKind): void => void spans.push({ start: t.start, end: t.end, kind });
+    // `strong` marks come from rules that rarely misfire (title, relation, initials, signature, facility).
+    const mark = (t: Token, kind: PhiKind, isStrong = true): void => {
+      spans.push({ start: t.start, end: t.end, kind });
+      if (isStrong) strong.push({ start: t.start, end: t.end, kind });
+    };
     const gap = (a: Token, b: Token): string => text.slice(a.end, b.start);
+    const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
+    const c: RuleContext = { text, tokens, mark, gap, adjacent };
     for (let i = 0; i < tokens.length; i++) {
+      if (this.#personRules(c, i)) continue;
       const t = tokens[i]!;
-      const prev = tokens[i - 1];
       const next = tokens[i + 1];
-      const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
+      this.#saintRule(c, i);
+      const facilityNext = next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next));
+      if (this.#nameLike(t) && !facilityNext) {
+        mark(t, 'name', false);
+        continue;
+      }
+      this.#placeAndContactRules(c, i);
+    }
+  }
+
+  /** Names by title, initials, first name + surname, signature and relation; true when the token is done. */
+  #personRules(c: RuleContext, i: number): boolean {
+    const { text, tokens, mark, gap, adjacent } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
+    const next = tokens[i + 1];
       // Title: "Dr. Wolfe", "DR TYRO", "Dr. Art White", "DR. L. RUUSKA".
-      if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(t)) {
+      if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(prev, t, text)) {
         mark(t, 'name');
         if (next !== undefined && adjacent(t, next) && (t.text.length === 1 || this.#surnameish(next))) mark(next, 'name');
-        continue;
+        // "Dr. Rakusin and Toolis aware", "Drs' Ballou and Dutter".
+        const after = tokens[i + (next !== undefined && adjacent(t, next) && this.#surnameish(next) ? 2 : 1)];
+        const other = tokens[i + (after === next ? 2 : 3)];
+        if (after?.lower === 'and' && other !== undefined && /^[A-Z]/.test(other.text) && this.#surnameish(other)) mark(other, 'name');
+        return true;
       }
       // Initials: "E. WELSH", "DAN A. FORMAN-LYONS", "Q. LANDER RRT".
       if (/^[A-Z]$/.test(t.text) && text[t.end] === '.' && /^|[\s(]$/.test(text[t.start - 1] ?? '') && (t.start === 0 || /[\s(,]/.test(text[t.start - 1] ?? '')) && next !== undefined && adjacent(t, next) && this.#surnameish(next) && /^[A-Z]/.test(next.text)) {
         mark(t, 'name');
         mark(next, 'name');
         if (prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower)) mark(prev, 'name');
-        continue;
+        return true;
       }
-      // First name then surname: "mary souza", "VIRGINIA SALLESE", "Florence Garvey".
-      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && (!this.#english(t.lower) || /^[A-Z]/.test(t.text)) && next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && this.#surnameish(next) && /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text)) {
-        mark(t, 'name');
-        mark(next, 'name');
-        continue;
+      // First name then surname: "mary souza", "pat rixford", "Florence Garvey", "VIRGINIA SALLESE".
+      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
+        const plain = /^[a-z][a-z']*$/i.test(next.text) && !STOP.has(next.lower) && !CLINICAL.has(next.lower) && !TITLES.has(next.lower) && next.lower.length >= 3;
+        const sameCase = /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text);
+        const strongSurname = plain && !this.#english(next.lower) && !RELATIONS.has(next.lower) && !SIGNATURE_ROLES.has(next.lower);
+        const bothCapitalised = /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && isProperCase(t, text);
+        const listedSurname = plain && this.#lex.surnames.has(next.lower);
+        if (sameCase && !STOP.has(t.lower) && (strongSurname || (bothCapitalised && listedSurname) || ((!this.#english(t.lower) || /^[A-Z]/.test(t.text)) && this.#surnameish(next)))) {
+          mark(t, 'name');
+          mark(next, 'name');
+          return true;
+        }
       }
       // Signature before a role: "David Murray RRT", "irene snell, rn", "Bernard Foley CRT".
-      if (next !== undefined && SIGNATURE_ROLES.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next)) && this.#surnameish(t)) {
+      const initialBefore = prev !== undefined && prev.text.length === 1 && text[prev.end] === '.';
+      const plainWord = /^[a-z][a-z'-]*$/i.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && t.lower.length > 1;
+      if (next !== undefined && SIGNATURE_ROLES.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next)) && (this.#surnameish(t) || (initialBefore && plainWord))) {
         mark(t, 'name');
         for (let j = i - 1, k = 0; j >= 0 && k < 3; j--, k++) {
           const p = tokens[j]!;
@@ -284,37 +299,84 @@ export class TextScrubber {
               break;
             } else break;
           }
-          continue;
+          return true;
         }
       }
+    return false;
+  }
+
+  /** "St. Agnes", "Saint Joseph". */
+  #saintRule(c: RuleContext, i: number): void {
+    const { text, tokens, mark, adjacent } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
       const saint = prev !== undefined && (prev.lower === 'saint' || (prev.lower === 'st' && (text[prev.end] === '.' || this.#lex.firstNames.has(t.lower))));
       if (prev !== undefined && saint && adjacent(prev, t) && /^[A-Z]/.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower)) {
         mark(prev, 'location');
         mark(t, 'location');
       }
-      if (this.#nameLike(t)) {
-        mark(t, 'name');
-        continue;
+  }
+
+  /** Hospital acronyms, named units, contact context, gazetteer places, movement words, facility words. */
+  #placeAndContactRules(c: RuleContext, i: number): void {
+    const { text, tokens, mark, gap, adjacent } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
+    const next = tokens[i + 1];
+      // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
+      if (prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the') && /^\s{1,2}$/.test(gap(prev, t)) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
+        mark(t, 'location');
+      }
+      // Units named after people or places: "ON QUARTERMAIN 6", "to Quartermain 3".
+      if (prev !== undefined && /^(?:on|to|from)$/i.test(prev.lower) && next !== undefined && /^\s?$/.test(gap(t, next)) === false && /^\s?\d\b/.test(text.slice(t.end, t.end + 3)) && t.text.length >= 5 && !CLINICAL.has(t.lower) && !this.#englishOrTypo(t.lower)) {
+        mark(t, 'location');
       }
       // Contact context: "paged Wolfe", "Nolan aware", "per Hayes", "Manning RN".
       const byVerb = prev !== undefined && CONTACT_VERBS.has(prev.lower) && adjacent(prev, t);
       const byRole = next !== undefined && ROLES_AFTER.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next));
-      if ((byVerb || byRole) && this.#nameCandidate(t) && (!this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) && isProperCase(t, text)) mark(t, 'name');
+      if ((byVerb || byRole) && this.#nameCandidate(t) && (!this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) && isProperCase(t, text)) mark(t, 'name', false);
       // US places from the gazetteer: "San Diego", "catonsville"; an English word ("Laurel") only after "to/from/at/in".
       const place = this.#placeAt(tokens, i, text);
       if (place > 0) {
-        for (let k = 0; k < place; k++) mark(tokens[i + k]!, 'location');
+        for (let k = 0; k < place; k++) mark(tokens[i + k]!, 'location', false);
       } else if (place === 0 && this.#lex.usPlaces.has(t.lower) && prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'in') && /^[A-Z][a-z]/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower)) {
-        mark(t, 'location');
+        mark(t, 'location', false);
       }
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
-      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && isProperCase(t, text)) mark(t, 'location');
+      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && this.#placeCased(t, text)) mark(t, 'location', false);
       // Places: one or two words before a facility word ("CALVERT HOSPITAL", "Sacred Heart Hospital"), or after "St.".
+      // "Memorial Hospital", "UNION MEMORIAL", "General Hospital": a facility word that names the facility.
+      if (next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && /^(?:memorial|union|general|regional|adventist|methodist|baptist|presbyterian|university)$/i.test(t.text) && /^(?:hospital|hosp|memorial|medical|center|regional)$/i.test(next.text) && /^[A-Z]/.test(t.text)) {
+        mark(t, 'location');
+      }
       if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
         mark(t, 'location');
-        if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeWord(prev, t) && !CONTACT_VERBS.has(prev.lower)) mark(prev, 'location');
+        // "Harford Memorial", "Laurel Regional": these facility words are part of the proper name.
+        if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|union)$/i.test(next.text)) mark(next, 'location');
+        const capital = (w: Token): boolean => /^[A-Z][a-z]/.test(w.text) || (/^[A-Z]+$/.test(w.text) && /^[A-Z]+$/.test(t.text));
+        if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && !CONTACT_VERBS.has(prev.lower) && !PLACE_BEFORE.has(prev.lower) && !STOP.has(prev.lower) && !CLINICAL.has(prev.lower) && (this.#placeWord(prev, t) || capital(prev))) {
+          mark(prev, 'location');
+        }
       }
+  }
+
+  /**
+   * A name or place found once in a note is PHI wherever else it occurs in that note ("Dr. Tyro ... Tyro
+   * agreed"): every other whole-word occurrence of a found word is marked too, unless it is an English word.
+   */
+  #propagate(text: string, strong: readonly PhiSpan[], spans: PhiSpan[]): void {
+    const words = new Map<string, PhiKind>();
+    for (const s of strong) {
+      if (s.kind !== 'name' && s.kind !== 'location') continue;
+      const w = text.slice(s.start, s.end);
+      if (!/^[A-Za-z][A-Za-z']{2,}$/.test(w)) continue;
+      const lower = w.toLowerCase();
+      if (this.#english(lower) || CLINICAL.has(lower) || STOP.has(lower)) continue;
+      words.set(lower, s.kind);
     }
+    if (words.size === 0) return;
+    const re = new RegExp(`(?<![A-Za-z])(?:${[...words.keys()].map(escapeRegExp).join('|')})(?![A-Za-z])`, 'gi');
+    for (const m of text.matchAll(re)) spans.push({ start: m.index, end: m.index + m[0].length, kind: words.get(m[0].toLowerCase()) ?? 'name' });
   }
 
   /** Length in tokens of an unambiguous gazetteer place starting at token i (0: none). */
@@ -325,7 +387,9 @@ export class TextScrubber {
       if (run.some((t, k) => k > 0 && !/^\s$/.test(text.slice(run[k - 1]!.end, t.start)))) continue;
       const name = run.map((t) => t.lower).join(' ');
       if (!this.#lex.usPlaces.has(name)) continue;
-      if (n > 1) return run.every((t) => /^[A-Z]/.test(t.text)) || run.some((t) => !this.#english(t.lower)) ? n : 0;
+      const before = tokens[i - 1];
+      const moved = before !== undefined && (PLACE_BEFORE.has(before.lower) || before.lower === 'in');
+      if (n > 1) return run.every((t) => /^[A-Z]/.test(t.text)) || run.some((t) => !this.#english(t.lower)) || moved ? n : 0;
       const t = run[0]!;
       if (t.lower.length < 4 || STOP.has(t.lower) || CLINICAL.has(t.lower) || this.#english(t.lower) || WEEKDAYS.has(t.lower)) return 0;
       return 1;
@@ -333,17 +397,42 @@ export class TextScrubber {
     return 0;
   }
 
+  /**
+   * Case evidence for a place after "to/from/at": capitalised in mixed-case text; in a note written all
+   * in capitals, a longer word that is not even a misspelt English word (abbreviations and typos are the
+   * usual false hits there).
+   */
+  #placeCased(t: Token, text: string): boolean {
+    if (/^[A-Z][a-z]/.test(t.text)) return true;
+    if (!/^[A-Z]+$/.test(t.text) || !isProperCase(t, text)) return false;
+    return t.text.length >= 5 && !this.#englishOrTypo(t.lower);
+  }
+
   /** A word after "to", "from" or "at" that may be a place: unknown to the English list and not clinical. */
   #placeCandidate(t: Token): boolean {
     if (t.lower.length < 2 || STOP.has(t.lower) || CLINICAL.has(t.lower) || WEEKDAYS.has(t.lower) || RELATIONS.has(t.lower)) return false;
     if (TITLES.has(t.lower)) return false;
-    if (this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) return false;
+    // A misspelt word ("desaturate", "vommit") only counts when written as a proper name ("Quartermain").
+    if (this.#englishOrTypo(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower))) return false;
+    if (this.#english(t.lower) || this.#lex.firstNames.has(t.lower)) return false;
     return /^[a-z][a-z'-]*$/i.test(t.text);
   }
 
-  /** Any alphabetic word after a title except stop and clinical words ("Dr. White" is a name). */
-  #afterTitle(t: Token): boolean {
-    return /^[a-z][a-z'-]*$/i.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !TITLES.has(t.lower);
+  /**
+   * A word after a title: any alphabetic word except stop and clinical words ("Dr. White" is a name), but
+   * "MS" and "MR" are also mental status and mitral regurgitation, so those need "Ms."/"Mr." or a
+   * capitalised name, and a lower-case English word after "dr" must be a listed name.
+   */
+  #afterTitle(title: Token, t: Token, text: string): boolean {
+    if (!/^[a-z][a-z'-]*$/i.test(t.text) || TITLES.has(t.lower)) return false;
+    if (STOP.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && this.#lex.firstNames.has(t.lower))) return false;
+    // "Dr. Foley" is a name, "foley" a catheter.
+    if (CLINICAL.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && title.lower === 'dr')) return false;
+    const dotted = text[title.end] === '.';
+    const proper = /^[A-Z][a-z]/.test(title.text) && /^[A-Z]/.test(t.text);
+    if (['ms', 'mr', 'miss', 'dear'].includes(title.lower) && !dotted && !proper && (t.lower.length < 3 || this.#english(t.lower))) return false;
+    const listed = this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower);
+    return listed || !this.#english(t.lower) || (/^[A-Z]/.test(t.text) && isProperCase(t, text));
   }
 
   /** A word that can be a surname: listed, or unknown to the English list; not a stop or clinical word. */
@@ -362,7 +451,9 @@ export class TextScrubber {
     const weak = next.lower === 'home' || next.lower === 'house' || next.lower === 'health' || next.lower === 'center';
     if (weak) return /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && !this.#english(t.lower);
     if (!this.#english(t.lower)) return true;
-    return /^[A-Z][a-z]/.test(t.text) && /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university)$/i.test(next.text);
+    const strongFacility = /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university)$/i.test(next.text);
+    const cased = /^[A-Z][a-z]/.test(t.text) || (/^[A-Z]+$/.test(t.text) && /^[A-Z]+$/.test(next.text));
+    return cased && strongFacility && !/^(?:the|a|this|that|community|state|local|outside|other|nursing|new|old|his|her|their)$/i.test(t.text);
   }
 }
 
@@ -373,7 +464,7 @@ function isProperCase(t: Token, text: string): boolean {
   return !/[A-Z]{2}/.test(window.replace(/\b[A-Z]{2,5}\b/g, ''));
 }
 
-const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4', '1/8', '3/8']);
+const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);
 /** Numbers that match a date pattern but read as something else: fractions, 5/5 strength, vent settings, clock times. */
 function notADate(m: string, text: string, at: number): boolean {
   if (FRACTIONS.has(m)) return true;
@@ -381,15 +472,31 @@ function notADate(m: string, text: string, at: number): boolean {
   const before = text.slice(Math.max(0, at - 14), at).toLowerCase();
   const after = text.slice(at + m.length, at + m.length + 2);
   // Ventilator settings ("700x12/10/40%", "PSV 10/5", "BIPAP 10/5") and pain or strength scores (3/10, 5/5).
-  if (after.startsWith('%') || /x\s*$/.test(before)) return true;
+  if (after.startsWith('%') || /\dx\s*$/.test(before)) return true;
   if (/^\d{1,2}'$/.test(m) && /\b(?:hob|x)\s*$/.test(before)) return true;
-  if (md !== null && (md[1] === md[2] || md[2] === '10' && /\bpain|c\/o/.test(before) || /\b(?:ps|peep|cpap|psv|bi-?pap|ips|eps|settings|strength|grade|flowby)\W*$/.test(before))) return true;
+  if (md !== null && ((md[1] === md[2] && Number(md[1]) <= 5) || md[2] === '10' && /\bpain|c\/o/.test(before) || /\b(?:ps|peep|cpap|psv|bi-?pap|ips|eps|settings|strength|grade|flowby)\W*$/.test(before))) return true;
   const year = /^(\d{2})(\d{2})$/.exec(m);
   if (year !== null && /^(?:00|15|30|45)$/.test(year[2] ?? '') && !/\b(?:in|since|of|year|yr|born|from|until|till|summer|winter|spring|fall)\W*$/.test(before)) return true;
   return false;
 }
 
+/** Compiled known-identifier patterns of recent records (a record's texts are scrubbed one after another). */
+const knownCache = new Map<string, RegExp | null>();
+
 function knownIdentifierSpans(text: string, known: readonly string[], spans: PhiSpan[]): void {
+  if (known.length === 0) return;
+  const key = known.join('\u0000');
+  let re = knownCache.get(key);
+  if (re === undefined) {
+    re = compileKnown(known);
+    if (knownCache.size >= 64) knownCache.delete(knownCache.keys().next().value ?? '');
+    knownCache.set(key, re);
+  }
+  if (re === null) return;
+  for (const m of text.matchAll(re)) spans.push({ start: m.index, end: m.index + m[0].length, kind: 'name' });
+}
+
+function compileKnown(known: readonly string[]): RegExp | null {
   const parts = new Set<string>();
   for (const k of known) {
     const whole = k.trim();
@@ -401,10 +508,9 @@ function knownIdentifierSpans(text: string, known: readonly string[], spans: Phi
       if (letters.length >= 3 && letters !== p) parts.add(letters);
     }
   }
-  if (parts.size === 0) return;
+  if (parts.size === 0) return null;
   const alternatives = [...parts].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|');
-  const re = new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives})(?![\\p{L}\\p{N}])`, 'giu');
-  for (const m of text.matchAll(re)) spans.push({ start: m.index, end: m.index + m[0].length, kind: 'name' });
+  return new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives})(?![\\p{L}\\p{N}])`, 'giu');
 }
 
 /** Sorts spans and merges overlapping ones (the first span's kind wins). */

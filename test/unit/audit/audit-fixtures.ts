@@ -10,6 +10,8 @@ export interface AuditPki {
   site: LedgerSigner;
   /** A signer from a different consortium. */
   stranger: LedgerSigner;
+  /** The coordinator's key and certificate as PEM (for CoordinatorAudit.open). */
+  coordinatorPem: { key: string; cert: string };
 }
 
 export function makeAuditPki(): AuditPki {
@@ -19,9 +21,11 @@ export function makeAuditPki(): AuditPki {
     return LedgerSigner.fromPem(c.keyPem, c.certPem);
   };
   const other = createConsortiumCa({ name: 'other', validityDays: 3660, now: NOW });
+  const coordinatorCert = issueCertificate({ ca, role: CertificateRole.Coordinator, id: 'coordinator', validityDays: 365, now: NOW });
   return {
     ca,
-    coordinator: issue(CertificateRole.Coordinator, 'coordinator', ca),
+    coordinatorPem: { key: coordinatorCert.keyPem, cert: coordinatorCert.certPem },
+    coordinator: LedgerSigner.fromPem(coordinatorCert.keyPem, coordinatorCert.certPem),
     site: issue(CertificateRole.Site, 'site-1', ca),
     stranger: issue(CertificateRole.Coordinator, 'coordinator', other),
   };

@@ -181,6 +181,29 @@ describe('verifyLedger', () => {
     expect(report.firstBad).toMatchObject({ problem: 'edited' });
   });
 
+  it('checks a head noted earlier: kept (ok), rewritten by the key holder (edited), cut back and re-signed (truncated)', () => {
+    // Arrange: a validly signed ledger, and a head a compliance officer noted from it.
+    const original = chain(5);
+    const noted = { seq: 3, hash: original.entries[2]?.hash ?? '' };
+    // A key holder re-creates the chain with other content, or a shorter one, and signs it again.
+    const other: AuditEntry[] = [];
+    let prev = GENESIS_HASH;
+    for (let i = 1; i <= 5; i++) {
+      const e = sealEntry({ actor: 'coordinator:coordinator', kind: AuditKind.RoundPhase, details: { i } }, i, prev, NOW, pki.coordinator);
+      other.push(e);
+      prev = e.hash;
+    }
+    const header = ledgerHeader('coordinator:coordinator', [pki.coordinator.certificatePem], pki.ca.certPem);
+    const forged = ledgerJsonl(header, other, signHead('coordinator:coordinator', other.at(-1) ?? null, NOW, pki.coordinator));
+    const shorter = ledgerJsonl(header, original.entries.slice(0, 2), signHead('coordinator:coordinator', original.entries[1] ?? null, NOW, pki.coordinator));
+    // Act / Assert: each file verifies on its own; only the noted head tells them apart.
+    expect(verifyLedger(join(original.lines), { caPem: pki.ca.certPem, expectHead: noted }).report.ok).toBe(true);
+    expect(verifyLedger(forged, { caPem: pki.ca.certPem }).report.ok).toBe(true);
+    expect(verifyLedger(forged, { caPem: pki.ca.certPem, expectHead: noted }).report.firstBad).toMatchObject({ problem: 'edited', seq: 3 });
+    expect(verifyLedger(shorter, { caPem: pki.ca.certPem }).report.ok).toBe(true);
+    expect(verifyLedger(shorter, { caPem: pki.ca.certPem, expectHead: noted }).report.firstBad).toMatchObject({ problem: 'truncated', seq: 3 });
+  });
+
   it('refuses lines that are not ledger records', () => {
     const { lines } = chain(2);
     lines.splice(2, 0, '{"hello":1}');

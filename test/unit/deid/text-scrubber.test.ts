@@ -14,6 +14,8 @@ describe('TextScrubber', () => {
     ['irene snell, rn', ['irene', 'snell']],
     ['Transferred from CALVERT HOSPITAL on 7/22.', ['CALVERT', '7/22']],
     ['lives in catonsville with his wife', ['catonsville']],
+    ['lives alone at 19 Clover St. in Lansdowne', ['19 Clover St.', 'Lansdowne']],
+    ['TAKEN TO UNION MEMORIAL HOSPITAL, then to GH', ['UNION', 'MEMORIAL', 'GH']],
     ['to go to St. Agnes tomorrow', ['St', 'Agnes']],
     ['PMH: MI 1992, CABG \'95, 3/4/2019 admission', ['1992', "'95", '3/4/2019']],
     ['birthday is tomorrow, May 16, 2015.', ['May 16, 2015']],
@@ -31,6 +33,7 @@ describe('TextScrubber', () => {
     'Lasix 40 mg IV given at 2130; foley draining; sats 95% on 4L NP',
     'pain 3/10, vent 700x12/5/40% tolerating well',
     'Patient alert and oriented, MS: sedated on propofol',
+    '#8 trach in place, 3 way foley in place, PEEP 5 cmH2O',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });

@@ -1,0 +1,64 @@
+/**
+ * Word lists of the free-text scrubber's context rules (shared/src/deid/text-scrubber.ts), all lower case.
+ */
+
+export const TITLES: ReadonlySet<string> = new Set(['dr', 'drs', 'doctor', 'mr', 'mrs', 'ms', 'miss', 'mister', 'dear']);
+export const RELATIONS: ReadonlySet<string> = new Set([
+  'son', 'sons', 'daughter', 'daughters', 'dtr', 'dau', 'wife', 'husband', 'hus', 'sister', 'sis', 'brother', 'bro', 'mother', 'mom',
+  'father', 'dad', 'niece', 'nephew', 'friend', 'aunt', 'uncle', 'granddaughter', 'grandson', 'grandaughter', 'cousin', 'fiance',
+  'fiancee', 'companion', 'girlfriend', 'boyfriend', 'partner', 'hcp', 'proxy', 'neighbor', 'sil', 'dil', 'spouse', 'grandmother',
+  'grandfather', 'stepson', 'stepdaughter', 'pastor', 'priest', 'rabbi', 'chaplain',
+]);
+export const CONTACT_VERBS: ReadonlySet<string> = new Set(['per', 'paged', 'called', 'notified', 'informed', 'told', 'spoke', 'discussed', 'dw']);
+export const ROLES_AFTER: ReadonlySet<string> = new Set(['md', 'rn', 'np', 'pa', 'rrt', 'aware', 'notified', 'paged', 'called', 'came', 'visited', 'said', 'stated', 'states', 'spoke', 'wishes', 'verbalizes']);
+/**
+ * Clinical words that are also Census surnames or unknown to the English list (drugs, devices,
+ * abbreviations). Collected from the development half of the PhysioNet corpus.
+ */
+export const CLINICAL: ReadonlySet<string> = new Set([
+  'min', 'cont', 'conts', 'vea', 'bp', 'hr', 'rr', 'carevue', 'propofol', 'ativan', 'lasix', 'psv', 'ra', 'iv', 'endo', 'abg', 'ps',
+  'ns', 'sbp', 'fick', 'tol', 'ros', 'hickman', 'ett', 'ct', 'trach', 'neice', 'ptt', 'neo', 'inc', 'abd', 'resp', 'mso', 'sx',
+  'pmicu', 'occ', 'go', 'tv', 'fio', 'tf', 'quinton', 'cxr', 'ac', 'ogt', 'ngt', 'uo', 'mg', 'cpap', 'rt', 'mn', 'duoderm', 'dsd',
+  'tlc', 'npo', 'ng', 'flovent', 'cvp', 'co', 'chg', 'a-line', 'vt', 'ph', 'perl', 'neuro', 'bs', 'asa', 'tylenol', 'svr', 'simv',
+  'remaines', 'pm', 'nepro', 'le', 'ivf', 'ir', 'hct', 'freq', 'combivent', 'ci', 'vanco', 'tpn', 'spo', 'sm', 'prn', 'oob', 'ntg',
+  'nipride', 'mc', 'milrinone', 'foley', 'coumadin', 'heparin', 'levo', 'levophed', 'dopa', 'dopamine', 'dobutamine', 'dobuta',
+  'lopressor', 'captopril', 'versed', 'fentanyl', 'morphine', 'haldol', 'vent', 'swan', 'peg', 'picc', 'cath', 'dilaudid', 'protonix',
+  'zantac', 'pepcid', 'kcl', 'lytes', 'sats', 'sat', 'gtt', 'gtts', 'lr', 'prbc', 'ffp', 'plts', 'bun', 'cr', 'wbc', 'inr', 'pt',
+  'lll', 'rll', 'rul', 'lul', 'rml', 'mae', 'perrl', 'perla', 'aox', 'cough', 'dc', 'dcd', 'etoh', 'hx', 'pmh', 'hpi', 'sob', 'doe',
+  'nad', 'vss', 'afeb', 'tmax', 'rhonchi', 'lg', 'sm', 'mod', 'amt', 'amts', 'pts', 'mdi', 'mdis', 'nebs', 'neb', 'albuterol',
+  'atrovent', 'solumedrol', 'prednisone', 'insulin', 'humalog', 'lantus', 'ssi', 'fsbs', 'bs', 'ekg', 'ecg', 'echo', 'tee', 'tte',
+  'bipap', 'nc', 'fm', 'nrb', 'cta', 'dx', 'sl', 'po', 'pr', 'im', 'sq', 'subq', 'qd', 'bid', 'tid', 'qid', 'qhs', 'hs', 'ou',
+  'levaquin', 'zosyn', 'flagyl', 'cipro', 'ceftaz', 'vancomycin', 'gent', 'amio', 'amiodarone', 'dig', 'digoxin', 'diltiazem',
+  'cardizem', 'lovenox', 'plavix', 'integrilin', 'aggrastat', 'reopro', 'nitro', 'ntg', 'mucomyst', 'kayexalate', 'ativan',
+  'precedex', 'ketamine', 'neurontin', 'methadone', 'oxycodone', 'percocet', 'vicodin', 'colace', 'senna', 'dulcolax', 'reglan',
+  'zofran', 'phenergan', 'benadryl', 'ambien', 'seroquel', 'zyprexa', 'sepsis', 'uti', 'hd', 'cvvh', 'cvvhd', 'crrt', 'dialysis',
+  'quinton', 'hickman', 'groshong', 'mediport', 'portacath', 'pacer', 'tvp', 'iabp', 'lvad', 'ccu', 'csru', 'tsicu', 'nsicu',
+  'sao', 'pao', 'riss', 'bair', 'hugger', 'ganz', 'flowsheet', 'gd', 'chol', 'vue', 'ss', 'brady', 'shiley', 'ota', 'kling', 'ij',
+  'nsg', 'lue', 'rue', 'lle', 'rle', 'penrose', 'dia', 'cal', 'zoll', 'procan', 'pej', 'passey', 'passy', 'hoyer', 'dopp', 'cvvhf',
+  'mds', 'sw', 'td', 'signif', 'adeq', 'pulm', 'rbc', 'wdrawl', "md's", "pt's", 'p-micu', 'deline', 'micu', 'ccu', 'sicu', 'ew',
+  'pacu', 'rrt', 'ot', 'pt', 'slp', 'cm', 'vna', 'rehab', 'osh', 'ed', 'er', 'or', 'ir', 'ep', 'gi', 'gu', 'id', 'cv',
+  'sr', 'dec', 'inc', 'nsr', 'afib', 'a-fib', 'diurese', 'lcx', 'ms', 'angio', 'eval', 'lcs', 'bb', 'af', 'sb', 'lws', 'imv', 'abx',
+  'recieve', 'mri', 'bilat', 'av', 'rij', 'lij', 'og', 'maint', 'lp', 'extubation', 'uop', 'nbp', 'hosp', 'diamox', 'cd', 'careview',
+  'camode', 'bld', 'approx', 'sxn', 'rca', 'lad', 'midnoc', 'prev', 'lipline', 'kvo', 'doppler', 'cordis', 'cmv', 'antecubital',
+  'ambu', 'amb', 'waterseal', 'vs', 'rx', 'tx', 'rv', 'lv', 'tpp', 'rhonci', 'thermodilution', 't-berg', 'respalor', 'svn', 'qs',
+  'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein',
+  'sr-st', 'st', 'svt', 'pvc', 'pvcs', 'pac', 'pacs', 'vfib', 'vtach', 'aflutter', 'ivp', 'ivpb', 'pca', 'epidural', 'tele',
+]);
+export const SIGNATURE_ROLES: ReadonlySet<string> = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn']);
+export const PLACE_BEFORE: ReadonlySet<string> = new Set(['to', 'from', 'at', 'via', 'transfer', 'transferred', 'admitted']);
+export const WEEKDAYS: ReadonlySet<string> = new Set(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'mon', 'tues', 'wed', 'thurs', 'fri', 'sat', 'sun']);
+export const FACILITY: ReadonlySet<string> = new Set([
+  'hospital', 'hosp', 'medical', 'memorial', 'rehab', 'rehabilitation', 'nursing', 'clinic', 'healthcare', 'manor', 'infirmary',
+  'hospice', 'county', 'university', 'univ', 'general', 'center', 'ctr', 'health', 'home', 'house', 'institute', 'valley',
+]);
+/** Words that never start a name or place even after a title or relation. */
+export const STOP: ReadonlySet<string> = new Set([
+  'the', 'a', 'an', 'and', 'or', 'of', 'to', 'in', 'on', 'at', 'for', 'with', 'by', 'from', 'is', 'was', 'are', 'were', 'be', 'been',
+  'has', 'had', 'have', 'he', 'she', 'his', 'her', 'they', 'them', 'their', 'it', 'this', 'that', 'who', 'which', 'will', 'would',
+  'not', 'no', 'yes', 'pt', 'patient', 'aware', 'notified', 'called', 'paged', 'here', 'there', 'also', 'then', 'team', 'service',
+  'in-law', 'law', 'all', 'both', 'family', 'present', 'visited', 'visiting', 'visit', 'came', 'at', 'bedside', 'now', 'today',
+  'tonight', 'later', 'about', 'as', 'if', 'so', 'up', 'out', 'over', 'via', 're', 'md', 'rn', 'np', 'pa', 'same', 'other',
+  'another', 'local', 'outside', 'osh', 'transfer', 'transferred', 'admitted', 'our', 'your', 'my', 'me', 'we', 'you', 'i', 'st',
+  'can', 'may', 'did', 'does', 'do', 'states', 'stated', 'said', 'says', 'again', 'just', 'very', 'well', 'still', 'already',
+  'see', 'please', 'copy', 'phone', 'tel', 'home', 'hospital', 'floor', 'unit', 'icu', 'ccu', 'micu', 'sicu', 'ed', 'er', 'ew', 'or', 'pacu', 'cath', 'lab',
+]);
