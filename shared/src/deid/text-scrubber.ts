@@ -62,6 +62,13 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'phone', re: /(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s./-]{0,2}\d{3}[\s./-]{1,2}\d{4}\b\)?/g },
   { kind: 'phone', re: /\(?\b\d{3}[\s-]?\d{3}-\d{4}\b\)?/g },
   { kind: 'phone', re: /\b\d{3}\s\d{7}\b/g },
+  // Odd layouts: "(301 273 45166)", and any 7 to 11 digits in groups after a phone word ("cell# 410 5551234",
+  // "phone: 4105551234", "home # 555 1234 x12").
+  { kind: 'phone', re: /(?<=\(\s?)\d{3}[\s.]\d{3}[\s.]\d{4,5}(?=\s?\))/g },
+  {
+    kind: 'phone',
+    re: /(?<=\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax)s?\.?\s*(?:#|no\.?|number)?\s*[:#=-]?\s*)(?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?/gi,
+  },
   { kind: 'phone', re: /\b[2-9]\d{2}-\d{4}\b(?![\s-]*(?:cc|ml|mg|units?|mcg|hrs?)\b)/gi },
   { kind: 'phone', re: /(?<=\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*)\d{4,6}\b/gi },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
@@ -260,7 +267,7 @@ export class TextScrubber {
         return true;
       }
       // First name then surname: "mary souza", "pat rixford", "Florence Garvey", "VIRGINIA SALLESE".
-      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
+      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && !RELATIONS.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
         const plain = /^[a-z][a-z']*$/i.test(next.text) && !STOP.has(next.lower) && !CLINICAL.has(next.lower) && !TITLES.has(next.lower) && next.lower.length >= 3;
         const sameCase = /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text);
         const strongSurname = plain && !this.#english(next.lower) && !RELATIONS.has(next.lower) && !SIGNATURE_ROLES.has(next.lower);
@@ -324,7 +331,10 @@ export class TextScrubber {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
       // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
-      if (prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the') && /^\s{1,2}$/.test(gap(prev, t)) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
+      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || /^(?:the|into|by|leave|left|leaving|in)$/.test(prev.lower)) && /^\s{1,2}$/.test(gap(prev, t));
+      // ... or before an emergency room or unit: "GH EW", "MGH ER".
+      const acronymBefore = next !== undefined && /^(?:ed|ew|er|icu|ccu|micu|sicu|nursing|staff|team|cardiology|doctors?)$/i.test(next.text) && /^\s{1,2}$/.test(gap(t, next)) && /^[A-Z]+$/.test(t.text);
+      if ((acronymAfter || acronymBefore) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
         mark(t, 'location');
       }
       // Units named after people or places: "ON QUARTERMAIN 6", "to Quartermain 3".
@@ -475,9 +485,24 @@ function notADate(m: string, text: string, at: number): boolean {
   if (after.startsWith('%') || /\dx\s*$/.test(before)) return true;
   if (/^\d{1,2}'$/.test(m) && /\b(?:hob|x)\s*$/.test(before)) return true;
   if (md !== null && ((md[1] === md[2] && Number(md[1]) <= 5) || md[2] === '10' && /\bpain|c\/o/.test(before) || /\b(?:ps|peep|cpap|psv|bi-?pap|ips|eps|settings|strength|grade|flowby)\W*$/.test(before))) return true;
+  if (md !== null && ventilatorSetting(Number(md[1]), Number(md[2]), text, at, m.length)) return true;
   const year = /^(\d{2})(\d{2})$/.exec(m);
   if (year !== null && /^(?:00|15|30|45)$/.test(year[2] ?? '') && !/\b(?:in|since|of|year|yr|born|from|until|till|summer|winter|spring|fall)\W*$/.test(before)) return true;
   return false;
+}
+
+/**
+ * "PSV 10/5", "CPAP .4%, 5/8", "mask ventilation 5/10 30%", "co/ci 5/3", "8/10 CP": small pairs in a
+ * ventilator, haemodynamic or pain context read as settings or scores, not dates.
+ */
+function ventilatorSetting(a: number, b: number, text: string, at: number, length: number): boolean {
+  const before = text.slice(Math.max(0, at - 40), at).toLowerCase();
+  const after = text.slice(at + length, at + length + 16).toLowerCase();
+  if (b === 10 && /\b(?:pain|cp|angina|discomfort|ache|aches|sore)\b/.test(before.slice(-16) + ' ' + after)) return true;
+  if (a > 25 || b > 25) return false;
+  if (/\bco\/ci\W*$/.test(before)) return true;
+  const vent = /\b(?:psv?|peep|cpap|bi-?pap|simv|imv|ac|cmv|vent|vented|ventilat\w*|mask|settings|wean\w*|fio2|tv|mode|ips|eps|pressure support)\b/;
+  return vent.test(before) && (/^\W{0,3}(?:\d{2,3}\s*%|fio2|peep|bpm|rr|rate|sats?|overnight|c\b|w\b|with|,)/.test(after) || /(?:%|x\s*\d+|psv?|peep|cpap|bipap|of|to|ventilation)\W{0,4}$/.test(before));
 }
 
 /** Compiled known-identifier patterns of recent records (a record's texts are scrubbed one after another). */

@@ -24,6 +24,11 @@ describe('TextScrubber', () => {
     ['SSN 123-45-6789, MRN: 00123456', ['123-45-6789', '00123456']],
     ['VIN 1HGCM82633A004352; UDI (01)00884838035683(21)1234', ['1HGCM82633A004352', '(01)00884838035683(21)1234']],
     ['a 94 yo woman; a 67 yo man', ['94']],
+    ['son and grandson visited today.(301 273 45166) both here', ['301 273 45166']],
+    ['cell# 410 5551234, home phone: 4105551234 x12', ['410 5551234', '4105551234 x12']],
+    ['SOCIAL: PT\'S SON JOHN IN TO VISIT', ['JOHN']],
+    ['46 year old male came into GH on 7/18; found unresponsive-> MGH EW today', ['GH', '7/18', 'MGH']],
+    ['on 10/5 his CK rose; vent settings unchanged', ['10/5']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
   });
@@ -34,6 +39,8 @@ describe('TextScrubber', () => {
     'pain 3/10, vent 700x12/5/40% tolerating well',
     'Patient alert and oriented, MS: sedated on propofol',
     '#8 trach in place, 3 way foley in place, PEEP 5 cmH2O',
+    'changed to PSV of 10/5, 60%; CPAP .4%, 5/8; mask ventilation 5/10 30%',
+    'co/ci 5/3 fick; had 8/10 CP, now 3/10; developed severe 10/10 angina',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
