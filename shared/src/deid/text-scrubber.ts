@@ -16,12 +16,14 @@
  */
 import { lexicon, type Lexicon } from './lexicon.js';
 import {
+  BEFORE_NUMBER,
   CLINICAL,
   CONTACT_VERBS,
   FACILITY,
   PLACE_BEFORE,
   RELATIONS,
   ROLES_AFTER,
+  ROLES_BEFORE,
   SIGNATURE_ROLES,
   STOP,
   TITLES,
@@ -67,10 +69,10 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'phone', re: /(?<=\(\s?)\d{3}[\s.]\d{3}[\s.]\d{4,5}(?=\s?\))/g },
   {
     kind: 'phone',
-    re: /(?<=\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax)s?\.?\s*(?:#|no\.?|number)?\s*[:#=-]?\s*)(?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?/gi,
+    re: /\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax)s?\.?\s*(?:#|no\.?|number)?\s*[:#=-]?\s*((?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?)/dgi,
   },
   { kind: 'phone', re: /\b[2-9]\d{2}-\d{4}\b(?![\s-]*(?:cc|ml|mg|units?|mcg|hrs?)\b)/gi },
-  { kind: 'phone', re: /(?<=\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*)\d{4,6}\b/gi },
+  { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*(\d{4,6})\b/dgi },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
   { kind: 'id', re: /\(01\)\d{14}(?:\(\d{2,4}\)[^\s()]+)*/g },
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },
@@ -165,7 +167,9 @@ export class TextScrubber {
       for (const m of text.matchAll(re)) {
         if (kind === 'date' && notADate(m[0], text, m.index)) continue;
         if (kind === 'phone' && /\b(?:tv|vt|svr|stv|volumes?|tidal|vols?|rate|sbp|map|u\/o|uo|cc|ml|co\/ci\/svr)\W{0,3}$/i.test(text.slice(Math.max(0, m.index - 12), m.index))) continue;
-        spans.push({ start: m.index, end: m.index + m[0].length, kind });
+        // Patterns compiled with the `d` flag mark only their first group (the cue word before it is not PHI).
+        const [start, end] = m.indices?.[1] ?? [m.index, m.index + m[0].length];
+        spans.push({ start, end, kind });
       }
     }
     const strong: PhiSpan[] = [];
@@ -230,6 +234,7 @@ export class TextScrubber {
     const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
     const c: RuleContext = { text, tokens, mark, gap, adjacent };
     for (let i = 0; i < tokens.length; i++) {
+      this.#wardAndEmployerRules(c, i);
       if (this.#personRules(c, i)) continue;
       const t = tokens[i]!;
       const next = tokens[i + 1];
@@ -312,6 +317,57 @@ export class TextScrubber {
     return false;
   }
 
+  /**
+   * Wards named after people or places ("to Quartermain 6", "ADMITTED TO QUARTERMAIN7", "PLAN: FARR 2"),
+   * employers ("works for Vista Health", "husband CEO of IBM"), names before a relation ("URSLA MORETTI
+   * (DAUGHTER)", "Bob, son"), a role before a name ("NP Grace made aware") and names joined by "and".
+   */
+  #wardAndEmployerRules(c: RuleContext, i: number): void {
+    const { text, tokens, mark, gap } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
+    const next = tokens[i + 1];
+    const word = /^[a-z][a-z']*$/i.test(t.text) && t.lower.length >= 4 && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !WEEKDAYS.has(t.lower) && !BEFORE_NUMBER.has(t.lower) && !FACILITY.has(t.lower) && !TITLES.has(t.lower) && !RELATIONS.has(t.lower);
+    // Ward: a word then a single-digit ward number, after a movement word or at the start of a plan line.
+    const wardNumber = /^\s?\d(?![\d.%/:,-]|\s*(?:mg|mcg|cc|ml|l\b|lpm|units?|x\b|hrs?|days?|min|times|%|am|pm|cm|mm|kg|g\b|meq|gm|liters?))/i.test(text.slice(t.end, t.end + 14));
+    if (word && wardNumber) {
+      const before = text.slice(Math.max(0, t.start - 30), t.start).toLowerCase();
+      const moved = /\b(?:to|on|from|onto|at|into)\s+(?:the\s+)?(?:\d{3,4}\s+)?$/.test(before) || /(?:^|\n)\s*(?:plan|p|dispo|disposition)\s*[:-]\s*(?:to\s+)?$/.test(before);
+      const cased = /^[A-Z][a-z]/.test(t.text) ? !this.#english(t.lower) || !/[.!?:]\s*$/.test(text.slice(Math.max(0, t.start - 6), t.start)) : isProperCase(t, text) && !this.#englishOrTypo(t.lower);
+      if (moved && cased) mark(t, 'location');
+    }
+    // Employer: "works for vista health", "employed by IBM", "CEO of Genentech".
+    if (prev !== undefined && /^(?:for|at|by|of)$/.test(prev.lower) && /^\s$/.test(gap(prev, t))) {
+      const verb = tokens[i - 2];
+      const employed = prev.lower === 'of' ? /^(?:ceo|owner|president|manager|director|chairman|founder|employee)$/ : /^(?:works?|worked|working|employed|retired|employee|owns)$/;
+      if (verb !== undefined && employed.test(verb.lower) && /^\s$/.test(gap(verb, prev))) {
+        const companyWord = (w: Token): boolean => /^[a-z][a-z&'-]*$/i.test(w.text) && !STOP.has(w.lower) && !CLINICAL.has(w.lower) && !RELATIONS.has(w.lower) && !/^(?:years?|many|several|the|a|an|himself|herself|home|self|company|city|state|county|government|school|hospital|living)$/.test(w.lower);
+        if (companyWord(t) && (/^[A-Z]/.test(t.text) || !this.#english(t.lower) || (next !== undefined && FACILITY.has(next.lower)))) {
+          mark(t, 'location');
+          if (next !== undefined && /^\s$/.test(gap(t, next)) && companyWord(next) && (FACILITY.has(next.lower) || /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text)) && !/^(?:and|since|until|as|in)$/.test(next.lower)) mark(next, 'location');
+        }
+      }
+    }
+    // Name(s) before a relation in brackets or after a comma or dash: "URSLA MORETTI (DAUGHTER)", "Bob, son,".
+    if (next !== undefined && RELATIONS.has(next.lower) && /^\s*(?:\(|,|-|\/)\s*(?:his|her|pt'?s)?\s*$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t) && !this.#lex.usPlaces.has(t.lower) && (this.#lex.firstNames.has(t.lower) || (this.#lex.surnames.has(t.lower) && !this.#english(t.lower)) || (/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower)))) {
+      mark(t, 'name');
+      if (prev !== undefined && /^\s$/.test(gap(prev, t)) && /^[A-Z]/.test(prev.text) && this.#nameCandidate(prev) && (this.#lex.firstNames.has(prev.lower) || !this.#english(prev.lower))) mark(prev, 'name');
+    }
+    // Role then name: "NP grace made aware", "resident Dr Smith" (the title rule takes that one).
+    if (prev !== undefined && ROLES_BEFORE.has(prev.lower) && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && t.lower.length >= 3) {
+      const after = text.slice(t.end, t.end + 20).toLowerCase();
+      if (!this.#english(t.lower) || /^[A-Z][a-z]/.test(t.text) || /^\s*(?:made\s+)?(?:aware|notified|paged|called|informed|in\b|at\b)/.test(after)) mark(t, 'name');
+    }
+    // Names joined by "and"/"&": "Both Suzette and Hank", "Drs Ballou and Dutter".
+    if (prev !== undefined && /^(?:and|&)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && isProperCase(t, text)) {
+      const first = tokens[i - 2];
+      if (first !== undefined && /^\s{1,2}$/.test(gap(first, prev)) && /^[A-Z]/.test(first.text) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && (this.#lex.firstNames.has(first.lower) || this.#nameLike(first)) && !this.#english(first.lower)) {
+        mark(first, 'name');
+        mark(t, 'name');
+      }
+    }
+  }
+
   /** "St. Agnes", "Saint Joseph". */
   #saintRule(c: RuleContext, i: number): void {
     const { text, tokens, mark, adjacent } = c;
@@ -331,7 +387,7 @@ export class TextScrubber {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
       // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
-      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || /^(?:the|into|by|leave|left|leaving|in)$/.test(prev.lower)) && /^\s{1,2}$/.test(gap(prev, t));
+      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the' || (/^(?:into|by|leave|left|leaving)$/.test(prev.lower) && /^[A-Z]+$/.test(t.text))) && /^\s{1,2}$/.test(gap(prev, t));
       // ... or before an emergency room or unit: "GH EW", "MGH ER".
       const acronymBefore = next !== undefined && /^(?:ed|ew|er|icu|ccu|micu|sicu|nursing|staff|team|cardiology|doctors?)$/i.test(next.text) && /^\s{1,2}$/.test(gap(t, next)) && /^[A-Z]+$/.test(t.text);
       if ((acronymAfter || acronymBefore) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
@@ -362,7 +418,7 @@ export class TextScrubber {
       if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
         mark(t, 'location');
         // "Harford Memorial", "Laurel Regional": these facility words are part of the proper name.
-        if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|union)$/i.test(next.text)) mark(next, 'location');
+        if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|lutheran|union|shore)$/i.test(next.text)) mark(next, 'location');
         const capital = (w: Token): boolean => /^[A-Z][a-z]/.test(w.text) || (/^[A-Z]+$/.test(w.text) && /^[A-Z]+$/.test(t.text));
         if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && !CONTACT_VERBS.has(prev.lower) && !PLACE_BEFORE.has(prev.lower) && !STOP.has(prev.lower) && !CLINICAL.has(prev.lower) && (this.#placeWord(prev, t) || capital(prev))) {
           mark(prev, 'location');
@@ -461,7 +517,7 @@ export class TextScrubber {
     const weak = next.lower === 'home' || next.lower === 'house' || next.lower === 'health' || next.lower === 'center';
     if (weak) return /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && !this.#english(t.lower);
     if (!this.#english(t.lower)) return true;
-    const strongFacility = /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university)$/i.test(next.text);
+    const strongFacility = /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university|campus|shore|adventist|methodist|baptist|presbyterian|lutheran)$/i.test(next.text);
     const cased = /^[A-Z][a-z]/.test(t.text) || (/^[A-Z]+$/.test(t.text) && /^[A-Z]+$/.test(next.text));
     return cased && strongFacility && !/^(?:the|a|this|that|community|state|local|outside|other|nursing|new|old|his|her|their)$/i.test(t.text);
   }
@@ -501,8 +557,8 @@ function ventilatorSetting(a: number, b: number, text: string, at: number, lengt
   if (b === 10 && /\b(?:pain|cp|angina|discomfort|ache|aches|sore)\b/.test(before.slice(-16) + ' ' + after)) return true;
   if (a > 25 || b > 25) return false;
   if (/\bco\/ci\W*$/.test(before)) return true;
-  const vent = /\b(?:psv?|peep|cpap|bi-?pap|simv|imv|ac|cmv|vent|vented|ventilat\w*|mask|settings|wean\w*|fio2|tv|mode|ips|eps|pressure support)\b/;
-  return vent.test(before) && (/^\W{0,3}(?:\d{2,3}\s*%|fio2|peep|bpm|rr|rate|sats?|overnight|c\b|w\b|with|,)/.test(after) || /(?:%|x\s*\d+|psv?|peep|cpap|bipap|of|to|ventilation)\W{0,4}$/.test(before));
+  const vent = /\b(?:psv?|peep|cpap|bi-?pap|simv|imv|cmv|vent|vented|ventilat\w*|mask|settings|wean\w*|fio2|tv|mode|ips|eps|pressure support)\b/;
+  return vent.test(before) && (/^\W{0,3}(?:\d{2,3}\s*%|fio2|peep|bpm|rr|rate|sats?|overnight|c\b|w\b|with)/.test(after) || /(?:%|x\s*\d+|psv?|peep|cpap|bipap|of|to|ventilation)\W{0,4}$/.test(before));
 }
 
 /** Compiled known-identifier patterns of recent records (a record's texts are scrubbed one after another). */
