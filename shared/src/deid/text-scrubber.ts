@@ -14,7 +14,7 @@
  * Measured on the PhysioNet deid 1.1 gold standard by `npm run bench -- deid-text` (see
  * docs/explanation/safe-harbor.md for the figures and the known gaps).
  */
-import { lexicon, type Lexicon } from './lexicon.js';
+import { lexicon, US_STATES, type Lexicon } from './lexicon.js';
 import {
   BEFORE_NUMBER,
   CLINICAL,
@@ -29,6 +29,8 @@ import {
   TITLES,
   WEEKDAYS,
 } from './scrubber-words.js';
+
+const US_STATE_NAMES: ReadonlySet<string> = new Set(US_STATES);
 
 /** Kinds of PHI the scrubber marks. */
 export type PhiKind = 'name' | 'date' | 'phone' | 'email' | 'ssn' | 'id' | 'url' | 'ip' | 'location' | 'age';
@@ -63,13 +65,13 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   // Phone numbers: (201) 223-4567, 201-223-4567, 201/324/1423, 212- 476- 8356, (240444-1243), 202 2671093.
   { kind: 'phone', re: /(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s./-]{0,2}\d{3}[\s./-]{1,2}\d{4}\b\)?/g },
   { kind: 'phone', re: /\(?\b\d{3}[\s-]?\d{3}-\d{4}\b\)?/g },
-  { kind: 'phone', re: /\b\d{3}\s\d{7}\b/g },
+  { kind: 'phone', re: /\b\d{3}\s\d{7}\b|\b[2-9]\d{2}[2-9]\d{6}\b/g },
   // Odd layouts: "(301 273 45166)", and any 7 to 11 digits in groups after a phone word ("cell# 410 5551234",
   // "phone: 4105551234", "home # 555 1234 x12").
   { kind: 'phone', re: /(?<=\(\s?)\d{3}[\s.]\d{3}[\s.]\d{4,5}(?=\s?\))/g },
   {
     kind: 'phone',
-    re: /\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax)s?\.?\s*(?:#|no\.?|number)?\s*[:#=-]?\s*((?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?)/dgi,
+    re: /(?:\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax|call|reached|reach)s?\b|#)\.?\s*(?:#|no\.?|number|at)?\s*[:#=-]?\s*((?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?)/dgi,
   },
   { kind: 'phone', re: /\b[2-9]\d{2}-\d{4}\b(?![\s-]*(?:cc|ml|mg|units?|mcg|hrs?)\b)/gi },
   { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*(\d{4,6})\b/dgi },
@@ -126,7 +128,7 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
     re: /(?<=\b(?:mi|cabg|avr|mvr|cva|ptca|pci|stent|redo|tia|dx|dx'd|diagnosed|appy|chole|turp|ca|ablation|surgery|fx|repair|resection|pacer|pacemaker|icd|cath|since)\s*(?:x\s?\d\s*)?(?:in\s+)?)'?\d{2}\b(?!\s*(?:%|mg|mcg|cc|ml|units?|hrs?|min|mm|cm|y\/?o|yrs?|years?|-|\/|\.\d))/gi,
   },
   // Ages over 89.
-  { kind: 'age', re: /\b(?:9\d|1[0-4]\d)(?=\s*(?:-?\s*y\/?o\b|-?\s*yrs?\b|-?\s*years?[\s-]old|-?year-old|yo\b))/gi },
+  { kind: 'age', re: /\b(?:9\d|1[0-4]\d)(?=\s*(?:-?\s*y\/?o\b|-?\s*y\.\s?o\.?|-?\s*yrs?\b|-?\s*years?[\s-]old|-?year-old|yo[mf]?\b|years of age|-?\s*yr-old))/gi },
   { kind: 'age', re: /(?<=\bage[d:]?\s*)(?:9\d|1[0-4]\d)\b/gi },
 ];
 
@@ -277,7 +279,7 @@ export class TextScrubber {
         const sameCase = /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text);
         const strongSurname = plain && !this.#english(next.lower) && !RELATIONS.has(next.lower) && !SIGNATURE_ROLES.has(next.lower);
         const bothCapitalised = /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && isProperCase(t, text);
-        const listedSurname = plain && this.#lex.surnames.has(next.lower);
+        const listedSurname = plain && (this.#lex.surnames.has(next.lower) || (!this.#english(t.lower) && !FACILITY.has(next.lower) && !WEEKDAYS.has(next.lower) && !MONTHS.has(next.lower)));
         if (sameCase && !STOP.has(t.lower) && (strongSurname || (bothCapitalised && listedSurname) || ((!this.#english(t.lower) || /^[A-Z]/.test(t.text)) && this.#surnameish(next)))) {
           mark(t, 'name');
           mark(next, 'name');
@@ -336,6 +338,20 @@ export class TextScrubber {
       const cased = /^[A-Z][a-z]/.test(t.text) ? !this.#english(t.lower) || !/[.!?:]\s*$/.test(text.slice(Math.max(0, t.start - 6), t.start)) : isProperCase(t, text) && !this.#englishOrTypo(t.lower);
       if (moved && cased) mark(t, 'location');
     }
+    // Where someone lives or comes from: "lives in Riverdale", "visiting from Ocean View", "lives in DC".
+    if (prev !== undefined && /^(?:in|at|from|near|to)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t))) {
+      const verb = tokens[i - 2];
+      const livesVerb = verb !== undefined && /^\s{1,2}$/.test(gap(verb, prev)) && /^(?:lives|live|living|lived|resides|reside|resided|residing|moved|moving|relocated|vacation|vacationing|visiting|flew|flying|drove|driving|traveled|travelled|traveling|travelling|born|raised|grew|returned|works|worked)$/.test(verb.lower);
+      const place = (w: Token): boolean => /^[A-Z]/.test(w.text) && !STOP.has(w.lower) && !CLINICAL.has(w.lower) && !WEEKDAYS.has(w.lower) && !MONTHS.has(w.lower) && !RELATIONS.has(w.lower) && !TITLES.has(w.lower) && !US_STATE_NAMES.has(w.lower) && !/^(?:town|city|area|country|state|county|house|home|apartment|apt|building|assisted|nursing|group|senior|community|hospital|shelter|facility|rehab|law|laws|florida|new|north|south|east|west|the)$/.test(w.lower);
+      if (livesVerb && place(t) && (/^[A-Z][a-z]/.test(t.text) || /^[A-Z]{2}$/.test(t.text) || !this.#englishOrTypo(t.lower))) {
+        mark(t, 'location');
+        for (let j = i + 1, k = 0; j < tokens.length && k < 2; j++, k++) {
+          const n = tokens[j]!;
+          if (!/^\s$/.test(gap(tokens[j - 1]!, n)) || !place(n) || !/^[A-Z][a-z]/.test(n.text) === /^[A-Z][a-z]/.test(t.text)) break;
+          mark(n, 'location');
+        }
+      }
+    }
     // Employer: "works for vista health", "employed by IBM", "CEO of Genentech".
     if (prev !== undefined && /^(?:for|at|by|of)$/.test(prev.lower) && /^\s$/.test(gap(prev, t))) {
       const verb = tokens[i - 2];
@@ -357,6 +373,22 @@ export class TextScrubber {
     if (prev !== undefined && ROLES_BEFORE.has(prev.lower) && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && t.lower.length >= 3) {
       const after = text.slice(t.end, t.end + 20).toLowerCase();
       if (!this.#english(t.lower) || /^[A-Z][a-z]/.test(t.text) || /^\s*(?:made\s+)?(?:aware|notified|paged|called|informed|in\b|at\b)/.test(after)) mark(t, 'name');
+    }
+    // Two capitalised words neither of which is English, one a listed name: "Radu Crosson", "Lopie Certusi".
+    if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z][a-z]+$/.test(t.text) && /^[A-Z][a-z]+$/.test(next.text) && t.lower.length >= 3 && next.lower.length >= 3) {
+      const plainName = (w: Token): boolean => !STOP.has(w.lower) && !CLINICAL.has(w.lower) && !FACILITY.has(w.lower) && !this.#englishOrTypo(w.lower) && !this.#lex.usPlaces.has(w.lower);
+      if (plainName(t) && plainName(next) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || this.#lex.surnames.has(next.lower))) {
+        mark(t, 'name');
+        mark(next, 'name');
+      }
+    }
+    // "name is X", "HCP is X", "proxy: X", "X is the HCP".
+    if (prev !== undefined && /^(?:is|:|-)$/.test(gap(prev, t).trim() === '' ? prev.lower : gap(prev, t).trim()) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t)) {
+      const cue = gap(prev, t).trim() === '' ? tokens[i - 2] : prev;
+      if (cue !== undefined && /^(?:name|hcp|proxy|poa|guardian|contact)$/.test(cue.lower) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || !this.#english(t.lower))) {
+        mark(t, 'name');
+        if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z]/.test(next.text) && this.#surnameish(next)) mark(next, 'name');
+      }
     }
     // Names joined by "and"/"&": "Both Suzette and Hank", "Drs Ballou and Dutter".
     if (prev !== undefined && /^(?:and|&)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && isProperCase(t, text)) {
@@ -530,6 +562,7 @@ function isProperCase(t: Token, text: string): boolean {
   return !/[A-Z]{2}/.test(window.replace(/\b[A-Z]{2,5}\b/g, ''));
 }
 
+const MONTHS: ReadonlySet<string> = new Set(['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']);
 const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);
 /** Numbers that match a date pattern but read as something else: fractions, 5/5 strength, vent settings, clock times. */
 function notADate(m: string, text: string, at: number): boolean {

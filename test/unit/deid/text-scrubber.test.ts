@@ -37,6 +37,11 @@ describe('TextScrubber', () => {
     ['Both Suzette and Hank are his proxies', ['Suzette', 'Hank']],
     ['Admitted from Kessler Adventist for cath; TAKEN TO LAUREL REGIONAL', ['Kessler', 'Adventist', 'LAUREL', 'REGIONAL']],
     ['Only able to reach Rob tonight', ['Rob']],
+    ['a 92 y.o. woman, age 91', ['92', '91']],
+    ['wife can be reached at 410 555 1234 or 4105551234', ['410 555 1234', '4105551234']],
+    ['mother, Janet Gateman, called; later Radu Crosson visited', ['Janet', 'Gateman', 'Radu', 'Crosson']],
+    ['Her HCP is Marcela Carlson; name: Ruth', ['Marcela', 'Carlson', 'Ruth']],
+    ['he lives in Riverdale with his son; they were vacationing in Ocean View', ['Riverdale', 'Ocean', 'View']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
   });
@@ -51,6 +56,7 @@ describe('TextScrubber', () => {
     'co/ci 5/3 fick; had 8/10 CP, now 3/10; developed severe 10/10 angina',
     'WIFE IS A CCU NURSE, SISTER VISITED; WORK OF BREATHING INCREASED; transfer to bed 4 on floor 6',
     'PICC placed by nh today; Video assisted swallow study; IN USOH UNTIL RECENTLY',
+    'lives at home with wife; moved to the city last year; lives in Town with Assisted living',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
