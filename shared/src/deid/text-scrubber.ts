@@ -206,10 +206,15 @@ export class TextScrubber {
     if (this.#english(lower)) return true;
     // Nursing notes misspell freely ("bowell", "recieve", "ventricualr"): a word one deletion or one
     // swap of neighbours away from an English word counts as English, so it is not taken for a name.
-    if (lower.length < 6) return false;
+    // Shorter words: a swap ("wtih") from length 4, a dropped letter ("presnt", "notifed") from length 5.
+    if (lower.length < 4) return false;
     for (let i = 0; i < lower.length; i++) {
-      if (words.has(lower.slice(0, i) + lower.slice(i + 1))) return true;
+      if (lower.length >= 6 && words.has(lower.slice(0, i) + lower.slice(i + 1))) return true;
       if (i + 1 < lower.length && words.has(lower.slice(0, i) + lower[i + 1]! + lower[i]! + lower.slice(i + 2))) return true;
+    }
+    if (lower.length < 7) return false;
+    for (let i = 0; i <= lower.length; i++) {
+      for (const ch of 'eiaotnsrlcudhmp') if (words.has(lower.slice(0, i) + ch + lower.slice(i))) return true;
     }
     return false;
   }
@@ -441,7 +446,7 @@ export class TextScrubber {
         mark(t, 'location', false);
       }
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
-      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && this.#placeCased(t, text)) mark(t, 'location', false);
+      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && this.#placeCased(t, text) && !NOT_A_PLACE_BEFORE_TO.has(tokens[i - 2]?.lower ?? '')) mark(t, 'location', false);
       // Places: one or two words before a facility word ("CALVERT HOSPITAL", "Sacred Heart Hospital"), or after "St.".
       // "Memorial Hospital", "UNION MEMORIAL", "General Hospital": a facility word that names the facility.
       if (next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && /^(?:memorial|union|general|regional|adventist|methodist|baptist|presbyterian|university)$/i.test(t.text) && /^(?:hospital|hosp|memorial|medical|center|regional)$/i.test(next.text) && /^[A-Z]/.test(t.text)) {
@@ -562,6 +567,14 @@ function isProperCase(t: Token, text: string): boolean {
   return !/[A-Z]{2}/.test(window.replace(/\b[A-Z]{2,5}\b/g, ''));
 }
 
+/** Words before "to" that make what follows a drug, a state or an action, not a place ("secondary to", "changed to"). */
+const NOT_A_PLACE_BEFORE_TO: ReadonlySet<string> = new Set([
+  'secondary', 'due', 'changed', 'change', 'sensitive', 'response', 'responding', 'responds', 'responded', 'prior', 'attempt', 'attempts',
+  'agree', 'agrees', 'agreed', 'related', 'compared', 'able', 'unable', 'switched', 'switch', 'converted', 'increased', 'decreased',
+  'titrated', 'weaned', 'allergic', 'allergy', 'contributing', 'progressed', 'progressing', 'resistant', 'added', 'want', 'wants',
+  'wanted', 'needs', 'need', 'try', 'tried', 'trying', 'begin', 'began', 'started', 'continue', 'continues', 'continued', 'refused', 'refuses', 'declined', 'according', 'adherent', 'exposed', 'reaction', 'intolerant', 'upgraded',
+  'downgraded', 'rate', 'coarse', 'clear', 'diminished', 'tolerating', 'tolerated', 'sr', 'st', 'nsr', 'from', 'dt', 'pos',
+]);
 const MONTHS: ReadonlySet<string> = new Set(['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']);
 const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);
 /** Numbers that match a date pattern but read as something else: fractions, 5/5 strength, vent settings, clock times. */

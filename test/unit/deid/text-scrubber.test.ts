@@ -57,6 +57,7 @@ describe('TextScrubber', () => {
     'WIFE IS A CCU NURSE, SISTER VISITED; WORK OF BREATHING INCREASED; transfer to bed 4 on floor 6',
     'PICC placed by nh today; Video assisted swallow study; IN USOH UNTIL RECENTLY',
     'lives at home with wife; moved to the city last year; lives in Town with Assisted living',
+    'ATN SECONDARY TO HYPOTENTION; ANTIBIOTIC CHANGED TO BACTRIN; MD SPOKE WTIH FAMILY',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
