@@ -75,3 +75,17 @@ export const BEFORE_NUMBER: ReadonlySet<string> = new Set([
 ]);
 /** Health-care roles written before a name ("NP Grace", "resident Smith"). */
 export const ROLES_BEFORE: ReadonlySet<string> = new Set(['np', 'rn', 'pa', 'md', 'resident', 'intern', 'fellow', 'attending', 'nurse', 'crna', 'rrt', 'pct', 'sw']);
+/** Verbs after which "to/from/at X" names a place ("transferred to X", "seen at X"). */
+export const MOVED: ReadonlySet<string> = new Set([
+  'transferred', 'transfered', 'transfer', 'xfer', 'xferred', 'admitted', 'readmitted', 'sent', 'discharged', 'taken', 'brought', 'went',
+  'go', 'goes', 'going', 'return', 'returned', 'returning', 'returns', 'back', 'came', 'arrived', 'seen', 'treated', 'followed', 'hospitalized',
+  'presented', 'transported', 'flown', 'medflighted', 'airlifted', 'dispo', 'placement', 'accepted', 'bed', 'screened', 'evaluated',
+]);
+/** Units and services that follow "transferred to" without being PHI. */
+export const UNITS: ReadonlySet<string> = new Set([
+  'icu', 'ccu', 'micu', 'sicu', 'csru', 'tsicu', 'nsicu', 'cvicu', 'picu', 'nicu', 'pacu', 'ed', 'er', 'ew', 'or', 'ct', 'mri', 'ir', 'ep',
+  'cath', 'snf', 'ltac', 'ltach', 'osh', 'nh', 'ecf', 'rehab', 'tele', 'lab', 'us', 'egd', 'ercp', 'eeg', 'emg', 'echo', 'floor', 'unit',
+  'stepdown', 'vicu', 'cmi', 'hospice', 'home', 'ward', 'room', 'bed', 'acute', 'step', 'dialysis', 'radiology', 'nuclear', 'surgery',
+  'endoscopy', 'cardiology', 'neurology', 'medicine', 'ems', 'ems', 'ambulance', 'triage', 'pcu', 'imc', 'ccu/csru', 'fmc', 'psvt', 'vt', 'vf', 'afib', 'sr', 'nsr', 'svt',
+  'pm', 'am', 'noc', 'unit', 'tsicu', 'hd', 'cvvh', 'vent', 'mask', 'nc', 'fm', 'rr', 'hr', 'bp',
+]);

@@ -20,6 +20,7 @@ import {
   CLINICAL,
   CONTACT_VERBS,
   FACILITY,
+  MOVED,
   PLACE_BEFORE,
   RELATIONS,
   ROLES_AFTER,
@@ -27,6 +28,7 @@ import {
   SIGNATURE_ROLES,
   STOP,
   TITLES,
+  UNITS,
   WEEKDAYS,
 } from './scrubber-words.js';
 
@@ -343,6 +345,22 @@ export class TextScrubber {
       const cased = /^[A-Z][a-z]/.test(t.text) ? !this.#english(t.lower) || !/[.!?:]\s*$/.test(text.slice(Math.max(0, t.start - 6), t.start)) : isProperCase(t, text) && !this.#englishOrTypo(t.lower);
       if (moved && cased) mark(t, 'location');
     }
+    // Places after a movement verb, even ordinary words and local abbreviations: "transferred from Mercy",
+    // "sent to JHH", "seen at Franklin Square", "back to the Harbor".
+    if (prev !== undefined && /^(?:to|from|at)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && !(next !== undefined && UNITS.has(next.lower) && !FACILITY.has(next.lower))) {
+      let v = i - 2;
+      if (tokens[v]?.lower === 'back' || tokens[v]?.lower === 'over') v--;
+      const verb = tokens[v];
+      const moved = verb !== undefined && MOVED.has(verb.lower) && /^[\s/]{1,3}$/.test(text.slice(verb.end, tokens[v + 1]!.start));
+      if (moved && this.#movedPlace(t, text)) {
+        mark(t, 'location');
+        for (let j = i + 1, k = 0; j < tokens.length && k < 2; j++, k++) {
+          const n = tokens[j]!;
+          if (!/^\s$/.test(gap(tokens[j - 1]!, n)) || !this.#movedPlace(n, text) || /^[A-Z]+$/.test(n.text) !== /^[A-Z]+$/.test(t.text)) break;
+          mark(n, 'location');
+        }
+      }
+    }
     // Where someone lives or comes from: "lives in Riverdale", "visiting from Ocean View", "lives in DC".
     if (prev !== undefined && /^(?:in|at|from|near|to)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t))) {
       const verb = tokens[i - 2];
@@ -403,6 +421,17 @@ export class TextScrubber {
         mark(t, 'name');
       }
     }
+  }
+
+  /** A word after "transferred to" that may name a place: a capitalised word in a mixed-case note, or an acronym. */
+  #movedPlace(t: Token, text: string): boolean {
+    if (STOP.has(t.lower) || CLINICAL.has(t.lower) || UNITS.has(t.lower) || WEEKDAYS.has(t.lower) || MONTHS.has(t.lower) || RELATIONS.has(t.lower) || TITLES.has(t.lower)) return false;
+    if (FACILITY.has(t.lower) || BEFORE_NUMBER.has(t.lower) || US_STATE_NAMES.has(t.lower) || !/^[A-Za-z]+$/.test(t.text)) return false;
+    const window = text.slice(Math.max(0, t.start - 150), t.end + 150);
+    const mixed = /[a-z]{3}/.test(window) && /[A-Z][a-z]/.test(window);
+    if (/^[A-Z][a-z]+$/.test(t.text)) return mixed && t.lower.length >= 3;
+    if (/^[A-Z]{2,5}$/.test(t.text)) return mixed ? !this.#english(t.lower) || t.text.length <= 3 : !this.#englishOrTypo(t.lower);
+    return false;
   }
 
   /** "St. Agnes", "Saint Joseph". */
