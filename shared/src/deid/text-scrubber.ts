@@ -67,7 +67,7 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   // Phone numbers: (201) 223-4567, 201-223-4567, 201/324/1423, 212- 476- 8356, (240444-1243), 202 2671093.
   { kind: 'phone', re: /(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s./-]{0,2}\d{3}[\s./-]{1,2}\d{4}\b\)?/g },
   { kind: 'phone', re: /\(?\b\d{3}[\s-]?\d{3}-\d{4}\b\)?/g },
-  { kind: 'phone', re: /\b\d{3}\s\d{7}\b|\b[2-9]\d{2}[2-9]\d{6}\b/g },
+  { kind: 'phone', re: /\b\d{3}[\s./-]\d{7}\b|\b[2-9]\d{2}[2-9]\d{6}\b/g },
   // Odd layouts: "(301 273 45166)", and any 7 to 11 digits in groups after a phone word ("cell# 410 5551234",
   // "phone: 4105551234", "home # 555 1234 x12").
   { kind: 'phone', re: /(?<=\(\s?)\d{3}[\s.]\d{3}[\s.]\d{4,5}(?=\s?\))/g },
@@ -249,7 +249,9 @@ export class TextScrubber {
       const next = tokens[i + 1];
       this.#saintRule(c, i);
       const facilityNext = next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next));
-      if (this.#nameLike(t) && !facilityNext) {
+      // A drug, device or sign is followed by its dose or use ("Esmolol gtt", "Quentin catheter", "golden tan secretions").
+      const clinicalNext = next !== undefined && /^[\s,-]{1,2}$/.test(gap(t, next)) && CLINICAL_NEXT.has(next.lower);
+      if (this.#nameLike(t) && !facilityNext && !clinicalNext) {
         mark(t, 'name', false);
         continue;
       }
@@ -603,6 +605,14 @@ const NOT_A_PLACE_BEFORE_TO: ReadonlySet<string> = new Set([
   'titrated', 'weaned', 'allergic', 'allergy', 'contributing', 'progressed', 'progressing', 'resistant', 'added', 'want', 'wants',
   'wanted', 'needs', 'need', 'try', 'tried', 'trying', 'begin', 'began', 'started', 'continue', 'continues', 'continued', 'refused', 'refuses', 'declined', 'according', 'adherent', 'exposed', 'reaction', 'intolerant', 'upgraded',
   'downgraded', 'rate', 'coarse', 'clear', 'diminished', 'tolerating', 'tolerated', 'sr', 'st', 'nsr', 'from', 'dt', 'pos',
+]);
+/** Words that follow a drug, device or sign rather than a name. */
+const CLINICAL_NEXT: ReadonlySet<string> = new Set([
+  'gtt', 'gtts', 'drip', 'po', 'iv', 'ivp', 'pr', 'sq', 'sl', 'mg', 'mcg', 'catheter', 'cath', 'line', 'patch', 'cream', 'lotion', 'ointment',
+  'diet', 'tube', 'tubes', 'secretions', 'stool', 'sputum', 'tremor', 'precautions', 'applied', 'dose', 'tab', 'tabs', 'bolus', 'infusion',
+  'level', 'levels', 'syndrome', 'disease', 'sign', 'score', 'scale', 'protocol', 'mask', 'bag', 'dressing', 'drain', 'pump', 'colored',
+  'tan', 'sandwich', 'given', 'started', 'held', 'restarted', 'increased', 'decreased', 'weaned', 'titrated', 'units', 'tid', 'bid', 'qd',
+  'prn', 'nebs', 'neb', 'gel', 'spray', 'powder', 'suppository', 'liq', 'liquid', 'stools', 'drainage', 'urine', 'vent',
 ]);
 const MONTHS: ReadonlySet<string> = new Set(['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']);
 const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);

@@ -42,6 +42,7 @@ describe('TextScrubber', () => {
     ['mother, Janet Gateman, called; later Radu Crosson visited', ['Janet', 'Gateman', 'Radu', 'Crosson']],
     ['Her HCP is Marcela Carlson; name: Ruth', ['Marcela', 'Carlson', 'Ruth']],
     ['he lives in Riverdale with his son; they were vacationing in Ocean View', ['Riverdale', 'Ocean', 'View']],
+    ['home phone 617-5551234', ['617-5551234']],
     ['Pt transferred from Mercy this am, was sent to JHH for cath; seen at Franklin Square in 2001', ['Mercy', 'JHH', 'Franklin', 'Square', '2001']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
@@ -60,6 +61,7 @@ describe('TextScrubber', () => {
     'lives at home with wife; moved to the city last year; lives in Town with Assisted living',
     'ATN SECONDARY TO HYPOTENTION; ANTIBIOTIC CHANGED TO BACTRIN; MD SPOKE WTIH FAMILY',
     'Stable for transfer to Cardiac floor; went into PSVT; transferred to MICU; TRANSFERRED TO FLOOR',
+    'Esmolol gtt started; LSC QUENTIN catheter; ALLEGRA PO FOR ITCHING',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
