@@ -415,6 +415,10 @@ export class TextScrubber {
         if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z]/.test(next.text) && this.#surnameish(next)) mark(next, 'name');
       }
     }
+    // A surname before "family": "keep the Romero family aware".
+    if (next !== undefined && /^famil(?:y|ies)$/.test(next.lower) && /^\s$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#surnameish(t) && this.#lex.surnames.has(t.lower) && !this.#lex.usPlaces.has(t.lower)) {
+      mark(t, 'name');
+    }
     // Names joined by "and"/"&": "Both Suzette and Hank", "Drs Ballou and Dutter".
     if (prev !== undefined && /^(?:and|&)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && isProperCase(t, text)) {
       const first = tokens[i - 2];
@@ -563,7 +567,7 @@ export class TextScrubber {
     // "Dr. Foley" is a name, "foley" a catheter.
     if (CLINICAL.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && title.lower === 'dr')) return false;
     const dotted = text[title.end] === '.';
-    const proper = /^[A-Z][a-z]/.test(title.text) && /^[A-Z]/.test(t.text);
+    const proper = (/^[A-Z][a-z]/.test(title.text) && /^[A-Z]/.test(t.text)) || /^[A-Z][a-z]/.test(t.text);
     if (['ms', 'mr', 'miss', 'dear'].includes(title.lower) && !dotted && !proper && (t.lower.length < 3 || this.#english(t.lower))) return false;
     const listed = this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower);
     return listed || !this.#english(t.lower) || (/^[A-Z]/.test(t.text) && isProperCase(t, text));

@@ -43,6 +43,7 @@ describe('TextScrubber', () => {
     ['Her HCP is Marcela Carlson; name: Ruth', ['Marcela', 'Carlson', 'Ruth']],
     ['he lives in Riverdale with his son; they were vacationing in Ocean View', ['Riverdale', 'Ocean', 'View']],
     ['home phone 617-5551234', ['617-5551234']],
+    ['mr Logan was transferred; KEEP ROMERO FAMILY AWARE', ['Logan', 'ROMERO']],
     ['Pt transferred from Mercy this am, was sent to JHH for cath; seen at Franklin Square in 2001', ['Mercy', 'JHH', 'Franklin', 'Square', '2001']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
