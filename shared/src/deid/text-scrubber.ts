@@ -8,7 +8,9 @@
  * 2. dictionaries: US Census first names and surnames that are not also English words ({@link lexicon});
  * 3. context rules: a word after a title (Dr, Mr, Mrs), a relation (wife, son, daughter) or a verb of
  *    contact (paged, called, per), before "MD"/"RN" or "aware"; place names before a facility word
- *    (HOSPITAL, REHAB, MEMORIAL) or after "St."; plus per-record known identifiers (the patient's own
+ *    (HOSPITAL, REHAB, MEMORIAL) or after "St."; places after a movement verb ("transferred from X"),
+ *    before a ward number ("to X 6"), after "lives in" or "works for"; names before a relation ("X (daughter)"),
+ *    after "HCP is" or a role ("NP X"), and capitalised pairs of listed names; plus per-record known identifiers (the patient's own
  *    names, MRN, phone and address from the structured record).
  *
  * Measured on the PhysioNet deid 1.1 gold standard by `npm run bench -- deid-text` (see
