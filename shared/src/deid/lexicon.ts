@@ -21,7 +21,8 @@ export interface Lexicon {
   readonly usPlaces: ReadonlySet<string>;
 }
 
-const US_STATES = [
+/** US state names, lower case. */
+export const US_STATES: readonly string[] = [
   'alabama', 'alaska', 'arizona', 'arkansas', 'california', 'colorado', 'connecticut', 'delaware', 'florida', 'georgia', 'hawaii',
   'idaho', 'illinois', 'indiana', 'iowa', 'kansas', 'kentucky', 'louisiana', 'maine', 'maryland', 'massachusetts', 'michigan',
   'minnesota', 'mississippi', 'missouri', 'montana', 'nebraska', 'nevada', 'new hampshire', 'new jersey', 'new mexico', 'new york',

@@ -9,7 +9,9 @@ export const RELATIONS: ReadonlySet<string> = new Set([
   'fiancee', 'companion', 'girlfriend', 'boyfriend', 'partner', 'hcp', 'proxy', 'neighbor', 'sil', 'dil', 'spouse', 'grandmother',
   'grandfather', 'stepson', 'stepdaughter', 'pastor', 'priest', 'rabbi', 'chaplain',
 ]);
-export const CONTACT_VERBS: ReadonlySet<string> = new Set(['per', 'paged', 'called', 'notified', 'informed', 'told', 'spoke', 'discussed', 'dw']);
+export const CONTACT_VERBS: ReadonlySet<string> = new Set([
+  'per', 'paged', 'called', 'notified', 'informed', 'told', 'spoke', 'discussed', 'dw', 'reach', 'reached', 'contacted', 'phoned', 'updated',
+]);
 export const ROLES_AFTER: ReadonlySet<string> = new Set(['md', 'rn', 'np', 'pa', 'rrt', 'aware', 'notified', 'paged', 'called', 'came', 'visited', 'said', 'stated', 'states', 'spoke', 'wishes', 'verbalizes']);
 /**
  * Clinical words that are also Census surnames or unknown to the English list (drugs, devices,
@@ -50,6 +52,7 @@ export const WEEKDAYS: ReadonlySet<string> = new Set(['monday', 'tuesday', 'wedn
 export const FACILITY: ReadonlySet<string> = new Set([
   'hospital', 'hosp', 'medical', 'memorial', 'rehab', 'rehabilitation', 'nursing', 'clinic', 'healthcare', 'manor', 'infirmary',
   'hospice', 'county', 'university', 'univ', 'general', 'center', 'ctr', 'health', 'home', 'house', 'institute', 'valley',
+  'campus', 'shore', 'regional', 'adventist', 'methodist', 'baptist', 'presbyterian', 'lutheran',
 ]);
 /** Words that never start a name or place even after a title or relation. */
 export const STOP: ReadonlySet<string> = new Set([
@@ -60,5 +63,29 @@ export const STOP: ReadonlySet<string> = new Set([
   'tonight', 'later', 'about', 'as', 'if', 'so', 'up', 'out', 'over', 'via', 're', 'md', 'rn', 'np', 'pa', 'same', 'other',
   'another', 'local', 'outside', 'osh', 'transfer', 'transferred', 'admitted', 'our', 'your', 'my', 'me', 'we', 'you', 'i', 'st',
   'can', 'may', 'did', 'does', 'do', 'states', 'stated', 'said', 'says', 'again', 'just', 'very', 'well', 'still', 'already',
-  'see', 'please', 'copy', 'phone', 'tel', 'home', 'hospital', 'floor', 'unit', 'icu', 'ccu', 'micu', 'sicu', 'ed', 'er', 'ew', 'or', 'pacu', 'cath', 'lab',
+  'see', 'please', 'copy', 'ceo', 'phone', 'tel', 'home', 'hospital', 'floor', 'unit', 'icu', 'ccu', 'micu', 'sicu', 'ed', 'er', 'ew', 'or', 'pacu', 'cath', 'lab',
+]);
+/** Words that precede a number without being a ward name ("bed 4", "day 2", "PEEP 5"). */
+export const BEFORE_NUMBER: ReadonlySet<string> = new Set([
+  'floor', 'bed', 'beds', 'room', 'rm', 'unit', 'ward', 'level', 'day', 'days', 'pod', 'step', 'stage', 'grade', 'post', 'hour', 'hours',
+  'week', 'weeks', 'month', 'months', 'year', 'years', 'rate', 'peep', 'page', 'cycle', 'round', 'number', 'size', 'class', 'type',
+  'bay', 'suite', 'area', 'building', 'tower', 'station', 'team', 'service', 'plus', 'minus', 'over', 'under', 'about', 'around', 'only',
+  'times', 'total', 'dose', 'doses', 'units', 'liters', 'lpm', 'percent', 'minutes', 'seconds', 'shift', 'trial', 'phase', 'part',
+  'line', 'lumen', 'french', 'fr', 'gauge', 'tube', 'trach', 'shiley', 'portex', 'bivona', 'ett', 'level', 'mode', 'vent', 'setting',
+]);
+/** Health-care roles written before a name ("NP Grace", "resident Smith"). */
+export const ROLES_BEFORE: ReadonlySet<string> = new Set(['np', 'rn', 'pa', 'md', 'resident', 'intern', 'fellow', 'attending', 'nurse', 'crna', 'rrt', 'pct', 'sw']);
+/** Verbs after which "to/from/at X" names a place ("transferred to X", "seen at X"). */
+export const MOVED: ReadonlySet<string> = new Set([
+  'transferred', 'transfered', 'transfer', 'xfer', 'xferred', 'admitted', 'readmitted', 'sent', 'discharged', 'taken', 'brought', 'went',
+  'go', 'goes', 'going', 'return', 'returned', 'returning', 'returns', 'back', 'came', 'arrived', 'seen', 'treated', 'followed', 'hospitalized',
+  'presented', 'transported', 'flown', 'medflighted', 'airlifted', 'dispo', 'placement', 'accepted', 'bed', 'screened', 'evaluated',
+]);
+/** Units and services that follow "transferred to" without being PHI. */
+export const UNITS: ReadonlySet<string> = new Set([
+  'icu', 'ccu', 'micu', 'sicu', 'csru', 'tsicu', 'nsicu', 'cvicu', 'picu', 'nicu', 'pacu', 'ed', 'er', 'ew', 'or', 'ct', 'mri', 'ir', 'ep',
+  'cath', 'snf', 'ltac', 'ltach', 'osh', 'nh', 'ecf', 'rehab', 'tele', 'lab', 'us', 'egd', 'ercp', 'eeg', 'emg', 'echo', 'floor', 'unit',
+  'stepdown', 'vicu', 'cmi', 'hospice', 'home', 'ward', 'room', 'bed', 'acute', 'step', 'dialysis', 'radiology', 'nuclear', 'surgery',
+  'endoscopy', 'cardiology', 'neurology', 'medicine', 'ems', 'ems', 'ambulance', 'triage', 'pcu', 'imc', 'ccu/csru', 'fmc', 'psvt', 'vt', 'vf', 'afib', 'sr', 'nsr', 'svt',
+  'pm', 'am', 'noc', 'unit', 'tsicu', 'hd', 'cvvh', 'vent', 'mask', 'nc', 'fm', 'rr', 'hr', 'bp',
 ]);

@@ -8,25 +8,33 @@
  * 2. dictionaries: US Census first names and surnames that are not also English words ({@link lexicon});
  * 3. context rules: a word after a title (Dr, Mr, Mrs), a relation (wife, son, daughter) or a verb of
  *    contact (paged, called, per), before "MD"/"RN" or "aware"; place names before a facility word
- *    (HOSPITAL, REHAB, MEMORIAL) or after "St."; plus per-record known identifiers (the patient's own
+ *    (HOSPITAL, REHAB, MEMORIAL) or after "St."; places after a movement verb ("transferred from X"),
+ *    before a ward number ("to X 6"), after "lives in" or "works for"; names before a relation ("X (daughter)"),
+ *    after "HCP is" or a role ("NP X"), and capitalised pairs of listed names; plus per-record known identifiers (the patient's own
  *    names, MRN, phone and address from the structured record).
  *
  * Measured on the PhysioNet deid 1.1 gold standard by `npm run bench -- deid-text` (see
  * docs/explanation/safe-harbor.md for the figures and the known gaps).
  */
-import { lexicon, type Lexicon } from './lexicon.js';
+import { lexicon, US_STATES, type Lexicon } from './lexicon.js';
 import {
+  BEFORE_NUMBER,
   CLINICAL,
   CONTACT_VERBS,
   FACILITY,
+  MOVED,
   PLACE_BEFORE,
   RELATIONS,
   ROLES_AFTER,
+  ROLES_BEFORE,
   SIGNATURE_ROLES,
   STOP,
   TITLES,
+  UNITS,
   WEEKDAYS,
 } from './scrubber-words.js';
+
+const US_STATE_NAMES: ReadonlySet<string> = new Set(US_STATES);
 
 /** Kinds of PHI the scrubber marks. */
 export type PhiKind = 'name' | 'date' | 'phone' | 'email' | 'ssn' | 'id' | 'url' | 'ip' | 'location' | 'age';
@@ -61,9 +69,16 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   // Phone numbers: (201) 223-4567, 201-223-4567, 201/324/1423, 212- 476- 8356, (240444-1243), 202 2671093.
   { kind: 'phone', re: /(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s./-]{0,2}\d{3}[\s./-]{1,2}\d{4}\b\)?/g },
   { kind: 'phone', re: /\(?\b\d{3}[\s-]?\d{3}-\d{4}\b\)?/g },
-  { kind: 'phone', re: /\b\d{3}\s\d{7}\b/g },
+  { kind: 'phone', re: /\b\d{3}[\s./-]\d{7}\b|\b[2-9]\d{2}[2-9]\d{6}\b/g },
+  // Odd layouts: "(301 273 45166)", and any 7 to 11 digits in groups after a phone word ("cell# 410 5551234",
+  // "phone: 4105551234", "home # 555 1234 x12").
+  { kind: 'phone', re: /(?<=\(\s?)\d{3}[\s.]\d{3}[\s.]\d{4,5}(?=\s?\))/g },
+  {
+    kind: 'phone',
+    re: /(?:\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax|call|reached|reach)s?\b|#)\.?\s*(?:#|no\.?|number|at)?\s*[:#=-]?\s*((?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?)/dgi,
+  },
   { kind: 'phone', re: /\b[2-9]\d{2}-\d{4}\b(?![\s-]*(?:cc|ml|mg|units?|mcg|hrs?)\b)/gi },
-  { kind: 'phone', re: /(?<=\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*)\d{4,6}\b/gi },
+  { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*(\d{4,6})\b/dgi },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
   { kind: 'id', re: /\(01\)\d{14}(?:\(\d{2,4}\)[^\s()]+)*/g },
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },
@@ -117,7 +132,7 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
     re: /(?<=\b(?:mi|cabg|avr|mvr|cva|ptca|pci|stent|redo|tia|dx|dx'd|diagnosed|appy|chole|turp|ca|ablation|surgery|fx|repair|resection|pacer|pacemaker|icd|cath|since)\s*(?:x\s?\d\s*)?(?:in\s+)?)'?\d{2}\b(?!\s*(?:%|mg|mcg|cc|ml|units?|hrs?|min|mm|cm|y\/?o|yrs?|years?|-|\/|\.\d))/gi,
   },
   // Ages over 89.
-  { kind: 'age', re: /\b(?:9\d|1[0-4]\d)(?=\s*(?:-?\s*y\/?o\b|-?\s*yrs?\b|-?\s*years?[\s-]old|-?year-old|yo\b))/gi },
+  { kind: 'age', re: /\b(?:9\d|1[0-4]\d)(?=\s*(?:-?\s*y\/?o\b|-?\s*y\.\s?o\.?|-?\s*yrs?\b|-?\s*years?[\s-]old|-?year-old|yo[mf]?\b|years of age|-?\s*yr-old))/gi },
   { kind: 'age', re: /(?<=\bage[d:]?\s*)(?:9\d|1[0-4]\d)\b/gi },
 ];
 
@@ -158,7 +173,9 @@ export class TextScrubber {
       for (const m of text.matchAll(re)) {
         if (kind === 'date' && notADate(m[0], text, m.index)) continue;
         if (kind === 'phone' && /\b(?:tv|vt|svr|stv|volumes?|tidal|vols?|rate|sbp|map|u\/o|uo|cc|ml|co\/ci\/svr)\W{0,3}$/i.test(text.slice(Math.max(0, m.index - 12), m.index))) continue;
-        spans.push({ start: m.index, end: m.index + m[0].length, kind });
+        // Patterns compiled with the `d` flag mark only their first group (the cue word before it is not PHI).
+        const [start, end] = m.indices?.[1] ?? [m.index, m.index + m[0].length];
+        spans.push({ start, end, kind });
       }
     }
     const strong: PhiSpan[] = [];
@@ -193,10 +210,15 @@ export class TextScrubber {
     if (this.#english(lower)) return true;
     // Nursing notes misspell freely ("bowell", "recieve", "ventricualr"): a word one deletion or one
     // swap of neighbours away from an English word counts as English, so it is not taken for a name.
-    if (lower.length < 6) return false;
+    // Shorter words: a swap ("wtih") from length 4, a dropped letter ("presnt", "notifed") from length 5.
+    if (lower.length < 4) return false;
     for (let i = 0; i < lower.length; i++) {
-      if (words.has(lower.slice(0, i) + lower.slice(i + 1))) return true;
+      if (lower.length >= 6 && words.has(lower.slice(0, i) + lower.slice(i + 1))) return true;
       if (i + 1 < lower.length && words.has(lower.slice(0, i) + lower[i + 1]! + lower[i]! + lower.slice(i + 2))) return true;
+    }
+    if (lower.length < 7) return false;
+    for (let i = 0; i <= lower.length; i++) {
+      for (const ch of 'eiaotnsrlcudhmp') if (words.has(lower.slice(0, i) + ch + lower.slice(i))) return true;
     }
     return false;
   }
@@ -223,12 +245,15 @@ export class TextScrubber {
     const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
     const c: RuleContext = { text, tokens, mark, gap, adjacent };
     for (let i = 0; i < tokens.length; i++) {
+      this.#wardAndEmployerRules(c, i);
       if (this.#personRules(c, i)) continue;
       const t = tokens[i]!;
       const next = tokens[i + 1];
       this.#saintRule(c, i);
       const facilityNext = next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next));
-      if (this.#nameLike(t) && !facilityNext) {
+      // A drug, device or sign is followed by its dose or use ("Esmolol gtt", "Quentin catheter", "golden tan secretions").
+      const clinicalNext = next !== undefined && /^[\s,-]{1,2}$/.test(gap(t, next)) && CLINICAL_NEXT.has(next.lower);
+      if (this.#nameLike(t) && !facilityNext && !clinicalNext) {
         mark(t, 'name', false);
         continue;
       }
@@ -260,12 +285,12 @@ export class TextScrubber {
         return true;
       }
       // First name then surname: "mary souza", "pat rixford", "Florence Garvey", "VIRGINIA SALLESE".
-      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
+      if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && !RELATIONS.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
         const plain = /^[a-z][a-z']*$/i.test(next.text) && !STOP.has(next.lower) && !CLINICAL.has(next.lower) && !TITLES.has(next.lower) && next.lower.length >= 3;
         const sameCase = /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text);
         const strongSurname = plain && !this.#english(next.lower) && !RELATIONS.has(next.lower) && !SIGNATURE_ROLES.has(next.lower);
         const bothCapitalised = /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && isProperCase(t, text);
-        const listedSurname = plain && this.#lex.surnames.has(next.lower);
+        const listedSurname = plain && (this.#lex.surnames.has(next.lower) || (!this.#english(t.lower) && !FACILITY.has(next.lower) && !WEEKDAYS.has(next.lower) && !MONTHS.has(next.lower)));
         if (sameCase && !STOP.has(t.lower) && (strongSurname || (bothCapitalised && listedSurname) || ((!this.#english(t.lower) || /^[A-Z]/.test(t.text)) && this.#surnameish(next)))) {
           mark(t, 'name');
           mark(next, 'name');
@@ -305,6 +330,118 @@ export class TextScrubber {
     return false;
   }
 
+  /**
+   * Wards named after people or places ("to Quartermain 6", "ADMITTED TO QUARTERMAIN7", "PLAN: FARR 2"),
+   * employers ("works for Vista Health", "husband CEO of IBM"), names before a relation ("URSLA MORETTI
+   * (DAUGHTER)", "Bob, son"), a role before a name ("NP Grace made aware") and names joined by "and".
+   */
+  #wardAndEmployerRules(c: RuleContext, i: number): void {
+    const { text, tokens, mark, gap } = c;
+    const t = tokens[i]!;
+    const prev = tokens[i - 1];
+    const next = tokens[i + 1];
+    const word = /^[a-z][a-z']*$/i.test(t.text) && t.lower.length >= 4 && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !WEEKDAYS.has(t.lower) && !BEFORE_NUMBER.has(t.lower) && !FACILITY.has(t.lower) && !TITLES.has(t.lower) && !RELATIONS.has(t.lower);
+    // Ward: a word then a single-digit ward number, after a movement word or at the start of a plan line.
+    const wardNumber = /^\s?\d(?![\d.%/:,-]|\s*(?:mg|mcg|cc|ml|l\b|lpm|units?|x\b|hrs?|days?|min|times|%|am|pm|cm|mm|kg|g\b|meq|gm|liters?))/i.test(text.slice(t.end, t.end + 14));
+    if (word && wardNumber) {
+      const before = text.slice(Math.max(0, t.start - 30), t.start).toLowerCase();
+      const moved = /\b(?:to|on|from|onto|at|into)\s+(?:the\s+)?(?:\d{3,4}\s+)?$/.test(before) || /(?:^|\n)\s*(?:plan|p|dispo|disposition)\s*[:-]\s*(?:to\s+)?$/.test(before);
+      const cased = /^[A-Z][a-z]/.test(t.text) ? !this.#english(t.lower) || !/[.!?:]\s*$/.test(text.slice(Math.max(0, t.start - 6), t.start)) : isProperCase(t, text) && !this.#englishOrTypo(t.lower);
+      if (moved && cased) mark(t, 'location');
+    }
+    // Places after a movement verb, even ordinary words and local abbreviations: "transferred from Mercy",
+    // "sent to JHH", "seen at Franklin Square", "back to the Harbor".
+    if (prev !== undefined && /^(?:to|from|at)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && !(next !== undefined && UNITS.has(next.lower) && !FACILITY.has(next.lower))) {
+      let v = i - 2;
+      if (tokens[v]?.lower === 'back' || tokens[v]?.lower === 'over') v--;
+      const verb = tokens[v];
+      const moved = verb !== undefined && MOVED.has(verb.lower) && /^[\s/]{1,3}$/.test(text.slice(verb.end, tokens[v + 1]!.start));
+      if (moved && this.#movedPlace(t, text)) {
+        mark(t, 'location');
+        for (let j = i + 1, k = 0; j < tokens.length && k < 2; j++, k++) {
+          const n = tokens[j]!;
+          if (!/^\s$/.test(gap(tokens[j - 1]!, n)) || !this.#movedPlace(n, text) || /^[A-Z]+$/.test(n.text) !== /^[A-Z]+$/.test(t.text)) break;
+          mark(n, 'location');
+        }
+      }
+    }
+    // Where someone lives or comes from: "lives in Riverdale", "visiting from Ocean View", "lives in DC".
+    if (prev !== undefined && /^(?:in|at|from|near|to)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t))) {
+      const verb = tokens[i - 2];
+      const livesVerb = verb !== undefined && /^\s{1,2}$/.test(gap(verb, prev)) && /^(?:lives|live|living|lived|resides|reside|resided|residing|moved|moving|relocated|vacation|vacationing|visiting|flew|flying|drove|driving|traveled|travelled|traveling|travelling|born|raised|grew|returned|works|worked)$/.test(verb.lower);
+      const place = (w: Token): boolean => /^[A-Z]/.test(w.text) && !STOP.has(w.lower) && !CLINICAL.has(w.lower) && !WEEKDAYS.has(w.lower) && !MONTHS.has(w.lower) && !RELATIONS.has(w.lower) && !TITLES.has(w.lower) && !US_STATE_NAMES.has(w.lower) && !/^(?:town|city|area|country|state|county|house|home|apartment|apt|building|assisted|nursing|group|senior|community|hospital|shelter|facility|rehab|law|laws|florida|new|north|south|east|west|the)$/.test(w.lower);
+      if (livesVerb && place(t) && (/^[A-Z][a-z]/.test(t.text) || /^[A-Z]{2}$/.test(t.text) || !this.#englishOrTypo(t.lower))) {
+        mark(t, 'location');
+        for (let j = i + 1, k = 0; j < tokens.length && k < 2; j++, k++) {
+          const n = tokens[j]!;
+          if (!/^\s$/.test(gap(tokens[j - 1]!, n)) || !place(n) || !/^[A-Z][a-z]/.test(n.text) === /^[A-Z][a-z]/.test(t.text)) break;
+          mark(n, 'location');
+        }
+      }
+    }
+    // Employer: "works for vista health", "employed by IBM", "CEO of Genentech".
+    if (prev !== undefined && /^(?:for|at|by|of)$/.test(prev.lower) && /^\s$/.test(gap(prev, t))) {
+      const verb = tokens[i - 2];
+      const employed = prev.lower === 'of' ? /^(?:ceo|owner|president|manager|director|chairman|founder|employee)$/ : /^(?:works?|worked|working|employed|retired|employee|owns)$/;
+      if (verb !== undefined && employed.test(verb.lower) && /^\s$/.test(gap(verb, prev))) {
+        const companyWord = (w: Token): boolean => /^[a-z][a-z&'-]*$/i.test(w.text) && !STOP.has(w.lower) && !CLINICAL.has(w.lower) && !RELATIONS.has(w.lower) && !/^(?:years?|many|several|the|a|an|himself|herself|home|self|company|city|state|county|government|school|hospital|living)$/.test(w.lower);
+        if (companyWord(t) && (/^[A-Z]/.test(t.text) || !this.#english(t.lower) || (next !== undefined && FACILITY.has(next.lower)))) {
+          mark(t, 'location');
+          if (next !== undefined && /^\s$/.test(gap(t, next)) && companyWord(next) && (FACILITY.has(next.lower) || /^[A-Z]/.test(next.text) === /^[A-Z]/.test(t.text)) && !/^(?:and|since|until|as|in)$/.test(next.lower)) mark(next, 'location');
+        }
+      }
+    }
+    // Name(s) before a relation in brackets or after a comma or dash: "URSLA MORETTI (DAUGHTER)", "Bob, son,".
+    if (next !== undefined && RELATIONS.has(next.lower) && /^\s*(?:\(|,|-|\/)\s*(?:his|her|pt'?s)?\s*$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t) && !this.#lex.usPlaces.has(t.lower) && (this.#lex.firstNames.has(t.lower) || (this.#lex.surnames.has(t.lower) && !this.#english(t.lower)) || (/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower)))) {
+      mark(t, 'name');
+      if (prev !== undefined && /^\s$/.test(gap(prev, t)) && /^[A-Z]/.test(prev.text) && this.#nameCandidate(prev) && (this.#lex.firstNames.has(prev.lower) || !this.#english(prev.lower))) mark(prev, 'name');
+    }
+    // Role then name: "NP grace made aware", "resident Dr Smith" (the title rule takes that one).
+    if (prev !== undefined && ROLES_BEFORE.has(prev.lower) && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && t.lower.length >= 3) {
+      const after = text.slice(t.end, t.end + 20).toLowerCase();
+      if (!this.#english(t.lower) || /^[A-Z][a-z]/.test(t.text) || /^\s*(?:made\s+)?(?:aware|notified|paged|called|informed|in\b|at\b)/.test(after)) mark(t, 'name');
+    }
+    // Two capitalised words neither of which is English, one a listed name: "Radu Crosson", "Lopie Certusi".
+    if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z][a-z]+$/.test(t.text) && /^[A-Z][a-z]+$/.test(next.text) && t.lower.length >= 3 && next.lower.length >= 3) {
+      const plainName = (w: Token): boolean => !STOP.has(w.lower) && !CLINICAL.has(w.lower) && !FACILITY.has(w.lower) && !this.#englishOrTypo(w.lower) && !this.#lex.usPlaces.has(w.lower);
+      if (plainName(t) && plainName(next) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || this.#lex.surnames.has(next.lower))) {
+        mark(t, 'name');
+        mark(next, 'name');
+      }
+    }
+    // "name is X", "HCP is X", "proxy: X", "X is the HCP".
+    if (prev !== undefined && /^(?:is|:|-)$/.test(gap(prev, t).trim() === '' ? prev.lower : gap(prev, t).trim()) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t)) {
+      const cue = gap(prev, t).trim() === '' ? tokens[i - 2] : prev;
+      if (cue !== undefined && /^(?:name|hcp|proxy|poa|guardian|contact)$/.test(cue.lower) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || !this.#english(t.lower))) {
+        mark(t, 'name');
+        if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z]/.test(next.text) && this.#surnameish(next)) mark(next, 'name');
+      }
+    }
+    // A surname before "family": "keep the Romero family aware".
+    if (next !== undefined && /^famil(?:y|ies)$/.test(next.lower) && /^\s$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#surnameish(t) && this.#lex.surnames.has(t.lower) && !this.#lex.usPlaces.has(t.lower)) {
+      mark(t, 'name');
+    }
+    // Names joined by "and"/"&": "Both Suzette and Hank", "Drs Ballou and Dutter".
+    if (prev !== undefined && /^(?:and|&)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && isProperCase(t, text)) {
+      const first = tokens[i - 2];
+      if (first !== undefined && /^\s{1,2}$/.test(gap(first, prev)) && /^[A-Z]/.test(first.text) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && (this.#lex.firstNames.has(first.lower) || this.#nameLike(first)) && !this.#english(first.lower)) {
+        mark(first, 'name');
+        mark(t, 'name');
+      }
+    }
+  }
+
+  /** A word after "transferred to" that may name a place: a capitalised word in a mixed-case note, or an acronym. */
+  #movedPlace(t: Token, text: string): boolean {
+    if (STOP.has(t.lower) || CLINICAL.has(t.lower) || UNITS.has(t.lower) || WEEKDAYS.has(t.lower) || MONTHS.has(t.lower) || RELATIONS.has(t.lower) || TITLES.has(t.lower)) return false;
+    if (FACILITY.has(t.lower) || BEFORE_NUMBER.has(t.lower) || US_STATE_NAMES.has(t.lower) || !/^[A-Za-z]+$/.test(t.text)) return false;
+    const window = text.slice(Math.max(0, t.start - 150), t.end + 150);
+    const mixed = /[a-z]{3}/.test(window) && /[A-Z][a-z]/.test(window);
+    if (/^[A-Z][a-z]+$/.test(t.text)) return mixed && t.lower.length >= 3;
+    if (/^[A-Z]{2,5}$/.test(t.text)) return mixed ? !this.#english(t.lower) || t.text.length <= 3 : !this.#englishOrTypo(t.lower);
+    return false;
+  }
+
   /** "St. Agnes", "Saint Joseph". */
   #saintRule(c: RuleContext, i: number): void {
     const { text, tokens, mark, adjacent } = c;
@@ -324,7 +461,10 @@ export class TextScrubber {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
       // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
-      if (prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the') && /^\s{1,2}$/.test(gap(prev, t)) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
+      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the' || (/^(?:into|by|leave|left|leaving)$/.test(prev.lower) && /^[A-Z]+$/.test(t.text))) && /^\s{1,2}$/.test(gap(prev, t));
+      // ... or before an emergency room or unit: "GH EW", "MGH ER".
+      const acronymBefore = next !== undefined && /^(?:ed|ew|er|icu|ccu|micu|sicu|nursing|staff|team|cardiology|doctors?)$/i.test(next.text) && /^\s{1,2}$/.test(gap(t, next)) && /^[A-Z]+$/.test(t.text);
+      if ((acronymAfter || acronymBefore) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
         mark(t, 'location');
       }
       // Units named after people or places: "ON QUARTERMAIN 6", "to Quartermain 3".
@@ -343,7 +483,7 @@ export class TextScrubber {
         mark(t, 'location', false);
       }
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
-      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && this.#placeCased(t, text)) mark(t, 'location', false);
+      if (prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && this.#placeCandidate(t) && this.#placeCased(t, text) && !NOT_A_PLACE_BEFORE_TO.has(tokens[i - 2]?.lower ?? '')) mark(t, 'location', false);
       // Places: one or two words before a facility word ("CALVERT HOSPITAL", "Sacred Heart Hospital"), or after "St.".
       // "Memorial Hospital", "UNION MEMORIAL", "General Hospital": a facility word that names the facility.
       if (next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && /^(?:memorial|union|general|regional|adventist|methodist|baptist|presbyterian|university)$/i.test(t.text) && /^(?:hospital|hosp|memorial|medical|center|regional)$/i.test(next.text) && /^[A-Z]/.test(t.text)) {
@@ -352,7 +492,7 @@ export class TextScrubber {
       if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
         mark(t, 'location');
         // "Harford Memorial", "Laurel Regional": these facility words are part of the proper name.
-        if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|union)$/i.test(next.text)) mark(next, 'location');
+        if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|lutheran|union|shore)$/i.test(next.text)) mark(next, 'location');
         const capital = (w: Token): boolean => /^[A-Z][a-z]/.test(w.text) || (/^[A-Z]+$/.test(w.text) && /^[A-Z]+$/.test(t.text));
         if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && !CONTACT_VERBS.has(prev.lower) && !PLACE_BEFORE.has(prev.lower) && !STOP.has(prev.lower) && !CLINICAL.has(prev.lower) && (this.#placeWord(prev, t) || capital(prev))) {
           mark(prev, 'location');
@@ -429,7 +569,7 @@ export class TextScrubber {
     // "Dr. Foley" is a name, "foley" a catheter.
     if (CLINICAL.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && title.lower === 'dr')) return false;
     const dotted = text[title.end] === '.';
-    const proper = /^[A-Z][a-z]/.test(title.text) && /^[A-Z]/.test(t.text);
+    const proper = (/^[A-Z][a-z]/.test(title.text) && /^[A-Z]/.test(t.text)) || /^[A-Z][a-z]/.test(t.text);
     if (['ms', 'mr', 'miss', 'dear'].includes(title.lower) && !dotted && !proper && (t.lower.length < 3 || this.#english(t.lower))) return false;
     const listed = this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower);
     return listed || !this.#english(t.lower) || (/^[A-Z]/.test(t.text) && isProperCase(t, text));
@@ -451,7 +591,7 @@ export class TextScrubber {
     const weak = next.lower === 'home' || next.lower === 'house' || next.lower === 'health' || next.lower === 'center';
     if (weak) return /^[A-Z][a-z]/.test(t.text) && /^[A-Z][a-z]/.test(next.text) && !this.#english(t.lower);
     if (!this.#english(t.lower)) return true;
-    const strongFacility = /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university)$/i.test(next.text);
+    const strongFacility = /^(?:hospital|hosp|memorial|rehab|rehabilitation|clinic|infirmary|hospice|medical|regional|university|campus|shore|adventist|methodist|baptist|presbyterian|lutheran)$/i.test(next.text);
     const cased = /^[A-Z][a-z]/.test(t.text) || (/^[A-Z]+$/.test(t.text) && /^[A-Z]+$/.test(next.text));
     return cased && strongFacility && !/^(?:the|a|this|that|community|state|local|outside|other|nursing|new|old|his|her|their)$/i.test(t.text);
   }
@@ -464,6 +604,23 @@ function isProperCase(t: Token, text: string): boolean {
   return !/[A-Z]{2}/.test(window.replace(/\b[A-Z]{2,5}\b/g, ''));
 }
 
+/** Words before "to" that make what follows a drug, a state or an action, not a place ("secondary to", "changed to"). */
+const NOT_A_PLACE_BEFORE_TO: ReadonlySet<string> = new Set([
+  'secondary', 'due', 'changed', 'change', 'sensitive', 'response', 'responding', 'responds', 'responded', 'prior', 'attempt', 'attempts',
+  'agree', 'agrees', 'agreed', 'related', 'compared', 'able', 'unable', 'switched', 'switch', 'converted', 'increased', 'decreased',
+  'titrated', 'weaned', 'allergic', 'allergy', 'contributing', 'progressed', 'progressing', 'resistant', 'added', 'want', 'wants',
+  'wanted', 'needs', 'need', 'try', 'tried', 'trying', 'begin', 'began', 'started', 'continue', 'continues', 'continued', 'refused', 'refuses', 'declined', 'according', 'adherent', 'exposed', 'reaction', 'intolerant', 'upgraded',
+  'downgraded', 'rate', 'coarse', 'clear', 'diminished', 'tolerating', 'tolerated', 'sr', 'st', 'nsr', 'from', 'dt', 'pos',
+]);
+/** Words that follow a drug, device or sign rather than a name. */
+const CLINICAL_NEXT: ReadonlySet<string> = new Set([
+  'gtt', 'gtts', 'drip', 'po', 'iv', 'ivp', 'pr', 'sq', 'sl', 'mg', 'mcg', 'catheter', 'cath', 'line', 'patch', 'cream', 'lotion', 'ointment',
+  'diet', 'tube', 'tubes', 'secretions', 'stool', 'sputum', 'tremor', 'precautions', 'applied', 'dose', 'tab', 'tabs', 'bolus', 'infusion',
+  'level', 'levels', 'syndrome', 'disease', 'sign', 'score', 'scale', 'protocol', 'mask', 'bag', 'dressing', 'drain', 'pump', 'colored',
+  'tan', 'sandwich', 'given', 'started', 'held', 'restarted', 'increased', 'decreased', 'weaned', 'titrated', 'units', 'tid', 'bid', 'qd',
+  'prn', 'nebs', 'neb', 'gel', 'spray', 'powder', 'suppository', 'liq', 'liquid', 'stools', 'drainage', 'urine', 'vent',
+]);
+const MONTHS: ReadonlySet<string> = new Set(['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']);
 const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);
 /** Numbers that match a date pattern but read as something else: fractions, 5/5 strength, vent settings, clock times. */
 function notADate(m: string, text: string, at: number): boolean {
@@ -475,9 +632,24 @@ function notADate(m: string, text: string, at: number): boolean {
   if (after.startsWith('%') || /\dx\s*$/.test(before)) return true;
   if (/^\d{1,2}'$/.test(m) && /\b(?:hob|x)\s*$/.test(before)) return true;
   if (md !== null && ((md[1] === md[2] && Number(md[1]) <= 5) || md[2] === '10' && /\bpain|c\/o/.test(before) || /\b(?:ps|peep|cpap|psv|bi-?pap|ips|eps|settings|strength|grade|flowby)\W*$/.test(before))) return true;
+  if (md !== null && ventilatorSetting(Number(md[1]), Number(md[2]), text, at, m.length)) return true;
   const year = /^(\d{2})(\d{2})$/.exec(m);
   if (year !== null && /^(?:00|15|30|45)$/.test(year[2] ?? '') && !/\b(?:in|since|of|year|yr|born|from|until|till|summer|winter|spring|fall)\W*$/.test(before)) return true;
   return false;
+}
+
+/**
+ * "PSV 10/5", "CPAP .4%, 5/8", "mask ventilation 5/10 30%", "co/ci 5/3", "8/10 CP": small pairs in a
+ * ventilator, haemodynamic or pain context read as settings or scores, not dates.
+ */
+function ventilatorSetting(a: number, b: number, text: string, at: number, length: number): boolean {
+  const before = text.slice(Math.max(0, at - 40), at).toLowerCase();
+  const after = text.slice(at + length, at + length + 16).toLowerCase();
+  if (b === 10 && /\b(?:pain|cp|angina|discomfort|ache|aches|sore)\b/.test(before.slice(-16) + ' ' + after)) return true;
+  if (a > 25 || b > 25) return false;
+  if (/\bco\/ci\W*$/.test(before)) return true;
+  const vent = /\b(?:psv?|peep|cpap|bi-?pap|simv|imv|cmv|vent|vented|ventilat\w*|mask|settings|wean\w*|fio2|tv|mode|ips|eps|pressure support)\b/;
+  return vent.test(before) && (/^\W{0,3}(?:\d{2,3}\s*%|fio2|peep|bpm|rr|rate|sats?|overnight|c\b|w\b|with)/.test(after) || /(?:%|x\s*\d+|psv?|peep|cpap|bipap|of|to|ventilation)\W{0,4}$/.test(before));
 }
 
 /** Compiled known-identifier patterns of recent records (a record's texts are scrubbed one after another). */
