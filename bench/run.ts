@@ -2,16 +2,21 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop), `deid-text` (free-text PHI scrubber
+ * (FedAvg kernel and strategies against a plain typed-array loop), `secagg` (coordinator cost of secure
+ * aggregation against plaintext FedAvg, site masking against raw keystream; `--sites N --params D
+ * [--dropout F]`, each a number or a comma-separated list), `deid-text` (free-text PHI scrubber
  * recall and precision on the PhysioNet deid gold standard), `ingest` (DICOM parse + de-identify + write
  * against a plain dicom-parser parse of the same files), `cnn` (CNN training images/s per TF.js backend,
- * wasm against cpu) and `all`.
+ * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
+ * the same run) and `all`.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
+import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
+import { runDpSuite } from './dp.js';
 import { runDeidTextSuite } from './deid-text.js';
 import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
@@ -19,7 +24,7 @@ import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'deid-text', 'ingest', 'cnn', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -28,7 +33,22 @@ function isSuite(name: string | undefined): name is SuiteName {
 
 type Row = Record<string, unknown> & { suite: Exclude<SuiteName, 'all'> };
 
-async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
+function numbers(value: string | undefined, name: string, fallback: number[], check: (n: number) => boolean): number[] {
+  if (value === undefined) return fallback;
+  const list = value.split(',').map(Number);
+  if (list.length === 0 || !list.every(check)) throw new Error(`--${name} must be a number or a comma-separated list of numbers in range, got '${value}'`);
+  return list;
+}
+
+/** The cases of the secagg suite: the issue's goals (100 sites × 1e6 parameters, 0 and 30% dropout) unless flags say otherwise. */
+function secaggCases(flags: { sites?: string; params?: string; dropout?: string }, quick: boolean): SecAggCaseOptions[] {
+  const sites = numbers(flags.sites, 'sites', quick ? [10] : [100], (n) => Number.isInteger(n) && n >= 3);
+  const params = numbers(flags.params, 'params', quick ? [100_000] : [1_000_000], (n) => Number.isInteger(n) && n >= 1);
+  const dropout = numbers(flags.dropout, 'dropout', flags.sites === undefined && flags.params === undefined ? [0, 0.3] : [0], (n) => n >= 0 && n < 0.5);
+  return sites.flatMap((s) => params.flatMap((p) => dropout.map((d) => ({ sites: s, params: p, dropout: d }))));
+}
+
+async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: string; params?: string; dropout?: string } = {}): Promise<Row[]> {
   const rows: Row[] = [];
   if (suite === 'transfer' || suite === 'all') {
     const transfer = await runTransferSuite(quick ? { sizes: [16 * MiB] } : {});
@@ -39,6 +59,11 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     const aggregation = await runAggregationSuite(quick ? { sites: [4, 10] } : {});
     console.log(`\naggregation (best of 3, one thread)\n${formatTable(aggregation)}`);
     rows.push(...aggregation.map((r) => ({ suite: 'aggregation' as const, ...r })));
+  }
+  if (suite === 'secagg' || suite === 'all') {
+    const cases = await runSecAggSuite(secaggCases(flags, quick));
+    console.log(`\nsecagg (coordinator ms best of 3, mask worker pool, updates already received in memory; client = one site)\n${formatTable(cases)}`);
+    rows.push(...cases.map((r) => ({ suite: 'secagg' as const, ...r })));
   }
   if (suite === 'deid-text' || suite === 'all') {
     const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
@@ -56,6 +81,11 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     console.log(`\ncnn training (best of ${quick ? 1 : 2}, one process, synthetic 28×28×1 images, Adam)\n${formatTable(cnn)}`);
     rows.push(...cnn.map((r) => ({ suite: 'cnn' as const, ...r })));
   }
+  if (suite === 'dp' || suite === 'all') {
+    const dp = await runDpSuite(quick ? { runs: 1 } : {});
+    console.log(`\ndp (best of 3; examples/s of DP-SGD vs plain SGD, same model, backend and run)\n${formatTable(dp)}`);
+    rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
+  }
   return rows;
 }
 
@@ -70,7 +100,13 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } },
+      options: {
+        json: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        sites: { type: 'string' },
+        params: { type: 'string' },
+        dropout: { type: 'string' },
+      },
     });
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
@@ -78,12 +114,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F (secagg)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
   console.log(`${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.totalMemGiB} GiB`);
-  report.results = await runSuite(suite, parsed.values.quick);
+  const { sites, params, dropout } = parsed.values;
+  report.results = await runSuite(suite, parsed.values.quick, {
+    ...(sites !== undefined ? { sites } : {}),
+    ...(params !== undefined ? { params } : {}),
+    ...(dropout !== undefined ? { dropout } : {}),
+  });
   if (parsed.values.json !== undefined) {
     writeFileSync(parsed.values.json, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwrote ${parsed.values.json}`);

@@ -7,6 +7,7 @@ import { getModelSpec } from '../../shared/src/ml/model-registry.js';
 import { encodeWeights, initialWeights } from '../../shared/src/ml/weights.js';
 import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
+import type { RoundDeps } from './rounds/round-workflow.js';
 import { runAsAuditActor } from './audit/audit-actor.js';
 import type { AuditLedger } from './audit/audit-ledger.js';
 import { CoordinatorAudit } from './audit/coordinator-audit.js';
@@ -28,6 +29,8 @@ export interface CoordinatorOptions {
   /** Clock (epoch ms); tests inject one. @default Date.now */
   now?: () => number;
   onEvent?: (event: CoordinatorEvent) => void;
+  /** See {@link RoundDeps.onSecureSum}. */
+  onSecureSum?: RoundDeps['onSecureSum'];
 }
 
 /** Why a study's run was stopped by an operator (the abort reason of its controller). */
@@ -250,6 +253,8 @@ export class Coordinator {
           else this.expectedUpdates.set(taskId, bytes);
         },
         signal: AbortSignal.any([this.abort.signal, controller.signal]),
+        caCertPem: this.caPem,
+        ...(this.options.onSecureSum ? { onSecureSum: this.options.onSecureSum } : {}),
       },
       studyId,
     ))

@@ -19,7 +19,11 @@ import {
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { scoreHistogramMetrics, VAL_EXAMPLES_KEY, VAL_PREFIX } from '../../shared/src/ml/metrics.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
-import { scoreMetrics, Trainer } from './training/trainer.js';
+import { SecAggClient, type IntegerNoiseHook, type SiteIdentityPems } from './secagg/secagg-client.js';
+import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
+import type { LedgerEntry } from './privacy/privacy-ledger.js';
+import { privatizeUpdate, type SiteLevelDp } from './privacy/site-level-update.js';
+import { scoreMetrics, Trainer, type FitConfig } from './training/trainer.js';
 
 export interface TaskRunnerDeps {
   client: FederationClient;
@@ -28,10 +32,18 @@ export interface TaskRunnerDeps {
   policy: AgentConfig['policy'];
   backend: BackendName;
   logger: Logger;
+  /** The site's privacy policy and ε ledger; absent when the agent config has no `privacy` section. */
+  privacy?: PrivacyGuard;
   /** Sends on the current control stream; false while disconnected. */
   send(message: SiteMessage): boolean;
   /** Observer of finished local training (site-side audit, tests); never called with data rows. */
   onFitDone?: (info: { taskId: string; round: number; weights: Float32Array; numExamples: number }) => void;
+  /** The site's certificate, key and CA (PEM): secure aggregation signs and verifies keys with them. */
+  identity: SiteIdentityPems;
+  /** Distributed-DP hook: integer noise after quantization, before masking (see {@link IntegerNoiseHook}). */
+  integerNoise?: IntegerNoiseHook;
+  /** See `SecAggClientOptions.auditDir`. */
+  secaggAuditDir?: string;
 }
 
 /** Thrown inside the runner when the site's own policy or data says no; becomes a TaskRefusal. */
@@ -53,8 +65,18 @@ export class TaskRunner {
   private readonly inFlight = new Set<string>();
   private readonly done = new Map<string, Done>();
   private readonly trainers = new Map<string, Promise<Trainer>>();
+  private readonly secagg: SecAggClient;
 
-  constructor(private readonly deps: TaskRunnerDeps) {}
+  constructor(private readonly deps: TaskRunnerDeps) {
+    this.secagg = new SecAggClient({
+      siteId: deps.siteId,
+      identity: deps.identity,
+      policy: deps.policy.secureAggregation,
+      logger: deps.logger,
+      ...(deps.integerNoise ? { integerNoise: deps.integerNoise } : {}),
+      ...(deps.secaggAuditDir !== undefined ? { auditDir: deps.secaggAuditDir } : {}),
+    });
+  }
 
   submit(task: Task__Output): void {
     if (this.inFlight.has(task.taskId)) return;
@@ -77,7 +99,7 @@ export class TaskRunner {
     } catch (err) {
       const code = err instanceof TesseraError ? err.code : 'TESSERA_AGENT_TASK_FAILED';
       const reason = errorMessage(err);
-      log.warn({ code, reason }, err instanceof Refusal ? 'task refused by site policy' : 'task failed');
+      log.warn({ code, reason }, err instanceof Refusal || err instanceof PrivacyRefusal ? 'task refused by site policy' : 'task failed');
       this.deps.send({ refusal: { taskId: task.taskId, code, reason } });
     }
   }
@@ -117,6 +139,7 @@ export class TaskRunner {
 
   private async execute(task: Task__Output, log: Logger): Promise<Done> {
     const started = Date.now();
+    if (task.kind === 'TASK_KIND_SECAGG') return this.secaggStage(task, started);
     const { spec, data } = this.check(task);
     const modelBytes = await this.fetchWithResume(task.modelVersion, log);
     const global = decodeWeights(modelBytes, modelBytes.byteLength / 4);
@@ -140,15 +163,63 @@ export class TaskRunner {
     }
     if (task.kind !== 'TASK_KIND_FIT') throw new Refusal('TESSERA_AGENT_UNKNOWN_TASK', `unknown task kind ${String(task.kind)}`);
     const t = task.training;
-    const fit = await trainer.fit(global, data.train, {
+    const cfg: FitConfig = {
       epochs: t?.localEpochs ?? 1,
       batchSize: t?.batchSize ?? 32,
       learningRate: t?.learningRate ?? 0.05,
       optimizer: t?.optimizer === 'adam' ? 'adam' : 'sgd',
       proximalMu: t?.proximalMu ?? 0,
       seed: Number(t?.seed ?? 0) >>> 0,
-    });
+    };
+    let spend: LedgerEntry | undefined;
+    let siteLevel: SiteLevelDp | undefined;
+    const dp = t?.dp;
+    if (dp) {
+      if (dp.mode !== 'record' && dp.mode !== 'site') throw new Refusal('TESSERA_AGENT_POLICY', `unknown privacy mode '${dp.mode.slice(0, 32)}'`);
+      const finite = [dp.noiseMultiplier, dp.clipNorm, dp.samplingRate, dp.delta, dp.quantizationScale].every(Number.isFinite);
+      const recordOk = dp.mode !== 'record' || (dp.samplingRate > 0 && dp.samplingRate <= 1 && dp.stepsPerRound >= 1);
+      const siteOk = dp.mode !== 'site' || (dp.noiseShares >= 1 && dp.quantizationScale > 0);
+      if (!finite || !(dp.clipNorm > 0) || !(dp.delta > 0 && dp.delta < 1) || dp.plannedRounds < 1 || !recordOk || !siteOk) {
+        throw new Refusal('TESSERA_AGENT_POLICY', 'DP settings out of range (noise, clip norm, sampling rate, δ, steps, rounds, shares or scale)');
+      }
+      // Site level: one Gaussian release of the update per round. Without secure aggregation the
+      // coordinator sees this site's update with only its share of the noise, and the site accounts so.
+      const zEff = dp.mode === 'site' && !dp.secureAggregation ? dp.noiseMultiplier / Math.sqrt(dp.noiseShares) : dp.noiseMultiplier;
+      if (this.deps.privacy) {
+        spend = await this.deps.privacy.authorize({
+          studyId: task.studyId,
+          model: spec.name,
+          noiseMultiplier: zEff,
+          clipNorm: dp.clipNorm,
+          samplingRate: dp.mode === 'site' ? 1 : dp.samplingRate,
+          stepsPerRound: dp.mode === 'site' ? 1 : dp.stepsPerRound,
+          plannedRounds: dp.plannedRounds,
+          delta: dp.delta,
+        });
+        log.info({ mode: dp.mode, epsilonSpent: spend.epsilon, delta: spend.delta, accountant: spend.accountant, rounds: spend.rounds }, 'privacy budget charged');
+      }
+      if (dp.mode === 'record') cfg.dp = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.samplingRate, steps: dp.stepsPerRound };
+      else siteLevel = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noiseShares: dp.noiseShares, quantizationScale: dp.quantizationScale };
+    } else {
+      this.deps.privacy?.checkNonPrivate(task.studyId);
+    }
+    const fit = await trainer.fit(global, data.train, cfg);
+    if (siteLevel) {
+      const p = privatizeUpdate(global, fit.weights, siteLevel);
+      fit.weights = p.weights;
+      log.info({ sigmaPerSite: Number(p.sigmaPerSite.toPrecision(4)) }, 'site-level DP: update clipped, quantised and noised');
+    }
     this.deps.onFitDone?.({ taskId: task.taskId, round: task.round, weights: fit.weights, numExamples: fit.numExamples });
+    const advertise = task.secagg?.advertise;
+    if (advertise) {
+      // Secure aggregation: nothing is uploaded now; the quantized update waits, in memory, to be masked.
+      const ctx = { studyId: task.studyId, round: task.round, attempt: advertise.attempt };
+      const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples);
+      log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done (secure aggregation)');
+      // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear.
+      return { result: { ...base, numExamples: 0, metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy }, secagg, durationMs: Date.now() - started } };
+    }
+    this.secagg.checkPlaintextAllowed();
     const bytes = encodeWeights(fit.weights);
     const sha256 = createHash('sha256').update(bytes).digest();
     log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done');
@@ -156,12 +227,28 @@ export class TaskRunner {
       result: {
         ...base,
         numExamples: fit.numExamples,
-        metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
+        // Under DP the train-set metrics would be a non-private function of the records: not sent.
+        metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
         updateSha256: sha256.toString('hex'),
         updateBytes: bytes.byteLength,
         durationMs: Date.now() - started,
+        ...(spend ? { privacy: toPrivacySpend(spend) } : {}),
       },
       update: { bytes, sha256 },
+    };
+  }
+
+  /** Stages 2–4 of secure aggregation; the masked input is uploaded like a plain update. */
+  private secaggStage(task: Task__Output, started: number): Done {
+    if (!task.secagg) throw new Refusal('TESSERA_SECAGG_STAGE', 'secure-aggregation task carries no stage');
+    const ctx = { studyId: task.studyId, round: task.round, attempt: task.secagg.attempt };
+    const { result, upload } = this.secagg.stage(ctx, task.secagg);
+    const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result };
+    if (!upload) return { result: { ...base, durationMs: Date.now() - started } };
+    const sha256 = createHash('sha256').update(upload).digest();
+    return {
+      result: { ...base, updateSha256: sha256.toString('hex'), updateBytes: upload.byteLength, durationMs: Date.now() - started },
+      update: { bytes: upload, sha256 },
     };
   }
 
@@ -200,4 +287,9 @@ export class TaskRunner {
       if (!receipt.complete) throw new Error(`upload incomplete at ${receipt.receivedBytes} bytes`);
     });
   }
+}
+
+/** A ledger entry as the wire's `PrivacySpend`. */
+export function toPrivacySpend(e: LedgerEntry): { studyId: string; epsilon: number; delta: number; accountant: string; rounds: number; noiseMultiplier: number } {
+  return { studyId: e.studyId, epsilon: e.epsilon, delta: e.delta, accountant: e.accountant, rounds: e.rounds, noiseMultiplier: e.noiseMultiplier };
 }

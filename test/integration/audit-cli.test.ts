@@ -35,7 +35,7 @@ describe('tessera audit export | verify | evidence | cross-check (subprocesses, 
     await fed.startAgent(0);
     await fed.startAgent(1);
     const inputDim = fed.agents[0]!.datasets.get('synthetic-cohort')!.train.d;
-    await fed.coordinator.createStudy(makeStudy({ inputDim, rounds: 2 }));
+    await fed.coordinator.createStudy(makeStudy({ inputDim, rounds: 2, secureAggregation: false /* two sites: below the secure minimum of three */ }));
     expect((await fed.coordinator.runStudy('it-study')).status).toBe('completed');
     // A workdir as `tessera demo` lays it out: coordinator.yaml naming the data folder and TLS files.
     work = mkdtempSync(path.join(os.tmpdir(), 'tessera-audit-cli-'));

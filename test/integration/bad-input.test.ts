@@ -132,7 +132,7 @@ describe('bad input over real gRPC + mTLS', () => {
     // Arrange
     const inputDim = fed.agents[0]!.datasets.get('synthetic-cohort')!.train.d;
     const study = await fed.coordinator.createStudy(
-      makeStudy({ id: 'bad-input', inputDim, rounds: 1, timeouts: { waitForSitesMs: 10_000, fitMs: 8000, evaluateMs: 8000 } }),
+      makeStudy({ id: 'bad-input', inputDim, rounds: 1, secureAggregation: false, timeouts: { waitForSitesMs: 10_000, fitMs: 8000, evaluateMs: 8000 } }),
     );
     const running = fed.coordinator.runStudy(study.id);
     const task: Task__Output = await hand.task('TASK_KIND_FIT');

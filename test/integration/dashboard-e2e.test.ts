@@ -24,7 +24,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard end to end in headless Chromi
     await fed.startAgent(0);
     await fed.startAgent(1);
     const inputDim = fed.agents[0]!.datasets.get('synthetic-cohort')!.train.d;
-    const created = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: makeStudy({ inputDim, id: 'e2e-study', name: 'dashboard e2e', rounds: 3 }) });
+    const created = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: makeStudy({ inputDim, id: 'e2e-study', name: 'dashboard e2e', rounds: 3, secureAggregation: false /* two sites: below the secure minimum of three */ }) });
     expect(created.statusCode).toBe(201);
     browser = await chromium.launch({ executablePath: CHROMIUM ?? '', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   });

@@ -51,7 +51,8 @@ describe('operator CLI over the REST API (tessera study / tessera sites)', () =>
     await fed.startAgent(1);
     inputDim = fed.agents[0]!.datasets.get('synthetic-cohort')!.train.d;
     studyFile = path.join(fed.dir, 'study.json');
-    writeFileSync(studyFile, JSON.stringify(makeStudy({ inputDim, id: 'cli-study', rounds: 3 })));
+    // Two sites: secure aggregation needs three (sites refuse smaller cohorts), so these studies run plaintext.
+    writeFileSync(studyFile, JSON.stringify(makeStudy({ inputDim, id: 'cli-study', rounds: 3, secureAggregation: false })));
   });
   afterAll(async () => {
     await fed?.close();
@@ -100,7 +101,7 @@ describe('operator CLI over the REST API (tessera study / tessera sites)', () =>
   });
 
   it('pauses a running study after the round in flight and resumes it to completion without repeating a round', async () => {
-    const spec = makeStudy({ inputDim, id: 'pausable', rounds: 4 });
+    const spec = makeStudy({ inputDim, id: 'pausable', rounds: 4, secureAggregation: false });
     const post = (url: string, payload?: object) => fed.app.inject({ method: 'POST', url, headers: fed.auth('olga'), ...(payload ? { payload } : {}) });
     expect((await post('/api/v1/studies', spec)).statusCode).toBe(201);
     const paused = new Promise<number>((resolve) => {

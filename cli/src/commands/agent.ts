@@ -26,7 +26,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const configPath = path.resolve(values.config);
   const config = parseConfigText(AgentConfigSchema, readFileSync(configPath, 'utf8'), configPath);
   const logger = createLogger({ name: 'site-agent' });
-  const agent = await SiteAgent.create({ config, baseDir: path.dirname(configPath), logger });
+  const auditDir = process.env['TESSERA_SECAGG_AUDIT_DIR'];
+  const agent = await SiteAgent.create({ config, baseDir: path.dirname(configPath), logger, ...(auditDir ? { secaggAuditDir: path.resolve(auditDir) } : {}) });
   const logged = logger.child({ siteId: agent.siteId });
   logged.info({ backend: agent.backend, datasets: [...agent.datasets.keys()] }, 'site agent ready');
   process.once('SIGTERM', () => agent.stop());

@@ -283,7 +283,9 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
               throw new IdentityError('TESSERA_IDENTITY_SITE_MISMATCH', `upload claims site '${h.siteId.slice(0, 64)}' but the certificate belongs to '${who.siteId}'`);
             }
             const task = deps.sessions.pendingTask(h.taskId, who.siteId);
-            if (!task || task.kind !== 'TASK_KIND_FIT') {
+            // Updates come with plaintext fit tasks; under secure aggregation only the masked-input stage uploads.
+            const uploads = task?.secagg ? task.kind === 'TASK_KIND_SECAGG' && task.secagg.maskedInput != null : task?.kind === 'TASK_KIND_FIT';
+            if (!task || !uploads) {
               throw new ProtocolError('TESSERA_PROTOCOL_UNKNOWN_TASK', `no open fit task ${h.taskId.slice(0, 80)} for site ${who.siteId}`);
             }
             if (h.studyId !== task.studyId || h.round !== task.round) {

@@ -1,3 +1,4 @@
+import type { DpConfig } from '../../../protos/gen/tessera/v1/DpConfig.js';
 import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
 import { errorMessage } from '../../../shared/src/errors.js';
@@ -19,6 +20,7 @@ import type {
 } from '../store/coordinator-store.js';
 import type { EventSink } from './events.js';
 import { assertRoundTransition } from './round-state.js';
+import { SecAggWorkflow } from './secagg-workflow.js';
 import { encodeStrategyState } from './strategy-state.js';
 
 export interface RoundDeps {
@@ -33,6 +35,13 @@ export interface RoundDeps {
   expectUpdate(taskId: string, bytes: number | undefined): void;
   /** Aborts the wait for sites and the phases (shutdown or operator abort). */
   signal: AbortSignal;
+  /** The consortium CA certificate (PEM): secure aggregation verifies the sites' signed keys against it. */
+  caCertPem: string;
+  /**
+   * Observer of each unmasked secure sum (mod 2^32: the quantized, prescaled updates and, last, the weight
+   * sum) and of the sites in it: what the coordinator legitimately learns. For audit and tests.
+   */
+  onSecureSum?: (info: { studyId: string; round: number; attempt: number; sum: Uint32Array; contributors: string[] }) => void;
 }
 
 interface SiteFit {
@@ -116,15 +125,44 @@ export class RoundWorkflow {
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'fit', sites: cohort.length });
     const globalBytes = await this.deps.models.get(this.study.currentModel);
     const global = decodeWeights(globalBytes, globalBytes.byteLength / 4);
-    const fits = await this.fitPhase(cohort, global.length);
-    if (fits.length < this.spec.minSites) {
-      return this.fail(`${fits.length} of ${cohort.length} sites returned valid updates; the study needs ${this.spec.minSites}`);
+    let updates: ClientUpdate[];
+    let fitMetrics: { n: number; loss: number; accuracy: number }[];
+    let fitSites: string[];
+    // DP studies (`privacy`) keep the plaintext path for now: their per-site privacy ledgers ride on the fit
+    // result, and composing DP noise with the masks (the site's integer-noise hook) is not wired yet.
+    if (this.spec.secureAggregation && this.spec.privacy === undefined) {
+      const secure = await new SecAggWorkflow({
+        deps: this.deps,
+        spec: this.spec,
+        ctx: { studyId: this.spec.id, round: this.round, attempt },
+        caCertPem: this.deps.caCertPem,
+        fitTask: (siteId) => this.makeTask('TASK_KIND_FIT', siteId, this.study.currentModel, global.length * 4),
+        taskId: (stage, siteId) => this.taskId(stage, siteId),
+      }).run(cohort, global);
+      if (this.deps.signal.aborted) {
+        await this.transition('interrupted');
+        return false;
+      }
+      if (!secure.ok) return this.fail(`secure aggregation: ${secure.reason}`);
+      // The strategies consume the securely computed weighted mean as one update: FedAvg/FedProx return it,
+      // the server optimizers take (mean − global) as their pseudo-gradient.
+      updates = [{ siteId: 'secure-aggregate', weights: secure.fit.mean, numExamples: 1 }];
+      fitMetrics = secure.fit.metrics.map((m) => ({ n: 1, ...m }));
+      fitSites = secure.fit.contributors;
+    } else {
+      const fits = await this.fitPhase(cohort, global.length);
+      if (fits.length < this.spec.minSites) {
+        return this.fail(`${fits.length} of ${cohort.length} sites returned valid updates; the study needs ${this.spec.minSites}`);
+      }
+      updates = fits.map((f) => f.update);
+      fitMetrics = fits.map((f) => ({ n: f.update.numExamples, ...f.metrics }));
+      fitSites = fits.map((f) => f.siteId);
     }
 
     await this.transition('aggregating');
     let next: Float32Array;
     try {
-      next = this.strategy.aggregate(global, fits.map((f) => f.update));
+      next = this.strategy.aggregate(global, updates);
     } catch (err) {
       return this.fail(`aggregation failed: ${errorMessage(err)}`);
     }
@@ -134,7 +172,8 @@ export class RoundWorkflow {
     await this.transition('evaluating');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
     const metrics = await this.evaluatePhase(cohort, candidate, nextBytes.byteLength);
-    const trainMetrics = weighted(fits.map((f) => ({ n: f.update.numExamples, ...f.metrics })));
+    // DP sites send no training metrics (they would be a non-private function of their data).
+    const trainMetrics = weighted(fitMetrics.filter((f) => Number.isFinite(f.loss) && Number.isFinite(f.accuracy)));
 
     const endedAt = now();
     const evaluating = this.phases['evaluating'];
@@ -152,7 +191,7 @@ export class RoundWorkflow {
     });
     assertRoundTransition(this.status, 'committed');
     this.status = 'committed';
-    for (const f of fits) await this.deps.uploads.discard(this.taskId('fit', f.siteId));
+    for (const siteId of fitSites) await this.deps.uploads.discard(this.taskId('fit', siteId));
     this.deps.emit({
       type: 'round-committed',
       studyId: this.spec.id,
@@ -162,12 +201,12 @@ export class RoundWorkflow {
       metrics,
       trainMetrics,
       modelVersion: candidate,
-      sites: fits.length,
+      sites: fitSites.length,
     });
     return true;
   }
 
-  private taskId(phase: 'fit' | 'evaluate', siteId: string): string {
+  private taskId(phase: string, siteId: string): string {
     return `${this.spec.id}/r${this.round}/a${this.record.attempt}/${phase}/${siteId}`;
   }
 
@@ -190,8 +229,30 @@ export class RoundWorkflow {
         optimizer: this.spec.training.optimizer,
         proximalMu: overrides.proximalMu,
         seed: (this.spec.seed + this.round * 7919) >>> 0,
+        ...(kind === 'TASK_KIND_FIT' && this.spec.privacy ? { dp: this.dpConfig(this.spec.privacy) } : {}),
       },
       deadlineMs: this.deps.now() + timeout,
+    };
+  }
+
+  /** The task's DP settings; the noise multiplier was calibrated when the study was created. */
+  private dpConfig(p: NonNullable<StudySpec['privacy']>): DpConfig {
+    if (p.noiseMultiplier === undefined) throw new Error(`study ${this.spec.id}: privacy.noiseMultiplier was not resolved`);
+    return {
+      mode: p.mode,
+      noiseMultiplier: p.noiseMultiplier,
+      clipNorm: p.clipNorm,
+      samplingRate: p.samplingRate,
+      stepsPerRound: p.stepsPerRound,
+      plannedRounds: this.spec.rounds,
+      targetEpsilon: p.epsilon,
+      delta: p.delta,
+      accountant: p.accountant,
+      noiseShares: this.spec.minSites,
+      // 2^20 integer units per clipping bound: rounding adds at most √d to the integer L2 norm.
+      quantizationScale: 2 ** 20 / p.clipNorm,
+      // Secure aggregation is not in the round workflow yet: the coordinator sees each update.
+      secureAggregation: false,
     };
   }
 
@@ -224,9 +285,28 @@ export class RoundWorkflow {
         const weights = decodeWeights(await this.deps.uploads.read(task.taskId ?? ''), numParams);
         fit = {
           siteId,
-          update: { siteId, weights, numExamples: r.numExamples },
+          // Site-level DP: the sum of clipped, noised updates over sites, unweighted (a site's example count
+          // would scale its contribution beyond the clipping bound the noise is calibrated to).
+          update: { siteId, weights, numExamples: this.spec.privacy?.mode === 'site' ? 1 : r.numExamples },
           metrics: { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN },
         };
+        if (r.privacy) {
+          // The site's own ledger after this round (its accountant, its budget): shown, never enforced here.
+          this.deps.logger.info(
+            { siteId, round: this.round, studyId: this.spec.id, epsilonSpent: r.privacy.epsilon, delta: r.privacy.delta, accountant: r.privacy.accountant.slice(0, 8), dpRounds: r.privacy.rounds },
+            'site privacy ledger',
+          );
+          this.deps.emit({
+            type: 'site-privacy',
+            studyId: this.spec.id,
+            round: this.round,
+            siteId,
+            epsilon: r.privacy.epsilon,
+            delta: r.privacy.delta,
+            accountant: r.privacy.accountant.slice(0, 8),
+            dpRounds: r.privacy.rounds,
+          });
+        }
       } catch (err) {
         problem = { outcome: 'invalid', reason: errorMessage(err) };
         await this.deps.uploads.discard(task.taskId ?? '');
@@ -235,9 +315,9 @@ export class RoundWorkflow {
     await this.deps.store.recordSiteOutcome({
       ...base,
       outcome: problem?.outcome ?? 'ok',
-      numExamples: fit?.update.numExamples ?? 0,
-      loss: fit ? fit.metrics.loss : null,
-      accuracy: fit ? fit.metrics.accuracy : null,
+      numExamples: fit && outcome.ok ? outcome.result.numExamples : 0,
+      loss: fit && Number.isFinite(fit.metrics.loss) ? fit.metrics.loss : null,
+      accuracy: fit && Number.isFinite(fit.metrics.accuracy) ? fit.metrics.accuracy : null,
       updateSha256: outcome.ok ? outcome.result.updateSha256 : null,
       updateBytes: outcome.ok ? outcome.result.updateBytes : null,
       durationMs: outcome.durationMs,

@@ -75,8 +75,32 @@ export const AgentConfigSchema = Type.Object(
         maxLocalEpochs: Type.Integer({ minimum: 1, default: 50 }),
         /** Largest model accepted, in parameters. @default 50000000 */
         maxParams: Type.Integer({ minimum: 1, default: 50_000_000 }),
+        /** The site's own floor for secure aggregation; rounds below it are refused (TESSERA_SECAGG_POLICY). */
+        secureAggregation: Type.Object(
+          {
+            /** Refuse rounds that do not use secure aggregation. @default false */
+            require: Type.Boolean({ default: false }),
+            /** Smallest Shamir threshold t this site accepts. @default 2 */
+            minThreshold: Type.Integer({ minimum: 1, default: 2 }),
+            /** Smallest cohort this site's update may be summed with. @default 3 */
+            minCohort: Type.Integer({ minimum: 2, default: 3 }),
+          },
+          { ...strict, default: {} },
+        ),
       },
       { ...strict, default: {} },
+    ),
+    /** Differential privacy at this site: its policy file and its ε ledger. */
+    privacy: Type.Optional(
+      Type.Object(
+        {
+          /** Path of the site's privacy policy (YAML/JSON, `PrivacyPolicySchema`). */
+          policy: Type.String({ minLength: 1 }),
+          /** SQLite file of the ε ledger, kept across restarts. @default 'privacy-ledger.sqlite' next to agent.yaml */
+          ledger: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        strict,
+      ),
     ),
     reconnect: Type.Object(
       {

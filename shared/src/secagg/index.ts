@@ -10,6 +10,8 @@ export {
   generateX25519,
   keysPayload,
   pairwiseKey,
+  privateKeyObject,
+  publicKeyObject,
   sessionLabel,
   signKeys,
   verifyKeys,
@@ -17,7 +19,8 @@ export {
   type SessionContext,
   type SignedKeys,
 } from './keys.js';
-export { addInto, applyMask, keystreamOnly, KEYSTREAM_CHUNK_BYTES } from './mask.js';
+export { addInto, applyMask, applyMasks, keystreamOnly, KEYSTREAM_CHUNK_BYTES } from './mask.js';
+export { MaskWorkerPool } from './mask-pool.js';
 export { bucketWeight, dequantizeMean, quantize, quantizationScale, type QuantizationParams } from './quantize.js';
 export { COMPLETE_GRAPH_UP_TO, defaultDegree, neighbourGraph } from './neighbours.js';
 export {

@@ -51,12 +51,16 @@ export function generateX25519(): X25519KeyPair {
   };
 }
 
-function publicKeyObject(raw: Uint8Array): KeyObject {
+/** A raw 32-byte X25519 public key as a KeyObject (parse once, agree many times). */
+export function publicKeyObject(raw: Uint8Array | KeyObject): KeyObject {
+  if (!(raw instanceof Uint8Array)) return raw;
   if (raw.byteLength !== KEY_BYTES) throw new SecAggError('TESSERA_SECAGG_BAD_KEY', `X25519 public key must be ${KEY_BYTES} bytes, got ${raw.byteLength}`);
   return createPublicKey({ key: Buffer.concat([SPKI_X25519, raw]), format: 'der', type: 'spki' });
 }
 
-function privateKeyObject(raw: Uint8Array): KeyObject {
+/** A raw 32-byte X25519 private key as a KeyObject; parsing costs far more than one agreement, so cache it. */
+export function privateKeyObject(raw: Uint8Array | KeyObject): KeyObject {
+  if (!(raw instanceof Uint8Array)) return raw;
   if (raw.byteLength !== KEY_BYTES) throw new SecAggError('TESSERA_SECAGG_BAD_KEY', `X25519 private key must be ${KEY_BYTES} bytes`);
   return createPrivateKey({ key: Buffer.concat([PKCS8_X25519, raw]), format: 'der', type: 'pkcs8' });
 }
@@ -68,7 +72,7 @@ export type KeyPurpose = 'mask' | 'share-encryption';
  * X25519 agreement then HKDF-SHA256 (RFC 5869): salt = sha256(session label), info names the purpose and
  * the unordered pair of sites. Both ends derive the same 256-bit key.
  */
-export function pairwiseKey(ctx: SessionContext, purpose: KeyPurpose, self: { id: string; privateKey: Uint8Array }, peer: { id: string; publicKey: Uint8Array }): Buffer {
+export function pairwiseKey(ctx: SessionContext, purpose: KeyPurpose, self: { id: string; privateKey: Uint8Array | KeyObject }, peer: { id: string; publicKey: Uint8Array | KeyObject }): Buffer {
   const shared = diffieHellman({ privateKey: privateKeyObject(self.privateKey), publicKey: publicKeyObject(peer.publicKey) });
   if (shared.every((b) => b === 0)) throw new SecAggError('TESSERA_SECAGG_BAD_KEY', `key agreement with site ${peer.id} gave the all-zero secret`, { siteId: peer.id });
   const [a, b] = self.id < peer.id ? [self.id, peer.id] : [peer.id, self.id];

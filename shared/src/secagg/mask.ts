@@ -42,3 +42,29 @@ export function keystreamOnly(seed: Uint8Array, bytes: number): number {
 export function addInto(acc: Uint32Array, v: Uint32Array): void {
   for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + (v[i] as number);
 }
+
+/**
+ * Applies many masks at once, chunk by chunk: each 64 KiB slice of `target` stays in cache while every
+ * seed's keystream for that slice is added or subtracted, instead of streaming the whole vector through
+ * memory once per seed. Same result as calling {@link applyMask} for each entry.
+ */
+export function applyMasks(target: Uint32Array, masks: readonly { seed: Uint8Array; sign: 1 | -1 }[]): void {
+  const ciphers = masks.map((m) => {
+    if (m.seed.byteLength !== KEY_BYTES) throw new RangeError(`mask seed must be ${KEY_BYTES} bytes`);
+    return { c: createCipheriv('aes-256-ctr', m.seed, IV), sign: m.sign };
+  });
+  const words = KEYSTREAM_CHUNK_BYTES / 4;
+  for (let start = 0; start < target.length; start += words) {
+    const n = Math.min(words, target.length - start);
+    const zero = n === words ? ZERO : ZERO.subarray(0, n * 4);
+    for (const { c, sign } of ciphers) {
+      const ks = c.update(zero);
+      const k = ks.byteOffset % 4 === 0 ? new Uint32Array(ks.buffer, ks.byteOffset, n) : new Uint32Array(Uint8Array.from(ks).buffer);
+      if (sign === 1) {
+        for (let i = 0; i < n; i++) target[start + i] = (target[start + i] as number) + (k[i] as number);
+      } else {
+        for (let i = 0; i < n; i++) target[start + i] = (target[start + i] as number) - (k[i] as number);
+      }
+    }
+  }
+}

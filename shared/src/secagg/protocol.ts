@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { SecAggError } from '../errors.js';
-import { generateX25519, pairwiseKey, encryptShare, decryptShare, signKeys, verifyKeys, KEY_BYTES, type SessionContext, type SignedKeys, type X25519KeyPair } from './keys.js';
-import { applyMask } from './mask.js';
+import { generateX25519, pairwiseKey, privateKeyObject, publicKeyObject, encryptShare, decryptShare, signKeys, verifyKeys, KEY_BYTES, type SessionContext, type SignedKeys, type X25519KeyPair } from './keys.js';
+import { applyMasks } from './mask.js';
+import type { MaskWorkerPool } from './mask-pool.js';
 import { neighbourGraph } from './neighbours.js';
 import { combineShares, ELEMENT_BYTES, splitSecret, type Share } from './shamir.js';
 import type { RevocationChecker } from '../pki/verify-peer.js';
@@ -87,8 +88,12 @@ export class SecAggSiteSession {
   private readonly graph: Map<string, string[]>;
   private readonly cipherKeys: X25519KeyPair = generateX25519();
   private readonly maskKeys: X25519KeyPair = generateX25519();
+  private readonly cipherPrivate = privateKeyObject(this.cipherKeys.privateKey);
+  private readonly maskPrivate = privateKeyObject(this.maskKeys.privateKey);
   private readonly selfSeed = randomBytes(KEY_BYTES);
   private peers = new Map<string, SignedKeys>();
+  /** The verified peers' public keys, parsed once. */
+  private readonly peerKeys = new Map<string, { cipher: KeyObject; mask: KeyObject }>();
   /** Decrypted shares held for each neighbour (and self) that completed share-keys: [selfMaskShare, maskKeyShare]. */
   private readonly held = new Map<string, [Buffer, Buffer]>();
   /** Neighbours this site masked with (those whose shares reached it). */
@@ -138,6 +143,7 @@ export class SecAggSiteSession {
       if (this.peers.has(k.siteId)) throw new SecAggError('TESSERA_SECAGG_PARAMS', `keys of site ${k.siteId} relayed twice`, { siteId: k.siteId });
       verifyKeys(this.o.ctx, k, this.o.caCertPem, this.o.now(), this.o.revocations);
       this.peers.set(k.siteId, k);
+      this.peerKeys.set(k.siteId, { cipher: publicKeyObject(k.cipherPublicKey), mask: publicKeyObject(k.maskPublicKey) });
     }
     const t = this.o.config.threshold;
     if (this.peers.size + 1 < t) {
@@ -156,9 +162,9 @@ export class SecAggSiteSession {
         this.held.set(h, pair);
         continue;
       }
-      const peer = this.peers.get(h);
+      const peer = this.peerKeys.get(h);
       if (!peer) continue;
-      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherKeys.privateKey }, { id: h, publicKey: peer.cipherPublicKey });
+      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherPrivate }, { id: h, publicKey: peer.cipher });
       out.push({ from: this.o.siteId, to: h, ciphertext: encryptShare(this.o.ctx, key, this.o.siteId, h, Buffer.concat(pair)) });
     }
     return out;
@@ -173,10 +179,10 @@ export class SecAggSiteSession {
     const senders: string[] = [];
     for (const s of shares) {
       if (s.to !== this.o.siteId) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `share addressed to ${s.to} delivered to ${this.o.siteId}`);
-      const peer = this.peers.get(s.from);
+      const peer = this.peerKeys.get(s.from);
       if (!peer) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `share from site ${s.from}, whose keys this site never verified`, { siteId: s.from });
       if (this.held.has(s.from)) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `two shares from site ${s.from}`, { siteId: s.from });
-      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherKeys.privateKey }, { id: s.from, publicKey: peer.cipherPublicKey });
+      const key = pairwiseKey(this.o.ctx, 'share-encryption', { id: this.o.siteId, privateKey: this.cipherPrivate }, { id: s.from, publicKey: peer.cipher });
       const plain = decryptShare(this.o.ctx, key, s.from, this.o.siteId, s.ciphertext);
       if (plain.byteLength !== 2 * SHARE_BYTES) throw new SecAggError('TESSERA_SECAGG_BAD_SHARE', `share from site ${s.from} has the wrong size`, { siteId: s.from });
       this.held.set(s.from, [plain.subarray(0, SHARE_BYTES), plain.subarray(SHARE_BYTES)]);
@@ -185,12 +191,12 @@ export class SecAggSiteSession {
     if (senders.length + 1 < this.o.config.threshold) {
       throw new SecAggError('TESSERA_SECAGG_TOO_FEW', `only ${senders.length} neighbours shared keys; threshold ${this.o.config.threshold} needs ${this.o.config.threshold - 1}`);
     }
-    applyMask(input, this.selfSeed, 1);
+    const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [{ seed: this.selfSeed, sign: 1 }];
     for (const v of senders.sort()) {
-      const peer = this.peers.get(v) as SignedKeys;
-      const seed = pairwiseKey(this.o.ctx, 'mask', { id: this.o.siteId, privateKey: this.maskKeys.privateKey }, { id: v, publicKey: peer.maskPublicKey });
-      applyMask(input, seed, maskSign(this.o.siteId, v));
+      const peer = this.peerKeys.get(v) as { mask: KeyObject };
+      masks.push({ seed: pairwiseKey(this.o.ctx, 'mask', { id: this.o.siteId, privateKey: this.maskPrivate }, { id: v, publicKey: peer.mask }), sign: maskSign(this.o.siteId, v) });
     }
+    applyMasks(input, masks);
     this.maskedWith = senders;
     return input;
   }
@@ -243,7 +249,8 @@ export class SecAggAggregator {
     readonly length: number,
   ) {
     this.graph = checkConfig(config);
-    this.sum = new Uint32Array(length);
+    // Shared memory so a MaskWorkerPool can unmask it in place on several threads.
+    this.sum = new Uint32Array(new SharedArrayBuffer(length * 4));
   }
 
   /** Adds a masked input to the running sum (mod 2^32). */
@@ -267,6 +274,18 @@ export class SecAggAggregator {
    * @throws SecAggError `TESSERA_SECAGG_TOO_FEW` when some secret has fewer than t revealed shares.
    */
   unmask(reveals: ReadonlyMap<string, Reveal>): Uint32Array {
+    applyMasks(this.sum, this.masksToRemove(reveals));
+    return this.sum;
+  }
+
+  /** {@link unmask} with the keystream work spread over a worker pool (same result, word for word). */
+  async unmaskParallel(reveals: ReadonlyMap<string, Reveal>, pool: MaskWorkerPool): Promise<Uint32Array> {
+    await pool.applyMasks(this.sum, this.masksToRemove(reveals));
+    return this.sum;
+  }
+
+  /** Reconstructs the secrets from the reveals and lists every mask to take out of the sum. */
+  private masksToRemove(reveals: ReadonlyMap<string, Reveal>): { seed: Uint8Array; sign: 1 | -1 }[] {
     const { cohort, threshold } = this.config;
     const collect = (kind: 'selfMaskShares' | 'maskKeyShares', owner: string): Share[] => {
       const shares: Share[] = [];
@@ -281,19 +300,22 @@ export class SecAggAggregator {
       }
       return shares;
     };
-    const out = this.sum;
-    for (const u of [...this.contributors].sort()) applyMask(out, combineShares(collect('selfMaskShares', u), threshold, KEY_BYTES), -1);
+    const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [];
+    for (const u of [...this.contributors].sort()) masks.push({ seed: combineShares(collect('selfMaskShares', u), threshold, KEY_BYTES), sign: -1 });
+    const publics = new Map<string, ReturnType<typeof publicKeyObject>>();
     for (const v of this.dropped) {
-      const sk = combineShares(collect('maskKeyShares', v), threshold, KEY_BYTES);
+      const sk = privateKeyObject(combineShares(collect('maskKeyShares', v), threshold, KEY_BYTES));
       for (const u of this.graph.get(v) ?? []) {
         if (!this.contributors.has(u)) continue;
-        const pk = this.keys.get(u)?.maskPublicKey;
-        if (!pk) continue;
+        const raw = this.keys.get(u)?.maskPublicKey;
+        if (!raw) continue;
+        const pk = publics.get(u) ?? publicKeyObject(raw);
+        publics.set(u, pk);
         const seed = pairwiseKey(this.ctx, 'mask', { id: v, privateKey: sk }, { id: u, publicKey: pk });
         // u added maskSign(u, v)·PRG(seed); take it back out.
-        applyMask(out, seed, maskSign(u, v) === 1 ? -1 : 1);
+        masks.push({ seed, sign: maskSign(u, v) === 1 ? -1 : 1 });
       }
     }
-    return out;
+    return masks;
   }
 }

@@ -6,6 +6,35 @@ export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 const strict = { additionalProperties: false } as const;
 
+/** Accountants a study or a site policy may name. */
+export const ACCOUNTANTS = ['pld', 'rdp'] as const;
+
+/** A study's differential-privacy settings (see docs/explanation/differential-privacy.md). */
+export const StudyPrivacySchema = Type.Object(
+  {
+    /** `record`: DP-SGD at each site (records protected). `site`: DP-FedAvg (each site's whole data protected). */
+    mode: Type.Union([Type.Literal('record'), Type.Literal('site')]),
+    /** Target ε over the whole study, per site. */
+    epsilon: Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
+    /** Target δ; well below 1/n for n records. */
+    delta: Type.Number({ exclusiveMinimum: 0, maximum: 0.01 }),
+    accountant: Type.Union(ACCOUNTANTS.map((a) => Type.Literal(a)), { default: 'pld' }),
+    /** record: per-example gradient L2 bound; site: model-update L2 bound. */
+    clipNorm: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, default: 1 }),
+    /** Poisson sampling rate per local step. */
+    samplingRate: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.3 }),
+    /** DP-SGD steps per round at each site. */
+    stepsPerRound: Type.Integer({ minimum: 1, maximum: 100_000, default: 5 }),
+    /**
+     * σ; when absent the coordinator calibrates it so the study reaches (ε, δ): `rounds × stepsPerRound`
+     * Poisson steps (record), or `rounds` Gaussian releases of the sum of site updates (site).
+     */
+    noiseMultiplier: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+  },
+  strict,
+);
+export type StudyPrivacy = Static<typeof StudyPrivacySchema>;
+
 /**
  * A study file: what to train, where, and how. Everything a site needs to decide whether to take part is
  * in here (model spec name, dataset, feature count), and sites check it against their own policy.
@@ -63,8 +92,37 @@ export const StudySpecSchema = Type.Object(
     /** Attempts per round before the study fails. @default 3 */
     maxRoundAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
     seed: Type.Integer({ minimum: 0, maximum: 4294967295, default: 42 }),
-    /** Secure aggregation (issue: secure aggregation). The foundation runs plaintext FedAvg. */
-    secureAggregation: Type.Boolean({ default: false }),
+    /**
+     * Secure aggregation (SecAgg/SecAgg+, docs/explanation/secure-aggregation.md): the coordinator learns
+     * only the weighted sum of the sites' updates. On by default. @default true
+     */
+    secureAggregation: Type.Boolean({ default: true }),
+    /** Parameters of secure aggregation; ignored when it is off. Sites check them against their own policy. */
+    secureAggregationOptions: Type.Object(
+      {
+        /**
+         * Shamir threshold t, counted among a site's share holders (its neighbours and itself). A round
+         * completes only if at least t sites survive to the end. @default ⌊holders / 2⌋ + 1
+         */
+        threshold: Type.Optional(Type.Integer({ minimum: 1 })),
+        /** Per-coordinate clip of the update delta before quantization. @default 8 */
+        clip: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, default: 8 }),
+        /** Bucketed example counts are capped at this weight. @default 16384 */
+        maxWeight: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 16_384 }),
+        /** Example counts are rounded to a multiple of this before weighting. @default 8 */
+        weightBucket: Type.Integer({ minimum: 1, maximum: 65_536, default: 8 }),
+        /** Cohorts up to this size use the complete graph; larger ones a random k-regular graph. @default 32 */
+        completeGraphUpTo: Type.Integer({ minimum: 2, maximum: 100_000, default: 32 }),
+        /** Deadline of each stage after the first (key sharing, masked input, unmasking). @default 60000 ms */
+        stageTimeoutMs: Type.Integer({ minimum: 100, default: 60_000 }),
+      },
+      { ...strict, default: {} },
+    ),
+    /**
+     * Differential privacy. `record`: DP-SGD at each site, so each site's records are (ε, δ)-DP over the
+     * whole study. Every site re-checks it against its own policy and budget.
+     */
+    privacy: Type.Optional(StudyPrivacySchema),
   },
   strict,
 );

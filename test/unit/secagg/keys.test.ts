@@ -28,7 +28,7 @@ describe('SecAgg keys: X25519 + HKDF, signatures bound to site certificates, AES
     b = issueCertificate({ ca, role: 'site', id: 'site-b', validityDays: 30, now });
     operator = issueCertificate({ ca, role: 'operator', id: 'site-b', validityDays: 30, now });
     foreign = issueCertificate({ ca: foreignCa, role: 'site', id: 'site-a', validityDays: 30, now });
-  });
+  }, 120_000);
 
   it('both ends derive the same 256-bit seed; purposes and sessions give different keys', () => {
     const ka = generateX25519();

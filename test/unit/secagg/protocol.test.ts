@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCertificate } from '../../../shared/src/pki/index.js';
 import {
   applyMask,
+  applyMasks,
+  MaskWorkerPool,
   bucketWeight,
   defaultDegree,
   dequantizeMean,
@@ -67,7 +69,7 @@ describe('SecAgg protocol state machines (in memory, real crypto)', () => {
   beforeAll(() => {
     ca = createConsortiumCa({ name: 'C', validityDays: 365, now });
     sites = ['h1', 'h2', 'h3', 'h4', 'h5'].map((id) => ({ id, cert: issueCertificate({ ca, role: 'site', id, validityDays: 30, now }) }));
-  });
+  }, 120_000);
 
   const inputsFor = (ids: string[], len: number): Map<string, Uint32Array> => new Map(ids.map((id) => [id, new Uint32Array(randomBytes(len * 4).buffer)]));
   const plainSum = (inputs: Map<string, Uint32Array>, ids: string[], len: number): Uint32Array => {
@@ -163,7 +165,7 @@ describe('SecAgg protocol state machines (in memory, real crypto)', () => {
     const { survivors, result } = runSession(many, ca, cfg, inputs, drops);
     expect(survivors).toHaveLength(29);
     expect(Buffer.from(result().buffer).equals(Buffer.from(plainSum(inputs, survivors, 100).buffer))).toBe(true);
-  });
+  }, 240_000);
 });
 
 describe('quantization', () => {
@@ -210,5 +212,30 @@ describe('quantization', () => {
     expect(Buffer.from(v.buffer).equals(Buffer.from(copy.buffer))).toBe(false);
     applyMask(v, seed, -1);
     expect(Buffer.from(v.buffer).equals(Buffer.from(copy.buffer))).toBe(true);
+    // the chunk-major variant gives the same result as one pass per seed
+    const seeds = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const one = Uint32Array.from(copy);
+    applyMask(one, seeds[0] as Buffer, 1);
+    applyMask(one, seeds[1] as Buffer, -1);
+    applyMask(one, seeds[2] as Buffer, 1);
+    const many = Uint32Array.from(copy);
+    applyMasks(many, [{ seed: seeds[0] as Buffer, sign: 1 }, { seed: seeds[1] as Buffer, sign: -1 }, { seed: seeds[2] as Buffer, sign: 1 }]);
+    expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('the worker pool unmasks word for word like one thread, across range boundaries', async () => {
+    const seeds = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const masks: { seed: Uint8Array; sign: 1 | -1 }[] = seeds.map((seed, i) => ({ seed, sign: i === 1 ? -1 : 1 }));
+    const len = 50_003; // not a multiple of the 4-word ranges
+    const one = new Uint32Array(len);
+    applyMasks(one, masks);
+    const shared = new Uint32Array(new SharedArrayBuffer(len * 4));
+    const pool = MaskWorkerPool.create(3);
+    try {
+      await pool.applyMasks(shared, masks);
+    } finally {
+      await pool.close();
+    }
+    expect(Buffer.from(shared.buffer).equals(Buffer.from(one.buffer))).toBe(true);
   });
 });

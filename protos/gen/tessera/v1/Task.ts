@@ -2,6 +2,7 @@
 
 import type { TaskKind as _tessera_v1_TaskKind, TaskKind__Output as _tessera_v1_TaskKind__Output } from '../../tessera/v1/TaskKind.js';
 import type { TrainingConfig as _tessera_v1_TrainingConfig, TrainingConfig__Output as _tessera_v1_TrainingConfig__Output } from '../../tessera/v1/TrainingConfig.js';
+import type { SecAggTask as _tessera_v1_SecAggTask, SecAggTask__Output as _tessera_v1_SecAggTask__Output } from '../../tessera/v1/SecAggTask.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Task {
@@ -15,6 +16,7 @@ export interface Task {
   'dataset'?: (string);
   'training'?: (_tessera_v1_TrainingConfig | null);
   'deadlineMs'?: (number | string | Long);
+  'secagg'?: (_tessera_v1_SecAggTask | null);
 }
 
 export interface Task__Output {
@@ -28,4 +30,5 @@ export interface Task__Output {
   'dataset': (string);
   'training': (_tessera_v1_TrainingConfig__Output | null);
   'deadlineMs': (number);
+  'secagg': (_tessera_v1_SecAggTask__Output | null);
 }

@@ -4,6 +4,7 @@ export const TaskKind = {
   TASK_KIND_UNSPECIFIED: 'TASK_KIND_UNSPECIFIED',
   TASK_KIND_FIT: 'TASK_KIND_FIT',
   TASK_KIND_EVALUATE: 'TASK_KIND_EVALUATE',
+  TASK_KIND_SECAGG: 'TASK_KIND_SECAGG',
 } as const;
 
 export type TaskKind =
@@ -13,5 +14,7 @@ export type TaskKind =
   | 1
   | 'TASK_KIND_EVALUATE'
   | 2
+  | 'TASK_KIND_SECAGG'
+  | 3
 
 export type TaskKind__Output = typeof TaskKind[keyof typeof TaskKind]

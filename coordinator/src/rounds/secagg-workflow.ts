@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import type { EncryptedShare as EncryptedShareMsg } from '../../../protos/gen/tessera/v1/EncryptedShare.js';
+import type { SecAggTask } from '../../../protos/gen/tessera/v1/SecAggTask.js';
+import type { SignedSiteKeys } from '../../../protos/gen/tessera/v1/SignedSiteKeys.js';
+import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
+import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
+import { errorMessage, SecAggError } from '../../../shared/src/errors.js';
+import {
+  defaultDegree,
+  dequantizeMean,
+  MaskWorkerPool,
+  SecAggAggregator,
+  sessionLabel,
+  verifyKeys,
+  type Reveal,
+  type SecAggConfig,
+  type SessionContext,
+  type SignedKeys,
+} from '../../../shared/src/secagg/index.js';
+import type { StudySpec } from '../../../shared/src/study/study-spec.js';
+import type { TaskOutcome } from '../sessions/site-sessions.js';
+import type { SiteOutcome } from '../store/coordinator-store.js';
+import type { RoundDeps } from './round-workflow.js';
+
+let pool: MaskWorkerPool | undefined;
+/** One pool of mask workers per coordinator process, created on first use (threads: min(4, cores)). */
+function maskPool(): MaskWorkerPool {
+  pool ??= MaskWorkerPool.create();
+  return pool;
+}
+
+/** The public per-round seed of the neighbour graph: a hash of the session label, so no party chooses it. */
+export function graphSeedFor(ctx: SessionContext): Buffer {
+  return createHash('sha256').update(`tessera/secagg/v1/graph\0${sessionLabel(ctx)}`).digest();
+}
+
+/** Default Shamir threshold: a strict majority of a site's share holders (neighbours + itself). */
+export function defaultThreshold(cohortSize: number, degree: number): number {
+  return Math.floor((Math.min(cohortSize, degree + 1)) / 2) + 1;
+}
+
+/** The session parameters for a cohort under a study's options. */
+export function secAggConfigFor(spec: StudySpec, ctx: SessionContext, cohort: readonly string[]): SecAggConfig {
+  const o = spec.secureAggregationOptions;
+  const sorted = [...cohort].sort();
+  const degree = defaultDegree(sorted.length, o.completeGraphUpTo);
+  return {
+    threshold: o.threshold ?? defaultThreshold(sorted.length, degree),
+    cohort: sorted,
+    degree,
+    graphSeed: graphSeedFor(ctx),
+    clip: o.clip,
+    maxWeight: o.maxWeight,
+    weightBucket: o.weightBucket,
+  };
+}
+
+export interface SecureFit {
+  /** The weighted mean of the contributors' weights: global + Σ wᵢδᵢ / Σ wᵢ. */
+  mean: Float32Array;
+  /** Sites whose masked input is in the sum. */
+  contributors: string[];
+  /** Training metrics the contributors reported (unweighted: their example counts stay secret). */
+  metrics: { loss: number; accuracy: number }[];
+}
+
+/** What a site's failed stage is recorded as. */
+interface Problem {
+  outcome: Exclude<SiteOutcome, 'ok'>;
+  reason: string;
+}
+
+export interface SecAggWorkflowOptions {
+  deps: RoundDeps;
+  spec: StudySpec;
+  ctx: SessionContext;
+  /** The consortium CA, to verify advertised keys before relaying them. */
+  caCertPem: string;
+  /** Builds the FIT task of a site (the first stage rides on it). */
+  fitTask(siteId: string): Task;
+  taskId(stage: string, siteId: string): string;
+}
+
+/**
+ * The coordinator's side of one SecAgg(+) session: advertise keys (on the fit task) → share keys →
+ * masked input collection → unmasking. It relays signed keys and encrypted shares, sums masked inputs
+ * mod 2^32 as they arrive, and removes the masks from the revealed shares. All of it lives in memory only:
+ * after a coordinator restart the attempt is over (the round is retried with fresh keys), and nothing on
+ * disk — masked uploads, the store, the log — can unmask a site.
+ */
+export class SecAggWorkflow {
+  private readonly problems = new Map<string, Problem>();
+  private readonly metrics = new Map<string, { loss: number; accuracy: number }>();
+  private readonly durations = new Map<string, number>();
+  private aggregator!: SecAggAggregator;
+
+  constructor(private readonly o: SecAggWorkflowOptions) {}
+
+  private get log(): RoundDeps['logger'] {
+    return this.o.deps.logger;
+  }
+
+  private drop(siteId: string, problem: Problem): void {
+    if (this.problems.has(siteId)) return;
+    this.problems.set(siteId, problem);
+    this.log.warn({ siteId, round: this.o.ctx.round, ...problem }, 'site dropped from secure aggregation');
+  }
+
+  private stageTask(siteId: string, stage: string, secagg: SecAggTask): Task {
+    const fit = this.o.fitTask(siteId);
+    return { ...fit, taskId: this.o.taskId(`secagg-${stage}`, siteId), kind: 'TASK_KIND_SECAGG', training: null, secagg: { ...secagg, attempt: this.o.ctx.attempt }, deadlineMs: this.o.deps.now() + this.o.spec.secureAggregationOptions.stageTimeoutMs };
+  }
+
+  private async dispatch(siteId: string, task: Task, timeoutMs: number, check: (r: TaskResult__Output) => string | null): Promise<TaskResult__Output | null> {
+    const outcome: TaskOutcome = await this.o.deps.sessions.dispatch(siteId, task, timeoutMs, check);
+    this.durations.set(siteId, (this.durations.get(siteId) ?? 0) + outcome.durationMs);
+    if (!outcome.ok) {
+      this.drop(siteId, { outcome: outcome.outcome, reason: outcome.reason });
+      return null;
+    }
+    return outcome.result;
+  }
+
+  /** Runs the session over `cohort`. Returns the secure mean, or a reason why the round cannot complete. */
+  async run(cohort: readonly string[], global: Float32Array): Promise<{ ok: true; fit: SecureFit } | { ok: false; reason: string }> {
+    const { spec, ctx, deps } = this.o;
+    const config = secAggConfigFor(spec, ctx, cohort);
+    const t = config.threshold;
+    const need = Math.max(t, spec.minSites);
+    const length = global.length + 1;
+    this.aggregator = new SecAggAggregator(ctx, config, length);
+    const agg = this.aggregator;
+    const emit = (phase: string, sites: number): void => deps.emit({ type: 'round-phase', studyId: spec.id, round: ctx.round, attempt: ctx.attempt, phase, sites });
+    const stageMs = spec.secureAggregationOptions.stageTimeoutMs;
+
+    // Stage 1: advertise keys, on the fit task (the site trains first).
+    const params = {
+      threshold: t,
+      cohort: config.cohort,
+      degree: config.degree,
+      graphSeed: config.graphSeed,
+      clip: config.clip,
+      maxWeight: config.maxWeight,
+      weightBucket: config.weightBucket,
+      attempt: ctx.attempt,
+    };
+    await Promise.all(
+      config.cohort.map(async (siteId) => {
+        const task = { ...this.o.fitTask(siteId), secagg: { advertise: params } };
+        const r = await this.dispatch(siteId, task, spec.timeouts.fitMs, (res) => (res.secagg?.keys ? null : 'fit result carries no secure-aggregation keys'));
+        if (!r?.secagg?.keys) return;
+        const keys = fromProtoKeys(r.secagg.keys);
+        try {
+          if (keys.siteId !== siteId) throw new SecAggError('TESSERA_SECAGG_BAD_KEY', `site ${siteId} advertised keys for ${keys.siteId}`);
+          verifyKeys(ctx, keys, this.o.caCertPem, new Date(deps.now()));
+        } catch (err) {
+          this.drop(siteId, { outcome: 'invalid', reason: errorMessage(err) });
+          return;
+        }
+        agg.keys.set(siteId, keys);
+        this.metrics.set(siteId, { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN });
+      }),
+    );
+    if (agg.keys.size < need) return this.finish(`${agg.keys.size} of ${config.cohort.length} sites advertised valid keys; secure aggregation needs ${need} (threshold ${t}, minSites ${spec.minSites})`);
+
+    // Stage 2: share keys. Each site gets the signed keys of its neighbours that advertised.
+    emit('secagg-share-keys', agg.keys.size);
+    const boxes: EncryptedShareMsg[] = [];
+    await Promise.all(
+      [...agg.keys.keys()].map(async (siteId) => {
+        const neighbours = (agg.graph.get(siteId) ?? []).filter((n) => agg.keys.has(n));
+        const task = this.stageTask(siteId, 'share-keys', { shareKeys: { keys: neighbours.map((n) => toProtoKeys(agg.keys.get(n) as SignedKeys)) } });
+        const allowed = new Set(neighbours);
+        const r = await this.dispatch(siteId, task, stageMs, (res) => {
+          const shares = res.secagg?.shares?.shares;
+          if (!shares) return 'share-keys result carries no shares';
+          for (const s of shares) {
+            if (s.fromSite !== siteId || !allowed.has(s.toSite)) return `share from ${s.fromSite.slice(0, 64)} to ${s.toSite.slice(0, 64)} is not between this site and a neighbour`;
+          }
+          if (new Set(shares.map((s) => s.toSite)).size !== shares.length) return 'two shares for one neighbour';
+          return null;
+        });
+        if (!r?.secagg?.shares) return;
+        boxes.push(...r.secagg.shares.shares);
+        agg.sharers.add(siteId);
+      }),
+    );
+    if (agg.sharers.size < need) return this.finish(`${agg.sharers.size} sites completed key sharing; secure aggregation needs ${need}`);
+
+    // Stage 3: masked input collection. Masked vectors arrive through UploadUpdate and are summed as they come.
+    emit('secagg-masked-input', agg.sharers.size);
+    await Promise.all(
+      [...agg.sharers].map(async (siteId) => {
+        const mine = boxes.filter((b) => b.toSite === siteId && agg.sharers.has(b.fromSite ?? ''));
+        const task = this.stageTask(siteId, 'masked-input', { maskedInput: { shares: mine } });
+        const taskId = task.taskId ?? '';
+        deps.expectUpdate(taskId, length * 4);
+        const r = await this.dispatch(siteId, task, stageMs, (res) =>
+          !res.secagg?.masked ? 'masked-input result carries no masked input' : deps.uploads.isComplete(taskId, res.updateSha256) ? null : 'masked input upload is not complete',
+        );
+        deps.expectUpdate(taskId, undefined);
+        if (!r) return;
+        try {
+          const bytes = await deps.uploads.read(taskId);
+          if (bytes.byteLength !== length * 4) throw new SecAggError('TESSERA_SECAGG_PARAMS', `masked input has ${bytes.byteLength} bytes, expected ${length * 4}`);
+          const view = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, length) : new Uint32Array(Uint8Array.from(bytes).buffer);
+          agg.addMaskedInput(siteId, view);
+        } catch (err) {
+          this.drop(siteId, { outcome: 'invalid', reason: errorMessage(err) });
+        } finally {
+          await deps.uploads.discard(taskId);
+        }
+      }),
+    );
+    const survivors = [...agg.contributors].sort();
+    if (survivors.length < need) return this.finish(`${survivors.length} masked inputs arrived; secure aggregation needs ${need}`);
+
+    // Stage 4: unmasking.
+    emit('secagg-unmask', survivors.length);
+    const dropped = agg.dropped;
+    const reveals = new Map<string, Reveal>();
+    await Promise.all(
+      survivors.map(async (siteId) => {
+        const task = this.stageTask(siteId, 'unmask', { unmask: { survivors, dropped } });
+        const r = await this.dispatch(siteId, task, stageMs, (res) => (res.secagg?.reveal ? null : 'unmask result carries no reveal'));
+        const rv = r?.secagg?.reveal;
+        if (!rv) return;
+        reveals.set(siteId, {
+          selfMaskShares: rv.selfMaskShares.map((s) => ({ owner: s.ownerSite, share: Buffer.from(s.share) })),
+          maskKeyShares: rv.maskKeyShares.map((s) => ({ owner: s.ownerSite, share: Buffer.from(s.share) })),
+        });
+      }),
+    );
+    let sum: Uint32Array;
+    try {
+      sum = await agg.unmaskParallel(reveals, maskPool());
+    } catch (err) {
+      return this.finish(`unmasking failed: ${errorMessage(err)}`);
+    }
+    deps.onSecureSum?.({ studyId: spec.id, round: ctx.round, attempt: ctx.attempt, sum: sum.slice(), contributors: survivors });
+    const ints = new Int32Array(sum.buffer, sum.byteOffset, length);
+    const weightSum = (sum[length - 1] as number);
+    const delta = dequantizeMean(ints.subarray(0, global.length), weightSum, { clip: config.clip, cohortSize: config.cohort.length, maxWeight: config.maxWeight });
+    const mean = new Float32Array(global.length);
+    for (let i = 0; i < mean.length; i++) mean[i] = (global[i] as number) + (delta[i] as number);
+    await this.finish(null);
+    return { ok: true, fit: { mean, contributors: survivors, metrics: survivors.map((s) => this.metrics.get(s) ?? { loss: Number.NaN, accuracy: Number.NaN }) } };
+  }
+
+  /** Records every site's outcome (once, for the whole session) and returns the failure, if any. */
+  private async finish(reason: string): Promise<{ ok: false; reason: string }>;
+  private async finish(reason: null): Promise<void>;
+  private async finish(reason: string | null): Promise<{ ok: false; reason: string } | void> {
+    const { deps, spec, ctx } = this.o;
+    for (const siteId of this.aggregator.config.cohort) {
+      // A site either has a recorded problem, or did all it was asked (contributed, or the round stopped first).
+      const problem = this.problems.get(siteId) ?? (reason === null && !this.aggregator.contributors.has(siteId) ? { outcome: 'invalid' as const, reason: 'not in the secure sum' } : undefined);
+      const m = this.metrics.get(siteId);
+      await deps.store.recordSiteOutcome({
+        studyId: spec.id,
+        round: ctx.round,
+        attempt: ctx.attempt,
+        siteId,
+        phase: 'fit',
+        outcome: problem?.outcome ?? 'ok',
+        // Example counts stay secret under secure aggregation: only their sum is learned.
+        numExamples: 0,
+        loss: m && !problem ? m.loss : null,
+        accuracy: m && !problem ? m.accuracy : null,
+        updateSha256: null,
+        updateBytes: null,
+        durationMs: this.durations.get(siteId) ?? null,
+        reason: problem?.reason ?? null,
+      });
+      deps.emit({ type: 'site-finished', studyId: spec.id, round: ctx.round, siteId, phase: 'fit', outcome: problem?.outcome ?? 'ok', ...(problem ? { reason: problem.reason } : {}) });
+    }
+    return reason === null ? undefined : { ok: false, reason };
+  }
+}
+
+export function toProtoKeys(k: SignedKeys): SignedSiteKeys {
+  return { siteId: k.siteId, cipherPublicKey: k.cipherPublicKey, maskPublicKey: k.maskPublicKey, signature: k.signature, certificatePem: k.certificatePem };
+}
+
+export function fromProtoKeys(k: { siteId: string; cipherPublicKey: Uint8Array; maskPublicKey: Uint8Array; signature: Uint8Array; certificatePem: string }): SignedKeys {
+  return { siteId: k.siteId, cipherPublicKey: Buffer.from(k.cipherPublicKey), maskPublicKey: Buffer.from(k.maskPublicKey), signature: Buffer.from(k.signature), certificatePem: k.certificatePem };
+}
