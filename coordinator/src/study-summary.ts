@@ -11,7 +11,7 @@ export interface RoundSummary {
   attempt: number;
   durationMs: number;
   /** Federated evaluation; `auc` (pooled ROC AUC) when the sites reported score histograms. */
-  metrics: { loss: number; accuracy: number; auc?: number } | null;
+  metrics: { loss: number; accuracy: number; auc?: number; valAuc?: number } | null;
   train: { loss: number; accuracy: number } | null;
   sites: number;
   modelVersion: string | null;
@@ -47,8 +47,8 @@ function metricPair(m: RoundMetrics | null): { loss: number; accuracy: number } 
   return m == null ? null : { loss: m.loss, accuracy: m.accuracy };
 }
 
-function evalMetrics(m: RoundMetrics | null): { loss: number; accuracy: number; auc?: number } | null {
-  return m == null ? null : { loss: m.loss, accuracy: m.accuracy, ...(m.auc !== undefined ? { auc: m.auc } : {}) };
+function evalMetrics(m: RoundMetrics | null): { loss: number; accuracy: number; auc?: number; valAuc?: number } | null {
+  return m == null ? null : { loss: m.loss, accuracy: m.accuracy, ...(m.auc !== undefined ? { auc: m.auc } : {}), ...(m.valAuc !== undefined ? { valAuc: m.valAuc } : {}) };
 }
 
 /** The JSON summary of a study, from the store alone (what the demo report and the CLI print). */

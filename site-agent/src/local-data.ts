@@ -29,6 +29,7 @@ export async function loadLocalDataset(name: string, cfg: AgentDatasetConfig, ba
       dataset: name,
       ...(cfg.trainSplits !== undefined ? { trainSplits: cfg.trainSplits } : {}),
       ...(cfg.testSplits !== undefined ? { testSplits: cfg.testSplits } : {}),
+      ...(cfg.valSplits !== undefined ? { valSplits: cfg.valSplits } : {}),
     });
   }
   const schema = cfg.schema.startsWith('builtin:')

@@ -17,7 +17,7 @@ import {
   type ModelSpec,
 } from '../../shared/src/ml/index.js';
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
-import { scoreHistogramMetrics } from '../../shared/src/ml/metrics.js';
+import { scoreHistogramMetrics, VAL_EXAMPLES_KEY, VAL_PREFIX } from '../../shared/src/ml/metrics.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
 import { SecAggClient, type IntegerNoiseHook, type SiteIdentityPems } from './secagg/secagg-client.js';
 import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
@@ -152,6 +152,11 @@ export class TaskRunner {
       // AUC only where both classes are present; the per-class score histograms let the coordinator
       // compute the pooled AUC over all sites (counts per bin, never a score or a row).
       const metrics = { loss: ev.loss, accuracy: ev.accuracy, ...(Number.isFinite(ev.auc) ? { auc: ev.auc } : {}), ...scoreHistogramMetrics(scores, data.test.y) };
+      // The validation split (when the dataset has one) reports its own histograms under `val.`, so the
+      // coordinator can pick a round by validation AUC without looking at the test split.
+      if (data.val !== undefined && data.val.n > 0) {
+        Object.assign(metrics, scoreHistogramMetrics(trainer.predict(global, data.val), data.val.y, VAL_PREFIX), { [VAL_EXAMPLES_KEY]: data.val.n });
+      }
       return {
         result: { ...base, numExamples: ev.numExamples, metrics, durationMs: Date.now() - started },
       };

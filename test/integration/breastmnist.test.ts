@@ -14,8 +14,8 @@ interface Report {
   dataset: string;
   model: string;
   sites: { id: string; trainExamples: number; testExamples: number }[];
-  rounds: { round: number; metrics: { loss: number; accuracy: number; auc?: number } }[];
-  final: { auc: number | null; perSite: Record<string, { accuracy: number; testExamples: number }> };
+  rounds: { round: number; metrics: { loss: number; accuracy: number; auc?: number; valAuc?: number } }[];
+  final: { auc: number | null; selectedRound: number | null; valAuc: number | null; lastRoundAuc: number | null; perSite: Record<string, { accuracy: number; testExamples: number }> };
   status: string;
 }
 
@@ -53,6 +53,14 @@ describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind th
         const cached = ['site-1', 'site-2', 'site-3'].map((s) => readdirSync(path.join(dir, 'work', 'site-cache', s, 'dicom')).length);
         expect(cached).toEqual(files);
         for (const r of report.rounds) expect(Number.isFinite(r.metrics.auc)).toBe(true);
+        // Every round also has a pooled validation AUC; final is the round with the best one (never test).
+        for (const r of report.rounds) expect(Number.isFinite(r.metrics.valAuc)).toBe(true);
+        const bestVal = Math.max(...report.rounds.map((r) => r.metrics.valAuc ?? -1));
+        const selected = report.rounds.find((r) => r.round === report.final.selectedRound);
+        expect(selected?.metrics.valAuc).toBe(bestVal);
+        expect(report.final.valAuc).toBe(bestVal);
+        expect(report.final.auc).toBe(selected?.metrics.auc);
+        expect(report.final.lastRoundAuc).toBe(report.rounds.at(-1)?.metrics.auc);
         expect(report.final.auc).toBeGreaterThanOrEqual(0.86);
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -189,13 +189,26 @@ export interface DemoReport {
   };
   workdir: string;
   sites: { id: string; trainExamples: number; testExamples: number }[];
-  rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number; auc?: number }; train: { loss: number; accuracy: number } | null }[];
+  rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number; auc?: number; valAuc?: number }; train: { loss: number; accuracy: number } | null }[];
   final: {
+    /** Of the last round's global model. */
     meanClientAccuracy: number | null;
+    /** Of the last round's global model. */
     weightedAccuracy: number | null;
-    /** Pooled ROC AUC of the final global model on every site's held-out split (null: not reported). */
+    /**
+     * Pooled test ROC AUC of the selected global model on every site's held-out split (null: not
+     * reported): the round with the best pooled validation AUC when the sites report one, else the last.
+     */
     auc: number | null;
+    /** The round whose model `auc` and `modelVersion` describe (chosen on validation AUC only, never on test). */
+    selectedRound: number | null;
+    /** Pooled validation AUC of the selected round (null: the sites hold no validation split). */
+    valAuc: number | null;
+    /** Pooled test ROC AUC of the last round's model, for comparison. */
+    lastRoundAuc: number | null;
+    /** Of the last round's global model. */
     perSite: Record<string, { accuracy: number; loss: number; testExamples: number }>;
+    /** The selected round's global model. */
     modelVersion: string;
   };
   status: string;
@@ -217,7 +230,7 @@ function progressLine(e: CoordinatorEvent, totalRounds: number): string | null {
     case 'round-committed': {
       const m = e.metrics;
       const bar = '#'.repeat(Math.round((20 * e.round) / totalRounds)).padEnd(20, '.');
-      return `[${bar}] round ${e.round}/${totalRounds}  ${(e.durationMs / 1000).toFixed(1)}s  ${m ? `eval loss ${m.loss.toFixed(4)}  accuracy ${m.accuracy.toFixed(3)}${m.auc !== undefined ? `  AUC ${m.auc.toFixed(3)}` : ''}` : 'no evaluation'}  (${e.sites} sites)`;
+      return `[${bar}] round ${e.round}/${totalRounds}  ${(e.durationMs / 1000).toFixed(1)}s  ${m ? `eval loss ${m.loss.toFixed(4)}  accuracy ${m.accuracy.toFixed(3)}${m.auc !== undefined ? `  AUC ${m.auc.toFixed(3)}` : ''}${m.valAuc !== undefined ? `  val AUC ${m.valAuc.toFixed(3)}` : ''}` : 'no evaluation'}  (${e.sites} sites)`;
     }
     case 'round-failed':
       return `  round ${e.round} attempt ${e.attempt} failed: ${e.reason}`;
@@ -416,7 +429,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       workdir: a.workdir,
       sites: summary.sites.map((s) => (summary.secureAggregation ? { ...s, trainExamples: localTrainExamples.get(s.id) ?? s.trainExamples } : s)),
       rounds: summary.rounds.map((r) => ({ round: r.round, durationMs: r.durationMs, metrics: r.metrics ?? { loss: Number.NaN, accuracy: Number.NaN }, train: r.train })),
-      final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, auc: summary.final.auc, perSite: summary.final.perSite, modelVersion: summary.final.modelVersion },
+      final: { meanClientAccuracy: summary.final.meanClientAccuracy, weightedAccuracy: summary.final.weightedAccuracy, ...selectModel(summary), perSite: summary.final.perSite },
       status: summary.status,
       durationMs: Date.now() - started,
     };
@@ -468,6 +481,23 @@ async function prepareBreastmnist(a: DemoArgs, say: (line: string) => void): Pro
   }));
 }
 
+/**
+ * Model selection as MedMNIST does it: the committed round with the best pooled validation AUC (the
+ * latest of equals); without validation AUCs, the last round. The test split never takes part.
+ */
+export function selectModel(summary: Pick<StudySummary, 'rounds' | 'final'>): Pick<DemoReport['final'], 'auc' | 'selectedRound' | 'valAuc' | 'lastRoundAuc' | 'modelVersion'> {
+  let best: StudySummary['rounds'][number] | undefined;
+  for (const r of summary.rounds) {
+    const v = r.metrics?.valAuc;
+    if (v !== undefined && r.modelVersion !== null && (best === undefined || v >= (best.metrics?.valAuc ?? -1))) best = r;
+  }
+  const last = summary.rounds.at(-1);
+  if (best === undefined) {
+    return { auc: summary.final.auc, selectedRound: last?.round ?? null, valAuc: null, lastRoundAuc: summary.final.auc, modelVersion: summary.final.modelVersion };
+  }
+  return { auc: best.metrics?.auc ?? null, selectedRound: best.round, valAuc: best.metrics?.valAuc ?? null, lastRoundAuc: summary.final.auc, modelVersion: best.modelVersion ?? summary.final.modelVersion };
+}
+
 function printSummary(r: DemoReport): void {
   console.log(`\n${r.dataset} · ${r.strategy} · ${r.model} · secure aggregation ${r.secureAggregation ? 'on' : 'off'} · ${r.status} in ${(r.durationMs / 1000).toFixed(1)}s`);
   console.log('site            train   test   accuracy   loss');
@@ -480,6 +510,6 @@ function printSummary(r: DemoReport): void {
     console.log(`differential privacy: ${r.privacy.mode === 'site' ? 'site-level DP-FedAvg' : 'record-level DP-SGD'}, target ε ${r.privacy.epsilon} δ ${r.privacy.delta}, σ ${r.privacy.noiseMultiplier?.toFixed(3) ?? '-'} (${r.privacy.accountant}); ε spent per site: ${spent.join(', ') || '-'}`);
   }
   const m = r.final.meanClientAccuracy;
-  console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · AUC ${r.final.auc?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);
+  console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · AUC ${r.final.auc?.toFixed(3) ?? '-'}${r.final.valAuc !== null ? ` (round ${String(r.final.selectedRound)}, best validation AUC ${r.final.valAuc.toFixed(3)}; last round ${r.final.lastRoundAuc?.toFixed(3) ?? '-'})` : ''} · model ${r.final.modelVersion.slice(0, 12)}`);
   console.log(`state, certificates and logs: ${r.workdir}`);
 }

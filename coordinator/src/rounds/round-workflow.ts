@@ -4,7 +4,7 @@ import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResu
 import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js';
-import { addScoreHistogram, aucFromHistograms, ROC_BINS } from '../../../shared/src/ml/metrics.js';
+import { addScoreHistogram, aucFromHistograms, ROC_BINS, VAL_EXAMPLES_KEY, VAL_PREFIX } from '../../../shared/src/ml/metrics.js';
 import { roundLearningRate, type StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { ClientUpdate, Strategy } from '../strategies/index.js';
 import { strategyTrainingOverrides } from '../strategies/index.js';
@@ -341,6 +341,11 @@ export class RoundWorkflow {
     const pos = new Float64Array(ROC_BINS);
     const neg = new Float64Array(ROC_BINS);
     let histograms = 0;
+    // The same over the validation split (model selection), when every counted site has one.
+    const valPos = new Float64Array(ROC_BINS);
+    const valNeg = new Float64Array(ROC_BINS);
+    let valHistograms = 0;
+    let valExamples = 0;
     const evals = await Promise.all(
       cohort.map(async (siteId) => {
         const task = this.makeTask('TASK_KIND_EVALUATE', siteId, candidate, bytes);
@@ -383,6 +388,11 @@ export class RoundWorkflow {
         });
         if (!valid || !outcome.ok) return null;
         if (addScoreHistogram(outcome.result.metrics, pos, neg)) histograms++;
+        const nVal = outcome.result.metrics[VAL_EXAMPLES_KEY];
+        if (nVal !== undefined && Number.isInteger(nVal) && nVal > 0 && addScoreHistogram(outcome.result.metrics, valPos, valNeg, VAL_PREFIX)) {
+          valHistograms++;
+          valExamples += nVal;
+        }
         return { n: outcome.result.numExamples, loss: loss ?? 0, accuracy: accuracy ?? 0 };
       }),
     );
@@ -392,7 +402,11 @@ export class RoundWorkflow {
     // Only when every counted site sent a histogram covering all its examples.
     const counted = pos.reduce((a, b) => a + b, 0) + neg.reduce((a, b) => a + b, 0);
     const auc = aucFromHistograms(pos, neg);
-    return counted === metrics.numExamples && Number.isFinite(auc) ? { ...metrics, auc } : metrics;
+    const withAuc = counted === metrics.numExamples && Number.isFinite(auc) ? { ...metrics, auc } : metrics;
+    if (valHistograms !== ok.length) return withAuc;
+    const valCounted = valPos.reduce((a, b) => a + b, 0) + valNeg.reduce((a, b) => a + b, 0);
+    const valAuc = aucFromHistograms(valPos, valNeg);
+    return valCounted === valExamples && Number.isFinite(valAuc) ? { ...withAuc, valAuc, valExamples } : withAuc;
   }
 
   private waitForSites(min: number, timeoutMs: number): Promise<boolean> {

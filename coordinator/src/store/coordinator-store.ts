@@ -50,6 +50,13 @@ export interface RoundMetrics {
    * the sites report (absent when a site sent none, or one class is missing overall).
    */
   auc?: number;
+  /**
+   * Pooled ROC AUC over the sites' validation examples (`val.*` histograms), for model selection; absent
+   * unless every evaluating site reported a validation split.
+   */
+  valAuc?: number;
+  /** How many validation examples `valAuc` covers. */
+  valExamples?: number;
 }
 
 export interface StudyRecord {

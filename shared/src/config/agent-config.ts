@@ -41,6 +41,8 @@ export const AgentImagingDatasetSchema = Type.Object(
     trainSplits: Type.Optional(Type.Array(Type.String())),
     /** Split names held out for evaluation. @default ['test'] */
     testSplits: Type.Optional(Type.Array(Type.String())),
+    /** Split names evaluated for model selection, reported apart from the test split. @default ['val'] */
+    valSplits: Type.Optional(Type.Array(Type.String())),
   },
   strict,
 );

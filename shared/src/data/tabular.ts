@@ -81,6 +81,8 @@ export interface SiteDataset {
   featureNames: string[];
   train: TabularSplit;
   test: TabularSplit;
+  /** Validation split for model selection (image studies: the official `val` split), evaluated next to `test`. */
+  val?: TabularSplit;
   report: IngestReport;
   /** Identity (mean 0, std 1) when normalisation is `'none'`. */
   normalization: Normalization;

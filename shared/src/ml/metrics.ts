@@ -35,6 +35,12 @@ export const ROC_BINS = 1000;
 /** Metric-key prefixes of the histogram counts: `roc.pos.<bin>`, `roc.neg.<bin>` (zero bins omitted). */
 export const ROC_POS_PREFIX = 'roc.pos.';
 export const ROC_NEG_PREFIX = 'roc.neg.';
+/**
+ * Prefix of the validation split's entries in an evaluation: `val.roc.pos.<bin>`, `val.roc.neg.<bin>` and
+ * `val.examples` (how many validation examples the histogram covers). Used for model selection only.
+ */
+export const VAL_PREFIX = 'val.';
+export const VAL_EXAMPLES_KEY = 'val.examples';
 
 /**
  * Per-class histograms of predicted probabilities over {@link ROC_BINS} equal bins of [0, 1], as sparse
@@ -42,27 +48,30 @@ export const ROC_NEG_PREFIX = 'roc.neg.';
  * without any site revealing a score or a row: only how many of its held-out examples of each class fall in
  * each bin.
  */
-export function scoreHistogramMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>): Record<string, number> {
+export function scoreHistogramMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>, prefix = ''): Record<string, number> {
   const out: Record<string, number> = {};
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i] as number;
     const bin = Math.min(ROC_BINS - 1, Math.max(0, Math.floor((Number.isFinite(s) ? s : 0) * ROC_BINS)));
-    const key = `${labels[i] === 1 ? ROC_POS_PREFIX : ROC_NEG_PREFIX}${bin}`;
+    const key = `${prefix}${labels[i] === 1 ? ROC_POS_PREFIX : ROC_NEG_PREFIX}${bin}`;
     out[key] = (out[key] ?? 0) + 1;
   }
   return out;
 }
 
 /**
- * Adds the `roc.*` entries of one site's metrics into `pos` / `neg` (length {@link ROC_BINS}).
+ * Adds the `<prefix>roc.*` entries of one site's metrics into `pos` / `neg` (length {@link ROC_BINS});
+ * `prefix` is '' for the test split, {@link VAL_PREFIX} for the validation split.
  * Returns false, adding nothing, when an entry is malformed (bad bin, negative or fractional count).
  */
-export function addScoreHistogram(metrics: Readonly<Record<string, number>>, pos: Float64Array, neg: Float64Array): boolean {
+export function addScoreHistogram(metrics: Readonly<Record<string, number>>, pos: Float64Array, neg: Float64Array, prefix = ''): boolean {
   const adds: [Float64Array, number, number][] = [];
+  const posKey = prefix + ROC_POS_PREFIX;
+  const negKey = prefix + ROC_NEG_PREFIX;
   for (const [key, count] of Object.entries(metrics)) {
-    const into = key.startsWith(ROC_POS_PREFIX) ? pos : key.startsWith(ROC_NEG_PREFIX) ? neg : undefined;
+    const into = key.startsWith(posKey) ? pos : key.startsWith(negKey) ? neg : undefined;
     if (into === undefined) continue;
-    const bin = Number(key.slice(ROC_POS_PREFIX.length));
+    const bin = Number(key.slice(posKey.length));
     if (!Number.isInteger(bin) || bin < 0 || bin >= ROC_BINS || !Number.isInteger(count) || count < 0) return false;
     adds.push([into, bin, count]);
   }

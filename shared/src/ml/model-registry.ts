@@ -60,6 +60,26 @@ const SPECS: readonly ModelSpec[] = [
     ],
     loss: 'binary-crossentropy',
   },
+  {
+    name: 'cnn-breastmnist-wide',
+    description:
+      'CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 24/48/96 filters → dense 96 relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror',
+    inputShape: [28, 28, 1],
+    augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true },
+    layers: [
+      { type: 'conv2d', filters: 24, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 48, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 96, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'flatten' },
+      { type: 'dense', units: 96, activation: 'relu' },
+      { type: 'dropout', rate: 0.4 },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
 ];
 
 function deepFreeze<T>(value: T): T {

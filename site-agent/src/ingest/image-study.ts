@@ -148,6 +148,8 @@ export interface LoadImageCacheOptions {
   trainSplits?: readonly string[];
   /** Splits held out for evaluation. @default ['test'] */
   testSplits?: readonly string[];
+  /** Splits evaluated for model selection (reported apart from the test split). @default ['val'] */
+  valSplits?: readonly string[];
 }
 
 /**
@@ -167,7 +169,8 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   const size = h * w * c;
   const trainSplits = new Set(opts.trainSplits ?? ['train']);
   const testSplits = new Set(opts.testSplits ?? ['test']);
-  const rows: Record<'train' | 'test', { x: Float32Array; y: number }[]> = { train: [], test: [] };
+  const valSplits = new Set(opts.valSplits ?? ['val']);
+  const rows: Record<'train' | 'test' | 'val', { x: Float32Array; y: number }[]> = { train: [], test: [], val: [] };
   const report: IngestReport = { file: dicomDir, rowsRead: files.length, rowsAccepted: 0, rowsWithMissing: 0, rowsRejected: 0, problems: [] };
   const reject = (i: number, reason: string): void => {
     report.rowsRejected++;
@@ -188,7 +191,7 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
       reject(i, `${file}: no linked DiagnosticReport with a label and split`);
       continue;
     }
-    const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : undefined;
+    const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
     if (target === undefined) continue;
     const pixels = ds.get(Tags.PixelData)?.value;
     const bits = getUint16(ds, Tags.BitsAllocated);
@@ -222,6 +225,7 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     featureNames: [],
     train: toSplit(rows.train),
     test: toSplit(rows.test),
+    ...(rows.val.length > 0 ? { val: toSplit(rows.val) } : {}),
     report,
     normalization: { mean: [], std: [] },
   };

@@ -65,6 +65,11 @@ describe.skipIf(!existsSync(npz) || !existsSync(profile))('BreastMNIST → DICOM
 
     const data = await loadImageCache(cache, { shape: [28, 28, 1], dataset: 'breastmnist' });
     expect([data.train.n, data.test.n]).toEqual([s1.images.train, s1.images.test]);
+    // The official val split is loaded apart, for model selection; it never trains.
+    expect(data.val?.n).toBe(s1.images.val);
+    expect(data.val?.y.reduce((a, b) => a + b, 0)).toBe(s1.positives.val);
+    const noVal = await loadImageCache(cache, { shape: [28, 28, 1], dataset: 'breastmnist', valSplits: [] });
+    expect(noVal.val).toBeUndefined();
     expect(data.report.rowsRejected).toBe(0);
     expect(data.train.y.reduce((a, b) => a + b, 0)).toBe(s1.positives.train);
     // Pixels survive the round trip: every cached training image is one of the npz's training images.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { augmentImages } from '../../../shared/src/ml/augment.js';
-import { addScoreHistogram, aucFromHistograms, rocAuc, ROC_BINS, scoreHistogramMetrics } from '../../../shared/src/ml/metrics.js';
+import { addScoreHistogram, aucFromHistograms, rocAuc, ROC_BINS, scoreHistogramMetrics, VAL_PREFIX } from '../../../shared/src/ml/metrics.js';
 import { createRng } from '../../../shared/src/rng.js';
 
 /** AUC by definition: the share of (positive, negative) pairs ranked right, ties one half. */
@@ -63,6 +63,17 @@ describe('federated AUC from score histograms', () => {
     for (const site of exact) addScoreHistogram(scoreHistogramMetrics(site.s, site.y), pos2, neg2);
     // Scores at bin centres: binning loses nothing, histogram AUC = pooled AUC exactly.
     expect(aucFromHistograms(pos2, neg2)).toBeCloseTo(rocAuc(exact.flatMap((x) => x.s), exact.flatMap((x) => x.y)), 12);
+  });
+
+  it('keeps the validation histograms (val. prefix) apart from the test histograms', () => {
+    const metrics = { ...scoreHistogramMetrics([0.9, 0.1], [1, 0]), ...scoreHistogramMetrics([0.2, 0.8, 0.7], [1, 0, 0], VAL_PREFIX) };
+    expect(metrics).toMatchObject({ 'roc.pos.900': 1, 'roc.neg.100': 1, 'val.roc.pos.200': 1, 'val.roc.neg.800': 1, 'val.roc.neg.700': 1 });
+    const [pos, neg, vPos, vNeg] = [0, 0, 0, 0].map(() => new Float64Array(ROC_BINS)) as [Float64Array, Float64Array, Float64Array, Float64Array];
+    expect(addScoreHistogram(metrics, pos, neg)).toBe(true);
+    expect(addScoreHistogram(metrics, vPos, vNeg, VAL_PREFIX)).toBe(true);
+    expect(aucFromHistograms(pos, neg)).toBe(1);
+    expect(aucFromHistograms(vPos, vNeg)).toBe(0);
+    expect(addScoreHistogram({ 'val.roc.pos.-1': 1 }, vPos, vNeg, VAL_PREFIX)).toBe(false);
   });
 
   it('refuses malformed entries without adding anything', () => {
