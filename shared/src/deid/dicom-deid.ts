@@ -194,7 +194,8 @@ function capAge(as: string): string {
 }
 
 class Run {
-  readonly changes: ChangeLog = {};
+  /** Counts by action, then by attribute key (Maps: the keys are long strings, cheaper to hash than to intern as property names). */
+  readonly #changes = new Map<string, Map<string, number>>();
   readonly utf8: boolean;
   #scrub: ((text: string) => string) | undefined;
   readonly #top: DicomDataset;
@@ -216,8 +217,19 @@ class Run {
   }
 
   log(action: string, key: string): void {
-    const byAttr = (this.changes[action] ??= {});
-    byAttr[key] = (byAttr[key] ?? 0) + 1;
+    let byAttr = this.#changes.get(action);
+    if (byAttr === undefined) {
+      byAttr = new Map();
+      this.#changes.set(action, byAttr);
+    }
+    byAttr.set(key, (byAttr.get(key) ?? 0) + 1);
+  }
+
+  /** The counts as a {@link ChangeLog} (actions and attributes in the order first met). */
+  changes(): ChangeLog {
+    const out: ChangeLog = {};
+    for (const [action, byAttr] of this.#changes) out[action] = Object.fromEntries(byAttr);
+    return out;
   }
 
   uid(original: string): string {
@@ -243,7 +255,8 @@ class Run {
   }
 
   dataset(ds: DicomDataset, depth: number): void {
-    for (const [t, el] of ds) {
+    for (const el of ds.values()) {
+      const t = el.tag;
       const group = t >>> 16;
       if ((group & 1) === 1) {
         ds.delete(t);
@@ -525,7 +538,7 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
     sopInstanceUid: getString(ds, Tags.SOPInstanceUID) ?? '',
     transferSyntaxUid,
     patientPseudonym: pseudonym,
-    changes: run.changes,
+    changes: run.changes(),
     ...(ctx.options.has('retain-longitudinal-modified-dates') ? { dateShiftDays: shift } : {}),
   };
   return result;

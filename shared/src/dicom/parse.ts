@@ -93,15 +93,35 @@ export function parseDicom(bytes: Uint8Array, source: string): ParsedDicom {
 /** Deepest sequence nesting accepted (real files nest a handful of levels; this bounds crafted input). */
 const MAX_DEPTH = 64;
 
-/** Tag strings (`xggggeeee`) repeat across files: parse each once. */
-const TAG_CACHE = new Map<string, Tag>();
+/** Value of one hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/**
+ * The tag of a dicom-parser element key (`xggggeeee`), read digit by digit: the keys are fresh strings in
+ * every parse, so this is cheaper than hashing them for a cache (and allocates nothing).
+ */
 function tagOf(key: string): Tag {
-  let t = TAG_CACHE.get(key);
-  if (t === undefined) {
-    t = tagFromParserKey(key);
-    if (TAG_CACHE.size < 65536) TAG_CACHE.set(key, t);
+  if (key.length !== 9) return tagFromParserKey(key);
+  let t = 0;
+  for (let i = 1; i < 9; i++) {
+    const d = hexDigit(key.charCodeAt(i));
+    if (d < 0) return tagFromParserKey(key);
+    t = t * 16 + d;
   }
   return t;
+}
+
+/**
+ * `bytes.subarray(start, start + length)`. In range, the view is made with the constructor, cheaper than
+ * `subarray` (which looks up a species constructor); out of range, `subarray` clamps as before.
+ */
+function view(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  if (start >= 0 && length >= 0 && start + length <= bytes.length) return new Uint8Array(bytes.buffer, bytes.byteOffset + start, length);
+  return bytes.subarray(start, start + length);
 }
 
 function convertDataSet(ds: dicomParser.DataSet, bigEndian: boolean, meta: DicomDataset | undefined, depth: number): DicomDataset {
@@ -129,17 +149,17 @@ function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, bigE
   }
   if (el.encapsulatedPixelData === true && el.fragments !== undefined) {
     const botLength = (el.basicOffsetTable?.length ?? 0) * 4;
-    const offsetTable = bytes.subarray(el.dataOffset + 8, el.dataOffset + 8 + botLength);
+    const offsetTable = view(bytes, el.dataOffset + 8, botLength);
     const fragments = el.fragments.map((f) => {
       if (f.position + f.length > bytes.length) throw new Error(`pixel data fragment at ${f.position} runs past the end of the file`);
-      return bytes.subarray(f.position, f.position + f.length);
+      return view(bytes, f.position, f.length);
     });
     return { tag: t, vr: el.vr, value: undefined, items: undefined, encapsulated: { offsetTable, fragments }, undefinedLength: undefined };
   }
   if (el.dataOffset + el.length > bytes.length || el.length < 0) {
     throw new Error(`element ${el.tag} runs past the end of the file`);
   }
-  let value = bytes.subarray(el.dataOffset, el.dataOffset + el.length);
+  let value = view(bytes, el.dataOffset, el.length);
   const width = bigEndian && el.vr !== undefined ? SWAP_WIDTH[el.vr] : undefined;
   if (width !== undefined) value = swapped(value, width);
   return { tag: t, vr: el.vr, value, items: undefined, encapsulated: undefined, undefinedLength: el.hadUndefinedLength === true ? true : undefined };
