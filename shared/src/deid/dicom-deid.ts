@@ -25,7 +25,7 @@ import {
   type DicomElement,
 } from '../dicom/dataset.js';
 import { NATIVE_TRANSFER_SYNTAXES, Tags, TransferSyntax, formatTag, tag, type Tag } from '../dicom/dictionary.js';
-import { parseDicom } from '../dicom/parse.js';
+import { parseDicom, type DroppedPrivate } from '../dicom/parse.js';
 import { encodeDicomChunks } from '../dicom/writer.js';
 import { TesseraError } from '../errors.js';
 
@@ -205,6 +205,8 @@ class Run {
     readonly dateShiftDays: number,
     readonly uidCache: Map<string, string>,
     top: DicomDataset,
+    /** Private elements the reader left out, by data set (logged where the walk would have met them). */
+    readonly dropped: ReadonlyMap<DicomDataset, DroppedPrivate> | undefined,
   ) {
     this.utf8 = isUtf8Dataset(top);
     this.#top = top;
@@ -216,13 +218,13 @@ class Run {
     return this.#scrub(text);
   }
 
-  log(action: string, key: string): void {
+  log(action: string, key: string, count = 1): void {
     let byAttr = this.#changes.get(action);
     if (byAttr === undefined) {
       byAttr = new Map();
       this.#changes.set(action, byAttr);
     }
-    byAttr.set(key, (byAttr.get(key) ?? 0) + 1);
+    byAttr.set(key, (byAttr.get(key) ?? 0) + count);
   }
 
   /** The counts as a {@link ChangeLog} (actions and attributes in the order first met). */
@@ -255,8 +257,15 @@ class Run {
   }
 
   dataset(ds: DicomDataset, depth: number): void {
+    let dropped = this.dropped?.get(ds);
+    let index = 0;
     for (const el of ds.values()) {
       const t = el.tag;
+      // Private elements the reader left out are logged where the walk would have met the first of them.
+      if (dropped !== undefined && dropped.at === index++) {
+        this.log('X', PRIVATE_KEY, dropped.count);
+        dropped = undefined;
+      }
       const group = t >>> 16;
       if ((group & 1) === 1) {
         ds.delete(t);
@@ -286,6 +295,7 @@ class Run {
         }
       }
     }
+    if (dropped !== undefined) this.log('X', PRIVATE_KEY, dropped.count);
   }
 
   optionAction(rule: ProfileRule): { action: 'K' | 'C'; option: DeidOption } | undefined {
@@ -493,7 +503,8 @@ function markDeidentified(ds: DicomDataset, options: ReadonlySet<DeidOption>): v
 export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDeidContext): DicomDeidResult {
   let parsed;
   try {
-    parsed = parseDicom(bytes, source);
+    // Private elements are removed below anyway: the reader leaves them out and counts them.
+    parsed = parseDicom(bytes, source, { dropPrivate: true });
   } catch (err) {
     const message = err instanceof TesseraError ? err.message : `${source}: unreadable`;
     return { status: 'failed', reasons: [{ code: 'unreadable', message }] };
@@ -523,7 +534,7 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   const cache = ctx.uidCache;
   const pseudonym = cached(cache, `pseudonym\0${key}`, () => ctx.pseudonymizer.pseudonym(key));
   const shift = Number(cached(cache, `shift\0${key}`, () => String(ctx.pseudonymizer.dateShiftDays(key))));
-  const run = new Run(ctx, shift, ctx.uidCache ?? new Map<string, string>(), ds);
+  const run = new Run(ctx, shift, ctx.uidCache ?? new Map<string, string>(), ds, parsed.droppedPrivate);
   run.dataset(ds, 0);
   // Patient ID carries the keyed pseudonym (a dummy value under Z/D) so imaging links to EMR records.
   ds.set(Tags.PatientID, textElement(Tags.PatientID, 'LO', pseudonym));
