@@ -5,13 +5,15 @@
  * (FedAvg kernel and strategies against a plain typed-array loop), `deid-text` (free-text PHI scrubber
  * recall and precision on the PhysioNet deid gold standard), `ingest` (DICOM parse + de-identify + write
  * against a plain dicom-parser parse of the same files), `cnn` (CNN training images/s per TF.js backend,
- * wasm against cpu) and `all`.
+ * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
+ * the same run) and `all`.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
+import { runDpSuite } from './dp.js';
 import { runDeidTextSuite } from './deid-text.js';
 import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
@@ -19,7 +21,7 @@ import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'deid-text', 'ingest', 'cnn', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -55,6 +57,11 @@ async function runSuite(suite: SuiteName, quick: boolean): Promise<Row[]> {
     const cnn = await runCnnSuite(quick ? { images: { cpu: 32, wasm: 128 }, runs: 1 } : {});
     console.log(`\ncnn training (best of ${quick ? 1 : 2}, one process, synthetic 28×28×1 images, Adam)\n${formatTable(cnn)}`);
     rows.push(...cnn.map((r) => ({ suite: 'cnn' as const, ...r })));
+  }
+  if (suite === 'dp' || suite === 'all') {
+    const dp = await runDpSuite(quick ? { runs: 1 } : {});
+    console.log(`\ndp (best of 3; examples/s of DP-SGD vs plain SGD, same model, backend and run)\n${formatTable(dp)}`);
+    rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
   }
   return rows;
 }

@@ -26,6 +26,8 @@ export interface StudySummary {
   model: string;
   strategy: string;
   secureAggregation: boolean;
+  /** The study's differential-privacy settings (σ as calibrated), or null without DP. */
+  privacy: { mode: string; epsilon: number; delta: number; noiseMultiplier: number | null; accountant: string; clipNorm: number; samplingRate: number; stepsPerRound: number } | null;
   sites: SiteSummary[];
   rounds: RoundSummary[];
   failedAttempts: { round: number; attempt: number; status: string; reason: string | null }[];
@@ -81,6 +83,19 @@ export async function buildStudySummary(store: CoordinatorStore, studyId: string
     model: study.spec.model,
     strategy: study.spec.strategy,
     secureAggregation: study.spec.secureAggregation,
+    privacy:
+      study.spec.privacy === undefined
+        ? null
+        : {
+            mode: study.spec.privacy.mode,
+            epsilon: study.spec.privacy.epsilon,
+            delta: study.spec.privacy.delta,
+            noiseMultiplier: study.spec.privacy.noiseMultiplier ?? null,
+            accountant: study.spec.privacy.accountant,
+            clipNorm: study.spec.privacy.clipNorm,
+            samplingRate: study.spec.privacy.samplingRate,
+            stepsPerRound: study.spec.privacy.stepsPerRound,
+          },
     sites: [...sites.values()].sort((a, b) => a.id.localeCompare(b.id)),
     rounds: committed.map((r) => ({
       round: r.round,

@@ -15,7 +15,10 @@ import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
 import { SiteLedger } from './audit/site-ledger.js';
 import { createFederationClient } from './coordinator-client.js';
 import { loadLocalDataset } from './local-data.js';
-import { TaskRunner, type TaskRunnerDeps } from './task-runner.js';
+import { PrivacyPolicySchema } from '../../shared/src/config/privacy-policy.js';
+import { PrivacyGuard } from './privacy/privacy-guard.js';
+import { PrivacyLedger } from './privacy/privacy-ledger.js';
+import { TaskRunner, toPrivacySpend, type TaskRunnerDeps } from './task-runner.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -54,6 +57,8 @@ export class SiteAgent {
     readonly datasets: ReadonlyMap<string, SiteDataset>,
     /** The site's signed audit ledger of what it received and sent. */
     readonly ledger: SiteLedger,
+    /** The site's privacy policy and ε ledger; undefined without a `privacy` section. */
+    readonly privacy: PrivacyGuard | undefined,
   ) {}
 
   get siteId(): string {
@@ -82,13 +87,26 @@ export class SiteAgent {
         logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'dataset not loaded');
       }
     }
+    let privacy: PrivacyGuard | undefined;
+    if (config.privacy) {
+      // The site's own privacy policy: a bad file stops the agent (it must not train without its limits).
+      const policyFile = path.resolve(baseDir, config.privacy.policy);
+      const policy = parseConfigText(PrivacyPolicySchema, readFileSync(policyFile, 'utf8'), policyFile);
+      const privacyLedger = await PrivacyLedger.open(path.resolve(baseDir, config.privacy.ledger ?? 'privacy-ledger.sqlite'));
+      privacy = await PrivacyGuard.create(policy, privacyLedger);
+      const spent = privacy.snapshot();
+      logger.info(
+        { policy: policyFile, maxEpsilonPerStudy: policy.maxEpsilonPerStudy, maxEpsilonTotal: policy.maxEpsilonTotal, studies: spent.length, epsilonSpent: spent.reduce((a, e) => a + e.epsilon, 0) },
+        'privacy policy loaded',
+      );
+    }
     const ledger = SiteLedger.open({
       kit,
       kitDir,
       logger,
       ...(config.auditLedger !== undefined ? { file: path.resolve(baseDir, config.auditLedger) } : {}),
     });
-    const agent = new SiteAgent(options, kit, kitDir, datasets, ledger);
+    const agent = new SiteAgent(options, kit, kitDir, datasets, ledger, privacy);
     const selection = await selectBackend({ ...(config.backend ? { prefer: config.backend } : {}), logger });
     agent.backend = selection.backend;
     ledger.started({ agentVersion: AGENT_VERSION, backend: agent.backend, coordinator: config.coordinator ?? kit.coordinator, datasets: [...datasets.keys()] });
@@ -108,6 +126,7 @@ export class SiteAgent {
       policy: config.policy,
       backend: this.backend,
       logger,
+      ...(this.privacy ? { privacy: this.privacy } : {}),
       send: (m) => this.send(m),
       ...(this.options.onFitDone ? { onFitDone: this.options.onFitDone } : {}),
     });
@@ -157,7 +176,14 @@ export class SiteAgent {
       const datasets: Record<string, number> = {};
       for (const [name, ds] of this.datasets) datasets[name] = ds.train.n + ds.test.n;
       stream.write({
-        hello: { siteId: this.siteId, agentVersion: AGENT_VERSION, backend: this.backend, protocolVersion: PROTOCOL_VERSION, datasets },
+        hello: {
+          siteId: this.siteId,
+          agentVersion: AGENT_VERSION,
+          backend: this.backend,
+          protocolVersion: PROTOCOL_VERSION,
+          datasets,
+          privacyLedger: (this.privacy?.snapshot() ?? []).map(toPrivacySpend),
+        },
       });
       stream.on('data', (msg: CoordinatorMessage__Output) => {
         if (msg.welcome) {

@@ -19,7 +19,10 @@ import {
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { scoreHistogramMetrics } from '../../shared/src/ml/metrics.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
-import { scoreMetrics, Trainer } from './training/trainer.js';
+import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
+import type { LedgerEntry } from './privacy/privacy-ledger.js';
+import { privatizeUpdate, type SiteLevelDp } from './privacy/site-level-update.js';
+import { scoreMetrics, Trainer, type FitConfig } from './training/trainer.js';
 
 export interface TaskRunnerDeps {
   client: FederationClient;
@@ -28,6 +31,8 @@ export interface TaskRunnerDeps {
   policy: AgentConfig['policy'];
   backend: BackendName;
   logger: Logger;
+  /** The site's privacy policy and ε ledger; absent when the agent config has no `privacy` section. */
+  privacy?: PrivacyGuard;
   /** Sends on the current control stream; false while disconnected. */
   send(message: SiteMessage): boolean;
   /** Observer of finished local training (site-side audit, tests); never called with data rows. */
@@ -77,7 +82,7 @@ export class TaskRunner {
     } catch (err) {
       const code = err instanceof TesseraError ? err.code : 'TESSERA_AGENT_TASK_FAILED';
       const reason = errorMessage(err);
-      log.warn({ code, reason }, err instanceof Refusal ? 'task refused by site policy' : 'task failed');
+      log.warn({ code, reason }, err instanceof Refusal || err instanceof PrivacyRefusal ? 'task refused by site policy' : 'task failed');
       this.deps.send({ refusal: { taskId: task.taskId, code, reason } });
     }
   }
@@ -135,14 +140,52 @@ export class TaskRunner {
     }
     if (task.kind !== 'TASK_KIND_FIT') throw new Refusal('TESSERA_AGENT_UNKNOWN_TASK', `unknown task kind ${String(task.kind)}`);
     const t = task.training;
-    const fit = await trainer.fit(global, data.train, {
+    const cfg: FitConfig = {
       epochs: t?.localEpochs ?? 1,
       batchSize: t?.batchSize ?? 32,
       learningRate: t?.learningRate ?? 0.05,
       optimizer: t?.optimizer === 'adam' ? 'adam' : 'sgd',
       proximalMu: t?.proximalMu ?? 0,
       seed: Number(t?.seed ?? 0) >>> 0,
-    });
+    };
+    let spend: LedgerEntry | undefined;
+    let siteLevel: SiteLevelDp | undefined;
+    const dp = t?.dp;
+    if (dp) {
+      if (dp.mode !== 'record' && dp.mode !== 'site') throw new Refusal('TESSERA_AGENT_POLICY', `unknown privacy mode '${dp.mode.slice(0, 32)}'`);
+      const finite = [dp.noiseMultiplier, dp.clipNorm, dp.samplingRate, dp.delta, dp.quantizationScale].every(Number.isFinite);
+      const recordOk = dp.mode !== 'record' || (dp.samplingRate > 0 && dp.samplingRate <= 1 && dp.stepsPerRound >= 1);
+      const siteOk = dp.mode !== 'site' || (dp.noiseShares >= 1 && dp.quantizationScale > 0);
+      if (!finite || !(dp.clipNorm > 0) || !(dp.delta > 0 && dp.delta < 1) || dp.plannedRounds < 1 || !recordOk || !siteOk) {
+        throw new Refusal('TESSERA_AGENT_POLICY', 'DP settings out of range (noise, clip norm, sampling rate, δ, steps, rounds, shares or scale)');
+      }
+      // Site level: one Gaussian release of the update per round. Without secure aggregation the
+      // coordinator sees this site's update with only its share of the noise, and the site accounts so.
+      const zEff = dp.mode === 'site' && !dp.secureAggregation ? dp.noiseMultiplier / Math.sqrt(dp.noiseShares) : dp.noiseMultiplier;
+      if (this.deps.privacy) {
+        spend = await this.deps.privacy.authorize({
+          studyId: task.studyId,
+          model: spec.name,
+          noiseMultiplier: zEff,
+          clipNorm: dp.clipNorm,
+          samplingRate: dp.mode === 'site' ? 1 : dp.samplingRate,
+          stepsPerRound: dp.mode === 'site' ? 1 : dp.stepsPerRound,
+          plannedRounds: dp.plannedRounds,
+          delta: dp.delta,
+        });
+        log.info({ mode: dp.mode, epsilonSpent: spend.epsilon, delta: spend.delta, accountant: spend.accountant, rounds: spend.rounds }, 'privacy budget charged');
+      }
+      if (dp.mode === 'record') cfg.dp = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.samplingRate, steps: dp.stepsPerRound };
+      else siteLevel = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noiseShares: dp.noiseShares, quantizationScale: dp.quantizationScale };
+    } else {
+      this.deps.privacy?.checkNonPrivate(task.studyId);
+    }
+    const fit = await trainer.fit(global, data.train, cfg);
+    if (siteLevel) {
+      const p = privatizeUpdate(global, fit.weights, siteLevel);
+      fit.weights = p.weights;
+      log.info({ sigmaPerSite: Number(p.sigmaPerSite.toPrecision(4)) }, 'site-level DP: update clipped, quantised and noised');
+    }
     this.deps.onFitDone?.({ taskId: task.taskId, round: task.round, weights: fit.weights, numExamples: fit.numExamples });
     const bytes = encodeWeights(fit.weights);
     const sha256 = createHash('sha256').update(bytes).digest();
@@ -151,10 +194,12 @@ export class TaskRunner {
       result: {
         ...base,
         numExamples: fit.numExamples,
-        metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
+        // Under DP the train-set metrics would be a non-private function of the records: not sent.
+        metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
         updateSha256: sha256.toString('hex'),
         updateBytes: bytes.byteLength,
         durationMs: Date.now() - started,
+        ...(spend ? { privacy: toPrivacySpend(spend) } : {}),
       },
       update: { bytes, sha256 },
     };
@@ -195,4 +240,9 @@ export class TaskRunner {
       if (!receipt.complete) throw new Error(`upload incomplete at ${receipt.receivedBytes} bytes`);
     });
   }
+}
+
+/** A ledger entry as the wire's `PrivacySpend`. */
+export function toPrivacySpend(e: LedgerEntry): { studyId: string; epsilon: number; delta: number; accountant: string; rounds: number; noiseMultiplier: number } {
+  return { studyId: e.studyId, epsilon: e.epsilon, delta: e.delta, accountant: e.accountant, rounds: e.rounds, noiseMultiplier: e.noiseMultiplier };
 }

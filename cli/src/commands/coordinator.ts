@@ -9,6 +9,7 @@ import { buildStudySummary } from '../../../coordinator/src/study-summary.js';
 import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-config.js';
 import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { createLogger } from '../../../shared/src/logging.js';
+import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 
@@ -85,7 +86,11 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     return ExitCode.Ok;
   }
   const studyPath = path.resolve(values.study);
-  const spec = parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath);
+  // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
+  const spec = resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath));
+  if (spec.privacy) {
+    logger.info({ studyId: spec.id, ...spec.privacy }, spec.privacy.mode === 'site' ? 'differential privacy: site-level DP-FedAvg (clipped updates, distributed discrete Gaussian)' : 'differential privacy: record-level DP-SGD at each site');
+  }
   await coordinator.createStudy(structuredClone(spec));
   const result = await coordinator.runStudy(spec.id);
   const summary = await buildStudySummary(coordinator.store, spec.id);

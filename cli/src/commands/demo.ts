@@ -19,7 +19,7 @@ import { provisionConsortium } from '../../../shared/src/pki/index.js';
 import { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 import { tesseraBin } from '../bin-path.js';
-import { DEMO_DEFAULTS, demoStudy } from './demo-study.js';
+import { DEMO_DEFAULTS, demoStudy, DP_DEFAULTS } from './demo-study.js';
 
 export const DEMO_USAGE = `tessera demo [options]
 
@@ -39,6 +39,13 @@ loopback with mTLS, runs a study to completion and prints a summary.
   --local-epochs N    local epochs per round
   --learning-rate X   local learning rate
   --seed N            seed for data generation and the study (default 42)
+  --dp-epsilon E      record-level DP-SGD at every site, noise calibrated so each site's records are
+                      (E, D)-DP over the whole study (default rounds ${DP_DEFAULTS.rounds}, learning rate ${DP_DEFAULTS.learningRate}); each
+                      site enforces its own privacy policy (written as privacy-policy-SITE.yaml)
+  --dp-delta D        δ of the DP guarantee (default 1e-5; needs --dp-epsilon)
+  --dp-accountant A   pld (default, tighter) | rdp
+  --dp-mode M         record (default: DP-SGD, each record protected) | site (DP-FedAvg: clipped update
+                      plus distributed discrete Gaussian noise, each site's whole data protected)
   --workdir DIR       where to provision and keep state and logs (default: a new temp folder)
   --report FILE       write the JSON report here
   --json              print the report as JSON instead of the table
@@ -59,6 +66,7 @@ interface DemoArgs {
   workdir: string;
   report: string | undefined;
   json: boolean;
+  dp: { epsilon: number; delta: number; accountant: 'pld' | 'rdp'; mode: 'record' | 'site' } | undefined;
   apiPort: number | undefined;
   keepRunning: boolean;
 }
@@ -88,6 +96,10 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
       workdir: { type: 'string' },
       report: { type: 'string' },
       json: { type: 'boolean', default: false },
+      'dp-epsilon': { type: 'string' },
+      'dp-delta': { type: 'string' },
+      'dp-accountant': { type: 'string' },
+      'dp-mode': { type: 'string' },
       'api-port': { type: 'string' },
       'keep-running': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -109,6 +121,20 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
   if (dataset === 'breastmnist' && (sites < 2 || sites > 3)) throw new UsageError('--sites: breastmnist is split over 2 or 3 sites');
+  let dp: DemoArgs['dp'];
+  if (values['dp-epsilon'] !== undefined) {
+    const epsilon = Number(values['dp-epsilon']);
+    if (!(epsilon > 0 && epsilon <= 100)) throw new UsageError('--dp-epsilon must be a number in (0, 100]');
+    const delta = values['dp-delta'] === undefined ? 1e-5 : Number(values['dp-delta']);
+    if (!(delta > 0 && delta <= 0.01)) throw new UsageError('--dp-delta must be a number in (0, 0.01]');
+    const accountant = values['dp-accountant'] ?? 'pld';
+    if (accountant !== 'pld' && accountant !== 'rdp') throw new UsageError('--dp-accountant must be pld or rdp');
+    const mode = values['dp-mode'] ?? 'record';
+    if (mode !== 'record' && mode !== 'site') throw new UsageError('--dp-mode must be record or site');
+    dp = { epsilon, delta, accountant, mode };
+  } else if (values['dp-delta'] !== undefined || values['dp-accountant'] !== undefined || values['dp-mode'] !== undefined) {
+    throw new UsageError('--dp-delta, --dp-accountant and --dp-mode need --dp-epsilon');
+  }
   const lr = values['learning-rate'] === undefined ? undefined : Number(values['learning-rate']);
   if (lr !== undefined && !(lr > 0)) throw new UsageError('--learning-rate must be a positive number');
   const workdir = path.resolve(values.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-')));
@@ -117,7 +143,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
     dataset,
     dataDir: path.resolve(values['data-dir'] ?? defaultDataDir),
     sites,
-    rounds: positiveInt(values.rounds, 'rounds', DEMO_DEFAULTS[dataset].rounds),
+    rounds: positiveInt(values.rounds, 'rounds', dp ? DP_DEFAULTS.rounds : DEMO_DEFAULTS[dataset].rounds),
     strategy,
     model: values.model,
     localEpochs: values['local-epochs'] === undefined ? undefined : positiveInt(values['local-epochs'], 'local-epochs', 1),
@@ -126,6 +152,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
     workdir,
     report: values.report === undefined ? undefined : path.resolve(values.report),
     json: values.json,
+    dp,
     apiPort,
     keepRunning: values['keep-running'],
   };
@@ -137,6 +164,18 @@ export interface DemoReport {
   strategy: string;
   model: string;
   secureAggregation: boolean;
+  /**
+   * Differential privacy: the study's target and calibrated σ, and each site's own ledger (ε its
+   * accountant says the study spent on its records). `mode` is 'none' without DP.
+   */
+  privacy: {
+    mode: string;
+    epsilon: number | null;
+    delta: number | null;
+    noiseMultiplier: number | null;
+    accountant: string | null;
+    perSite: Record<string, { epsilon: number; delta: number; accountant: string; rounds: number }>;
+  };
   workdir: string;
   sites: { id: string; trainExamples: number; testExamples: number }[];
   rounds: { round: number; durationMs: number; metrics: { loss: number; accuracy: number; auc?: number }; train: { loss: number; accuracy: number } | null }[];
@@ -176,6 +215,7 @@ function progressLine(e: CoordinatorEvent, totalRounds: number): string | null {
     case 'study-finished':
       return `study ${e.status}${e.reason ? `: ${e.reason}` : ''}`;
     case 'round-started':
+    case 'site-privacy':
       return null;
   }
 }
@@ -285,6 +325,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', killAll);
 
+  const sitePrivacy: DemoReport['privacy']['perSite'] = {};
   try {
     const summary = await new Promise<StudySummary>((resolve, reject) => {
       coordinator.on('exit', (code) => reject(new Error(`coordinator exited with code ${code ?? 'null'} before the study finished; see ${path.join(a.workdir, 'logs', 'coordinator.log')}`)));
@@ -300,11 +341,36 @@ export async function demoCommand(argv: string[]): Promise<number> {
           say(`coordinator listening on 127.0.0.1:${msg.port} (mTLS); starting ${siteData.length} site agents`);
           for (const s of siteData) {
             const agentYaml = path.join(a.workdir, `agent-${s.id}.yaml`);
-            writeFileSync(agentYaml, yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, datasets: { [spec.dataset]: s.dataset } }));
+            let privacy: { policy: string; ledger: string } | undefined;
+            if (a.dp) {
+              // Each site's own limits: this study's target for one study, and room for ten in total.
+              privacy = { policy: path.join(a.workdir, `privacy-policy-${s.id}.yaml`), ledger: path.join(a.workdir, `privacy-ledger-${s.id}.sqlite`) };
+              writeFileSync(
+                privacy.policy,
+                yaml({
+                  requireDp: true,
+                  maxEpsilonPerStudy: a.dp.epsilon,
+                  maxDeltaPerStudy: a.dp.delta,
+                  maxEpsilonTotal: 10 * a.dp.epsilon,
+                  maxDeltaTotal: 10 * a.dp.delta,
+                  minNoiseMultiplier: 0.5,
+                  maxRounds: 1000,
+                  accountant: a.dp.accountant,
+                }),
+              );
+            }
+            writeFileSync(
+              agentYaml,
+              yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, datasets: { [spec.dataset]: s.dataset }, ...(privacy ? { privacy } : {}) }),
+            );
             const fd = logFd(s.id);
             children.push(fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'] }));
           }
         } else if (msg.kind === 'event' && msg.event) {
+          if (msg.event.type === 'site-privacy') {
+            const e = msg.event;
+            sitePrivacy[e.siteId] = { epsilon: e.epsilon, delta: e.delta, accountant: e.accountant, rounds: e.dpRounds };
+          }
           const line = progressLine(msg.event, spec.rounds);
           if (line != null) say(line);
         } else if (msg.kind === 'summary' && msg.summary) {
@@ -317,6 +383,16 @@ export async function demoCommand(argv: string[]): Promise<number> {
       strategy: summary.strategy,
       model: summary.model,
       secureAggregation: summary.secureAggregation,
+      privacy: summary.privacy
+        ? {
+            mode: summary.privacy.mode,
+            epsilon: summary.privacy.epsilon,
+            delta: summary.privacy.delta,
+            noiseMultiplier: summary.privacy.noiseMultiplier,
+            accountant: summary.privacy.accountant,
+            perSite: sitePrivacy,
+          }
+        : { mode: 'none', epsilon: null, delta: null, noiseMultiplier: null, accountant: null, perSite: {} },
       workdir: a.workdir,
       sites: summary.sites,
       rounds: summary.rounds.map((r) => ({ round: r.round, durationMs: r.durationMs, metrics: r.metrics ?? { loss: Number.NaN, accuracy: Number.NaN }, train: r.train })),
@@ -378,6 +454,10 @@ function printSummary(r: DemoReport): void {
   for (const s of r.sites) {
     const p = r.final.perSite[s.id];
     console.log(`${s.id.padEnd(14)} ${String(s.trainExamples).padStart(6)} ${String(s.testExamples).padStart(6)}   ${p ? p.accuracy.toFixed(3).padStart(8) : '       -'}   ${p ? p.loss.toFixed(4) : '-'}`);
+  }
+  if (r.privacy.mode !== 'none') {
+    const spent = Object.entries(r.privacy.perSite).map(([id, p]) => `${id} ${p.epsilon.toFixed(3)}`);
+    console.log(`differential privacy: ${r.privacy.mode === 'site' ? 'site-level DP-FedAvg' : 'record-level DP-SGD'}, target ε ${r.privacy.epsilon} δ ${r.privacy.delta}, σ ${r.privacy.noiseMultiplier?.toFixed(3) ?? '-'} (${r.privacy.accountant}); ε spent per site: ${spent.join(', ') || '-'}`);
   }
   const m = r.final.meanClientAccuracy;
   console.log(`mean client accuracy ${m == null ? '-' : m.toFixed(3)} · weighted ${r.final.weightedAccuracy?.toFixed(3) ?? '-'} · AUC ${r.final.auc?.toFixed(3) ?? '-'} · model ${r.final.modelVersion.slice(0, 12)}`);

@@ -1,5 +1,7 @@
 import { AuditKind } from '../../../shared/src/audit/index.js';
+import { epsilonFor } from '../../../shared/src/dp/accountant.js';
 import type { AuditLedger } from '../audit/audit-ledger.js';
+import type { CoordinatorEvent } from '../rounds/events.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 
 /** Privacy budget of one site in one study, as the REST API and the dashboard show it. */
@@ -65,6 +67,54 @@ export function storePrivacyBudgets(store: CoordinatorStore, ledger?: AuditLedge
         }
       }
       return out;
+    },
+  };
+}
+
+/** What the coordinator needs to show DP budgets: its store, its signed ledger and its event stream. */
+export interface DpBudgetDeps {
+  store: CoordinatorStore;
+  ledger?: AuditLedger;
+  subscribe(listener: (e: CoordinatorEvent) => void): () => void;
+}
+
+/**
+ * Privacy budgets with the differential-privacy figures filled in. For each site of a DP study,
+ * `epsilonSpent` is the largest of (a) ε of the steps in the committed rounds it took part in, under
+ * the study's accountant and σ (what the coordinator can recompute from its own store), (b) the ε the
+ * site last reported from its own ledger (`PrivacySpend`, seen live; it also counts retried attempts
+ * and is the one the site enforces) and (c) the last such report in the signed audit ledger's
+ * `privacy.spent` entries (survives restarts). `epsilonBudget` is the study's target.
+ */
+export function dpPrivacyBudgets(deps: DpBudgetDeps): PrivacyBudgetSource {
+  const base = storePrivacyBudgets(deps.store, deps.ledger);
+  const reported = new Map<string, { epsilon: number; delta: number }>();
+  deps.subscribe((e) => {
+    if (e.type === 'site-privacy') reported.set(`${e.studyId}/${e.siteId}`, { epsilon: e.epsilon, delta: e.delta });
+  });
+  return {
+    async list(filter) {
+      const entries = await base.list(filter);
+      const specs = new Map((await deps.store.listStudies()).map((s) => [s.id, s.spec]));
+      return entries.map((entry) => {
+        const p = specs.get(entry.studyId)?.privacy;
+        if (p === undefined || p.noiseMultiplier === undefined) return entry;
+        // Site level without secure aggregation: each site's release carries its share σ/√minSites.
+        const site = p.mode === 'site';
+        const sigma = site ? p.noiseMultiplier / Math.sqrt(specs.get(entry.studyId)?.minSites ?? 1) : p.noiseMultiplier;
+        const steps = entry.roundsParticipated * (site ? 1 : p.stepsPerRound);
+        const computed = steps === 0 ? 0 : epsilonFor(p.accountant, { q: site ? 1 : p.samplingRate, sigma, steps }, p.delta);
+        const live = reported.get(`${entry.studyId}/${entry.siteId}`);
+        return {
+          ...entry,
+          dp: {
+            mechanism: site ? `dp-fedavg (site-level, ${p.accountant})` : `dp-sgd (record-level, ${p.accountant})`,
+            epsilonSpent: Math.max(computed, live?.epsilon ?? 0, entry.dp?.epsilonSpent ?? 0),
+            epsilonBudget: p.epsilon,
+            delta: p.delta,
+          },
+        };
+      });
     },
   };
 }

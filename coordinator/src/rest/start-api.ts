@@ -6,6 +6,7 @@ import { ConfigError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import type { Coordinator } from '../coordinator.js';
 import { TokenAuthenticator } from './auth.js';
+import { dpPrivacyBudgets } from './privacy.js';
 import { type RunningRestServer, startRestServer } from './server.js';
 
 /** True for 127.0.0.0/8, ::1 and `localhost`. */
@@ -48,5 +49,6 @@ export async function startCoordinatorApi(a: {
     host: api.host,
     port: a.port ?? api.port,
     ...(api.tls ? { https: { key: readFileSync(resolve(a.config.tls.key)), cert: readFileSync(resolve(a.config.tls.cert)) } } : {}),
+    privacy: dpPrivacyBudgets({ store: a.coordinator.store, ledger: a.coordinator.audit, subscribe: (l) => a.coordinator.subscribe(l) }),
   });
 }

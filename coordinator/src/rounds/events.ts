@@ -25,6 +25,17 @@ export type CoordinatorEvent =
       modelVersion: string;
       sites: number;
     }
+  | {
+      /** A site's own privacy ledger for the study after a DP fit (its accountant, its numbers). */
+      type: 'site-privacy';
+      studyId: string;
+      round: number;
+      siteId: string;
+      epsilon: number;
+      delta: number;
+      accountant: string;
+      dpRounds: number;
+    }
   | { type: 'round-failed'; studyId: string; round: number; attempt: number; reason: string }
   | { type: 'study-paused'; studyId: string; completedRounds: number }
   | { type: 'study-finished'; studyId: string; status: 'completed' | 'failed' | 'aborted'; reason?: string };

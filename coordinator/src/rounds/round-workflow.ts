@@ -1,10 +1,11 @@
+import type { DpConfig } from '../../../protos/gen/tessera/v1/DpConfig.js';
 import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
 import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js';
 import { addScoreHistogram, aucFromHistograms, ROC_BINS } from '../../../shared/src/ml/metrics.js';
-import type { StudySpec } from '../../../shared/src/study/study-spec.js';
+import { roundLearningRate, type StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { ClientUpdate, Strategy } from '../strategies/index.js';
 import { strategyTrainingOverrides } from '../strategies/index.js';
 import type { SiteSessions, TaskOutcome } from '../sessions/site-sessions.js';
@@ -134,7 +135,8 @@ export class RoundWorkflow {
     await this.transition('evaluating');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
     const metrics = await this.evaluatePhase(cohort, candidate, nextBytes.byteLength);
-    const trainMetrics = weighted(fits.map((f) => ({ n: f.update.numExamples, ...f.metrics })));
+    // DP sites send no training metrics (they would be a non-private function of their data).
+    const trainMetrics = weighted(fits.filter((f) => Number.isFinite(f.metrics.loss) && Number.isFinite(f.metrics.accuracy)).map((f) => ({ n: f.update.numExamples, ...f.metrics })));
 
     const endedAt = now();
     const evaluating = this.phases['evaluating'];
@@ -186,12 +188,34 @@ export class RoundWorkflow {
       training: {
         localEpochs: this.spec.training.localEpochs,
         batchSize: this.spec.training.batchSize,
-        learningRate: this.spec.training.learningRate,
+        learningRate: roundLearningRate(this.spec.training, this.round),
         optimizer: this.spec.training.optimizer,
         proximalMu: overrides.proximalMu,
         seed: (this.spec.seed + this.round * 7919) >>> 0,
+        ...(kind === 'TASK_KIND_FIT' && this.spec.privacy ? { dp: this.dpConfig(this.spec.privacy) } : {}),
       },
       deadlineMs: this.deps.now() + timeout,
+    };
+  }
+
+  /** The task's DP settings; the noise multiplier was calibrated when the study was created. */
+  private dpConfig(p: NonNullable<StudySpec['privacy']>): DpConfig {
+    if (p.noiseMultiplier === undefined) throw new Error(`study ${this.spec.id}: privacy.noiseMultiplier was not resolved`);
+    return {
+      mode: p.mode,
+      noiseMultiplier: p.noiseMultiplier,
+      clipNorm: p.clipNorm,
+      samplingRate: p.samplingRate,
+      stepsPerRound: p.stepsPerRound,
+      plannedRounds: this.spec.rounds,
+      targetEpsilon: p.epsilon,
+      delta: p.delta,
+      accountant: p.accountant,
+      noiseShares: this.spec.minSites,
+      // 2^20 integer units per clipping bound: rounding adds at most √d to the integer L2 norm.
+      quantizationScale: 2 ** 20 / p.clipNorm,
+      // Secure aggregation is not in the round workflow yet: the coordinator sees each update.
+      secureAggregation: false,
     };
   }
 
@@ -224,9 +248,28 @@ export class RoundWorkflow {
         const weights = decodeWeights(await this.deps.uploads.read(task.taskId ?? ''), numParams);
         fit = {
           siteId,
-          update: { siteId, weights, numExamples: r.numExamples },
+          // Site-level DP: the sum of clipped, noised updates over sites, unweighted (a site's example count
+          // would scale its contribution beyond the clipping bound the noise is calibrated to).
+          update: { siteId, weights, numExamples: this.spec.privacy?.mode === 'site' ? 1 : r.numExamples },
           metrics: { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN },
         };
+        if (r.privacy) {
+          // The site's own ledger after this round (its accountant, its budget): shown, never enforced here.
+          this.deps.logger.info(
+            { siteId, round: this.round, studyId: this.spec.id, epsilonSpent: r.privacy.epsilon, delta: r.privacy.delta, accountant: r.privacy.accountant.slice(0, 8), dpRounds: r.privacy.rounds },
+            'site privacy ledger',
+          );
+          this.deps.emit({
+            type: 'site-privacy',
+            studyId: this.spec.id,
+            round: this.round,
+            siteId,
+            epsilon: r.privacy.epsilon,
+            delta: r.privacy.delta,
+            accountant: r.privacy.accountant.slice(0, 8),
+            dpRounds: r.privacy.rounds,
+          });
+        }
       } catch (err) {
         problem = { outcome: 'invalid', reason: errorMessage(err) };
         await this.deps.uploads.discard(task.taskId ?? '');
@@ -235,9 +278,9 @@ export class RoundWorkflow {
     await this.deps.store.recordSiteOutcome({
       ...base,
       outcome: problem?.outcome ?? 'ok',
-      numExamples: fit?.update.numExamples ?? 0,
-      loss: fit ? fit.metrics.loss : null,
-      accuracy: fit ? fit.metrics.accuracy : null,
+      numExamples: fit && outcome.ok ? outcome.result.numExamples : 0,
+      loss: fit && Number.isFinite(fit.metrics.loss) ? fit.metrics.loss : null,
+      accuracy: fit && Number.isFinite(fit.metrics.accuracy) ? fit.metrics.accuracy : null,
       updateSha256: outcome.ok ? outcome.result.updateSha256 : null,
       updateBytes: outcome.ok ? outcome.result.updateBytes : null,
       durationMs: outcome.durationMs,

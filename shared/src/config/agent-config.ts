@@ -76,6 +76,18 @@ export const AgentConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    /** Differential privacy at this site: its policy file and its ε ledger. */
+    privacy: Type.Optional(
+      Type.Object(
+        {
+          /** Path of the site's privacy policy (YAML/JSON, `PrivacyPolicySchema`). */
+          policy: Type.String({ minLength: 1 }),
+          /** SQLite file of the ε ledger, kept across restarts. @default 'privacy-ledger.sqlite' next to agent.yaml */
+          ledger: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        strict,
+      ),
+    ),
     reconnect: Type.Object(
       {
         /** @default 250 ms */

@@ -3,8 +3,9 @@ import type { ImageAugmentSpec } from './model-spec.js';
 
 /**
  * Applies {@link ImageAugmentSpec} in place to `m` rows of `height × width × channels` float pixels
- * (row-major HWC, consecutive in `x`): per row, an optional left–right mirror and a shift by
- * `dy, dx ∈ [−maxShift, maxShift]`, vacated pixels set to 0. Draws come from `rng`, so a seeded fit
+ * (row-major HWC, consecutive in `x`, values in [0, 1]): per row, an optional random contrast and
+ * brightness change (clipped to [0, 1]), a left–right mirror and a shift by `dy, dx ∈ [−maxShift,
+ * maxShift]`, vacated pixels set to 0. Draws come from `rng`, so a seeded fit
  * augments identically on every run.
  */
 export function augmentImages(
@@ -17,13 +18,19 @@ export function augmentImages(
   const [h, w, c] = shape;
   const size = h * w * c;
   const maxShift = augment.maxShift ?? 0;
+  const jitter = augment.intensityJitter ?? 0;
   const src = new Float32Array(size);
   for (let r = 0; r < m; r++) {
     const flip = augment.flipHorizontal === true && rng.next() < 0.5;
     const dy = maxShift > 0 ? rng.int(2 * maxShift + 1) - maxShift : 0;
     const dx = maxShift > 0 ? rng.int(2 * maxShift + 1) - maxShift : 0;
-    if (!flip && dy === 0 && dx === 0) continue;
     const row = x.subarray(r * size, (r + 1) * size);
+    if (jitter > 0) {
+      const gain = 1 + (rng.next() * 2 - 1) * jitter;
+      const offset = (rng.next() - 0.5) * jitter;
+      for (let k = 0; k < size; k++) row[k] = Math.min(1, Math.max(0, (row[k] as number) * gain + offset));
+    }
+    if (!flip && dy === 0 && dx === 0) continue;
     src.set(row);
     for (let i = 0; i < h; i++) {
       const si = i - dy;

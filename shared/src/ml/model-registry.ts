@@ -43,9 +43,9 @@ const SPECS: readonly ModelSpec[] = [
   {
     name: 'cnn-breastmnist',
     description:
-      'CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 16/32/64 filters → dense 64 relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips and shifts of up to 3 px',
+      'CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 16/32/64 filters → dense 64 relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror',
     inputShape: [28, 28, 1],
-    augment: { flipHorizontal: true, maxShift: 3 },
+    augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true },
     layers: [
       { type: 'conv2d', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' },
       { type: 'maxPooling2d', poolSize: 2 },

@@ -100,10 +100,22 @@ export interface ImageAugmentSpec {
   flipHorizontal?: boolean;
   /** Translate by up to this many pixels in each axis (0..{@link MAX_SHIFT}), zero-filled. */
   maxShift?: number;
+  /**
+   * Random contrast and brightness: each training image is multiplied by U(1 − j, 1 + j) and shifted
+   * by U(−j/2, j/2), then clipped to [0, 1] (0..{@link MAX_JITTER}). @default 0
+   */
+  intensityJitter?: number;
+  /**
+   * Test-time augmentation: a prediction is the mean of the model's outputs on the image and on its
+   * mirror image (applies to evaluation and prediction, not training). @default false
+   */
+  testTimeFlip?: boolean;
 }
 
 /** Largest `augment.maxShift`. */
 export const MAX_SHIFT = 8;
+/** Largest `augment.intensityJitter`. */
+export const MAX_JITTER = 0.5;
 
 /** Largest `units` a dense layer may have. */
 export const MAX_UNITS = 4096;
@@ -281,9 +293,15 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (augment !== undefined) {
     if (!isRecord(augment)) fail('augment', 'must be an object');
     if (inputShape === undefined) fail('augment', 'needs an image input: set inputShape');
-    checkKeys(augment, ['flipHorizontal', 'maxShift'], 'augment');
-    const flip = augment['flipHorizontal'];
-    if (flip !== undefined && typeof flip !== 'boolean') fail('augment.flipHorizontal', 'must be a boolean');
+    checkKeys(augment, ['flipHorizontal', 'maxShift', 'intensityJitter', 'testTimeFlip'], 'augment');
+    const jitter = augment['intensityJitter'];
+    if (jitter !== undefined && (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= MAX_JITTER))) {
+      fail('augment.intensityJitter', `must be a number in [0, ${MAX_JITTER}]`);
+    }
+    for (const key of ['flipHorizontal', 'testTimeFlip']) {
+      const v = augment[key];
+      if (v !== undefined && typeof v !== 'boolean') fail(`augment.${key}`, 'must be a boolean');
+    }
     const shift = augment['maxShift'];
     if (shift !== undefined && (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > MAX_SHIFT)) {
       fail('augment.maxShift', `must be an integer in 0..${MAX_SHIFT}`);

@@ -6,6 +6,35 @@ export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 const strict = { additionalProperties: false } as const;
 
+/** Accountants a study or a site policy may name. */
+export const ACCOUNTANTS = ['pld', 'rdp'] as const;
+
+/** A study's differential-privacy settings (see docs/explanation/differential-privacy.md). */
+export const StudyPrivacySchema = Type.Object(
+  {
+    /** `record`: DP-SGD at each site (records protected). `site`: DP-FedAvg (each site's whole data protected). */
+    mode: Type.Union([Type.Literal('record'), Type.Literal('site')]),
+    /** Target ε over the whole study, per site. */
+    epsilon: Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
+    /** Target δ; well below 1/n for n records. */
+    delta: Type.Number({ exclusiveMinimum: 0, maximum: 0.01 }),
+    accountant: Type.Union(ACCOUNTANTS.map((a) => Type.Literal(a)), { default: 'pld' }),
+    /** record: per-example gradient L2 bound; site: model-update L2 bound. */
+    clipNorm: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, default: 1 }),
+    /** Poisson sampling rate per local step. */
+    samplingRate: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.3 }),
+    /** DP-SGD steps per round at each site. */
+    stepsPerRound: Type.Integer({ minimum: 1, maximum: 100_000, default: 5 }),
+    /**
+     * σ; when absent the coordinator calibrates it so the study reaches (ε, δ): `rounds × stepsPerRound`
+     * Poisson steps (record), or `rounds` Gaussian releases of the sum of site updates (site).
+     */
+    noiseMultiplier: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+  },
+  strict,
+);
+export type StudyPrivacy = Static<typeof StudyPrivacySchema>;
+
 /**
  * A study file: what to train, where, and how. Everything a site needs to decide whether to take part is
  * in here (model spec name, dataset, feature count), and sites check it against their own policy.
@@ -41,6 +70,11 @@ export const StudySpecSchema = Type.Object(
         batchSize: Type.Integer({ minimum: 1, maximum: 65_536, default: 32 }),
         learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.05 }),
         optimizer: Type.Union([Type.Literal('sgd'), Type.Literal('adam')], { default: 'sgd' }),
+        /**
+         * Client learning rate of round r is `learningRate · learningRateDecay^(r − 1)` (a per-round
+         * exponential schedule; 1 keeps it constant). @default 1
+         */
+        learningRateDecay: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
       },
       { ...strict, default: {} },
     ),
@@ -60,8 +94,18 @@ export const StudySpecSchema = Type.Object(
     seed: Type.Integer({ minimum: 0, maximum: 4294967295, default: 42 }),
     /** Secure aggregation (issue: secure aggregation). The foundation runs plaintext FedAvg. */
     secureAggregation: Type.Boolean({ default: false }),
+    /**
+     * Differential privacy. `record`: DP-SGD at each site, so each site's records are (ε, δ)-DP over the
+     * whole study. Every site re-checks it against its own policy and budget.
+     */
+    privacy: Type.Optional(StudyPrivacySchema),
   },
   strict,
 );
 
 export type StudySpec = Static<typeof StudySpecSchema>;
+
+/** The client learning rate of `round` (1-based): `learningRate · learningRateDecay^(round − 1)`. */
+export function roundLearningRate(training: { learningRate: number; learningRateDecay?: number | undefined }, round: number): number {
+  return training.learningRate * (training.learningRateDecay ?? 1) ** Math.max(0, round - 1);
+}

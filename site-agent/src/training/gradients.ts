@@ -22,6 +22,8 @@ export interface GradientContext {
   dataLoss: (x: Tensor2D, y: Tensor2D) => Scalar;
   /** L2 (`spec.l2`) plus FedProx proximal term; a zero scalar when both are off. */
   regularizer: () => Scalar;
+  /** False when the regulariser is the constant 0 (no L2, no FedProx): it then has no gradient. */
+  hasRegularizer: boolean;
 }
 
 /** One step's objective value and its gradient per variable name. */

@@ -17,3 +17,4 @@ export {
   type GradientContext,
   type GradientResult,
 } from './gradients.js';
+export { assertDpSupported, checkDpSgdConfig, clippedGradientSum, clippedGradientSumAutodiff, dpSgdGradients, type ClippedSum, type DpSgdConfig } from './dp-sgd.js';

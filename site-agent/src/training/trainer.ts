@@ -9,6 +9,8 @@ import { rocAuc } from '../../../shared/src/ml/metrics.js';
 import { validateModelSpec, type ModelSpec } from '../../../shared/src/ml/model-spec.js';
 import { totalParams, weightLayout } from '../../../shared/src/ml/weights.js';
 import { createRng } from '../../../shared/src/rng.js';
+import { createSecureRandom, poissonSample, type SecureRandom } from '../../../shared/src/dp/noise.js';
+import { dpSgdGradients, type DpSgdConfig } from './dp-sgd.js';
 import { BCE_EPSILON, binaryCrossEntropy, meanGradients, type ComputeGradients } from './gradients.js';
 
 /** A site's data set in memory: `n` rows of `d` float32 features (row-major) and 0/1 labels. */
@@ -32,6 +34,12 @@ export interface FitConfig {
   proximalMu: number;
   /** Seeds the mini-batch shuffle (dropout masks are TF.js's own and not seeded). */
   seed: number;
+  /**
+   * Record-level DP-SGD: replaces the epochs of shuffled mini-batches by `dp.steps` steps on Poisson
+   * samples (from the CSPRNG), with per-example clipping and Gaussian noise. `epochs`, `batchSize`
+   * and `seed` are then unused.
+   */
+  dp?: DpSgdConfig;
 }
 
 /** Loss (mean binary cross-entropy, no regularisers) and accuracy at threshold 0.5. */
@@ -65,6 +73,8 @@ export interface TrainerOptions {
   logger?: Logger;
   /** The per-batch gradient step (the DP-SGD plug point). @default {@link meanGradients} @experimental */
   computeGradients?: ComputeGradients;
+  /** Source of DP noise and Poisson sampling. @default {@link createSecureRandom} (node:crypto) */
+  random?: SecureRandom;
 }
 
 /**
@@ -114,6 +124,7 @@ export class Trainer {
   readonly #model: tfl.Sequential;
   readonly #computeGradients: ComputeGradients;
   readonly #logger: Logger | undefined;
+  readonly #random: SecureRandom;
 
   private constructor(opts: TrainerOptions, tf: TfCore, backend: BackendName) {
     this.spec = opts.spec;
@@ -124,6 +135,7 @@ export class Trainer {
     this.#model = buildModel(tfl, opts.spec, opts.inputDim);
     this.#computeGradients = opts.computeGradients ?? meanGradients;
     this.#logger = opts.logger;
+    this.#random = opts.random ?? createSecureRandom();
   }
 
   /**
@@ -171,11 +183,15 @@ export class Trainer {
       });
     const dataLoss = (x: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar =>
       binaryCrossEntropy(tf, this.#model.apply(x, { training: true }) as tfc.Tensor2D, y);
+    const hasRegularizer = l2 > 0 || cfg.proximalMu > 0;
+    const computeGradients = cfg.dp ? dpSgdGradients(this.spec, cfg.dp, data.n, this.#random) : this.#computeGradients;
+    const step = (x: tfc.Tensor2D, y: tfc.Tensor2D): void => {
+      const { grads } = computeGradients({ tf, variables, x, y, dataLoss, regularizer, hasRegularizer });
+      optimizer.applyGradients(grads);
+    };
     try {
-      await this.#runEpochs(data, cfg, (x, y) => {
-        const { grads } = this.#computeGradients({ tf, variables, x, y, dataLoss, regularizer });
-        optimizer.applyGradients(grads);
-      });
+      if (cfg.dp) await this.#runPoissonSteps(data, cfg.dp, step);
+      else await this.#runEpochs(data, cfg, step);
     } finally {
       optimizer.dispose();
       tf.dispose(anchorTensors);
@@ -244,6 +260,26 @@ export class Trainer {
     }
   }
 
+  /**
+   * Runs `dp.steps` steps, each on a fresh Poisson sample of the rows at rate `dp.samplingRate` drawn
+   * from the CSPRNG; an empty sample still makes a (noise-only) step, as the accounting assumes.
+   */
+  async #runPoissonSteps(data: TrainingData, dp: DpSgdConfig, step: (x: tfc.Tensor2D, y: tfc.Tensor2D) => void): Promise<void> {
+    const tf = this.#tf;
+    const xb = new Float32Array(data.n * data.d);
+    const yb = new Float32Array(data.n);
+    for (let s = 0; s < dp.steps; s++) {
+      const rows = poissonSample(data.n, dp.samplingRate, this.#random);
+      rows.forEach((row, r) => {
+        xb.set(data.x.subarray(row * data.d, (row + 1) * data.d), r * data.d);
+        yb[r] = data.y[row] as number;
+      });
+      const m = rows.length;
+      tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m), [m, 1])));
+      if (s % 64 === 63) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   /** The model's weights, flat. @throws TesseraError `TESSERA_TRAINING_DIVERGED` on NaN/±Infinity. */
   #readFiniteWeights(): Float32Array {
     const weights = getFlatWeights(this.#model);
@@ -261,12 +297,18 @@ export class Trainer {
 
   #predictLoaded(data: TrainingData): Float32Array {
     const tf = this.#tf;
+    const shape = this.spec.inputShape;
+    const tta = this.spec.augment?.testTimeFlip === true && shape !== undefined;
     const out = new Float32Array(data.n);
     for (let start = 0; start < data.n; start += EVAL_CHUNK) {
       const m = Math.min(EVAL_CHUNK, data.n - start);
       const p = tf.tidy(() => {
         const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
-        return (this.#model.predict(x) as tfc.Tensor).dataSync();
+        const y = this.#model.predict(x) as tfc.Tensor;
+        if (!tta) return y.dataSync();
+        // Mean of the image's and its mirror image's predictions (flip along the width axis).
+        const mirrored = tf.reshape(tf.reverse(tf.reshape(x, [m, ...shape]), 2), [m, data.d]);
+        return tf.div(tf.add(y, this.#model.predict(mirrored) as tfc.Tensor), 2).dataSync();
       });
       out.set(p, start);
     }

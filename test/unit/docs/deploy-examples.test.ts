@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AgentConfigSchema } from '../../../shared/src/config/agent-config.js';
+import { PrivacyPolicySchema } from '../../../shared/src/config/privacy-policy.js';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
 import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-config.js';
 import { parseConfigText } from '../../../shared/src/config/validate.js';
@@ -22,7 +23,7 @@ function example(name: string): { text: string; source: string } {
 describe('deploy/examples', () => {
   it('has exactly the examples this test checks', () => {
     // Assert: a new example file needs a test below.
-    expect(readdirSync(EXAMPLES).sort()).toEqual(['agent.yaml', 'consortium.yaml', 'coordinator.yaml', 'study.yaml']);
+    expect(readdirSync(EXAMPLES).sort()).toEqual(['agent.yaml', 'consortium.yaml', 'coordinator.yaml', 'privacy-policy.yaml', 'study.yaml']);
   });
 
   it('coordinator.yaml validates against CoordinatorConfigSchema', () => {
@@ -47,6 +48,21 @@ describe('deploy/examples', () => {
     // Assert: every model the site policy allows exists in the vetted registry.
     expect(Object.keys(config.datasets)).not.toHaveLength(0);
     for (const model of config.policy.allowedModels) expect(() => getModelSpec(model)).not.toThrow();
+  });
+
+  it('privacy-policy.yaml validates against PrivacyPolicySchema and is the file agent.yaml names', () => {
+    // Arrange
+    const { text, source } = example('privacy-policy.yaml');
+    const agent = parseConfigText(AgentConfigSchema, example('agent.yaml').text, 'agent.yaml');
+
+    // Act
+    const policy = parseConfigText(PrivacyPolicySchema, text, source);
+
+    // Assert
+    expect(agent.privacy?.policy).toBe('privacy-policy.yaml');
+    expect(policy.maxEpsilonPerStudy).toBeLessThanOrEqual(policy.maxEpsilonTotal);
+    expect(policy.maxDeltaPerStudy).toBeLessThanOrEqual(policy.maxDeltaTotal);
+    for (const model of policy.allowedModels) expect(() => getModelSpec(model)).not.toThrow();
   });
 
   it('study.yaml validates against StudySpecSchema and fits agent.yaml', () => {

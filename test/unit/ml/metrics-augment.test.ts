@@ -99,6 +99,20 @@ describe('augmentImages', () => {
     expect(seen.size).toBe(18);
   });
 
+  it('jitters contrast and brightness within [0, 1], reproducibly, changing every image', () => {
+    const base = Float32Array.from({ length: 24 }, (_, i) => i / 23);
+    const a = Float32Array.from(base);
+    const b = Float32Array.from(base);
+    augmentImages(a, 2, [3, 4, 1], { intensityJitter: 0.3 }, createRng(4));
+    augmentImages(b, 2, [3, 4, 1], { intensityJitter: 0.3 }, createRng(4));
+    expect(b).toEqual(a);
+    expect(a.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(Array.from(a.subarray(0, 12))).not.toEqual(Array.from(base.subarray(0, 12)));
+    expect(Array.from(a.subarray(12))).not.toEqual(Array.from(base.subarray(12)));
+    // An affine map per image: differences keep their order.
+    expect(a[5]! - a[4]!).toBeGreaterThan(0);
+  });
+
   it('leaves images alone without options and touches only the first m rows', () => {
     const x = Float32Array.from({ length: 24 }, (_, i) => i);
     augmentImages(x, 1, [3, 4, 1], {}, createRng(1));

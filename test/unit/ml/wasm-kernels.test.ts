@@ -64,8 +64,9 @@ describe('wasm Conv2DBackpropFilter', () => {
     await selectBackend({ prefer: 'wasm', logger });
   });
 
-  it('is registered for wasm by backend selection, once', () => {
+  it('is registered for wasm by backend selection, once (with the faster Conv2DBackpropInput and MaxPoolGrad)', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.setupFunc).toBeDefined();
     expect(registerWasmTrainingKernels()).toEqual([]);
   });
 
@@ -84,6 +85,28 @@ describe('wasm Conv2DBackpropFilter', () => {
       expect(cpu.dw.some((v) => Math.abs(v) > 1e-3)).toBe(true);
     },
   );
+
+  it.each([
+    { x: [2, 28, 28, 16] as [number, number, number, number], size: 2, stride: 2, pad: 'valid' as const },
+    { x: [3, 9, 11, 4] as [number, number, number, number], size: 3, stride: 2, pad: 'same' as const },
+    { x: [1, 7, 7, 2] as [number, number, number, number], size: 3, stride: 1, pad: 'valid' as const },
+  ])('MaxPoolGrad matches cpu: $x pool $size stride $stride $pad (overlapping windows summed)', async (c) => {
+    const grad = (): Float32Array =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(randomArray(c.x.reduce((a, b) => a * b, 1), 11), [...c.x]);
+        const g = tf.grad((xi: tf.Tensor) => {
+          const y = tf.maxPool(xi as tf.Tensor4D, c.size, c.stride, c.pad);
+          return tf.sum(tf.mul(y, tf.tensor(randomArray(y.size, 12), y.shape)));
+        });
+        return g(x).dataSync() as Float32Array;
+      });
+    await selectBackend({ prefer: 'cpu', logger });
+    const cpu = grad();
+    await selectBackend({ prefer: 'wasm', logger });
+    const wasm = grad();
+    expect(maxAbsDiff(wasm, cpu)).toBeLessThan(1e-6);
+    expect(cpu.some((v) => v !== 0)).toBe(true);
+  });
 
   it('trains conv → relu → maxPool → avgPool → dense on wasm with the same losses as cpu', async () => {
     const run = async (prefer: 'cpu' | 'wasm'): Promise<number[]> => {

@@ -1,5 +1,6 @@
 // Original file: protos/tessera/v1/federation.proto
 
+import type { PrivacySpend as _tessera_v1_PrivacySpend, PrivacySpend__Output as _tessera_v1_PrivacySpend__Output } from '../../tessera/v1/PrivacySpend.js';
 
 export interface Hello {
   'siteId'?: (string);
@@ -7,6 +8,7 @@ export interface Hello {
   'backend'?: (string);
   'protocolVersion'?: (number);
   'datasets'?: ({[key: string]: number});
+  'privacyLedger'?: (_tessera_v1_PrivacySpend)[];
 }
 
 export interface Hello__Output {
@@ -15,4 +17,5 @@ export interface Hello__Output {
   'backend': (string);
   'protocolVersion': (number);
   'datasets': ({[key: string]: number});
+  'privacyLedger': (_tessera_v1_PrivacySpend__Output)[];
 }

@@ -1,5 +1,6 @@
 // Original file: protos/tessera/v1/federation.proto
 
+import type { DpConfig as _tessera_v1_DpConfig, DpConfig__Output as _tessera_v1_DpConfig__Output } from '../../tessera/v1/DpConfig.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface TrainingConfig {
@@ -9,6 +10,7 @@ export interface TrainingConfig {
   'proximalMu'?: (number | string);
   'optimizer'?: (string);
   'seed'?: (number | string | Long);
+  'dp'?: (_tessera_v1_DpConfig | null);
 }
 
 export interface TrainingConfig__Output {
@@ -18,4 +20,5 @@ export interface TrainingConfig__Output {
   'proximalMu': (number);
   'optimizer': (string);
   'seed': (number);
+  'dp': (_tessera_v1_DpConfig__Output | null);
 }

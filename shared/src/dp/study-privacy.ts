@@ -1,0 +1,48 @@
+import { ConfigError, errorMessage } from '../errors.js';
+import type { StudyPrivacy, StudySpec } from '../study/study-spec.js';
+import { calibrateNoiseMultiplier, epsilonFor } from './accountant.js';
+
+/** A study's privacy settings with the noise multiplier resolved. */
+export type ResolvedStudyPrivacy = StudyPrivacy & { noiseMultiplier: number };
+
+/** Total DP steps of a study: DP-SGD steps at each site (record), or rounds (site). */
+export function studySteps(spec: Pick<StudySpec, 'rounds'>, privacy: StudyPrivacy): number {
+  return privacy.mode === 'site' ? spec.rounds : spec.rounds * privacy.stepsPerRound;
+}
+
+/** The sampling rate the accountant uses: Poisson rate of records (record) or 1, every site every round (site). */
+export function studySamplingRate(privacy: StudyPrivacy): number {
+  return privacy.mode === 'site' ? 1 : privacy.samplingRate;
+}
+
+/**
+ * Fills in `privacy.noiseMultiplier` when the study leaves it out: the smallest σ for which
+ * `rounds × stepsPerRound` Poisson-subsampled steps at `samplingRate` are (ε, δ)-DP under the study's
+ * accountant. A given σ is checked instead: it must reach the target.
+ * @throws ConfigError when the settings cannot reach the target.
+ */
+export function resolveStudyPrivacy(spec: StudySpec): StudySpec {
+  const p = spec.privacy;
+  if (p === undefined) return spec;
+  const event = { q: studySamplingRate(p), steps: studySteps(spec, p) };
+  let sigma: number;
+  try {
+    sigma =
+      p.noiseMultiplier ??
+      calibrateNoiseMultiplier({ epsilon: p.epsilon, delta: p.delta, q: event.q, steps: event.steps, accountant: p.accountant, tolerance: 1e-4 });
+  } catch (err) {
+    throw new ConfigError(`study '${spec.id}': privacy target cannot be reached: ${errorMessage(err)}`, { field: 'privacy' });
+  }
+  // Site level without secure aggregation (the only path the round workflow has today): the
+  // coordinator sees each site's update with its share σ/√minSites of the noise, so that share must
+  // reach the target on its own; the sum then carries √minSites times more noise than needed.
+  const share = p.mode === 'site' ? Math.sqrt(spec.minSites) : 1;
+  if (p.mode === 'site' && p.noiseMultiplier === undefined) sigma *= share;
+  const eps = epsilonFor(p.accountant, { ...event, sigma: sigma / share }, p.delta);
+  if (eps > p.epsilon * (1 + 1e-9)) {
+    throw new ConfigError(`study '${spec.id}': privacy.noiseMultiplier ${sigma} gives ε = ${eps.toFixed(3)} over ${event.steps} steps, above the target ${p.epsilon}`, {
+      field: 'privacy.noiseMultiplier',
+    });
+  }
+  return { ...spec, privacy: { ...p, noiseMultiplier: sigma } };
+}
