@@ -25,7 +25,7 @@ import {
   type DicomElement,
 } from '../dicom/dataset.js';
 import { NATIVE_TRANSFER_SYNTAXES, Tags, TransferSyntax, formatTag, tag, type Tag } from '../dicom/dictionary.js';
-import { parseDicom } from '../dicom/parse.js';
+import { parseDicom, type DroppedPrivate } from '../dicom/parse.js';
 import { encodeDicomChunks } from '../dicom/writer.js';
 import { TesseraError } from '../errors.js';
 
@@ -194,7 +194,8 @@ function capAge(as: string): string {
 }
 
 class Run {
-  readonly changes: ChangeLog = {};
+  /** Counts by action, then by attribute key (Maps: the keys are long strings, cheaper to hash than to intern as property names). */
+  readonly #changes = new Map<string, Map<string, number>>();
   readonly utf8: boolean;
   #scrub: ((text: string) => string) | undefined;
   readonly #top: DicomDataset;
@@ -204,6 +205,8 @@ class Run {
     readonly dateShiftDays: number,
     readonly uidCache: Map<string, string>,
     top: DicomDataset,
+    /** Private elements the reader left out, by data set (logged where the walk would have met them). */
+    readonly dropped: ReadonlyMap<DicomDataset, DroppedPrivate> | undefined,
   ) {
     this.utf8 = isUtf8Dataset(top);
     this.#top = top;
@@ -215,9 +218,20 @@ class Run {
     return this.#scrub(text);
   }
 
-  log(action: string, key: string): void {
-    const byAttr = (this.changes[action] ??= {});
-    byAttr[key] = (byAttr[key] ?? 0) + 1;
+  log(action: string, key: string, count = 1): void {
+    let byAttr = this.#changes.get(action);
+    if (byAttr === undefined) {
+      byAttr = new Map();
+      this.#changes.set(action, byAttr);
+    }
+    byAttr.set(key, (byAttr.get(key) ?? 0) + count);
+  }
+
+  /** The counts as a {@link ChangeLog} (actions and attributes in the order first met). */
+  changes(): ChangeLog {
+    const out: ChangeLog = {};
+    for (const [action, byAttr] of this.#changes) out[action] = Object.fromEntries(byAttr);
+    return out;
   }
 
   uid(original: string): string {
@@ -243,7 +257,15 @@ class Run {
   }
 
   dataset(ds: DicomDataset, depth: number): void {
-    for (const [t, el] of ds) {
+    let dropped = this.dropped?.get(ds);
+    let index = 0;
+    for (const el of ds.values()) {
+      const t = el.tag;
+      // Private elements the reader left out are logged where the walk would have met the first of them.
+      if (dropped !== undefined && dropped.at === index++) {
+        this.log('X', PRIVATE_KEY, dropped.count);
+        dropped = undefined;
+      }
       const group = t >>> 16;
       if ((group & 1) === 1) {
         ds.delete(t);
@@ -273,6 +295,7 @@ class Run {
         }
       }
     }
+    if (dropped !== undefined) this.log('X', PRIVATE_KEY, dropped.count);
   }
 
   optionAction(rule: ProfileRule): { action: 'K' | 'C'; option: DeidOption } | undefined {
@@ -480,7 +503,8 @@ function markDeidentified(ds: DicomDataset, options: ReadonlySet<DeidOption>): v
 export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDeidContext): DicomDeidResult {
   let parsed;
   try {
-    parsed = parseDicom(bytes, source);
+    // Private elements are removed below anyway: the reader leaves them out and counts them.
+    parsed = parseDicom(bytes, source, { dropPrivate: true });
   } catch (err) {
     const message = err instanceof TesseraError ? err.message : `${source}: unreadable`;
     return { status: 'failed', reasons: [{ code: 'unreadable', message }] };
@@ -510,7 +534,7 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   const cache = ctx.uidCache;
   const pseudonym = cached(cache, `pseudonym\0${key}`, () => ctx.pseudonymizer.pseudonym(key));
   const shift = Number(cached(cache, `shift\0${key}`, () => String(ctx.pseudonymizer.dateShiftDays(key))));
-  const run = new Run(ctx, shift, ctx.uidCache ?? new Map<string, string>(), ds);
+  const run = new Run(ctx, shift, ctx.uidCache ?? new Map<string, string>(), ds, parsed.droppedPrivate);
   run.dataset(ds, 0);
   // Patient ID carries the keyed pseudonym (a dummy value under Z/D) so imaging links to EMR records.
   ds.set(Tags.PatientID, textElement(Tags.PatientID, 'LO', pseudonym));
@@ -525,7 +549,7 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
     sopInstanceUid: getString(ds, Tags.SOPInstanceUID) ?? '',
     transferSyntaxUid,
     patientPseudonym: pseudonym,
-    changes: run.changes,
+    changes: run.changes(),
     ...(ctx.options.has('retain-longitudinal-modified-dates') ? { dateShiftDays: shift } : {}),
   };
   return result;

@@ -23,6 +23,34 @@ export interface ParsedDicom {
   readonly isDicomdir: boolean;
   /** Warnings dicom-parser raised while reading (recoverable oddities). */
   readonly warnings: readonly string[];
+  /**
+   * With {@link ParseOptions.dropPrivate}: the private elements left out of each data set (top level and
+   * sequence items), as their count and where the first was. Data sets without any are absent.
+   */
+  readonly droppedPrivate?: ReadonlyMap<DicomDataset, DroppedPrivate>;
+}
+
+/** Private elements left out of one data set by {@link parseDicom} with `dropPrivate`. */
+export interface DroppedPrivate {
+  count: number;
+  /** How many kept elements of the data set come before the first one left out (in file order). */
+  readonly at: number;
+}
+
+/** Options for {@link parseDicom}. */
+export interface ParseOptions {
+  /**
+   * Leave private elements (odd groups) other than sequences out of the data set model, at any depth,
+   * and count them in `droppedPrivate` instead: for de-identification, which removes them anyway.
+   * @default false
+   */
+  readonly dropPrivate?: boolean;
+}
+
+/** What the conversion of one file carries along. */
+interface Conversion {
+  readonly bigEndian: boolean;
+  readonly dropped: Map<DicomDataset, DroppedPrivate> | undefined;
 }
 
 /** The inflater dicom-parser calls for the deflated transfer syntax: meta bytes followed by the inflated data set. */
@@ -63,7 +91,7 @@ function describe(err: unknown): string {
  * Parses a Part 10 file. Throws {@link InputError} `TESSERA_INPUT_DICOM_INVALID` naming `source` and the
  * reason (no `DICM` prefix, missing transfer syntax, truncated data, …); never throws anything else.
  */
-export function parseDicom(bytes: Uint8Array, source: string): ParsedDicom {
+export function parseDicom(bytes: Uint8Array, source: string, options: ParseOptions = {}): ParsedDicom {
   let raw: dicomParser.DataSet;
   try {
     // A plain Uint8Array view (not a Buffer): its subarrays are cheaper to make, and there are thousands.
@@ -81,10 +109,11 @@ export function parseDicom(bytes: Uint8Array, source: string): ParsedDicom {
     }
     const bigEndian = transferSyntaxUid === TransferSyntax.ExplicitVRBigEndian;
     const meta: DicomDataset = new Map();
-    const dataset = convertDataSet(raw, bigEndian, meta, 0);
+    const cx: Conversion = { bigEndian, dropped: options.dropPrivate === true ? new Map() : undefined };
+    const dataset = convertDataSet(raw, cx, meta, 0);
     const sopClass = meta.get(Tags.MediaStorageSOPClassUID)?.value;
     const isDicomdir = sopClass !== undefined && decodeText(sopClass) === '1.2.840.10008.1.3.10';
-    return { meta, dataset, transferSyntaxUid, isDicomdir, warnings: raw.warnings };
+    return { meta, dataset, transferSyntaxUid, isDicomdir, warnings: raw.warnings, ...(cx.dropped === undefined ? {} : { droppedPrivate: cx.dropped }) };
   } catch (err) {
     throw new InputError('TESSERA_INPUT_DICOM_INVALID', `${source}: malformed DICOM data set: ${describe(err)}`, { source });
   }
@@ -93,18 +122,38 @@ export function parseDicom(bytes: Uint8Array, source: string): ParsedDicom {
 /** Deepest sequence nesting accepted (real files nest a handful of levels; this bounds crafted input). */
 const MAX_DEPTH = 64;
 
-/** Tag strings (`xggggeeee`) repeat across files: parse each once. */
-const TAG_CACHE = new Map<string, Tag>();
+/** Value of one hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/**
+ * The tag of a dicom-parser element key (`xggggeeee`), read digit by digit: the keys are fresh strings in
+ * every parse, so this is cheaper than hashing them for a cache (and allocates nothing).
+ */
 function tagOf(key: string): Tag {
-  let t = TAG_CACHE.get(key);
-  if (t === undefined) {
-    t = tagFromParserKey(key);
-    if (TAG_CACHE.size < 65536) TAG_CACHE.set(key, t);
+  if (key.length !== 9) return tagFromParserKey(key);
+  let t = 0;
+  for (let i = 1; i < 9; i++) {
+    const d = hexDigit(key.charCodeAt(i));
+    if (d < 0) return tagFromParserKey(key);
+    t = t * 16 + d;
   }
   return t;
 }
 
-function convertDataSet(ds: dicomParser.DataSet, bigEndian: boolean, meta: DicomDataset | undefined, depth: number): DicomDataset {
+/**
+ * `bytes.subarray(start, start + length)`. In range, the view is made with the constructor, cheaper than
+ * `subarray` (which looks up a species constructor); out of range, `subarray` clamps as before.
+ */
+function view(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  if (start >= 0 && length >= 0 && start + length <= bytes.length) return new Uint8Array(bytes.buffer, bytes.byteOffset + start, length);
+  return bytes.subarray(start, start + length);
+}
+
+function convertDataSet(ds: dicomParser.DataSet, cx: Conversion, meta: DicomDataset | undefined, depth: number): DicomDataset {
   if (depth > MAX_DEPTH) throw new Error(`sequences nested deeper than ${MAX_DEPTH} levels`);
   const out: DicomDataset = new Map();
   const bytes = ds.byteArray;
@@ -114,33 +163,41 @@ function convertDataSet(ds: dicomParser.DataSet, bigEndian: boolean, meta: Dicom
     if (el === undefined) continue;
     const t = tagOf(key);
     if (t >>> 16 === 0xfffe) continue;
-    const element = convertElement(el, t, bytes, bigEndian, depth);
+    if (cx.dropped !== undefined && ((t >>> 16) & 1) === 1 && el.items === undefined && el.encapsulatedPixelData !== true) {
+      // Checked as if it were kept: a file is refused for the same damage either way.
+      if (el.dataOffset + el.length > bytes.length || el.length < 0) throw new Error(`element ${el.tag} runs past the end of the file`);
+      const d = cx.dropped.get(out);
+      if (d === undefined) cx.dropped.set(out, { count: 1, at: out.size });
+      else d.count++;
+      continue;
+    }
+    const element = convertElement(el, t, bytes, cx, depth);
     if (meta !== undefined && t >>> 16 === 0x0002) meta.set(t, element);
     else out.set(t, element);
   }
   return out;
 }
 
-function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, bigEndian: boolean, depth: number): DicomElement {
+function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, cx: Conversion, depth: number): DicomElement {
   // Every element gets the same five fields (one object shape keeps the walkers' property access monomorphic).
   if (el.items !== undefined) {
-    const items = el.items.map((item) => (item.dataSet ? convertDataSet(item.dataSet, bigEndian, undefined, depth + 1) : new Map<Tag, DicomElement>()));
+    const items = el.items.map((item) => (item.dataSet ? convertDataSet(item.dataSet, cx, undefined, depth + 1) : new Map<Tag, DicomElement>()));
     return { tag: t, vr: el.vr ?? 'SQ', value: undefined, items, encapsulated: undefined, undefinedLength: undefined };
   }
   if (el.encapsulatedPixelData === true && el.fragments !== undefined) {
     const botLength = (el.basicOffsetTable?.length ?? 0) * 4;
-    const offsetTable = bytes.subarray(el.dataOffset + 8, el.dataOffset + 8 + botLength);
+    const offsetTable = view(bytes, el.dataOffset + 8, botLength);
     const fragments = el.fragments.map((f) => {
       if (f.position + f.length > bytes.length) throw new Error(`pixel data fragment at ${f.position} runs past the end of the file`);
-      return bytes.subarray(f.position, f.position + f.length);
+      return view(bytes, f.position, f.length);
     });
     return { tag: t, vr: el.vr, value: undefined, items: undefined, encapsulated: { offsetTable, fragments }, undefinedLength: undefined };
   }
   if (el.dataOffset + el.length > bytes.length || el.length < 0) {
     throw new Error(`element ${el.tag} runs past the end of the file`);
   }
-  let value = bytes.subarray(el.dataOffset, el.dataOffset + el.length);
-  const width = bigEndian && el.vr !== undefined ? SWAP_WIDTH[el.vr] : undefined;
+  let value = view(bytes, el.dataOffset, el.length);
+  const width = cx.bigEndian && el.vr !== undefined ? SWAP_WIDTH[el.vr] : undefined;
   if (width !== undefined) value = swapped(value, width);
   return { tag: t, vr: el.vr, value, items: undefined, encapsulated: undefined, undefinedLength: el.hadUndefinedLength === true ? true : undefined };
 }

@@ -42,6 +42,21 @@ const WRITABLE_VRS: ReadonlySet<string> = new Set([
 ]);
 const UNDEFINED = 0xffffffff;
 
+/** Flags per VR, indexed by its two character codes (`c0 << 8 | c1`): set lookups cost more on the fresh VR strings of a parse. */
+const VR_WRITABLE = 1;
+const VR_LONG = 2;
+const VR_FLAGS = new Uint8Array(65536);
+for (const vr of WRITABLE_VRS) VR_FLAGS[vrCode(vr)] = VR_WRITABLE | (LONG_VRS.has(vr) ? VR_LONG : 0);
+
+function vrCode(vr: string): number {
+  return ((vr.charCodeAt(0) & 0xff) << 8) | (vr.charCodeAt(1) & 0xff);
+}
+
+/** {@link VR_FLAGS} of `vr` (0 for anything that is not two characters). */
+function vrFlags(vr: string): number {
+  return vr.length === 2 ? (VR_FLAGS[vrCode(vr)] as number) : 0;
+}
+
 /** Values at least this long are referenced, not copied, by the encoder. */
 const BULK_BYTES = 2048;
 
@@ -106,7 +121,7 @@ class ChunkEncoder {
     this.view.setUint16(this.pos + 2, t & 0xffff, true);
     this.buf[this.pos + 4] = vr.charCodeAt(0);
     this.buf[this.pos + 5] = vr.charCodeAt(1);
-    if (LONG_VRS.has(vr)) {
+    if ((vrFlags(vr) & VR_LONG) !== 0) {
       this.view.setUint16(this.pos + 6, 0, true);
       this.view.setUint32(this.pos + 8, length, true);
       this.pos += 12;
@@ -186,8 +201,8 @@ const PAD_SPACE = [0x20];
 
 /** The VR written for a plain value: unknown or damaged VRs, and short VRs too long for a 2-byte length, as UN. */
 function writtenVr(el: DicomElement, explicit: boolean, length: number): string {
-  const vr = el.vr !== undefined && WRITABLE_VRS.has(el.vr) ? el.vr : 'UN';
-  return explicit && !LONG_VRS.has(vr) && length > 0xffff ? 'UN' : vr;
+  const vr = el.vr !== undefined && (vrFlags(el.vr) & VR_WRITABLE) !== 0 ? el.vr : 'UN';
+  return explicit && length > 0xffff && (vrFlags(vr) & VR_LONG) === 0 ? 'UN' : vr;
 }
 
 function requiredUid(ds: DicomDataset, t: Tag, what: string): string {
