@@ -12,10 +12,16 @@ const execFileP = promisify(execFile);
 
 /** Runs `tessera …` as a child process; resolves with its exit code and output (never rejects on a non-zero exit). */
 async function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tesseraIn(undefined, ...args);
+}
+
+/** {@link tessera} with the child's working directory set to `cwd`. */
+async function tesseraIn(cwd: string | undefined, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await execFileP(process.execPath, [path.join(repoRoot(), 'bin', 'tessera.js'), ...args], {
       env: { ...process.env, TESSERA_LOG_LEVEL: 'warn' },
       timeout: 60_000,
+      ...(cwd !== undefined ? { cwd } : {}),
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -141,6 +147,10 @@ describe('tessera audit export | verify | evidence | cross-check (subprocesses, 
     expect(html).toContain(pack.modelLineage[2]!.modelVersion);
     expect(html).not.toMatch(/<script|https?:\/\//);
     expect((await tessera('audit', 'verify', path.join(out, 'audit-ledger.jsonl'), '--ca', path.join(out, 'ca.crt'))).code).toBe(ExitCode.Ok);
+    // Exactly as the issue writes it, run from the coordinator's folder: no --workdir needed.
+    const here = await tesseraIn(work, 'audit', 'evidence', '--study', 'it-study', '--out', path.join(work, 'evidence-cwd'), '--json');
+    expect(here.code, here.stderr).toBe(ExitCode.Ok);
+    expect(JSON.parse(here.stdout)).toMatchObject({ ledgerOk: true, contractMatchesLedger: true });
   });
 
   it('cross-checks the coordinator ledger against a site ledger: agree (0), tampered site file (8), disagreement (9)', async () => {

@@ -23,9 +23,10 @@ export interface CoordinatorFiles {
  * configuration and InputError `TESSERA_INPUT_FILE_UNREADABLE` (exit 4) when the database or TLS files are missing.
  */
 export function findCoordinatorFiles(opts: { workdir?: string | undefined; config?: string | undefined }): CoordinatorFiles {
-  if ((opts.workdir === undefined) === (opts.config === undefined)) {
-    throw new ConfigError('give exactly one of --workdir DIR (holding coordinator.yaml) and --config coordinator.yaml');
+  if (opts.workdir !== undefined && opts.config !== undefined) {
+    throw new ConfigError('give one of --workdir DIR (holding coordinator.yaml) and --config coordinator.yaml, not both');
   }
+  // Neither given: the current folder is the workdir (run from the coordinator's folder).
   const configPath = path.resolve(opts.config ?? path.join(opts.workdir ?? '.', 'coordinator.yaml'));
   if (!existsSync(configPath)) throw new ConfigError(`${configPath} not found: --workdir must hold the coordinator's coordinator.yaml`, { source: configPath });
   const config = parseConfigText(CoordinatorConfigSchema, readFileSync(configPath, 'utf8'), configPath);

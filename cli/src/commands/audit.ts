@@ -11,9 +11,10 @@ import { collect, findCoordinatorFiles, openCoordinatorLedger } from './audit-wo
 import { type CommandIo, processIo } from './command-io.js';
 
 export const AUDIT_USAGE = `usage:
-  tessera audit export (--workdir DIR | --config FILE) --out FILE [--format jsonl|csv] [--study ID] [--site ID] [--json]
+  tessera audit export [--workdir DIR | --config FILE] --out FILE [--format jsonl|csv] [--study ID] [--site ID] [--json]
   tessera audit verify FILE [--ca ca.crt | --signer-cert cert.pem] [--expect-head SEQ:HASH] [--json]
-  tessera audit evidence --study ID --out DIR (--workdir DIR | --config FILE) [--json]
+  tessera audit evidence --study ID --out DIR [--workdir DIR | --config FILE] [--json]
+  (without --workdir or --config: the current folder, which must hold coordinator.yaml)
   tessera audit cross-check COORDINATOR_LEDGER SITE_LEDGER [--site ID] [--ca ca.crt] [--json]
 
 export      the coordinator's signed ledger as JSONL (header, one entry per line with its hash and signature,
