@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { parentPort } from 'node:worker_threads';
 import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '../site-agent/src/coordinator-client.js';
 import { sha256 } from '../shared/src/transport/chunks.js';
+import { sendAll } from './send-all.js';
 
 export type ClientCommand =
   | { op: 'init'; caPem: Uint8Array; key: Uint8Array; cert: Uint8Array; grpcAddress: string; tcpPort: number; tlsPort: number }
@@ -20,35 +21,11 @@ export type ClientCommand =
 
 export type ClientReply = { ok: true; seconds?: number } | { ok: false; error: string };
 
-const MiB = 1024 * 1024;
 let tcp: net.Socket | undefined;
 let tlsSocket: tls.TLSSocket | undefined;
 let client: ReturnType<typeof createFederationClient> | undefined;
 let payload: Buffer = Buffer.alloc(0);
 let digest: Buffer = Buffer.alloc(32);
-
-function sendAll(socket: net.Socket, bytes: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('data', () => {
-      socket.off('error', reject);
-      resolve();
-    });
-    socket.once('error', reject);
-    let at = 0;
-    const pump = (): void => {
-      while (at < bytes.byteLength) {
-        const end = Math.min(bytes.byteLength, at + MiB);
-        const ok = socket.write(bytes.subarray(at, end));
-        at = end;
-        if (!ok) {
-          socket.once('drain', pump);
-          return;
-        }
-      }
-    };
-    pump();
-  });
-}
 
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 

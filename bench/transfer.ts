@@ -19,6 +19,7 @@ import { provisionConsortium, RevocationStore } from '../shared/src/pki/index.js
 import { sha256 } from '../shared/src/transport/chunks.js';
 import { repoRoot } from '../shared/src/paths.js';
 import { round } from './report.js';
+import { sendAll } from './send-all.js';
 import type { ClientCommand, ClientReply } from './transfer-client.js';
 
 export type TransferPath = 'raw-tcp' | 'raw-tls' | 'grpc-mtls-upload' | 'grpc-mtls-download';
@@ -95,30 +96,6 @@ function createSink(): Sink {
     },
   };
   return sink;
-}
-
-/** Writes `bytes` in 1 MiB writes (honouring back-pressure) and resolves when the sink acknowledges them all. */
-function sendAll(socket: net.Socket, bytes: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('data', () => {
-      socket.off('error', reject);
-      resolve();
-    });
-    socket.once('error', reject);
-    let at = 0;
-    const pump = (): void => {
-      while (at < bytes.byteLength) {
-        const end = Math.min(bytes.byteLength, at + MiB);
-        const ok = socket.write(bytes.subarray(at, end));
-        at = end;
-        if (!ok) {
-          socket.once('drain', pump);
-          return;
-        }
-      }
-    };
-    pump();
-  });
 }
 
 async function timeRuns(runs: number, fn: () => Promise<void>): Promise<number> {
