@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModelCommand, type ExportModelReport } from '../../cli/src/commands/export-model.js';
@@ -85,5 +85,21 @@ describe('federation over mTLS on 127.0.0.1 with 3 real agents', () => {
     expect(modelJson.weightsManifest[0]?.paths).toEqual(['weights.bin']);
     expect(missing).toBe(4);
     expect(lines.at(-1)).toContain('TESSERA_INPUT_NOT_FOUND');
+  });
+
+  it('refuses bad export-model arguments with a usage error naming the problem, writing nothing', async () => {
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l), now: () => new Date(0) };
+    const dataDir = path.join(fed.dir, 'coordinator-data');
+    const out = path.join(fed.dir, 'export-bad');
+    expect(await exportModelCommand(['--data-dir', dataDir, '--study', studyId, '--round', '1.5', '--out', out], io)).toBe(2);
+    expect(lines.at(-1)).toContain('--round must be a non-negative integer');
+    expect(await exportModelCommand(['--data-dir', dataDir, '--study', studyId, '--round', '1', '--version', 'a'.repeat(64), '--out', out], io)).toBe(2);
+    expect(lines.at(-1)).toContain('--round and --version exclude each other');
+    expect(await exportModelCommand(['--data-dir', path.join(fed.dir, 'nowhere'), '--study', studyId, '--out', out], io)).toBe(4);
+    expect(lines.at(-1)).toContain('no coordinator database');
+    expect(await exportModelCommand(['--data-dir', dataDir, '--study', 'no-such-study', '--out', out], io)).toBe(4);
+    expect(lines.at(-1)).toContain("no study 'no-such-study'");
+    expect(existsSync(out)).toBe(false);
   });
 });
