@@ -8,7 +8,9 @@
  * recall and precision on the PhysioNet deid gold standard), `ingest` (DICOM parse + de-identify + write
  * against a plain dicom-parser parse of the same files), `cnn` (CNN training images/s per TF.js backend,
  * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
- * the same run) and `all`.
+ * the same run), `secagg-e2e` (whole rounds of a real federation — a coordinator and N agent processes on
+ * loopback — with and without secure aggregation; `--sites N --params D --rounds R [--no-secure-agg]`) and
+ * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
 import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
+import { runSecAggE2eSuite, type SecAggE2eOptions } from './secagg-e2e.js';
 import { runDpSuite } from './dp.js';
 import { runDeidTextSuite } from './deid-text.js';
 import { runIngestSuite } from './ingest.js';
@@ -24,7 +27,7 @@ import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'secagg', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -41,14 +44,34 @@ function numbers(value: string | undefined, name: string, fallback: number[], ch
 }
 
 /** The cases of the secagg suite: the issue's goals (100 sites × 1e6 parameters, 0 and 30% dropout) unless flags say otherwise. */
-function secaggCases(flags: { sites?: string; params?: string; dropout?: string }, quick: boolean): SecAggCaseOptions[] {
+function secaggCases(flags: Flags, quick: boolean): SecAggCaseOptions[] {
   const sites = numbers(flags.sites, 'sites', quick ? [10] : [100], (n) => Number.isInteger(n) && n >= 3);
   const params = numbers(flags.params, 'params', quick ? [100_000] : [1_000_000], (n) => Number.isInteger(n) && n >= 1);
   const dropout = numbers(flags.dropout, 'dropout', flags.sites === undefined && flags.params === undefined ? [0, 0.3] : [0], (n) => n >= 0 && n < 0.5);
   return sites.flatMap((s) => params.flatMap((p) => dropout.map((d) => ({ sites: s, params: p, dropout: d }))));
 }
 
-async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: string; params?: string; dropout?: string } = {}): Promise<Row[]> {
+interface Flags {
+  sites?: string;
+  params?: string;
+  dropout?: string;
+  rounds?: string;
+  noSecureAgg?: boolean;
+  keep?: boolean;
+}
+
+/**
+ * The cases of the secagg-e2e suite: the issue's 10 agent processes × 1,000,000 parameters unless flags say
+ * otherwise (`all` never goes beyond that; 100 processes only when asked for with --sites).
+ */
+function secaggE2eCases(flags: Flags, quick: boolean, all: boolean): SecAggE2eOptions[] {
+  const sites = all ? [quick ? 4 : 10] : numbers(flags.sites, 'sites', quick ? [4] : [10], (n) => Number.isInteger(n) && n >= 3 && n <= 1000);
+  const params = all ? [quick ? 100_000 : 1_000_000] : numbers(flags.params, 'params', quick ? [100_000] : [1_000_000], (n) => Number.isInteger(n) && n >= 1);
+  const [rounds] = numbers(flags.rounds, 'rounds', [quick ? 2 : 3], (n) => Number.isInteger(n) && n >= 1 && n <= 100);
+  return sites.flatMap((s) => params.map((p) => ({ sites: s, params: p, rounds: rounds ?? 3, secure: flags.noSecureAgg !== true, keep: flags.keep === true })));
+}
+
+async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Promise<Row[]> {
   const rows: Row[] = [];
   if (suite === 'transfer' || suite === 'all') {
     const transfer = await runTransferSuite(quick ? { sizes: [16 * MiB] } : {});
@@ -64,6 +87,12 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: strin
     const cases = await runSecAggSuite(secaggCases(flags, quick));
     console.log(`\nsecagg (coordinator ms best of 3, mask worker pool, updates already received in memory; client = one site)\n${formatTable(cases)}`);
     rows.push(...cases.map((r) => ({ suite: 'secagg' as const, ...r })));
+  }
+  if (suite === 'secagg-e2e' || suite === 'all') {
+    const e2e = await runSecAggE2eSuite(secaggE2eCases(flags, quick, suite === 'all'));
+    const table = e2e.map(({ roundsMs: _roundsMs, stages, failure, ...rest }) => ({ ...rest, trainAdvertiseMs: stages?.trainAdvertiseMs ?? '-', shareKeysMs: stages?.shareKeysMs ?? '-', maskedInputMs: stages?.maskedInputMs ?? '-', unmaskMs: stages?.unmaskMs ?? '-', evaluateMs: stages?.evaluateMs ?? '-', failure: failure ?? '-' }));
+    console.log(`\nsecagg-e2e (real coordinator + agent processes on 127.0.0.1 over mTLS; median round, dispatch → committed; RSS = VmHWM)\n${formatTable(table)}`);
+    rows.push(...e2e.map((r) => ({ suite: 'secagg-e2e' as const, ...r })));
   }
   if (suite === 'deid-text' || suite === 'all') {
     const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
@@ -106,6 +135,9 @@ async function main(argv: string[]): Promise<number> {
         sites: { type: 'string' },
         params: { type: 'string' },
         dropout: { type: 'string' },
+        rounds: { type: 'string' },
+        'no-secure-agg': { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -114,16 +146,19 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F (secagg)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
   console.log(`${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.totalMemGiB} GiB`);
-  const { sites, params, dropout } = parsed.values;
+  const { sites, params, dropout, rounds } = parsed.values;
   report.results = await runSuite(suite, parsed.values.quick, {
     ...(sites !== undefined ? { sites } : {}),
     ...(params !== undefined ? { params } : {}),
     ...(dropout !== undefined ? { dropout } : {}),
+    ...(rounds !== undefined ? { rounds } : {}),
+    noSecureAgg: parsed.values['no-secure-agg'],
+    keep: parsed.values.keep,
   });
   if (parsed.values.json !== undefined) {
     writeFileSync(parsed.values.json, `${JSON.stringify(report, null, 2)}\n`);

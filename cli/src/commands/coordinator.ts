@@ -5,7 +5,7 @@ import { Coordinator } from '../../../coordinator/src/coordinator.js';
 import type { CoordinatorEvent } from '../../../coordinator/src/rounds/events.js';
 import { startCoordinatorApi } from '../../../coordinator/src/rest/start-api.js';
 import type { RunningRestServer } from '../../../coordinator/src/rest/server.js';
-import { buildStudySummary } from '../../../coordinator/src/study-summary.js';
+import { buildStudySummary, type StudySummary } from '../../../coordinator/src/study-summary.js';
 import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-config.js';
 import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { createLogger } from '../../../shared/src/logging.js';
@@ -13,10 +13,11 @@ import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 
-export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml] [--exit-when-done] [--summary FILE] [--api-port N]
+export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml ...] [--exit-when-done] [--summary FILE] [--api-port N]
 
 Runs the coordinator: gRPC with mTLS for site agents, state in SQLite. With --study, creates the study
-(idempotent) and runs or resumes it; --exit-when-done exits once it is finished, --summary writes its JSON summary.
+(idempotent) and runs or resumes it; --study may be repeated to run several studies one after the other.
+--exit-when-done exits once they are finished, --summary writes the JSON summary (an array with several studies).
 The REST API and dashboard start when coordinator.yaml has an 'api' section, or with --api-port N (0: any free
 port; tokens from operators.json beside tls.ca, loopback only); the URL is printed on stderr.`;
 
@@ -26,7 +27,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       config: { type: 'string' },
-      study: { type: 'string' },
+      study: { type: 'string', multiple: true },
       'exit-when-done': { type: 'boolean', default: false },
       summary: { type: 'string' },
       'api-port': { type: 'string' },
@@ -81,24 +82,33 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => void stop().then(() => process.exit(ExitCode.Ok)));
   process.once('SIGINT', () => void stop().then(() => process.exit(ExitCode.Interrupted)));
 
-  if (values.study === undefined) {
+  if (values.study === undefined || values.study.length === 0) {
     await new Promise<never>(() => undefined);
     return ExitCode.Ok;
   }
-  const studyPath = path.resolve(values.study);
-  // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
-  const spec = resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath));
-  if (spec.privacy) {
-    logger.info({ studyId: spec.id, ...spec.privacy }, spec.privacy.mode === 'site' ? 'differential privacy: site-level DP-FedAvg (clipped updates, distributed discrete Gaussian)' : 'differential privacy: record-level DP-SGD at each site');
+  // Every file is validated before the first study starts: a typo in the second must not surface after the first ran.
+  const specs = values.study.map((file) => {
+    const studyPath = path.resolve(file);
+    // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
+    return resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath));
+  });
+  const summaries: StudySummary[] = [];
+  let allCompleted = true;
+  for (const spec of specs) {
+    if (spec.privacy) {
+      logger.info({ studyId: spec.id, ...spec.privacy }, spec.privacy.mode === 'site' ? 'differential privacy: site-level DP-FedAvg (clipped updates, distributed discrete Gaussian)' : 'differential privacy: record-level DP-SGD at each site');
+    }
+    await coordinator.createStudy(structuredClone(spec));
+    const result = await coordinator.runStudy(spec.id);
+    const summary = await buildStudySummary(coordinator.store, spec.id);
+    summaries.push(summary);
+    if (result.status !== 'completed') allCompleted = false;
+    send({ kind: 'summary', summary });
   }
-  await coordinator.createStudy(structuredClone(spec));
-  const result = await coordinator.runStudy(spec.id);
-  const summary = await buildStudySummary(coordinator.store, spec.id);
-  if (values.summary !== undefined) writeFileSync(path.resolve(values.summary), JSON.stringify(summary, null, 2));
-  send({ kind: 'summary', summary });
+  if (values.summary !== undefined) writeFileSync(path.resolve(values.summary), JSON.stringify(summaries.length === 1 ? summaries[0] : summaries, null, 2));
   if (!values['exit-when-done']) {
     await new Promise<never>(() => undefined);
   }
   await stop();
-  return result.status === 'completed' ? ExitCode.Ok : ExitCode.StudyFailed;
+  return allCompleted ? ExitCode.Ok : ExitCode.StudyFailed;
 }

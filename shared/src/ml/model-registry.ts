@@ -22,6 +22,28 @@ const SPECS: readonly ModelSpec[] = [
     loss: 'binary-crossentropy',
   },
   {
+    name: 'mlp-100k',
+    description:
+      'Wide MLP for protocol benchmarks (about 100,000 parameters on 10 inputs): dense 300 relu → dense 300 relu → dense 1 sigmoid',
+    layers: [
+      { type: 'dense', units: 300, activation: 'relu' },
+      { type: 'dense', units: 300, activation: 'relu' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
+  {
+    name: 'mlp-1m',
+    description:
+      'Wide MLP for protocol benchmarks (1,002,981 parameters on the 10 synthetic-cohort inputs): dense 1000 relu → dense 990 relu → dense 1 sigmoid',
+    layers: [
+      { type: 'dense', units: 1000, activation: 'relu' },
+      { type: 'dense', units: 990, activation: 'relu' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
+  {
     name: 'cnn-small',
     description:
       'Small CNN for 28×28×1 images (MedMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 8/16/32 filters → dense 32 relu → dropout 0.25 → dense 1 sigmoid',

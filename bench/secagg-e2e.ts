@@ -1,0 +1,319 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { tesseraBin } from '../cli/src/bin-path.js';
+import type { CoordinatorEvent } from '../coordinator/src/rounds/events.js';
+import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
+import { writeSyntheticCohort } from '../shared/src/data/index.js';
+import { getModelSpec } from '../shared/src/ml/model-registry.js';
+import { totalParams, weightLayout } from '../shared/src/ml/weights.js';
+import { provisionConsortium } from '../shared/src/pki/index.js';
+import type { StudySpec } from '../shared/src/study/study-spec.js';
+import { round } from './report.js';
+
+/**
+ * `npm run bench -- secagg-e2e [--sites N] [--params D] [--rounds R] [--no-secure-agg]`: one real federation on
+ * loopback — a throwaway consortium, a `tessera coordinator` process and N `tessera agent` processes over mTLS,
+ * as `tessera demo` runs them — timing whole rounds of a study with secure aggregation and, in the same run
+ * with the same processes, of the same study without it.
+ */
+export interface SecAggE2eOptions {
+  sites: number;
+  /** Wanted model size: the vetted registry spec closest to it (log scale) is used; the row says the real count. */
+  params: number;
+  /** Rounds per study; the row reports the median round. */
+  rounds: number;
+  /** Run the secure study (and its plaintext baseline); false: only the plaintext study. @default true */
+  secure?: boolean;
+  /** Training examples per site (tiny, so the round is dominated by protocol cost). @default 10 */
+  examplesPerSite?: number;
+  /** Deadline of each SecAgg stage (the study's `secureAggregationOptions.stageTimeoutMs`). @default 300000 */
+  stageTimeoutMs?: number;
+  /** Keep the workdir (logs, databases) instead of deleting it. @default false */
+  keep?: boolean;
+}
+
+/** Seconds between the round-phase events the coordinator emits (received over IPC), for one round. */
+export interface SecAggE2eStages {
+  /** fit dispatched → share-keys: local training (model download, one tfjs step), key advertisement. */
+  trainAdvertiseMs: number;
+  /** share-keys → masked-input: key relaying, Shamir sharing, share encryption. */
+  shareKeysMs: number;
+  /** masked-input → unmask: masking at the sites, upload of the masked vectors, running sum. */
+  maskedInputMs: number;
+  /** unmask → evaluate: reveals, secret reconstruction, mask removal, dequantization, strategy. */
+  unmaskMs: number;
+  /** evaluate → committed: federated evaluation of the new model at every site, commit. */
+  evaluateMs: number;
+}
+
+/** One row of `npm run bench -- secagg-e2e`: the fields the brief names, then detail. */
+export interface SecAggE2eCase {
+  sites: number;
+  params: number;
+  secureAggregation: boolean;
+  /** Median over the study's rounds of dispatch (fit phase) → committed model version, ms. */
+  roundMs: number;
+  /** The same for the plaintext study in the same run (same processes). */
+  plainRoundMs: number;
+  /** roundMs / plainRoundMs. */
+  ratio: number;
+  /** VmHWM of the coordinator process when this case's study finished (the plaintext study runs second). */
+  coordinatorPeakRssMb: number;
+  /** Σ VmHWM of the agent processes when this case's study finished. */
+  agentsPeakRssMbTotal: number;
+  /** Every round of this case's study committed. */
+  completed: boolean;
+  model: string;
+  /** Coordinator + agents. */
+  processes: number;
+  rounds: number;
+  /** Each round's dispatch → committed, ms. */
+  roundsMs: number[];
+  /** Median stage split of this case's rounds (secure only). */
+  stages: SecAggE2eStages | null;
+  /** Median agent VmRSS once all were connected, before round 1 (the idle agent's baseline). */
+  agentIdleRssMb: number;
+  /** Largest agent VmHWM. */
+  agentMaxPeakRssMb: number;
+  /** Time for all agents to start and connect, ms. */
+  startupMs: number;
+  /** Why the case did not complete (a failed round's reason), or null. */
+  failure: string | null;
+}
+
+/** Registry specs the bench can pick from (tabular, on the synthetic cohort's 10 inputs). */
+const MODELS = ['logreg', 'mlp-small', 'mlp-100k', 'mlp-1m'] as const;
+const INPUT_DIM = 10;
+
+/** The registry model whose parameter count is closest to `params` (log scale). */
+export function modelFor(params: number): { name: string; params: number } {
+  const sized = MODELS.map((name) => ({ name, params: totalParams(weightLayout(getModelSpec(name), INPUT_DIM)) }));
+  sized.sort((a, b) => Math.abs(Math.log(a.params / params)) - Math.abs(Math.log(b.params / params)));
+  return sized[0] as { name: string; params: number };
+}
+
+function status(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+interface StudyRun {
+  id: string;
+  secure: boolean;
+  roundsMs: number[];
+  stages: SecAggE2eStages[];
+  committed: number;
+  failure: string | null;
+  coordinatorHwmMb: number;
+  agentsHwmMb: number[];
+}
+
+function studySpec(id: string, model: string, o: Required<Omit<SecAggE2eOptions, 'keep' | 'params'>>, secure: boolean): StudySpec {
+  return {
+    id,
+    name: `secagg-e2e ${secure ? 'secure' : 'plain'}`,
+    dataset: 'synthetic-cohort',
+    model,
+    inputDim: INPUT_DIM,
+    rounds: o.rounds,
+    strategy: 'fedavg',
+    strategyOptions: {},
+    minSites: o.sites,
+    training: { localEpochs: 1, batchSize: 16, learningRate: 0.05, optimizer: 'sgd' },
+    // Generous: 100 agents share two loaded cores; a timeout would measure the machine, not the protocol.
+    timeouts: { waitForSitesMs: 900_000, fitMs: 900_000, evaluateMs: 900_000 },
+    maxRoundAttempts: 1,
+    seed: 42,
+    secureAggregation: secure,
+    secureAggregationOptions: { clip: 8, maxWeight: 16_384, weightBucket: 8, completeGraphUpTo: 32, stageTimeoutMs: o.stageTimeoutMs },
+  };
+}
+
+/** Runs one federation (coordinator + N agents) through the secure study and then the plaintext one. */
+export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: string) => void = console.log): Promise<SecAggE2eCase[]> {
+  const o = { secure: true, examplesPerSite: 10, stageTimeoutMs: 300_000, ...opts };
+  const { name: model, params } = modelFor(o.params);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-secagg-e2e-'));
+  const children: ChildProcess[] = [];
+  try {
+    const ids = Array.from({ length: o.sites }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
+    const csvs = await writeSyntheticCohort(path.join(dir, 'data'), { sites: o.sites, seed: 42, examplesPerSite: o.examplesPerSite });
+    const pkiDir = path.join(dir, 'pki');
+    const consortiumText = JSON.stringify({ name: 'secagg-e2e', coordinator: { host: '127.0.0.1', port: 0 }, sites: ids.map((id) => ({ id })), operators: [] });
+    provisionConsortium(parseConsortiumConfig(consortiumText, path.join(dir, 'consortium.yaml')), pkiDir, new Date());
+    const c = path.join(pkiDir, 'coordinator');
+    const coordinatorYaml = path.join(dir, 'coordinator.yaml');
+    writeFileSync(
+      coordinatorYaml,
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        dataDir: path.join(dir, 'coordinator-data'),
+        tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') },
+        heartbeatIntervalMs: 5000,
+      }),
+    );
+    const full = { sites: o.sites, rounds: o.rounds, secure: o.secure, examplesPerSite: o.examplesPerSite, stageTimeoutMs: o.stageTimeoutMs };
+    const runs: StudyRun[] = (o.secure ? [true, false] : [false]).map((secure) => ({
+      id: `e2e-${secure ? 'secure' : 'plain'}`,
+      secure,
+      roundsMs: [],
+      stages: [],
+      committed: 0,
+      failure: null,
+      coordinatorHwmMb: 0,
+      agentsHwmMb: [],
+    }));
+    const studyFiles = runs.map((r) => {
+      const file = path.join(dir, `${r.id}.json`);
+      writeFileSync(file, JSON.stringify(studySpec(r.id, model, full, r.secure)));
+      return file;
+    });
+    mkdirSync(path.join(dir, 'logs'));
+    const fds: number[] = [];
+    const logFd = (name: string): number => {
+      const fd = openSync(path.join(dir, 'logs', `${name}.log`), 'a');
+      fds.push(fd);
+      return fd;
+    };
+    const cfd = logFd('coordinator');
+    const coordinator = fork(tesseraBin(), ['coordinator', '--config', coordinatorYaml, ...studyFiles.flatMap((f) => ['--study', f]), '--exit-when-done'], {
+      stdio: ['ignore', cfd, cfd, 'ipc'],
+      env: { ...process.env, TESSERA_LOG_LEVEL: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' },
+    });
+    children.push(coordinator);
+    const agents: ChildProcess[] = [];
+    const t0 = performance.now();
+    let startupMs = Number.NaN;
+    let agentIdleRssMb = Number.NaN;
+    // Per round: the time each phase event arrived.
+    let phaseAt = new Map<string, number>();
+    const byId = new Map(runs.map((r) => [r.id, r]));
+    await new Promise<void>((resolve, reject) => {
+      let finished = 0;
+      coordinator.on('exit', (code) => {
+        if (finished < runs.length) reject(new Error(`coordinator exited with code ${String(code)} before the studies finished; see ${path.join(dir, 'logs', 'coordinator.log')}`));
+        else resolve();
+      });
+      coordinator.on('message', (raw: unknown) => {
+        const msg = raw as { kind: string; port?: number; event?: CoordinatorEvent };
+        const now = performance.now();
+        if (msg.kind === 'listening' && msg.port !== undefined) {
+          log(`  coordinator on 127.0.0.1:${msg.port}; starting ${o.sites} agents (${model}, ${params} parameters)`);
+          ids.forEach((id, i) => {
+            const agentYaml = path.join(dir, `agent-${id}.json`);
+            writeFileSync(
+              agentYaml,
+              JSON.stringify({ kit: path.join(pkiDir, 'sites', id), coordinator: `127.0.0.1:${msg.port}`, datasets: { 'synthetic-cohort': { csv: csvs[i], schema: 'builtin:synthetic-cohort', seed: 42 } } }),
+            );
+            const fd = logFd(id);
+            const a = fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'], env: { ...process.env, TESSERA_LOG_LEVEL: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' } });
+            agents.push(a);
+            children.push(a);
+          });
+          return;
+        }
+        const e = msg.event;
+        if (msg.kind !== 'event' || e === undefined) return;
+        if (e.type === 'round-started') phaseAt = new Map();
+        if (e.type === 'round-phase') {
+          if (e.phase === 'fit' && Number.isNaN(startupMs)) {
+            startupMs = now - t0;
+            agentIdleRssMb = median(agents.map((a) => status(a.pid, 'VmRSS')));
+            log(`  ${o.sites} agents connected after ${(startupMs / 1000).toFixed(1)} s; idle agent RSS ${agentIdleRssMb.toFixed(0)} MB`);
+          }
+          phaseAt.set(e.phase, now);
+          return;
+        }
+        const run = 'studyId' in e ? byId.get(e.studyId) : undefined;
+        if (!run) return;
+        if (e.type === 'site-finished' && e.outcome !== 'ok') log(`  ${run.id} round ${e.round}: ${e.siteId} ${e.phase} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`);
+        if (e.type === 'round-committed') {
+          const fit = phaseAt.get('fit') ?? now;
+          const ms = now - fit;
+          run.roundsMs.push(ms);
+          run.committed++;
+          const at = (p: string): number => phaseAt.get(p) ?? Number.NaN;
+          if (run.secure) {
+            run.stages.push({
+              trainAdvertiseMs: at('secagg-share-keys') - fit,
+              shareKeysMs: at('secagg-masked-input') - at('secagg-share-keys'),
+              maskedInputMs: at('secagg-unmask') - at('secagg-masked-input'),
+              unmaskMs: at('evaluate') - at('secagg-unmask'),
+              evaluateMs: now - at('evaluate'),
+            });
+          }
+          log(`  ${run.id} round ${e.round}: ${(ms / 1000).toFixed(2)} s (${e.sites} sites)`);
+        }
+        if (e.type === 'round-failed') {
+          run.failure = e.reason;
+          log(`  ${run.id} round ${e.round} failed: ${e.reason}`);
+        }
+        if (e.type === 'study-finished') {
+          run.coordinatorHwmMb = status(coordinator.pid, 'VmHWM');
+          run.agentsHwmMb = agents.map((a) => status(a.pid, 'VmHWM'));
+          if (e.status !== 'completed' && run.failure === null) run.failure = e.reason ?? e.status;
+          finished++;
+        }
+      });
+    });
+    for (const fd of fds) closeSync(fd);
+    const plain = runs.find((r) => !r.secure) as StudyRun;
+    return runs.map((r) => {
+      const roundMs = median(r.roundsMs);
+      const plainRoundMs = median(plain.roundsMs);
+      const stageMedian = (k: keyof SecAggE2eStages): number => round(median(r.stages.map((s) => s[k])));
+      return {
+        sites: o.sites,
+        params,
+        secureAggregation: r.secure,
+        roundMs: round(roundMs),
+        plainRoundMs: round(plainRoundMs),
+        ratio: round(roundMs / plainRoundMs, 3),
+        coordinatorPeakRssMb: round(r.coordinatorHwmMb),
+        agentsPeakRssMbTotal: round(r.agentsHwmMb.reduce((s, x) => s + x, 0)),
+        completed: r.committed === o.rounds,
+        model,
+        processes: 1 + o.sites,
+        rounds: o.rounds,
+        roundsMs: r.roundsMs.map((x) => round(x)),
+        stages: r.secure
+          ? { trainAdvertiseMs: stageMedian('trainAdvertiseMs'), shareKeysMs: stageMedian('shareKeysMs'), maskedInputMs: stageMedian('maskedInputMs'), unmaskMs: stageMedian('unmaskMs'), evaluateMs: stageMedian('evaluateMs') }
+          : null,
+        agentIdleRssMb: round(agentIdleRssMb),
+        agentMaxPeakRssMb: round(Math.max(0, ...r.agentsHwmMb)),
+        startupMs: round(startupMs),
+        failure: r.failure,
+      };
+    });
+  } finally {
+    for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGTERM');
+    await Promise.all(children.map((ch) => (ch.exitCode === null && ch.signalCode === null ? new Promise((r) => ch.once('exit', r)) : Promise.resolve())));
+    if (o.keep) log(`  kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every (sites, params) case in order, each its own federation. */
+export async function runSecAggE2eSuite(cases: readonly SecAggE2eOptions[]): Promise<SecAggE2eCase[]> {
+  const out: SecAggE2eCase[] = [];
+  for (const c of cases) {
+    console.log(`secagg-e2e: ${c.sites} sites, ~${c.params} parameters, ${c.rounds} rounds`);
+    out.push(...(await runSecAggE2eCase(c)));
+  }
+  return out;
+}
