@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writ
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { tesseraBin } from '../cli/src/bin-path.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, tesseraBin } from '../cli/src/bin-path.js';
 import type { CoordinatorEvent } from '../coordinator/src/rounds/events.js';
 import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
 import { writeSyntheticCohort } from '../shared/src/data/index.js';
@@ -221,7 +221,7 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
               JSON.stringify({ kit: path.join(pkiDir, 'sites', id), coordinator: `127.0.0.1:${msg.port}`, datasets: { 'synthetic-cohort': { csv: csvs[i], schema: 'builtin:synthetic-cohort', seed: 42 } } }),
             );
             const fd = logFd(id);
-            const a = fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'], env: { ...process.env, TESSERA_LOG_LEVEL: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' } });
+            const a = fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'], execArgv: [...AGENT_NODE_FLAGS], env: { ...process.env, ...AGENT_MALLOC_ENV, TESSERA_LOG_LEVEL: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' } });
             agents.push(a);
             children.push(a);
           });

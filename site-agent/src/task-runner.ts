@@ -51,7 +51,12 @@ class Refusal extends TesseraError {}
 
 interface Done {
   result: TaskResult;
-  update?: { bytes: Buffer; sha256: Buffer };
+  /**
+   * The update to upload. `bytes` is released (null) once the coordinator confirmed the whole upload: a task
+   * re-sent after that only needs the confirmation again, and an agent must not keep one model-sized buffer
+   * per cached task (16 × 4 MB at a million parameters).
+   */
+  update?: { bytes: Buffer | null; sha256: Buffer; byteLength: number };
 }
 
 const TRANSFER_ATTEMPTS = 8;
@@ -94,7 +99,10 @@ export class TaskRunner {
         // Keep the cache small: only the latest few tasks can be re-sent.
         if (this.done.size > 16) this.done.delete(this.done.keys().next().value ?? '');
       }
-      if (done.update) await this.uploadWithResume(task, done.update, log);
+      if (done.update) {
+        await this.uploadWithResume(task, done.update, log);
+        done.update.bytes = null;
+      }
       if (!this.deps.send({ result: done.result })) log.warn('result not sent: disconnected; will resend when the task comes again');
     } catch (err) {
       const code = err instanceof TesseraError ? err.code : 'TESSERA_AGENT_TASK_FAILED';
@@ -234,7 +242,7 @@ export class TaskRunner {
         durationMs: Date.now() - started,
         ...(spend ? { privacy: toPrivacySpend(spend) } : {}),
       },
-      update: { bytes, sha256 },
+      update: { bytes, sha256, byteLength: bytes.byteLength },
     };
   }
 
@@ -248,7 +256,7 @@ export class TaskRunner {
     const sha256 = createHash('sha256').update(upload).digest();
     return {
       result: { ...base, updateSha256: sha256.toString('hex'), updateBytes: upload.byteLength, durationMs: Date.now() - started },
-      update: { bytes: upload, sha256 },
+      update: { bytes: upload, sha256, byteLength: upload.byteLength },
     };
   }
 
@@ -271,16 +279,22 @@ export class TaskRunner {
     return this.retrying('model download', log, () => fetchModel(this.deps.client, modelVersion, progress));
   }
 
-  private async uploadWithResume(task: Task__Output, update: { bytes: Buffer; sha256: Buffer }, log: Logger): Promise<void> {
+  private async uploadWithResume(task: Task__Output, update: NonNullable<Done['update']>, log: Logger): Promise<void> {
+    const bytes = update.bytes;
+    if (bytes === null) {
+      const offset = await this.retrying('upload check', log, () => queryUpload(this.deps.client, task.taskId, update.sha256));
+      if (offset !== update.byteLength) throw new TesseraError('TESSERA_AGENT_TASK_FAILED', 'the coordinator no longer holds this update, which it had confirmed; the site released it');
+      return;
+    }
     await this.retrying('update upload', log, async () => {
       const offset = await queryUpload(this.deps.client, task.taskId, update.sha256);
-      if (offset === update.bytes.byteLength) return;
+      if (offset === update.byteLength) return;
       const receipt = await uploadUpdate(this.deps.client, {
         taskId: task.taskId,
         studyId: task.studyId,
         round: task.round,
         siteId: this.deps.siteId,
-        bytes: update.bytes,
+        bytes,
         sha256: update.sha256,
         offset,
       });

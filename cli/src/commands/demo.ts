@@ -18,7 +18,7 @@ import { sharedDataDir } from '../../../shared/src/paths.js';
 import { provisionConsortium } from '../../../shared/src/pki/index.js';
 import { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
-import { tesseraBin } from '../bin-path.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, tesseraBin } from '../bin-path.js';
 import { DEMO_DEFAULTS, demoStudy, DP_DEFAULTS } from './demo-study.js';
 
 export const DEMO_USAGE = `tessera demo [options]
@@ -397,7 +397,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
               yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, datasets: { [spec.dataset]: s.dataset }, ...(privacy ? { privacy } : {}) }),
             );
             const fd = logFd(s.id);
-            children.push(fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'] }));
+            children.push(fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'], execArgv: [...AGENT_NODE_FLAGS], env: { ...process.env, ...AGENT_MALLOC_ENV } }));
           }
         } else if (msg.kind === 'event' && msg.event) {
           if (msg.event.type === 'site-privacy') {
