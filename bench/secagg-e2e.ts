@@ -164,7 +164,9 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
         listen: { host: '127.0.0.1', port: 0 },
         dataDir: path.join(dir, 'coordinator-data'),
         tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') },
+        // 100 agents on two cores stall for tens of seconds while starting and training: tolerate a minute of silence.
         heartbeatIntervalMs: 5000,
+        heartbeatTimeoutMs: 60_000 + 1000 * o.sites,
       }),
     );
     const full = { sites: o.sites, rounds: o.rounds, secure: o.secure, examplesPerSite: o.examplesPerSite, stageTimeoutMs: o.stageTimeoutMs };

@@ -191,6 +191,7 @@ export class Coordinator {
       logger,
       coordinatorId: config.coordinatorId,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      ...(config.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: config.heartbeatTimeoutMs } : {}),
       expectedUpdateBytes: (taskId) => expected.get(taskId),
       now,
     });

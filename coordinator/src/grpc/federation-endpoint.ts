@@ -46,6 +46,8 @@ export interface FederationEndpointDeps {
   coordinatorId: string;
   /** @default 5000 ms */
   heartbeatIntervalMs: number;
+  /** Silence after which a site's stream is closed. @default 4 × heartbeatIntervalMs */
+  heartbeatTimeoutMs?: number;
   /** Expected byte length of the update for a pending fit task (its model's size). */
   expectedUpdateBytes(taskId: string): number | undefined;
   /** Observer for bytes moved (benchmarks, metrics). */
@@ -103,7 +105,7 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
         call.emit('error', toGrpcStatus(err));
         return;
       }
-      if (now() - lastSeen > deps.heartbeatIntervalMs * 4) {
+      if (now() - lastSeen > (deps.heartbeatTimeoutMs ?? deps.heartbeatIntervalMs * 4)) {
         log.warn({ siteId: identity.siteId }, 'site missed heartbeats; closing its stream');
         call.end();
         return;

@@ -17,7 +17,9 @@ export class SqliteDb {
     // timeout. SQLite serialises a connection internally anyway, so this costs no real concurrency.
     db.serialize();
     const wrapped = new SqliteDb(db);
-    db.configure('busyTimeout', 5000);
+    // Generous: with 100 sites connecting at once on a loaded host, the store's and the audit ledger's
+    // connections queue many FULL-sync commits, and 5 s was seen to run out (SQLITE_BUSY on site records).
+    db.configure('busyTimeout', 30_000);
     if (file !== ':memory:') await wrapped.exec('PRAGMA journal_mode = WAL');
     // FULL sync: a committed round must survive kill -9 and power loss.
     await wrapped.exec('PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');

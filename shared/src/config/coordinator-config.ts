@@ -55,8 +55,14 @@ export const CoordinatorConfigSchema = Type.Object(
         strict,
       ),
     ),
-    /** How often each side sends a heartbeat; a site silent for 4 intervals is disconnected. @default 5000 ms */
+    /** How often each side sends a heartbeat. @default 5000 ms */
     heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
+    /**
+     * A site silent this long is disconnected (its stream closed; the agent reconnects). Raise it where agents
+     * share a loaded host: 100 agents on two cores can each stall for tens of seconds while training.
+     * @default 4 × heartbeatIntervalMs
+     */
+    heartbeatTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
   },
   strict,
 );
