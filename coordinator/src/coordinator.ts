@@ -346,6 +346,9 @@ export class Coordinator {
     this.abort.abort();
     this.sessions.cancelAll('coordinator shutting down');
     await this.server.close();
+    // A forced shutdown cancels the sites' streams; their handlers record the disconnects (store and audit
+    // ledger) on the next turns of the event loop, which must come before the databases close.
+    for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
     await this.uploads.close();
     await this.auditing.recordStop();
     await this.auditing.close();

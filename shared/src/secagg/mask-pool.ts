@@ -16,7 +16,8 @@ const { createCipheriv } = require('node:crypto');
 const CHUNK = 64 * 1024;
 const ZERO = Buffer.alloc(CHUNK);
 parentPort.on('message', (m) => {
-  const target = new Uint32Array(m.buffer, m.byteOffset, m.length);
+  // Signed view: (a + b) | 0 stays in int32 arithmetic (same bits as the unsigned sum mod 2^32).
+  const target = new Int32Array(m.buffer, m.byteOffset, m.length);
   for (let s = 0; s < m.seeds.length; s++) {
     const iv = Buffer.alloc(16);
     // counter = first block of this range (big-endian 128-bit; ranges stay far below 2^53 blocks)
@@ -28,9 +29,10 @@ parentPort.on('message', (m) => {
     for (let start = m.lo; start < m.hi; start += words) {
       const n = Math.min(words, m.hi - start);
       const ks = c.update(n === words ? ZERO : ZERO.subarray(0, n * 4));
-      const k = new Uint32Array(ks.buffer, ks.byteOffset, n);
-      if (sign === 1) { for (let i = 0; i < n; i++) target[start + i] = target[start + i] + k[i]; }
-      else { for (let i = 0; i < n; i++) target[start + i] = target[start + i] - k[i]; }
+      const k = new Int32Array(ks.buffer, ks.byteOffset, n);
+      const t = target.subarray(start, start + n);
+      if (sign === 1) { for (let i = 0; i < n; i++) t[i] = (t[i] + k[i]) | 0; }
+      else { for (let i = 0; i < n; i++) t[i] = (t[i] - k[i]) | 0; }
     }
   }
   parentPort.postMessage('done');

@@ -1,7 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { SecAggError } from '../errors.js';
 import { generateX25519, pairwiseKey, privateKeyObject, publicKeyObject, encryptShare, decryptShare, signKeys, verifyKeys, KEY_BYTES, type SessionContext, type SignedKeys, type X25519KeyPair } from './keys.js';
-import { applyMasks } from './mask.js';
+import { addInto, applyMasks } from './mask.js';
 import type { MaskWorkerPool } from './mask-pool.js';
 import { neighbourGraph } from './neighbours.js';
 import { combineShares, ELEMENT_BYTES, splitSecret, type Share } from './shamir.js';
@@ -258,8 +258,7 @@ export class SecAggAggregator {
     if (!this.sharers.has(siteId)) throw new SecAggError('TESSERA_SECAGG_STAGE', `masked input from site ${siteId}, which did not complete share-keys`, { siteId });
     if (this.contributors.has(siteId)) throw new SecAggError('TESSERA_SECAGG_STAGE', `second masked input from site ${siteId}`, { siteId });
     if (masked.length !== this.length) throw new SecAggError('TESSERA_SECAGG_PARAMS', `masked input of site ${siteId} has ${masked.length} values, expected ${this.length}`, { siteId });
-    const acc = this.sum;
-    for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + (masked[i] as number);
+    addInto(this.sum, masked);
     this.contributors.add(siteId);
   }
 

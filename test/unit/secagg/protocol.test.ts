@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCertificate } from '../../../shared/src/pki/index.js';
 import {
+  addInto,
   applyMask,
   applyMasks,
   MaskWorkerPool,
@@ -221,6 +222,26 @@ describe('quantization', () => {
     const many = Uint32Array.from(copy);
     applyMasks(many, [{ seed: seeds[0] as Buffer, sign: 1 }, { seed: seeds[1] as Buffer, sign: -1 }, { seed: seeds[2] as Buffer, sign: 1 }]);
     expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('a mask is the AES-256-CTR keystream of the seed added (or subtracted) mod 2^32, word by word', () => {
+    // Reference: the whole keystream in one call (zero IV), summed with plain unsigned arithmetic.
+    const len = 40_001; // more than one 64 KiB chunk, not a multiple of it
+    const seed = randomBytes(32);
+    const ks = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16)).update(Buffer.alloc(len * 4));
+    const base = new Uint32Array(randomBytes(4 * len).buffer);
+    const plus = Uint32Array.from(base);
+    const minus = Uint32Array.from(base);
+    applyMasks(plus, [{ seed, sign: 1 }]);
+    applyMasks(minus, [{ seed, sign: -1 }]);
+    for (let i = 0; i < len; i++) {
+      const k = ks.readUInt32LE(i * 4);
+      expect(plus[i]).toBe(((base[i] as number) + k) >>> 0);
+      expect(minus[i]).toBe(((base[i] as number) - k) >>> 0);
+    }
+    const acc = Uint32Array.from(base);
+    addInto(acc, plus);
+    for (let i = 0; i < len; i++) expect(acc[i]).toBe(((base[i] as number) * 2 + ks.readUInt32LE(i * 4)) >>> 0);
   });
 
   it('the worker pool unmasks word for word like one thread, across range boundaries', async () => {
