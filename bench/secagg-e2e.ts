@@ -17,13 +17,14 @@ import { round } from './report.js';
  * `npm run bench -- secagg-e2e [--sites N] [--params D] [--rounds R] [--no-secure-agg]`: one real federation on
  * loopback — a throwaway consortium, a `tessera coordinator` process and N `tessera agent` processes over mTLS,
  * as `tessera demo` runs them — timing whole rounds of a study with secure aggregation and, in the same run
- * with the same processes, of the same study without it.
+ * with the same processes, of the same study without it. The rounds alternate (secure, plaintext, secure, …:
+ * each a one-round study on the same coordinator), so the machine's load drifts over both alike.
  */
 export interface SecAggE2eOptions {
   sites: number;
   /** Wanted model size: the vetted registry spec closest to it (log scale) is used; the row says the real count. */
   params: number;
-  /** Rounds per study; the row reports the median round. */
+  /** Rounds per mode (secure and plaintext alternate); the row reports the median round. */
   rounds: number;
   /** Run the secure study (and its plaintext baseline); false: only the plaintext study. @default true */
   secure?: boolean;
@@ -60,10 +61,14 @@ export interface SecAggE2eCase {
   plainRoundMs: number;
   /** roundMs / plainRoundMs. */
   ratio: number;
-  /** VmHWM of the coordinator process when this case's study finished (the plaintext study runs second). */
+  /** VmHWM of the coordinator process when this mode's last round finished (rounds alternate, so it covers both modes' earlier rounds). */
   coordinatorPeakRssMb: number;
-  /** Σ VmHWM of the agent processes when this case's study finished. */
+  /** Σ VmHWM of the agent processes at the same moment. */
   agentsPeakRssMbTotal: number;
+  /** Largest coordinator VmRSS sampled (every 250 ms) during this mode's rounds only. */
+  coordinatorSampledPeakRssMb: number;
+  /** Largest Σ agent VmRSS sampled during this mode's rounds only. */
+  agentsSampledPeakRssMbTotal: number;
   /** Every round of this case's study committed. */
   completed: boolean;
   model: string;
@@ -113,8 +118,9 @@ const median = (xs: readonly number[]): number => {
 };
 
 interface StudyRun {
-  id: string;
   secure: boolean;
+  coordinatorSampledMb: number;
+  agentsSampledMb: number;
   roundsMs: number[];
   stages: SecAggE2eStages[];
   committed: number;
@@ -130,7 +136,7 @@ function studySpec(id: string, model: string, o: Required<Omit<SecAggE2eOptions,
     dataset: 'synthetic-cohort',
     model,
     inputDim: INPUT_DIM,
-    rounds: o.rounds,
+    rounds: 1,
     strategy: 'fedavg',
     strategyOptions: {},
     minSites: o.sites,
@@ -171,8 +177,9 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
     );
     const full = { sites: o.sites, rounds: o.rounds, secure: o.secure, examplesPerSite: o.examplesPerSite, stageTimeoutMs: o.stageTimeoutMs };
     const runs: StudyRun[] = (o.secure ? [true, false] : [false]).map((secure) => ({
-      id: `e2e-${secure ? 'secure' : 'plain'}`,
       secure,
+      coordinatorSampledMb: 0,
+      agentsSampledMb: 0,
       roundsMs: [],
       stages: [],
       committed: 0,
@@ -180,9 +187,11 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
       coordinatorHwmMb: 0,
       agentsHwmMb: [],
     }));
-    const studyFiles = runs.map((r) => {
-      const file = path.join(dir, `${r.id}.json`);
-      writeFileSync(file, JSON.stringify(studySpec(r.id, model, full, r.secure)));
+    // One-round studies, alternating the modes: e2e-secure-1, e2e-plain-1, e2e-secure-2, …
+    const studies = Array.from({ length: o.rounds }, (_, i) => runs.map((run) => ({ id: `e2e-${run.secure ? 'secure' : 'plain'}-${i + 1}`, run }))).flat();
+    const studyFiles = studies.map(({ id, run }) => {
+      const file = path.join(dir, `${id}.json`);
+      writeFileSync(file, JSON.stringify(studySpec(id, model, full, run.secure)));
       return file;
     });
     mkdirSync(path.join(dir, 'logs'));
@@ -204,11 +213,18 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
     let agentIdleRssMb = Number.NaN;
     // Per round: the time each phase event arrived.
     let phaseAt = new Map<string, number>();
-    const byId = new Map(runs.map((r) => [r.id, r]));
+    const byId = new Map(studies.map((st) => [st.id, st.run]));
+    let current: StudyRun | undefined;
+    const sampler = setInterval(() => {
+      if (!current) return;
+      current.coordinatorSampledMb = Math.max(current.coordinatorSampledMb, status(coordinator.pid, 'VmRSS'));
+      current.agentsSampledMb = Math.max(current.agentsSampledMb, agents.reduce((sum, a) => sum + status(a.pid, 'VmRSS'), 0));
+    }, 250);
     await new Promise<void>((resolve, reject) => {
       let finished = 0;
       coordinator.on('exit', (code) => {
-        if (finished < runs.length) reject(new Error(`coordinator exited with code ${String(code)} before the studies finished; see ${path.join(dir, 'logs', 'coordinator.log')}`));
+        clearInterval(sampler);
+        if (finished < studies.length) reject(new Error(`coordinator exited with code ${String(code)} before the studies finished; see ${path.join(dir, 'logs', 'coordinator.log')}`));
         else resolve();
       });
       coordinator.on('message', (raw: unknown) => {
@@ -231,7 +247,10 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
         }
         const e = msg.event;
         if (msg.kind !== 'event' || e === undefined) return;
-        if (e.type === 'round-started') phaseAt = new Map();
+        if (e.type === 'round-started') {
+          phaseAt = new Map();
+          current = byId.get(e.studyId);
+        }
         if (e.type === 'round-phase') {
           if (e.phase === 'fit' && Number.isNaN(startupMs)) {
             startupMs = now - t0;
@@ -243,7 +262,7 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
         }
         const run = 'studyId' in e ? byId.get(e.studyId) : undefined;
         if (!run) return;
-        if (e.type === 'site-finished' && e.outcome !== 'ok') log(`  ${run.id} round ${e.round}: ${e.siteId} ${e.phase} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`);
+        if (e.type === 'site-finished' && e.outcome !== 'ok') log(`  ${e.studyId}: ${e.siteId} ${e.phase} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`);
         if (e.type === 'round-committed') {
           const fit = phaseAt.get('fit') ?? now;
           const ms = now - fit;
@@ -259,11 +278,11 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
               evaluateMs: now - at('evaluate'),
             });
           }
-          log(`  ${run.id} round ${e.round}: ${(ms / 1000).toFixed(2)} s (${e.sites} sites)`);
+          log(`  ${e.studyId}: ${(ms / 1000).toFixed(2)} s (${e.sites} sites)`);
         }
         if (e.type === 'round-failed') {
           run.failure = e.reason;
-          log(`  ${run.id} round ${e.round} failed: ${e.reason}`);
+          log(`  ${e.studyId} failed: ${e.reason}`);
         }
         if (e.type === 'study-finished') {
           run.coordinatorHwmMb = status(coordinator.pid, 'VmHWM');
@@ -288,6 +307,8 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
         ratio: round(roundMs / plainRoundMs, 3),
         coordinatorPeakRssMb: round(r.coordinatorHwmMb),
         agentsPeakRssMbTotal: round(r.agentsHwmMb.reduce((s, x) => s + x, 0)),
+        coordinatorSampledPeakRssMb: round(r.coordinatorSampledMb),
+        agentsSampledPeakRssMbTotal: round(r.agentsSampledMb),
         completed: r.committed === o.rounds,
         model,
         processes: 1 + o.sites,
