@@ -150,6 +150,7 @@ export class TaskRunner {
     if (task.kind === 'TASK_KIND_SECAGG') return this.secaggStage(task, started);
     const { spec, data } = this.check(task);
     const modelBytes = await this.fetchWithResume(task.modelVersion, log);
+    const fetchMs = Date.now() - started;
     const global = decodeWeights(modelBytes, modelBytes.byteLength / 4);
     const trainer = await this.trainer(spec, data.train.d);
     const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind };
@@ -211,7 +212,9 @@ export class TaskRunner {
     } else {
       this.deps.privacy?.checkNonPrivate(task.studyId);
     }
+    const trainStarted = Date.now();
     const fit = await trainer.fit(global, data.train, cfg);
+    const trainMs = Date.now() - trainStarted;
     if (siteLevel) {
       const p = privatizeUpdate(global, fit.weights, siteLevel);
       fit.weights = p.weights;
@@ -223,14 +226,14 @@ export class TaskRunner {
       // Secure aggregation: nothing is uploaded now; the quantized update waits, in memory, to be masked.
       const ctx = { studyId: task.studyId, round: task.round, attempt: advertise.attempt };
       const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples);
-      log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done (secure aggregation)');
+      log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started, fetchMs, trainMs }, 'local training done (secure aggregation)');
       // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear.
       return { result: { ...base, numExamples: 0, metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy }, secagg, durationMs: Date.now() - started } };
     }
     this.secagg.checkPlaintextAllowed();
     const bytes = encodeWeights(fit.weights);
     const sha256 = createHash('sha256').update(bytes).digest();
-    log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done');
+    log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started, fetchMs, trainMs }, 'local training done');
     return {
       result: {
         ...base,
