@@ -18,7 +18,8 @@ import { round } from './report.js';
  * loopback — a throwaway consortium, a `tessera coordinator` process and N `tessera agent` processes over mTLS,
  * as `tessera demo` runs them — timing whole rounds of a study with secure aggregation and, in the same run
  * with the same processes, of the same study without it. The rounds alternate (secure, plaintext, secure, …:
- * each a one-round study on the same coordinator), so the machine's load drifts over both alike.
+ * each a one-round study on the same coordinator), so the machine's load drifts over both alike, after one
+ * uncounted plaintext warm-up round (the agents' first TF.js model build and JIT warm-up).
  */
 export interface SecAggE2eOptions {
   sites: number;
@@ -189,9 +190,10 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
     }));
     // One-round studies, alternating the modes: e2e-secure-1, e2e-plain-1, e2e-secure-2, …
     const studies = Array.from({ length: o.rounds }, (_, i) => runs.map((run) => ({ id: `e2e-${run.secure ? 'secure' : 'plain'}-${i + 1}`, run }))).flat();
-    const studyFiles = studies.map(({ id, run }) => {
+    const warmup = 'e2e-warmup';
+    const studyFiles = [{ id: warmup, secure: false }, ...studies.map(({ id, run }) => ({ id, secure: run.secure }))].map(({ id, secure }) => {
       const file = path.join(dir, `${id}.json`);
-      writeFileSync(file, JSON.stringify(studySpec(id, model, full, run.secure)));
+      writeFileSync(file, JSON.stringify(studySpec(id, model, full, secure)));
       return file;
     });
     mkdirSync(path.join(dir, 'logs'));
@@ -224,7 +226,7 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
       let finished = 0;
       coordinator.on('exit', (code) => {
         clearInterval(sampler);
-        if (finished < studies.length) reject(new Error(`coordinator exited with code ${String(code)} before the studies finished; see ${path.join(dir, 'logs', 'coordinator.log')}`));
+        if (finished < studies.length + 1) reject(new Error(`coordinator exited with code ${String(code)} before the studies finished; see ${path.join(dir, 'logs', 'coordinator.log')}`));
         else resolve();
       });
       coordinator.on('message', (raw: unknown) => {
@@ -259,6 +261,10 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
           }
           phaseAt.set(e.phase, now);
           return;
+        }
+        if (e.type === 'study-finished' && e.studyId === warmup) {
+          finished++;
+          log(`  warm-up round: ${e.status}`);
         }
         const run = 'studyId' in e ? byId.get(e.studyId) : undefined;
         if (!run) return;
