@@ -124,10 +124,9 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
   if (dataset === 'breastmnist' && (sites < 2 || sites > 3)) throw new UsageError('--sites: breastmnist is split over 2 or 3 sites');
-  // Differential privacy and secure aggregation are not composed yet: with --dp-epsilon the study runs plaintext.
   // The breastmnist demo runs plaintext for now: its report's per-site train counts come from the coordinator,
   // which under secure aggregation never learns them (the tabular datasets read them from the sites' files).
-  const secureAggregation = !values['no-secure-agg'] && values['dp-epsilon'] === undefined && dataset !== 'breastmnist';
+  const secureAggregation = !values['no-secure-agg'] && dataset !== 'breastmnist';
   if (secureAggregation && sites < 3) {
     throw new UsageError('secure aggregation needs at least 3 sites (with 2, each learns the other\'s update from the sum); add --no-secure-agg');
   }

@@ -30,6 +30,24 @@ export const StudyPrivacySchema = Type.Object(
      * Poisson steps (record), or `rounds` Gaussian releases of the sum of site updates (site).
      */
     noiseMultiplier: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    /**
+     * Site mode under secure aggregation only: adaptive clipping (Andrew et al. 2021). The clipping bound
+     * starts at `clipNorm` and moves each round towards the `targetQuantile` of the sites' update norms,
+     * from the securely summed, noised count of sites whose update was within the bound.
+     */
+    adaptiveClipping: Type.Optional(
+      Type.Object(
+        {
+          /** Fraction γ of sites whose update should be within the bound (0.5: the median norm). */
+          targetQuantile: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+          /** Geometric step η_C of the bound per round. */
+          learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.2 }),
+          /** σ_b, noise std of the count (sensitivity ½); default minSites/20. Must exceed noiseMultiplier/2. */
+          countNoise: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e6 })),
+        },
+        strict,
+      ),
+    ),
   },
   strict,
 );
