@@ -3,6 +3,7 @@ import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js
 import type { SiteMessage } from '../../protos/gen/tessera/v1/SiteMessage.js';
 import type { Task__Output } from '../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult } from '../../protos/gen/tessera/v1/TaskResult.js';
+import type { PrivacySpend } from '../../protos/gen/tessera/v1/PrivacySpend.js';
 import type { AgentConfig } from '../../shared/src/config/agent-config.js';
 import type { SiteDataset } from '../../shared/src/data/index.js';
 import { errorMessage, TesseraError } from '../../shared/src/errors.js';
@@ -174,6 +175,7 @@ export class TaskRunner {
     let spend: LedgerEntry | undefined;
     let siteLevel: SiteLevelDp | undefined;
     let siteLevelSecure: SiteLevelSecAgg | undefined;
+    let charge: (() => Promise<PrivacySpend>) | undefined;
     const dp = t?.dp;
     if (dp) {
       if (dp.mode !== 'record' && dp.mode !== 'site') throw new Refusal('TESSERA_AGENT_POLICY', `unknown privacy mode '${dp.mode.slice(0, 32)}'`);
@@ -193,8 +195,9 @@ export class TaskRunner {
       if (dp.mode === 'site' && secure && !(dp.countNoise >= 0 && Number.isFinite(dp.countNoise))) throw new Refusal('TESSERA_AGENT_POLICY', 'DP count noise out of range');
       if (dp.mode === 'site' && !secure && dp.countNoise > 0) throw new Refusal('TESSERA_AGENT_POLICY', 'adaptive clipping needs secure aggregation');
       const zEff = dp.mode === 'site' && !secure ? dp.noiseMultiplier / Math.sqrt(dp.noiseShares) : dp.noiseMultiplier;
-      if (this.deps.privacy) {
-        spend = await this.deps.privacy.authorize({
+      const guard = this.deps.privacy;
+      if (guard) {
+        const request = {
           studyId: task.studyId,
           model: spec.name,
           noiseMultiplier: zEff,
@@ -203,8 +206,19 @@ export class TaskRunner {
           stepsPerRound: dp.mode === 'site' ? 1 : dp.stepsPerRound,
           plannedRounds: dp.plannedRounds,
           delta: dp.delta,
-        });
-        log.info({ mode: dp.mode, epsilonSpent: spend.epsilon, delta: spend.delta, accountant: spend.accountant, rounds: spend.rounds }, 'privacy budget charged');
+        };
+        const charged = (entry: LedgerEntry): LedgerEntry => {
+          log.info({ mode: dp.mode, epsilonSpent: entry.epsilon, delta: entry.delta, accountant: entry.accountant, rounds: entry.rounds }, 'privacy budget charged');
+          return entry;
+        };
+        if (secure) {
+          // Nothing derived from the records leaves before the masked input: check now, charge then
+          // (so an attempt abandoned before that stage costs no ε; a crash after it can only over-count).
+          await guard.check(request);
+          charge = async () => toPrivacySpend(charged(await guard.authorize(request)));
+        } else {
+          spend = charged(await guard.authorize(request));
+        }
       }
       if (dp.mode === 'record') cfg.dp = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.samplingRate, steps: dp.stepsPerRound };
       else if (secure) siteLevelSecure = { clip: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noiseShares: dp.noiseShares, scale: dp.quantizationScale, ...(dp.countNoise > 0 ? { countNoise: dp.countNoise } : {}) };
@@ -222,7 +236,7 @@ export class TaskRunner {
     if (advertise) {
       // Secure aggregation: nothing is uploaded now; the quantized update waits, in memory, to be masked.
       const ctx = { studyId: task.studyId, round: task.round, attempt: advertise.attempt };
-      const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples, siteLevelSecure);
+      const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples, siteLevelSecure, charge);
       log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done (secure aggregation)');
       // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear.
       // Under DP the train-set metrics would be a non-private function of the records: not sent.
@@ -233,7 +247,6 @@ export class TaskRunner {
           metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
           secagg,
           durationMs: Date.now() - started,
-          ...(spend ? { privacy: toPrivacySpend(spend) } : {}),
         },
       };
     }
@@ -257,11 +270,11 @@ export class TaskRunner {
   }
 
   /** Stages 2–4 of secure aggregation; the masked input is uploaded like a plain update. */
-  private secaggStage(task: Task__Output, started: number): Done {
+  private async secaggStage(task: Task__Output, started: number): Promise<Done> {
     if (!task.secagg) throw new Refusal('TESSERA_SECAGG_STAGE', 'secure-aggregation task carries no stage');
     const ctx = { studyId: task.studyId, round: task.round, attempt: task.secagg.attempt };
-    const { result, upload } = this.secagg.stage(ctx, task.secagg);
-    const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result };
+    const { result, upload, privacy } = await this.secagg.stage(ctx, task.secagg);
+    const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result, ...(privacy ? { privacy } : {}) };
     if (!upload) return { result: { ...base, durationMs: Date.now() - started } };
     const sha256 = createHash('sha256').update(upload).digest();
     return {

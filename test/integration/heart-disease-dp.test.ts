@@ -91,7 +91,7 @@ describe('tessera demo --dp-mode site (synthetic cohort, 3 sites)', () => {
       expect(eps).toBeLessThanOrEqual(8);
       expect(eps).toBeGreaterThan(7.9);
       expect(Object.keys(p.perSite).sort()).toEqual(['site-1', 'site-2', 'site-3']);
-      for (const s of Object.values(p.perSite)) expect(s.epsilon).toBeCloseTo(eps, 6);
+      for (const s of Object.values(p.perSite)) expect(s.epsilon).toBeCloseTo(eps, 2);
       // Real example counts are still recorded, although the aggregate is unweighted.
       for (const s of report.sites) expect(s.trainExamples).toBeGreaterThan(1);
     } finally {

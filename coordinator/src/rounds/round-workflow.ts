@@ -143,7 +143,7 @@ export class RoundWorkflow {
       const siteLevel = privacy?.mode === 'site' ? { scale: this.siteLevelScale(privacy), withCount: privacy.adaptiveClipping !== undefined } : undefined;
       const secure = await new SecAggWorkflow({
         ...(siteLevel ? { siteLevel } : {}),
-        onFitResult: (siteId, r) => this.reportSitePrivacy(siteId, r),
+        onSiteResult: (siteId, r) => this.reportSitePrivacy(siteId, r),
         deps: this.deps,
         spec: this.spec,
         ctx: { studyId: this.spec.id, round: this.round, attempt },

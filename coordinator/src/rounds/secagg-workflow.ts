@@ -87,8 +87,8 @@ export interface SecAggWorkflowOptions {
    * each) at `scale` units per unit, plus — with adaptive clipping — one count coordinate before the weight.
    */
   siteLevel?: { scale: number; withCount: boolean };
-  /** Sees each site's fit result (stage 1), e.g. for the DP ledger it carries. */
-  onFitResult?: (siteId: string, result: TaskResult__Output) => void;
+  /** Sees each site's stage results that may carry its DP ledger (a DP site charges when it sends its masked input). */
+  onSiteResult?: (siteId: string, result: TaskResult__Output) => void;
 }
 
 /**
@@ -169,7 +169,7 @@ export class SecAggWorkflow {
           return;
         }
         agg.keys.set(siteId, keys);
-        this.o.onFitResult?.(siteId, r);
+        this.o.onSiteResult?.(siteId, r);
         this.metrics.set(siteId, { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN });
       }),
     );
@@ -212,6 +212,7 @@ export class SecAggWorkflow {
         );
         deps.expectUpdate(taskId, undefined);
         if (!r) return;
+        this.o.onSiteResult?.(siteId, r);
         try {
           const bytes = await deps.uploads.read(taskId);
           if (bytes.byteLength !== length * 4) throw new SecAggError('TESSERA_SECAGG_PARAMS', `masked input has ${bytes.byteLength} bytes, expected ${length * 4}`);

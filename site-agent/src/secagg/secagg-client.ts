@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { SecAggParams__Output } from '../../../protos/gen/tessera/v1/SecAggParams.js';
 import type { SecAggResult } from '../../../protos/gen/tessera/v1/SecAggResult.js';
 import type { SecAggTask__Output } from '../../../protos/gen/tessera/v1/SecAggTask.js';
+import type { PrivacySpend } from '../../../protos/gen/tessera/v1/PrivacySpend.js';
 import type { AgentConfig } from '../../../shared/src/config/agent-config.js';
 import { encodeSiteLevelInput, siteLevelScale, updatePartNoiseMultiplier } from '../../../shared/src/dp/site-level.js';
 import { createSecureRandom } from '../../../shared/src/dp/noise.js';
@@ -64,6 +65,8 @@ interface Active {
   input: Uint32Array | null;
   /** Site-level DP: the fewest survivors whose sum carries enough noise shares to be revealed. */
   minSurvivors: number;
+  /** DP: records this round's ε in the site's ledger; run before the masked input leaves the site. */
+  charge: (() => Promise<PrivacySpend>) | undefined;
 }
 
 function graphSeed(ctx: SessionContext): Buffer {
@@ -122,7 +125,15 @@ export class SecAggClient {
    * Stage 1 (after local training): checks the parameters, quantizes `weights − global` prescaled by the
    * bucketed example count, runs the integer noise hook, and returns freshly generated signed keys.
    */
-  advertise(ctx: SessionContext, params: SecAggParams__Output, global: Float32Array, weights: Float32Array, numExamples: number, siteLevel?: SiteLevelSecAgg): SecAggResult {
+  advertise(
+    ctx: SessionContext,
+    params: SecAggParams__Output,
+    global: Float32Array,
+    weights: Float32Array,
+    numExamples: number,
+    siteLevel?: SiteLevelSecAgg,
+    charge?: () => Promise<PrivacySpend>,
+  ): SecAggResult {
     const config = this.policyCheck(params, ctx);
     if (!config.cohort.includes(this.o.siteId)) throw new SecAggError('TESSERA_SECAGG_PARAMS', `site ${this.o.siteId} is not in the round's cohort`);
     const session = new SecAggSiteSession({ ctx, config, siteId: this.o.siteId, ...this.o.identity, now: this.o.now ?? (() => new Date()) });
@@ -145,7 +156,7 @@ export class SecAggClient {
       writeFileSync(`${base}.weights.f32`, Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength), { mode: 0o600 });
     }
     const keys: SignedKeys = session.advertise();
-    this.active = { label: sessionLabel(ctx), session, input, minSurvivors: siteLevel?.noiseShares ?? 0 };
+    this.active = { label: sessionLabel(ctx), session, input, minSurvivors: siteLevel?.noiseShares ?? 0, charge };
     this.o.logger.info({ round: ctx.round, attempt: ctx.attempt, cohort: config.cohort.length, threshold: config.threshold, degree: config.degree }, 'secure aggregation: keys advertised');
     return { keys: { siteId: keys.siteId, cipherPublicKey: keys.cipherPublicKey, maskPublicKey: keys.maskPublicKey, signature: keys.signature, certificatePem: keys.certificatePem } };
   }
@@ -195,8 +206,11 @@ export class SecAggClient {
     return a;
   }
 
-  /** Stages 2–4. For masked-input the masked vector is returned as bytes for upload. */
-  stage(ctx: SessionContext, task: SecAggTask__Output): { result: SecAggResult; upload?: Buffer } {
+  /**
+   * Stages 2–4. For masked-input the masked vector is returned as bytes for upload, after a DP site has
+   * charged its ledger (the spend rides on that result).
+   */
+  async stage(ctx: SessionContext, task: SecAggTask__Output): Promise<{ result: SecAggResult; upload?: Buffer; privacy?: PrivacySpend }> {
     const a = this.session(ctx);
     if (task.shareKeys) {
       const peers: SignedKeys[] = task.shareKeys.keys.map((k) => ({ siteId: k.siteId, cipherPublicKey: Buffer.from(k.cipherPublicKey), maskPublicKey: Buffer.from(k.maskPublicKey), signature: Buffer.from(k.signature), certificatePem: k.certificatePem }));
@@ -207,9 +221,10 @@ export class SecAggClient {
       const input = a.input;
       if (!input) throw new SecAggError('TESSERA_SECAGG_STAGE', 'masked input already sent for this session');
       const shares = task.maskedInput.shares.map((s) => ({ from: s.fromSite, to: s.toSite, ciphertext: Buffer.from(s.ciphertext) }));
-      const masked = a.session.maskInput(shares, input);
       a.input = null;
-      return { result: { masked: { length: masked.length } }, upload: Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength) };
+      const privacy = a.charge ? await a.charge() : undefined;
+      const masked = a.session.maskInput(shares, input);
+      return { result: { masked: { length: masked.length } }, upload: Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength), ...(privacy ? { privacy } : {}) };
     }
     if (task.unmask) {
       if (task.unmask.survivors.length < a.minSurvivors) {
