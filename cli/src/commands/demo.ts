@@ -19,6 +19,7 @@ import { provisionConsortium } from '../../../shared/src/pki/index.js';
 import { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 import { tesseraBin } from '../bin-path.js';
+import { loadImageCache } from '../../../site-agent/src/ingest/image-study.js';
 import { DEMO_DEFAULTS, demoStudy, DP_DEFAULTS } from './demo-study.js';
 
 export const DEMO_USAGE = `tessera demo [options]
@@ -124,9 +125,7 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
   if (dataset === 'breastmnist' && (sites < 2 || sites > 3)) throw new UsageError('--sites: breastmnist is split over 2 or 3 sites');
-  // The breastmnist demo runs plaintext for now: its report's per-site train counts come from the coordinator,
-  // which under secure aggregation never learns them (the tabular datasets read them from the sites' files).
-  const secureAggregation = !values['no-secure-agg'] && dataset !== 'breastmnist';
+  const secureAggregation = !values['no-secure-agg'];
   if (secureAggregation && sites < 3) {
     throw new UsageError('secure aggregation needs at least 3 sites (with 2, each learns the other\'s update from the sum); add --no-secure-agg');
   }
@@ -275,7 +274,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const siteData: { id: string; dataset: Record<string, unknown> }[] = [];
   let inputDim: number;
   // Under secure aggregation the coordinator never learns a site's example count (only the sum of the
-  // bucketed counts), so the demo, which plays every site, reads the tabular sites' counts from their data.
+  // bucketed counts), so the demo, which plays every site, reads the sites' counts from their data.
   const localTrainExamples = new Map<string, number>();
   if (a.dataset === 'breastmnist') {
     const prepared = await prepareBreastmnist(a, say);
@@ -410,6 +409,16 @@ export async function demoCommand(argv: string[]): Promise<number> {
         }
       });
     });
+    if (a.dataset === 'breastmnist' && summary.secureAggregation) {
+      // The coordinator never learned the sites' train counts; the demo reads each site's de-identified cache.
+      const shape = getModelSpec(a.model ?? DEMO_DEFAULTS.breastmnist.model).inputShape ?? [28, 28, 1];
+      for (const s of siteData) {
+        const cache = s.dataset['cache'];
+        if (typeof cache !== 'string') continue;
+        const ds = await loadImageCache(cache, { shape, dataset: 'breastmnist' }).catch(() => undefined);
+        if (ds) localTrainExamples.set(s.id, ds.train.n);
+      }
+    }
     const report: DemoReport = {
       dataset: a.dataset,
       strategy: summary.strategy,
