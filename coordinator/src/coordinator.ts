@@ -1,3 +1,4 @@
+import { checkStudyStrategy } from './strategies/create-strategy.js';
 import { resolveStudyPrivacy } from '../../shared/src/dp/study-privacy.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -224,6 +225,7 @@ export class Coordinator {
   async createStudy(input: StudySpec): Promise<StudyRecord> {
     // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
     const spec = resolveStudyPrivacy(input);
+    checkStudyStrategy(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
       if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {

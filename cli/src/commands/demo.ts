@@ -16,7 +16,7 @@ import { convertMedmnistToSites } from '../../../shared/src/data/medmnist-conver
 import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
 import { sharedDataDir } from '../../../shared/src/paths.js';
 import { provisionConsortium } from '../../../shared/src/pki/index.js';
-import { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
+import { ROBUST_STRATEGIES, STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 import { tesseraBin } from '../bin-path.js';
 import { loadImageCache } from '../../../site-agent/src/ingest/image-study.js';
@@ -129,6 +129,11 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   if (secureAggregation && sites < 3) {
     throw new UsageError('secure aggregation needs at least 3 sites (with 2, each learns the other\'s update from the sum); add --no-secure-agg');
   }
+  const robust = (ROBUST_STRATEGIES as readonly string[]).includes(strategy);
+  if (robust && secureAggregation) {
+    throw new UsageError(`--strategy ${strategy} needs every site's update (secure aggregation reveals only the sum); add --no-secure-agg`);
+  }
+  if (strategy === 'krum' && sites < 5) throw new UsageError('--strategy krum needs at least 5 sites (2f + 3 with f = 1 Byzantine site)');
   let dp: DemoArgs['dp'];
   if (values['dp-epsilon'] !== undefined) {
     const epsilon = Number(values['dp-epsilon']);
@@ -339,7 +344,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   );
   const studyFile = path.join(a.workdir, 'study.json');
   // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
-  const spec = demoStudy({ ...a, inputDim, minSites: a.dataset === 'breastmnist' ? siteData.length : Math.min(2, siteData.length) });
+  // Robust strategies compare every site's update: each round waits for all of them.
+  const allSites = a.dataset === 'breastmnist' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
+  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? siteData.length : Math.min(2, siteData.length) });
   writeFileSync(studyFile, yaml(spec));
   const children: ChildProcess[] = [];
   const logFd = (name: string): number => openSync(path.join(a.workdir, 'logs', `${name}.log`), 'a');

@@ -1,7 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 /** The five aggregation strategies of the foundation. */
-export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum'] as const;
+/** Byzantine-robust strategies: they need every site's update, so they run only without secure aggregation. */
+export const ROBUST_STRATEGIES = ['fedmedian', 'fedtrimmedavg', 'krum'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 const strict = { additionalProperties: false } as const;
@@ -76,6 +78,12 @@ export const StudySpecSchema = Type.Object(
         beta2: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
         tau: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
         proximalMu: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+        /** fedtrimmedavg: fraction β cut from each end of every coordinate (default 0.2). */
+        trimFraction: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 0.5 })),
+        /** krum: sites that may be Byzantine, f (default 1); needs minSites ≥ 2f + 3. */
+        byzantineSites: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+        /** krum: best-scored updates averaged, m (default 1: Krum; more: Multi-Krum). */
+        krumSelect: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
       },
       { ...strict, default: {} },
     ),
