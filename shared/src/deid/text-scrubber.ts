@@ -78,7 +78,9 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
     re: /(?:\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax|call|reached|reach)s?\b|#)\.?\s*(?:#|no\.?|number|at)?\s*[:#=-]?\s*((?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?)/dgi,
   },
   { kind: 'phone', re: /\b[2-9]\d{2}-\d{4}\b(?![\s-]*(?:cc|ml|mg|units?|mcg|hrs?)\b)/gi },
-  { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*(\d{4,6})\b/dgi },
+  { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*(?:(?:number|no\.?|num)\s*)?[:#]?\s*#?\s*(\d{4,6})\b/dgi },
+  // An extension written after a phone number: "555 321 0987 x45", "(555) 321-0987 ext. 2210".
+  { kind: 'phone', re: /(?<=\b\d{3}[\s./-]{1,2}\d{4}\s{0,2}|\b\d{10}\s{0,2})(?:x|ext\.?)\s?\d{1,5}\b/gi },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
   { kind: 'id', re: /\(01\)\d{14}(?:\(\d{2,4}\)[^\s()]+)*/g },
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },
@@ -99,10 +101,14 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
       'gim',
     ),
   },
-  { kind: 'date', re: new RegExp(`\\b${DAY}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b\\.?(?:,?\\s*(?:19|20)\\d{2}\\b)?`, 'gi') },
+  { kind: 'date', re: new RegExp(`\\b${DAY}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b\\.?(?:,?\\s*(?:19|20)\\d{2}\\b|,\\s?'?\\d{2}\\b(?![.:/]\\d|\\s*(?:mg|mcg|cc|ml|units?|%|mm|cm|kg|l\\b)))?`, 'gi') },
+  // A range of numeric dates: "4/28-5/2" (the second date alone is refused after a digit and a dash).
+  { kind: 'date', re: new RegExp(`(?<![\\d.,/])${MON}/${DAY}\\s?-\\s?${MON}/${DAY}(?![\\d/%]|\\.\\d)`, 'g') },
   { kind: 'date', re: /\b(?:january|february|april|june|july|august|september|october|november|december)\b/gi },
   { kind: 'date', re: /(?<=\b(?:the|on)\s+)(?:[4-9]|[12]\d|3[01])(?:st|nd|rd|th)\b/gi },
   { kind: 'date', re: /(?<=\b(?:in|since|of|early|late|mid|until)\s+)(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=[\s.,;]|$)/gi },
+  // "in may", "since may 3": the month after a preposition of time, unless "may" is the verb ("in may be").
+  { kind: 'date', re: /(?<=\b(?:in|since|early|late|mid|until)\s+)may\b(?!\s+(?:be|have|need|require|not|also|help|benefit|want|go|need|take))/gi },
   // Years: four digits that are not clock times (no "at 2130", "1900 hrs").
   {
     kind: 'date',
@@ -624,7 +630,7 @@ const MONTHS: ReadonlySet<string> = new Set(['january', 'february', 'march', 'ap
 const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);
 /** Numbers that match a date pattern but read as something else: fractions, 5/5 strength, vent settings, clock times. */
 function notADate(m: string, text: string, at: number): boolean {
-  if (FRACTIONS.has(m)) return true;
+  if (FRACTIONS.has(m) || m.split(/\s?-\s?/).some((part) => FRACTIONS.has(part))) return true;
   const md = /^(\d{1,2})\/(\d{1,2})$/.exec(m);
   const before = text.slice(Math.max(0, at - 14), at).toLowerCase();
   const after = text.slice(at + m.length, at + m.length + 2);

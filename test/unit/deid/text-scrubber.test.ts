@@ -78,3 +78,27 @@ describe('TextScrubber', () => {
     expect(scrubber.scrub('see the quartermain note')).toBe('see the quartermain note');
   });
 });
+
+// Rules of the second tuning round (issue 5, recall ≥ 0.95): one made-up example per rule, and the
+// clinical look-alikes each rule must leave alone.
+describe('TextScrubber second-round rules', () => {
+  it.each([
+    ['pager: reach him at beeper number 61724 tonight', ['61724']],
+    ['callback 617 555 0199 x23. thanks', ['617 555 0199', 'x23']],
+    ['Progress note 14 Sep, 91 0700-1500', ['14 Sep, 91']],
+    ['blood cultures from 3/12-3/14. repeat', ['3/12-3/14']],
+    ['quit drinking in may of last year', ['may']],
+    ['On 3 Mar, 12 mg given (the dose is not a year)', ['3 Mar']],
+  ])('finds the PHI in %j', (text, expected) => {
+    expect(found(text)).toEqual(expected);
+  });
+
+  it.each([
+    'given 1000 x2 doses; pt 2300 x 3 walks',
+    'crackles 1/3-1/2 up bilaterally',
+    'bp 120/80-130/90 overnight',
+    'results in may be delayed; since may need more',
+  ])('leaves clinical text alone: %j', (text) => {
+    expect(found(text)).toEqual([]);
+  });
+});
