@@ -46,7 +46,7 @@ export const CLINICAL: ReadonlySet<string> = new Set([
   'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein',
   'sr-st', 'st', 'svt', 'pvc', 'pvcs', 'pac', 'pacs', 'vfib', 'vtach', 'aflutter', 'ivp', 'ivpb', 'pca', 'epidural', 'tele',
 ]);
-export const SIGNATURE_ROLES: ReadonlySet<string> = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn']);
+export const SIGNATURE_ROLES: ReadonlySet<string> = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn', 'bsn', 'msn', 'rnc', 'ccrn', 'lvn', 'rcp']);
 export const PLACE_BEFORE: ReadonlySet<string> = new Set(['to', 'from', 'at', 'via', 'transfer', 'transferred', 'admitted']);
 export const WEEKDAYS: ReadonlySet<string> = new Set(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'mon', 'tues', 'wed', 'thurs', 'fri', 'sat', 'sun']);
 export const FACILITY: ReadonlySet<string> = new Set([
@@ -75,6 +75,8 @@ export const BEFORE_NUMBER: ReadonlySet<string> = new Set([
 ]);
 /** Health-care roles written before a name ("NP Grace", "resident Smith"). */
 export const ROLES_BEFORE: ReadonlySet<string> = new Set(['np', 'rn', 'pa', 'md', 'resident', 'intern', 'fellow', 'attending', 'nurse', 'crna', 'rrt', 'pct', 'sw']);
+/** Clinicians' roles written before a person's name and rarely before anything else ("NP Kim", "resident Okafor"); not PA, also the pulmonary artery. */
+export const NAMED_ROLES: ReadonlySet<string> = new Set(['np', 'resident', 'intern', 'fellow', 'attending', 'crna']);
 /** Verbs after which "to/from/at X" names a place ("transferred to X", "seen at X"). */
 export const MOVED: ReadonlySet<string> = new Set([
   'transferred', 'transfered', 'transfer', 'xfer', 'xferred', 'admitted', 'readmitted', 'sent', 'discharged', 'taken', 'brought', 'went',

@@ -23,6 +23,7 @@ import {
   CONTACT_VERBS,
   FACILITY,
   MOVED,
+  NAMED_ROLES,
   PLACE_BEFORE,
   RELATIONS,
   ROLES_AFTER,
@@ -276,7 +277,7 @@ export class TextScrubber {
       // Title: "Dr. Wolfe", "DR TYRO", "Dr. Art White", "DR. L. RUUSKA".
       if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(prev, t, text)) {
         mark(t, 'name');
-        if (next !== undefined && adjacent(t, next) && (t.text.length === 1 || this.#surnameish(next))) mark(next, 'name');
+        if (next !== undefined && adjacent(t, next) && this.#surnameish(next)) mark(next, 'name');
         // "Dr. Rakusin and Toolis aware", "Drs' Ballou and Dutter".
         const after = tokens[i + (next !== undefined && adjacent(t, next) && this.#surnameish(next) ? 2 : 1)];
         const other = tokens[i + (after === next ? 2 : 3)];
@@ -289,6 +290,19 @@ export class TextScrubber {
         mark(next, 'name');
         if (prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower)) mark(prev, 'name');
         return true;
+      }
+      // Initials in a note written in lower case: "k. vasquez", "ann m. tollefsen rn", "r. o'dea": the surname
+      // must be no English word and either listed, after a first name, or before a signature role.
+      if (/^[a-z]$/.test(t.text) && text[t.end] === '.' && (t.start === 0 || /[\s(,]/.test(text[t.start - 1] ?? '')) && next !== undefined && /^\s{1,2}$/.test(text.slice(t.end + 1, next.start)) && /^[a-z][a-z'-]+$/.test(next.text) && isProperCase(next, text)) {
+        const bare = next.lower.replace(/'/g, '');
+        const firstBefore = prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower) && !CLINICAL.has(prev.lower);
+        const roleAfter = SIGNATURE_ROLES.has(tokens[i + 2]?.lower ?? '');
+        if (this.#surnameish(next) && !this.#englishOrTypo(bare) && bare.length >= 3 && (this.#lex.surnames.has(bare) || firstBefore || roleAfter)) {
+          mark(t, 'name');
+          mark(next, 'name');
+          if (firstBefore) mark(prev, 'name');
+          return true;
+        }
       }
       // First name then surname: "mary souza", "pat rixford", "Florence Garvey", "VIRGINIA SALLESE".
       if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && !RELATIONS.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
@@ -316,7 +330,7 @@ export class TextScrubber {
       }
       // Relation: "wife, Carol Buckley", "son dave", "DAUGHTER-KRISSY", "Sons Smokey, Morris and Roger".
       const capitalised = /^[A-Z][a-z]/.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !TITLES.has(t.lower);
-      if (prev !== undefined && RELATIONS.has(prev.lower) && adjacent(prev, t) && (this.#nameCandidate(t) || capitalised) && !RELATIONS.has(t.lower)) {
+      if (prev !== undefined && relationAt(tokens, i - 1) && adjacent(prev, t) && (this.#nameCandidate(t) || capitalised) && !RELATIONS.has(t.lower)) {
         if (this.#nameLike(t) || this.#lex.firstNames.has(t.lower) || !this.#english(t.lower) || (/^[A-Z][a-z]/.test(t.text) && isProperCase(t, text))) {
           mark(t, 'name');
           let j = i + 1;
@@ -398,14 +412,19 @@ export class TextScrubber {
       }
     }
     // Name(s) before a relation in brackets or after a comma or dash: "URSLA MORETTI (DAUGHTER)", "Bob, son,".
-    if (next !== undefined && RELATIONS.has(next.lower) && /^\s*(?:\(|,|-|\/)\s*(?:his|her|pt'?s)?\s*$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t) && !this.#lex.usPlaces.has(t.lower) && (this.#lex.firstNames.has(t.lower) || (this.#lex.surnames.has(t.lower) && !this.#english(t.lower)) || (/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower)))) {
+    if (next !== undefined && (RELATIONS.has(next.lower) || (next.lower === 'significant' && tokens[i + 2]?.lower === 'other')) && /^\s*(?:\(|,|-|\/)\s*(?:his|her|pt'?s)?\s*$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t) && !this.#lex.usPlaces.has(t.lower) && (this.#lex.firstNames.has(t.lower) || (this.#lex.surnames.has(t.lower) && !this.#english(t.lower)) || (/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower)))) {
       mark(t, 'name');
       if (prev !== undefined && /^\s$/.test(gap(prev, t)) && /^[A-Z]/.test(prev.text) && this.#nameCandidate(prev) && (this.#lex.firstNames.has(prev.lower) || !this.#english(prev.lower))) mark(prev, 'name');
     }
     // Role then name: "NP grace made aware", "resident Dr Smith" (the title rule takes that one).
     if (prev !== undefined && ROLES_BEFORE.has(prev.lower) && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && t.lower.length >= 3) {
       const after = text.slice(t.end, t.end + 20).toLowerCase();
-      if (!this.#english(t.lower) || /^[A-Z][a-z]/.test(t.text) || /^\s*(?:made\s+)?(?:aware|notified|paged|called|informed|in\b|at\b)/.test(after)) mark(t, 'name');
+      // "NP JANET ORDERED", "PA Kim": a first name written as a name after a clinician's role, even an English one.
+      const written = /^[A-Z]/.test(t.text) && isProperCase(t, text) && NAMED_ROLES.has(prev.lower) && !(next !== undefined && CLINICAL_NEXT.has(next.lower));
+      if (!this.#english(t.lower) || /^[A-Z][a-z]/.test(t.text) || written || /^\s*(?:made\s+)?(?:aware|notified|paged|called|informed|in\b|at\b)/.test(after)) mark(t, 'name');
+    } else if (prev !== undefined && NAMED_ROLES.has(prev.lower) && /^\s$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && t.lower.length >= 4 && this.#surnameish(t) && !this.#englishOrTypo(t.lower) && !UNITS.has(t.lower)) {
+      // "NP Vukovic aware", "resident OKAFOR": a surname that is no English word after a clinician's role.
+      mark(t, 'name');
     }
     // Two capitalised words neither of which is English, one a listed name: "Radu Crosson", "Lopie Certusi".
     if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z][a-z]+$/.test(t.text) && /^[A-Z][a-z]+$/.test(next.text) && t.lower.length >= 3 && next.lower.length >= 3) {
@@ -570,7 +589,15 @@ export class TextScrubber {
    * capitalised name, and a lower-case English word after "dr" must be a listed name.
    */
   #afterTitle(title: Token, t: Token, text: string): boolean {
+    // "Ms S. came in": an initial after a title.
+    if (/^[A-Z]$/.test(t.text) && text[t.end] === '.' && /^[A-Z]/.test(title.text) && /^\.?\s$/.test(text.slice(title.end, t.start))) {
+      // ... unless the letter starts a clinical abbreviation ("MS A. FIB": mental status, atrial fibrillation).
+      const rest = /^\.\s?([a-z]+)/i.exec(text.slice(t.end, t.end + 12))?.[1]?.toLowerCase() ?? '';
+      return !CLINICAL.has(t.lower + rest);
+    }
     if (!/^[a-z][a-z'-]*$/i.test(t.text) || TITLES.has(t.lower)) return false;
+    // "dr. brown's order": the possessive is judged on the name.
+    if (t.lower.endsWith("'s")) t = { ...t, text: t.text.slice(0, -2), lower: t.lower.slice(0, -2) };
     if (STOP.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && this.#lex.firstNames.has(t.lower))) return false;
     // "Dr. Foley" is a name, "foley" a catheter.
     if (CLINICAL.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && title.lower === 'dr')) return false;
@@ -601,6 +628,15 @@ export class TextScrubber {
     const cased = /^[A-Z][a-z]/.test(t.text) || (/^[A-Z]+$/.test(t.text) && /^[A-Z]+$/.test(next.text));
     return cased && strongFacility && !/^(?:the|a|this|that|community|state|local|outside|other|nursing|new|old|his|her|their)$/i.test(t.text);
   }
+}
+
+/** A relation word at token j: "wife", "son", and the two-word "significant other" and "contact person". */
+function relationAt(tokens: readonly Token[], j: number): boolean {
+  const t = tokens[j];
+  if (t === undefined) return false;
+  if (RELATIONS.has(t.lower)) return true;
+  const before = tokens[j - 1]?.lower;
+  return (t.lower === 'other' && before === 'significant') || (t.lower === 'person' && before === 'contact');
 }
 
 /** Capitalised in a note written in mixed case, or any case in a note written all in one case. */

@@ -89,6 +89,13 @@ describe('TextScrubber second-round rules', () => {
     ['blood cultures from 3/12-3/14. repeat', ['3/12-3/14']],
     ['quit drinking in may of last year', ['may']],
     ['On 3 Mar, 12 mg given (the dose is not a year)', ['3 Mar']],
+    ['LINE PULLED BACK PER NP JANET. NP VUKOVIC MADE AWARE', ['JANET', 'VUKOVIC']],
+    ['nsg (k. vasquez and m. tollefsen) counted the cash', ['k', 'vasquez', 'm', 'tollefsen']],
+    ['note by ann m. okorie bsn/rn', ['ann', 'm', 'okorie']],
+    ['MS S. LATER CAME IN', ['S']],
+    ['rectal tube per dr. brown\'s order', ["brown's"]],
+    ['visited by significant other rosalind, updated', ['rosalind']],
+    ['ONE CONTACT PERSON (WENDELL) PLEASE; BROTHER & WENDELL (SIGNIFICANT OTHER) IN', ['WENDELL', 'WENDELL']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
   });
@@ -98,6 +105,9 @@ describe('TextScrubber second-round rules', () => {
     'crackles 1/3-1/2 up bilaterally',
     'bp 120/80-130/90 overnight',
     'results in may be delayed; since may need more',
+    'A/P: GET PA NUMBERS AND PA SAT 60; 4L NP SATS 95',
+    'grew e. coli and s. aureus; MS A. FIB',
+    'no other significant other findings',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
