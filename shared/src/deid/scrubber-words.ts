@@ -43,7 +43,7 @@ export const CLINICAL: ReadonlySet<string> = new Set([
   'recieve', 'mri', 'bilat', 'av', 'rij', 'lij', 'og', 'maint', 'lp', 'extubation', 'uop', 'nbp', 'hosp', 'diamox', 'cd', 'careview',
   'camode', 'bld', 'approx', 'sxn', 'rca', 'lad', 'midnoc', 'prev', 'lipline', 'kvo', 'doppler', 'cordis', 'cmv', 'antecubital',
   'ambu', 'amb', 'waterseal', 'vs', 'rx', 'tx', 'rv', 'lv', 'tpp', 'rhonci', 'thermodilution', 't-berg', 'respalor', 'svn', 'qs',
-  'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein',
+  'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein', 'usoh',
   'sr-st', 'st', 'svt', 'pvc', 'pvcs', 'pac', 'pacs', 'vfib', 'vtach', 'aflutter', 'ivp', 'ivpb', 'pca', 'epidural', 'tele',
 ]);
 export const SIGNATURE_ROLES: ReadonlySet<string> = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn', 'bsn', 'msn', 'rnc', 'ccrn', 'lvn', 'rcp']);
@@ -90,4 +90,11 @@ export const UNITS: ReadonlySet<string> = new Set([
   'stepdown', 'vicu', 'cmi', 'hospice', 'home', 'ward', 'room', 'bed', 'acute', 'step', 'dialysis', 'radiology', 'nuclear', 'surgery',
   'endoscopy', 'cardiology', 'neurology', 'medicine', 'ems', 'ems', 'ambulance', 'triage', 'pcu', 'imc', 'ccu/csru', 'fmc', 'psvt', 'vt', 'vf', 'afib', 'sr', 'nsr', 'svt',
   'pm', 'am', 'noc', 'unit', 'tsicu', 'hd', 'cvvh', 'vent', 'mask', 'nc', 'fm', 'rr', 'hr', 'bp',
+]);
+/** US state abbreviations (postal codes and the common short forms): a state alone is not PHI under Safe Harbor. */
+export const STATE_ABBREVIATIONS: ReadonlySet<string> = new Set([
+  'al', 'ak', 'az', 'ar', 'ca', 'co', 'ct', 'de', 'fl', 'ga', 'hi', 'ia', 'id', 'il', 'in', 'ks', 'ky', 'la', 'ma', 'md', 'me', 'mi',
+  'mn', 'mo', 'ms', 'mt', 'nc', 'nd', 'ne', 'nh', 'nj', 'nm', 'nv', 'ny', 'oh', 'ok', 'or', 'pa', 'ri', 'sc', 'sd', 'tn', 'tx', 'ut',
+  'va', 'vt', 'wa', 'wi', 'wv', 'wy', 'dc', 'ala', 'ariz', 'ark', 'calif', 'cal', 'colo', 'conn', 'del', 'fla', 'ill', 'ind', 'kan',
+  'mass', 'mich', 'minn', 'miss', 'mont', 'neb', 'nev', 'okla', 'ore', 'penn', 'penna', 'tenn', 'tex', 'wash', 'wis', 'wisc', 'wyo',
 ]);

@@ -29,6 +29,7 @@ import {
   ROLES_AFTER,
   ROLES_BEFORE,
   SIGNATURE_ROLES,
+  STATE_ABBREVIATIONS,
   STOP,
   TITLES,
   UNITS,
@@ -362,12 +363,20 @@ export class TextScrubber {
     const next = tokens[i + 1];
     const word = /^[a-z][a-z']*$/i.test(t.text) && t.lower.length >= 4 && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !WEEKDAYS.has(t.lower) && !BEFORE_NUMBER.has(t.lower) && !FACILITY.has(t.lower) && !TITLES.has(t.lower) && !RELATIONS.has(t.lower);
     // Ward: a word then a single-digit ward number, after a movement word or at the start of a plan line.
-    const wardNumber = /^\s?\d(?![\d.%/:,-]|\s*(?:mg|mcg|cc|ml|l\b|lpm|units?|x\b|hrs?|days?|min|times|%|am|pm|cm|mm|kg|g\b|meq|gm|liters?))/i.test(text.slice(t.end, t.end + 14));
+    const wardNumber = /^\s{0,2}\d(?![\d%/:,-]|\.\d|\s*(?:mg|mcg|cc|ml|l\b|lpm|units?|x\b|hrs?|days?|min|times|%|am|pm|cm|mm|kg|g\b|meq|gm|liters?))/i.test(text.slice(t.end, t.end + 14));
     if (word && wardNumber) {
       const before = text.slice(Math.max(0, t.start - 30), t.start).toLowerCase();
       const moved = /\b(?:to|on|from|onto|at|into)\s+(?:the\s+)?(?:\d{3,4}\s+)?$/.test(before) || /(?:^|\n)\s*(?:plan|p|dispo|disposition)\s*[:-]\s*(?:to\s+)?$/.test(before);
       const cased = /^[A-Z][a-z]/.test(t.text) ? !this.#english(t.lower) || !/[.!?:]\s*$/.test(text.slice(Math.max(0, t.start - 6), t.start)) : isProperCase(t, text) && !this.#englishOrTypo(t.lower);
-      if (moved && cased) mark(t, 'location');
+      // After "transfer to", a word then a ward number names the ward even when it is an English word ("transfer to Farrow 2").
+      const transferred = /\b(?:transfer|transferred|transfered|xfer|xferred|trans|c\/o|call out)\s+to\s+(?:the\s+)?$/.test(before) && !UNITS.has(t.lower) && !CLINICAL_NEXT.has(t.lower) && !MONTHS.has(t.lower);
+      if (moved && (cased || transferred)) mark(t, 'location');
+    }
+    // "Greater Elmwood Med Ctr", "LAKESIDE MED CENTER": capitalised words before an abbreviated medical centre.
+    const afterNext = tokens[i + 2];
+    if (next?.lower === 'med' && afterNext !== undefined && /^(?:ctr|center|centre|cntr)$/.test(afterNext.lower) && /^\s{1,2}$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && isProperCase(t, text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !FACILITY.has(t.lower) && !/^(?:this|that|community|state|local|outside|other|nursing|new|old|his|her|their|your|our|university)$/.test(t.lower)) {
+      mark(t, 'location');
+      if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(prev.text) && !STOP.has(prev.lower) && !PLACE_BEFORE.has(prev.lower) && !CONTACT_VERBS.has(prev.lower) && !CLINICAL.has(prev.lower) && !MOVED.has(prev.lower)) mark(prev, 'location');
     }
     // Places after a movement verb, even ordinary words and local abbreviations: "transferred from Mercy",
     // "sent to JHH", "seen at Franklin Square", "back to the Harbor".
@@ -459,7 +468,7 @@ export class TextScrubber {
   /** A word after "transferred to" that may name a place: a capitalised word in a mixed-case note, or an acronym. */
   #movedPlace(t: Token, text: string): boolean {
     if (STOP.has(t.lower) || CLINICAL.has(t.lower) || UNITS.has(t.lower) || WEEKDAYS.has(t.lower) || MONTHS.has(t.lower) || RELATIONS.has(t.lower) || TITLES.has(t.lower)) return false;
-    if (FACILITY.has(t.lower) || BEFORE_NUMBER.has(t.lower) || US_STATE_NAMES.has(t.lower) || !/^[A-Za-z]+$/.test(t.text)) return false;
+    if (FACILITY.has(t.lower) || BEFORE_NUMBER.has(t.lower) || US_STATE_NAMES.has(t.lower) || STATE_ABBREVIATIONS.has(t.lower) || !/^[A-Za-z]+$/.test(t.text)) return false;
     const window = text.slice(Math.max(0, t.start - 150), t.end + 150);
     const mixed = /[a-z]{3}/.test(window) && /[A-Z][a-z]/.test(window);
     if (/^[A-Z][a-z]+$/.test(t.text)) return mixed && t.lower.length >= 3;
@@ -472,7 +481,7 @@ export class TextScrubber {
     const { text, tokens, mark, adjacent } = c;
     const t = tokens[i]!;
     const prev = tokens[i - 1];
-      const saint = prev !== undefined && (prev.lower === 'saint' || (prev.lower === 'st' && (text[prev.end] === '.' || this.#lex.firstNames.has(t.lower))));
+      const saint = prev !== undefined && (prev.lower === 'saint' || (prev.lower === 'st' && (text[prev.end] === '.' || this.#lex.firstNames.has(t.lower.replace(/'s$/, '')))));
       if (prev !== undefined && saint && adjacent(prev, t) && /^[A-Z]/.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower)) {
         mark(prev, 'location');
         mark(t, 'location');
@@ -486,10 +495,10 @@ export class TextScrubber {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
       // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
-      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the' || (/^(?:into|by|leave|left|leaving)$/.test(prev.lower) && /^[A-Z]+$/.test(t.text))) && /^\s{1,2}$/.test(gap(prev, t));
+      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the' || prev.lower === 'in' || (/^(?:into|by|leave|left|leaving)$/.test(prev.lower) && /^[A-Z]+$/.test(t.text))) && /^\s{1,2}$/.test(gap(prev, t));
       // ... or before an emergency room or unit: "GH EW", "MGH ER".
       const acronymBefore = next !== undefined && /^(?:ed|ew|er|icu|ccu|micu|sicu|nursing|staff|team|cardiology|doctors?)$/i.test(next.text) && /^\s{1,2}$/.test(gap(t, next)) && /^[A-Z]+$/.test(t.text);
-      if ((acronymAfter || acronymBefore) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
+      if ((acronymAfter || acronymBefore) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch' && !UNITS.has(t.lower) && !STATE_ABBREVIATIONS.has(t.lower)) {
         mark(t, 'location');
       }
       // Units named after people or places: "ON QUARTERMAIN 6", "to Quartermain 3".
@@ -504,7 +513,7 @@ export class TextScrubber {
       const place = this.#placeAt(tokens, i, text);
       if (place > 0) {
         for (let k = 0; k < place; k++) mark(tokens[i + k]!, 'location', false);
-      } else if (place === 0 && this.#lex.usPlaces.has(t.lower) && prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'in') && /^[A-Z][a-z]/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower)) {
+      } else if (place === 0 && this.#lex.usPlaces.has(t.lower) && !US_STATE_NAMES.has(t.lower) && prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'in') && /^[A-Z][a-z]/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower)) {
         mark(t, 'location', false);
       }
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
@@ -551,7 +560,8 @@ export class TextScrubber {
       if (run.length < n) continue;
       if (run.some((t, k) => k > 0 && !/^\s$/.test(text.slice(run[k - 1]!.end, t.start)))) continue;
       const name = run.map((t) => t.lower).join(' ');
-      if (!this.#lex.usPlaces.has(name)) continue;
+      // A state on its own is not below-state geography (Safe Harbor keeps it); inside a facility name the facility rules take it.
+      if (!this.#lex.usPlaces.has(name) || US_STATE_NAMES.has(name)) continue;
       const before = tokens[i - 1];
       const moved = before !== undefined && (PLACE_BEFORE.has(before.lower) || before.lower === 'in');
       if (n > 1) return run.every((t) => /^[A-Z]/.test(t.text)) || run.some((t) => !this.#english(t.lower)) || moved ? n : 0;
@@ -576,7 +586,7 @@ export class TextScrubber {
   /** A word after "to", "from" or "at" that may be a place: unknown to the English list and not clinical. */
   #placeCandidate(t: Token): boolean {
     if (t.lower.length < 2 || STOP.has(t.lower) || CLINICAL.has(t.lower) || WEEKDAYS.has(t.lower) || RELATIONS.has(t.lower)) return false;
-    if (TITLES.has(t.lower)) return false;
+    if (TITLES.has(t.lower) || US_STATE_NAMES.has(t.lower) || STATE_ABBREVIATIONS.has(t.lower)) return false;
     // A misspelt word ("desaturate", "vommit") only counts when written as a proper name ("Quartermain").
     if (this.#englishOrTypo(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower))) return false;
     if (this.#english(t.lower) || this.#lex.firstNames.has(t.lower)) return false;

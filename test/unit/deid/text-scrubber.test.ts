@@ -96,6 +96,10 @@ describe('TextScrubber second-round rules', () => {
     ['rectal tube per dr. brown\'s order', ["brown's"]],
     ['visited by significant other rosalind, updated', ['rosalind']],
     ['ONE CONTACT PERSON (WENDELL) PLEASE; BROTHER & WENDELL (SIGNIFICANT OTHER) IN', ['WENDELL', 'WENDELL']],
+    ['plan: transfer to farrow  2 today; later transfer to linwood 3.', ['farrow', 'linwood']],
+    ['wishes to return to St Luke\'s after weaning', ['St', "Luke's"]],
+    ['knows he is in MGH today', ['MGH']],
+    ['MedFlight from Greater Elmwood Med Ctr for w/u; TRANSFERRED FROM LAKESIDE MED CENTER', ['Greater', 'Elmwood', 'LAKESIDE']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
   });
@@ -108,6 +112,10 @@ describe('TextScrubber second-round rules', () => {
     'A/P: GET PA NUMBERS AND PA SAT 60; 4L NP SATS 95',
     'grew e. coli and s. aureus; MS A. FIB',
     'no other significant other findings',
+    // A state alone is not below-state geography (Safe Harbor keeps it).
+    'will retire to florida; visiting her sister in MASSACHUSETTS; wife went back to FLA',
+    'pt was in USOH until today; wife went home to NH; see the med center',
+    'transfer to floor 6 and bed 4 after; transferred to step 2',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
