@@ -253,6 +253,15 @@ export class TextScrubber {
     const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
     const c: RuleContext = { text, tokens, mark, gap, adjacent };
     for (let i = 0; i < tokens.length; i++) {
+      // A state ("Maine", "New Hampshire") is not PHI on its own: skip its words unless a facility or an
+      // emergency room follows ("Maryland Hospital", "U Maryland ER") or it is a first name ("NURSE VIRGINIA SMITH").
+      const state = stateLength(tokens, i, text);
+      if (state > 0) {
+        const after = tokens[i + state];
+        const facility = after !== undefined && (FACILITY.has(after.lower) || /^(?:er|ed|ew)$/.test(after.lower));
+        if (!facility && !(this.#lex.firstNames.has(tokens[i]!.lower) && this.#personRules(c, i))) i += state - 1;
+        if (!facility) continue;
+      }
       this.#wardAndEmployerRules(c, i);
       if (this.#personRules(c, i)) continue;
       const t = tokens[i]!;
@@ -278,7 +287,9 @@ export class TextScrubber {
       // Title: "Dr. Wolfe", "DR TYRO", "Dr. Art White", "DR. L. RUUSKA".
       if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(prev, t, text)) {
         mark(t, 'name');
-        if (next !== undefined && adjacent(t, next) && this.#surnameish(next)) mark(next, 'name');
+        // "Dr Edmund Farthing": a capitalised word after a title and a first name, in a note written in mixed case.
+        const fullName = next !== undefined && /^\s$/.test(gap(t, next)) && this.#lex.firstNames.has(t.lower) && /^[A-Z][a-z]+$/.test(t.text) && /^[A-Z][a-z]+$/.test(next.text) && !STOP.has(next.lower) && !CLINICAL.has(next.lower) && !ROLES_AFTER.has(next.lower) && !TITLES.has(next.lower) && !WEEKDAYS.has(next.lower) && !MONTHS.has(next.lower) && !FACILITY.has(next.lower);
+        if (next !== undefined && adjacent(t, next) && (this.#surnameish(next) || fullName)) mark(next, 'name');
         // "Dr. Rakusin and Toolis aware", "Drs' Ballou and Dutter".
         const after = tokens[i + (next !== undefined && adjacent(t, next) && this.#surnameish(next) ? 2 : 1)];
         const other = tokens[i + (after === next ? 2 : 3)];
@@ -291,6 +302,17 @@ export class TextScrubber {
         mark(next, 'name');
         if (prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower)) mark(prev, 'name');
         return true;
+      }
+      // An initial without a dot, then a listed surname, reported on or by: "R OKAFOR ORDERED", "per k vasquez".
+      if (/^[B-HJ-Zb-hj-z]$/.test(t.text) && (t.start === 0 || /[\s(,]/.test(text[t.start - 1] ?? '')) && next !== undefined && /^\s$/.test(gap(t, next)) && next.lower.length >= 3 && this.#surnameish(next) && this.#lex.surnames.has(next.lower) && isProperCase(next, text)) {
+        const verb = tokens[i + 2];
+        const reported = verb !== undefined && /^[\s,]{1,2}$/.test(gap(next, verb)) && /^(?:aware|ordered|orders|notified|paged|called|informed|updated|said|stated|states|spoke|came|wants|wrote|here|made)$/.test(verb.lower);
+        const contacted = prev !== undefined && CONTACT_VERBS.has(prev.lower) && /^\s$/.test(gap(prev, t));
+        if (reported || contacted) {
+          mark(t, 'name');
+          mark(next, 'name');
+          return true;
+        }
       }
       // Initials in a note written in lower case: "k. vasquez", "ann m. tollefsen rn", "r. o'dea": the surname
       // must be no English word and either listed, after a first name, or before a signature role.
@@ -370,7 +392,8 @@ export class TextScrubber {
       const cased = /^[A-Z][a-z]/.test(t.text) ? !this.#english(t.lower) || !/[.!?:]\s*$/.test(text.slice(Math.max(0, t.start - 6), t.start)) : isProperCase(t, text) && !this.#englishOrTypo(t.lower);
       // After "transfer to", a word then a ward number names the ward even when it is an English word ("transfer to Farrow 2").
       const transferred = /\b(?:transfer|transferred|transfered|xfer|xferred|trans|c\/o|call out)\s+to\s+(?:the\s+)?$/.test(before) && !UNITS.has(t.lower) && !CLINICAL_NEXT.has(t.lower) && !MONTHS.has(t.lower);
-      if (moved && (cased || transferred)) mark(t, 'location');
+      // The ward number written onto the name ("WYMAN6") is part of it.
+      if (moved && (cased || transferred)) mark(/\d/.test(text[t.end] ?? '') ? { ...t, end: t.end + 1 } : t, 'location');
     }
     // "Greater Elmwood Med Ctr", "LAKESIDE MED CENTER": capitalised words before an abbreviated medical centre.
     const afterNext = tokens[i + 2];
@@ -384,7 +407,9 @@ export class TextScrubber {
       let v = i - 2;
       if (tokens[v]?.lower === 'back' || tokens[v]?.lower === 'over') v--;
       const verb = tokens[v];
-      const moved = verb !== undefined && MOVED.has(verb.lower) && /^[\s/]{1,3}$/.test(text.slice(verb.end, tokens[v + 1]!.start));
+      // "c/o to X": called out (transferred) to a ward.
+      const calledOut = verb !== undefined && verb.lower === 'o' && /^c\/$/i.test(text.slice(verb.start - 2, verb.start));
+      const moved = verb !== undefined && (MOVED.has(verb.lower) || calledOut) && /^[\s/]{1,3}$/.test(text.slice(verb.end, tokens[v + 1]!.start));
       if (moved && this.#movedPlace(t, text)) {
         mark(t, 'location');
         for (let j = i + 1, k = 0; j < tokens.length && k < 2; j++, k++) {
@@ -473,6 +498,8 @@ export class TextScrubber {
     const mixed = /[a-z]{3}/.test(window) && /[A-Z][a-z]/.test(window);
     if (/^[A-Z][a-z]+$/.test(t.text)) return mixed && t.lower.length >= 3;
     if (/^[A-Z]{2,5}$/.test(t.text)) return mixed ? !this.#english(t.lower) || t.text.length <= 3 : !this.#englishOrTypo(t.lower);
+    // A note written all in lower case: a longer word that is not even a misspelt English word ("sent to rosemont").
+    if (/^[a-z]+$/.test(t.text) && isProperCase(t, text)) return t.lower.length >= 5 && !this.#englishOrTypo(t.lower) && !this.#lex.firstNames.has(t.lower);
     return false;
   }
 
@@ -638,6 +665,14 @@ export class TextScrubber {
     const cased = /^[A-Z][a-z]/.test(t.text) || (/^[A-Z]+$/.test(t.text) && /^[A-Z]+$/.test(next.text));
     return cased && strongFacility && !/^(?:the|a|this|that|community|state|local|outside|other|nursing|new|old|his|her|their)$/i.test(t.text);
   }
+}
+
+/** Length in tokens of a US state name starting at token i ("maine", "New Hampshire"); 0 when none. */
+function stateLength(tokens: readonly Token[], i: number, text: string): number {
+  const first = tokens[i]!;
+  const second = tokens[i + 1];
+  if (second !== undefined && /^\s$/.test(text.slice(first.end, second.start)) && US_STATE_NAMES.has(`${first.lower} ${second.lower}`)) return 2;
+  return US_STATE_NAMES.has(first.lower) ? 1 : 0;
 }
 
 /** A relation word at token j: "wife", "son", and the two-word "significant other" and "contact person". */

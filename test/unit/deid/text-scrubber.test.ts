@@ -100,6 +100,12 @@ describe('TextScrubber second-round rules', () => {
     ['wishes to return to St Luke\'s after weaning', ['St', "Luke's"]],
     ['knows he is in MGH today', ['MGH']],
     ['MedFlight from Greater Elmwood Med Ctr for w/u; TRANSFERRED FROM LAKESIDE MED CENTER', ['Greater', 'Elmwood', 'LAKESIDE']],
+    ['increase activity as tolerated c/o to farrowdale if stable; pt was sent to rosemont', ['farrowdale', 'rosemont']],
+    ['has 3 children in new hampshire and maine; IV NURSE VIRGINIA SALLOWAY CALLED', ['VIRGINIA', 'SALLOWAY']],
+    ['ADMITTED TO WYMAN6 W/ CHF', ['WYMAN6']],
+    ['Dr Edmund Farthing And Dr. Sarah Quill spoke with family', ['Edmund', 'Farthing', 'Sarah', 'Quill']],
+    ['UOP DROPPED, R OKAFOR ORDERED EPI', ['R', 'OKAFOR']],
+    ['weaned per k vasquez.pacing wires out', ['k', 'vasquez']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
   });
@@ -116,6 +122,7 @@ describe('TextScrubber second-round rules', () => {
     'will retire to florida; visiting her sister in MASSACHUSETTS; wife went back to FLA',
     'pt was in USOH until today; wife went home to NH; see the med center',
     'transfer to floor 6 and bed 4 after; transferred to step 2',
+    'per a line; per d protocol; 3 L NASAL CANNULA',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
