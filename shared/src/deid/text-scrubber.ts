@@ -187,10 +187,41 @@ export class TextScrubber {
       }
     }
     const strong: PhiSpan[] = [];
+    this.#namesBeforePhones(text, spans, strong);
     this.#contextRules(text, spans, strong);
     this.#propagate(text, strong, spans);
     knownIdentifierSpans(text, context.knownIdentifiers ?? [], spans);
     return mergeSpans(spans);
+  }
+
+  /**
+   * One or two capitalised words right before a phone number are whose number it is: "Lena Farrow cell#
+   * 555-201-3344", "Contact: Okafor (617) 555-0100". Each word must be no stop, clinical or relation word,
+   * and either a listed name or no English word.
+   */
+  #namesBeforePhones(text: string, spans: readonly PhiSpan[], strong: PhiSpan[]): void {
+    const phones = spans.filter((s) => s.kind === 'phone');
+    for (const p of phones) {
+      // The cue between the name and the number ("cell#", "(home):", "pager") is dropped first, case-insensitively.
+      const window = text.slice(Math.max(0, p.start - 60), p.start);
+      const cue = /\s*[,:-]?\s*(?:\(?(?:cell|home|work|phone|tel|mobile|ph|pager|beeper)\)?\.?\s*(?:#|no\.?|number)?\s*[:=-]?\s*)?\(?$/i.exec(window);
+      const before = window.slice(0, cue?.index ?? window.length);
+      const m = /(?:^|[\s,;:(.])([A-Z][a-z']+|[A-Z]{2,}(?=\s[A-Z]{2,}$))(?:\s([A-Z][a-z']+|[A-Z]{2,}))?$/.exec(before);
+      if (m === null) continue;
+      const words: { start: number; text: string }[] = [];
+      const base = p.start - window.length;
+      if (m[1] !== undefined) words.push({ start: base + m.index + m[0].indexOf(m[1]), text: m[1] });
+      if (m[2] !== undefined) words.push({ start: base + m.index + m[0].lastIndexOf(m[2]), text: m[2] });
+      const ok = (w: string): boolean => {
+        const lower = w.toLowerCase();
+        if (STOP.has(lower) || CLINICAL.has(lower) || RELATIONS.has(lower) || TITLES.has(lower) || UNITS.has(lower) || WEEKDAYS.has(lower) || MONTHS.has(lower) || FACILITY.has(lower) || lower.length < 3) return false;
+        if (/^(?:cell|cellular|home|work|phone|tel|mobile|pager|beeper|number|contact|call|office|fax|grand|great|step)$/.test(lower)) return false;
+        return this.#lex.firstNames.has(lower) || this.#lex.surnames.has(lower) || !this.#english(lower);
+      };
+      if (!words.every((w) => ok(w.text))) continue;
+      for (const w of words) strong.push({ start: w.start, end: w.start + w.text.length, kind: 'name' });
+      for (const w of words) (spans as PhiSpan[]).push({ start: w.start, end: w.start + w.text.length, kind: 'name' });
+    }
   }
 
   /** `text` with every PHI span replaced by `[KIND]`. */

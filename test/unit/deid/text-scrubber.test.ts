@@ -106,6 +106,8 @@ describe('TextScrubber second-round rules', () => {
     ['Dr Edmund Farthing And Dr. Sarah Quill spoke with family', ['Edmund', 'Farthing', 'Sarah', 'Quill']],
     ['UOP DROPPED, R OKAFOR ORDERED EPI', ['R', 'OKAFOR']],
     ['weaned per k vasquez.pacing wires out', ['k', 'vasquez']],
+    ['CALL BACK AT 617-555-0100 IF NEEDED; Call Home 617-555-0199', ['617-555-0100', '617-555-0199']],
+    ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
   });
