@@ -107,6 +107,7 @@ describe('TextScrubber second-round rules', () => {
     ['UOP DROPPED, R OKAFOR ORDERED EPI', ['R', 'OKAFOR']],
     ['weaned per k vasquez.pacing wires out', ['k', 'vasquez']],
     ['CALL BACK AT 617-555-0100 IF NEEDED; Call Home 617-555-0199', ['617-555-0100', '617-555-0199']],
+    ['Did well, transferred to Wyman.8/31. Readmitted 9/3', ['Wyman', '8/31', '9/3']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
@@ -125,6 +126,7 @@ describe('TextScrubber second-round rules', () => {
     'pt was in USOH until today; wife went home to NH; see the med center',
     'transfer to floor 6 and bed 4 after; transferred to step 2',
     'per a line; per d protocol; 3 L NASAL CANNULA',
+    'REMAINS ON A/C 10/700/.4/10PEEP',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
