@@ -82,7 +82,7 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'phone', re: /\b[2-9]\d{2}-\d{4}\b(?![\s-]*(?:cc|ml|mg|units?|mcg|hrs?)\b)/gi },
   { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*(?:(?:number|no\.?|num)\s*)?[:#]?\s*#?\s*(\d{4,6})\b/dgi },
   // An extension written after a phone number: "555 321 0987 x45", "(555) 321-0987 ext. 2210".
-  { kind: 'phone', re: /(?<=\b\d{3}[\s./-]{1,2}\d{4}\s{0,2}|\b\d{10}\s{0,2})(?:x|ext\.?)\s?\d{1,5}\b/gi },
+  { kind: 'phone', re: /(?:\b\d{3}[\s./-]{1,2}\d{4}|\b\d{10})\s{0,2}((?:x|ext\.?)\s?\d{1,5})\b/dgi },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
   { kind: 'id', re: /\(01\)\d{14}(?:\(\d{2,4}\)[^\s()]+)*/g },
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },
@@ -168,9 +168,12 @@ function escapeRegExp(s: string): string {
 export class TextScrubber {
   readonly #lex: Lexicon;
   readonly #extra: ReadonlySet<string>;
+  /** First words of the gazetteer's places: most tokens start none, and {@link #placeAt} stops there. */
+  readonly #placeStarts: ReadonlySet<string>;
 
   constructor(options: TextScrubberOptions = {}) {
     this.#lex = lexicon();
+    this.#placeStarts = placeStarts(this.#lex);
     this.#extra = new Set((options.extraNames ?? []).map((n) => n.toLowerCase()));
   }
 
@@ -613,6 +616,7 @@ export class TextScrubber {
 
   /** Length in tokens of an unambiguous gazetteer place starting at token i (0: none). */
   #placeAt(tokens: readonly Token[], i: number, text: string): number {
+    if (!this.#placeStarts.has(tokens[i]!.lower)) return 0;
     for (let n = 3; n >= 1; n--) {
       const run = tokens.slice(i, i + n);
       if (run.length < n) continue;
@@ -704,6 +708,16 @@ function stateLength(tokens: readonly Token[], i: number, text: string): number 
   const second = tokens[i + 1];
   if (second !== undefined && /^\s$/.test(text.slice(first.end, second.start)) && US_STATE_NAMES.has(`${first.lower} ${second.lower}`)) return 2;
   return US_STATE_NAMES.has(first.lower) ? 1 : 0;
+}
+
+const placeStartsCache = new WeakMap<Lexicon, ReadonlySet<string>>();
+function placeStarts(lex: Lexicon): ReadonlySet<string> {
+  let starts = placeStartsCache.get(lex);
+  if (starts === undefined) {
+    starts = new Set([...lex.usPlaces].map((p) => p.split(' ')[0] ?? p));
+    placeStartsCache.set(lex, starts);
+  }
+  return starts;
 }
 
 /** A relation word at token j: "wife", "son", and the two-word "significant other" and "contact person". */
