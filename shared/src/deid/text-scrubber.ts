@@ -502,10 +502,10 @@ export class TextScrubber {
         mark(next, 'name');
       }
     }
-    // "name is X", "HCP is X", "proxy: X", "X is the HCP".
+    // "name is X", "HCP is X", "proxy: X", "Covering MD: X", "PCP is X".
     if (prev !== undefined && /^(?:is|:|-)$/.test(gap(prev, t).trim() === '' ? prev.lower : gap(prev, t).trim()) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t)) {
       const cue = gap(prev, t).trim() === '' ? tokens[i - 2] : prev;
-      if (cue !== undefined && /^(?:name|hcp|proxy|poa|guardian|contact)$/.test(cue.lower) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || !this.#english(t.lower))) {
+      if (cue !== undefined && /^(?:name|hcp|proxy|poa|guardian|contact|md|rn|np|pcp|resident|attending|fellow|intern|nurse|physician|surgeon|cardiologist|oncologist|nephrologist|neurologist|intensivist|hospitalist)$/.test(cue.lower) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || !this.#english(t.lower))) {
         mark(t, 'name');
         if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z]/.test(next.text) && this.#surnameish(next)) mark(next, 'name');
       }
@@ -567,7 +567,9 @@ export class TextScrubber {
         mark(t, 'location');
       }
       // Contact context: "paged Wolfe", "Nolan aware", "per Hayes", "Manning RN".
-      const byVerb = prev !== undefined && CONTACT_VERBS.has(prev.lower) && adjacent(prev, t);
+      // ... and "spoke with Okonkwo", "discussed with hinojosa".
+      const withVerb = prev?.lower === 'with' && /^\s$/.test(gap(prev, t)) && tokens[i - 2] !== undefined && /^(?:spoke|spoken|speak|discussed|talked|met|consulted|conferred)$/.test(tokens[i - 2]!.lower);
+      const byVerb = prev !== undefined && (CONTACT_VERBS.has(prev.lower) || withVerb) && adjacent(prev, t);
       const byRole = next !== undefined && ROLES_AFTER.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next));
       if ((byVerb || byRole) && this.#nameCandidate(t) && (!this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) && isProperCase(t, text)) mark(t, 'name', false);
       // US places from the gazetteer: "San Diego", "catonsville"; an English word ("Laurel") only after "to/from/at/in".

@@ -108,6 +108,7 @@ describe('TextScrubber second-round rules', () => {
     ['weaned per k vasquez.pacing wires out', ['k', 'vasquez']],
     ['CALL BACK AT 617-555-0100 IF NEEDED; Call Home 617-555-0199', ['617-555-0100', '617-555-0199']],
     ['Did well, transferred to Wyman.8/31. Readmitted 9/3', ['Wyman', '8/31', '9/3']],
+    ['case discussed with Okonkwo (renal); Covering MD: Oyelaran; PCP is Dr. Weiss', ['Okonkwo', 'Oyelaran', 'Weiss']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
@@ -127,6 +128,7 @@ describe('TextScrubber second-round rules', () => {
     'transfer to floor 6 and bed 4 after; transferred to step 2',
     'per a line; per d protocol; 3 L NASAL CANNULA',
     'REMAINS ON A/C 10/700/.4/10PEEP',
+    'PCP aware; spoke with family; discussed with wife; MD: Aware of labs. RN: Will follow',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
