@@ -88,7 +88,7 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },
   {
     kind: 'id',
-    re: /(?<=\b(?:MRN|MR#|medical record(?: number)?|record #|acct|account|ssn|licen[cs]e|plate|VIN|serial|S\/N|SN|UDI|member|policy|ID)(?:\s*(?:no\.?|number|#))?[:#\s]\s*)(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b/gi,
+    re: /(?<=\b(?:MRN|MR#|medical record(?: number)?|record #|acct|account|ssn|licen[cs]e|plate|VIN|serial|S\/N|SN|UDI|member|policy|ID)(?:\s*(?:no\.?|number|#)\s*[:#]?|[:#\s])\s*)(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b/gi,
   },
   // Dates.
   { kind: 'date', re: /\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?\b/g },
@@ -104,6 +104,11 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
     ),
   },
   { kind: 'date', re: new RegExp(`\\b${DAY}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b\\.?(?:,?\\s*(?:19|20)\\d{2}\\b|,\\s?'?\\d{2}\\b(?![.:/]\\d|\\s*(?:mg|mcg|cc|ml|units?|%|mm|cm|kg|l\\b)))?`, 'gi') },
+  // Dotted, day-month-year and year-first dates: "03.14.2021", "14-Mar-2021", "2021/03/14", "Jan '19".
+  { kind: 'date', re: new RegExp(`(?<![\\d.])${MON}\\.${DAY}\\.(?:19|20)\\d{2}\\b`, 'g') },
+  { kind: 'date', re: new RegExp(`\\b${DAY}([-/])${MONTH}\\1(?:(?:19|20)\\d{2}|\\d{2})\\b(?![.:]\\d)`, 'gi') },
+  { kind: 'date', re: new RegExp(`\\b(?:19|20)\\d{2}/${MON}/${DAY}\\b`, 'g') },
+  { kind: 'date', re: new RegExp(`\\b${MONTH}\\.?\\s?'\\d{2}\\b`, 'gi') },
   // A range of numeric dates: "4/28-5/2" (the second date alone is refused after a digit and a dash).
   { kind: 'date', re: new RegExp(`(?<![\\d.,/])${MON}/${DAY}\\s?-\\s?${MON}/${DAY}(?![\\d/%]|\\.\\d)`, 'g') },
   { kind: 'date', re: /\b(?:january|february|april|june|july|august|september|october|november|december)\b/gi },
@@ -142,6 +147,11 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   // Ages over 89.
   { kind: 'age', re: /\b(?:9\d|1[0-4]\d)(?=\s*(?:-?\s*y\/?o\b|-?\s*y\.\s?o\.?|-?\s*yrs?\b|-?\s*years?[\s-]old|-?year-old|yo[mf]?\b|years of age|-?\s*yr-old))/gi },
   { kind: 'age', re: /(?<=\bage[d:]?\s*)(?:9\d|1[0-4]\d)\b/gi },
+  // Ages over 89 in words: "ninety-two years old", "one hundred and one yo".
+  {
+    kind: 'age',
+    re: /\b(?:ninety(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?|(?:one\s)?hundred(?:\s(?:and\s)?(?:one|two|three|four|five|six|seven|eight|nine|ten))?)(?=[-\s]+(?:years?[-\s]old|y\/?o\b|yrs?\b|years of age))/gi,
+  },
 ];
 
 /** What the per-token rules share. */

@@ -109,6 +109,9 @@ describe('TextScrubber second-round rules', () => {
     ['CALL BACK AT 617-555-0100 IF NEEDED; Call Home 617-555-0199', ['617-555-0100', '617-555-0199']],
     ['Did well, transferred to Wyman.8/31. Readmitted 9/3', ['Wyman', '8/31', '9/3']],
     ['case discussed with Okonkwo (renal); Covering MD: Oyelaran; PCP is Dr. Weiss', ['Okonkwo', 'Oyelaran', 'Weiss']],
+    ['seen 03.14.2021, on 14-Mar-2021, on 2021/03/14, last Jan \'19', ['03.14.2021', '14-Mar-2021', '2021/03/14', "Jan '19"]],
+    ['She is ninety-two years old; a 67 year old son', ['ninety-two']],
+    ['acct #A12345, account no. 77-1234', ['A12345', '77-1234']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
@@ -129,6 +132,7 @@ describe('TextScrubber second-round rules', () => {
     'per a line; per d protocol; 3 L NASAL CANNULA',
     'REMAINS ON A/C 10/700/.4/10PEEP',
     'PCP aware; spoke with family; discussed with wife; MD: Aware of labs. RN: Will follow',
+    'K 3.5, Mg 2.1.; sixty-two years old; ninety percent sat',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
