@@ -406,7 +406,7 @@ export class TextScrubber {
             const sep = gap(tokens[j - 1]!, n);
             if (/^\s{1,2}$/.test(sep) && k === 0 && this.#surnameish(n)) mark(n, 'name');
             else if (/^\s*,\s*$/.test(sep) && (this.#lex.firstNames.has(n.lower) || this.#nameLike(n))) mark(n, 'name');
-            else if (n.lower === 'and' && tokens[j + 1] !== undefined && (this.#lex.firstNames.has(tokens[j + 1]!.lower) || this.#nameLike(tokens[j + 1]!))) {
+            else if (n.lower === 'and' && tokens[j + 1] !== undefined && !relationAt(tokens, j + 1) && (this.#lex.firstNames.has(tokens[j + 1]!.lower) || this.#nameLike(tokens[j + 1]!))) {
               mark(tokens[j + 1]!, 'name');
               break;
             } else break;
@@ -527,7 +527,7 @@ export class TextScrubber {
     // Names joined by "and"/"&": "Both Suzette and Hank", "Drs Ballou and Dutter".
     if (prev !== undefined && /^(?:and|&)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && isProperCase(t, text)) {
       const first = tokens[i - 2];
-      if (first !== undefined && /^\s{1,2}$/.test(gap(first, prev)) && /^[A-Z]/.test(first.text) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && (this.#lex.firstNames.has(first.lower) || this.#nameLike(first)) && !this.#english(first.lower)) {
+      if (first !== undefined && /^\s{1,2}$/.test(gap(first, prev)) && /^[A-Z]/.test(first.text) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !RELATIONS.has(t.lower) && (this.#lex.firstNames.has(first.lower) || this.#nameLike(first)) && !this.#english(first.lower)) {
         mark(first, 'name');
         mark(t, 'name');
       }
@@ -732,13 +732,15 @@ function placeStarts(lex: Lexicon): ReadonlySet<string> {
   return starts;
 }
 
-/** A relation word at token j: "wife", "son", and the two-word "significant other" and "contact person". */
+/** A relation word at token j: "wife", "son", "son-in-law", and the two-word "significant other" and "contact person". */
 function relationAt(tokens: readonly Token[], j: number): boolean {
   const t = tokens[j];
   if (t === undefined) return false;
   if (RELATIONS.has(t.lower)) return true;
   const before = tokens[j - 1]?.lower;
-  return (t.lower === 'other' && before === 'significant') || (t.lower === 'person' && before === 'contact');
+  // "son-in-law Bob": the relation word sits before "in-law".
+  const inLaw = t.lower === 'law' && before === 'in' && RELATIONS.has(tokens[j - 2]?.lower ?? '');
+  return inLaw || (t.lower === 'other' && before === 'significant') || (t.lower === 'person' && before === 'contact');
 }
 
 /** Capitalised in a note written in mixed case, or any case in a note written all in one case. */

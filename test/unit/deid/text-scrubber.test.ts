@@ -112,6 +112,7 @@ describe('TextScrubber second-round rules', () => {
     ['seen 03.14.2021, on 14-Mar-2021, on 2021/03/14, last Jan \'19', ['03.14.2021', '14-Mar-2021', '2021/03/14', "Jan '19"]],
     ['She is ninety-two years old; a 67 year old son', ['ninety-two']],
     ['acct #A12345, account no. 77-1234', ['A12345', '77-1234']],
+    ['son-in-law Bob here; dtr Kim and son in later', ['Bob', 'Kim']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
