@@ -83,6 +83,12 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*(?:(?:number|no\.?|num)\s*)?[:#]?\s*#?\s*(\d{4,6})\b/dgi },
   // An extension written after a phone number: "555 321 0987 x45", "(555) 321-0987 ext. 2210".
   { kind: 'phone', re: /(?:\b\d{3}[\s./-]{1,2}\d{4}|\b\d{10})\s{0,2}((?:x|ext\.?)\s?\d{1,5})\b/dgi },
+  // ZIP codes: after a ZIP cue, or after a state's postal code ("Towson, MD 21204").
+  { kind: 'location', re: /(?<=\b(?:zip|zipcode|zip code|postal code)\s*[:#]?\s*)\d{5}(?:-\d{4})?\b/gi },
+  {
+    kind: 'location',
+    re: /(?<=\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),?\s{1,2})\d{5}(?:-\d{4})?\b/g,
+  },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
   { kind: 'id', re: /\(01\)\d{14}(?:\(\d{2,4}\)[^\s()]+)*/g },
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },

@@ -113,6 +113,7 @@ describe('TextScrubber second-round rules', () => {
     ['She is ninety-two years old; a 67 year old son', ['ninety-two']],
     ['acct #A12345, account no. 77-1234', ['A12345', '77-1234']],
     ['son-in-law Bob here; dtr Kim and son in later', ['Bob', 'Kim']],
+    ['lives in Glen Burnie, MD 21061; zip code: 21204-1234', ['Glen', 'Burnie', '21061', '21204-1234']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
@@ -134,6 +135,7 @@ describe('TextScrubber second-round rules', () => {
     'REMAINS ON A/C 10/700/.4/10PEEP',
     'PCP aware; spoke with family; discussed with wife; MD: Aware of labs. RN: Will follow',
     'K 3.5, Mg 2.1.; sixty-two years old; ninety percent sat',
+    'given 21061 units over 5 days',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
