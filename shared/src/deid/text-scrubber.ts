@@ -411,7 +411,7 @@ export class TextScrubber {
             const n = tokens[j]!;
             const sep = gap(tokens[j - 1]!, n);
             if (/^\s{1,2}$/.test(sep) && k === 0 && this.#surnameish(n)) mark(n, 'name');
-            else if (/^\s*,\s*$/.test(sep) && (this.#lex.firstNames.has(n.lower) || this.#nameLike(n))) mark(n, 'name');
+            else if (/^\s*,\s*$/.test(sep) && !STOP.has(n.lower) && !CLINICAL.has(n.lower) && !relationAt(tokens, j) && (this.#lex.firstNames.has(n.lower) || this.#nameLike(n))) mark(n, 'name');
             else if (n.lower === 'and' && tokens[j + 1] !== undefined && !relationAt(tokens, j + 1) && (this.#lex.firstNames.has(tokens[j + 1]!.lower) || this.#nameLike(tokens[j + 1]!))) {
               mark(tokens[j + 1]!, 'name');
               break;

@@ -114,6 +114,7 @@ describe('TextScrubber second-round rules', () => {
     ['acct #A12345, account no. 77-1234', ['A12345', '77-1234']],
     ['son-in-law Bob here; dtr Kim and son in later', ['Bob', 'Kim']],
     ['lives in Glen Burnie, MD 21061; zip code: 21204-1234', ['Glen', 'Burnie', '21061', '21204-1234']],
+    ['family (wife Mary, son Joe) in; wife, barb, in', ['Mary', 'Joe', 'barb']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
