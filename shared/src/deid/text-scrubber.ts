@@ -559,7 +559,9 @@ export class TextScrubber {
     const t = tokens[i]!;
     const prev = tokens[i - 1];
       const saint = prev !== undefined && (prev.lower === 'saint' || (prev.lower === 'st' && (text[prev.end] === '.' || this.#lex.firstNames.has(t.lower.replace(/'s$/, '')))));
-      if (prev !== undefined && saint && adjacent(prev, t) && /^[A-Z]/.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower)) {
+      // Lower case only in a note written in lower case, and only for a first name ("st agnes").
+      const cased = /^[A-Z]/.test(t.text) || (isProperCase(t, text) && this.#lex.firstNames.has(t.lower.replace(/'s$/, '')));
+      if (prev !== undefined && saint && adjacent(prev, t) && cased && !STOP.has(t.lower) && !CLINICAL.has(t.lower)) {
         mark(prev, 'location');
         mark(t, 'location');
       }
@@ -602,7 +604,9 @@ export class TextScrubber {
       if (next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && /^(?:memorial|union|general|regional|adventist|methodist|baptist|presbyterian|university)$/i.test(t.text) && /^(?:hospital|hosp|memorial|medical|center|regional)$/i.test(next.text) && /^[A-Z]/.test(t.text)) {
         mark(t, 'location');
       }
-      if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
+      // In a note written in lower case, an ordinary word between "to/from/at" and a hospital word names it ("from harbor hospital").
+      const lowerNamed = next !== undefined && prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[a-z]{3,}$/.test(t.text) && /^(?:hospital|hosp|memorial|medical|regional)$/.test(next.lower) && isProperCase(t, text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !FACILITY.has(t.lower) && !UNITS.has(t.lower) && !GENERIC_BEFORE_FACILITY.has(t.lower);
+      if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && (this.#placeWord(t, next) || lowerNamed)) {
         mark(t, 'location');
         // "Harford Memorial", "Laurel Regional": these facility words are part of the proper name.
         if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|lutheran|union|shore)$/i.test(next.text)) mark(next, 'location');
@@ -763,6 +767,14 @@ const NOT_A_PLACE_BEFORE_TO: ReadonlySet<string> = new Set([
   'titrated', 'weaned', 'allergic', 'allergy', 'contributing', 'progressed', 'progressing', 'resistant', 'added', 'want', 'wants',
   'wanted', 'needs', 'need', 'try', 'tried', 'trying', 'begin', 'began', 'started', 'continue', 'continues', 'continued', 'refused', 'refuses', 'declined', 'according', 'adherent', 'exposed', 'reaction', 'intolerant', 'upgraded',
   'downgraded', 'rate', 'coarse', 'clear', 'diminished', 'tolerating', 'tolerated', 'sr', 'st', 'nsr', 'from', 'dt', 'pos',
+]);
+/** Words that describe rather than name a hospital ("from another hospital", "to a psych hospital"). */
+const GENERIC_BEFORE_FACILITY: ReadonlySet<string> = new Set([
+  'another', 'outside', 'local', 'community', 'state', 'general', 'nursing', 'rehab', 'psych', 'psychiatric', 'childrens', "children's",
+  'teaching', 'university', 'county', 'city', 'private', 'public', 'veterans', 'same', 'any', 'different', 'new', 'old', 'acute', 'chronic',
+  'specialty', 'care', 'day', 'mental', 'military', 'army', 'navy', 'her', 'his', 'their', 'our', 'your', 'this', 'that', 'other', 'home',
+  'regular', 'usual', 'previous', 'prior', 'referring', 'sending', 'receiving', 'nearby', 'closer', 'closest', 'nearest', 'small', 'big',
+  'large', 'major', 'main', 'trauma', 'cancer', 'heart', 'eye', 'kids', 'womens', "women's", 'mens', 'tertiary', 'regional',
 ]);
 /** Words that follow a drug, device or sign rather than a name. */
 const CLINICAL_NEXT: ReadonlySet<string> = new Set([

@@ -115,6 +115,8 @@ describe('TextScrubber second-round rules', () => {
     ['son-in-law Bob here; dtr Kim and son in later', ['Bob', 'Kim']],
     ['lives in Glen Burnie, MD 21061; zip code: 21204-1234', ['Glen', 'Burnie', '21061', '21204-1234']],
     ['family (wife Mary, son Joe) in; wife, barb, in', ['Mary', 'Joe', 'barb']],
+    ['pt from st agnes this am', ['st', 'agnes']],
+    ['came from harbor hospital; goes to union memorial', ['harbor', 'union', 'memorial']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
@@ -137,6 +139,7 @@ describe('TextScrubber second-round rules', () => {
     'PCP aware; spoke with family; discussed with wife; MD: Aware of labs. RN: Will follow',
     'K 3.5, Mg 2.1.; sixty-two years old; ninety percent sat',
     'given 21061 units over 5 days',
+    'transferred from another hospital; sent to a psych hospital; back to outside hospital',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
