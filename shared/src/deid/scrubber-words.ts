@@ -74,7 +74,10 @@ export const BEFORE_NUMBER: ReadonlySet<string> = new Set([
   'line', 'lumen', 'french', 'fr', 'gauge', 'tube', 'trach', 'shiley', 'portex', 'bivona', 'ett', 'level', 'mode', 'vent', 'setting',
 ]);
 /** Health-care roles written before a name ("NP Grace", "resident Smith"). */
-export const ROLES_BEFORE: ReadonlySet<string> = new Set(['np', 'rn', 'pa', 'md', 'resident', 'intern', 'fellow', 'attending', 'nurse', 'crna', 'rrt', 'pct', 'sw']);
+export const ROLES_BEFORE: ReadonlySet<string> = new Set([
+  'np', 'rn', 'pa', 'md', 'resident', 'intern', 'fellow', 'attending', 'nurse', 'crna', 'rrt', 'pct', 'sw', 'therapist', 'tech', 'aide',
+  'sitter', 'interpreter', 'translator', 'student',
+]);
 /** Clinicians' roles written before a person's name and rarely before anything else ("NP Kim", "resident Okafor"); not PA, also the pulmonary artery. */
 export const NAMED_ROLES: ReadonlySet<string> = new Set(['np', 'resident', 'intern', 'fellow', 'attending', 'crna']);
 /** Verbs after which "to/from/at X" names a place ("transferred to X", "seen at X"). */

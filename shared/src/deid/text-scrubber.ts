@@ -588,7 +588,7 @@ export class TextScrubber {
       // ... and "spoke with Okonkwo", "discussed with hinojosa".
       const withVerb = prev?.lower === 'with' && /^\s$/.test(gap(prev, t)) && tokens[i - 2] !== undefined && /^(?:spoke|spoken|speak|discussed|talked|met|consulted|conferred)$/.test(tokens[i - 2]!.lower);
       const byVerb = prev !== undefined && (CONTACT_VERBS.has(prev.lower) || withVerb) && adjacent(prev, t);
-      const byRole = next !== undefined && ROLES_AFTER.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next));
+      const byRole = next !== undefined && ROLES_AFTER.has(next.lower) && (/^[\s,]{1,3}$/.test(gap(t, next)) || (/^\)\s?$/.test(gap(t, next)) && text[t.start - 1] === '('));
       if ((byVerb || byRole) && this.#nameCandidate(t) && (!this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) && isProperCase(t, text)) mark(t, 'name', false);
       // US places from the gazetteer: "San Diego", "catonsville"; an English word ("Laurel") only after "to/from/at/in".
       const place = this.#placeAt(tokens, i, text);

@@ -117,6 +117,7 @@ describe('TextScrubber second-round rules', () => {
     ['family (wife Mary, son Joe) in; wife, barb, in', ['Mary', 'Joe', 'barb']],
     ['pt from st agnes this am', ['st', 'agnes']],
     ['came from harbor hospital; goes to union memorial', ['harbor', 'union', 'memorial']],
+    ['cardiology fellow (Ahmed) aware; Resp therapist Sam at bedside', ['Ahmed', 'Sam']],
     ['very devoted. Lena Farrowby cell# 410-555-1419; Contact: Okafor (617) 555-0100', ['Lena', 'Farrowby', '410-555-1419', 'Okafor', '(617) 555-0100']],
   ])('finds the PHI in %j', (text, expected) => {
     expect(found(text)).toEqual(expected);
@@ -140,6 +141,7 @@ describe('TextScrubber second-round rules', () => {
     'K 3.5, Mg 2.1.; sixty-two years old; ninety percent sat',
     'given 21061 units over 5 days',
     'transferred from another hospital; sent to a psych hospital; back to outside hospital',
+    'BP (high) aware; therapist at bedside',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
