@@ -84,17 +84,17 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   // An extension written after a phone number: "555 321 0987 x45", "(555) 321-0987 ext. 2210".
   { kind: 'phone', re: /(?:\b\d{3}[\s./-]{1,2}\d{4}|\b\d{10})\s{0,2}((?:x|ext\.?)\s?\d{1,5})\b/dgi },
   // ZIP codes: after a ZIP cue, or after a state's postal code ("Towson, MD 21204").
-  { kind: 'location', re: /(?<=\b(?:zip|zipcode|zip code|postal code)\s*[:#]?\s*)\d{5}(?:-\d{4})?\b/gi },
+  { kind: 'location', re: /\b(?:zip|zipcode|zip code|postal code)\s*[:#]?\s*(\d{5}(?:-\d{4})?)\b/dgi },
   {
     kind: 'location',
-    re: /(?<=\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),?\s{1,2})\d{5}(?:-\d{4})?\b/g,
+    re: /\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),?\s{1,2}(\d{5}(?:-\d{4})?)\b/dg,
   },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
   { kind: 'id', re: /\(01\)\d{14}(?:\(\d{2,4}\)[^\s()]+)*/g },
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },
   {
     kind: 'id',
-    re: /(?<=\b(?:MRN|MR#|medical record(?: number)?|record #|acct|account|ssn|licen[cs]e|plate|VIN|serial|S\/N|SN|UDI|member|policy|ID)(?:\s*(?:no\.?|number|#)\s*[:#]?|[:#\s])\s*)(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b/gi,
+    re: /\b(?:MRN|MR#|medical record(?: number)?|record #|acct|account|ssn|licen[cs]e|plate|VIN|serial|S\/N|SN|UDI|member|policy|ID)(?:\s*(?:no\.?|number|#)\s*[:#]?|[:#\s])\s*((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,})\b/dgi,
   },
   // Dates.
   { kind: 'date', re: /\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?\b/g },
@@ -724,9 +724,13 @@ export class TextScrubber {
   }
 }
 
+/** First words of the state names (most tokens start none). */
+const STATE_FIRST_WORDS: ReadonlySet<string> = new Set(US_STATES.map((s) => s.split(' ')[0] ?? s));
+
 /** Length in tokens of a US state name starting at token i ("maine", "New Hampshire"); 0 when none. */
 function stateLength(tokens: readonly Token[], i: number, text: string): number {
   const first = tokens[i]!;
+  if (!STATE_FIRST_WORDS.has(first.lower)) return 0;
   const second = tokens[i + 1];
   if (second !== undefined && /^\s$/.test(text.slice(first.end, second.start)) && US_STATE_NAMES.has(`${first.lower} ${second.lower}`)) return 2;
   return US_STATE_NAMES.has(first.lower) ? 1 : 0;
