@@ -2,16 +2,19 @@
  * Free-text PHI scrubber for clinical notes, report text and DICOM descriptors ("Clean Descriptors").
  *
  * Three layers, all local (no network, no model weights):
- * 1. patterns: dates (numeric, ISO, month names, two-digit years in history context), phone and pager
- *    numbers, e-mail, URLs, IP addresses, SSNs, device (GS1 UDI) and vehicle (VIN) identifiers, numbers
- *    announced by an identifier word (MRN, account, licence...), ages over 89;
+ * 1. patterns: dates (numeric, dotted, ISO, year-first, ranges, month names, two-digit years in history
+ *    context), phone and pager numbers with extensions, e-mail, URLs, IP addresses, SSNs, device (GS1 UDI)
+ *    and vehicle (VIN) identifiers, numbers announced by an identifier word (MRN, account, licence...),
+ *    ZIP codes after a ZIP cue or a state code, ages over 89 (digits or words);
  * 2. dictionaries: US Census first names and surnames that are not also English words ({@link lexicon});
  * 3. context rules: a word after a title (Dr, Mr, Mrs), a relation (wife, son, daughter) or a verb of
  *    contact (paged, called, per), before "MD"/"RN" or "aware"; place names before a facility word
  *    (HOSPITAL, REHAB, MEMORIAL) or after "St."; places after a movement verb ("transferred from X"),
  *    before a ward number ("to X 6"), after "lives in" or "works for"; names before a relation ("X (daughter)"),
- *    after "HCP is" or a role ("NP X"), and capitalised pairs of listed names; plus per-record known identifiers (the patient's own
- *    names, MRN, phone and address from the structured record).
+ *    after "HCP is" or a role ("NP X", "Covering MD: X"), initials ("k. vasquez", "R OKAFOR ORDERED"),
+ *    words right before a phone number, and capitalised pairs of listed names; a state on its own is left
+ *    (Safe Harbor keeps it); plus per-record known identifiers (the patient's own names, MRN, phone and
+ *    address from the structured record).
  *
  * Measured on the PhysioNet deid 1.1 gold standard by `npm run bench -- deid-text` (see
  * docs/explanation/safe-harbor.md for the figures and the known gaps).
