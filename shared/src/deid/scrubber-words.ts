@@ -45,6 +45,10 @@ export const CLINICAL: ReadonlySet<string> = new Set([
   'ambu', 'amb', 'waterseal', 'vs', 'rx', 'tx', 'rv', 'lv', 'tpp', 'rhonci', 'thermodilution', 't-berg', 'respalor', 'svn', 'qs',
   'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein', 'usoh', 'pcp',
   'sr-st', 'st', 'svt', 'pvc', 'pvcs', 'pac', 'pacs', 'vfib', 'vtach', 'aflutter', 'ivp', 'ivpb', 'pca', 'epidural', 'tele',
+  // Languages and nationalities, written next to a relation in interpreter notes ("daughter, russian speaking").
+  'russian', 'spanish', 'portuguese', 'korean', 'chinese', 'mandarin', 'cantonese', 'vietnamese', 'haitian', 'creole', 'polish',
+  'italian', 'greek', 'arabic', 'farsi', 'hindi', 'urdu', 'somali', 'amharic', 'verdean', 'albanian', 'armenian', 'ukrainian',
+  'tagalog', 'japanese', 'hebrew', 'yiddish', 'french', 'german', 'bengali', 'punjabi', 'gujarati', 'turkish', 'khmer', 'lao', 'hmong',
 ]);
 export const SIGNATURE_ROLES: ReadonlySet<string> = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn', 'bsn', 'msn', 'rnc', 'ccrn', 'lvn', 'rcp']);
 export const PLACE_BEFORE: ReadonlySet<string> = new Set(['to', 'from', 'at', 'via', 'transfer', 'transferred', 'admitted']);

@@ -142,6 +142,7 @@ describe('TextScrubber second-round rules', () => {
     'given 21061 units over 5 days',
     'transferred from another hospital; sent to a psych hospital; back to outside hospital',
     'BP (high) aware; therapist at bedside',
+    'daughter, russian speaking, into interpret; pt is spanish speaking only',
   ])('leaves clinical text alone: %j', (text) => {
     expect(found(text)).toEqual([]);
   });
