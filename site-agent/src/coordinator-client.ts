@@ -28,7 +28,7 @@ export function createFederationClient(address: string, tls: ClientTls): Federat
  */
 const hasher = new ChunkHasher('worker', 'tessera-transfer-hash');
 /** Chunks hashed or verified ahead of the stream before it waits for the hasher. */
-const CHUNKS_IN_FLIGHT = 16;
+const CHUNKS_IN_FLIGHT = 8;
 let downloads = 0;
 
 /**

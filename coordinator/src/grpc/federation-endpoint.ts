@@ -19,7 +19,7 @@ import type { SiteSession, SiteSessions } from '../sessions/site-sessions.js';
  * Upload chunks (≤ 1 MiB each) that may be in flight (being verified on the hasher or waiting for their
  * disk write) before the stream pauses.
  */
-const MAX_QUEUED_CHUNKS = 16;
+const MAX_QUEUED_CHUNKS = 8;
 
 /** A Buffer view of decoded protobuf bytes, without copying them. */
 function asBuffer(bytes: Uint8Array): Buffer {
