@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import os from 'node:os';
 import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
 import { ProtocolError } from '../../shared/src/errors.js';
 import { ChunkHasher } from '../../shared/src/transport/chunk-hasher.js';
@@ -22,11 +23,15 @@ export function createFederationClient(address: string, tls: ClientTls): Federat
 }
 
 /**
- * The agent's transfer hashing (chunk checksums, the running sha256 of a download) on a worker thread, so
- * the event loop keeps moving bytes while the previous chunks are hashed. Started on first use; it does not
- * keep the process alive while idle.
+ * The agent's transfer hashing: chunk checksums, chunk checks and the running sha256 of a download. With
+ * more than two cores it runs on a worker thread, so the event loop keeps moving bytes while earlier chunks
+ * are hashed. With two or fewer, the worker only competes with the event loop and TLS for the same cores,
+ * and each hand-over waits for a time slice: measured on a 2-core machine with the coordinator beside the
+ * agent, uploads mostly ran at 0.5-0.7x the inline speed, so there the hashing stays on the event loop (still as
+ * each chunk arrives, never as a second pass at the end). The worker starts on first use and does not keep
+ * the process alive while idle.
  */
-const hasher = new ChunkHasher('worker', 'tessera-transfer-hash');
+export const defaultTransferHasher = new ChunkHasher(os.availableParallelism() > 2 ? 'worker' : 'inline', 'tessera-transfer-hash');
 /** Chunks hashed or verified ahead of the stream before it waits for the hasher. */
 const CHUNKS_IN_FLIGHT = 8;
 let downloads = 0;
@@ -39,6 +44,7 @@ export function fetchModel(
   client: FederationClient,
   modelVersion: string,
   into: { buffer: Buffer | null; received: number },
+  hasher: ChunkHasher = defaultTransferHasher,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const key = `${modelVersion}#${++downloads}`;
@@ -134,7 +140,11 @@ export interface UploadArgs {
  * Streams an update from `offset` in checksummed chunks; resolves with the coordinator's receipt. Chunk
  * checksums are computed on the hasher up to CHUNKS_IN_FLIGHT chunks ahead of the one being written.
  */
-export function uploadUpdate(client: FederationClient, args: UploadArgs): Promise<{ receivedBytes: number; complete: boolean }> {
+export function uploadUpdate(
+  client: FederationClient,
+  args: UploadArgs,
+  hasher: ChunkHasher = defaultTransferHasher,
+): Promise<{ receivedBytes: number; complete: boolean }> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const call = client.UploadUpdate((err, receipt) => {

@@ -14,6 +14,7 @@ import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js
 import type { UploadMessage } from '../../protos/gen/tessera/v1/UploadMessage.js';
 import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { provisionConsortium, RevocationStore } from '../../shared/src/pki/index.js';
+import { ChunkHasher, type HashMode } from '../../shared/src/transport/chunk-hasher.js';
 import { MAX_CHUNK_BYTES } from '../../shared/src/transport/chunks.js';
 import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '../../site-agent/src/coordinator-client.js';
 import { quietLogger } from '../helpers/federation-fixture.js';
@@ -35,10 +36,12 @@ function rawUpload(client: FederationClient, messages: UploadMessage[]): Promise
 /**
  * Chunked, checksummed, resumable transfers against the coordinator's real gRPC endpoint over mTLS on
  * 127.0.0.1 (upload store, model repository and site-agent client functions as in production). Chunks are
- * verified several at a time on hash workers on both ends; these tests pin down that a refused or missing
- * chunk never lets later bytes in, and that a resumed transfer ends with exactly the sender's bytes.
+ * verified several at a time (on hash workers, or inline where the agent has two cores or fewer: both ways
+ * run here on both ends); these tests pin down that a refused or missing chunk never lets later bytes in,
+ * and that a resumed transfer ends with exactly the sender's bytes.
  */
-describe('update upload and model download resume over gRPC + mTLS', () => {
+describe.each<HashMode>(['worker', 'inline'])('update upload and model download resume over gRPC + mTLS (hashing: %s)', (mode) => {
+  const hasher = new ChunkHasher(mode);
   let dir: string;
   let server: RunningGrpcServer;
   let client: FederationClient;
@@ -62,7 +65,7 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
     store = await SqliteCoordinatorStore.open(path.join(dir, 'coordinator.sqlite'));
     sessions = new SiteSessions(logger);
     models = new ModelRepository(path.join(dir, 'models'));
-    uploads = new UploadStore(path.join(dir, 'uploads'));
+    uploads = new UploadStore(path.join(dir, 'uploads'), mode);
     const revocations = RevocationStore.open({ path: path.join(c, 'revocations.json'), caCertPem: caPem.toString('utf8') });
     server = await startGrpcServer({
       handlers: createFederationHandlers({
@@ -91,6 +94,7 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
     await uploads.close();
     sessions.cancelAll('test finished');
     await store.close();
+    await hasher.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -117,7 +121,7 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
   it('uploads a multi-chunk update whole: the coordinator holds exactly the sent bytes', async () => {
     const bytes = randomBytes(5 * MiB + 12_345);
     const taskId = openTask();
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset: 0 });
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset: 0 }, hasher);
     expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
@@ -129,7 +133,7 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
     expect(first).toEqual({ receivedBytes: 3 * MiB, complete: false });
     const offset = await queryUpload(client, taskId, sha(bytes));
     expect(offset).toBe(3 * MiB);
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset });
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset }, hasher);
     expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
@@ -146,7 +150,7 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
     // Resuming anywhere else is refused by name.
     const wrong = await rawUpload(client, [header(taskId, bytes, 4 * MiB), ...chunks(bytes, 4 * MiB, 8 * MiB)]);
     expect((wrong as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_OFFSET');
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset });
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset }, hasher);
     expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
@@ -160,7 +164,7 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
     const result = await rawUpload(client, [header(taskId, bytes), ...chunks(other, 0, other.byteLength)]);
     expect((result as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_CHECKSUM');
     expect(await queryUpload(client, taskId, sha(bytes))).toBe(0);
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset: 0 });
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset: 0 }, hasher);
     expect(receipt.complete).toBe(true);
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
@@ -168,12 +172,12 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
   it('downloads a model whole, and resumes a partial download from the verified prefix it holds', async () => {
     const model = randomBytes(7 * MiB + 321);
     const version = await models.put(model);
-    expect((await fetchModel(client, version, { buffer: null, received: 0 })).equals(model)).toBe(true);
+    expect((await fetchModel(client, version, { buffer: null, received: 0 }, hasher)).equals(model)).toBe(true);
     // What a retry finds after a stream broke at 5 MiB: the verified prefix, the rest not yet written.
     const held = Buffer.alloc(model.byteLength);
     model.copy(held, 0, 0, 5 * MiB);
     const into = { buffer: held, received: 5 * MiB };
-    const got = await fetchModel(client, version, into);
+    const got = await fetchModel(client, version, into, hasher);
     expect(got.equals(model)).toBe(true);
     expect(into.received).toBe(model.byteLength);
   });
@@ -185,8 +189,8 @@ describe('update upload and model download resume over gRPC + mTLS', () => {
     model.copy(held, 0, 0, 2 * MiB);
     held.writeUInt8(held.readUInt8(1000) ^ 0x01, 1000);
     const into: { buffer: Buffer | null; received: number } = { buffer: held, received: 2 * MiB };
-    await expect(fetchModel(client, version, into)).rejects.toMatchObject({ code: 'TESSERA_PROTOCOL_MODEL_CHECKSUM' });
+    await expect(fetchModel(client, version, into, hasher)).rejects.toMatchObject({ code: 'TESSERA_PROTOCOL_MODEL_CHECKSUM' });
     expect(into).toEqual({ buffer: null, received: 0 });
-    expect((await fetchModel(client, version, into)).equals(model)).toBe(true);
+    expect((await fetchModel(client, version, into, hasher)).equals(model)).toBe(true);
   });
 });
