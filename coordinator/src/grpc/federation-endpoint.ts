@@ -15,7 +15,10 @@ import type { ModelRepository, UploadStore } from '../store/blob-store.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import type { SiteSession, SiteSessions } from '../sessions/site-sessions.js';
 
-/** Upload chunks (≤ 1 MiB each) that may wait behind the disk write in progress before the stream pauses. */
+/**
+ * Upload chunks (≤ 1 MiB each) that may be in flight (being verified on the hasher or waiting for their
+ * disk write) before the stream pauses.
+ */
 const MAX_QUEUED_CHUNKS = 8;
 
 /** A Buffer view of decoded protobuf bytes, without copying them. */
@@ -268,10 +271,19 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
       callback(toGrpcStatus(err));
       return;
     }
-    // Chunks are appended strictly in order. Up to MAX_QUEUED_CHUNKS wait behind the write in progress, so
-    // the network and the disk overlap; beyond that the stream is paused (back-pressure on the sender).
+    // Messages are taken strictly in order; a chunk's checksum is verified as soon as it is taken, beside
+    // the disk writes of the chunks before it. Up to MAX_QUEUED_CHUNKS may be in flight; beyond that the
+    // stream is paused (back-pressure on the sender).
     let queued = 0;
     let paused = false;
+    let lastWrite: Promise<void> = Promise.resolve();
+    const settle = (): void => {
+      queued -= 1;
+      if (paused && !failed && queued < MAX_QUEUED_CHUNKS) {
+        paused = false;
+        call.resume();
+      }
+    };
     call.on('data', (msg: UploadMessage__Output) => {
       queued += 1;
       if (queued >= MAX_QUEUED_CHUNKS && !paused) {
@@ -309,41 +321,38 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
             if (h.sha256.byteLength !== 32) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', 'sha256 must be 32 bytes');
             await deps.uploads.begin(h.taskId, h.totalBytes, Buffer.from(h.sha256), h.offset);
             taskId = h.taskId;
+            settle();
             return;
           }
           if (msg.chunk) {
             if (taskId === undefined) throw new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'chunk before header');
             const c = msg.chunk;
-            await deps.uploads.append(taskId, {
-              offset: c.offset,
-              data: asBuffer(c.data),
-              sha256: asBuffer(c.sha256),
-              totalBytes: c.totalBytes,
-            });
-            deps.onBytes?.('in', c.data.byteLength);
+            const bytes = c.data.byteLength;
+            // Not awaited: the next chunk is taken while this one is verified and written.
+            lastWrite = deps.uploads.append(taskId, { offset: c.offset, data: asBuffer(c.data), sha256: asBuffer(c.sha256), totalBytes: c.totalBytes });
+            lastWrite.then(() => {
+              deps.onBytes?.('in', bytes);
+              settle();
+            }, fail);
             return;
           }
           throw new ProtocolError('TESSERA_PROTOCOL_EMPTY_MESSAGE', 'upload message carries no body');
         })
-        .then(() => {
-          queued -= 1;
-          if (paused && !failed && queued < MAX_QUEUED_CHUNKS) {
-            paused = false;
-            call.resume();
-          }
-        })
         .catch(fail);
     });
     call.on('end', () => {
-      void chain.then(() => {
-        if (failed) return;
-        if (taskId === undefined) {
-          fail(new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'upload stream ended without a header'));
-          return;
-        }
-        deps.uploads.release(taskId);
-        callback(null, { taskId, receivedBytes: uploadedBytes(taskId), complete: isComplete(taskId) });
-      });
+      void chain
+        .then(() => lastWrite)
+        .catch(() => undefined)
+        .then(() => {
+          if (failed) return;
+          if (taskId === undefined) {
+            fail(new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'upload stream ended without a header'));
+            return;
+          }
+          deps.uploads.release(taskId);
+          callback(null, { taskId, receivedBytes: uploadedBytes(taskId), complete: isComplete(taskId) });
+        });
     });
     call.on('error', () => {
       if (taskId !== undefined) deps.uploads.release(taskId);

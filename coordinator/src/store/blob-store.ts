@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { type HashMode, UploadHasher } from './hash-worker.js';
 import { ProtocolError } from '../../../shared/src/errors.js';
+import { ChunkHasher, type HashMode } from '../../../shared/src/transport/chunk-hasher.js';
 import { type ByteChunk, chunkBuffer, chunkShapeProblem, MAX_CHUNK_BYTES } from '../../../shared/src/transport/chunks.js';
 
 async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
@@ -109,8 +109,13 @@ interface UploadState {
   file: FileHandle | undefined;
   totalBytes: number;
   sha256: Buffer;
+  /** Bytes verified and written. */
   received: number;
-  /** This upload attempt's key for its running sha256 on the hash worker. */
+  /** Bytes of chunks taken so far: `received` plus the chunks still being verified or written. */
+  accepted: number;
+  /** The latest chunk's verify-and-write step; the next chunk is written after it. */
+  tail: Promise<void>;
+  /** This upload attempt's key for its running sha256 on the hasher. */
   hashKey: string;
   busy: boolean;
   complete: boolean;
@@ -122,7 +127,7 @@ interface UploadState {
  */
 export class UploadStore {
   private readonly uploads = new Map<string, UploadState>();
-  private readonly hasher: UploadHasher;
+  private readonly hasher: ChunkHasher;
   private attempts = 0;
 
   /** `hashMode`: verify chunks and keep the running sha256 on a worker thread (default) or inline. */
@@ -130,7 +135,7 @@ export class UploadStore {
     private readonly dir: string,
     hashMode: HashMode = 'worker',
   ) {
-    this.hasher = new UploadHasher(hashMode);
+    this.hasher = new ChunkHasher(hashMode, 'tessera-upload-hash');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -164,28 +169,38 @@ export class UploadStore {
       });
     }
     if (existing && existing.sha256.equals(sha256) && existing.totalBytes === totalBytes) {
-      if (offset !== existing.received) {
-        throw new ProtocolError(
-          'TESSERA_PROTOCOL_UPLOAD_OFFSET',
-          `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`,
-          { taskId },
-        );
-      }
+      // Chunks of the previous stream may still be on their way to disk; resume after the last one.
       existing.busy = true;
-      return existing.received;
+      await existing.tail.catch(() => undefined);
+      if (this.uploads.get(taskId) === existing) {
+        if (offset !== existing.received) {
+          existing.busy = false;
+          throw new ProtocolError(
+            'TESSERA_PROTOCOL_UPLOAD_OFFSET',
+            `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`,
+            { taskId },
+          );
+        }
+        existing.accepted = existing.received;
+        existing.tail = Promise.resolve();
+        return existing.received;
+      }
     }
     if (offset !== 0) {
       throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `unknown upload cannot resume at byte ${offset}`, {
         taskId,
       });
     }
-    if (existing) await this.forget(taskId, existing);
+    const stale = this.uploads.get(taskId);
+    if (stale) await this.forget(taskId, stale);
     await rm(this.fileOf(taskId), { force: true });
     this.uploads.set(taskId, {
       totalBytes,
       sha256,
       file: undefined,
       received: 0,
+      accepted: 0,
+      tail: Promise.resolve(),
       hashKey: `${taskId}#${++this.attempts}`,
       busy: true,
       complete: false,
@@ -193,32 +208,53 @@ export class UploadStore {
     return 0;
   }
 
-  /** Appends one verified chunk; throws a ProtocolError naming the problem otherwise. */
-  async append(
-    taskId: string,
-    chunk: { offset: number; data: Buffer; sha256: Buffer; totalBytes: number },
-  ): Promise<void> {
+  /**
+   * Takes the next chunk of `taskId`'s upload; resolves once it is verified and written, rejects with a
+   * ProtocolError naming the problem otherwise. Call it for each chunk in stream order without waiting
+   * for the previous one: the chunk's sha256 check starts at once (on the hasher, beside the event loop)
+   * while earlier chunks are still being written, and chunks reach the file strictly in order. Once a chunk
+   * is refused, the ones taken after it are refused too; what was written before it stays for a resume.
+   */
+  append(taskId: string, chunk: { offset: number; data: Buffer; sha256: Buffer; totalBytes: number }): Promise<void> {
     const u = this.uploads.get(taskId);
-    if (!u) throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'chunk for an upload that was not begun', { taskId });
-    const problem =
-      chunkShapeProblem(chunk, u.received, u.totalBytes) ??
-      ((await this.hasher.verifyAndAppend(u.hashKey, chunk.data, chunk.sha256)) ? null : 'chunk sha256 mismatch');
-    if (problem != null) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHUNK', problem, { taskId, offset: chunk.offset });
-    u.file ??= await open(this.fileOf(taskId), 'a', 0o600);
-    await u.file.write(chunk.data);
-    u.received += chunk.data.byteLength;
-    if (u.received === u.totalBytes) {
-      await closeFile(u);
-      const digest = await this.hasher.digest(u.hashKey);
-      if (!digest.equals(u.sha256)) {
-        this.uploads.delete(taskId);
-        await rm(this.fileOf(taskId), { force: true });
-        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_CHECKSUM', 'complete upload does not match its sha256', {
-          taskId,
-        });
+    if (!u) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'chunk for an upload that was not begun', { taskId }));
+    const problem = chunkShapeProblem(chunk, u.accepted, u.totalBytes);
+    if (problem != null) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_CHUNK', problem, { taskId, offset: chunk.offset }));
+    u.accepted += chunk.data.byteLength;
+    const verified = this.hasher.verifyAndAppend(u.hashKey, chunk.offset, chunk.data, chunk.sha256);
+    // Handled here so that a chunk skipped after an earlier refusal leaves no unhandled rejection.
+    verified.catch(() => undefined);
+    const step = u.tail.then(async () => {
+      if (this.uploads.get(taskId) !== u) {
+        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'upload was discarded while its chunks were in flight', { taskId });
       }
-      u.complete = true;
-    }
+      if (!(await verified)) {
+        throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHUNK', 'chunk sha256 mismatch', { taskId, offset: chunk.offset });
+      }
+      try {
+        u.file ??= await open(this.fileOf(taskId), 'a', 0o600);
+        await u.file.write(chunk.data);
+      } catch (err) {
+        // The running digest already holds this chunk but the file may not: start this upload over.
+        if (this.uploads.get(taskId) === u) await this.discard(taskId);
+        throw err;
+      }
+      u.received += chunk.data.byteLength;
+      if (u.received === u.totalBytes) {
+        await closeFile(u);
+        const digest = await this.hasher.digest(u.hashKey);
+        if (!digest.equals(u.sha256)) {
+          this.uploads.delete(taskId);
+          await rm(this.fileOf(taskId), { force: true });
+          throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_CHECKSUM', 'complete upload does not match its sha256', {
+            taskId,
+          });
+        }
+        u.complete = true;
+      }
+    });
+    u.tail = step;
+    return step;
   }
 
   /** Marks the stream for `taskId` closed, keeping what was received for a resume. */
@@ -226,7 +262,10 @@ export class UploadStore {
     const u = this.uploads.get(taskId);
     if (!u) return;
     u.busy = false;
-    void closeFile(u);
+    // Chunks already taken are still written; the file closes after the last one unless a new stream began.
+    void u.tail
+      .catch(() => undefined)
+      .then(() => (u.busy ? undefined : closeFile(u)));
   }
 
   /** Reads a complete upload. */
