@@ -8,10 +8,12 @@ interface BreastmnistCnnOptions {
   filters: readonly [number, number, number];
   /** Units of the hidden dense layer. */
   dense: number;
+  /** Conv layers per block, before its pooling (VGG-style blocks when 2). @default 1 */
+  convsPerBlock?: 1 | 2;
 }
 
 /**
- * The BreastMNIST CNN family (28×28×1 breast ultrasound): 3 × (conv 3×3 same relu → max-pool 2) →
+ * The BreastMNIST CNN family (28×28×1 breast ultrasound): 3 × (one or two conv 3×3 same relu → max-pool 2) →
  * flatten → dense relu → dropout 0.4 → dense 1 sigmoid, trained with random horizontal flips, shifts of
  * up to 2 px and ±20 % contrast / ±10 % brightness, predicting the mean over the image and its mirror.
  * A builder of plain data: the spec stays declarative.
@@ -20,11 +22,11 @@ function breastmnistCnn(o: BreastmnistCnnOptions): ModelSpec {
   const conv = (filters: number): LayerSpec => ({ type: 'conv2d', filters, kernelSize: 3, padding: 'same', activation: 'relu' });
   return {
     name: o.name,
-    description: `CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (conv 3×3 same relu → max-pool 2) with ${o.filters.join('/')} filters → dense ${o.dense} relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror`,
+    description: `CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (${o.convsPerBlock === 2 ? '2 × conv' : 'conv'} 3×3 same relu → max-pool 2) with ${o.filters.join('/')} filters → dense ${o.dense} relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror`,
     inputShape: [28, 28, 1],
     augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true },
     layers: [
-      ...o.filters.flatMap((f): LayerSpec[] => [conv(f), { type: 'maxPooling2d', poolSize: 2 }]),
+      ...o.filters.flatMap((f): LayerSpec[] => [...(o.convsPerBlock === 2 ? [conv(f), conv(f)] : [conv(f)]), { type: 'maxPooling2d', poolSize: 2 }]),
       { type: 'flatten' },
       { type: 'dense', units: o.dense, activation: 'relu' },
       { type: 'dropout', rate: 0.4 },
@@ -75,6 +77,7 @@ const SPECS: readonly ModelSpec[] = [
   },
   breastmnistCnn({ name: 'cnn-breastmnist', filters: [16, 32, 64], dense: 64 }),
   breastmnistCnn({ name: 'cnn-breastmnist-wide', filters: [24, 48, 96], dense: 96 }),
+  breastmnistCnn({ name: 'cnn-breastmnist-deep', filters: [16, 32, 64], dense: 64, convsPerBlock: 2 }),
 ];
 
 function deepFreeze<T>(value: T): T {
