@@ -74,7 +74,7 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: strin
   if (suite === 'ingest' || suite === 'all') {
     const ingest = await runIngestSuite(quick ? { runs: 4, warmup: 4 } : {});
     console.log(
-      `\ningest (shared DICOM corpus, files the gate writes; ${quick ? 4 : 20} untimed passes per case, then ${quick ? 4 : 40} interleaved in alternating order from a collected heap: best and median; one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`,
+      `\ningest (shared DICOM corpus, files the gate writes; ${quick ? 4 : 20} untimed passes per case, then ${quick ? 4 : 40} interleaved in alternating order: best and median; one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`,
     );
     rows.push(...ingest.map((r) => ({ suite: 'ingest' as const, ...r })));
   }
