@@ -68,7 +68,7 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: { sites?: strin
   if (suite === 'deid-text' || suite === 'all') {
     const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
     const table = deid.map(({ recallByType, ...rest }) => ({ ...rest, worstType: worstType(recallByType) }));
-    console.log(`\ndeid-text (PhysioNet deid 1.1 gold standard; dev = patients 1-80, held-out = 81-163)\n${formatTable(table)}`);
+    console.log(`\ndeid-text (PhysioNet deid 1.1 gold standard; dev = patients 1-80, held-out = 81-163, unseen = 122-163 whose errors no tuning round read)\n${formatTable(table)}`);
     rows.push(...deid.map((r) => ({ suite: 'deid-text' as const, ...r })));
   }
   if (suite === 'ingest' || suite === 'all') {

@@ -1,3 +1,5 @@
+import { checkStudyStrategy } from './strategies/create-strategy.js';
+import { resolveStudyPrivacy } from '../../shared/src/dp/study-privacy.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CoordinatorConfig } from '../../shared/src/config/coordinator-config.js';
@@ -87,6 +89,8 @@ export class Coordinator {
     /** The consortium CA certificate (PEM) the coordinator trusts. */
     readonly caPem: string,
     private readonly auditing: CoordinatorAudit,
+    /** Store writes made when a stream ends (site disconnects); close() waits for them. */
+    private readonly pendingWrites: Set<Promise<void>>,
   ) {}
 
   /** The signed audit ledger (list, head, export, verify); see coordinator/src/audit/audit-ledger.ts. */
@@ -172,7 +176,12 @@ export class Coordinator {
     const models = new ModelRepository(path.join(dataDir, 'models'));
     const uploads = new UploadStore(path.join(dataDir, 'uploads'));
     const expected = new Map<string, number>();
+    const pendingWrites = new Set<Promise<void>>();
     const handlers = createFederationHandlers({
+      track: (write) => {
+        pendingWrites.add(write);
+        void write.finally(() => pendingWrites.delete(write));
+      },
       sessions,
       uploads,
       models,
@@ -206,14 +215,17 @@ export class Coordinator {
     logger.info({ host: config.listen.host, port: server.port, dataDir }, 'coordinator listening (mTLS)');
     await auditing.recordStart(server.port);
     if (revocations) auditing.revocationsLoaded(revocations.list, true);
-    const coordinator = new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem, auditing);
+    const coordinator = new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem, auditing, pendingWrites);
     // Events carry what the store does not (a site's ε after a DP round).
     coordinator.subscribe((e) => auditing.observeEvent(e));
     return coordinator;
   }
 
   /** Creates the study (idempotent for the same id and spec) with its initial model version. */
-  async createStudy(spec: StudySpec): Promise<StudyRecord> {
+  async createStudy(input: StudySpec): Promise<StudyRecord> {
+    // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
+    const spec = resolveStudyPrivacy(input);
+    checkStudyStrategy(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
       if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
@@ -345,6 +357,9 @@ export class Coordinator {
     this.abort.abort();
     this.sessions.cancelAll('coordinator shutting down');
     await this.server.close();
+    // Streams cut by the shutdown end on later ticks; their disconnect records must land before the store closes.
+    for (let i = 0; i < 100 && this.sessions.connectedSites().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await Promise.allSettled([...this.pendingWrites]);
     await this.uploads.close();
     await this.auditing.recordStop();
     await this.auditing.close();

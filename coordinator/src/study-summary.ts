@@ -82,7 +82,7 @@ export async function buildStudySummary(store: CoordinatorStore, studyId: string
     dataset: study.spec.dataset,
     model: study.spec.model,
     strategy: study.spec.strategy,
-    secureAggregation: study.spec.secureAggregation && study.spec.privacy === undefined,
+    secureAggregation: study.spec.secureAggregation,
     privacy:
       study.spec.privacy === undefined
         ? null

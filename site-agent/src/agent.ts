@@ -29,8 +29,6 @@ export interface SiteAgentOptions {
   logger: Logger;
   /** See {@link TaskRunnerDeps.onFitDone}. */
   onFitDone?: TaskRunnerDeps['onFitDone'];
-  /** See {@link TaskRunnerDeps.integerNoise}: the distributed-DP noise step under secure aggregation. */
-  integerNoise?: TaskRunnerDeps['integerNoise'];
   /** See {@link TaskRunnerDeps.secaggAuditDir}. */
   secaggAuditDir?: string;
 }
@@ -134,7 +132,6 @@ export class SiteAgent {
       send: (m) => this.send(m),
       identity: { certificatePem: read(this.kit.certificate).toString('utf8'), keyPem: read(this.kit.key).toString('utf8'), caCertPem: read(this.kit.ca).toString('utf8') },
       ...(this.options.onFitDone ? { onFitDone: this.options.onFitDone } : {}),
-      ...(this.options.integerNoise ? { integerNoise: this.options.integerNoise } : {}),
       ...(this.options.secaggAuditDir !== undefined ? { secaggAuditDir: this.options.secaggAuditDir } : {}),
     });
     let attempt = 0;

@@ -3,6 +3,7 @@ import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js
 import type { SiteMessage } from '../../protos/gen/tessera/v1/SiteMessage.js';
 import type { Task__Output } from '../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult } from '../../protos/gen/tessera/v1/TaskResult.js';
+import type { PrivacySpend } from '../../protos/gen/tessera/v1/PrivacySpend.js';
 import type { AgentConfig } from '../../shared/src/config/agent-config.js';
 import type { SiteDataset } from '../../shared/src/data/index.js';
 import { errorMessage, TesseraError } from '../../shared/src/errors.js';
@@ -19,7 +20,7 @@ import {
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { scoreHistogramMetrics, VAL_EXAMPLES_KEY, VAL_PREFIX } from '../../shared/src/ml/metrics.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
-import { SecAggClient, type IntegerNoiseHook, type SiteIdentityPems } from './secagg/secagg-client.js';
+import { SecAggClient, type SiteIdentityPems, type SiteLevelSecAgg } from './secagg/secagg-client.js';
 import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
 import type { LedgerEntry } from './privacy/privacy-ledger.js';
 import { privatizeUpdate, type SiteLevelDp } from './privacy/site-level-update.js';
@@ -40,8 +41,6 @@ export interface TaskRunnerDeps {
   onFitDone?: (info: { taskId: string; round: number; weights: Float32Array; numExamples: number }) => void;
   /** The site's certificate, key and CA (PEM): secure aggregation signs and verifies keys with them. */
   identity: SiteIdentityPems;
-  /** Distributed-DP hook: integer noise after quantization, before masking (see {@link IntegerNoiseHook}). */
-  integerNoise?: IntegerNoiseHook;
   /** See `SecAggClientOptions.auditDir`. */
   secaggAuditDir?: string;
 }
@@ -73,7 +72,6 @@ export class TaskRunner {
       identity: deps.identity,
       policy: deps.policy.secureAggregation,
       logger: deps.logger,
-      ...(deps.integerNoise ? { integerNoise: deps.integerNoise } : {}),
       ...(deps.secaggAuditDir !== undefined ? { auditDir: deps.secaggAuditDir } : {}),
     });
   }
@@ -171,8 +169,13 @@ export class TaskRunner {
       proximalMu: t?.proximalMu ?? 0,
       seed: Number(t?.seed ?? 0) >>> 0,
     };
+    const advertise = task.secagg?.advertise;
+    // Refuse a round this site's secure-aggregation policy rejects before training or spending ε on it.
+    if (advertise) this.secagg.precheck({ studyId: task.studyId, round: task.round, attempt: advertise.attempt }, advertise);
     let spend: LedgerEntry | undefined;
     let siteLevel: SiteLevelDp | undefined;
+    let siteLevelSecure: SiteLevelSecAgg | undefined;
+    let charge: (() => Promise<PrivacySpend>) | undefined;
     const dp = t?.dp;
     if (dp) {
       if (dp.mode !== 'record' && dp.mode !== 'site') throw new Refusal('TESSERA_AGENT_POLICY', `unknown privacy mode '${dp.mode.slice(0, 32)}'`);
@@ -183,10 +186,18 @@ export class TaskRunner {
         throw new Refusal('TESSERA_AGENT_POLICY', 'DP settings out of range (noise, clip norm, sampling rate, δ, steps, rounds, shares or scale)');
       }
       // Site level: one Gaussian release of the update per round. Without secure aggregation the
-      // coordinator sees this site's update with only its share of the noise, and the site accounts so.
-      const zEff = dp.mode === 'site' && !dp.secureAggregation ? dp.noiseMultiplier / Math.sqrt(dp.noiseShares) : dp.noiseMultiplier;
-      if (this.deps.privacy) {
-        spend = await this.deps.privacy.authorize({
+      // coordinator sees this site's update with only its share of the noise, and the site accounts so;
+      // the site believes what the task *does* (a secure-aggregation stage), not what it claims.
+      const secure = task.secagg?.advertise != null;
+      if (dp.mode === 'site' && dp.secureAggregation !== secure) {
+        throw new Refusal('TESSERA_AGENT_POLICY', `site-level DP task says secure aggregation is ${dp.secureAggregation ? 'on' : 'off'} but the task ${secure ? 'runs' : 'does not run'} it`);
+      }
+      if (dp.mode === 'site' && secure && !(dp.countNoise >= 0 && Number.isFinite(dp.countNoise))) throw new Refusal('TESSERA_AGENT_POLICY', 'DP count noise out of range');
+      if (dp.mode === 'site' && !secure && dp.countNoise > 0) throw new Refusal('TESSERA_AGENT_POLICY', 'adaptive clipping needs secure aggregation');
+      const zEff = dp.mode === 'site' && !secure ? dp.noiseMultiplier / Math.sqrt(dp.noiseShares) : dp.noiseMultiplier;
+      const guard = this.deps.privacy;
+      if (guard) {
+        const request = {
           studyId: task.studyId,
           model: spec.name,
           noiseMultiplier: zEff,
@@ -195,10 +206,22 @@ export class TaskRunner {
           stepsPerRound: dp.mode === 'site' ? 1 : dp.stepsPerRound,
           plannedRounds: dp.plannedRounds,
           delta: dp.delta,
-        });
-        log.info({ mode: dp.mode, epsilonSpent: spend.epsilon, delta: spend.delta, accountant: spend.accountant, rounds: spend.rounds }, 'privacy budget charged');
+        };
+        const charged = (entry: LedgerEntry): LedgerEntry => {
+          log.info({ mode: dp.mode, epsilonSpent: entry.epsilon, delta: entry.delta, accountant: entry.accountant, rounds: entry.rounds }, 'privacy budget charged');
+          return entry;
+        };
+        if (secure) {
+          // Nothing derived from the records leaves before the masked input: check now, charge then
+          // (so an attempt abandoned before that stage costs no ε; a crash after it can only over-count).
+          await guard.check(request);
+          charge = async () => toPrivacySpend(charged(await guard.authorize(request)));
+        } else {
+          spend = charged(await guard.authorize(request));
+        }
       }
       if (dp.mode === 'record') cfg.dp = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.samplingRate, steps: dp.stepsPerRound };
+      else if (secure) siteLevelSecure = { clip: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noiseShares: dp.noiseShares, scale: dp.quantizationScale, ...(dp.countNoise > 0 ? { countNoise: dp.countNoise } : {}) };
       else siteLevel = { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noiseShares: dp.noiseShares, quantizationScale: dp.quantizationScale };
     } else {
       this.deps.privacy?.checkNonPrivate(task.studyId);
@@ -210,14 +233,22 @@ export class TaskRunner {
       log.info({ sigmaPerSite: Number(p.sigmaPerSite.toPrecision(4)) }, 'site-level DP: update clipped, quantised and noised');
     }
     this.deps.onFitDone?.({ taskId: task.taskId, round: task.round, weights: fit.weights, numExamples: fit.numExamples });
-    const advertise = task.secagg?.advertise;
     if (advertise) {
       // Secure aggregation: nothing is uploaded now; the quantized update waits, in memory, to be masked.
       const ctx = { studyId: task.studyId, round: task.round, attempt: advertise.attempt };
-      const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples);
+      const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples, siteLevelSecure, charge);
       log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started }, 'local training done (secure aggregation)');
       // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear.
-      return { result: { ...base, numExamples: 0, metrics: { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy }, secagg, durationMs: Date.now() - started } };
+      // Under DP the train-set metrics would be a non-private function of the records: not sent.
+      return {
+        result: {
+          ...base,
+          numExamples: 0,
+          metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
+          secagg,
+          durationMs: Date.now() - started,
+        },
+      };
     }
     this.secagg.checkPlaintextAllowed();
     const bytes = encodeWeights(fit.weights);
@@ -239,11 +270,11 @@ export class TaskRunner {
   }
 
   /** Stages 2–4 of secure aggregation; the masked input is uploaded like a plain update. */
-  private secaggStage(task: Task__Output, started: number): Done {
+  private async secaggStage(task: Task__Output, started: number): Promise<Done> {
     if (!task.secagg) throw new Refusal('TESSERA_SECAGG_STAGE', 'secure-aggregation task carries no stage');
     const ctx = { studyId: task.studyId, round: task.round, attempt: task.secagg.attempt };
-    const { result, upload } = this.secagg.stage(ctx, task.secagg);
-    const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result };
+    const { result, upload, privacy } = await this.secagg.stage(ctx, task.secagg);
+    const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result, ...(privacy ? { privacy } : {}) };
     if (!upload) return { result: { ...base, durationMs: Date.now() - started } };
     const sha256 = createHash('sha256').update(upload).digest();
     return {

@@ -43,6 +43,8 @@ export async function startFederation(opts: {
   examplesPerSite?: number;
   /** REST operators to provision (tokens land in `pki/operators/<id>/token`). @default none */
   operators?: { id: string; role: 'operator' | 'compliance' | 'site-admin'; site?: string }[];
+  /** Per-site additions: agent config keys (e.g. `privacy`) and a secure-aggregation audit folder. */
+  agent?: (siteId: string, dir: string) => { config?: Record<string, unknown>; secaggAuditDir?: string };
 }): Promise<Federation> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-it-'));
   const pkiDir = path.join(dir, 'pki');
@@ -83,6 +85,7 @@ export async function startFederation(opts: {
     siteCsv,
     async startAgent(index, onFitDone, agentLogger) {
       const id = siteIds[index] ?? `site-${index + 1}`;
+      const extra = opts.agent?.(id, dir) ?? {};
       const config = validateConfig(
         AgentConfigSchema,
         {
@@ -90,10 +93,17 @@ export async function startFederation(opts: {
           coordinator: `127.0.0.1:${coordinator.port}`,
           datasets: { 'synthetic-cohort': { csv: siteCsv[index] ?? '', schema: 'builtin:synthetic-cohort' } },
           reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+          ...extra.config,
         },
         'test',
       );
-      const agent = await SiteAgent.create({ config, baseDir: dir, logger: agentLogger ?? quietLogger(id), ...(onFitDone ? { onFitDone } : {}) });
+      const agent = await SiteAgent.create({
+        config,
+        baseDir: dir,
+        logger: agentLogger ?? quietLogger(id),
+        ...(onFitDone ? { onFitDone } : {}),
+        ...(extra.secaggAuditDir !== undefined ? { secaggAuditDir: extra.secaggAuditDir } : {}),
+      });
       agents.push(agent);
       runs.push(agent.run());
       return agent;

@@ -13,6 +13,7 @@ const present = existsSync(npz);
 interface Report {
   dataset: string;
   model: string;
+  secureAggregation: boolean;
   sites: { id: string; trainExamples: number; testExamples: number }[];
   rounds: { round: number; metrics: { loss: number; accuracy: number; auc?: number; valAuc?: number } }[];
   final: { auc: number | null; selectedRound: number | null; valAuc: number | null; lastRoundAuc: number | null; perSite: Record<string, { accuracy: number; testExamples: number }> };
@@ -45,6 +46,8 @@ describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind th
         expect(report.status).toBe('completed');
         expect(report.dataset).toBe('breastmnist');
         expect(report.model).toBe('cnn-breastmnist-deep');
+        // Secure aggregation is on: the train counts come from the sites' own caches, never the coordinator.
+        expect(report.secureAggregation).toBe(true);
         expect(report.sites.map((s) => s.id)).toEqual(['site-1', 'site-2', 'site-3']);
         expect(report.sites.reduce((a, s) => a + s.trainExamples, 0)).toBe(546);
         expect(report.sites.reduce((a, s) => a + s.testExamples, 0)).toBe(156);

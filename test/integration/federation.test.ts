@@ -102,4 +102,28 @@ describe('federation over mTLS on 127.0.0.1 with 3 real agents', () => {
     expect(lines.at(-1)).toContain("no study 'no-such-study'");
     expect(existsSync(out)).toBe(false);
   });
+
+  it('runs a Byzantine-robust fedmedian study (plaintext): each round commits the coordinate-wise median of the sites’ updates', async () => {
+    // Arrange
+    const inputDim = fed.agents[0]!.datasets.get('synthetic-cohort')!.train.d;
+    await expect(fed.coordinator.createStudy(makeStudy({ id: 'median-secure', inputDim, strategy: 'fedmedian' }))).rejects.toThrow(/secure aggregation reveals only their sum/);
+    updates.clear();
+    const study = await fed.coordinator.createStudy(makeStudy({ id: 'median-study', inputDim, rounds: 2, strategy: 'fedmedian', minSites: 3, secureAggregation: false }));
+
+    // Act
+    const done = await fed.coordinator.runStudy(study.id);
+
+    // Assert: the median of three is the middle value of each coordinate, exactly.
+    expect(done.status).toBe('completed');
+    const rounds = (await fed.coordinator.store.listRounds(study.id)).filter((r) => r.status === 'committed');
+    expect(rounds.map((r) => r.round)).toEqual([1, 2]);
+    for (const r of rounds) {
+      const ups = updates.get(r.round) ?? [];
+      expect(ups).toHaveLength(3);
+      const bytes = await fed.coordinator.models.get(r.modelOut!);
+      const actual = decodeWeights(bytes, bytes.byteLength / 4);
+      const expected = Float32Array.from(actual, (_, i) => ups.map((u) => u.weights[i]!).sort((a, b) => a - b)[1]!);
+      expect(Array.from(actual)).toEqual(Array.from(expected));
+    }
+  });
 });

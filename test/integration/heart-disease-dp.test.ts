@@ -14,6 +14,7 @@ const present = existsSync(path.join(dataDir, 'processed.cleveland.data'));
 
 interface Report {
   dataset: string;
+  secureAggregation: boolean;
   privacy: {
     mode: string;
     epsilon: number;
@@ -43,6 +44,8 @@ describe.skipIf(!present)(`tessera demo --dp-epsilon 1 --dp-delta 1e-5 on heart-
       // Assert: the report contract (exact field names) and a σ that really reaches (1, 1e-5).
       const p = report.privacy;
       expect(p.mode).toBe('record');
+      // Record-level DP composes with secure aggregation (on by default): the noisy update is masked.
+      expect(report.secureAggregation).toBe(true);
       expect(p.epsilon).toBe(1);
       expect(p.delta).toBe(1e-5);
       expect(p.accountant).toBe('pld');
@@ -65,7 +68,7 @@ describe.skipIf(!present)(`tessera demo --dp-epsilon 1 --dp-delta 1e-5 on heart-
 });
 
 describe('tessera demo --dp-mode site (synthetic cohort, 3 sites)', () => {
-  it('runs site-level DP-FedAvg: each site clips and noises its update, accounts its own share, and reports its ledger', async () => {
+  it('runs site-level DP-FedAvg under secure aggregation: each site adds its share of the noise, the sum carries σ, and every ledger charges σ', async () => {
     // Arrange
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-site-dp-'));
     const reportFile = path.join(dir, 'report.json');
@@ -78,16 +81,17 @@ describe('tessera demo --dp-mode site (synthetic cohort, 3 sites)', () => {
       );
       const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report & { status: string; sites: { id: string; trainExamples: number }[] };
 
-      // Assert: the demo's minSites is 2, so each site's share is σ/√2 and must reach ε = 8 alone.
+      // Assert: only the secure sum of ≥ minSites noise shares is decoded, so σ is that of the sum and
+      // each site's ledger charges the whole study's ε = 8 (not its share's).
       expect(report.status).toBe('completed');
+      expect(report.secureAggregation).toBe(true);
       const p = report.privacy;
       expect(p.mode).toBe('site');
-      expect(epsilonFor('pld', { q: 1, sigma: p.noiseMultiplier / Math.SQRT2, steps: 4 }, 1e-5)).toBeLessThanOrEqual(8);
+      const eps = epsilonFor('pld', { q: 1, sigma: p.noiseMultiplier, steps: 4 }, 1e-5);
+      expect(eps).toBeLessThanOrEqual(8);
+      expect(eps).toBeGreaterThan(7.9);
       expect(Object.keys(p.perSite).sort()).toEqual(['site-1', 'site-2', 'site-3']);
-      for (const s of Object.values(p.perSite)) {
-        expect(s.epsilon).toBeGreaterThan(0);
-        expect(s.epsilon).toBeLessThanOrEqual(8);
-      }
+      for (const s of Object.values(p.perSite)) expect(s.epsilon).toBeCloseTo(eps, 2);
       // Real example counts are still recorded, although the aggregate is unweighted.
       for (const s of report.sites) expect(s.trainExamples).toBeGreaterThan(1);
     } finally {

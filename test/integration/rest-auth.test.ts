@@ -131,8 +131,25 @@ describe('REST API authentication and roles (real coordinator, SQLite file, prov
     expect(conflict.statusCode).toBe(409);
     const missing = await fed.app.inject({ url: '/api/v1/studies/nope', headers: fed.auth('olga') });
     expect(missing.statusCode).toBe(404);
+    // A robust strategy cannot run under secure aggregation; a DP target that cannot be met is refused too.
+    const robust = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: { ...spec, id: 'x3', strategy: 'krum' } });
+    expect(robust.statusCode).toBe(400);
+    expect(robust.json<{ message: string }>().message).toContain('secure aggregation reveals only their sum');
+    const dpBad = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: { ...spec, id: 'x4', privacy: { mode: 'site', epsilon: 1, delta: 1e-5, adaptiveClipping: {} } } });
+    expect(dpBad.statusCode).toBe(400);
+    expect(dpBad.json<{ message: string }>().message).toContain('2 × countNoise > noiseMultiplier');
     // Nothing was created by the refused requests.
     expect((await fed.coordinator.store.listStudies()).map((s) => s.id).sort()).toEqual(['doomed', 'it-study']);
+  });
+
+  it('creates a DP study idempotently: the noise multiplier is calibrated at creation and a repeated POST of the same file is not a conflict', async () => {
+    const dp = makeStudy({ inputDim: INPUT_DIM, id: 'dp-study', privacy: { mode: 'record', epsilon: 2, delta: 1e-5, accountant: 'pld', clipNorm: 1, samplingRate: 0.3, stepsPerRound: 5 } });
+    const first = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: dp });
+    expect(first.statusCode).toBe(201);
+    const again = await fed.app.inject({ method: 'POST', url: '/api/v1/studies', headers: fed.auth('olga'), payload: dp });
+    expect(again.statusCode).toBe(201);
+    const stored = await fed.coordinator.store.getStudy('dp-study');
+    expect(stored?.spec.privacy?.noiseMultiplier).toBeGreaterThan(0);
   });
 
   it('records logins, refusals and the operator who created a study in the ledger, which verifies', async () => {

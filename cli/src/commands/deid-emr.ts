@@ -1,11 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../shared/src/deid/pseudonym.js';
 import { errorMessage, TesseraError } from '../../../shared/src/errors.js';
 import { ingestEmr } from '../../../site-agent/src/ingest/emr-ingest.js';
 import { ExitCode } from '../exit-codes.js';
-import { type CommandIo, processIo } from './command-io.js';
+import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
 const USAGE = 'usage: tessera deid-emr --in DIR --out DIR [--report FILE] [--secret FILE] [--dates shift|year]';
 
@@ -19,9 +18,8 @@ const USAGE = 'usage: tessera deid-emr --in DIR --out DIR [--report FILE] [--sec
  * 4 when the input folder cannot be read.
  */
 export async function deidEmrCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
+  const args = parseCommandArgs(
+    {
       args: argv,
       options: {
         in: { type: 'string' },
@@ -33,23 +31,17 @@ export async function deidEmrCommand(argv: string[], io: CommandIo = processIo):
       },
       strict: true,
       allowPositionals: false,
-    }).values;
-  } catch (err) {
-    io.err(`${errorMessage(err)}\n${USAGE}`);
-    return ExitCode.Usage;
-  }
-  if (args.help) {
-    io.out(USAGE);
-    return ExitCode.Ok;
-  }
+    },
+    USAGE,
+    io,
+  );
+  if (typeof args === 'number') return args;
   if (args.in === undefined || args.out === undefined || (args.dates !== 'shift' && args.dates !== 'year')) {
-    io.err(`--in and --out are required; --dates is shift or year\n${USAGE}`);
-    return ExitCode.Usage;
+    return usageError(io, '--in and --out are required; --dates is shift or year', USAGE);
   }
   const outDir = path.resolve(args.out);
   if (path.resolve(args.in) === outDir) {
-    io.err(`--out must differ from --in: the output folder holds only de-identified records\n${USAGE}`);
-    return ExitCode.Usage;
+    return usageError(io, '--out must differ from --in: the output folder holds only de-identified records', USAGE);
   }
   try {
     const secret = await loadOrCreateSiteSecret(args.secret ?? path.join(path.dirname(outDir), 'site-secret.hex'));

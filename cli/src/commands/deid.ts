@@ -1,13 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../../../shared/src/deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../shared/src/deid/pseudonym.js';
 import { errorMessage, InputError, TesseraError } from '../../../shared/src/errors.js';
 import { runDicomDeid } from '../../../site-agent/src/ingest/dicom-deid-gate.js';
 import { ExitCode } from '../exit-codes.js';
-import { type CommandIo, processIo } from './command-io.js';
+import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
 const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report FILE] [--secret FILE] [--profile FILE] [--check-pixels]
 
@@ -46,9 +45,8 @@ function defaultSecretPath(outDir: string): string {
  * options, 4 for an unusable folder, 1 for anything else.
  */
 export async function deidCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
+  const args = parseCommandArgs(
+    {
       args: argv,
       options: {
         in: { type: 'string' },
@@ -62,18 +60,13 @@ export async function deidCommand(argv: string[], io: CommandIo = processIo): Pr
       },
       strict: true,
       allowPositionals: false,
-    }).values;
-  } catch (err) {
-    io.err(`${errorMessage(err)}\n${USAGE}`);
-    return ExitCode.Usage;
-  }
-  if (args.help) {
-    io.out(USAGE);
-    return ExitCode.Ok;
-  }
+    },
+    USAGE,
+    io,
+  );
+  if (typeof args === 'number') return args;
   if (args.in === undefined || args.out === undefined) {
-    io.err(`--in and --out are required\n${USAGE}`);
-    return ExitCode.Usage;
+    return usageError(io, '--in and --out are required', USAGE);
   }
   try {
     const options = parseDeidOptions(args.options);

@@ -65,8 +65,9 @@ export function demoStudy(a: {
         : { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
     maxRoundAttempts: 3,
     seed: a.seed,
-    // Differential privacy and secure aggregation are not composed yet: a DP study runs plaintext.
-    secureAggregation: dp ? false : (a.secureAggregation ?? true),
+    // DP composes with secure aggregation: record-level noise is added in training, site-level noise in
+    // the integer domain right before masking.
+    secureAggregation: a.secureAggregation ?? true,
     secureAggregationOptions: { clip: 8, maxWeight: 16_384, weightBucket: 8, completeGraphUpTo: 32, stageTimeoutMs: 60_000 },
     ...(dp
       ? {

@@ -16,9 +16,10 @@ import { convertMedmnistToSites } from '../../../shared/src/data/medmnist-conver
 import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
 import { sharedDataDir } from '../../../shared/src/paths.js';
 import { provisionConsortium } from '../../../shared/src/pki/index.js';
-import { STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
+import { ROBUST_STRATEGIES, STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 import { tesseraBin } from '../bin-path.js';
+import { loadImageCache } from '../../../site-agent/src/ingest/image-study.js';
 import { DEMO_DEFAULTS, demoStudy, DP_DEFAULTS } from './demo-study.js';
 
 export const DEMO_USAGE = `tessera demo [options]
@@ -124,13 +125,15 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
   if (dataset === 'breastmnist' && (sites < 2 || sites > 3)) throw new UsageError('--sites: breastmnist is split over 2 or 3 sites');
-  // Differential privacy and secure aggregation are not composed yet: with --dp-epsilon the study runs plaintext.
-  // The breastmnist demo runs plaintext for now: its report's per-site train counts come from the coordinator,
-  // which under secure aggregation never learns them (the tabular datasets read them from the sites' files).
-  const secureAggregation = !values['no-secure-agg'] && values['dp-epsilon'] === undefined && dataset !== 'breastmnist';
+  const secureAggregation = !values['no-secure-agg'];
   if (secureAggregation && sites < 3) {
     throw new UsageError('secure aggregation needs at least 3 sites (with 2, each learns the other\'s update from the sum); add --no-secure-agg');
   }
+  const robust = (ROBUST_STRATEGIES as readonly string[]).includes(strategy);
+  if (robust && secureAggregation) {
+    throw new UsageError(`--strategy ${strategy} needs every site's update (secure aggregation reveals only the sum); add --no-secure-agg`);
+  }
+  if (strategy === 'krum' && sites < 5) throw new UsageError('--strategy krum needs at least 5 sites (2f + 3 with f = 1 Byzantine site)');
   let dp: DemoArgs['dp'];
   if (values['dp-epsilon'] !== undefined) {
     const epsilon = Number(values['dp-epsilon']);
@@ -276,7 +279,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const siteData: { id: string; dataset: Record<string, unknown> }[] = [];
   let inputDim: number;
   // Under secure aggregation the coordinator never learns a site's example count (only the sum of the
-  // bucketed counts), so the demo, which plays every site, reads the tabular sites' counts from their data.
+  // bucketed counts), so the demo, which plays every site, reads the sites' counts from their data.
   const localTrainExamples = new Map<string, number>();
   if (a.dataset === 'breastmnist') {
     const prepared = await prepareBreastmnist(a, say);
@@ -341,7 +344,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   );
   const studyFile = path.join(a.workdir, 'study.json');
   // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
-  const spec = demoStudy({ ...a, inputDim, minSites: a.dataset === 'breastmnist' ? siteData.length : Math.min(2, siteData.length) });
+  // Robust strategies compare every site's update: each round waits for all of them.
+  const allSites = a.dataset === 'breastmnist' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
+  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? siteData.length : Math.min(2, siteData.length) });
   writeFileSync(studyFile, yaml(spec));
   const children: ChildProcess[] = [];
   const logFd = (name: string): number => openSync(path.join(a.workdir, 'logs', `${name}.log`), 'a');
@@ -411,6 +416,16 @@ export async function demoCommand(argv: string[]): Promise<number> {
         }
       });
     });
+    if (a.dataset === 'breastmnist' && summary.secureAggregation) {
+      // The coordinator never learned the sites' train counts; the demo reads each site's de-identified cache.
+      const shape = getModelSpec(a.model ?? DEMO_DEFAULTS.breastmnist.model).inputShape ?? [28, 28, 1];
+      for (const s of siteData) {
+        const cache = s.dataset['cache'];
+        if (typeof cache !== 'string') continue;
+        const ds = await loadImageCache(cache, { shape, dataset: 'breastmnist' }).catch(() => undefined);
+        if (ds) localTrainExamples.set(s.id, ds.train.n);
+      }
+    }
     const report: DemoReport = {
       dataset: a.dataset,
       strategy: summary.strategy,

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ModelRepository } from '../../../coordinator/src/store/blob-store.js';
 import { SqliteCoordinatorStore } from '../../../coordinator/src/store/sqlite-store.js';
 import { errorMessage, InputError, TesseraError } from '../../../shared/src/errors.js';
@@ -9,7 +8,7 @@ import { exportTfjsModel } from '../../../shared/src/ml/export-tfjs.js';
 import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
 import { decodeWeights } from '../../../shared/src/ml/weights.js';
 import { ExitCode } from '../exit-codes.js';
-import { type CommandIo, processIo } from './command-io.js';
+import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
 const USAGE =
   'usage: tessera export-model --data-dir DIR --study ID [--round N | --version SHA256] --out DIR [--json]\n' +
@@ -37,9 +36,8 @@ export interface ExportModelReport {
  * found, 1 anything else.
  */
 export async function exportModelCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
+  const values = parseCommandArgs(
+    {
       args: argv,
       options: {
         'data-dir': { type: 'string' },
@@ -48,24 +46,23 @@ export async function exportModelCommand(argv: string[], io: CommandIo = process
         version: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
       },
       strict: true,
       allowPositionals: false,
-    }).values;
-  } catch (err) {
-    io.err(`${errorMessage(err)}\n${USAGE}`);
-    return ExitCode.Usage;
-  }
+    },
+    USAGE,
+    io,
+  );
+  if (typeof values === 'number') return values;
   const dataDir = values['data-dir'];
   const { study: studyId, out } = values;
   if (dataDir === undefined || studyId === undefined || out === undefined || (values.round !== undefined && values.version !== undefined)) {
-    io.err(`--data-dir, --study and --out are required; --round and --version exclude each other\n${USAGE}`);
-    return ExitCode.Usage;
+    return usageError(io, '--data-dir, --study and --out are required; --round and --version exclude each other', USAGE);
   }
   const round = values.round === undefined ? undefined : Number(values.round);
   if (round !== undefined && (!Number.isSafeInteger(round) || round < 0)) {
-    io.err(`--round must be a non-negative integer\n${USAGE}`);
-    return ExitCode.Usage;
+    return usageError(io, '--round must be a non-negative integer', USAGE);
   }
   const dbFile = path.join(dataDir, 'coordinator.sqlite');
   if (!existsSync(dbFile)) {

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
 import { ConfigError, errorMessage, ProvisionError } from '../../../shared/src/errors.js';
 import { type ManifestCertificate, provisionConsortium, type ProvisionSummary } from '../../../shared/src/pki/index.js';
 import { ExitCode } from '../exit-codes.js';
-import { type CommandIo, processIo } from './command-io.js';
+import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
 const USAGE = 'usage: tessera provision --config consortium.yaml --out DIR [--force] [--json]';
 
@@ -15,9 +14,8 @@ const USAGE = 'usage: tessera provision --config consortium.yaml --out DIR [--fo
  * `--force`, 1 for anything else.
  */
 export async function provisionCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
+  const args = parseCommandArgs(
+    {
       args: argv,
       options: {
         config: { type: 'string' },
@@ -27,14 +25,13 @@ export async function provisionCommand(argv: string[], io: CommandIo = processIo
       },
       strict: true,
       allowPositionals: false,
-    }).values;
-  } catch (err) {
-    io.err(`${errorMessage(err)}\n${USAGE}`);
-    return ExitCode.Usage;
-  }
+    },
+    USAGE,
+    io,
+  );
+  if (typeof args === 'number') return args;
   if (args.config === undefined || args.out === undefined) {
-    io.err(`--config and --out are required\n${USAGE}`);
-    return ExitCode.Usage;
+    return usageError(io, '--config and --out are required', USAGE);
   }
   try {
     let text: string;

@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { errorMessage, ProvisionError } from '../../../shared/src/errors.js';
 import { revokeCertificate, type RevokeCertificateOptions } from '../../../shared/src/pki/index.js';
 import { ExitCode } from '../exit-codes.js';
-import { type CommandIo, processIo } from './command-io.js';
+import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
 const USAGE = 'usage: tessera revoke --ca-dir DIR (--site ID | --serial HEX) [--reason TEXT]';
 
@@ -18,9 +17,8 @@ export function revokeCommand(argv: string[], io: CommandIo = processIo): Promis
 }
 
 function runRevoke(argv: string[], io: CommandIo): number {
-  let args;
-  try {
-    args = parseArgs({
+  const args = parseCommandArgs(
+    {
       args: argv,
       options: {
         'ca-dir': { type: 'string' },
@@ -30,15 +28,14 @@ function runRevoke(argv: string[], io: CommandIo): number {
       },
       strict: true,
       allowPositionals: false,
-    }).values;
-  } catch (err) {
-    io.err(`${errorMessage(err)}\n${USAGE}`);
-    return ExitCode.Usage;
-  }
+    },
+    USAGE,
+    io,
+  );
+  if (typeof args === 'number') return args;
   const caDir = args['ca-dir'];
   if (caDir === undefined || (args.site === undefined) === (args.serial === undefined)) {
-    io.err(`--ca-dir and exactly one of --site and --serial are required\n${USAGE}`);
-    return ExitCode.Usage;
+    return usageError(io, '--ca-dir and exactly one of --site and --serial are required', USAGE);
   }
   const common = { caDir, reason: args.reason, now: io.now() };
   const options: RevokeCertificateOptions =

@@ -51,6 +51,8 @@ export interface FederationEndpointDeps {
   /** Observer for bytes moved (benchmarks, metrics). */
   onBytes?: (direction: 'in' | 'out', bytes: number) => void;
   now?: () => number;
+  /** Receives store writes that run after a stream ends, so shutdown can wait for them before closing the store. */
+  track?: (write: Promise<void>) => void;
 }
 
 function peerCert(call: { getAuthContext(): AuthContext | null }): Buffer | undefined {
@@ -116,9 +118,10 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
       if (session) {
         deps.sessions.unregister(session);
         log.info({ siteId: identity.siteId }, 'site disconnected');
-        deps.store.setSiteConnected(identity.siteId, false, now()).catch((e: unknown) => {
+        const write = deps.store.setSiteConnected(identity.siteId, false, now()).catch((e: unknown) => {
           log.error({ err: errorMessage(e) }, 'could not record site disconnect');
         });
+        deps.track?.(write);
         session = undefined;
       }
     };

@@ -1,5 +1,6 @@
 import { AuditKind } from '../../../shared/src/audit/index.js';
 import { epsilonFor } from '../../../shared/src/dp/accountant.js';
+import { siteNoiseShareFactor } from '../../../shared/src/dp/study-privacy.js';
 import type { AuditLedger } from '../audit/audit-ledger.js';
 import type { CoordinatorEvent } from '../rounds/events.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
@@ -101,7 +102,8 @@ export function dpPrivacyBudgets(deps: DpBudgetDeps): PrivacyBudgetSource {
         if (p === undefined || p.noiseMultiplier === undefined) return entry;
         // Site level without secure aggregation: each site's release carries its share σ/√minSites.
         const site = p.mode === 'site';
-        const sigma = site ? p.noiseMultiplier / Math.sqrt(specs.get(entry.studyId)?.minSites ?? 1) : p.noiseMultiplier;
+        const spec = specs.get(entry.studyId);
+        const sigma = p.noiseMultiplier / (spec ? siteNoiseShareFactor(spec, p) : 1);
         const steps = entry.roundsParticipated * (site ? 1 : p.stepsPerRound);
         const computed = steps === 0 ? 0 : epsilonFor(p.accountant, { q: site ? 1 : p.samplingRate, sigma, steps }, p.delta);
         const live = reported.get(`${entry.studyId}/${entry.siteId}`);

@@ -1,6 +1,7 @@
 import type { DpConfig } from '../../../protos/gen/tessera/v1/DpConfig.js';
 import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
+import { nextClipNorm, siteLevelScale, updatePartNoiseMultiplier } from '../../../shared/src/dp/site-level.js';
 import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js';
@@ -21,7 +22,7 @@ import type {
 import type { EventSink } from './events.js';
 import { assertRoundTransition } from './round-state.js';
 import { SecAggWorkflow } from './secagg-workflow.js';
-import { encodeStrategyState } from './strategy-state.js';
+import { decodeStrategyState, encodeStrategyState } from './strategy-state.js';
 
 export interface RoundDeps {
   store: CoordinatorStore;
@@ -70,6 +71,11 @@ export class RoundWorkflow {
   private status: RoundStatus = 'waiting';
   private readonly phases: Record<string, PhaseTiming> = {};
   private record!: RoundRecord;
+  /** Site-level DP: this round's L2 clipping bound (moves between rounds with adaptive clipping). */
+  private clipNorm: number | undefined;
+  /** Secure rounds: sites in the cohort and parameters of the model (they fix the integer DP encoding). */
+  private cohortSize = 0;
+  private numParams = 0;
 
   constructor(
     private readonly deps: RoundDeps,
@@ -128,10 +134,16 @@ export class RoundWorkflow {
     let updates: ClientUpdate[];
     let fitMetrics: { n: number; loss: number; accuracy: number }[];
     let fitSites: string[];
-    // DP studies (`privacy`) keep the plaintext path for now: their per-site privacy ledgers ride on the fit
-    // result, and composing DP noise with the masks (the site's integer-noise hook) is not wired yet.
-    if (this.spec.secureAggregation && this.spec.privacy === undefined) {
+    this.clipNorm = await this.currentClipNorm();
+    this.cohortSize = cohort.length;
+    this.numParams = global.length;
+    let nextClip: number | undefined;
+    if (this.spec.secureAggregation) {
+      const privacy = this.spec.privacy;
+      const siteLevel = privacy?.mode === 'site' ? { scale: this.siteLevelScale(privacy), withCount: privacy.adaptiveClipping !== undefined } : undefined;
       const secure = await new SecAggWorkflow({
+        ...(siteLevel ? { siteLevel } : {}),
+        onSiteResult: (siteId, r) => this.reportSitePrivacy(siteId, r),
         deps: this.deps,
         spec: this.spec,
         ctx: { studyId: this.spec.id, round: this.round, attempt },
@@ -149,6 +161,14 @@ export class RoundWorkflow {
       updates = [{ siteId: 'secure-aggregate', weights: secure.fit.mean, numExamples: 1 }];
       fitMetrics = secure.fit.metrics.map((m) => ({ n: 1, ...m }));
       fitSites = secure.fit.contributors;
+      const adaptive = privacy?.adaptiveClipping;
+      if (adaptive && secure.fit.noisyUnclipped !== undefined && this.clipNorm !== undefined) {
+        nextClip = nextClipNorm(this.clipNorm, secure.fit.noisyUnclipped, fitSites.length, { targetQuantile: adaptive.targetQuantile, learningRate: adaptive.learningRate, countNoise: adaptive.countNoise ?? 0 });
+        this.deps.logger.info(
+          { studyId: this.spec.id, round: this.round, clipNorm: this.clipNorm, nextClipNorm: nextClip, noisyUnclippedFraction: Number((secure.fit.noisyUnclipped / fitSites.length).toFixed(3)) },
+          'adaptive clipping: next bound from the noisy count of unclipped sites',
+        );
+      }
     } else {
       const fits = await this.fitPhase(cohort, global.length);
       if (fits.length < this.spec.minSites) {
@@ -175,6 +195,8 @@ export class RoundWorkflow {
     // DP sites send no training metrics (they would be a non-private function of their data).
     const trainMetrics = weighted(fitMetrics.filter((f) => Number.isFinite(f.loss) && Number.isFinite(f.accuracy)));
 
+    // Adaptive clipping: the next round's bound commits with this round (a crash cannot skip or repeat a step).
+    const clipState = this.spec.privacy?.adaptiveClipping ? (nextClip ?? this.clipNorm) : undefined;
     const endedAt = now();
     const evaluating = this.phases['evaluating'];
     if (evaluating) evaluating.endedAt = endedAt;
@@ -186,7 +208,7 @@ export class RoundWorkflow {
       metrics,
       trainMetrics,
       phases: this.phases,
-      strategyState: encodeStrategyState(this.strategy.state()),
+      strategyState: encodeStrategyState({ ...this.strategy.state(), ...(clipState !== undefined ? { clipNorm: clipState } : {}) }),
       now: endedAt,
     });
     assertRoundTransition(this.status, 'committed');
@@ -235,13 +257,55 @@ export class RoundWorkflow {
     };
   }
 
+  /** This round's site-level clipping bound: the study's, or where adaptive clipping left it at the last commit. */
+  private async currentClipNorm(): Promise<number | undefined> {
+    const p = this.spec.privacy;
+    if (p?.mode !== 'site') return undefined;
+    if (!p.adaptiveClipping) return p.clipNorm;
+    const saved = await this.deps.store.getStrategyState(this.spec.id);
+    return (saved != null ? decodeStrategyState(saved).clipNorm : undefined) ?? p.clipNorm;
+  }
+
+  /** Integer units per unit of update for site-level DP under secure aggregation (no wrap up to 12σ). */
+  private siteLevelScale(p: NonNullable<StudySpec['privacy']>): number {
+    if (p.noiseMultiplier === undefined) throw new Error(`study ${this.spec.id}: privacy.noiseMultiplier was not resolved`);
+    const countNoise = p.adaptiveClipping?.countNoise;
+    return siteLevelScale({
+      clip: this.clipNorm ?? p.clipNorm,
+      noiseMultiplier: updatePartNoiseMultiplier(p.noiseMultiplier, countNoise !== undefined ? { countNoise } : undefined),
+      noiseShares: this.spec.minSites,
+      cohortSize: this.cohortSize,
+      dim: this.numParams,
+    });
+  }
+
+  /** A DP site's own ledger after this round (its accountant, its budget): logged and emitted, never enforced here. */
+  private reportSitePrivacy(siteId: string, r: TaskResult__Output): void {
+    if (!r.privacy) return;
+    this.deps.logger.info(
+      { siteId, round: this.round, studyId: this.spec.id, epsilonSpent: r.privacy.epsilon, delta: r.privacy.delta, accountant: r.privacy.accountant.slice(0, 8), dpRounds: r.privacy.rounds },
+      'site privacy ledger',
+    );
+    this.deps.emit({
+      type: 'site-privacy',
+      studyId: this.spec.id,
+      round: this.round,
+      siteId,
+      epsilon: r.privacy.epsilon,
+      delta: r.privacy.delta,
+      accountant: r.privacy.accountant.slice(0, 8),
+      dpRounds: r.privacy.rounds,
+    });
+  }
+
   /** The task's DP settings; the noise multiplier was calibrated when the study was created. */
   private dpConfig(p: NonNullable<StudySpec['privacy']>): DpConfig {
     if (p.noiseMultiplier === undefined) throw new Error(`study ${this.spec.id}: privacy.noiseMultiplier was not resolved`);
+    const secure = this.spec.secureAggregation;
     return {
       mode: p.mode,
       noiseMultiplier: p.noiseMultiplier,
-      clipNorm: p.clipNorm,
+      clipNorm: this.clipNorm ?? p.clipNorm,
       samplingRate: p.samplingRate,
       stepsPerRound: p.stepsPerRound,
       plannedRounds: this.spec.rounds,
@@ -249,10 +313,11 @@ export class RoundWorkflow {
       delta: p.delta,
       accountant: p.accountant,
       noiseShares: this.spec.minSites,
-      // 2^20 integer units per clipping bound: rounding adds at most √d to the integer L2 norm.
-      quantizationScale: 2 ** 20 / p.clipNorm,
-      // Secure aggregation is not in the round workflow yet: the coordinator sees each update.
-      secureAggregation: false,
+      // Plain: 2^20 integer units per clipping bound (rounding adds at most √d to the integer L2 norm).
+      // Secure: as many units as the cohort's 32-bit sum allows with 12σ of noise headroom.
+      quantizationScale: secure && p.mode === 'site' ? this.siteLevelScale(p) : 2 ** 20 / (this.clipNorm ?? p.clipNorm),
+      secureAggregation: secure,
+      countNoise: p.adaptiveClipping?.countNoise ?? 0,
     };
   }
 
@@ -290,23 +355,7 @@ export class RoundWorkflow {
           update: { siteId, weights, numExamples: this.spec.privacy?.mode === 'site' ? 1 : r.numExamples },
           metrics: { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN },
         };
-        if (r.privacy) {
-          // The site's own ledger after this round (its accountant, its budget): shown, never enforced here.
-          this.deps.logger.info(
-            { siteId, round: this.round, studyId: this.spec.id, epsilonSpent: r.privacy.epsilon, delta: r.privacy.delta, accountant: r.privacy.accountant.slice(0, 8), dpRounds: r.privacy.rounds },
-            'site privacy ledger',
-          );
-          this.deps.emit({
-            type: 'site-privacy',
-            studyId: this.spec.id,
-            round: this.round,
-            siteId,
-            epsilon: r.privacy.epsilon,
-            delta: r.privacy.delta,
-            accountant: r.privacy.accountant.slice(0, 8),
-            dpRounds: r.privacy.rounds,
-          });
-        }
+        this.reportSitePrivacy(siteId, r);
       } catch (err) {
         problem = { outcome: 'invalid', reason: errorMessage(err) };
         await this.deps.uploads.discard(task.taskId ?? '');

@@ -17,6 +17,7 @@ import {
   type SessionContext,
   type SignedKeys,
 } from '../../../shared/src/secagg/index.js';
+import { decodeSiteLevelSum } from '../../../shared/src/dp/site-level.js';
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { TaskOutcome } from '../sessions/site-sessions.js';
 import type { SiteOutcome } from '../store/coordinator-store.js';
@@ -62,6 +63,8 @@ export interface SecureFit {
   contributors: string[];
   /** Training metrics the contributors reported (unweighted: their example counts stay secret). */
   metrics: { loss: number; accuracy: number }[];
+  /** Site-level DP with adaptive clipping: the noisy number of contributors whose update was within the bound. */
+  noisyUnclipped?: number;
 }
 
 /** What a site's failed stage is recorded as. */
@@ -79,6 +82,13 @@ export interface SecAggWorkflowOptions {
   /** Builds the FIT task of a site (the first stage rides on it). */
   fitTask(siteId: string): Task;
   taskId(stage: string, siteId: string): string;
+  /**
+   * Site-level DP: the sites send their clipped, noised integer updates themselves (unweighted, weight 1
+   * each) at `scale` units per unit, plus — with adaptive clipping — one count coordinate before the weight.
+   */
+  siteLevel?: { scale: number; withCount: boolean };
+  /** Sees each site's stage results that may carry its DP ledger (a DP site charges when it sends its masked input). */
+  onSiteResult?: (siteId: string, result: TaskResult__Output) => void;
 }
 
 /**
@@ -127,7 +137,8 @@ export class SecAggWorkflow {
     const config = secAggConfigFor(spec, ctx, cohort);
     const t = config.threshold;
     const need = Math.max(t, spec.minSites);
-    const length = global.length + 1;
+    const siteLevel = this.o.siteLevel;
+    const length = global.length + 1 + (siteLevel?.withCount ? 1 : 0);
     this.aggregator = new SecAggAggregator(ctx, config, length);
     const agg = this.aggregator;
     const emit = (phase: string, sites: number): void => deps.emit({ type: 'round-phase', studyId: spec.id, round: ctx.round, attempt: ctx.attempt, phase, sites });
@@ -158,6 +169,7 @@ export class SecAggWorkflow {
           return;
         }
         agg.keys.set(siteId, keys);
+        this.o.onSiteResult?.(siteId, r);
         this.metrics.set(siteId, { loss: r.metrics['loss'] ?? Number.NaN, accuracy: r.metrics['accuracy'] ?? Number.NaN });
       }),
     );
@@ -200,6 +212,7 @@ export class SecAggWorkflow {
         );
         deps.expectUpdate(taskId, undefined);
         if (!r) return;
+        this.o.onSiteResult?.(siteId, r);
         try {
           const bytes = await deps.uploads.read(taskId);
           if (bytes.byteLength !== length * 4) throw new SecAggError('TESSERA_SECAGG_PARAMS', `masked input has ${bytes.byteLength} bytes, expected ${length * 4}`);
@@ -240,11 +253,20 @@ export class SecAggWorkflow {
     deps.onSecureSum?.({ studyId: spec.id, round: ctx.round, attempt: ctx.attempt, sum: sum.slice(), contributors: survivors });
     const ints = new Int32Array(sum.buffer, sum.byteOffset, length);
     const weightSum = (sum[length - 1] as number);
-    const delta = dequantizeMean(ints.subarray(0, global.length), weightSum, { clip: config.clip, cohortSize: config.cohort.length, maxWeight: config.maxWeight });
+    let delta: Float32Array;
+    let noisyUnclipped: number | undefined;
+    if (siteLevel) {
+      // Every site weighs 1 under site-level DP: the secure weight sum is the number of contributors.
+      if (weightSum !== survivors.length) return this.finish(`the secure weight sum ${weightSum} is not the ${survivors.length} contributors of a site-level DP round`);
+      ({ meanDelta: delta, noisyUnclipped } = decodeSiteLevelSum(ints, global.length, siteLevel.scale, survivors.length, siteLevel.withCount));
+    } else {
+      delta = dequantizeMean(ints.subarray(0, global.length), weightSum, { clip: config.clip, cohortSize: config.cohort.length, maxWeight: config.maxWeight });
+    }
     const mean = new Float32Array(global.length);
     for (let i = 0; i < mean.length; i++) mean[i] = (global[i] as number) + (delta[i] as number);
     await this.finish(null);
-    return { ok: true, fit: { mean, contributors: survivors, metrics: survivors.map((s) => this.metrics.get(s) ?? { loss: Number.NaN, accuracy: Number.NaN }) } };
+    const metrics = survivors.map((s) => this.metrics.get(s) ?? { loss: Number.NaN, accuracy: Number.NaN });
+    return { ok: true, fit: { mean, contributors: survivors, metrics, ...(noisyUnclipped !== undefined ? { noisyUnclipped } : {}) } };
   }
 
   /** Records every site's outcome (once, for the whole session) and returns the failure, if any. */

@@ -1,10 +1,12 @@
 import { ConfigError } from '../../../shared/src/errors.js';
 import { FedAvg } from './fedavg.js';
 import { FedOpt, type FedOptOptions } from './fedopt.js';
+import { RobustAggregate, robustMinUpdates, type RobustName, type RobustOptions } from './robust.js';
+import { ROBUST_STRATEGIES, type StudySpec } from '../../../shared/src/study/study-spec.js';
 import { STRATEGY_NAMES, type Strategy, type StrategyName } from './strategy.js';
 
 /** Options for {@link createStrategy} and {@link strategyTrainingOverrides}; each strategy reads its own. */
-export interface StrategyOptions extends FedOptOptions {
+export interface StrategyOptions extends FedOptOptions, RobustOptions {
   /**
    * FedProx proximal coefficient μ sent to the sites (ignored by other strategies).
    * @default 0.01
@@ -41,6 +43,15 @@ export function createStrategy(name: StrategyName, options: StrategyOptions = {}
         if (err instanceof RangeError) throw new ConfigError(err.message, { field: `strategy.${name}` }, { cause: err });
         throw err;
       }
+    case 'fedmedian':
+    case 'fedtrimmedavg':
+    case 'krum':
+      try {
+        return new RobustAggregate(name, options);
+      } catch (err) {
+        if (err instanceof RangeError) throw new ConfigError(err.message, { field: `strategyOptions` }, { cause: err });
+        throw err;
+      }
   }
 }
 
@@ -63,4 +74,22 @@ export function strategyTrainingOverrides(name: StrategyName, options: StrategyO
     throw new ConfigError("'strategy.proximalMu' must be a finite number ≥ 0", { field: 'strategy.proximalMu' });
   }
   return { proximalMu: mu };
+}
+
+/**
+ * Checks a study's strategy against the rest of the study: its options, that a robust strategy (which
+ * needs every site's update) runs without secure aggregation, and that Krum gets enough sites.
+ * @throws ConfigError naming the field.
+ */
+export function checkStudyStrategy(spec: Pick<StudySpec, 'id' | 'strategy' | 'strategyOptions' | 'secureAggregation' | 'minSites'>): void {
+  createStrategy(spec.strategy, spec.strategyOptions);
+  if (!(ROBUST_STRATEGIES as readonly string[]).includes(spec.strategy)) return;
+  const name = spec.strategy as RobustName;
+  if (spec.secureAggregation) {
+    throw new ConfigError(`study '${spec.id}': strategy '${name}' needs every site's update, but secure aggregation reveals only their sum; set secureAggregation: false`, { field: 'strategy' });
+  }
+  const need = robustMinUpdates(name, spec.strategyOptions);
+  if (spec.minSites < need) {
+    throw new ConfigError(`study '${spec.id}': strategy '${name}' needs at least ${need} sites per round (2·byzantineSites + 3 for Krum); minSites is ${spec.minSites}`, { field: 'minSites' });
+  }
 }

@@ -3,6 +3,7 @@ export { STRATEGY_NAMES, type ClientUpdate, type Strategy, type StrategyName, ty
 export { WeightedAccumulator } from './weighted-accumulator.js';
 export { partitionUpdates, validateUpdate, validateUpdates, type RejectedUpdate } from './validate-updates.js';
 export { FedAvg, weightedMean } from './fedavg.js';
+export { DEFAULT_TRIM_FRACTION, RobustAggregate, robustMinUpdates, type RobustName, type RobustOptions } from './robust.js';
 export {
   FedOpt,
   compileFedOptOptions,
@@ -12,6 +13,7 @@ export {
 } from './fedopt.js';
 export {
   DEFAULT_PROXIMAL_MU,
+  checkStudyStrategy,
   createStrategy,
   strategyTrainingOverrides,
   type StrategyOptions,

@@ -43,10 +43,14 @@ export const CLINICAL: ReadonlySet<string> = new Set([
   'recieve', 'mri', 'bilat', 'av', 'rij', 'lij', 'og', 'maint', 'lp', 'extubation', 'uop', 'nbp', 'hosp', 'diamox', 'cd', 'careview',
   'camode', 'bld', 'approx', 'sxn', 'rca', 'lad', 'midnoc', 'prev', 'lipline', 'kvo', 'doppler', 'cordis', 'cmv', 'antecubital',
   'ambu', 'amb', 'waterseal', 'vs', 'rx', 'tx', 'rv', 'lv', 'tpp', 'rhonci', 'thermodilution', 't-berg', 'respalor', 'svn', 'qs',
-  'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein',
+  'pmicu', 'go', "con't", 'aline', 'fhpa', 'fhp', 'suct', 'prox', "dc'd", 'sang', 'wein', 'usoh', 'pcp',
   'sr-st', 'st', 'svt', 'pvc', 'pvcs', 'pac', 'pacs', 'vfib', 'vtach', 'aflutter', 'ivp', 'ivpb', 'pca', 'epidural', 'tele',
+  // Languages and nationalities, written next to a relation in interpreter notes ("daughter, russian speaking").
+  'russian', 'spanish', 'portuguese', 'korean', 'chinese', 'mandarin', 'cantonese', 'vietnamese', 'haitian', 'creole', 'polish',
+  'italian', 'greek', 'arabic', 'farsi', 'hindi', 'urdu', 'somali', 'amharic', 'verdean', 'albanian', 'armenian', 'ukrainian',
+  'tagalog', 'japanese', 'hebrew', 'yiddish', 'french', 'german', 'bengali', 'punjabi', 'gujarati', 'turkish', 'khmer', 'lao', 'hmong',
 ]);
-export const SIGNATURE_ROLES: ReadonlySet<string> = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn']);
+export const SIGNATURE_ROLES: ReadonlySet<string> = new Set(['rrt', 'rn', 'crt', 'md', 'np', 'lpn', 'msw', 'lcsw', 'lics', 'rph', 'pharmd', 'cns', 'snm', 'sn', 'bsn', 'msn', 'rnc', 'ccrn', 'lvn', 'rcp']);
 export const PLACE_BEFORE: ReadonlySet<string> = new Set(['to', 'from', 'at', 'via', 'transfer', 'transferred', 'admitted']);
 export const WEEKDAYS: ReadonlySet<string> = new Set(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'mon', 'tues', 'wed', 'thurs', 'fri', 'sat', 'sun']);
 export const FACILITY: ReadonlySet<string> = new Set([
@@ -74,7 +78,12 @@ export const BEFORE_NUMBER: ReadonlySet<string> = new Set([
   'line', 'lumen', 'french', 'fr', 'gauge', 'tube', 'trach', 'shiley', 'portex', 'bivona', 'ett', 'level', 'mode', 'vent', 'setting',
 ]);
 /** Health-care roles written before a name ("NP Grace", "resident Smith"). */
-export const ROLES_BEFORE: ReadonlySet<string> = new Set(['np', 'rn', 'pa', 'md', 'resident', 'intern', 'fellow', 'attending', 'nurse', 'crna', 'rrt', 'pct', 'sw']);
+export const ROLES_BEFORE: ReadonlySet<string> = new Set([
+  'np', 'rn', 'pa', 'md', 'resident', 'intern', 'fellow', 'attending', 'nurse', 'crna', 'rrt', 'pct', 'sw', 'therapist', 'tech', 'aide',
+  'sitter', 'interpreter', 'translator', 'student',
+]);
+/** Clinicians' roles written before a person's name and rarely before anything else ("NP Kim", "resident Okafor"); not PA, also the pulmonary artery. */
+export const NAMED_ROLES: ReadonlySet<string> = new Set(['np', 'resident', 'intern', 'fellow', 'attending', 'crna']);
 /** Verbs after which "to/from/at X" names a place ("transferred to X", "seen at X"). */
 export const MOVED: ReadonlySet<string> = new Set([
   'transferred', 'transfered', 'transfer', 'xfer', 'xferred', 'admitted', 'readmitted', 'sent', 'discharged', 'taken', 'brought', 'went',
@@ -88,4 +97,11 @@ export const UNITS: ReadonlySet<string> = new Set([
   'stepdown', 'vicu', 'cmi', 'hospice', 'home', 'ward', 'room', 'bed', 'acute', 'step', 'dialysis', 'radiology', 'nuclear', 'surgery',
   'endoscopy', 'cardiology', 'neurology', 'medicine', 'ems', 'ems', 'ambulance', 'triage', 'pcu', 'imc', 'ccu/csru', 'fmc', 'psvt', 'vt', 'vf', 'afib', 'sr', 'nsr', 'svt',
   'pm', 'am', 'noc', 'unit', 'tsicu', 'hd', 'cvvh', 'vent', 'mask', 'nc', 'fm', 'rr', 'hr', 'bp',
+]);
+/** US state abbreviations (postal codes and the common short forms): a state alone is not PHI under Safe Harbor. */
+export const STATE_ABBREVIATIONS: ReadonlySet<string> = new Set([
+  'al', 'ak', 'az', 'ar', 'ca', 'co', 'ct', 'de', 'fl', 'ga', 'hi', 'ia', 'id', 'il', 'in', 'ks', 'ky', 'la', 'ma', 'md', 'me', 'mi',
+  'mn', 'mo', 'ms', 'mt', 'nc', 'nd', 'ne', 'nh', 'nj', 'nm', 'nv', 'ny', 'oh', 'ok', 'or', 'pa', 'ri', 'sc', 'sd', 'tn', 'tx', 'ut',
+  'va', 'vt', 'wa', 'wi', 'wv', 'wy', 'dc', 'ala', 'ariz', 'ark', 'calif', 'cal', 'colo', 'conn', 'del', 'fla', 'ill', 'ind', 'kan',
+  'mass', 'mich', 'minn', 'miss', 'mont', 'neb', 'nev', 'okla', 'ore', 'penn', 'penna', 'tenn', 'tex', 'wash', 'wis', 'wisc', 'wyo',
 ]);

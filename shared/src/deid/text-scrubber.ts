@@ -2,16 +2,19 @@
  * Free-text PHI scrubber for clinical notes, report text and DICOM descriptors ("Clean Descriptors").
  *
  * Three layers, all local (no network, no model weights):
- * 1. patterns: dates (numeric, ISO, month names, two-digit years in history context), phone and pager
- *    numbers, e-mail, URLs, IP addresses, SSNs, device (GS1 UDI) and vehicle (VIN) identifiers, numbers
- *    announced by an identifier word (MRN, account, licence...), ages over 89;
+ * 1. patterns: dates (numeric, dotted, ISO, year-first, ranges, month names, two-digit years in history
+ *    context), phone and pager numbers with extensions, e-mail, URLs, IP addresses, SSNs, device (GS1 UDI)
+ *    and vehicle (VIN) identifiers, numbers announced by an identifier word (MRN, account, licence...),
+ *    ZIP codes after a ZIP cue or a state code, ages over 89 (digits or words);
  * 2. dictionaries: US Census first names and surnames that are not also English words ({@link lexicon});
  * 3. context rules: a word after a title (Dr, Mr, Mrs), a relation (wife, son, daughter) or a verb of
  *    contact (paged, called, per), before "MD"/"RN" or "aware"; place names before a facility word
  *    (HOSPITAL, REHAB, MEMORIAL) or after "St."; places after a movement verb ("transferred from X"),
  *    before a ward number ("to X 6"), after "lives in" or "works for"; names before a relation ("X (daughter)"),
- *    after "HCP is" or a role ("NP X"), and capitalised pairs of listed names; plus per-record known identifiers (the patient's own
- *    names, MRN, phone and address from the structured record).
+ *    after "HCP is" or a role ("NP X", "Covering MD: X"), initials ("k. vasquez", "R OKAFOR ORDERED"),
+ *    words right before a phone number, and capitalised pairs of listed names; a state on its own is left
+ *    (Safe Harbor keeps it); plus per-record known identifiers (the patient's own names, MRN, phone and
+ *    address from the structured record).
  *
  * Measured on the PhysioNet deid 1.1 gold standard by `npm run bench -- deid-text` (see
  * docs/explanation/safe-harbor.md for the figures and the known gaps).
@@ -23,11 +26,13 @@ import {
   CONTACT_VERBS,
   FACILITY,
   MOVED,
+  NAMED_ROLES,
   PLACE_BEFORE,
   RELATIONS,
   ROLES_AFTER,
   ROLES_BEFORE,
   SIGNATURE_ROLES,
+  STATE_ABBREVIATIONS,
   STOP,
   TITLES,
   UNITS,
@@ -78,17 +83,25 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
     re: /(?:\b(?:phone|telephone|tel|cell|cellphone|mobile|home|work|office|beeper|pager|number|contact|ph|fax|call|reached|reach)s?\b|#)\.?\s*(?:#|no\.?|number|at)?\s*[:#=-]?\s*((?:\(?\d{3}\)?[\s./-]{0,2})?\d{3}[\s./-]{0,2}\d{4,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5}\b)?)/dgi,
   },
   { kind: 'phone', re: /\b[2-9]\d{2}-\d{4}\b(?![\s-]*(?:cc|ml|mg|units?|mcg|hrs?)\b)/gi },
-  { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*[:#]?\s*#?\s*(\d{4,6})\b/dgi },
+  { kind: 'phone', re: /\b(?:pager|pgr|pg|beeper|bpr|page|ext|x)\.?\s*(?:(?:number|no\.?|num)\s*)?[:#]?\s*#?\s*(\d{4,6})\b/dgi },
+  // An extension written after a phone number: "555 321 0987 x45", "(555) 321-0987 ext. 2210".
+  { kind: 'phone', re: /(?:\b\d{3}[\s./-]{1,2}\d{4}|\b\d{10})\s{0,2}((?:x|ext\.?)\s?\d{1,5})\b/dgi },
+  // ZIP codes: after a ZIP cue, or after a state's postal code ("Towson, MD 21204").
+  { kind: 'location', re: /\b(?:zip|zipcode|zip code|postal code)\s*[:#]?\s*(\d{5}(?:-\d{4})?)\b/dgi },
+  {
+    kind: 'location',
+    re: /\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),?\s{1,2}(\d{5}(?:-\d{4})?)\b/dg,
+  },
   // GS1 device identifiers (UDI) and vehicle identification numbers.
   { kind: 'id', re: /\(01\)\d{14}(?:\(\d{2,4}\)[^\s()]+)*/g },
   { kind: 'id', re: /\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b/g },
   {
     kind: 'id',
-    re: /(?<=\b(?:MRN|MR#|medical record(?: number)?|record #|acct|account|ssn|licen[cs]e|plate|VIN|serial|S\/N|SN|UDI|member|policy|ID)(?:\s*(?:no\.?|number|#))?[:#\s]\s*)(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b/gi,
+    re: /\b(?:MRN|MR#|medical record(?: number)?|record #|acct|account|ssn|licen[cs]e|plate|VIN|serial|S\/N|SN|UDI|member|policy|ID)(?:\s*(?:no\.?|number|#)\s*[:#]?|[:#\s])\s*((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,})\b/dgi,
   },
   // Dates.
   { kind: 'date', re: /\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?\b/g },
-  { kind: 'date', re: new RegExp(`(?<![\\d.,/])(?<!\\d-)${MON}/${DAY}(?:/\\d{2}(?:\\d{2})?)?(?:/${MON}/${DAY})?(?![\\d/]|\\.\\d)`, 'g') },
+  { kind: 'date', re: new RegExp(`(?<![\\d,/])(?<![^A-Za-z]\\.)(?<!\\d-)${MON}/${DAY}(?:/\\d{2}(?:\\d{2})?)?(?:/${MON}/${DAY})?(?![\\d/]|\\.\\d)`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/${DAY}\\.\\d{2}\\b`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.-])${MON}-${DAY}-(?:\\d{4}|\\d{2})\\b`, 'g') },
   { kind: 'date', re: new RegExp(`(?<![\\d.,/-])${MON}/(?:(?:19|20)\\d{2}|[5-9]\\d)\\b(?![/.]\\d)`, 'g') },
@@ -99,10 +112,19 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
       'gim',
     ),
   },
-  { kind: 'date', re: new RegExp(`\\b${DAY}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b\\.?(?:,?\\s*(?:19|20)\\d{2}\\b)?`, 'gi') },
+  { kind: 'date', re: new RegExp(`\\b${DAY}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b\\.?(?:,?\\s*(?:19|20)\\d{2}\\b|,\\s?'?\\d{2}\\b(?![.:/]\\d|\\s*(?:mg|mcg|cc|ml|units?|%|mm|cm|kg|l\\b)))?`, 'gi') },
+  // Dotted, day-month-year and year-first dates: "03.14.2021", "14-Mar-2021", "2021/03/14", "Jan '19".
+  { kind: 'date', re: new RegExp(`(?<![\\d.])${MON}\\.${DAY}\\.(?:19|20)\\d{2}\\b`, 'g') },
+  { kind: 'date', re: new RegExp(`\\b${DAY}([-/])${MONTH}\\1(?:(?:19|20)\\d{2}|\\d{2})\\b(?![.:]\\d)`, 'gi') },
+  { kind: 'date', re: new RegExp(`\\b(?:19|20)\\d{2}/${MON}/${DAY}\\b`, 'g') },
+  { kind: 'date', re: new RegExp(`\\b${MONTH}\\.?\\s?'\\d{2}\\b`, 'gi') },
+  // A range of numeric dates: "4/28-5/2" (the second date alone is refused after a digit and a dash).
+  { kind: 'date', re: new RegExp(`(?<![\\d.,/])${MON}/${DAY}\\s?-\\s?${MON}/${DAY}(?![\\d/%]|\\.\\d)`, 'g') },
   { kind: 'date', re: /\b(?:january|february|april|june|july|august|september|october|november|december)\b/gi },
   { kind: 'date', re: /(?<=\b(?:the|on)\s+)(?:[4-9]|[12]\d|3[01])(?:st|nd|rd|th)\b/gi },
   { kind: 'date', re: /(?<=\b(?:in|since|of|early|late|mid|until)\s+)(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=[\s.,;]|$)/gi },
+  // "in may", "since may 3": the month after a preposition of time, unless "may" is the verb ("in may be").
+  { kind: 'date', re: /(?<=\b(?:in|since|early|late|mid|until)\s+)may\b(?!\s+(?:be|have|need|require|not|also|help|benefit|want|go|need|take))/gi },
   // Years: four digits that are not clock times (no "at 2130", "1900 hrs").
   {
     kind: 'date',
@@ -134,6 +156,11 @@ const PATTERNS: readonly { kind: PhiKind; re: RegExp }[] = [
   // Ages over 89.
   { kind: 'age', re: /\b(?:9\d|1[0-4]\d)(?=\s*(?:-?\s*y\/?o\b|-?\s*y\.\s?o\.?|-?\s*yrs?\b|-?\s*years?[\s-]old|-?year-old|yo[mf]?\b|years of age|-?\s*yr-old))/gi },
   { kind: 'age', re: /(?<=\bage[d:]?\s*)(?:9\d|1[0-4]\d)\b/gi },
+  // Ages over 89 in words: "ninety-two years old", "one hundred and one yo".
+  {
+    kind: 'age',
+    re: /\b(?:ninety(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?|(?:one\s)?hundred(?:\s(?:and\s)?(?:one|two|three|four|five|six|seven|eight|nine|ten))?)(?=[-\s]+(?:years?[-\s]old|y\/?o\b|yrs?\b|years of age))/gi,
+  },
 ];
 
 /** What the per-token rules share. */
@@ -160,9 +187,12 @@ function escapeRegExp(s: string): string {
 export class TextScrubber {
   readonly #lex: Lexicon;
   readonly #extra: ReadonlySet<string>;
+  /** First words of the gazetteer's places: most tokens start none, and {@link #placeAt} stops there. */
+  readonly #placeStarts: ReadonlySet<string>;
 
   constructor(options: TextScrubberOptions = {}) {
     this.#lex = lexicon();
+    this.#placeStarts = placeStarts(this.#lex);
     this.#extra = new Set((options.extraNames ?? []).map((n) => n.toLowerCase()));
   }
 
@@ -179,10 +209,41 @@ export class TextScrubber {
       }
     }
     const strong: PhiSpan[] = [];
+    this.#namesBeforePhones(text, spans, strong);
     this.#contextRules(text, spans, strong);
     this.#propagate(text, strong, spans);
     knownIdentifierSpans(text, context.knownIdentifiers ?? [], spans);
     return mergeSpans(spans);
+  }
+
+  /**
+   * One or two capitalised words right before a phone number are whose number it is: "Lena Farrow cell#
+   * 555-201-3344", "Contact: Okafor (617) 555-0100". Each word must be no stop, clinical or relation word,
+   * and either a listed name or no English word.
+   */
+  #namesBeforePhones(text: string, spans: readonly PhiSpan[], strong: PhiSpan[]): void {
+    const phones = spans.filter((s) => s.kind === 'phone');
+    for (const p of phones) {
+      // The cue between the name and the number ("cell#", "(home):", "pager") is dropped first, case-insensitively.
+      const window = text.slice(Math.max(0, p.start - 60), p.start);
+      const cue = /\s*[,:-]?\s*(?:\(?(?:cell|home|work|phone|tel|mobile|ph|pager|beeper)\)?\.?\s*(?:#|no\.?|number)?\s*[:=-]?\s*)?\(?$/i.exec(window);
+      const before = window.slice(0, cue?.index ?? window.length);
+      const m = /(?:^|[\s,;:(.])([A-Z][a-z']+|[A-Z]{2,}(?=\s[A-Z]{2,}$))(?:\s([A-Z][a-z']+|[A-Z]{2,}))?$/.exec(before);
+      if (m === null) continue;
+      const words: { start: number; text: string }[] = [];
+      const base = p.start - window.length;
+      if (m[1] !== undefined) words.push({ start: base + m.index + m[0].indexOf(m[1]), text: m[1] });
+      if (m[2] !== undefined) words.push({ start: base + m.index + m[0].lastIndexOf(m[2]), text: m[2] });
+      const ok = (w: string): boolean => {
+        const lower = w.toLowerCase();
+        if (STOP.has(lower) || CLINICAL.has(lower) || RELATIONS.has(lower) || TITLES.has(lower) || UNITS.has(lower) || WEEKDAYS.has(lower) || MONTHS.has(lower) || FACILITY.has(lower) || lower.length < 3) return false;
+        if (/^(?:cell|cellular|home|work|phone|tel|mobile|pager|beeper|number|contact|call|office|fax|grand|great|step)$/.test(lower)) return false;
+        return this.#lex.firstNames.has(lower) || this.#lex.surnames.has(lower) || !this.#english(lower);
+      };
+      if (!words.every((w) => ok(w.text))) continue;
+      for (const w of words) strong.push({ start: w.start, end: w.start + w.text.length, kind: 'name' });
+      for (const w of words) (spans as PhiSpan[]).push({ start: w.start, end: w.start + w.text.length, kind: 'name' });
+    }
   }
 
   /** `text` with every PHI span replaced by `[KIND]`. */
@@ -245,6 +306,15 @@ export class TextScrubber {
     const adjacent = (a: Token | undefined, b: Token | undefined): boolean => a !== undefined && b !== undefined && /^[\s.,:;(-]{1,4}$/.test(gap(a, b));
     const c: RuleContext = { text, tokens, mark, gap, adjacent };
     for (let i = 0; i < tokens.length; i++) {
+      // A state ("Maine", "New Hampshire") is not PHI on its own: skip its words unless a facility or an
+      // emergency room follows ("Maryland Hospital", "U Maryland ER") or it is a first name ("NURSE VIRGINIA SMITH").
+      const state = stateLength(tokens, i, text);
+      if (state > 0) {
+        const after = tokens[i + state];
+        const facility = after !== undefined && (FACILITY.has(after.lower) || /^(?:er|ed|ew)$/.test(after.lower));
+        if (!facility && !(this.#lex.firstNames.has(tokens[i]!.lower) && this.#personRules(c, i))) i += state - 1;
+        if (!facility) continue;
+      }
       this.#wardAndEmployerRules(c, i);
       if (this.#personRules(c, i)) continue;
       const t = tokens[i]!;
@@ -270,7 +340,9 @@ export class TextScrubber {
       // Title: "Dr. Wolfe", "DR TYRO", "Dr. Art White", "DR. L. RUUSKA".
       if (prev !== undefined && TITLES.has(prev.lower) && /^\.?\s{0,2}$/.test(gap(prev, t)) && gap(prev, t) !== '' && this.#afterTitle(prev, t, text)) {
         mark(t, 'name');
-        if (next !== undefined && adjacent(t, next) && (t.text.length === 1 || this.#surnameish(next))) mark(next, 'name');
+        // "Dr Edmund Farthing": a capitalised word after a title and a first name, in a note written in mixed case.
+        const fullName = next !== undefined && /^\s$/.test(gap(t, next)) && this.#lex.firstNames.has(t.lower) && /^[A-Z][a-z]+$/.test(t.text) && /^[A-Z][a-z]+$/.test(next.text) && !STOP.has(next.lower) && !CLINICAL.has(next.lower) && !ROLES_AFTER.has(next.lower) && !TITLES.has(next.lower) && !WEEKDAYS.has(next.lower) && !MONTHS.has(next.lower) && !FACILITY.has(next.lower);
+        if (next !== undefined && adjacent(t, next) && (this.#surnameish(next) || fullName)) mark(next, 'name');
         // "Dr. Rakusin and Toolis aware", "Drs' Ballou and Dutter".
         const after = tokens[i + (next !== undefined && adjacent(t, next) && this.#surnameish(next) ? 2 : 1)];
         const other = tokens[i + (after === next ? 2 : 3)];
@@ -283,6 +355,30 @@ export class TextScrubber {
         mark(next, 'name');
         if (prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower)) mark(prev, 'name');
         return true;
+      }
+      // An initial without a dot, then a listed surname, reported on or by: "R OKAFOR ORDERED", "per k vasquez".
+      if (/^[B-HJ-Zb-hj-z]$/.test(t.text) && (t.start === 0 || /[\s(,]/.test(text[t.start - 1] ?? '')) && next !== undefined && /^\s$/.test(gap(t, next)) && next.lower.length >= 3 && this.#surnameish(next) && this.#lex.surnames.has(next.lower) && isProperCase(next, text)) {
+        const verb = tokens[i + 2];
+        const reported = verb !== undefined && /^[\s,]{1,2}$/.test(gap(next, verb)) && /^(?:aware|ordered|orders|notified|paged|called|informed|updated|said|stated|states|spoke|came|wants|wrote|here|made)$/.test(verb.lower);
+        const contacted = prev !== undefined && CONTACT_VERBS.has(prev.lower) && /^\s$/.test(gap(prev, t));
+        if (reported || contacted) {
+          mark(t, 'name');
+          mark(next, 'name');
+          return true;
+        }
+      }
+      // Initials in a note written in lower case: "k. vasquez", "ann m. tollefsen rn", "r. o'dea": the surname
+      // must be no English word and either listed, after a first name, or before a signature role.
+      if (/^[a-z]$/.test(t.text) && text[t.end] === '.' && (t.start === 0 || /[\s(,]/.test(text[t.start - 1] ?? '')) && next !== undefined && /^\s{1,2}$/.test(text.slice(t.end + 1, next.start)) && /^[a-z][a-z'-]+$/.test(next.text) && isProperCase(next, text)) {
+        const bare = next.lower.replace(/'/g, '');
+        const firstBefore = prev !== undefined && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(prev.lower) && !STOP.has(prev.lower) && !CLINICAL.has(prev.lower);
+        const roleAfter = SIGNATURE_ROLES.has(tokens[i + 2]?.lower ?? '');
+        if (this.#surnameish(next) && !this.#englishOrTypo(bare) && bare.length >= 3 && (this.#lex.surnames.has(bare) || firstBefore || roleAfter)) {
+          mark(t, 'name');
+          mark(next, 'name');
+          if (firstBefore) mark(prev, 'name');
+          return true;
+        }
       }
       // First name then surname: "mary souza", "pat rixford", "Florence Garvey", "VIRGINIA SALLESE".
       if (this.#lex.firstNames.has(t.lower) && t.lower.length >= 3 && !CLINICAL.has(t.lower) && !RELATIONS.has(t.lower) && next !== undefined && /^\s{1,2}$/.test(gap(t, next))) {
@@ -310,7 +406,7 @@ export class TextScrubber {
       }
       // Relation: "wife, Carol Buckley", "son dave", "DAUGHTER-KRISSY", "Sons Smokey, Morris and Roger".
       const capitalised = /^[A-Z][a-z]/.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !TITLES.has(t.lower);
-      if (prev !== undefined && RELATIONS.has(prev.lower) && adjacent(prev, t) && (this.#nameCandidate(t) || capitalised) && !RELATIONS.has(t.lower)) {
+      if (prev !== undefined && relationAt(tokens, i - 1) && adjacent(prev, t) && (this.#nameCandidate(t) || capitalised) && !RELATIONS.has(t.lower)) {
         if (this.#nameLike(t) || this.#lex.firstNames.has(t.lower) || !this.#english(t.lower) || (/^[A-Z][a-z]/.test(t.text) && isProperCase(t, text))) {
           mark(t, 'name');
           let j = i + 1;
@@ -318,8 +414,8 @@ export class TextScrubber {
             const n = tokens[j]!;
             const sep = gap(tokens[j - 1]!, n);
             if (/^\s{1,2}$/.test(sep) && k === 0 && this.#surnameish(n)) mark(n, 'name');
-            else if (/^\s*,\s*$/.test(sep) && (this.#lex.firstNames.has(n.lower) || this.#nameLike(n))) mark(n, 'name');
-            else if (n.lower === 'and' && tokens[j + 1] !== undefined && (this.#lex.firstNames.has(tokens[j + 1]!.lower) || this.#nameLike(tokens[j + 1]!))) {
+            else if (/^\s*,\s*$/.test(sep) && !STOP.has(n.lower) && !CLINICAL.has(n.lower) && !relationAt(tokens, j) && (this.#lex.firstNames.has(n.lower) || this.#nameLike(n))) mark(n, 'name');
+            else if (n.lower === 'and' && tokens[j + 1] !== undefined && !relationAt(tokens, j + 1) && (this.#lex.firstNames.has(tokens[j + 1]!.lower) || this.#nameLike(tokens[j + 1]!))) {
               mark(tokens[j + 1]!, 'name');
               break;
             } else break;
@@ -342,12 +438,21 @@ export class TextScrubber {
     const next = tokens[i + 1];
     const word = /^[a-z][a-z']*$/i.test(t.text) && t.lower.length >= 4 && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !WEEKDAYS.has(t.lower) && !BEFORE_NUMBER.has(t.lower) && !FACILITY.has(t.lower) && !TITLES.has(t.lower) && !RELATIONS.has(t.lower);
     // Ward: a word then a single-digit ward number, after a movement word or at the start of a plan line.
-    const wardNumber = /^\s?\d(?![\d.%/:,-]|\s*(?:mg|mcg|cc|ml|l\b|lpm|units?|x\b|hrs?|days?|min|times|%|am|pm|cm|mm|kg|g\b|meq|gm|liters?))/i.test(text.slice(t.end, t.end + 14));
+    const wardNumber = /^\s{0,2}\d(?![\d%/:,-]|\.\d|\s*(?:mg|mcg|cc|ml|l\b|lpm|units?|x\b|hrs?|days?|min|times|%|am|pm|cm|mm|kg|g\b|meq|gm|liters?))/i.test(text.slice(t.end, t.end + 14));
     if (word && wardNumber) {
       const before = text.slice(Math.max(0, t.start - 30), t.start).toLowerCase();
       const moved = /\b(?:to|on|from|onto|at|into)\s+(?:the\s+)?(?:\d{3,4}\s+)?$/.test(before) || /(?:^|\n)\s*(?:plan|p|dispo|disposition)\s*[:-]\s*(?:to\s+)?$/.test(before);
       const cased = /^[A-Z][a-z]/.test(t.text) ? !this.#english(t.lower) || !/[.!?:]\s*$/.test(text.slice(Math.max(0, t.start - 6), t.start)) : isProperCase(t, text) && !this.#englishOrTypo(t.lower);
-      if (moved && cased) mark(t, 'location');
+      // After "transfer to", a word then a ward number names the ward even when it is an English word ("transfer to Farrow 2").
+      const transferred = /\b(?:transfer|transferred|transfered|xfer|xferred|trans|c\/o|call out)\s+to\s+(?:the\s+)?$/.test(before) && !UNITS.has(t.lower) && !CLINICAL_NEXT.has(t.lower) && !MONTHS.has(t.lower);
+      // The ward number written onto the name ("WYMAN6") is part of it.
+      if (moved && (cased || transferred)) mark(/\d/.test(text[t.end] ?? '') ? { ...t, end: t.end + 1 } : t, 'location');
+    }
+    // "Greater Elmwood Med Ctr", "LAKESIDE MED CENTER": capitalised words before an abbreviated medical centre.
+    const afterNext = tokens[i + 2];
+    if (next?.lower === 'med' && afterNext !== undefined && /^(?:ctr|center|centre|cntr)$/.test(afterNext.lower) && /^\s{1,2}$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && isProperCase(t, text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !FACILITY.has(t.lower) && !/^(?:this|that|community|state|local|outside|other|nursing|new|old|his|her|their|your|our|university)$/.test(t.lower)) {
+      mark(t, 'location');
+      if (prev !== undefined && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(prev.text) && !STOP.has(prev.lower) && !PLACE_BEFORE.has(prev.lower) && !CONTACT_VERBS.has(prev.lower) && !CLINICAL.has(prev.lower) && !MOVED.has(prev.lower)) mark(prev, 'location');
     }
     // Places after a movement verb, even ordinary words and local abbreviations: "transferred from Mercy",
     // "sent to JHH", "seen at Franklin Square", "back to the Harbor".
@@ -355,7 +460,9 @@ export class TextScrubber {
       let v = i - 2;
       if (tokens[v]?.lower === 'back' || tokens[v]?.lower === 'over') v--;
       const verb = tokens[v];
-      const moved = verb !== undefined && MOVED.has(verb.lower) && /^[\s/]{1,3}$/.test(text.slice(verb.end, tokens[v + 1]!.start));
+      // "c/o to X": called out (transferred) to a ward.
+      const calledOut = verb !== undefined && verb.lower === 'o' && /^c\/$/i.test(text.slice(verb.start - 2, verb.start));
+      const moved = verb !== undefined && (MOVED.has(verb.lower) || calledOut) && /^[\s/]{1,3}$/.test(text.slice(verb.end, tokens[v + 1]!.start));
       if (moved && this.#movedPlace(t, text)) {
         mark(t, 'location');
         for (let j = i + 1, k = 0; j < tokens.length && k < 2; j++, k++) {
@@ -392,14 +499,19 @@ export class TextScrubber {
       }
     }
     // Name(s) before a relation in brackets or after a comma or dash: "URSLA MORETTI (DAUGHTER)", "Bob, son,".
-    if (next !== undefined && RELATIONS.has(next.lower) && /^\s*(?:\(|,|-|\/)\s*(?:his|her|pt'?s)?\s*$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t) && !this.#lex.usPlaces.has(t.lower) && (this.#lex.firstNames.has(t.lower) || (this.#lex.surnames.has(t.lower) && !this.#english(t.lower)) || (/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower)))) {
+    if (next !== undefined && (RELATIONS.has(next.lower) || (next.lower === 'significant' && tokens[i + 2]?.lower === 'other')) && /^\s*(?:\(|,|-|\/)\s*(?:his|her|pt'?s)?\s*$/.test(gap(t, next)) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t) && !this.#lex.usPlaces.has(t.lower) && (this.#lex.firstNames.has(t.lower) || (this.#lex.surnames.has(t.lower) && !this.#english(t.lower)) || (/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower)))) {
       mark(t, 'name');
       if (prev !== undefined && /^\s$/.test(gap(prev, t)) && /^[A-Z]/.test(prev.text) && this.#nameCandidate(prev) && (this.#lex.firstNames.has(prev.lower) || !this.#english(prev.lower))) mark(prev, 'name');
     }
     // Role then name: "NP grace made aware", "resident Dr Smith" (the title rule takes that one).
     if (prev !== undefined && ROLES_BEFORE.has(prev.lower) && /^\s$/.test(gap(prev, t)) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && t.lower.length >= 3) {
       const after = text.slice(t.end, t.end + 20).toLowerCase();
-      if (!this.#english(t.lower) || /^[A-Z][a-z]/.test(t.text) || /^\s*(?:made\s+)?(?:aware|notified|paged|called|informed|in\b|at\b)/.test(after)) mark(t, 'name');
+      // "NP JANET ORDERED", "PA Kim": a first name written as a name after a clinician's role, even an English one.
+      const written = /^[A-Z]/.test(t.text) && isProperCase(t, text) && NAMED_ROLES.has(prev.lower) && !(next !== undefined && CLINICAL_NEXT.has(next.lower));
+      if (!this.#english(t.lower) || /^[A-Z][a-z]/.test(t.text) || written || /^\s*(?:made\s+)?(?:aware|notified|paged|called|informed|in\b|at\b)/.test(after)) mark(t, 'name');
+    } else if (prev !== undefined && NAMED_ROLES.has(prev.lower) && /^\s$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && t.lower.length >= 4 && this.#surnameish(t) && !this.#englishOrTypo(t.lower) && !UNITS.has(t.lower)) {
+      // "NP Vukovic aware", "resident OKAFOR": a surname that is no English word after a clinician's role.
+      mark(t, 'name');
     }
     // Two capitalised words neither of which is English, one a listed name: "Radu Crosson", "Lopie Certusi".
     if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z][a-z]+$/.test(t.text) && /^[A-Z][a-z]+$/.test(next.text) && t.lower.length >= 3 && next.lower.length >= 3) {
@@ -409,10 +521,10 @@ export class TextScrubber {
         mark(next, 'name');
       }
     }
-    // "name is X", "HCP is X", "proxy: X", "X is the HCP".
+    // "name is X", "HCP is X", "proxy: X", "Covering MD: X", "PCP is X".
     if (prev !== undefined && /^(?:is|:|-)$/.test(gap(prev, t).trim() === '' ? prev.lower : gap(prev, t).trim()) && /^[A-Z]/.test(t.text) && this.#nameCandidate(t)) {
       const cue = gap(prev, t).trim() === '' ? tokens[i - 2] : prev;
-      if (cue !== undefined && /^(?:name|hcp|proxy|poa|guardian|contact)$/.test(cue.lower) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || !this.#english(t.lower))) {
+      if (cue !== undefined && /^(?:name|hcp|proxy|poa|guardian|contact|md|rn|np|pcp|resident|attending|fellow|intern|nurse|physician|surgeon|cardiologist|oncologist|nephrologist|neurologist|intensivist|hospitalist)$/.test(cue.lower) && (this.#lex.firstNames.has(t.lower) || this.#lex.surnames.has(t.lower) || !this.#english(t.lower))) {
         mark(t, 'name');
         if (next !== undefined && /^\s$/.test(gap(t, next)) && /^[A-Z]/.test(next.text) && this.#surnameish(next)) mark(next, 'name');
       }
@@ -424,7 +536,7 @@ export class TextScrubber {
     // Names joined by "and"/"&": "Both Suzette and Hank", "Drs Ballou and Dutter".
     if (prev !== undefined && /^(?:and|&)$/.test(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[A-Z]/.test(t.text) && isProperCase(t, text)) {
       const first = tokens[i - 2];
-      if (first !== undefined && /^\s{1,2}$/.test(gap(first, prev)) && /^[A-Z]/.test(first.text) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && (this.#lex.firstNames.has(first.lower) || this.#nameLike(first)) && !this.#english(first.lower)) {
+      if (first !== undefined && /^\s{1,2}$/.test(gap(first, prev)) && /^[A-Z]/.test(first.text) && this.#lex.firstNames.has(t.lower) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !RELATIONS.has(t.lower) && (this.#lex.firstNames.has(first.lower) || this.#nameLike(first)) && !this.#english(first.lower)) {
         mark(first, 'name');
         mark(t, 'name');
       }
@@ -434,11 +546,13 @@ export class TextScrubber {
   /** A word after "transferred to" that may name a place: a capitalised word in a mixed-case note, or an acronym. */
   #movedPlace(t: Token, text: string): boolean {
     if (STOP.has(t.lower) || CLINICAL.has(t.lower) || UNITS.has(t.lower) || WEEKDAYS.has(t.lower) || MONTHS.has(t.lower) || RELATIONS.has(t.lower) || TITLES.has(t.lower)) return false;
-    if (FACILITY.has(t.lower) || BEFORE_NUMBER.has(t.lower) || US_STATE_NAMES.has(t.lower) || !/^[A-Za-z]+$/.test(t.text)) return false;
+    if (FACILITY.has(t.lower) || BEFORE_NUMBER.has(t.lower) || US_STATE_NAMES.has(t.lower) || STATE_ABBREVIATIONS.has(t.lower) || !/^[A-Za-z]+$/.test(t.text)) return false;
     const window = text.slice(Math.max(0, t.start - 150), t.end + 150);
     const mixed = /[a-z]{3}/.test(window) && /[A-Z][a-z]/.test(window);
     if (/^[A-Z][a-z]+$/.test(t.text)) return mixed && t.lower.length >= 3;
     if (/^[A-Z]{2,5}$/.test(t.text)) return mixed ? !this.#english(t.lower) || t.text.length <= 3 : !this.#englishOrTypo(t.lower);
+    // A note written all in lower case: a longer word that is not even a misspelt English word ("sent to rosemont").
+    if (/^[a-z]+$/.test(t.text) && isProperCase(t, text)) return t.lower.length >= 5 && !this.#englishOrTypo(t.lower) && !this.#lex.firstNames.has(t.lower);
     return false;
   }
 
@@ -447,8 +561,10 @@ export class TextScrubber {
     const { text, tokens, mark, adjacent } = c;
     const t = tokens[i]!;
     const prev = tokens[i - 1];
-      const saint = prev !== undefined && (prev.lower === 'saint' || (prev.lower === 'st' && (text[prev.end] === '.' || this.#lex.firstNames.has(t.lower))));
-      if (prev !== undefined && saint && adjacent(prev, t) && /^[A-Z]/.test(t.text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower)) {
+      const saint = prev !== undefined && (prev.lower === 'saint' || (prev.lower === 'st' && (text[prev.end] === '.' || this.#lex.firstNames.has(t.lower.replace(/'s$/, '')))));
+      // Lower case only in a note written in lower case, and only for a first name ("st agnes").
+      const cased = /^[A-Z]/.test(t.text) || (isProperCase(t, text) && this.#lex.firstNames.has(t.lower.replace(/'s$/, '')));
+      if (prev !== undefined && saint && adjacent(prev, t) && cased && !STOP.has(t.lower) && !CLINICAL.has(t.lower)) {
         mark(prev, 'location');
         mark(t, 'location');
       }
@@ -461,10 +577,10 @@ export class TextScrubber {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
       // Hospital acronyms after a movement word: "TO GH", "from GBMC", "at MGH", "to ummc".
-      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the' || (/^(?:into|by|leave|left|leaving)$/.test(prev.lower) && /^[A-Z]+$/.test(t.text))) && /^\s{1,2}$/.test(gap(prev, t));
+      const acronymAfter = prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'the' || prev.lower === 'in' || (/^(?:into|by|leave|left|leaving)$/.test(prev.lower) && /^[A-Z]+$/.test(t.text))) && /^\s{1,2}$/.test(gap(prev, t));
       // ... or before an emergency room or unit: "GH EW", "MGH ER".
       const acronymBefore = next !== undefined && /^(?:ed|ew|er|icu|ccu|micu|sicu|nursing|staff|team|cardiology|doctors?)$/i.test(next.text) && /^\s{1,2}$/.test(gap(t, next)) && /^[A-Z]+$/.test(t.text);
-      if ((acronymAfter || acronymBefore) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch') {
+      if ((acronymAfter || acronymBefore) && /^(?:[A-Z]{1,4}(?:H|MC|HC|MH)|[a-z]{1,3}(?:h|mc))$/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower) && !this.#english(t.lower) && t.lower !== 'ch' && !UNITS.has(t.lower) && !STATE_ABBREVIATIONS.has(t.lower)) {
         mark(t, 'location');
       }
       // Units named after people or places: "ON QUARTERMAIN 6", "to Quartermain 3".
@@ -472,14 +588,16 @@ export class TextScrubber {
         mark(t, 'location');
       }
       // Contact context: "paged Wolfe", "Nolan aware", "per Hayes", "Manning RN".
-      const byVerb = prev !== undefined && CONTACT_VERBS.has(prev.lower) && adjacent(prev, t);
-      const byRole = next !== undefined && ROLES_AFTER.has(next.lower) && /^[\s,]{1,3}$/.test(gap(t, next));
+      // ... and "spoke with Okonkwo", "discussed with hinojosa".
+      const withVerb = prev?.lower === 'with' && /^\s$/.test(gap(prev, t)) && tokens[i - 2] !== undefined && /^(?:spoke|spoken|speak|discussed|talked|met|consulted|conferred)$/.test(tokens[i - 2]!.lower);
+      const byVerb = prev !== undefined && (CONTACT_VERBS.has(prev.lower) || withVerb) && adjacent(prev, t);
+      const byRole = next !== undefined && ROLES_AFTER.has(next.lower) && (/^[\s,]{1,3}$/.test(gap(t, next)) || (/^\)\s?$/.test(gap(t, next)) && text[t.start - 1] === '('));
       if ((byVerb || byRole) && this.#nameCandidate(t) && (!this.#englishOrTypo(t.lower) || this.#lex.firstNames.has(t.lower)) && isProperCase(t, text)) mark(t, 'name', false);
       // US places from the gazetteer: "San Diego", "catonsville"; an English word ("Laurel") only after "to/from/at/in".
       const place = this.#placeAt(tokens, i, text);
       if (place > 0) {
         for (let k = 0; k < place; k++) mark(tokens[i + k]!, 'location', false);
-      } else if (place === 0 && this.#lex.usPlaces.has(t.lower) && prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'in') && /^[A-Z][a-z]/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower)) {
+      } else if (place === 0 && this.#lex.usPlaces.has(t.lower) && !US_STATE_NAMES.has(t.lower) && prev !== undefined && (PLACE_BEFORE.has(prev.lower) || prev.lower === 'in') && /^[A-Z][a-z]/.test(t.text) && !CLINICAL.has(t.lower) && !STOP.has(t.lower)) {
         mark(t, 'location', false);
       }
       // Places after a movement word: "transfer from CALVERT", "back to quartermain", "at GH".
@@ -489,7 +607,9 @@ export class TextScrubber {
       if (next !== undefined && /^\s{1,2}$/.test(gap(t, next)) && /^(?:memorial|union|general|regional|adventist|methodist|baptist|presbyterian|university)$/i.test(t.text) && /^(?:hospital|hosp|memorial|medical|center|regional)$/i.test(next.text) && /^[A-Z]/.test(t.text)) {
         mark(t, 'location');
       }
-      if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && this.#placeWord(t, next)) {
+      // In a note written in lower case, an ordinary word between "to/from/at" and a hospital word names it ("from harbor hospital").
+      const lowerNamed = next !== undefined && prev !== undefined && PLACE_BEFORE.has(prev.lower) && /^\s{1,2}$/.test(gap(prev, t)) && /^[a-z]{3,}$/.test(t.text) && /^(?:hospital|hosp|memorial|medical|regional)$/.test(next.lower) && isProperCase(t, text) && !STOP.has(t.lower) && !CLINICAL.has(t.lower) && !FACILITY.has(t.lower) && !UNITS.has(t.lower) && !GENERIC_BEFORE_FACILITY.has(t.lower);
+      if (next !== undefined && FACILITY.has(next.lower) && /^\s{1,2}$/.test(gap(t, next)) && (this.#placeWord(t, next) || lowerNamed)) {
         mark(t, 'location');
         // "Harford Memorial", "Laurel Regional": these facility words are part of the proper name.
         if (/^(?:memorial|regional|general|adventist|methodist|baptist|presbyterian|lutheran|union|shore)$/i.test(next.text)) mark(next, 'location');
@@ -521,12 +641,14 @@ export class TextScrubber {
 
   /** Length in tokens of an unambiguous gazetteer place starting at token i (0: none). */
   #placeAt(tokens: readonly Token[], i: number, text: string): number {
+    if (!this.#placeStarts.has(tokens[i]!.lower)) return 0;
     for (let n = 3; n >= 1; n--) {
       const run = tokens.slice(i, i + n);
       if (run.length < n) continue;
       if (run.some((t, k) => k > 0 && !/^\s$/.test(text.slice(run[k - 1]!.end, t.start)))) continue;
       const name = run.map((t) => t.lower).join(' ');
-      if (!this.#lex.usPlaces.has(name)) continue;
+      // A state on its own is not below-state geography (Safe Harbor keeps it); inside a facility name the facility rules take it.
+      if (!this.#lex.usPlaces.has(name) || US_STATE_NAMES.has(name)) continue;
       const before = tokens[i - 1];
       const moved = before !== undefined && (PLACE_BEFORE.has(before.lower) || before.lower === 'in');
       if (n > 1) return run.every((t) => /^[A-Z]/.test(t.text)) || run.some((t) => !this.#english(t.lower)) || moved ? n : 0;
@@ -551,7 +673,7 @@ export class TextScrubber {
   /** A word after "to", "from" or "at" that may be a place: unknown to the English list and not clinical. */
   #placeCandidate(t: Token): boolean {
     if (t.lower.length < 2 || STOP.has(t.lower) || CLINICAL.has(t.lower) || WEEKDAYS.has(t.lower) || RELATIONS.has(t.lower)) return false;
-    if (TITLES.has(t.lower)) return false;
+    if (TITLES.has(t.lower) || US_STATE_NAMES.has(t.lower) || STATE_ABBREVIATIONS.has(t.lower)) return false;
     // A misspelt word ("desaturate", "vommit") only counts when written as a proper name ("Quartermain").
     if (this.#englishOrTypo(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && !this.#english(t.lower))) return false;
     if (this.#english(t.lower) || this.#lex.firstNames.has(t.lower)) return false;
@@ -564,7 +686,15 @@ export class TextScrubber {
    * capitalised name, and a lower-case English word after "dr" must be a listed name.
    */
   #afterTitle(title: Token, t: Token, text: string): boolean {
+    // "Ms S. came in": an initial after a title.
+    if (/^[A-Z]$/.test(t.text) && text[t.end] === '.' && /^[A-Z]/.test(title.text) && /^\.?\s$/.test(text.slice(title.end, t.start))) {
+      // ... unless the letter starts a clinical abbreviation ("MS A. FIB": mental status, atrial fibrillation).
+      const rest = /^\.\s?([a-z]+)/i.exec(text.slice(t.end, t.end + 12))?.[1]?.toLowerCase() ?? '';
+      return !CLINICAL.has(t.lower + rest);
+    }
     if (!/^[a-z][a-z'-]*$/i.test(t.text) || TITLES.has(t.lower)) return false;
+    // "dr. brown's order": the possessive is judged on the name.
+    if (t.lower.endsWith("'s")) t = { ...t, text: t.text.slice(0, -2), lower: t.lower.slice(0, -2) };
     if (STOP.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && this.#lex.firstNames.has(t.lower))) return false;
     // "Dr. Foley" is a name, "foley" a catheter.
     if (CLINICAL.has(t.lower) && !(/^[A-Z][a-z]/.test(t.text) && title.lower === 'dr')) return false;
@@ -597,6 +727,39 @@ export class TextScrubber {
   }
 }
 
+/** First words of the state names (most tokens start none). */
+const STATE_FIRST_WORDS: ReadonlySet<string> = new Set(US_STATES.map((s) => s.split(' ')[0] ?? s));
+
+/** Length in tokens of a US state name starting at token i ("maine", "New Hampshire"); 0 when none. */
+function stateLength(tokens: readonly Token[], i: number, text: string): number {
+  const first = tokens[i]!;
+  if (!STATE_FIRST_WORDS.has(first.lower)) return 0;
+  const second = tokens[i + 1];
+  if (second !== undefined && /^\s$/.test(text.slice(first.end, second.start)) && US_STATE_NAMES.has(`${first.lower} ${second.lower}`)) return 2;
+  return US_STATE_NAMES.has(first.lower) ? 1 : 0;
+}
+
+const placeStartsCache = new WeakMap<Lexicon, ReadonlySet<string>>();
+function placeStarts(lex: Lexicon): ReadonlySet<string> {
+  let starts = placeStartsCache.get(lex);
+  if (starts === undefined) {
+    starts = new Set([...lex.usPlaces].map((p) => p.split(' ')[0] ?? p));
+    placeStartsCache.set(lex, starts);
+  }
+  return starts;
+}
+
+/** A relation word at token j: "wife", "son", "son-in-law", and the two-word "significant other" and "contact person". */
+function relationAt(tokens: readonly Token[], j: number): boolean {
+  const t = tokens[j];
+  if (t === undefined) return false;
+  if (RELATIONS.has(t.lower)) return true;
+  const before = tokens[j - 1]?.lower;
+  // "son-in-law Bob": the relation word sits before "in-law".
+  const inLaw = t.lower === 'law' && before === 'in' && RELATIONS.has(tokens[j - 2]?.lower ?? '');
+  return inLaw || (t.lower === 'other' && before === 'significant') || (t.lower === 'person' && before === 'contact');
+}
+
 /** Capitalised in a note written in mixed case, or any case in a note written all in one case. */
 function isProperCase(t: Token, text: string): boolean {
   if (/^[A-Z]/.test(t.text)) return true;
@@ -612,6 +775,14 @@ const NOT_A_PLACE_BEFORE_TO: ReadonlySet<string> = new Set([
   'wanted', 'needs', 'need', 'try', 'tried', 'trying', 'begin', 'began', 'started', 'continue', 'continues', 'continued', 'refused', 'refuses', 'declined', 'according', 'adherent', 'exposed', 'reaction', 'intolerant', 'upgraded',
   'downgraded', 'rate', 'coarse', 'clear', 'diminished', 'tolerating', 'tolerated', 'sr', 'st', 'nsr', 'from', 'dt', 'pos',
 ]);
+/** Words that describe rather than name a hospital ("from another hospital", "to a psych hospital"). */
+const GENERIC_BEFORE_FACILITY: ReadonlySet<string> = new Set([
+  'another', 'outside', 'local', 'community', 'state', 'general', 'nursing', 'rehab', 'psych', 'psychiatric', 'childrens', "children's",
+  'teaching', 'university', 'county', 'city', 'private', 'public', 'veterans', 'same', 'any', 'different', 'new', 'old', 'acute', 'chronic',
+  'specialty', 'care', 'day', 'mental', 'military', 'army', 'navy', 'her', 'his', 'their', 'our', 'your', 'this', 'that', 'other', 'home',
+  'regular', 'usual', 'previous', 'prior', 'referring', 'sending', 'receiving', 'nearby', 'closer', 'closest', 'nearest', 'small', 'big',
+  'large', 'major', 'main', 'trauma', 'cancer', 'heart', 'eye', 'kids', 'womens', "women's", 'mens', 'tertiary', 'regional',
+]);
 /** Words that follow a drug, device or sign rather than a name. */
 const CLINICAL_NEXT: ReadonlySet<string> = new Set([
   'gtt', 'gtts', 'drip', 'po', 'iv', 'ivp', 'pr', 'sq', 'sl', 'mg', 'mcg', 'catheter', 'cath', 'line', 'patch', 'cream', 'lotion', 'ointment',
@@ -624,7 +795,7 @@ const MONTHS: ReadonlySet<string> = new Set(['january', 'february', 'march', 'ap
 const FRACTIONS = new Set(['1/2', '1/3', '1/4', '2/3', '3/4']);
 /** Numbers that match a date pattern but read as something else: fractions, 5/5 strength, vent settings, clock times. */
 function notADate(m: string, text: string, at: number): boolean {
-  if (FRACTIONS.has(m)) return true;
+  if (FRACTIONS.has(m) || m.split(/\s?-\s?/).some((part) => FRACTIONS.has(part))) return true;
   const md = /^(\d{1,2})\/(\d{1,2})$/.exec(m);
   const before = text.slice(Math.max(0, at - 14), at).toLowerCase();
   const after = text.slice(at + m.length, at + m.length + 2);

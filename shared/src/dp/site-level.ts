@@ -7,9 +7,11 @@ import { discreteGaussianSampler, type UniformBigInt, cryptoUniformBigInt } from
  * an L2 bound, quantises it to integers, and adds its *share* of discrete Gaussian noise, so that only
  * the (secure) sum of all sites carries the full noise. A site's whole dataset is the protected unit.
  *
- * Status: the primitives and their accounting; wiring them into the round workflow and the
- * secure-aggregation integer hook (between `secagg/quantize` and `SecAggSiteSession.maskInput`) is
- * not done yet (see docs/explanation/differential-privacy.md, "Limits").
+ * Under secure aggregation the site's noisy integers are the secure-aggregation input itself
+ * ({@link encodeSiteLevelInput}): the noise never leaves the integer domain, and only the sum of at
+ * least `minSites` sites (each with its share) is ever decoded. Without secure aggregation the site
+ * uploads global + Δ̃ as floats and must carry the whole noise alone (see
+ * docs/explanation/differential-privacy.md).
  */
 
 /** Result of {@link clipUpdate}. */
@@ -128,4 +130,138 @@ export function siteLevelEpsilon(a: SiteLevelAccounting): { epsilon: number; del
   const eps = epsilonFor(a.accountant, { q: a.samplingRate, sigma: a.noiseMultiplier, steps: a.rounds }, a.delta);
   const extra = (a.tau ?? 0) * a.rounds * (1 + Math.exp(eps));
   return { epsilon: eps, delta: a.delta + extra };
+}
+
+/**
+ * Tail bound, in per-site standard deviations, that one site's noisy coordinate is checked against
+ * before masking. P(|N_Z(0, σ²)| > 12σ) < 4e-33 per coordinate: the modular sum cannot wrap unless such
+ * an event happens, and then the site refuses to send (it drops out) rather than clamp its noise.
+ */
+export const NOISE_TAIL_SIGMAS = 12;
+
+/** Integer units of the adaptive-clipping count: each site adds (b − ½)·COUNT_UNITS plus its noise share. */
+export const COUNT_UNITS = 1 << 16;
+
+/** What fixes the integer encoding of site-level DP under secure aggregation. */
+export interface SiteLevelScaleParams {
+  /** L2 clipping bound of a site's update. */
+  clip: number;
+  /** Noise multiplier of the update part of the sum (z, or z_Δ with adaptive clipping). */
+  noiseMultiplier: number;
+  /** Sites whose shares make up the noise (the study's minSites). */
+  noiseShares: number;
+  /** Sites in the secure-aggregation cohort (the most values summed). */
+  cohortSize: number;
+  dim: number;
+}
+
+/** The per-site bound of every secure-aggregation coordinate: the sum of `cohortSize` of them stays within int32. */
+export function perSiteLimit(cohortSize: number): number {
+  return Math.floor((2 ** 31 - 1) / cohortSize);
+}
+
+/**
+ * The largest integer scale (units per unit of update, an integer number of units per clipping bound)
+ * for which a site's clipped, rounded and noised coordinate stays within {@link perSiteLimit} up to
+ * {@link NOISE_TAIL_SIGMAS} σ: C·s + 1 + 12·z·(C·s + √d)/√n ≤ ⌊(2^31 − 1)/cohort⌋.
+ * @throws RangeError when no scale gives at least 2^10 units per clipping bound (too many sites or too
+ *   much noise for 32-bit sums).
+ */
+export function siteLevelScale(p: SiteLevelScaleParams): number {
+  const k = (NOISE_TAIL_SIGMAS * p.noiseMultiplier) / Math.sqrt(p.noiseShares);
+  const units = Math.floor((perSiteLimit(p.cohortSize) - 1 - k * Math.sqrt(p.dim)) / (1 + k));
+  if (!(units >= 1024)) {
+    throw new RangeError(`site-level DP under secure aggregation: ${p.cohortSize} sites with noise multiplier ${p.noiseMultiplier} over ${p.noiseShares} shares leave fewer than 2^10 integer units per clipping bound`);
+  }
+  return units / p.clip;
+}
+
+/** The adaptive-clipping part of one site's input (Andrew et al. 2021). */
+export interface CountEncoding {
+  /** σ_b: noise std of the count of unclipped sites (its sensitivity is ½ with the centred bit). */
+  countNoise: number;
+}
+
+/** Settings of {@link encodeSiteLevelInput}. */
+export interface SiteLevelEncoding {
+  clip: number;
+  /** Total noise multiplier z of the study (update and count together). */
+  noiseMultiplier: number;
+  noiseShares: number;
+  /** Integer units per unit of update (from {@link siteLevelScale}). */
+  scale: number;
+  cohortSize: number;
+  /** Present with adaptive clipping: one more coordinate, the centred unclipped bit. */
+  count?: CountEncoding;
+}
+
+/** What {@link encodeSiteLevelInput} did (no update values: safe to log). */
+export interface SiteLevelEncoded {
+  /** L2 norm of the raw update. */
+  norm: number;
+  unclipped: 0 | 1;
+  /** Noise multiplier of the update part (z, or z_Δ with adaptive clipping). */
+  updateNoiseMultiplier: number;
+  /** Per-site discrete Gaussian σ of the update coordinates, integer units. */
+  sigmaPerSite: number;
+  /** Per-site σ of the count coordinate, integer units (0 without adaptive clipping). */
+  countSigmaPerSite: number;
+}
+
+/** Noise multiplier of the update part: z, or z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2) when the count also costs privacy. */
+export function updatePartNoiseMultiplier(noiseMultiplier: number, count?: CountEncoding): number {
+  return count ? updateNoiseMultiplier(noiseMultiplier, count.countNoise) : noiseMultiplier;
+}
+
+/**
+ * Site-level DP-FedAvg input for secure aggregation, entirely in the integer domain: clips Δ to
+ * L2 ≤ C, scales by `scale`, rounds stochastically (unbiased, `uniform01` from a CSPRNG), adds this
+ * site's share N_Z(0, σ²) of the distributed discrete Gaussian (exact sampler), and — with adaptive
+ * clipping — appends (b − ½)·COUNT_UNITS plus its share of N_Z(0, (σ_b·COUNT_UNITS)²/n), b = 1 when Δ
+ * was within the bound. Writes `out[0..d)` (and `out[d]` with a count); checks every value against the
+ * per-site bound so the modular sum cannot wrap.
+ * @throws RangeError when a value (with its noise) falls outside the bound: the site must not send.
+ */
+export function encodeSiteLevelInput(
+  delta: Float32Array,
+  e: SiteLevelEncoding,
+  out: Int32Array,
+  uniform01: () => number,
+  u: UniformBigInt = cryptoUniformBigInt(),
+): SiteLevelEncoded {
+  const d = delta.length;
+  if (out.length < d + (e.count ? 1 : 0)) throw new RangeError(`output has ${out.length} values, needs ${d + (e.count ? 1 : 0)}`);
+  const zUpdate = updatePartNoiseMultiplier(e.noiseMultiplier, e.count);
+  const { sigmaPerSite } = distributedNoise({ noiseMultiplier: zUpdate, clip: e.clip, scale: e.scale, dim: d, sites: e.noiseShares });
+  const limit = perSiteLimit(e.cohortSize);
+  const clipped = clipUpdate(delta, e.clip);
+  const sample = discreteGaussianSampler(sigmaPerSite, u);
+  for (let i = 0; i < d; i++) {
+    const v = Math.floor((clipped.update[i] as number) * e.scale + uniform01()) + Number(sample());
+    if (v > limit || v < -limit) throw new RangeError(`noisy coordinate outside the ±${limit} bound of a ${e.cohortSize}-site sum`);
+    out[i] = v;
+  }
+  let countSigmaPerSite = 0;
+  if (e.count) {
+    // Centred bit: adding or removing one site moves the count by ½ (Andrew et al. 2021, §3).
+    countSigmaPerSite = (e.count.countNoise * COUNT_UNITS) / Math.sqrt(e.noiseShares);
+    const v = (clipped.unclipped === 1 ? COUNT_UNITS / 2 : -COUNT_UNITS / 2) + Number(discreteGaussianSampler(countSigmaPerSite, u)());
+    if (v > limit || v < -limit) throw new RangeError(`noisy count outside the ±${limit} bound of a ${e.cohortSize}-site sum`);
+    out[d] = v;
+  }
+  return { norm: clipped.norm, unclipped: clipped.unclipped, updateNoiseMultiplier: zUpdate, sigmaPerSite, countSigmaPerSite };
+}
+
+/**
+ * The coordinator's decoding of a site-level secure sum: the mean clipped update Σq / (scale·m) over the
+ * m contributors (unweighted: a site's example count would scale it past the bound the noise is for),
+ * and with adaptive clipping the noisy number of unclipped sites Σ(b − ½)·U/U + m/2.
+ */
+export function decodeSiteLevelSum(sum: Int32Array, dim: number, scale: number, contributors: number, withCount: boolean): { meanDelta: Float32Array; noisyUnclipped?: number } {
+  if (!(contributors > 0)) throw new RangeError('no contributors in the secure sum');
+  const k = 1 / (scale * contributors);
+  const meanDelta = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) meanDelta[i] = (sum[i] as number) * k;
+  if (!withCount) return { meanDelta };
+  return { meanDelta, noisyUnclipped: (sum[dim] as number) / COUNT_UNITS + contributors / 2 };
 }

@@ -1,7 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 /** The five aggregation strategies of the foundation. */
-export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum'] as const;
+/** Byzantine-robust strategies: they need every site's update, so they run only without secure aggregation. */
+export const ROBUST_STRATEGIES = ['fedmedian', 'fedtrimmedavg', 'krum'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 const strict = { additionalProperties: false } as const;
@@ -30,6 +32,24 @@ export const StudyPrivacySchema = Type.Object(
      * Poisson steps (record), or `rounds` Gaussian releases of the sum of site updates (site).
      */
     noiseMultiplier: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    /**
+     * Site mode under secure aggregation only: adaptive clipping (Andrew et al. 2021). The clipping bound
+     * starts at `clipNorm` and moves each round towards the `targetQuantile` of the sites' update norms,
+     * from the securely summed, noised count of sites whose update was within the bound.
+     */
+    adaptiveClipping: Type.Optional(
+      Type.Object(
+        {
+          /** Fraction γ of sites whose update should be within the bound (0.5: the median norm). */
+          targetQuantile: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+          /** Geometric step η_C of the bound per round. */
+          learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.2 }),
+          /** σ_b, noise std of the count (sensitivity ½); default minSites/20. Must exceed noiseMultiplier/2. */
+          countNoise: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e6 })),
+        },
+        strict,
+      ),
+    ),
   },
   strict,
 );
@@ -58,6 +78,12 @@ export const StudySpecSchema = Type.Object(
         beta2: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
         tau: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
         proximalMu: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+        /** fedtrimmedavg: fraction β cut from each end of every coordinate (default 0.2). */
+        trimFraction: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 0.5 })),
+        /** krum: sites that may be Byzantine, f (default 1); needs minSites ≥ 2f + 3. */
+        byzantineSites: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+        /** krum: best-scored updates averaged, m (default 1: Krum; more: Multi-Krum). */
+        krumSelect: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
       },
       { ...strict, default: {} },
     ),

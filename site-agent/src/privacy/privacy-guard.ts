@@ -67,6 +67,19 @@ export class PrivacyGuard {
    * @throws PrivacyRefusal naming the limit that would be exceeded.
    */
   async authorize(req: DpRequest): Promise<LedgerEntry> {
+    const { entry, others } = await this.check(req);
+    await this.ledger.record(entry);
+    this.#snapshot = [...others, entry].sort((a, b) => a.studyId.localeCompare(b.studyId));
+    return entry;
+  }
+
+  /**
+   * The checks of {@link authorize} without recording anything: what this round would spend. Under
+   * secure aggregation the site checks before training and charges only when it sends its masked input
+   * (nothing derived from its records leaves it before), so an attempt abandoned earlier costs no ε.
+   * @throws PrivacyRefusal naming the limit that would be exceeded.
+   */
+  async check(req: DpRequest): Promise<{ entry: LedgerEntry; others: LedgerEntry[] }> {
     const p = this.policy;
     const study = req.studyId.slice(0, 64);
     const refuse = (msg: string): never => {
@@ -111,8 +124,6 @@ export class PrivacyGuard {
       rounds: roundsDone + 1,
       updatedAt: this.now(),
     };
-    await this.ledger.record(entry);
-    this.#snapshot = [...others, entry].sort((a, b) => a.studyId.localeCompare(b.studyId));
-    return entry;
+    return { entry, others };
   }
 }

@@ -4,8 +4,11 @@ import path from 'node:path';
 import type { SecAggParams__Output } from '../../../protos/gen/tessera/v1/SecAggParams.js';
 import type { SecAggResult } from '../../../protos/gen/tessera/v1/SecAggResult.js';
 import type { SecAggTask__Output } from '../../../protos/gen/tessera/v1/SecAggTask.js';
+import type { PrivacySpend } from '../../../protos/gen/tessera/v1/PrivacySpend.js';
 import type { AgentConfig } from '../../../shared/src/config/agent-config.js';
-import { SecAggError } from '../../../shared/src/errors.js';
+import { encodeSiteLevelInput, siteLevelScale, updatePartNoiseMultiplier } from '../../../shared/src/dp/site-level.js';
+import { createSecureRandom } from '../../../shared/src/dp/noise.js';
+import { errorMessage, SecAggError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import {
   bucketWeight,
@@ -18,18 +21,21 @@ import {
 } from '../../../shared/src/secagg/index.js';
 
 /**
- * Optional integer noise step, run on the site after quantization and before masking (the hook for
- * distributed DP: e.g. discrete Gaussian or Skellam noise whose sum over the cohort gives central DP
- * without trusting the coordinator).
- *
- * `quantized` holds the site's encoded, weight-prescaled update (one int32 per parameter; the weight
- * element is not included) and MAY be modified in place. `scale` is the fixed-point scale (encoded units
- * per unit of weight-prescaled delta, see `quantizationScale`), so noise of standard deviation σ in model
- * units is σ·scale·weight/maxWeight in encoded units. Implementations MUST keep every value inside
- * ±⌊(2^31 − 1) / cohortSize⌋ − (their own noise headroom), or the secure sum could wrap, and MUST draw
- * randomness from node:crypto.
+ * Site-level DP-FedAvg under secure aggregation (from the task's `DpConfig`): the site's input is its
+ * clipped, quantised update plus its share of the distributed discrete Gaussian, built in the integer
+ * domain by `encodeSiteLevelInput`, with weight 1 (unweighted mean).
  */
-export type IntegerNoiseHook = (quantized: Int32Array, scale: number) => void;
+export interface SiteLevelSecAgg {
+  clip: number;
+  /** Noise multiplier of the decoded sum (update and count together). */
+  noiseMultiplier: number;
+  /** Sites whose noise shares the sum must hold: the site refuses to unmask with fewer survivors. */
+  noiseShares: number;
+  /** Integer units per unit of update, as the coordinator chose it (checked against the wrap bound). */
+  scale: number;
+  /** σ_b of the adaptive-clipping count; absent with fixed clipping. */
+  countNoise?: number;
+}
 
 /** The site's certificate, key and the consortium CA, as PEM text from its kit. */
 export interface SiteIdentityPems {
@@ -44,7 +50,6 @@ export interface SecAggClientOptions {
   policy: AgentConfig['policy']['secureAggregation'];
   logger: Logger;
   now?: () => Date;
-  integerNoise?: IntegerNoiseHook;
   /**
    * Site-local audit folder (`TESSERA_SECAGG_AUDIT_DIR`): when set, each session's trained weights and
    * quantized, unmasked input are written here (mode 0600) so the site — and the integration tests — can
@@ -58,6 +63,10 @@ interface Active {
   session: SecAggSiteSession;
   /** Quantized, prescaled update + weight, masked in place at the masked-input stage and then dropped. */
   input: Uint32Array | null;
+  /** Site-level DP: the fewest survivors whose sum carries enough noise shares to be revealed. */
+  minSurvivors: number;
+  /** DP: records this round's ε in the site's ledger; run before the masked input leaves the site. */
+  charge: (() => Promise<PrivacySpend>) | undefined;
 }
 
 function graphSeed(ctx: SessionContext): Buffer {
@@ -104,22 +113,42 @@ export class SecAggClient {
   }
 
   /**
+   * Checks a round's secure-aggregation parameters against the site's policy before it trains or
+   * charges its privacy budget (the same checks {@link advertise} repeats), so a refused round costs nothing.
+   */
+  precheck(ctx: SessionContext, params: SecAggParams__Output): void {
+    const config = this.policyCheck(params, ctx);
+    if (!config.cohort.includes(this.o.siteId)) throw new SecAggError('TESSERA_SECAGG_PARAMS', `site ${this.o.siteId} is not in the round's cohort`);
+  }
+
+  /**
    * Stage 1 (after local training): checks the parameters, quantizes `weights − global` prescaled by the
    * bucketed example count, runs the integer noise hook, and returns freshly generated signed keys.
    */
-  advertise(ctx: SessionContext, params: SecAggParams__Output, global: Float32Array, weights: Float32Array, numExamples: number): SecAggResult {
+  advertise(
+    ctx: SessionContext,
+    params: SecAggParams__Output,
+    global: Float32Array,
+    weights: Float32Array,
+    numExamples: number,
+    siteLevel?: SiteLevelSecAgg,
+    charge?: () => Promise<PrivacySpend>,
+  ): SecAggResult {
     const config = this.policyCheck(params, ctx);
     if (!config.cohort.includes(this.o.siteId)) throw new SecAggError('TESSERA_SECAGG_PARAMS', `site ${this.o.siteId} is not in the round's cohort`);
     const session = new SecAggSiteSession({ ctx, config, siteId: this.o.siteId, ...this.o.identity, now: this.o.now ?? (() => new Date()) });
     const d = global.length;
-    const input = new Uint32Array(d + 1);
     const delta = new Float32Array(d);
     for (let i = 0; i < d; i++) delta[i] = (weights[i] as number) - (global[i] as number);
-    const weight = bucketWeight(numExamples, config.weightBucket, config.maxWeight);
-    const q = new Int32Array(input.buffer, 0, d);
-    const scale = quantize(delta, weight, { clip: config.clip, cohortSize: config.cohort.length, maxWeight: config.maxWeight }, q);
-    this.o.integerNoise?.(q, scale);
-    input[d] = weight;
+    let input: Uint32Array;
+    if (siteLevel) {
+      input = this.encodeSiteLevel(ctx, delta, siteLevel, config.cohort.length);
+    } else {
+      input = new Uint32Array(d + 1);
+      const weight = bucketWeight(numExamples, config.weightBucket, config.maxWeight);
+      quantize(delta, weight, { clip: config.clip, cohortSize: config.cohort.length, maxWeight: config.maxWeight }, new Int32Array(input.buffer, 0, d));
+      input[d] = weight;
+    }
     if (this.o.auditDir !== undefined) {
       mkdirSync(this.o.auditDir, { recursive: true, mode: 0o700 });
       const base = path.join(this.o.auditDir, sessionLabel(ctx).replaceAll('/', '_'));
@@ -127,9 +156,46 @@ export class SecAggClient {
       writeFileSync(`${base}.weights.f32`, Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength), { mode: 0o600 });
     }
     const keys: SignedKeys = session.advertise();
-    this.active = { label: sessionLabel(ctx), session, input };
+    this.active = { label: sessionLabel(ctx), session, input, minSurvivors: siteLevel?.noiseShares ?? 0, charge };
     this.o.logger.info({ round: ctx.round, attempt: ctx.attempt, cohort: config.cohort.length, threshold: config.threshold, degree: config.degree }, 'secure aggregation: keys advertised');
     return { keys: { siteId: keys.siteId, cipherPublicKey: keys.cipherPublicKey, maskPublicKey: keys.maskPublicKey, signature: keys.signature, certificatePem: keys.certificatePem } };
+  }
+
+  /**
+   * The site-level DP input: checks that the coordinator's scale cannot make the cohort's sum wrap (the
+   * site recomputes the bound itself), then clips, quantises and noises Δ in the integer domain; the
+   * weight (last element) is 1.
+   */
+  private encodeSiteLevel(ctx: SessionContext, delta: Float32Array, s: SiteLevelSecAgg, cohortSize: number): Uint32Array {
+    const count = s.countNoise !== undefined ? { countNoise: s.countNoise } : undefined;
+    let bound: number;
+    try {
+      bound = siteLevelScale({ clip: s.clip, noiseMultiplier: updatePartNoiseMultiplier(s.noiseMultiplier, count), noiseShares: s.noiseShares, cohortSize, dim: delta.length });
+    } catch (err) {
+      throw new SecAggError('TESSERA_SECAGG_PARAMS', `site-level DP: ${errorMessage(err)}`, { round: ctx.round });
+    }
+    if (!(s.scale > 0) || s.scale > bound * (1 + 1e-9)) {
+      throw new SecAggError('TESSERA_SECAGG_PARAMS', `site-level DP quantisation scale ${s.scale} exceeds the ${bound} this site allows for a ${cohortSize}-site sum`, { round: ctx.round });
+    }
+    if (s.noiseShares > cohortSize) {
+      throw new SecAggError('TESSERA_SECAGG_PARAMS', `noise is split over ${s.noiseShares} sites but the cohort has ${cohortSize}`, { round: ctx.round });
+    }
+    const d = delta.length;
+    const input = new Uint32Array(d + (count ? 2 : 1));
+    const random = createSecureRandom();
+    let enc;
+    try {
+      enc = encodeSiteLevelInput(delta, { clip: s.clip, noiseMultiplier: s.noiseMultiplier, noiseShares: s.noiseShares, scale: s.scale, cohortSize, ...(count ? { count } : {}) }, new Int32Array(input.buffer, 0, input.length - 1), () => random.uniform());
+    } catch (err) {
+      // A 12σ noise tail (p < 1e-32): drop out of the round rather than clamp the noise or risk a wrap.
+      throw new SecAggError('TESSERA_SECAGG_PARAMS', `site-level DP: ${errorMessage(err)}`, { round: ctx.round });
+    }
+    input[input.length - 1] = 1;
+    this.o.logger.info(
+      { round: ctx.round, clipNorm: s.clip, sigmaPerSite: Number(enc.sigmaPerSite.toPrecision(4)), updateNoiseMultiplier: Number(enc.updateNoiseMultiplier.toPrecision(4)), adaptiveClipping: count !== undefined },
+      'site-level DP: update clipped, quantised and noised in the integer domain before masking',
+    );
+    return input;
   }
 
   private session(ctx: SessionContext): Active {
@@ -140,8 +206,11 @@ export class SecAggClient {
     return a;
   }
 
-  /** Stages 2–4. For masked-input the masked vector is returned as bytes for upload. */
-  stage(ctx: SessionContext, task: SecAggTask__Output): { result: SecAggResult; upload?: Buffer } {
+  /**
+   * Stages 2–4. For masked-input the masked vector is returned as bytes for upload, after a DP site has
+   * charged its ledger (the spend rides on that result).
+   */
+  async stage(ctx: SessionContext, task: SecAggTask__Output): Promise<{ result: SecAggResult; upload?: Buffer; privacy?: PrivacySpend }> {
     const a = this.session(ctx);
     if (task.shareKeys) {
       const peers: SignedKeys[] = task.shareKeys.keys.map((k) => ({ siteId: k.siteId, cipherPublicKey: Buffer.from(k.cipherPublicKey), maskPublicKey: Buffer.from(k.maskPublicKey), signature: Buffer.from(k.signature), certificatePem: k.certificatePem }));
@@ -152,11 +221,16 @@ export class SecAggClient {
       const input = a.input;
       if (!input) throw new SecAggError('TESSERA_SECAGG_STAGE', 'masked input already sent for this session');
       const shares = task.maskedInput.shares.map((s) => ({ from: s.fromSite, to: s.toSite, ciphertext: Buffer.from(s.ciphertext) }));
-      const masked = a.session.maskInput(shares, input);
       a.input = null;
-      return { result: { masked: { length: masked.length } }, upload: Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength) };
+      const privacy = a.charge ? await a.charge() : undefined;
+      const masked = a.session.maskInput(shares, input);
+      return { result: { masked: { length: masked.length } }, upload: Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength), ...(privacy ? { privacy } : {}) };
     }
     if (task.unmask) {
+      if (task.unmask.survivors.length < a.minSurvivors) {
+        // Fewer noise shares than the site accounted for: the sum would be less private than promised.
+        throw new SecAggError('TESSERA_SECAGG_TOO_FEW', `${task.unmask.survivors.length} survivors hold fewer than the ${a.minSurvivors} noise shares this site's DP accounting assumes; refusing to unmask`, { round: ctx.round });
+      }
       const reveal = a.session.unmask(task.unmask.survivors, task.unmask.dropped);
       this.active = undefined; // one unmask per session, then the secrets are gone
       this.o.logger.info({ round: ctx.round, revealedSelfMask: reveal.selfMaskShares.length, revealedMaskKey: reveal.maskKeyShares.length }, 'secure aggregation: shares revealed');

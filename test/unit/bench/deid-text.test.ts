@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEV_MAX_PATIENT, loadPhysionetDeid, scoreNotes } from '../../../bench/deid-text.js';
+import { DEV_MAX_PATIENT, UNSEEN_MIN_PATIENT, loadPhysionetDeid, scoreNotes } from '../../../bench/deid-text.js';
 import { TextScrubber } from '../../../shared/src/deid/text-scrubber.js';
 import { sharedDataDir } from '../../../shared/src/paths.js';
 
@@ -15,6 +15,9 @@ describe('deid-text benchmark', () => {
     const first = notes.find((n) => n.patient === 1 && n.note === 1)!;
     expect(first.gold.map((g) => first.text.slice(g.start, g.end))).toEqual(['CALVERT', 'CALVERT', '1992', '7/22', 'CALVERT', '7/23', 'CALVERT', 'GH']);
     expect(notes.some((n) => n.patient > DEV_MAX_PATIENT)).toBe(true);
+    // The unseen part lies inside the held-out half and holds notes with PHI.
+    expect(UNSEEN_MIN_PATIENT).toBeGreaterThan(DEV_MAX_PATIENT);
+    expect(notes.filter((n) => n.patient >= UNSEEN_MIN_PATIENT).reduce((a, n) => a + n.gold.length, 0)).toBeGreaterThan(100);
   });
 
   it('scores a sample with ratios in [0, 1] and a recall per PHI type', () => {

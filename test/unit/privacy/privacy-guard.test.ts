@@ -72,6 +72,18 @@ describe('PrivacyGuard with a SQLite ledger', () => {
     expect(third.epsilon).toBeCloseTo(epsilonFor('rdp', { q: 0.3, sigma: 10, steps: 15 }, 1e-5), 12);
   });
 
+  it('check() runs every limit of authorize() without recording: an attempt abandoned before its masked input costs nothing', async () => {
+    const g = await guard();
+    const would = await g.check(base);
+    expect(would.entry.rounds).toBe(1);
+    await g.check(base);
+    expect(g.snapshot()).toEqual([]);
+    const charged = await g.authorize(base);
+    expect(charged).toEqual(would.entry);
+    expect(g.snapshot().map((e) => [e.studyId, e.rounds])).toEqual([['study-a', 1]]);
+    await expect(g.check({ ...base, noiseMultiplier: 0.9 })).rejects.toThrow(/below the site minimum 1/);
+  });
+
   it('refuses, naming the limit, a study whose planned total would exceed the per-study ε', async () => {
     const g = await guard();
     const ask = { ...base, noiseMultiplier: 2 };

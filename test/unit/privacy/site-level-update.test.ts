@@ -42,7 +42,7 @@ describe('site-level DP-FedAvg at the site (privatizeUpdate)', () => {
   it('the coordinator calibrates site-level σ so that each site share alone reaches the target without secure aggregation', () => {
     const spec = resolveStudyPrivacy(
       validateConfig(StudySpecSchema, {
-        id: 's', name: 's', dataset: 'heart-disease', model: 'logreg', inputDim: 13, rounds: 20, strategy: 'fedavg', minSites: 4,
+        id: 's', name: 's', dataset: 'heart-disease', model: 'logreg', inputDim: 13, rounds: 20, strategy: 'fedavg', minSites: 4, secureAggregation: false,
         privacy: { mode: 'site', epsilon: 2, delta: 1e-5 },
       }, 'study'),
     );

@@ -14,6 +14,7 @@ export interface DpConfig {
   'noiseShares'?: (number);
   'quantizationScale'?: (number | string);
   'secureAggregation'?: (boolean);
+  'countNoise'?: (number | string);
 }
 
 export interface DpConfig__Output {
@@ -29,4 +30,5 @@ export interface DpConfig__Output {
   'noiseShares': (number);
   'quantizationScale': (number);
   'secureAggregation': (boolean);
+  'countNoise': (number);
 }
