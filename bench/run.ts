@@ -101,8 +101,10 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     rows.push(...deid.map((r) => ({ suite: 'deid-text' as const, ...r })));
   }
   if (suite === 'ingest' || suite === 'all') {
-    const ingest = await runIngestSuite(quick ? { runs: 2 } : {});
-    console.log(`\ningest (shared DICOM corpus, files the gate writes; cases interleaved, best of ${quick ? 2 : 9} passes, one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`);
+    const ingest = await runIngestSuite(quick ? { runs: 4, warmup: 4 } : {});
+    console.log(
+      `\ningest (shared DICOM corpus, files the gate writes; ${quick ? 4 : 20} untimed passes per case, then ${quick ? 4 : 40} interleaved in alternating order: best and median; one thread, MB = 1e6 bytes)\n${formatTable(ingest)}`,
+    );
     rows.push(...ingest.map((r) => ({ suite: 'ingest' as const, ...r })));
   }
   if (suite === 'cnn' || suite === 'all') {

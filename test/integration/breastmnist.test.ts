@@ -23,9 +23,10 @@ interface Report {
 // BreastMNIST lives in ../shared/data (CI always has it); skip only where it is absent.
 describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind the de-identification gate (${npz})`, () => {
   it(
-    // The issue's goal is 0.90 (MedMNIST v2 ResNet-18 at 28 px: 0.901); the defaults reach 0.88–0.89
-    // here (README "Results"), so the bar sits below that with room for TF.js's unseeded dropout.
-    'converts, ingests through the gate at each of 3 sites, trains cnn-breastmnist and reaches a pooled test AUC ≥ 0.86',
+    // The issue's goal is 0.90 (MedMNIST v2 ResNet-18 at 28 px: 0.901); the default cnn-breastmnist-deep
+    // reaches 0.887–0.917 over three seeds here (README "Results"), so the bar sits below that with room
+    // for TF.js's unseeded dropout and seed 42's federation, which was not among those measured.
+    'converts, ingests through the gate at each of 3 sites, trains cnn-breastmnist-deep and reaches a pooled test AUC ≥ 0.86',
     async () => {
       // Arrange
       const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bm-'));
@@ -44,7 +45,7 @@ describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind th
         // per image in each hospital folder, every round evaluated with a pooled AUC, and the bar.
         expect(report.status).toBe('completed');
         expect(report.dataset).toBe('breastmnist');
-        expect(report.model).toBe('cnn-breastmnist');
+        expect(report.model).toBe('cnn-breastmnist-deep');
         // Secure aggregation is on: the train counts come from the sites' own caches, never the coordinator.
         expect(report.secureAggregation).toBe(true);
         expect(report.sites.map((s) => s.id)).toEqual(['site-1', 'site-2', 'site-3']);

@@ -4,7 +4,7 @@ import type { StudySpec, StrategyName } from '../../../shared/src/study/study-sp
 export const DEMO_DEFAULTS = {
   synthetic: { rounds: 10, localEpochs: 2, learningRate: 0.1, batchSize: 16, model: 'logreg' },
   'heart-disease': { rounds: 25, localEpochs: 2, learningRate: 0.05, batchSize: 8, model: 'mlp-small' },
-  breastmnist: { rounds: 36, localEpochs: 5, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist', learningRateDecay: 0.96 },
+  breastmnist: { rounds: 36, localEpochs: 5, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist-deep', learningRateDecay: 0.96 },
 } as const;
 
 /** The study's `dataset` name for each demo dataset. */

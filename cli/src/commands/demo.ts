@@ -36,7 +36,7 @@ loopback with mTLS, runs a study to completion and prints a summary.
   --rounds N          federated rounds (default: ${DEMO_DEFAULTS.synthetic.rounds} synthetic, ${DEMO_DEFAULTS['heart-disease'].rounds} heart-disease, ${DEMO_DEFAULTS.breastmnist.rounds} breastmnist)
   --strategy NAME     ${STRATEGY_NAMES.join(' | ')} (default: fedavg)
   --model NAME        model spec from the vetted registry (default: logreg synthetic, mlp-small heart-disease,
-                      cnn-breastmnist breastmnist)
+                      cnn-breastmnist-deep breastmnist)
   --local-epochs N    local epochs per round
   --learning-rate X   local learning rate
   --seed N            seed for data generation and the study (default 42)

@@ -158,7 +158,10 @@ function convertDataSet(ds: dicomParser.DataSet, cx: Conversion, meta: DicomData
   const out: DicomDataset = new Map();
   const bytes = ds.byteArray;
   const elements = ds.elements;
-  for (const key in elements) {
+  // Object.keys, not for-in: the element index is a dictionary-mode object, whose for-in re-checks every key.
+  const keys = Object.keys(elements);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k] as string;
     const el = elements[key];
     if (el === undefined) continue;
     const t = tagOf(key);

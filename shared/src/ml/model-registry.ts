@@ -1,5 +1,40 @@
 import { TesseraError } from '../errors.js';
-import { validateModelSpec, type ModelSpec } from './model-spec.js';
+import { validateModelSpec, type LayerSpec, type ModelSpec } from './model-spec.js';
+
+/** What varies between the BreastMNIST CNNs; everything else is {@link breastmnistCnn}'s. */
+interface BreastmnistCnnOptions {
+  name: string;
+  /** Filters of the three conv blocks. */
+  filters: readonly [number, number, number];
+  /** Units of the hidden dense layer. */
+  dense: number;
+  /** Conv layers per block, before its pooling (VGG-style blocks when 2). @default 1 */
+  convsPerBlock?: 1 | 2;
+}
+
+/**
+ * The BreastMNIST CNN family (28×28×1 breast ultrasound): 3 × (one or two conv 3×3 same relu → max-pool 2) →
+ * flatten → dense relu → dropout 0.4 → dense 1 sigmoid, trained with random horizontal flips, shifts of
+ * up to 2 px and ±20 % contrast / ±10 % brightness, predicting the mean over the image and its mirror.
+ * A builder of plain data: the spec stays declarative.
+ */
+function breastmnistCnn(o: BreastmnistCnnOptions): ModelSpec {
+  const conv = (filters: number): LayerSpec => ({ type: 'conv2d', filters, kernelSize: 3, padding: 'same', activation: 'relu' });
+  return {
+    name: o.name,
+    description: `CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (${o.convsPerBlock === 2 ? '2 × conv' : 'conv'} 3×3 same relu → max-pool 2) with ${o.filters.join('/')} filters → dense ${o.dense} relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror`,
+    inputShape: [28, 28, 1],
+    augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true },
+    layers: [
+      ...o.filters.flatMap((f): LayerSpec[] => [...(o.convsPerBlock === 2 ? [conv(f), conv(f)] : [conv(f)]), { type: 'maxPooling2d', poolSize: 2 }]),
+      { type: 'flatten' },
+      { type: 'dense', units: o.dense, activation: 'relu' },
+      { type: 'dropout', rate: 0.4 },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  };
+}
 
 /**
  * The vetted model registry. Only specs listed here can be trained: the coordinator sends a name,
@@ -62,46 +97,9 @@ const SPECS: readonly ModelSpec[] = [
     ],
     loss: 'binary-crossentropy',
   },
-  {
-    name: 'cnn-breastmnist',
-    description:
-      'CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 16/32/64 filters → dense 64 relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror',
-    inputShape: [28, 28, 1],
-    augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true },
-    layers: [
-      { type: 'conv2d', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'conv2d', filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'conv2d', filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'flatten' },
-      { type: 'dense', units: 64, activation: 'relu' },
-      { type: 'dropout', rate: 0.4 },
-      { type: 'dense', units: 1, activation: 'sigmoid' },
-    ],
-    loss: 'binary-crossentropy',
-  },
-  {
-    name: 'cnn-breastmnist-wide',
-    description:
-      'CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (conv 3×3 same relu → max-pool 2) with 24/48/96 filters → dense 96 relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror',
-    inputShape: [28, 28, 1],
-    augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true },
-    layers: [
-      { type: 'conv2d', filters: 24, kernelSize: 3, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'conv2d', filters: 48, kernelSize: 3, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'conv2d', filters: 96, kernelSize: 3, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'flatten' },
-      { type: 'dense', units: 96, activation: 'relu' },
-      { type: 'dropout', rate: 0.4 },
-      { type: 'dense', units: 1, activation: 'sigmoid' },
-    ],
-    loss: 'binary-crossentropy',
-  },
+  breastmnistCnn({ name: 'cnn-breastmnist', filters: [16, 32, 64], dense: 64 }),
+  breastmnistCnn({ name: 'cnn-breastmnist-wide', filters: [24, 48, 96], dense: 96 }),
+  breastmnistCnn({ name: 'cnn-breastmnist-deep', filters: [16, 32, 64], dense: 64, convsPerBlock: 2 }),
 ];
 
 function deepFreeze<T>(value: T): T {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../shared/src/errors.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { getModelSpec, initialWeights, validateModelSpec, type ModelSpec } from '../../../shared/src/ml/index.js';
+import { totalParams, weightLayout } from '../../../shared/src/ml/weights.js';
 import { createRng } from '../../../shared/src/rng.js';
 import { roundLearningRate } from '../../../shared/src/study/study-spec.js';
 import { Trainer, type TrainingData } from '../../../site-agent/src/training/index.js';
@@ -85,6 +86,21 @@ describe('image models in the Trainer (wasm, flat rows reshaped by the model)', 
     expect(() => validateModelSpec({ ...spec(true), inputShape: undefined, layers: [{ type: 'dense', units: 1, activation: 'sigmoid' }] })).toThrow(/augment/);
     expect(getModelSpec('cnn-breastmnist').augment).toEqual({ flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true });
     expect(() => validateModelSpec({ ...spec(true), augment: { intensityJitter: 0.9 } })).toThrow(/intensityJitter/);
+  });
+
+  it('builds the BreastMNIST family from one template: same head and augmentation, filters and conv depth vary', () => {
+    const convs = (name: string): number[] => getModelSpec(name).layers.flatMap((l) => (l.type === 'conv2d' ? [l.filters] : []));
+    expect(convs('cnn-breastmnist')).toEqual([16, 32, 64]);
+    expect(convs('cnn-breastmnist-wide')).toEqual([24, 48, 96]);
+    expect(convs('cnn-breastmnist-deep')).toEqual([16, 16, 32, 32, 64, 64]);
+    const base = getModelSpec('cnn-breastmnist');
+    for (const name of ['cnn-breastmnist-wide', 'cnn-breastmnist-deep']) {
+      const s = getModelSpec(name);
+      expect(s.augment).toEqual(base.augment);
+      expect(s.layers.filter((l) => l.type === 'maxPooling2d')).toHaveLength(3);
+      expect(s.layers.slice(-2)).toEqual(base.layers.slice(-2));
+    }
+    expect(totalParams(weightLayout(getModelSpec('cnn-breastmnist-deep'), 28 * 28))).toBe(108_785);
   });
 });
 
