@@ -73,9 +73,8 @@ export class RoundWorkflow {
   private record!: RoundRecord;
   /** Site-level DP: this round's L2 clipping bound (moves between rounds with adaptive clipping). */
   private clipNorm: number | undefined;
-  /** Secure rounds: sites in the cohort and parameters of the model (they fix the integer DP encoding). */
-  private cohortSize = 0;
-  private numParams = 0;
+  /** Site-level DP under secure aggregation: integer units per unit of update, fixed once per round. */
+  private siteScale: number | undefined;
 
   constructor(
     private readonly deps: RoundDeps,
@@ -135,12 +134,11 @@ export class RoundWorkflow {
     let fitMetrics: { n: number; loss: number; accuracy: number }[];
     let fitSites: string[];
     this.clipNorm = await this.currentClipNorm();
-    this.cohortSize = cohort.length;
-    this.numParams = global.length;
     let nextClip: number | undefined;
     if (this.spec.secureAggregation) {
       const privacy = this.spec.privacy;
-      const siteLevel = privacy?.mode === 'site' ? { scale: this.siteLevelScale(privacy), withCount: privacy.adaptiveClipping !== undefined } : undefined;
+      if (privacy?.mode === 'site') this.siteScale = this.siteLevelScale(privacy, cohort.length, global.length);
+      const siteLevel = privacy?.mode === 'site' && this.siteScale !== undefined ? { scale: this.siteScale, withCount: privacy.adaptiveClipping !== undefined } : undefined;
       const secure = await new SecAggWorkflow({
         ...(siteLevel ? { siteLevel } : {}),
         onSiteResult: (siteId, r) => this.reportSitePrivacy(siteId, r),
@@ -267,15 +265,15 @@ export class RoundWorkflow {
   }
 
   /** Integer units per unit of update for site-level DP under secure aggregation (no wrap up to 12σ). */
-  private siteLevelScale(p: NonNullable<StudySpec['privacy']>): number {
+  private siteLevelScale(p: NonNullable<StudySpec['privacy']>, cohortSize: number, dim: number): number {
     if (p.noiseMultiplier === undefined) throw new Error(`study ${this.spec.id}: privacy.noiseMultiplier was not resolved`);
     const countNoise = p.adaptiveClipping?.countNoise;
     return siteLevelScale({
       clip: this.clipNorm ?? p.clipNorm,
       noiseMultiplier: updatePartNoiseMultiplier(p.noiseMultiplier, countNoise !== undefined ? { countNoise } : undefined),
       noiseShares: this.spec.minSites,
-      cohortSize: this.cohortSize,
-      dim: this.numParams,
+      cohortSize,
+      dim,
     });
   }
 
@@ -315,7 +313,7 @@ export class RoundWorkflow {
       noiseShares: this.spec.minSites,
       // Plain: 2^20 integer units per clipping bound (rounding adds at most √d to the integer L2 norm).
       // Secure: as many units as the cohort's 32-bit sum allows with 12σ of noise headroom.
-      quantizationScale: secure && p.mode === 'site' ? this.siteLevelScale(p) : 2 ** 20 / (this.clipNorm ?? p.clipNorm),
+      quantizationScale: secure && this.siteScale !== undefined ? this.siteScale : 2 ** 20 / (this.clipNorm ?? p.clipNorm),
       secureAggregation: secure,
       countNoise: p.adaptiveClipping?.countNoise ?? 0,
     };

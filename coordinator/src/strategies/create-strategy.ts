@@ -37,21 +37,21 @@ export function createStrategy(name: StrategyName, options: StrategyOptions = {}
     case 'fedadam':
     case 'fedyogi':
     case 'fedadagrad':
-      try {
-        return new FedOpt(name, options);
-      } catch (err) {
-        if (err instanceof RangeError) throw new ConfigError(err.message, { field: `strategy.${name}` }, { cause: err });
-        throw err;
-      }
+      return optionsChecked(`strategy.${name}`, () => new FedOpt(name, options));
     case 'fedmedian':
     case 'fedtrimmedavg':
     case 'krum':
-      try {
-        return new RobustAggregate(name, options);
-      } catch (err) {
-        if (err instanceof RangeError) throw new ConfigError(err.message, { field: `strategyOptions` }, { cause: err });
-        throw err;
-      }
+      return optionsChecked('strategyOptions', () => new RobustAggregate(name, options));
+  }
+}
+
+/** Builds a strategy whose constructor throws RangeError on a bad option, as a ConfigError naming `field`. */
+function optionsChecked(field: string, build: () => Strategy): Strategy {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof RangeError) throw new ConfigError(err.message, { field }, { cause: err });
+    throw err;
   }
 }
 

@@ -116,9 +116,10 @@ export class SecAggClient {
    * Checks a round's secure-aggregation parameters against the site's policy before it trains or
    * charges its privacy budget (the same checks {@link advertise} repeats), so a refused round costs nothing.
    */
-  precheck(ctx: SessionContext, params: SecAggParams__Output): void {
+  precheck(ctx: SessionContext, params: SecAggParams__Output): SecAggConfig {
     const config = this.policyCheck(params, ctx);
     if (!config.cohort.includes(this.o.siteId)) throw new SecAggError('TESSERA_SECAGG_PARAMS', `site ${this.o.siteId} is not in the round's cohort`);
+    return config;
   }
 
   /**
@@ -134,8 +135,7 @@ export class SecAggClient {
     siteLevel?: SiteLevelSecAgg,
     charge?: () => Promise<PrivacySpend>,
   ): SecAggResult {
-    const config = this.policyCheck(params, ctx);
-    if (!config.cohort.includes(this.o.siteId)) throw new SecAggError('TESSERA_SECAGG_PARAMS', `site ${this.o.siteId} is not in the round's cohort`);
+    const config = this.precheck(ctx, params);
     const session = new SecAggSiteSession({ ctx, config, siteId: this.o.siteId, ...this.o.identity, now: this.o.now ?? (() => new Date()) });
     const d = global.length;
     const delta = new Float32Array(d);
