@@ -101,8 +101,9 @@ describe('site-level DP in the integer domain of secure aggregation', () => {
   it('refuses to send a value outside the per-site bound instead of clamping its noise', () => {
     const out = new Int32Array(4);
     const random = createSecureRandom();
-    // A scale far beyond siteLevelScale: the clipped coordinate alone exceeds the bound of a 3-site sum.
-    expect(() => encodeSiteLevelInput(Float32Array.of(1, 0, 0, 0), { clip: 1, noiseMultiplier: 0.5, noiseShares: 3, scale: 2 ** 30, cohortSize: 3 }, out, () => random.uniform())).toThrow(
+    // A scale far beyond siteLevelScale: the clipped coordinate alone exceeds the bound of a 3-site sum
+    // (noise tiny next to 2^30, so the first coordinate is over the bound on every draw).
+    expect(() => encodeSiteLevelInput(Float32Array.of(1, 0, 0, 0), { clip: 1, noiseMultiplier: 1e-6, noiseShares: 3, scale: 2 ** 30, cohortSize: 3 }, out, () => random.uniform())).toThrow(
       /outside the ±715827882 bound of a 3-site sum/,
     );
   });
