@@ -1,39 +1,47 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { ADD_WORDS_WASM_BASE64 } from './add-words-wasm.js';
 import { KEY_BYTES } from './keys.js';
 
 /**
  * Applies masks on several threads. AES-256-CTR can start at any 16-byte block, so the vector is split into
  * ranges (multiples of four 32-bit words) and every worker expands every seed's keystream for its own range
- * only, adding or subtracting it in place in shared memory: the same result as `applyMasks`, word for word.
+ * only, adding or subtracting it with the SIMD word adder (add-words.wat, as in word-add.ts) and storing the
+ * range back in shared memory: the same result as `applyMasks`, word for word.
  *
- * The worker is an inline script using node:crypto only, so it runs the same from compiled JS and from the
+ * The worker is an inline script using node:crypto and the embedded WebAssembly module only, so it runs the same from compiled JS and from the
  * TypeScript sources the tests load.
  */
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createCipheriv } = require('node:crypto');
 const CHUNK = 64 * 1024;
 const ZERO = Buffer.alloc(CHUNK);
+// The SIMD word adder of word-add.ts (add-words.wat): accumulator at 0, operand at CHUNK.
+const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(workerData.wasm, 'base64'))).exports;
+const mem = new Uint8Array(wasm.memory.buffer);
 parentPort.on('message', (m) => {
-  // Signed view: (a + b) | 0 stays in int32 arithmetic (same bits as the unsigned sum mod 2^32).
-  const target = new Int32Array(m.buffer, m.byteOffset, m.length);
-  for (let s = 0; s < m.seeds.length; s++) {
+  const target = new Uint8Array(m.buffer, m.byteOffset, m.length * 4);
+  const lo = m.lo * 4;
+  const hi = m.hi * 4;
+  const ciphers = m.seeds.map((seed, s) => {
     const iv = Buffer.alloc(16);
     // counter = first block of this range (big-endian 128-bit; ranges stay far below 2^53 blocks)
     let block = m.lo / 4;
     for (let b = 15; b >= 8 && block > 0; b--) { iv[b] = block % 256; block = Math.floor(block / 256); }
-    const c = createCipheriv('aes-256-ctr', m.seeds[s], iv);
-    const sign = m.signs[s];
-    const words = CHUNK / 4;
-    for (let start = m.lo; start < m.hi; start += words) {
-      const n = Math.min(words, m.hi - start);
-      const ks = c.update(n === words ? ZERO : ZERO.subarray(0, n * 4));
-      const k = new Int32Array(ks.buffer, ks.byteOffset, n);
-      const t = target.subarray(start, start + n);
-      if (sign === 1) { for (let i = 0; i < n; i++) t[i] = (t[i] + k[i]) | 0; }
-      else { for (let i = 0; i < n; i++) t[i] = (t[i] - k[i]) | 0; }
+    return { c: createCipheriv('aes-256-ctr', seed, iv), add: m.signs[s] === 1 };
+  });
+  for (let start = lo; start < hi; start += CHUNK) {
+    const n = Math.min(CHUNK, hi - start);
+    const zero = n === CHUNK ? ZERO : ZERO.subarray(0, n);
+    const padded = (n + 63) & ~63;
+    const slice = target.subarray(start, start + n);
+    mem.set(slice, 0);
+    for (const { c, add } of ciphers) {
+      mem.set(c.update(zero), CHUNK);
+      (add ? wasm.add : wasm.sub)(0, CHUNK, padded);
     }
+    slice.set(mem.subarray(0, n));
   }
   parentPort.postMessage('done');
 });
@@ -45,7 +53,7 @@ export class MaskWorkerPool {
   /** @param threads @default min(4, available parallelism) */
   static create(threads = Math.min(4, os.availableParallelism())): MaskWorkerPool {
     const workers = Array.from({ length: Math.max(1, threads) }, () => {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64 } });
       w.unref();
       return w;
     });
