@@ -47,8 +47,31 @@ parentPort.on('message', (m) => {
 });
 `;
 
+interface Pending {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 export class MaskWorkerPool {
-  private constructor(private readonly workers: Worker[]) {}
+  /** Per worker, the jobs posted and not yet answered, oldest first (a worker answers in posting order). */
+  private readonly pending: Pending[][];
+  private failure: Error | undefined;
+
+  private constructor(private readonly workers: Worker[]) {
+    this.pending = workers.map(() => []);
+    workers.forEach((w, i) => {
+      const queue = this.pending[i] as Pending[];
+      w.on('message', () => queue.shift()?.resolve());
+      const fail = (err: Error): void => {
+        this.failure ??= err;
+        for (const p of this.pending.flatMap((q) => q.splice(0))) p.reject(err);
+      };
+      w.on('error', fail);
+      w.on('exit', (code) => {
+        if (queue.length > 0) fail(new Error(`mask worker exited with code ${code} with ${queue.length} job(s) pending`));
+      });
+    });
+  }
 
   /** @param threads @default min(4, available parallelism) */
   static create(threads = Math.min(4, os.availableParallelism())): MaskWorkerPool {
@@ -64,10 +87,16 @@ export class MaskWorkerPool {
     return this.workers.length;
   }
 
-  /** Like `applyMasks`, split over the pool. `target` MUST live on a SharedArrayBuffer. */
+  /**
+   * Like `applyMasks`, split over the pool. `target` MUST live on a SharedArrayBuffer. Calls may overlap:
+   * each worker runs its jobs in the order they were posted, so two calls on the same target apply in
+   * call order, range by range, and calls on different targets (concurrent studies) never mix.
+   */
   async applyMasks(target: Uint32Array, masks: readonly { seed: Uint8Array; sign: 1 | -1 }[]): Promise<void> {
     if (!(target.buffer instanceof SharedArrayBuffer)) throw new TypeError('target must be backed by a SharedArrayBuffer');
     for (const m of masks) if (m.seed.byteLength !== KEY_BYTES) throw new RangeError(`mask seed must be ${KEY_BYTES} bytes`);
+    if (this.failure) throw this.failure;
+    if (masks.length === 0) return;
     const n = this.workers.length;
     const per = Math.ceil(target.length / n / 4) * 4;
     const seeds = masks.map((m) => Buffer.from(m.seed));
@@ -78,12 +107,7 @@ export class MaskWorkerPool {
         const hi = Math.min(target.length, lo + per);
         if (lo >= hi) return Promise.resolve();
         return new Promise<void>((resolve, reject) => {
-          const onError = (err: Error): void => reject(err);
-          w.once('error', onError);
-          w.once('message', () => {
-            w.off('error', onError);
-            resolve();
-          });
+          (this.pending[i] as Pending[]).push({ resolve, reject });
           w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs });
         });
       }),
