@@ -299,6 +299,7 @@ class Run {
   }
 
   optionAction(rule: ProfileRule): { action: 'K' | 'C'; option: DeidOption } | undefined {
+    if (this.ctx.options.size === 0) return undefined;
     for (const option of ['retain-patient-characteristics', 'retain-longitudinal-modified-dates', 'clean-descriptors'] as const) {
       const a = rule.options[option];
       if (a !== undefined && this.ctx.options.has(option)) return { action: a, option };

@@ -8,7 +8,9 @@ import {
   DICOM_PARSER_OPTIONS,
   Tags,
   createImageDataset,
+  concatChunks,
   encodeDicom,
+  encodeDicomChunks,
   getString,
   parseDicom,
   readDicomdir,
@@ -45,6 +47,30 @@ describe('encodeDicom', () => {
     // PN 'Doe' is padded with a space to even length.
     const tail = Buffer.from(bytes.subarray(bytes.length - 12)).toString('latin1');
     expect(tail.endsWith('PN\x04\x00Doe ')).toBe(true);
+  });
+
+  it('returns chunks of its own: a later encode (also one whose header outgrows the packing buffer) leaves them unchanged', () => {
+    // Arrange
+    const make = (uid: string, text: string) =>
+      new Map([
+        [Tags.SOPClassUID, textElement(Tags.SOPClassUID, 'UI', '1.2.3')],
+        [Tags.SOPInstanceUID, textElement(Tags.SOPInstanceUID, 'UI', uid)],
+        [Tags.PatientName, textElement(Tags.PatientName, 'PN', text)],
+      ]);
+    const first = encodeDicomChunks(make('1.2.3.4', 'first'));
+    const firstCopy = Buffer.from(concatChunks(first));
+    // Act: a small file, then one with 40 long values (1,900 bytes each, under the bulk threshold, so packed).
+    const second = concatChunks(encodeDicomChunks(make('1.2.3.5', 'second')));
+    const big = make('1.2.3.6', 'big');
+    for (let i = 0; i < 40; i++) big.set(0x00091000 + i, { tag: 0x00091000 + i, vr: 'LT', value: new Uint8Array(1900).fill(0x41 + (i % 26)) });
+    const third = concatChunks(encodeDicomChunks(big));
+    // Assert
+    expect(Buffer.from(concatChunks(first)).equals(firstCopy)).toBe(true);
+    expect(getString(parseDicom(concatChunks(first), 'first').dataset, Tags.PatientName)).toBe('first');
+    expect(getString(parseDicom(second, 'second').dataset, Tags.PatientName)).toBe('second');
+    const back = parseDicom(third, 'third').dataset;
+    expect(back.get(0x00091027)?.value?.every((b) => b === 0x41 + (39 % 26))).toBe(true);
+    expect(back.get(0x00091000)?.value?.length).toBe(1900);
   });
 
   it('refuses a data set without SOP Instance UID', () => {
