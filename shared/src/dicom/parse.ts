@@ -71,6 +71,14 @@ const SWAP_WIDTH: Readonly<Record<string, number>> = {
 };
 
 function swapped(bytes: Uint8Array, width: number): Uint8Array {
+  if (bytes.length <= 64) {
+    // Short values (most of a header): a loop beats making a Buffer to call swap16/32/64 on.
+    const copy = new Uint8Array(bytes.length);
+    const whole = bytes.length - (bytes.length % width);
+    for (let i = 0; i < whole; i += width) for (let j = 0; j < width; j++) copy[i + j] = bytes[i + width - 1 - j] as number;
+    for (let i = whole; i < bytes.length; i++) copy[i] = bytes[i] as number;
+    return copy;
+  }
   const out = Buffer.from(bytes); // a copy: the file buffer is never modified
   const whole = out.subarray(0, out.length - (out.length % width));
   if (width === 2) whole.swap16();
