@@ -153,23 +153,37 @@ class ChunkEncoder {
     }
   }
 
-  /** Writes the elements of `ds` in tag order, skipping tags below `minTag`. */
+  /** Writes the elements of `ds` in tag order (an element's tag is its key), skipping tags below `minTag`. */
   dataset(explicit: boolean, ds: DicomDataset, minTag = 0): void {
-    // Parsed data sets are already in tag order; only sort when an edit broke it.
-    let sorted = true;
+    // Parsed data sets are in tag order; an edited one is in order up to the elements added to it.
+    let ordered = 0;
     let prev = -1;
-    for (const t of ds.keys()) {
-      if (t < prev) {
-        sorted = false;
-        break;
-      }
-      prev = t;
+    for (const el of ds.values()) {
+      if (el.tag < prev) break;
+      prev = el.tag;
+      ordered++;
     }
-    if (sorted) {
+    if (ordered === ds.size) {
       for (const el of ds.values()) if (el.tag >= minTag) this.element(explicit, el);
-    } else {
-      for (const t of [...ds.keys()].sort((a, b) => a - b)) if (t >= minTag) this.element(explicit, ds.get(t) as DicomElement);
+      return;
     }
+    // Sort only the rest (after de-identification, the handful of attributes it adds) and merge it in.
+    const rest: DicomElement[] = [];
+    let i = 0;
+    for (const el of ds.values()) if (i++ >= ordered) rest.push(el);
+    rest.sort(byTag);
+    let j = 0;
+    i = 0;
+    for (const el of ds.values()) {
+      if (i++ >= ordered) break;
+      while (j < rest.length && (rest[j] as DicomElement).tag < el.tag) this.elementFrom(explicit, rest[j++] as DicomElement, minTag);
+      this.elementFrom(explicit, el, minTag);
+    }
+    while (j < rest.length) this.elementFrom(explicit, rest[j++] as DicomElement, minTag);
+  }
+
+  private elementFrom(explicit: boolean, el: DicomElement, minTag: number): void {
+    if (el.tag >= minTag) this.element(explicit, el);
   }
 
   element(explicit: boolean, el: DicomElement): void {
@@ -217,6 +231,8 @@ class ChunkEncoder {
     return this.pieces.map((p) => (p instanceof Uint8Array ? p : new Uint8Array(packed.buffer, p[0], p[1] - p[0])));
   }
 }
+
+const byTag = (a: DicomElement, b: DicomElement): number => a.tag - b.tag;
 
 const EMPTY = new Uint8Array(0);
 const PREAMBLE = new Uint8Array(128);
