@@ -1,5 +1,6 @@
 import { checkStudyStrategy } from './strategies/create-strategy.js';
-import { resolveStudyPrivacy } from '../../shared/src/dp/study-privacy.js';
+import { checkStudySecureAggregation } from './rounds/secagg-workflow.js';
+import { resolveStudyPrivacyOffThread } from '../../shared/src/dp/study-privacy-thread.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CoordinatorConfig } from '../../shared/src/config/coordinator-config.js';
@@ -225,8 +226,9 @@ export class Coordinator {
   /** Creates the study (idempotent for the same id and spec) with its initial model version. */
   async createStudy(input: StudySpec): Promise<StudyRecord> {
     // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
-    const spec = resolveStudyPrivacy(input);
+    const spec = await resolveStudyPrivacyOffThread(input);
     checkStudyStrategy(spec);
+    checkStudySecureAggregation(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
       if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {

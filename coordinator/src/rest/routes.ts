@@ -1,4 +1,4 @@
-import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
+import { resolveStudyPrivacyOffThread } from '../../../shared/src/dp/study-privacy-thread.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type {
@@ -160,8 +160,8 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
       },
     },
     async (req, reply) => {
-      // Resolved (DP noise calibrated) before the idempotency check: the store holds the resolved contract.
-      const spec = resolveStudyPrivacy(validateConfig(StudySpecSchema, req.body, 'request body'));
+      // Resolved (DP noise calibrated, on a worker thread) before the idempotency check: the store holds the resolved contract.
+      const spec = await resolveStudyPrivacyOffThread(validateConfig(StudySpecSchema, req.body, 'request body'));
       const existing = await store.getStudy(spec.id);
       if (existing && JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
         throw new ApiError('TESSERA_API_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });

@@ -213,6 +213,36 @@ export function updatePartNoiseMultiplier(noiseMultiplier: number, count?: Count
   return count ? updateNoiseMultiplier(noiseMultiplier, count.countNoise) : noiseMultiplier;
 }
 
+/** Settings of {@link noisyQuantizedUpdate}. */
+export interface NoisyQuantization {
+  clip: number;
+  /** Noise multiplier of the sum over `noiseShares` sites. */
+  noiseMultiplier: number;
+  noiseShares: number;
+  /** Integer units per unit of update. */
+  scale: number;
+}
+
+/**
+ * The core of site-level DP-FedAvg at a site, shared by the plaintext and the secure-aggregation paths:
+ * clips Δ to L2 ≤ C, scales it, rounds each coordinate stochastically (unbiased, `uniform01` from a
+ * CSPRNG) and adds this site's share N_Z(0, σ²) of the distributed discrete Gaussian (exact sampler,
+ * σ = z·(C·scale + √d)/√shares). Hands every integer coordinate to `emit`, in order.
+ */
+export function noisyQuantizedUpdate(
+  delta: Float32Array,
+  q: NoisyQuantization,
+  uniform01: () => number,
+  u: UniformBigInt,
+  emit: (index: number, value: number) => void,
+): { norm: number; unclipped: 0 | 1; sigmaPerSite: number } {
+  const { sigmaPerSite } = distributedNoise({ noiseMultiplier: q.noiseMultiplier, clip: q.clip, scale: q.scale, dim: delta.length, sites: q.noiseShares });
+  const clipped = clipUpdate(delta, q.clip);
+  const sample = discreteGaussianSampler(sigmaPerSite, u);
+  for (let i = 0; i < delta.length; i++) emit(i, Math.floor((clipped.update[i] as number) * q.scale + uniform01()) + Number(sample()));
+  return { norm: clipped.norm, unclipped: clipped.unclipped, sigmaPerSite };
+}
+
 /**
  * Site-level DP-FedAvg input for secure aggregation, entirely in the integer domain: clips Δ to
  * L2 ≤ C, scales by `scale`, rounds stochastically (unbiased, `uniform01` from a CSPRNG), adds this
@@ -232,15 +262,12 @@ export function encodeSiteLevelInput(
   const d = delta.length;
   if (out.length < d + (e.count ? 1 : 0)) throw new RangeError(`output has ${out.length} values, needs ${d + (e.count ? 1 : 0)}`);
   const zUpdate = updatePartNoiseMultiplier(e.noiseMultiplier, e.count);
-  const { sigmaPerSite } = distributedNoise({ noiseMultiplier: zUpdate, clip: e.clip, scale: e.scale, dim: d, sites: e.noiseShares });
   const limit = perSiteLimit(e.cohortSize);
-  const clipped = clipUpdate(delta, e.clip);
-  const sample = discreteGaussianSampler(sigmaPerSite, u);
-  for (let i = 0; i < d; i++) {
-    const v = Math.floor((clipped.update[i] as number) * e.scale + uniform01()) + Number(sample());
+  const clipped = noisyQuantizedUpdate(delta, { clip: e.clip, noiseMultiplier: zUpdate, noiseShares: e.noiseShares, scale: e.scale }, uniform01, u, (i, v) => {
     if (v > limit || v < -limit) throw new RangeError(`noisy coordinate outside the ±${limit} bound of a ${e.cohortSize}-site sum`);
     out[i] = v;
-  }
+  });
+  const { sigmaPerSite } = clipped;
   let countSigmaPerSite = 0;
   if (e.count) {
     // Centred bit: adding or removing one site moves the count by ½ (Andrew et al. 2021, §3).

@@ -1,6 +1,6 @@
-import { cryptoUniformBigInt, discreteGaussianSampler, type UniformBigInt } from '../../../shared/src/dp/discrete-gaussian.js';
+import { cryptoUniformBigInt, type UniformBigInt } from '../../../shared/src/dp/discrete-gaussian.js';
 import { createSecureRandom, type SecureRandom } from '../../../shared/src/dp/noise.js';
-import { clipUpdate, distributedNoise } from '../../../shared/src/dp/site-level.js';
+import { noisyQuantizedUpdate } from '../../../shared/src/dp/site-level.js';
 
 /** Site-level DP settings of one round (from the task's `DpConfig`, mode `site`). */
 export interface SiteLevelDp {
@@ -37,14 +37,10 @@ export function privatizeUpdate(
 ): PrivatizedUpdate {
   const delta = new Float32Array(local.length);
   for (let i = 0; i < local.length; i++) delta[i] = (local[i] as number) - (global[i] as number);
-  const clipped = clipUpdate(delta, dp.clipNorm);
-  const { sigmaPerSite } = distributedNoise({ noiseMultiplier: dp.noiseMultiplier, clip: dp.clipNorm, scale: dp.quantizationScale, dim: local.length, sites: dp.noiseShares });
-  const sample = discreteGaussianSampler(sigmaPerSite, uniform);
   const weights = new Float32Array(local.length);
-  for (let i = 0; i < local.length; i++) {
-    const x = (clipped.update[i] as number) * dp.quantizationScale;
-    const q = Math.floor(x + random.uniform()) + Number(sample());
-    weights[i] = (global[i] as number) + q / dp.quantizationScale;
-  }
-  return { weights, norm: clipped.norm, unclipped: clipped.unclipped, sigmaPerSite };
+  const q = { clip: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, noiseShares: dp.noiseShares, scale: dp.quantizationScale };
+  const r = noisyQuantizedUpdate(delta, q, () => random.uniform(), uniform, (i, v) => {
+    weights[i] = (global[i] as number) + v / dp.quantizationScale;
+  });
+  return { weights, norm: r.norm, unclipped: r.unclipped, sigmaPerSite: r.sigmaPerSite };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { epsilonFor } from '../../../shared/src/dp/accountant.js';
+import { encodeSiteLevelInput } from '../../../shared/src/dp/site-level.js';
 import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
 import { validateConfig } from '../../../shared/src/config/validate.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
@@ -50,5 +51,34 @@ describe('site-level DP-FedAvg at the site (privatizeUpdate)', () => {
     const perSite = epsilonFor('pld', { q: 1, sigma: z / 2, steps: 20 }, 1e-5);
     expect(perSite).toBeLessThanOrEqual(2);
     expect(perSite).toBeGreaterThan(1.99);
+  });
+});
+
+describe('one site-level DP core for the plaintext and the secure-aggregation paths', () => {
+  // A seeded edge (fakes only at the edge: the random source), the same stream fed to both paths.
+  function seeded(seed: number): { uniform01: () => number; uniformBig: (m: bigint) => bigint } {
+    let s = seed >>> 0;
+    const next = (): number => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+    return { uniform01: next, uniformBig: (m: bigint) => BigInt(Math.floor(next() * Number(m))) % m };
+  }
+
+  it('privatizeUpdate uploads global + (the integers encodeSiteLevelInput sends) / scale, coordinate for coordinate', () => {
+    const d = 257;
+    const global = Float32Array.from({ length: d }, (_, i) => Math.sin(i) / 10);
+    const local = Float32Array.from({ length: d }, (_, i) => (global[i] as number) + Math.cos(i * 1.7) * 0.3);
+    const dp = { clipNorm: 1, noiseMultiplier: 1.1, noiseShares: 3, quantizationScale: 4096 };
+    const a = seeded(7);
+    const plain = privatizeUpdate(global, local, dp, { uniform: a.uniform01, gaussian: () => undefined }, a.uniformBig);
+    const b = seeded(7);
+    const delta = Float32Array.from(local, (v, i) => v - (global[i] as number));
+    const ints = new Int32Array(d);
+    const secure = encodeSiteLevelInput(delta, { clip: 1, noiseMultiplier: 1.1, noiseShares: 3, scale: 4096, cohortSize: 3 }, ints, b.uniform01, b.uniformBig);
+    expect(plain.norm).toBe(secure.norm);
+    expect(plain.unclipped).toBe(secure.unclipped);
+    expect(plain.sigmaPerSite).toBe(secure.sigmaPerSite);
+    for (let i = 0; i < d; i++) expect(plain.weights[i]).toBe(Math.fround((global[i] as number) + (ints[i] as number) / 4096));
   });
 });
