@@ -230,7 +230,12 @@ class Run {
   /** The counts as a {@link ChangeLog} (actions and attributes in the order first met). */
   changes(): ChangeLog {
     const out: ChangeLog = {};
-    for (const [action, byAttr] of this.#changes) out[action] = Object.fromEntries(byAttr);
+    for (const [action, byAttr] of this.#changes) {
+      // A plain loop: Object.fromEntries goes through the generic iterator protocol per entry.
+      const counts: Record<string, number> = {};
+      for (const [key, n] of byAttr) counts[key] = n;
+      out[action] = counts;
+    }
     return out;
   }
 
@@ -247,6 +252,11 @@ class Run {
     const v = el.value;
     if (v === undefined || v.length === 0) return;
     const text = decodeText(v);
+    if (isPlainUid(text)) {
+      // One UID without padding inside (the usual case): the split, trim and join below would give it back.
+      el.value = encodeText(this.uid(text));
+      return;
+    }
     el.value = encodeText(
       text
         .split('\\')
@@ -299,6 +309,7 @@ class Run {
   }
 
   optionAction(rule: ProfileRule): { action: 'K' | 'C'; option: DeidOption } | undefined {
+    if (this.ctx.options.size === 0) return undefined;
     for (const option of ['retain-patient-characteristics', 'retain-longitudinal-modified-dates', 'clean-descriptors'] as const) {
       const a = rule.options[option];
       if (a !== undefined && this.ctx.options.has(option)) return { action: a, option };
@@ -370,6 +381,17 @@ class Run {
     }
     if (isStringVr(vr)) el.value = new Uint8Array(0); // text too long to scrub: emptied, never kept.
   }
+}
+
+/**
+ * Whether `text` is one value the multi-value path would give back unchanged: no `\\`, no NUL, and
+ * printable ASCII at both ends (so `trim` removes nothing; it also removes non-ASCII spaces such as U+00A0).
+ */
+function isPlainUid(text: string): boolean {
+  if (text === '' || text.includes('\\') || text.includes('\0')) return false;
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  return first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f;
 }
 
 function startsWithItem(v: Uint8Array | undefined): boolean {

@@ -71,6 +71,14 @@ const SWAP_WIDTH: Readonly<Record<string, number>> = {
 };
 
 function swapped(bytes: Uint8Array, width: number): Uint8Array {
+  if (bytes.length <= 64) {
+    // Short values (most of a header): a loop beats making a Buffer to call swap16/32/64 on.
+    const copy = new Uint8Array(bytes.length);
+    const whole = bytes.length - (bytes.length % width);
+    for (let i = 0; i < whole; i += width) for (let j = 0; j < width; j++) copy[i + j] = bytes[i + width - 1 - j] as number;
+    for (let i = whole; i < bytes.length; i++) copy[i] = bytes[i] as number;
+    return copy;
+  }
   const out = Buffer.from(bytes); // a copy: the file buffer is never modified
   const whole = out.subarray(0, out.length - (out.length % width));
   if (width === 2) whole.swap16();
@@ -92,17 +100,17 @@ function describe(err: unknown): string {
  * reason (no `DICM` prefix, missing transfer syntax, truncated data, …); never throws anything else.
  */
 export function parseDicom(bytes: Uint8Array, source: string, options: ParseOptions = {}): ParsedDicom {
-  let raw: dicomParser.DataSet;
+  let raw: TopLevel;
   try {
     // A plain Uint8Array view (not a Buffer): its subarrays are cheaper to make, and there are thousands.
-    raw = dicomParser.parseDicom(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), DICOM_PARSER_OPTIONS);
+    raw = readTopLevel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
   } catch (err) {
     throw new InputError('TESSERA_INPUT_DICOM_INVALID', `${source}: not a readable DICOM Part 10 file: ${describe(err)}`, {
       source,
     });
   }
   try {
-    const tsElement = raw.elements['x00020010'];
+    const tsElement = raw.transferSyntax;
     const transferSyntaxUid = tsElement ? decodeText(raw.byteArray.subarray(tsElement.dataOffset, tsElement.dataOffset + tsElement.length)).trim() : '';
     if (transferSyntaxUid === '') {
       throw new Error('file meta has no Transfer Syntax UID (0002,0010)');
@@ -110,13 +118,86 @@ export function parseDicom(bytes: Uint8Array, source: string, options: ParseOpti
     const bigEndian = transferSyntaxUid === TransferSyntax.ExplicitVRBigEndian;
     const meta: DicomDataset = new Map();
     const cx: Conversion = { bigEndian, dropped: options.dropPrivate === true ? new Map() : undefined };
-    const dataset = convertDataSet(raw, cx, meta, 0);
+    const dataset = convertElements(raw.byteArray, raw.elements, cx, meta, 0);
     const sopClass = meta.get(Tags.MediaStorageSOPClassUID)?.value;
     const isDicomdir = sopClass !== undefined && decodeText(sopClass) === '1.2.840.10008.1.3.10';
     return { meta, dataset, transferSyntaxUid, isDicomdir, warnings: raw.warnings, ...(cx.dropped === undefined ? {} : { droppedPrivate: cx.dropped }) };
   } catch (err) {
     throw new InputError('TESSERA_INPUT_DICOM_INVALID', `${source}: malformed DICOM data set: ${describe(err)}`, { source });
   }
+}
+
+/** The top level of a file as dicom-parser's `parseDicom` reads it, with the elements in a list. */
+interface TopLevel {
+  /** The bytes the elements' offsets refer to (for a deflated file, the file meta followed by the inflated data set). */
+  readonly byteArray: Uint8Array;
+  /** The elements in the order of `parseDicom`'s element index: the data set's, then the file meta's not already there. */
+  readonly elements: readonly dicomParser.Element[];
+  /** The file meta's Transfer Syntax UID element. */
+  readonly transferSyntax: dicomParser.Element;
+  readonly warnings: string[];
+}
+
+const DEFLATED = '1.2.840.10008.1.2.1.99';
+
+/**
+ * What `dicomParser.parseDicom(bytes, DICOM_PARSER_OPTIONS)` does, step by step with dicom-parser's own
+ * readers (`readPart10Header`, `readDicomElementExplicit`/`Implicit`, its byte streams, the same errors),
+ * except that the top-level elements are collected in a list, not stored one by one in an object keyed
+ * by tag: that object grows into a dictionary, and filling it and reading it back cost more than the rest
+ * of the conversion. Where a file repeats a tag or is out of tag order, the list is built the way the
+ * index would list it (later elements replace earlier ones in place, file meta last), so the result is
+ * the same element for element. Sequence items are still read by dicom-parser into its own data sets.
+ */
+function readTopLevel(bytes: Uint8Array): TopLevel {
+  const metaSet = dicomParser.readPart10Header(bytes);
+  const metaElements = metaSet.elements;
+  const transferSyntax = metaElements['x00020010'];
+  if (transferSyntax === undefined) throw new Error('dicomParser.parseDicom: missing required meta header attribute 0002,0010');
+  const ts = dicomParser.readFixedString(bytes, transferSyntax.dataOffset, transferSyntax.length);
+  const position = (metaSet as unknown as { position: number }).position;
+  const stream =
+    ts === DEFLATED
+      ? new dicomParser.ByteStream(dicomParser.littleEndianByteArrayParser, zlibInflater(bytes, position), 0)
+      : new dicomParser.ByteStream(
+          ts === TransferSyntax.ExplicitVRBigEndian ? dicomParser.bigEndianByteArrayParser : dicomParser.littleEndianByteArrayParser,
+          bytes,
+          position,
+        );
+  const byteArray = stream.byteArray as Uint8Array;
+  const end = byteArray.length;
+  const list: dicomParser.Element[] = [];
+  // Whether every tag so far is after the previous one and after the file meta's (then no index entry is replaced).
+  let ordered = true;
+  let last = 'x0002ffff';
+  if (ts === TransferSyntax.ImplicitVRLittleEndian) {
+    while (stream.position < end) {
+      const el = dicomParser.readDicomElementImplicit(stream);
+      if (ordered && el.tag > last) last = el.tag;
+      else ordered = false;
+      list.push(el);
+    }
+  } else {
+    while (stream.position < end) {
+      const el = dicomParser.readDicomElementExplicit(stream, stream.warnings);
+      if (ordered && el.tag > last) last = el.tag;
+      else ordered = false;
+      list.push(el);
+    }
+    // dicom-parser's own check (its message kept).
+    // eslint-disable-next-line @typescript-eslint/only-throw-error
+    if (stream.position > end) throw 'dicomParser:parseDicomDataSetExplicit: buffer overrun';
+  }
+  const warnings = metaSet.warnings.concat(stream.warnings);
+  if (ordered) {
+    for (const key of Object.keys(metaElements)) list.push(metaElements[key] as dicomParser.Element);
+    return { byteArray, elements: list, transferSyntax, warnings };
+  }
+  // A repeated or out-of-order tag: list the elements exactly as parseDicom's index holds them.
+  const index: Record<string, dicomParser.Element> = {};
+  for (const el of list) index[el.tag] = el;
+  for (const key of Object.keys(metaElements)) index[key] = metaElements[key] as dicomParser.Element;
+  return { byteArray, elements: Object.values(index), transferSyntax, warnings };
 }
 
 /** Deepest sequence nesting accepted (real files nest a handful of levels; this bounds crafted input). */
@@ -153,18 +234,31 @@ function view(bytes: Uint8Array, start: number, length: number): Uint8Array {
   return bytes.subarray(start, start + length);
 }
 
-function convertDataSet(ds: dicomParser.DataSet, cx: Conversion, meta: DicomDataset | undefined, depth: number): DicomDataset {
+/** Converts a sequence item's data set (dicom-parser's element index). */
+function convertDataSet(ds: dicomParser.DataSet, cx: Conversion, depth: number): DicomDataset {
+  // Object.keys, not for-in or Object.values: the element index is a dictionary-mode object, whose for-in
+  // re-checks every key and whose Object.values measured slower than these lookups.
+  const elements = ds.elements;
+  const keys = Object.keys(elements);
+  const list: dicomParser.Element[] = [];
+  for (let k = 0; k < keys.length; k++) list.push(elements[keys[k] as string] as dicomParser.Element);
+  return convertElements(ds.byteArray, list, cx, undefined, depth);
+}
+
+/** Converts elements (in index order; an element's `tag` is its index key) into a data set; group 0002 goes to `meta` when given. */
+function convertElements(
+  bytes: Uint8Array,
+  list: readonly dicomParser.Element[],
+  cx: Conversion,
+  meta: DicomDataset | undefined,
+  depth: number,
+): DicomDataset {
   if (depth > MAX_DEPTH) throw new Error(`sequences nested deeper than ${MAX_DEPTH} levels`);
   const out: DicomDataset = new Map();
-  const bytes = ds.byteArray;
-  const elements = ds.elements;
-  // Object.keys, not for-in: the element index is a dictionary-mode object, whose for-in re-checks every key.
-  const keys = Object.keys(elements);
-  for (let k = 0; k < keys.length; k++) {
-    const key = keys[k] as string;
-    const el = elements[key];
+  for (let k = 0; k < list.length; k++) {
+    const el = list[k];
     if (el === undefined) continue;
-    const t = tagOf(key);
+    const t = tagOf(el.tag);
     if (t >>> 16 === 0xfffe) continue;
     if (cx.dropped !== undefined && ((t >>> 16) & 1) === 1 && el.items === undefined && el.encapsulatedPixelData !== true) {
       // Checked as if it were kept: a file is refused for the same damage either way.
@@ -184,7 +278,7 @@ function convertDataSet(ds: dicomParser.DataSet, cx: Conversion, meta: DicomData
 function convertElement(el: dicomParser.Element, t: Tag, bytes: Uint8Array, cx: Conversion, depth: number): DicomElement {
   // Every element gets the same five fields (one object shape keeps the walkers' property access monomorphic).
   if (el.items !== undefined) {
-    const items = el.items.map((item) => (item.dataSet ? convertDataSet(item.dataSet, cx, undefined, depth + 1) : new Map<Tag, DicomElement>()));
+    const items = el.items.map((item) => (item.dataSet ? convertDataSet(item.dataSet, cx, depth + 1) : new Map<Tag, DicomElement>()));
     return { tag: t, vr: el.vr ?? 'SQ', value: undefined, items, encapsulated: undefined, undefinedLength: undefined };
   }
   if (el.encapsulatedPixelData === true && el.fragments !== undefined) {

@@ -60,10 +60,20 @@ function vrFlags(vr: string): number {
 /** Values at least this long are referenced, not copied, by the encoder. */
 const BULK_BYTES = 2048;
 
+/**
+ * The buffer encoders pack into, reused from file to file (encoding is synchronous, so one is in use at a
+ * time); {@link ChunkEncoder.chunks} copies what was written out of it. Allocating and zeroing a fresh
+ * buffer per file cost more than that one exact-size copy. A buffer grown past {@link SCRATCH_KEEP} is
+ * used once and not kept.
+ */
+let scratch = new Uint8Array(16 * 1024);
+let scratchView = new DataView(scratch.buffer);
+const SCRATCH_KEEP = 1024 * 1024;
+
 /** Chunked encoder: see the module comment. */
 class ChunkEncoder {
-  private buf = new Uint8Array(8 * 1024);
-  private view = new DataView(this.buf.buffer);
+  private buf = scratch;
+  private view = scratchView;
   private pos = 0;
   private segmentStart = 0;
   /** Finished pieces: a [start, end) range of `buf`, or a referenced bulk value. */
@@ -77,6 +87,10 @@ class ChunkEncoder {
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
     this.view = new DataView(next.buffer);
+    if (size <= SCRATCH_KEEP) {
+      scratch = next;
+      scratchView = this.view;
+    }
   }
 
   get position(): number {
@@ -84,9 +98,17 @@ class ChunkEncoder {
   }
 
   raw(b: Uint8Array | readonly number[]): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    const n = b.length;
+    this.ensure(n);
+    if (n <= 32) {
+      // Most header values are a few bytes: a loop beats the call into TypedArray#set.
+      const buf = this.buf;
+      let at = this.pos;
+      for (let i = 0; i < n; i++) buf[at++] = b[i] as number;
+    } else {
+      this.buf.set(b, this.pos);
+    }
+    this.pos += n;
   }
 
   uint32At(at: number, v: number): void {
@@ -131,23 +153,37 @@ class ChunkEncoder {
     }
   }
 
-  /** Writes the elements of `ds` in tag order, skipping tags below `minTag`. */
+  /** Writes the elements of `ds` in tag order (an element's tag is its key), skipping tags below `minTag`. */
   dataset(explicit: boolean, ds: DicomDataset, minTag = 0): void {
-    // Parsed data sets are already in tag order; only sort when an edit broke it.
-    let sorted = true;
+    // Parsed data sets are in tag order; an edited one is in order up to the elements added to it.
+    let ordered = 0;
     let prev = -1;
-    for (const t of ds.keys()) {
-      if (t < prev) {
-        sorted = false;
-        break;
-      }
-      prev = t;
+    for (const el of ds.values()) {
+      if (el.tag < prev) break;
+      prev = el.tag;
+      ordered++;
     }
-    if (sorted) {
+    if (ordered === ds.size) {
       for (const el of ds.values()) if (el.tag >= minTag) this.element(explicit, el);
-    } else {
-      for (const t of [...ds.keys()].sort((a, b) => a - b)) if (t >= minTag) this.element(explicit, ds.get(t) as DicomElement);
+      return;
     }
+    // Sort only the rest (after de-identification, the handful of attributes it adds) and merge it in.
+    const rest: DicomElement[] = [];
+    let i = 0;
+    for (const el of ds.values()) if (i++ >= ordered) rest.push(el);
+    rest.sort(byTag);
+    let j = 0;
+    i = 0;
+    for (const el of ds.values()) {
+      if (i++ >= ordered) break;
+      while (j < rest.length && (rest[j] as DicomElement).tag < el.tag) this.elementFrom(explicit, rest[j++] as DicomElement, minTag);
+      this.elementFrom(explicit, el, minTag);
+    }
+    while (j < rest.length) this.elementFrom(explicit, rest[j++] as DicomElement, minTag);
+  }
+
+  private elementFrom(explicit: boolean, el: DicomElement, minTag: number): void {
+    if (el.tag >= minTag) this.element(explicit, el);
   }
 
   element(explicit: boolean, el: DicomElement): void {
@@ -187,15 +223,20 @@ class ChunkEncoder {
     if (value.length % 2 === 1) this.raw(isStringVr(vr) && vr !== 'UI' ? PAD_SPACE : PAD_NUL);
   }
 
-  /** The encoded file as chunks, in order. */
+  /** The encoded file as chunks, in order (packed pieces are views of one copy of what was written). */
   chunks(): Uint8Array[] {
     if (this.pos > this.segmentStart) this.pieces.push([this.segmentStart, this.pos]);
     this.segmentStart = this.pos;
-    return this.pieces.map((p) => (p instanceof Uint8Array ? p : this.buf.subarray(p[0], p[1])));
+    const packed = this.buf.slice(0, this.pos);
+    return this.pieces.map((p) => (p instanceof Uint8Array ? p : new Uint8Array(packed.buffer, p[0], p[1] - p[0])));
   }
 }
 
+const byTag = (a: DicomElement, b: DicomElement): number => a.tag - b.tag;
+
 const EMPTY = new Uint8Array(0);
+const PREAMBLE = new Uint8Array(128);
+const DICM = encodeText('DICM');
 const PAD_NUL = [0];
 const PAD_SPACE = [0x20];
 
@@ -242,8 +283,8 @@ export function encodeDicomChunks(dataset: DicomDataset, options: EncodeOptions 
   meta.set(Tags.ImplementationClassUID, textElement(Tags.ImplementationClassUID, 'UI', IMPLEMENTATION_CLASS_UID));
   meta.set(Tags.ImplementationVersionName, textElement(Tags.ImplementationVersionName, 'SH', IMPLEMENTATION_VERSION_NAME));
   const enc = new ChunkEncoder();
-  enc.raw(new Uint8Array(128));
-  enc.raw(encodeText('DICM'));
+  enc.raw(PREAMBLE);
+  enc.raw(DICM);
   // (0002,0000) UL 4 <group length>, patched once the meta is written.
   enc.raw([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00, 0, 0, 0, 0]);
   const metaStart = enc.position;

@@ -121,6 +121,30 @@ describe('deidentifyDicom (Basic Profile)', () => {
     expect(a.string('x0020000d')).toBe(b.string('x0020000d'));
     expect(a.string('x0020000e')).toBe(b.string('x0020000e'));
   });
+
+  it('replaces a UID the same way whatever its padding, and each value of a multi-valued UID element', () => {
+    // Arrange: Study Instance UID with a leading space, with a trailing no-break space (Latin-1 0xA0), and a
+    // two-valued Frame of Reference UID naming the study and the series.
+    const withStudyUid = (bytes: number[]) => (ds: DicomDataset) => ds.set(Tags.StudyInstanceUID, { tag: Tags.StudyInstanceUID, vr: 'UI', value: new Uint8Array(bytes) });
+    const ascii = (text: string) => [...Buffer.from(text, 'latin1')];
+    const plain = written(deidentifyDicom(mrImage(), 'plain', ctx()));
+    // Act
+    const leading = written(deidentifyDicom(mrImage({}, withStudyUid(ascii(' 1.2.3.4.5'))), 'leading', ctx()));
+    const nbsp = written(deidentifyDicom(mrImage({}, withStudyUid([...ascii('1.2.3.4.5'), 0xa0])), 'nbsp', ctx()));
+    const multi = written(
+      deidentifyDicom(
+        mrImage({}, (ds) => ds.set(tag(0x0020, 0x0052), textElement(tag(0x0020, 0x0052), 'UI', '1.2.3.4.5\\1.2.3.4.5.1'))),
+        'multi',
+        ctx(),
+      ),
+    );
+    // Assert
+    const study = plain.string('x0020000d');
+    expect(study).toMatch(/^2\.25\.\d+$/);
+    expect(leading.string('x0020000d')).toBe(study);
+    expect(nbsp.string('x0020000d')).toBe(study);
+    expect(multi.string('x00200052')).toBe(`${study}\\${plain.string('x0020000e')}`);
+  });
 });
 
 describe('deidentifyDicom options', () => {

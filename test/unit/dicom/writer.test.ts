@@ -8,10 +8,13 @@ import {
   DICOM_PARSER_OPTIONS,
   Tags,
   createImageDataset,
+  concatChunks,
   encodeDicom,
+  encodeDicomChunks,
   getString,
   parseDicom,
   readDicomdir,
+  tag,
   textElement,
   writeDicomFile,
 } from '../../../shared/src/dicom/index.js';
@@ -45,6 +48,59 @@ describe('encodeDicom', () => {
     // PN 'Doe' is padded with a space to even length.
     const tail = Buffer.from(bytes.subarray(bytes.length - 12)).toString('latin1');
     expect(tail.endsWith('PN\x04\x00Doe ')).toBe(true);
+  });
+
+  it('returns chunks of its own: a later encode (also one whose header outgrows the packing buffer) leaves them unchanged', () => {
+    // Arrange
+    const make = (uid: string, text: string) =>
+      new Map([
+        [Tags.SOPClassUID, textElement(Tags.SOPClassUID, 'UI', '1.2.3')],
+        [Tags.SOPInstanceUID, textElement(Tags.SOPInstanceUID, 'UI', uid)],
+        [Tags.PatientName, textElement(Tags.PatientName, 'PN', text)],
+      ]);
+    const first = encodeDicomChunks(make('1.2.3.4', 'first'));
+    const firstCopy = Buffer.from(concatChunks(first));
+    // Act: a small file, then one with 40 long values (1,900 bytes each, under the bulk threshold, so packed).
+    const second = concatChunks(encodeDicomChunks(make('1.2.3.5', 'second')));
+    const big = make('1.2.3.6', 'big');
+    for (let i = 0; i < 40; i++) big.set(0x00091000 + i, { tag: 0x00091000 + i, vr: 'LT', value: new Uint8Array(1900).fill(0x41 + (i % 26)) });
+    const third = concatChunks(encodeDicomChunks(big));
+    // Assert
+    expect(Buffer.from(concatChunks(first)).equals(firstCopy)).toBe(true);
+    expect(getString(parseDicom(concatChunks(first), 'first').dataset, Tags.PatientName)).toBe('first');
+    expect(getString(parseDicom(second, 'second').dataset, Tags.PatientName)).toBe('second');
+    const back = parseDicom(third, 'third').dataset;
+    expect(back.get(0x00091027)?.value?.every((b) => b === 0x41 + (39 % 26))).toBe(true);
+    expect(back.get(0x00091000)?.value?.length).toBe(1900);
+  });
+
+  it('writes elements added out of order (at the top level and in items) in tag order, leaving out group 0002', () => {
+    // Arrange: in order, then (0008,0060), (0002,0010), (0010,0020) and (0008,0005) appended; an item likewise.
+    const item = new Map([
+      [tag(0x0008, 0x1155), textElement(tag(0x0008, 0x1155), 'UI', '1.2.3.9')],
+      [tag(0x0008, 0x1150), textElement(tag(0x0008, 0x1150), 'UI', '1.2.3')],
+    ]);
+    const ds = new Map([
+      [Tags.SOPClassUID, textElement(Tags.SOPClassUID, 'UI', '1.2.3')],
+      [Tags.SOPInstanceUID, textElement(Tags.SOPInstanceUID, 'UI', '1.2.3.4')],
+      [tag(0x0008, 0x1140), { tag: tag(0x0008, 0x1140), vr: 'SQ', items: [item] }],
+      [Tags.PatientName, textElement(Tags.PatientName, 'PN', 'Doe')],
+      [Tags.Modality, textElement(Tags.Modality, 'CS', 'MR')],
+      [Tags.TransferSyntaxUID, textElement(Tags.TransferSyntaxUID, 'UI', '9.9')],
+      [Tags.PatientID, textElement(Tags.PatientID, 'LO', 'P1')],
+      [Tags.SpecificCharacterSet, textElement(Tags.SpecificCharacterSet, 'CS', 'ISO_IR 100')],
+    ]);
+    // Act
+    const back = dicomParser.parseDicom(encodeDicom(ds));
+    // Assert
+    // dicom-parser's index lists the data set in file order, then the file meta.
+    expect(Object.keys(back.elements)).toEqual([
+      'x00080005', 'x00080016', 'x00080018', 'x00080060', 'x00081140', 'x00100010', 'x00100020',
+      'x00020000', 'x00020001', 'x00020002', 'x00020003', 'x00020010', 'x00020012', 'x00020013',
+    ]);
+    expect(back.string('x00020010')).toBe('1.2.840.10008.1.2.1');
+    const itemKeys = Object.keys(back.elements['x00081140']!.items![0]!.dataSet!.elements);
+    expect(itemKeys.filter((k) => !k.startsWith('xfffe'))).toEqual(['x00081150', 'x00081155']);
   });
 
   it('refuses a data set without SOP Instance UID', () => {
