@@ -24,8 +24,9 @@ interface Report {
 describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind the de-identification gate (${npz})`, () => {
   it(
     // The issue's goal is 0.90 (MedMNIST v2 ResNet-18 at 28 px: 0.901); the default cnn-breastmnist-deep
-    // reaches 0.887–0.917 over three seeds here (README "Results"), so the bar sits below that with room
-    // for TF.js's unseeded dropout and seed 42's federation, which was not among those measured.
+    // reaches 0.887–0.917 over three seeds in plaintext and 0.901–0.906 under secure aggregation before
+    // its 18-view test-time augmentation (README "Results"), so the bar sits below that with room for
+    // TF.js's unseeded dropout and seed 42's federation, which was not among those measured.
     'converts, ingests through the gate at each of 3 sites, trains cnn-breastmnist-deep and reaches a pooled test AUC ≥ 0.86',
     async () => {
       // Arrange
@@ -37,7 +38,9 @@ describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind th
         await run(
           process.execPath,
           [path.join(repoRoot(), 'bin', 'tessera.js'), 'demo', '--dataset', 'breastmnist', '--data-dir', dataDir, '--workdir', path.join(dir, 'work'), '--report', reportFile],
-          { env: { ...process.env, TESSERA_LOG_LEVEL: 'warn' }, timeout: 1_700_000 },
+          // 7–13 minutes with other jobs on 2 cores, up to about 30 under heavy load (the 18-view evaluation
+          // adds about a seventh to a round).
+          { env: { ...process.env, TESSERA_LOG_LEVEL: 'warn' }, timeout: 2_300_000 },
         );
         const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
 
@@ -70,6 +73,6 @@ describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind th
         rmSync(dir, { recursive: true, force: true });
       }
     },
-    1_800_000,
+    2_400_000,
   );
 });

@@ -10,21 +10,24 @@ interface BreastmnistCnnOptions {
   dense: number;
   /** Conv layers per block, before its pooling (VGG-style blocks when 2). @default 1 */
   convsPerBlock?: 1 | 2;
+  /** Test-time shifts of up to this many pixels (`augment.testTimeShift`) on top of the mirror. @default 0 */
+  testTimeShift?: number;
 }
 
 /**
  * The BreastMNIST CNN family (28×28×1 breast ultrasound): 3 × (one or two conv 3×3 same relu → max-pool 2) →
  * flatten → dense relu → dropout 0.4 → dense 1 sigmoid, trained with random horizontal flips, shifts of
- * up to 2 px and ±20 % contrast / ±10 % brightness, predicting the mean over the image and its mirror.
- * A builder of plain data: the spec stays declarative.
+ * up to 2 px and ±20 % contrast / ±10 % brightness, predicting the mean over the image and its mirror
+ * (and, with `testTimeShift`, over their shifted copies). A builder of plain data: the spec stays declarative.
  */
 function breastmnistCnn(o: BreastmnistCnnOptions): ModelSpec {
+  const tts = o.testTimeShift ?? 0;
   const conv = (filters: number): LayerSpec => ({ type: 'conv2d', filters, kernelSize: 3, padding: 'same', activation: 'relu' });
   return {
     name: o.name,
-    description: `CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (${o.convsPerBlock === 2 ? '2 × conv' : 'conv'} 3×3 same relu → max-pool 2) with ${o.filters.join('/')} filters → dense ${o.dense} relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror`,
+    description: `CNN for 28×28×1 breast ultrasound (BreastMNIST): 3 × (${o.convsPerBlock === 2 ? '2 × conv' : 'conv'} 3×3 same relu → max-pool 2) with ${o.filters.join('/')} filters → dense ${o.dense} relu → dropout 0.4 → dense 1 sigmoid; trained with random horizontal flips, shifts of up to 2 px and ±20 % contrast / ±10 % brightness, predicts the mean over the image and its mirror${tts > 0 ? `, each shifted by every dy, dx in [−${tts}, ${tts}] px (${2 * (2 * tts + 1) ** 2} views)` : ''}`,
     inputShape: [28, 28, 1],
-    augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true },
+    augment: { flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true, ...(tts > 0 ? { testTimeShift: tts } : {}) },
     layers: [
       ...o.filters.flatMap((f): LayerSpec[] => [...(o.convsPerBlock === 2 ? [conv(f), conv(f)] : [conv(f)]), { type: 'maxPooling2d', poolSize: 2 }]),
       { type: 'flatten' },
@@ -99,7 +102,7 @@ const SPECS: readonly ModelSpec[] = [
   },
   breastmnistCnn({ name: 'cnn-breastmnist', filters: [16, 32, 64], dense: 64 }),
   breastmnistCnn({ name: 'cnn-breastmnist-wide', filters: [24, 48, 96], dense: 96 }),
-  breastmnistCnn({ name: 'cnn-breastmnist-deep', filters: [16, 32, 64], dense: 64, convsPerBlock: 2 }),
+  breastmnistCnn({ name: 'cnn-breastmnist-deep', filters: [16, 32, 64], dense: 64, convsPerBlock: 2, testTimeShift: 1 }),
 ];
 
 function deepFreeze<T>(value: T): T {

@@ -110,10 +110,18 @@ export interface ImageAugmentSpec {
    * mirror image (applies to evaluation and prediction, not training). @default false
    */
   testTimeFlip?: boolean;
+  /**
+   * Test-time shifts: a prediction is the mean over the image translated by every `dy, dx ∈ [−s, s]`
+   * (zero-filled; (2s + 1)² views, each with its mirror when `testTimeFlip`), 0..{@link MAX_TEST_TIME_SHIFT}.
+   * Applies to evaluation and prediction, not training. @default 0
+   */
+  testTimeShift?: number;
 }
 
 /** Largest `augment.maxShift`. */
 export const MAX_SHIFT = 8;
+/** Largest `augment.testTimeShift` (s = 2 already means 25 views, 50 with the mirror). */
+export const MAX_TEST_TIME_SHIFT = 2;
 /** Largest `augment.intensityJitter`. */
 export const MAX_JITTER = 0.5;
 
@@ -293,7 +301,7 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (augment !== undefined) {
     if (!isRecord(augment)) fail('augment', 'must be an object');
     if (inputShape === undefined) fail('augment', 'needs an image input: set inputShape');
-    checkKeys(augment, ['flipHorizontal', 'maxShift', 'intensityJitter', 'testTimeFlip'], 'augment');
+    checkKeys(augment, ['flipHorizontal', 'maxShift', 'intensityJitter', 'testTimeFlip', 'testTimeShift'], 'augment');
     const jitter = augment['intensityJitter'];
     if (jitter !== undefined && (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= MAX_JITTER))) {
       fail('augment.intensityJitter', `must be a number in [0, ${MAX_JITTER}]`);
@@ -305,6 +313,10 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
     const shift = augment['maxShift'];
     if (shift !== undefined && (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > MAX_SHIFT)) {
       fail('augment.maxShift', `must be an integer in 0..${MAX_SHIFT}`);
+    }
+    const tts = augment['testTimeShift'];
+    if (tts !== undefined && (typeof tts !== 'number' || !Number.isInteger(tts) || tts < 0 || tts > MAX_TEST_TIME_SHIFT)) {
+      fail('augment.testTimeShift', `must be an integer in 0..${MAX_TEST_TIME_SHIFT}`);
     }
   }
   // Vectors: any width fits; images: check every layer against the declared shape.

@@ -298,17 +298,34 @@ export class Trainer {
   #predictLoaded(data: TrainingData): Float32Array {
     const tf = this.#tf;
     const shape = this.spec.inputShape;
-    const tta = this.spec.augment?.testTimeFlip === true && shape !== undefined;
+    const flip = this.spec.augment?.testTimeFlip === true && shape !== undefined;
+    const s = shape !== undefined ? (this.spec.augment?.testTimeShift ?? 0) : 0;
     const out = new Float32Array(data.n);
     for (let start = 0; start < data.n; start += EVAL_CHUNK) {
       const m = Math.min(EVAL_CHUNK, data.n - start);
       const p = tf.tidy(() => {
         const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
-        const y = this.#model.predict(x) as tfc.Tensor;
-        if (!tta) return y.dataSync();
-        // Mean of the image's and its mirror image's predictions (flip along the width axis).
-        const mirrored = tf.reshape(tf.reverse(tf.reshape(x, [m, ...shape]), 2), [m, data.d]);
-        return tf.div(tf.add(y, this.#model.predict(mirrored) as tfc.Tensor), 2).dataSync();
+        if (shape === undefined || (!flip && s === 0)) return (this.#model.predict(x) as tfc.Tensor).dataSync();
+        // Test-time augmentation: the mean over every view (shift dy, dx ∈ [−s, s], zero-filled, as
+        // training's augmentImages shifts; each also mirrored along the width axis when flip is on).
+        const [h, w, c] = shape;
+        const image = tf.reshape(x, [m, h, w, c]);
+        const padded = s > 0 ? tf.pad(image, [[0, 0], [s, s], [s, s], [0, 0]]) : image;
+        let sum: tfc.Tensor | undefined;
+        let views = 0;
+        for (let dy = -s; dy <= s; dy++) {
+          for (let dx = -s; dx <= s; dx++) {
+            // out[i][j] = image[i − dy][j − dx], 0 outside.
+            const view = s > 0 ? tf.slice(padded, [0, s - dy, s - dx, 0], [m, h, w, c]) : image;
+            const variants = flip ? [view, tf.reverse(view, 2)] : [view];
+            for (const v of variants) {
+              const y = this.#model.predict(tf.reshape(v, [m, data.d])) as tfc.Tensor;
+              sum = sum === undefined ? y : tf.add(sum, y);
+              views++;
+            }
+          }
+        }
+        return tf.div(sum as tfc.Tensor, views).dataSync();
       });
       out.set(p, start);
     }

@@ -28,11 +28,11 @@ function blobs(n: number, seed: number): TrainingData {
   return { x, y, n, d: D };
 }
 
-const spec = (testTimeFlip: boolean): ModelSpec => ({
+const spec = (testTimeFlip: boolean, testTimeShift?: number): ModelSpec => ({
   name: 'cnn-blob',
   description: 'test',
   inputShape: [SIDE, SIDE, 1],
-  augment: { flipHorizontal: true, maxShift: 1, testTimeFlip },
+  augment: { flipHorizontal: true, maxShift: 1, testTimeFlip, ...(testTimeShift !== undefined ? { testTimeShift } : {}) },
   layers: [
     { type: 'conv2d', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' },
     { type: 'maxPooling2d', poolSize: 2 },
@@ -42,15 +42,33 @@ const spec = (testTimeFlip: boolean): ModelSpec => ({
   loss: 'binary-crossentropy',
 });
 
+/** Each image moved by (dy, dx): out[i][j] = in[i − dy][j − dx], 0 where that falls outside; optionally mirrored after. */
+function shifted(data: TrainingData, dy: number, dx: number, mirror: boolean): TrainingData {
+  const x = new Float32Array(data.x.length);
+  for (let n = 0; n < data.n; n++) {
+    for (let r = 0; r < SIDE; r++) {
+      for (let c = 0; c < SIDE; c++) {
+        const sc = mirror ? SIDE - 1 - c : c;
+        const [fr, fc] = [r - dy, sc - dx];
+        if (fr >= 0 && fr < SIDE && fc >= 0 && fc < SIDE) x[n * D + r * SIDE + c] = data.x[n * D + fr * SIDE + fc]!;
+      }
+    }
+  }
+  return { ...data, x };
+}
+
 let plain: Trainer;
 let tta: Trainer;
+let shifts: Trainer;
 beforeAll(async () => {
   plain = await Trainer.create({ spec: spec(false), inputDim: D, prefer: 'wasm', logger });
   tta = await Trainer.create({ spec: spec(true), inputDim: D, prefer: 'wasm', logger });
+  shifts = await Trainer.create({ spec: spec(true, 1), inputDim: D, prefer: 'wasm', logger });
 });
 afterAll(() => {
   plain.dispose();
   tta.dispose();
+  shifts.dispose();
 });
 
 describe('image models in the Trainer (wasm, flat rows reshaped by the model)', () => {
@@ -81,8 +99,25 @@ describe('image models in the Trainer (wasm, flat rows reshaped by the model)', 
     expect(Array.from(p)).not.toEqual(Array.from(q));
   });
 
+  it('test-time shift predicts the mean over the 9 one-pixel shifts (zero-filled) of the image and of its mirror', () => {
+    const data = blobs(6, 7);
+    const w = initialWeights(plain.spec, D, 11);
+    const expected = new Float64Array(data.n);
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        for (const mirror of [false, true]) plain.predict(w, shifted(data, dy, dx, mirror)).forEach((v, i) => (expected[i]! += v / 18));
+      }
+    }
+    const t = shifts.predict(w, data);
+    t.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    // It is not the flip-only prediction: the shifted views count.
+    expect(Array.from(t).some((v, i) => Math.abs(v - tta.predict(w, data)[i]!) > 1e-4)).toBe(true);
+  });
+
   it('validates augment and ships cnn-breastmnist with it', () => {
     expect(() => validateModelSpec({ ...spec(true), augment: { testTimeFlip: 'yes' } })).toThrow(ConfigError);
+    expect(() => validateModelSpec(spec(true, 3))).toThrow(/augment\.testTimeShift.*0\.\.2/);
+    expect(() => validateModelSpec(spec(true, 0.5))).toThrow(/augment\.testTimeShift/);
     expect(() => validateModelSpec({ ...spec(true), inputShape: undefined, layers: [{ type: 'dense', units: 1, activation: 'sigmoid' }] })).toThrow(/augment/);
     expect(getModelSpec('cnn-breastmnist').augment).toEqual({ flipHorizontal: true, maxShift: 2, intensityJitter: 0.2, testTimeFlip: true });
     expect(() => validateModelSpec({ ...spec(true), augment: { intensityJitter: 0.9 } })).toThrow(/intensityJitter/);
@@ -96,7 +131,8 @@ describe('image models in the Trainer (wasm, flat rows reshaped by the model)', 
     const base = getModelSpec('cnn-breastmnist');
     for (const name of ['cnn-breastmnist-wide', 'cnn-breastmnist-deep']) {
       const s = getModelSpec(name);
-      expect(s.augment).toEqual(base.augment);
+      // The deep default also averages its predictions over 1-pixel test-time shifts.
+      expect(s.augment).toEqual(name === 'cnn-breastmnist-deep' ? { ...base.augment, testTimeShift: 1 } : base.augment);
       expect(s.layers.filter((l) => l.type === 'maxPooling2d')).toHaveLength(3);
       expect(s.layers.slice(-2)).toEqual(base.layers.slice(-2));
     }
