@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ADD_WORDS_WASM_BASE64 } from './add-words-wasm.js';
 import { KEY_BYTES } from './keys.js';
+import { nativeMask, nativeMaskPath, packMasks } from './native-mask.js';
 
 /**
  * Applies masks on several threads. AES-256-CTR can start at any 16-byte block, so the vector is split into
@@ -20,7 +21,15 @@ const ZERO = Buffer.alloc(CHUNK);
 // The SIMD word adder of word-add.ts (add-words.wat): accumulator at 0, operand at CHUNK.
 const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(workerData.wasm, 'base64'))).exports;
 const mem = new Uint8Array(wasm.memory.buffer);
+// The native kernel (native-mask.ts) where it was built and loads; else the WebAssembly path below.
+let native;
+try { native = workerData.native ? require(workerData.native) : undefined; } catch { native = undefined; }
 parentPort.on('message', (m) => {
+  if (native) {
+    native.maskRange(new Uint32Array(m.buffer, m.byteOffset, m.length), m.lo, m.hi, m.packedSeeds, m.packedSigns);
+    parentPort.postMessage('done');
+    return;
+  }
   const target = new Uint8Array(m.buffer, m.byteOffset, m.length * 4);
   const lo = m.lo * 4;
   const hi = m.hi * 4;
@@ -74,9 +83,10 @@ export class MaskWorkerPool {
   }
 
   /** @param threads @default min(4, available parallelism) */
-  static create(threads = Math.min(4, os.availableParallelism())): MaskWorkerPool {
+  static create(threads = Math.min(4, os.availableParallelism()), kernel: 'native' | 'wasm' = 'native'): MaskWorkerPool {
+    const native = kernel === 'native' && nativeMask() ? (nativeMaskPath() ?? null) : null;
     const workers = Array.from({ length: Math.max(1, threads) }, () => {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64 } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64, native } });
       w.unref();
       return w;
     });
@@ -101,6 +111,7 @@ export class MaskWorkerPool {
     const per = Math.ceil(target.length / n / 4) * 4;
     const seeds = masks.map((m) => Buffer.from(m.seed));
     const signs = masks.map((m) => m.sign);
+    const { seeds: packedSeeds, signs: packedSigns } = packMasks(masks);
     await Promise.all(
       this.workers.map((w, i) => {
         const lo = Math.min(target.length, i * per);
@@ -108,7 +119,7 @@ export class MaskWorkerPool {
         if (lo >= hi) return Promise.resolve();
         return new Promise<void>((resolve, reject) => {
           (this.pending[i] as Pending[]).push({ resolve, reject });
-          w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs });
+          w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs, packedSeeds, packedSigns });
         });
       }),
     );
