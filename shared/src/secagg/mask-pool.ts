@@ -70,7 +70,11 @@ export class MaskWorkerPool {
     this.pending = workers.map(() => []);
     workers.forEach((w, i) => {
       const queue = this.pending[i] as Pending[];
-      w.on('message', () => queue.shift()?.resolve());
+      w.on('message', () => {
+        queue.shift()?.resolve();
+        // An idle pool never keeps the process alive; a busy one does (see applyMasks).
+        if (queue.length === 0) w.unref();
+      });
       const fail = (err: Error): void => {
         this.failure ??= err;
         for (const p of this.pending.flatMap((q) => q.splice(0))) p.reject(err);
@@ -79,17 +83,15 @@ export class MaskWorkerPool {
       w.on('exit', (code) => {
         if (queue.length > 0) fail(new Error(`mask worker exited with code ${code} with ${queue.length} job(s) pending`));
       });
+      // A 'message' listener on a Worker refs its port: unref again, or the process would never exit.
+      w.unref();
     });
   }
 
   /** @param threads @default min(4, available parallelism) */
   static create(threads = Math.min(4, os.availableParallelism()), kernel: 'native' | 'wasm' = 'native'): MaskWorkerPool {
     const native = kernel === 'native' && nativeMask() ? (nativeMaskPath() ?? null) : null;
-    const workers = Array.from({ length: Math.max(1, threads) }, () => {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64, native } });
-      w.unref();
-      return w;
-    });
+    const workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64, native } }));
     return new MaskWorkerPool(workers);
   }
 
@@ -119,6 +121,7 @@ export class MaskWorkerPool {
         if (lo >= hi) return Promise.resolve();
         return new Promise<void>((resolve, reject) => {
           (this.pending[i] as Pending[]).push({ resolve, reject });
+          w.ref();
           w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs, packedSeeds, packedSigns });
         });
       }),
