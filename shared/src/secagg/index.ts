@@ -21,6 +21,7 @@ export {
 } from './keys.js';
 export { addInto, applyMask, applyMasks, keystreamOnly, KEYSTREAM_CHUNK_BYTES } from './mask.js';
 export { MaskWorkerPool } from './mask-pool.js';
+export { maskKernel, nativeMask } from './native-mask.js';
 export { bucketWeight, dequantizeMean, quantize, quantizationScale, type QuantizationParams } from './quantize.js';
 export { COMPLETE_GRAPH_UP_TO, defaultDegree, neighbourGraph } from './neighbours.js';
 export { binomialTail, degreeForCollusion, dropoutFailureBound, exposureBound, majorityThreshold, SECURITY_BITS } from './security.js';

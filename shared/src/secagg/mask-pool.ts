@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ADD_WORDS_WASM_BASE64 } from './add-words-wasm.js';
 import { KEY_BYTES } from './keys.js';
+import { nativeMask, nativeMaskPath, packMasks } from './native-mask.js';
 
 /**
  * Applies masks on several threads. AES-256-CTR can start at any 16-byte block, so the vector is split into
@@ -20,7 +21,15 @@ const ZERO = Buffer.alloc(CHUNK);
 // The SIMD word adder of word-add.ts (add-words.wat): accumulator at 0, operand at CHUNK.
 const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(workerData.wasm, 'base64'))).exports;
 const mem = new Uint8Array(wasm.memory.buffer);
+// The native kernel (native-mask.ts) where it was built and loads; else the WebAssembly path below.
+let native;
+try { native = workerData.native ? require(workerData.native) : undefined; } catch { native = undefined; }
 parentPort.on('message', (m) => {
+  if (native) {
+    native.maskRange(new Uint32Array(m.buffer, m.byteOffset, m.length), m.lo, m.hi, m.packedSeeds, m.packedSigns);
+    parentPort.postMessage('done');
+    return;
+  }
   const target = new Uint8Array(m.buffer, m.byteOffset, m.length * 4);
   const lo = m.lo * 4;
   const hi = m.hi * 4;
@@ -61,7 +70,11 @@ export class MaskWorkerPool {
     this.pending = workers.map(() => []);
     workers.forEach((w, i) => {
       const queue = this.pending[i] as Pending[];
-      w.on('message', () => queue.shift()?.resolve());
+      w.on('message', () => {
+        queue.shift()?.resolve();
+        // An idle pool never keeps the process alive; a busy one does (see applyMasks).
+        if (queue.length === 0) w.unref();
+      });
       const fail = (err: Error): void => {
         this.failure ??= err;
         for (const p of this.pending.flatMap((q) => q.splice(0))) p.reject(err);
@@ -70,16 +83,15 @@ export class MaskWorkerPool {
       w.on('exit', (code) => {
         if (queue.length > 0) fail(new Error(`mask worker exited with code ${code} with ${queue.length} job(s) pending`));
       });
+      // A 'message' listener on a Worker refs its port: unref again, or the process would never exit.
+      w.unref();
     });
   }
 
   /** @param threads @default min(4, available parallelism) */
-  static create(threads = Math.min(4, os.availableParallelism())): MaskWorkerPool {
-    const workers = Array.from({ length: Math.max(1, threads) }, () => {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64 } });
-      w.unref();
-      return w;
-    });
+  static create(threads = Math.min(4, os.availableParallelism()), kernel: 'native' | 'wasm' = 'native'): MaskWorkerPool {
+    const native = kernel === 'native' && nativeMask() ? (nativeMaskPath() ?? null) : null;
+    const workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64, native } }));
     return new MaskWorkerPool(workers);
   }
 
@@ -101,6 +113,7 @@ export class MaskWorkerPool {
     const per = Math.ceil(target.length / n / 4) * 4;
     const seeds = masks.map((m) => Buffer.from(m.seed));
     const signs = masks.map((m) => m.sign);
+    const { seeds: packedSeeds, signs: packedSigns } = packMasks(masks);
     await Promise.all(
       this.workers.map((w, i) => {
         const lo = Math.min(target.length, i * per);
@@ -108,7 +121,8 @@ export class MaskWorkerPool {
         if (lo >= hi) return Promise.resolve();
         return new Promise<void>((resolve, reject) => {
           (this.pending[i] as Pending[]).push({ resolve, reject });
-          w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs });
+          w.ref();
+          w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs, packedSeeds, packedSigns });
         });
       }),
     );

@@ -1,5 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import { KEY_BYTES } from './keys.js';
+import { nativeMask, packMasks } from './native-mask.js';
 import { wordAdder } from './word-add.js';
 
 /** Keystream is produced and consumed in chunks of this size: big enough for AES-NI throughput, small enough for cache. */
@@ -36,13 +37,18 @@ export function addInto(acc: Uint32Array, v: Uint32Array): void {
  * Applies many masks at once, chunk by chunk: each 64 KiB slice of `target` is loaded once into the SIMD
  * adder (word-add.ts), every seed's keystream for that slice is added or subtracted there, and the slice
  * is stored back, instead of streaming the whole vector through memory once per seed. Same result as
- * calling {@link applyMask} for each entry.
+ * calling {@link applyMask} for each entry. With the native kernel built (native-mask.ts) it does the
+ * same in C, unless `kernel` is 'wasm'.
  */
-export function applyMasks(target: Uint32Array, masks: readonly { seed: Uint8Array; sign: 1 | -1 }[]): void {
-  const ciphers = masks.map((m) => {
-    if (m.seed.byteLength !== KEY_BYTES) throw new RangeError(`mask seed must be ${KEY_BYTES} bytes`);
-    return { c: createCipheriv('aes-256-ctr', m.seed, IV), sign: m.sign };
-  });
+export function applyMasks(target: Uint32Array, masks: readonly { seed: Uint8Array; sign: 1 | -1 }[], kernel: 'native' | 'wasm' = 'native'): void {
+  for (const m of masks) if (m.seed.byteLength !== KEY_BYTES) throw new RangeError(`mask seed must be ${KEY_BYTES} bytes`);
+  const native = kernel === 'native' ? nativeMask() : undefined;
+  if (native) {
+    const { seeds, signs } = packMasks(masks);
+    native.maskRange(target, 0, target.length, seeds, signs);
+    return;
+  }
+  const ciphers = masks.map((m) => ({ c: createCipheriv('aes-256-ctr', m.seed, IV), sign: m.sign }));
   const adder = wordAdder();
   const bytes = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
   for (let start = 0; start < bytes.byteLength; start += KEYSTREAM_CHUNK_BYTES) {
