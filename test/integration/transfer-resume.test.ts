@@ -209,6 +209,19 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     await expect(fetchModel(client, version, 'not-hex', { buffer: null, received: 0 }, hasher)).rejects.toMatchObject({ code: 'TESSERA_PROTOCOL_BAD_CHECKSUM' });
   });
 
+  it('serves concurrent downloads of different versions intact (the coordinator reuses one chunk encoding buffer)', async () => {
+    const a = randomBytes(4 * MiB + 11);
+    const b = randomBytes(3 * MiB + 5);
+    const [va, vb] = [await models.put(a), await models.put(b)];
+    const [da, db] = [await models.transferDigest(va), await models.transferDigest(vb)];
+    const got = await Promise.all([
+      fetchModel(client, va, da, { buffer: null, received: 0 }, hasher),
+      fetchModel(client, vb, db, { buffer: null, received: 0 }, hasher),
+      fetchModel(client, va, da, { buffer: null, received: 0 }, hasher),
+    ]);
+    expect(got.map((g, i) => g.equals([a, b, a][i] ?? Buffer.alloc(0)))).toEqual([true, true, true]);
+  });
+
   it('downloads a model whole, and resumes a partial download from the verified prefix it holds', async () => {
     const model = randomBytes(7 * MiB + 321);
     const version = await models.put(model);
