@@ -4,7 +4,8 @@
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
  * (FedAvg kernel and strategies against a plain typed-array loop), `secagg` (coordinator cost of secure
  * aggregation against plaintext FedAvg, site masking against raw keystream; `--sites N --params D
- * [--dropout F]`, each a number or a comma-separated list), `deid-text` (free-text PHI scrubber
+ * [--dropout F] [--degree K]`, each a number or a comma-separated list; K is the SecAgg+ neighbour
+ * degree above 32 sites, default 3·log2 n), `deid-text` (free-text PHI scrubber
  * recall and precision on the PhysioNet deid gold standard), `ingest` (DICOM parse + de-identify + write
  * against a plain dicom-parser parse of the same files), `cnn` (CNN training images/s per TF.js backend,
  * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
@@ -48,11 +49,13 @@ function secaggCases(flags: Flags, quick: boolean): SecAggCaseOptions[] {
   const sites = numbers(flags.sites, 'sites', quick ? [10] : [100], (n) => Number.isInteger(n) && n >= 3);
   const params = numbers(flags.params, 'params', quick ? [100_000] : [1_000_000], (n) => Number.isInteger(n) && n >= 1);
   const dropout = numbers(flags.dropout, 'dropout', flags.sites === undefined && flags.params === undefined ? [0, 0.3] : [0], (n) => n >= 0 && n < 0.5);
-  return sites.flatMap((s) => params.flatMap((p) => dropout.map((d) => ({ sites: s, params: p, dropout: d }))));
+  const degrees = flags.degree === undefined ? [undefined] : numbers(flags.degree, 'degree', [], (n) => Number.isInteger(n) && n >= 4 && n % 2 === 0);
+  return sites.flatMap((s) => params.flatMap((p) => dropout.flatMap((d) => degrees.map((k) => ({ sites: s, params: p, dropout: d, ...(k !== undefined ? { degree: k } : {}) })))));
 }
 
 interface Flags {
   sites?: string;
+  degree?: string;
   params?: string;
   dropout?: string;
   rounds?: string;
@@ -137,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
         sites: { type: 'string' },
         params: { type: 'string' },
         dropout: { type: 'string' },
+        degree: { type: 'string' },
         rounds: { type: 'string' },
         'no-secure-agg': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
@@ -148,16 +152,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
   console.log(`${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.totalMemGiB} GiB`);
-  const { sites, params, dropout, rounds } = parsed.values;
+  const { sites, params, dropout, degree, rounds } = parsed.values;
   report.results = await runSuite(suite, parsed.values.quick, {
     ...(sites !== undefined ? { sites } : {}),
     ...(params !== undefined ? { params } : {}),
     ...(dropout !== undefined ? { dropout } : {}),
+    ...(degree !== undefined ? { degree } : {}),
     ...(rounds !== undefined ? { rounds } : {}),
     noSecureAgg: parsed.values['no-secure-agg'],
     keep: parsed.values.keep,

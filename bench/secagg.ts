@@ -6,6 +6,7 @@ import { decodeWeights, encodeWeights } from '../shared/src/ml/weights.js';
 import { createConsortiumCa, issueCertificate, type IssuedCertificate } from '../shared/src/pki/index.js';
 import {
   applyMasks,
+  COMPLETE_GRAPH_UP_TO,
   defaultDegree,
   dequantizeMean,
   generateX25519,
@@ -30,13 +31,17 @@ export interface SecAggCaseOptions {
   params: number;
   /** Fraction of sites that drop after sharing keys, before their masked input (the costly case). */
   dropout: number;
+  /** SecAgg+ neighbour degree (even) above the complete-graph size; default 3·log2 n, as in a study. */
+  degree?: number;
 }
 
-/** One row of `npm run bench -- secagg`: exactly the fields the secure-aggregation issue names. */
+/** One row of `npm run bench -- secagg`: the fields the secure-aggregation issue names, plus the degree used. */
 export interface SecAggCase {
   sites: number;
   params: number;
   dropout: number;
+  /** The neighbour degree k used (n − 1: the complete graph). */
+  degree: number;
   /** Coordinator, plaintext FedAvg: take the received updates (decode + validate) and aggregate. Best of `runs`. */
   plainMs: number;
   /** Coordinator, SecAgg: take the received masked inputs, sum mod 2^32, reconstruct secrets, unmask (mask workers: min(4, cores) threads), decode, aggregate. */
@@ -85,7 +90,7 @@ export async function runSecAggCase(o: SecAggCaseOptions, runs = 3): Promise<Sec
   const { caPem, certs } = certificates(o.sites);
   const cohort = ids(o.sites);
   const ctx: SessionContext = { studyId: 'bench', round: 1, attempt: 1 };
-  const degree = defaultDegree(o.sites);
+  const degree = o.degree !== undefined && o.sites > COMPLETE_GRAPH_UP_TO ? Math.min(o.sites - 1, o.degree) : defaultDegree(o.sites);
   const config: SecAggConfig = {
     threshold: defaultThreshold(o.sites, degree),
     cohort,
@@ -202,6 +207,7 @@ export async function runSecAggCase(o: SecAggCaseOptions, runs = 3): Promise<Sec
     sites: o.sites,
     params: o.params,
     dropout: o.dropout,
+    degree,
     plainMs: round(plainMs),
     secureMs: round(secureMs),
     ratio: round(secureMs / plainMs, 3),

@@ -1,4 +1,5 @@
 import { checkStudyStrategy } from './strategies/create-strategy.js';
+import { checkStudySecureAggregation } from './rounds/secagg-workflow.js';
 import { resolveStudyPrivacy } from '../../shared/src/dp/study-privacy.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -227,6 +228,7 @@ export class Coordinator {
     // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
     const spec = resolveStudyPrivacy(input);
     checkStudyStrategy(spec);
+    checkStudySecureAggregation(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
       if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {

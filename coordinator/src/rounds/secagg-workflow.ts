@@ -4,10 +4,12 @@ import type { SecAggTask } from '../../../protos/gen/tessera/v1/SecAggTask.js';
 import type { SignedSiteKeys } from '../../../protos/gen/tessera/v1/SignedSiteKeys.js';
 import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
-import { errorMessage, SecAggError } from '../../../shared/src/errors.js';
+import { ConfigError, errorMessage, SecAggError } from '../../../shared/src/errors.js';
 import {
   defaultDegree,
+  degreeForCollusion,
   dequantizeMean,
+  majorityThreshold,
   MaskWorkerPool,
   SecAggAggregator,
   sessionLabel,
@@ -37,14 +39,37 @@ export function graphSeedFor(ctx: SessionContext): Buffer {
 
 /** Default Shamir threshold: a strict majority of a site's share holders (neighbours + itself). */
 export function defaultThreshold(cohortSize: number, degree: number): number {
-  return Math.floor((Math.min(cohortSize, degree + 1)) / 2) + 1;
+  return majorityThreshold(cohortSize, degree);
+}
+
+/**
+ * The neighbour degree of a cohort of `n` under a study's options: the complete graph up to
+ * `completeGraphUpTo`, else the study's `degree`, or the degree its `colludingFraction` needs, or the
+ * default 3·log2(n); always at most n − 1.
+ */
+export function studyDegree(o: StudySpec['secureAggregationOptions'], n: number): number {
+  if (n <= o.completeGraphUpTo) return n - 1;
+  if (o.degree !== undefined) return Math.min(n - 1, o.degree);
+  if (o.colludingFraction !== undefined) return degreeForCollusion(n, o.colludingFraction);
+  return defaultDegree(n, o.completeGraphUpTo);
+}
+
+/**
+ * Checks a study's secure-aggregation options against each other.
+ * @throws ConfigError naming the field.
+ */
+export function checkStudySecureAggregation(spec: Pick<StudySpec, 'id' | 'secureAggregationOptions'>): void {
+  const o = spec.secureAggregationOptions;
+  if (o.degree !== undefined && o.colludingFraction !== undefined) {
+    throw new ConfigError(`study '${spec.id}': set secureAggregationOptions.degree or secureAggregationOptions.colludingFraction, not both`, { field: 'secureAggregationOptions.degree' });
+  }
 }
 
 /** The session parameters for a cohort under a study's options. */
 export function secAggConfigFor(spec: StudySpec, ctx: SessionContext, cohort: readonly string[]): SecAggConfig {
   const o = spec.secureAggregationOptions;
   const sorted = [...cohort].sort();
-  const degree = defaultDegree(sorted.length, o.completeGraphUpTo);
+  const degree = studyDegree(o, sorted.length);
   return {
     threshold: o.threshold ?? defaultThreshold(sorted.length, degree),
     cohort: sorted,

@@ -84,6 +84,12 @@ export const AgentConfigSchema = Type.Object(
             minThreshold: Type.Integer({ minimum: 1, default: 2 }),
             /** Smallest cohort this site's update may be summed with. @default 3 */
             minCohort: Type.Integer({ minimum: 2, default: 3 }),
+            /**
+             * Fewest neighbours this site accepts in a SecAgg+ graph (the complete graph always passes); the
+             * built-in floor is 2·log2(n). E.g. 56 resists a tenth of colluding sites at n = 100 with
+             * probability ≥ 1 − 2^-40 per round. @default 0
+             */
+            minDegree: Type.Integer({ minimum: 0, default: 0 }),
           },
           { ...strict, default: {} },
         ),

@@ -23,6 +23,7 @@ export { addInto, applyMask, applyMasks, keystreamOnly, KEYSTREAM_CHUNK_BYTES } 
 export { MaskWorkerPool } from './mask-pool.js';
 export { bucketWeight, dequantizeMean, quantize, quantizationScale, type QuantizationParams } from './quantize.js';
 export { COMPLETE_GRAPH_UP_TO, defaultDegree, neighbourGraph } from './neighbours.js';
+export { binomialTail, degreeForCollusion, dropoutFailureBound, exposureBound, majorityThreshold, SECURITY_BITS } from './security.js';
 export {
   checkConfig,
   maskSign,

@@ -1,5 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import { KEY_BYTES } from './keys.js';
+import { wordAdder } from './word-add.js';
 
 /** Keystream is produced and consumed in chunks of this size: big enough for AES-NI throughput, small enough for cache. */
 export const KEYSTREAM_CHUNK_BYTES = 64 * 1024;
@@ -15,19 +16,6 @@ export function applyMask(target: Uint32Array, seed: Uint8Array, sign: 1 | -1): 
   applyMasks(target, [{ seed, sign }]);
 }
 
-/**
- * `t[i] += k[i]` (or `-=`) mod 2^32 over `n` words, on signed 32-bit views: `(a + b) | 0` keeps V8 in int32
- * arithmetic, where an unsigned view makes it add as doubles and convert back on every store (about 30 % of
- * the masking time at 1,000,000 parameters). Two's complement: the same bits as the unsigned sum.
- */
-function addWords(t: Int32Array, k: Int32Array, n: number, sign: 1 | -1): void {
-  if (sign === 1) {
-    for (let i = 0; i < n; i++) t[i] = ((t[i] as number) + (k[i] as number)) | 0;
-  } else {
-    for (let i = 0; i < n; i++) t[i] = ((t[i] as number) - (k[i] as number)) | 0;
-  }
-}
-
 /** Generates `bytes` of AES-256-CTR keystream in 64 KiB chunks and discards it: the benchmark's lower bound for masking. */
 export function keystreamOnly(seed: Uint8Array, bytes: number): number {
   const cipher = createCipheriv('aes-256-ctr', seed, IV);
@@ -41,30 +29,29 @@ export function keystreamOnly(seed: Uint8Array, bytes: number): number {
 
 /** Element-wise `acc += v` mod 2^32 (`v` at least as long as `acc`). */
 export function addInto(acc: Uint32Array, v: Uint32Array): void {
-  addWords(new Int32Array(acc.buffer, acc.byteOffset, acc.length), new Int32Array(v.buffer, v.byteOffset, acc.length), acc.length, 1);
+  wordAdder().addInto(acc, v);
 }
 
 /**
- * Applies many masks at once, chunk by chunk: each 64 KiB slice of `target` stays in cache while every
- * seed's keystream for that slice is added or subtracted, instead of streaming the whole vector through
- * memory once per seed. Same result as calling {@link applyMask} for each entry.
+ * Applies many masks at once, chunk by chunk: each 64 KiB slice of `target` is loaded once into the SIMD
+ * adder (word-add.ts), every seed's keystream for that slice is added or subtracted there, and the slice
+ * is stored back, instead of streaming the whole vector through memory once per seed. Same result as
+ * calling {@link applyMask} for each entry.
  */
 export function applyMasks(target: Uint32Array, masks: readonly { seed: Uint8Array; sign: 1 | -1 }[]): void {
   const ciphers = masks.map((m) => {
     if (m.seed.byteLength !== KEY_BYTES) throw new RangeError(`mask seed must be ${KEY_BYTES} bytes`);
     return { c: createCipheriv('aes-256-ctr', m.seed, IV), sign: m.sign };
   });
-  const words = KEYSTREAM_CHUNK_BYTES / 4;
-  const all = new Int32Array(target.buffer, target.byteOffset, target.length);
-  for (let start = 0; start < target.length; start += words) {
-    const n = Math.min(words, target.length - start);
-    const zero = n === words ? ZERO : ZERO.subarray(0, n * 4);
-    const t = all.subarray(start, start + n);
-    for (const { c, sign } of ciphers) {
-      // The cipher's output is used in place as the addend: one pass, no second copy of the keystream.
-      const ks = c.update(zero);
-      const k = ks.byteOffset % 4 === 0 ? new Int32Array(ks.buffer, ks.byteOffset, n) : new Int32Array(Uint8Array.from(ks).buffer);
-      addWords(t, k, n, sign);
-    }
+  const adder = wordAdder();
+  const bytes = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+  for (let start = 0; start < bytes.byteLength; start += KEYSTREAM_CHUNK_BYTES) {
+    const n = Math.min(KEYSTREAM_CHUNK_BYTES, bytes.byteLength - start);
+    const zero = n === KEYSTREAM_CHUNK_BYTES ? ZERO : ZERO.subarray(0, n);
+    const slice = bytes.subarray(start, start + n);
+    adder.load(slice);
+    // The cipher's output goes straight into the adder's operand area: one copy, no per-word JavaScript.
+    for (const { c, sign } of ciphers) adder.accumulate(c.update(zero), sign);
+    adder.store(slice);
   }
 }

@@ -273,18 +273,37 @@ export class SecAggAggregator {
    * @throws SecAggError `TESSERA_SECAGG_TOO_FEW` when some secret has fewer than t revealed shares.
    */
   unmask(reveals: ReadonlyMap<string, Reveal>): Uint32Array {
-    applyMasks(this.sum, this.masksToRemove(reveals));
+    const shares = this.collectShares(reveals);
+    applyMasks(this.sum, [...this.selfMasks(shares.self), ...this.pairwiseMasks(shares.keys)]);
     return this.sum;
   }
 
-  /** {@link unmask} with the keystream work spread over a worker pool (same result, word for word). */
+  /**
+   * {@link unmask} with the keystream work spread over a worker pool (same result, word for word). The
+   * survivors' self masks go to the workers first; the dropouts' pairwise keys (an X25519 agreement per
+   * surviving neighbour) are derived while the workers expand them. Every share count is checked before
+   * anything is applied, so a refused unmask leaves the sum as it was.
+   */
   async unmaskParallel(reveals: ReadonlyMap<string, Reveal>, pool: MaskWorkerPool): Promise<Uint32Array> {
-    await pool.applyMasks(this.sum, this.masksToRemove(reveals));
+    const shares = this.collectShares(reveals);
+    const self = pool.applyMasks(this.sum, this.selfMasks(shares.self));
+    let pairwise: Promise<void>;
+    try {
+      pairwise = pool.applyMasks(this.sum, this.pairwiseMasks(shares.keys));
+    } catch (err) {
+      await self.catch(() => undefined);
+      throw err;
+    }
+    await Promise.all([self, pairwise]);
     return this.sum;
   }
 
-  /** Reconstructs the secrets from the reveals and lists every mask to take out of the sum. */
-  private masksToRemove(reveals: ReadonlyMap<string, Reveal>): { seed: Uint8Array; sign: 1 | -1 }[] {
+  /**
+   * The revealed shares of every secret to rebuild: each contributor's self-mask seed and each dropout's
+   * mask key, from its share holders only.
+   * @throws SecAggError `TESSERA_SECAGG_TOO_FEW` when some secret has fewer than t revealed shares.
+   */
+  private collectShares(reveals: ReadonlyMap<string, Reveal>): { self: Map<string, Share[]>; keys: Map<string, Share[]> } {
     const { cohort, threshold } = this.config;
     const collect = (kind: 'selfMaskShares' | 'maskKeyShares', owner: string): Share[] => {
       const shares: Share[] = [];
@@ -299,11 +318,24 @@ export class SecAggAggregator {
       }
       return shares;
     };
+    const self = new Map<string, Share[]>();
+    for (const u of [...this.contributors].sort()) self.set(u, collect('selfMaskShares', u));
+    const keys = new Map<string, Share[]>();
+    for (const v of this.dropped) keys.set(v, collect('maskKeyShares', v));
+    return { self, keys };
+  }
+
+  /** Each contributor's self mask, to subtract. */
+  private selfMasks(self: ReadonlyMap<string, Share[]>): { seed: Uint8Array; sign: 1 | -1 }[] {
+    return [...self].map(([, shares]) => ({ seed: combineShares(shares, this.config.threshold, KEY_BYTES), sign: -1 }));
+  }
+
+  /** Each dropout's pairwise masks with its contributing neighbours, to take back out. */
+  private pairwiseMasks(keys: ReadonlyMap<string, Share[]>): { seed: Uint8Array; sign: 1 | -1 }[] {
     const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [];
-    for (const u of [...this.contributors].sort()) masks.push({ seed: combineShares(collect('selfMaskShares', u), threshold, KEY_BYTES), sign: -1 });
     const publics = new Map<string, ReturnType<typeof publicKeyObject>>();
-    for (const v of this.dropped) {
-      const sk = privateKeyObject(combineShares(collect('maskKeyShares', v), threshold, KEY_BYTES));
+    for (const [v, shares] of keys) {
+      const sk = privateKeyObject(combineShares(shares, this.config.threshold, KEY_BYTES));
       for (const u of this.graph.get(v) ?? []) {
         if (!this.contributors.has(u)) continue;
         const raw = this.keys.get(u)?.maskPublicKey;

@@ -139,6 +139,17 @@ export const StudySpecSchema = Type.Object(
         weightBucket: Type.Integer({ minimum: 1, maximum: 65_536, default: 8 }),
         /** Cohorts up to this size use the complete graph; larger ones a random k-regular graph. @default 32 */
         completeGraphUpTo: Type.Integer({ minimum: 2, maximum: 100_000, default: 32 }),
+        /**
+         * Neighbours per site (k) in cohorts above `completeGraphUpTo`: an even number, capped at n − 1
+         * (the complete graph). Exclusive with `colludingFraction`. @default the even number ≥ 3·log2(n)
+         */
+        degree: Type.Optional(Type.Integer({ minimum: 4, maximum: 100_000, multipleOf: 2 })),
+        /**
+         * Choose k per round as the smallest even degree for which a coalition of the coordinator and this
+         * fraction of the sites learns some site's update with probability ≤ 2^-40 per round (binomial
+         * bound, docs/explanation/secure-aggregation.md), e.g. 0.1 → k = 56 at n = 100. Exclusive with `degree`.
+         */
+        colludingFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 0.5 })),
         /** Deadline of each stage after the first (key sharing, masked input, unmasking). @default 60000 ms */
         stageTimeoutMs: Type.Integer({ minimum: 100, default: 60_000 }),
       },

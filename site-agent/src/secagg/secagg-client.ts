@@ -109,6 +109,9 @@ export class SecAggClient {
     if (p.degree !== cohort.length - 1 && p.degree < Math.ceil(2 * Math.log2(cohort.length))) {
       throw new SecAggError('TESSERA_SECAGG_POLICY', `neighbour degree ${p.degree} is too small for ${cohort.length} sites`, { round: ctx.round });
     }
+    if (p.degree !== cohort.length - 1 && p.degree < policy.minDegree) {
+      throw new SecAggError('TESSERA_SECAGG_POLICY', `neighbour degree ${p.degree} is below this site's minimum of ${policy.minDegree}`, { round: ctx.round });
+    }
     return { threshold: p.threshold, cohort, degree: p.degree, graphSeed: seed, clip: p.clip, maxWeight: p.maxWeight, weightBucket: Math.max(1, p.weightBucket) };
   }
 

@@ -61,7 +61,7 @@ function runSession(sites: Site[], ca: CaMaterial, cfg: SecAggConfig, inputs: Ma
     if (dropAt.get(id) === 'unmask') continue;
     reveals.set(id, (sessions.get(id) as SecAggSiteSession).unmask(survivors, agg.dropped));
   }
-  return { agg, sessions, survivors, result: () => agg.unmask(reveals) };
+  return { agg, sessions, survivors, result: () => agg.unmask(reveals), resultParallel: (pool: MaskWorkerPool) => agg.unmaskParallel(reveals, pool) };
 }
 
 describe('SecAgg protocol state machines (in memory, real crypto)', () => {
@@ -150,6 +150,25 @@ describe('SecAgg protocol state machines (in memory, real crypto)', () => {
     expect(neighbourGraph(ids, k, Buffer.alloc(32, 1))).toEqual(g);
     expect(neighbourGraph(ids, k, Buffer.alloc(32, 2))).not.toEqual(g);
     expect(defaultDegree(10)).toBe(9);
+  });
+
+  it('the worker-pool unmask (self masks first, pairwise keys derived meanwhile) is bit-exact, and a refused one leaves the sum as it was', async () => {
+    const ids = sites.map((s) => s.id);
+    const len = 70_000;
+    const inputs = inputsFor(ids, len);
+    const pool = MaskWorkerPool.create(2);
+    try {
+      const ok = runSession(sites, ca, config(ids, 3), inputs, new Map([['h3', 'masked-input' as const]]));
+      const sum = await ok.resultParallel(pool);
+      expect(Buffer.from(sum.buffer).equals(Buffer.from(plainSum(inputs, ok.survivors, len).buffer))).toBe(true);
+      // Only h4 and h5 reveal: every secret has 2 of the 3 shares it needs, and nothing is applied before the refusal.
+      const refused = runSession(sites, ca, config(ids, 3), inputs, new Map<string, 'masked-input' | 'unmask'>([['h1', 'masked-input'], ['h2', 'unmask'], ['h3', 'unmask']]));
+      const before = Buffer.from(refused.agg.sum.buffer).toString('hex');
+      await expect(refused.resultParallel(pool)).rejects.toThrow(/2 shares revealed for site h\d's (self mask|mask key); threshold is 3/);
+      expect(Buffer.from(refused.agg.sum.buffer).toString('hex')).toBe(before);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('SecAgg+ on 34 sites (k-regular) with dropouts is bit-exact', () => {
@@ -258,5 +277,26 @@ describe('quantization', () => {
       await pool.close();
     }
     expect(Buffer.from(shared.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('the worker pool keeps overlapping calls apart: each target gets exactly its own masks', async () => {
+    const len = 70_001;
+    const batch = (): { seed: Uint8Array; sign: 1 | -1 }[] => [{ seed: randomBytes(32), sign: 1 }, { seed: randomBytes(32), sign: -1 }];
+    const batches = [batch(), batch(), batch()];
+    const pool = MaskWorkerPool.create(2);
+    try {
+      // Two targets at once (two studies), and two batches on the same target back to back.
+      const a = new Uint32Array(new SharedArrayBuffer(len * 4));
+      const b = new Uint32Array(new SharedArrayBuffer(len * 4));
+      await Promise.all([pool.applyMasks(a, batches[0] ?? []), pool.applyMasks(b, batches[1] ?? []), pool.applyMasks(a, batches[2] ?? [])]);
+      const wantA = new Uint32Array(len);
+      applyMasks(wantA, [...(batches[0] ?? []), ...(batches[2] ?? [])]);
+      const wantB = new Uint32Array(len);
+      applyMasks(wantB, batches[1] ?? []);
+      expect(Buffer.from(a.buffer).equals(Buffer.from(wantA.buffer))).toBe(true);
+      expect(Buffer.from(b.buffer).equals(Buffer.from(wantB.buffer))).toBe(true);
+    } finally {
+      await pool.close();
+    }
   });
 });
