@@ -16,7 +16,7 @@ import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '.
 import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
 import { createLogger } from '../shared/src/logging.js';
 import { provisionConsortium, RevocationStore } from '../shared/src/pki/index.js';
-import { sha256 } from '../shared/src/transport/chunks.js';
+import { transferDigest } from '../shared/src/transport/chunks.js';
 import { repoRoot } from '../shared/src/paths.js';
 import { round } from './report.js';
 import { sendAll } from './send-all.js';
@@ -127,7 +127,7 @@ interface Sender {
   prepare(size: number): Promise<void>;
   raw(path: 'tcp' | 'tls', runs: number): Promise<number>;
   upload(taskId: string): Promise<number>;
-  download(version: string, size: number): Promise<number>;
+  download(version: string, digest: string, size: number): Promise<number>;
 }
 
 /** The site side on a worker thread (bench/transfer-client.ts), one command at a time. */
@@ -239,24 +239,24 @@ export async function runTransferSuite(opts: TransferOptions = {}): Promise<Tran
       let sender: Sender;
       if (placement === 'same-thread') {
         let bytes: Buffer = Buffer.alloc(0);
-        let digest: Buffer = Buffer.alloc(32);
         sender = {
           prepare: (size) => {
             bytes = randomFillSync(Buffer.allocUnsafe(size));
-            digest = sha256(bytes);
             return Promise.resolve();
           },
           raw: (p, n) => timeRuns(n, () => sendAll(p === 'tcp' ? tcpClient : tlsClient, bytes)),
           upload: async (taskId) => {
+            // Timed as the agent works: the update's transfer digest (its one sha256 pass), then the upload.
             const t0 = process.hrtime.bigint();
-            const receipt = await uploadUpdate(client, { taskId, studyId: 'bench', round: 1, siteId: SITE, bytes, sha256: digest, offset: 0 });
+            const { digest, chunkSha256 } = transferDigest(bytes);
+            const receipt = await uploadUpdate(client, { taskId, studyId: 'bench', round: 1, siteId: SITE, bytes, sha256: digest, chunkSha256, offset: 0 });
             const s = Number(process.hrtime.bigint() - t0) / 1e9;
             if (!receipt.complete || receipt.receivedBytes !== bytes.byteLength) throw new Error(`upload ${taskId} incomplete: ${JSON.stringify(receipt)}`);
             return s;
           },
-          download: (version, size) =>
+          download: (version, digest, size) =>
             timeRuns(1, async () => {
-              const got = await fetchModel(client, version, { buffer: null, received: 0 });
+              const got = await fetchModel(client, version, digest, { buffer: null, received: 0 });
               if (got.byteLength !== size) throw new Error(`download returned ${got.byteLength} of ${size} bytes`);
             }),
         };
@@ -268,7 +268,7 @@ export async function runTransferSuite(opts: TransferOptions = {}): Promise<Tran
           prepare: async (size) => void (await w.run({ op: 'payload', size })),
           raw: (p, n) => w.run({ op: 'raw', path: p, runs: n }),
           upload: (taskId) => w.run({ op: 'upload', taskId, siteId: SITE }),
-          download: (version, size) => w.run({ op: 'download', version, size }),
+          download: (version, digest, size) => w.run({ op: 'download', version, digest, size }),
         };
       }
       for (const size of sizes) {
@@ -291,9 +291,11 @@ export async function runTransferSuite(opts: TransferOptions = {}): Promise<Tran
         }
 
         // Download: a stored model version of the same size, fetched with the agent's fetchModel.
+        // Its transfer digest is what a task carries (computed once per version, before any task is sent).
         const version = await models.put(randomFillSync(Buffer.allocUnsafe(size)));
+        const digest = await models.transferDigest(version);
         let download = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < runs; i++) download = Math.min(download, await sender.download(version, size));
+        for (let i = 0; i < runs; i++) download = Math.min(download, await sender.download(version, digest, size));
         rmSync(models.pathOf(version), { force: true });
 
         const mbps = (s: number): number => size / s / 1e6;

@@ -37,15 +37,21 @@ const CHUNKS_IN_FLIGHT = 8;
 let downloads = 0;
 
 /**
- * Downloads a model version into `into`, checking every chunk's sha256 and the whole version's sha256 at the
- * end. `into.received` counts verified bytes only, so a retry with the same `into` resumes there.
+ * Downloads a model version into `into`, checking every chunk's sha256 and, at the end, the whole version's
+ * transfer digest against `modelDigest` (the task's `model_digest`, hex): each byte is hashed once. A resumed
+ * download re-hashes the prefix it holds. `into.received` counts verified bytes only, so a retry with the same
+ * `into` resumes there.
  */
 export function fetchModel(
   client: FederationClient,
   modelVersion: string,
+  modelDigest: string,
   into: { buffer: Buffer | null; received: number },
   hasher: ChunkHasher = defaultTransferHasher,
 ): Promise<Buffer> {
+  if (!/^[0-9a-f]{64}$/.test(modelDigest)) {
+    return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', `model digest for ${modelVersion.slice(0, 64)} is not 64 hex digits`));
+  }
   return new Promise((resolve, reject) => {
     const key = `${modelVersion}#${++downloads}`;
     if (into.buffer === null) into.received = 0;
@@ -93,18 +99,23 @@ export function fetchModel(
       });
       tail.catch(fail);
     });
-    // Chunks verified before the stream broke still count, so a retry resumes after them.
-    call.on('error', (err) => void tail.catch(() => undefined).then(() => fail(err)));
+    // Chunks verified before the stream broke still count, so a retry resumes after them. gRPC emits
+    // 'error' before 'end' for a failed call; the call's own status is the error reported then.
+    let broken = false;
+    call.on('error', (err) => {
+      broken = true;
+      void tail.catch(() => undefined).then(() => fail(err));
+    });
     call.on('end', () => {
       tail.then(async () => {
-        if (failed) return;
+        if (failed || broken) return;
         const buf = into.buffer ?? Buffer.alloc(0);
         if (into.received !== buf.byteLength) {
           fail(new ProtocolError('TESSERA_PROTOCOL_SHORT_TRANSFER', `model stream ended at ${into.received} of ${buf.byteLength} bytes`));
           return;
         }
         const sha = (await hasher.digest(key)).toString('hex');
-        if (sha !== modelVersion) {
+        if (sha !== modelDigest) {
           into.buffer = null;
           into.received = 0;
           fail(new ProtocolError('TESSERA_PROTOCOL_MODEL_CHECKSUM', 'downloaded model does not match its version hash'));
@@ -129,22 +140,34 @@ export interface UploadArgs {
   round: number;
   siteId: string;
   bytes: Buffer;
+  /** The update's transfer digest (`transferDigest(bytes).digest`, chunks.ts). */
   sha256: Buffer;
-  /** Byte to continue from (what QueryUpload reported). */
+  /**
+   * The chunks' sha256 as `transferDigest(bytes)` computed them along with `sha256`: given, they are sent
+   * as they are, so each byte is hashed once on the site; absent, each chunk is hashed as it goes out.
+   */
+  chunkSha256?: readonly Buffer[];
+  /** Byte to continue from (what QueryUpload reported; on the 1 MiB chunk grid). */
   offset: number;
-  /** @default MAX_CHUNK_BYTES */
-  chunkBytes?: number;
 }
 
 /**
- * Streams an update from `offset` in checksummed chunks; resolves with the coordinator's receipt. Chunk
- * checksums are computed on the hasher up to CHUNKS_IN_FLIGHT chunks ahead of the one being written.
+ * Streams an update from `offset` in checksummed chunks on the 1 MiB grid; resolves with the coordinator's
+ * receipt. Without `chunkSha256`, chunk checksums are computed on the hasher up to CHUNKS_IN_FLIGHT chunks
+ * ahead of the one being written.
  */
 export function uploadUpdate(
   client: FederationClient,
   args: UploadArgs,
   hasher: ChunkHasher = defaultTransferHasher,
 ): Promise<{ receivedBytes: number; complete: boolean }> {
+  const chunkCount = Math.ceil(args.bytes.byteLength / MAX_CHUNK_BYTES);
+  if (args.chunkSha256 !== undefined && args.chunkSha256.length !== chunkCount) {
+    return Promise.reject(new RangeError(`${args.chunkSha256.length} chunk checksums for an update of ${chunkCount} chunks`));
+  }
+  if (args.offset % MAX_CHUNK_BYTES !== 0) {
+    return Promise.reject(new RangeError(`upload offset ${args.offset} is off the ${MAX_CHUNK_BYTES}-byte chunk grid`));
+  }
   return new Promise((resolve, reject) => {
     let settled = false;
     const call = client.UploadUpdate((err, receipt) => {
@@ -164,14 +187,15 @@ export function uploadUpdate(
       },
     });
     const total = args.bytes.byteLength;
-    const chunkBytes = args.chunkBytes ?? MAX_CHUNK_BYTES;
     const ahead: Promise<ByteChunk>[] = [];
     let next = args.offset;
+    const known = args.chunkSha256;
     const hashAhead = (): void => {
       while (ahead.length < CHUNKS_IN_FLIGHT && next < total) {
         const offset = next;
-        const data = args.bytes.subarray(offset, Math.min(total, offset + chunkBytes));
-        const chunk = hasher.hash(data).then((sha256) => ({ offset, data, sha256, totalBytes: total }));
+        const data = args.bytes.subarray(offset, Math.min(total, offset + MAX_CHUNK_BYTES));
+        const given = known?.[offset / MAX_CHUNK_BYTES];
+        const chunk = (given !== undefined ? Promise.resolve(given) : hasher.hash(data)).then((sha256) => ({ offset, data, sha256, totalBytes: total }));
         chunk.catch(() => undefined);
         ahead.push(chunk);
         next = offset + data.byteLength;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
 import type { SiteMessage } from '../../protos/gen/tessera/v1/SiteMessage.js';
 import type { Task__Output } from '../../protos/gen/tessera/v1/Task.js';
@@ -17,6 +16,7 @@ import {
   type BackendName,
   type ModelSpec,
 } from '../../shared/src/ml/index.js';
+import { transferDigest } from '../../shared/src/transport/chunks.js';
 import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { scoreHistogramMetrics, VAL_EXAMPLES_KEY, VAL_PREFIX } from '../../shared/src/ml/metrics.js';
 import { fetchModel, queryUpload, uploadUpdate } from './coordinator-client.js';
@@ -55,7 +55,8 @@ interface Done {
    * re-sent after that only needs the confirmation again, and an agent must not keep one model-sized buffer
    * per cached task (16 × 4 MB at a million parameters).
    */
-  update?: { bytes: Buffer | null; sha256: Buffer; byteLength: number };
+  /** `sha256`: the update's transfer digest; `chunkSha256`: its chunks' sha256 (dropped with the bytes). */
+  update?: { bytes: Buffer | null; sha256: Buffer; chunkSha256?: readonly Buffer[]; byteLength: number };
 }
 
 const TRANSFER_ATTEMPTS = 8;
@@ -100,6 +101,7 @@ export class TaskRunner {
       if (done.update) {
         await this.uploadWithResume(task, done.update, log);
         done.update.bytes = null;
+        delete done.update.chunkSha256;
       }
       if (!this.deps.send({ result: done.result })) log.warn('result not sent: disconnected; will resend when the task comes again');
     } catch (err) {
@@ -147,7 +149,7 @@ export class TaskRunner {
     const started = Date.now();
     if (task.kind === 'TASK_KIND_SECAGG') return this.secaggStage(task, started);
     const { spec, data } = this.check(task);
-    const modelBytes = await this.fetchWithResume(task.modelVersion, log);
+    const modelBytes = await this.fetchWithResume(task.modelVersion, task.modelDigest, log);
     const fetchMs = Date.now() - started;
     const global = decodeWeights(modelBytes, modelBytes.byteLength / 4);
     const trainer = await this.trainer(spec, data.train.d);
@@ -263,7 +265,7 @@ export class TaskRunner {
     }
     this.secagg.checkPlaintextAllowed();
     const bytes = encodeWeights(fit.weights);
-    const sha256 = createHash('sha256').update(bytes).digest();
+    const { digest: sha256, chunkSha256 } = transferDigest(bytes);
     log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started, fetchMs, trainMs }, 'local training done');
     return {
       result: {
@@ -276,7 +278,7 @@ export class TaskRunner {
         durationMs: Date.now() - started,
         ...(spend ? { privacy: toPrivacySpend(spend) } : {}),
       },
-      update: { bytes, sha256, byteLength: bytes.byteLength },
+      update: { bytes, sha256, chunkSha256, byteLength: bytes.byteLength },
     };
   }
 
@@ -287,10 +289,10 @@ export class TaskRunner {
     const { result, upload, privacy } = await this.secagg.stage(ctx, task.secagg);
     const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result, ...(privacy ? { privacy } : {}) };
     if (!upload) return { result: { ...base, durationMs: Date.now() - started } };
-    const sha256 = createHash('sha256').update(upload).digest();
+    const { digest: sha256, chunkSha256 } = transferDigest(upload);
     return {
       result: { ...base, updateSha256: sha256.toString('hex'), updateBytes: upload.byteLength, durationMs: Date.now() - started },
-      update: { bytes: upload, sha256, byteLength: upload.byteLength },
+      update: { bytes: upload, sha256, chunkSha256, byteLength: upload.byteLength },
     };
   }
 
@@ -308,9 +310,9 @@ export class TaskRunner {
     }
   }
 
-  private fetchWithResume(modelVersion: string, log: Logger): Promise<Buffer> {
+  private fetchWithResume(modelVersion: string, modelDigest: string, log: Logger): Promise<Buffer> {
     const progress = { buffer: null as Buffer | null, received: 0 };
-    return this.retrying('model download', log, () => fetchModel(this.deps.client, modelVersion, progress));
+    return this.retrying('model download', log, () => fetchModel(this.deps.client, modelVersion, modelDigest, progress));
   }
 
   private async uploadWithResume(task: Task__Output, update: NonNullable<Done['update']>, log: Logger): Promise<void> {
@@ -330,6 +332,7 @@ export class TaskRunner {
         siteId: this.deps.siteId,
         bytes,
         sha256: update.sha256,
+        ...(update.chunkSha256 ? { chunkSha256: update.chunkSha256 } : {}),
         offset,
       });
       if (!receipt.complete) throw new Error(`upload incomplete at ${receipt.receivedBytes} bytes`);

@@ -17,6 +17,7 @@ import { GRPC_CHANNEL_OPTIONS } from '../../shared/src/transport/proto.js';
 import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
 import { HandSite, siteTls } from '../helpers/hand-site.js';
 import { captureLogger, type CapturedLogger } from '../helpers/log-capture.js';
+import { transferDigest } from '../../shared/src/transport/chunks.js';
 
 const FEDERATION = '/tessera.v1.Federation';
 const identity = (b: Buffer): Buffer => b;
@@ -138,7 +139,7 @@ describe('bad input over real gRPC + mTLS', () => {
     const task: Task__Output = await hand.task('TASK_KIND_FIT');
     const bytes = Buffer.alloc(task.modelBytes);
     for (let i = 0; i < bytes.byteLength; i += 4) bytes.writeFloatLE(Number.NaN, i);
-    const header = { taskId: task.taskId, studyId: task.studyId, round: task.round, siteId: 'site-3', totalBytes: bytes.byteLength, sha256: sha(bytes), offset: 0 };
+    const header = { taskId: task.taskId, studyId: task.studyId, round: task.round, siteId: 'site-3', totalBytes: bytes.byteLength, sha256: transferDigest(bytes).digest, offset: 0 };
     const chunk = { offset: 0, data: bytes, sha256: sha(bytes), totalBytes: bytes.byteLength };
     const refused = async (messages: UploadMessage[], code: string): Promise<string> => {
       const before = log.lines.length;
@@ -165,7 +166,7 @@ describe('bad input over real gRPC + mTLS', () => {
 
     // Act + Assert (c): results for another site's task and for an unknown task are ignored with a warning
     const otherTask = (await idle.task('TASK_KIND_FIT')).taskId;
-    const result = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: 'TASK_KIND_FIT' as const, numExamples: 100, metrics: { loss: 0.5, accuracy: 0.5 }, updateSha256: sha(bytes).toString('hex'), updateBytes: bytes.byteLength };
+    const result = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: 'TASK_KIND_FIT' as const, numExamples: 100, metrics: { loss: 0.5, accuracy: 0.5 }, updateSha256: transferDigest(bytes).digest.toString('hex'), updateBytes: bytes.byteLength };
     hand.send({ result: { ...result, taskId: otherTask } });
     hand.send({ result: { ...result, taskId: 'bad-input/r9/a1/fit/site-3' } });
     const other = await log.waitFor('result refused', (l) => l['taskId'] === otherTask);

@@ -15,7 +15,7 @@ import type { UploadMessage } from '../../protos/gen/tessera/v1/UploadMessage.js
 import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { provisionConsortium, RevocationStore } from '../../shared/src/pki/index.js';
 import { ChunkHasher, type HashMode } from '../../shared/src/transport/chunk-hasher.js';
-import { MAX_CHUNK_BYTES } from '../../shared/src/transport/chunks.js';
+import { MAX_CHUNK_BYTES, transferDigest } from '../../shared/src/transport/chunks.js';
 import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '../../site-agent/src/coordinator-client.js';
 import { quietLogger } from '../helpers/federation-fixture.js';
 import { siteTls } from '../helpers/hand-site.js';
@@ -23,6 +23,8 @@ import { siteTls } from '../helpers/hand-site.js';
 const MiB = MAX_CHUNK_BYTES;
 const SITE = 'site-1';
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+/** The whole-transfer checksum the protocol carries (sha256 over the chunks' sha256). */
+const digestOf = (b: Uint8Array): Buffer => transferDigest(b).digest;
 
 /** Sends `messages` on one UploadUpdate stream as given (no waiting between them); the receipt or the error. */
 function rawUpload(client: FederationClient, messages: UploadMessage[]): Promise<{ receivedBytes: number; complete: boolean } | grpc.ServiceError> {
@@ -106,7 +108,7 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
   }
 
   function header(taskId: string, bytes: Buffer, offset = 0): UploadMessage {
-    return { header: { taskId, studyId: 'study', round: 1, siteId: SITE, totalBytes: bytes.byteLength, sha256: sha(bytes), offset } };
+    return { header: { taskId, studyId: 'study', round: 1, siteId: SITE, totalBytes: bytes.byteLength, sha256: digestOf(bytes), offset } };
   }
 
   function chunks(bytes: Buffer, from: number, to: number, corrupt?: number): UploadMessage[] {
@@ -121,7 +123,7 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
   it('uploads a multi-chunk update whole: the coordinator holds exactly the sent bytes', async () => {
     const bytes = randomBytes(5 * MiB + 12_345);
     const taskId = openTask();
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset: 0 }, hasher);
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset: 0 }, hasher);
     expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
@@ -131,9 +133,9 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     const taskId = openTask();
     const first = await rawUpload(client, [header(taskId, bytes), ...chunks(bytes, 0, 3 * MiB)]);
     expect(first).toEqual({ receivedBytes: 3 * MiB, complete: false });
-    const offset = await queryUpload(client, taskId, sha(bytes));
+    const offset = await queryUpload(client, taskId, digestOf(bytes));
     expect(offset).toBe(3 * MiB);
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset }, hasher);
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset }, hasher);
     expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
@@ -145,12 +147,12 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     const refused = await rawUpload(client, [header(taskId, bytes), ...chunks(bytes, 0, 8 * MiB, 3 * MiB)]);
     expect(refused).toMatchObject({ details: expect.stringContaining('chunk sha256 mismatch') as unknown });
     expect((refused as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_BAD_CHUNK');
-    const offset = await queryUpload(client, taskId, sha(bytes));
+    const offset = await queryUpload(client, taskId, digestOf(bytes));
     expect(offset).toBe(3 * MiB);
     // Resuming anywhere else is refused by name.
     const wrong = await rawUpload(client, [header(taskId, bytes, 4 * MiB), ...chunks(bytes, 4 * MiB, 8 * MiB)]);
     expect((wrong as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_OFFSET');
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset }, hasher);
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset }, hasher);
     expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
@@ -163,21 +165,72 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     // Every chunk carries its own correct checksum, but the whole does not match the header's.
     const result = await rawUpload(client, [header(taskId, bytes), ...chunks(other, 0, other.byteLength)]);
     expect((result as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_CHECKSUM');
-    expect(await queryUpload(client, taskId, sha(bytes))).toBe(0);
-    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: sha(bytes), offset: 0 }, hasher);
+    expect(await queryUpload(client, taskId, digestOf(bytes))).toBe(0);
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset: 0 }, hasher);
     expect(receipt.complete).toBe(true);
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
+  });
+
+  it('sends the chunk checksums the site computed with the digest, and the coordinator still checks each chunk', async () => {
+    const bytes = randomBytes(4 * MiB + 5);
+    const { digest, chunkSha256 } = transferDigest(bytes);
+    const taskId = openTask();
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digest, chunkSha256, offset: 0 }, hasher);
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
+    expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
+    // A wrong precomputed checksum (here chunk 2's, as if the bytes changed after hashing) is caught there.
+    const wrong = chunkSha256.map((d, i) => (i === 2 ? sha(randomBytes(8)) : d));
+    const other = openTask();
+    await expect(uploadUpdate(client, { taskId: other, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digest, chunkSha256: wrong, offset: 0 }, hasher)).rejects.toMatchObject({
+      details: expect.stringContaining('chunk sha256 mismatch') as unknown,
+    });
+    expect(await queryUpload(client, other, digest)).toBe(2 * MiB);
+  });
+
+  it('refuses chunks off the 1 MiB grid (a short chunk before the last) and a download offset off the grid', async () => {
+    const bytes = randomBytes(3 * MiB);
+    const taskId = openTask();
+    const short = bytes.subarray(0, 1000);
+    const result = await rawUpload(client, [header(taskId, bytes), { chunk: { offset: 0, data: short, sha256: sha(short), totalBytes: bytes.byteLength } }]);
+    expect((result as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_BAD_CHUNK');
+    expect((result as grpc.ServiceError).details).toContain('chunks are 1048576 bytes except the last');
+    const version = await models.put(bytes);
+    await expect(fetchModel(client, version, await models.transferDigest(version), { buffer: Buffer.alloc(bytes.byteLength), received: 1000 }, hasher)).rejects.toMatchObject({
+      details: expect.stringContaining('TESSERA_PROTOCOL_BAD_OFFSET') as unknown,
+    });
+  });
+
+  it('refuses a download whose chunks are intact but whose whole does not match the task\'s model digest', async () => {
+    const model = randomBytes(2 * MiB + 3);
+    const version = await models.put(model);
+    // The digest of other bytes of the same length: every chunk passes its own check, the whole does not.
+    const stranger = digestOf(randomBytes(model.byteLength)).toString('hex');
+    await expect(fetchModel(client, version, stranger, { buffer: null, received: 0 }, hasher)).rejects.toMatchObject({ code: 'TESSERA_PROTOCOL_MODEL_CHECKSUM' });
+    await expect(fetchModel(client, version, 'not-hex', { buffer: null, received: 0 }, hasher)).rejects.toMatchObject({ code: 'TESSERA_PROTOCOL_BAD_CHECKSUM' });
+  });
+
+  it('serves concurrent downloads of different versions intact (the coordinator reuses one chunk encoding buffer)', async () => {
+    const a = randomBytes(4 * MiB + 11);
+    const b = randomBytes(3 * MiB + 5);
+    const [va, vb] = [await models.put(a), await models.put(b)];
+    const [da, db] = [await models.transferDigest(va), await models.transferDigest(vb)];
+    const got = await Promise.all([
+      fetchModel(client, va, da, { buffer: null, received: 0 }, hasher),
+      fetchModel(client, vb, db, { buffer: null, received: 0 }, hasher),
+      fetchModel(client, va, da, { buffer: null, received: 0 }, hasher),
+    ]);
+    expect(got.map((g, i) => g.equals([a, b, a][i] ?? Buffer.alloc(0)))).toEqual([true, true, true]);
   });
 
   it('downloads a model whole, and resumes a partial download from the verified prefix it holds', async () => {
     const model = randomBytes(7 * MiB + 321);
     const version = await models.put(model);
-    expect((await fetchModel(client, version, { buffer: null, received: 0 }, hasher)).equals(model)).toBe(true);
+    expect((await fetchModel(client, version, await models.transferDigest(version), { buffer: null, received: 0 }, hasher)).equals(model)).toBe(true);
     // What a retry finds after a stream broke at 5 MiB: the verified prefix, the rest not yet written.
     const held = Buffer.alloc(model.byteLength);
     model.copy(held, 0, 0, 5 * MiB);
     const into = { buffer: held, received: 5 * MiB };
-    const got = await fetchModel(client, version, into, hasher);
+    const got = await fetchModel(client, version, await models.transferDigest(version), into, hasher);
     expect(got.equals(model)).toBe(true);
     expect(into.received).toBe(model.byteLength);
   });
@@ -189,8 +242,8 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     model.copy(held, 0, 0, 2 * MiB);
     held.writeUInt8(held.readUInt8(1000) ^ 0x01, 1000);
     const into: { buffer: Buffer | null; received: number } = { buffer: held, received: 2 * MiB };
-    await expect(fetchModel(client, version, into, hasher)).rejects.toMatchObject({ code: 'TESSERA_PROTOCOL_MODEL_CHECKSUM' });
+    await expect(fetchModel(client, version, await models.transferDigest(version), into, hasher)).rejects.toMatchObject({ code: 'TESSERA_PROTOCOL_MODEL_CHECKSUM' });
     expect(into).toEqual({ buffer: null, received: 0 });
-    expect((await fetchModel(client, version, into, hasher)).equals(model)).toBe(true);
+    expect((await fetchModel(client, version, await models.transferDigest(version), into, hasher)).equals(model)).toBe(true);
   });
 });

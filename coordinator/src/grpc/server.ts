@@ -6,6 +6,7 @@ import type { FederationHandlers } from '../../../protos/gen/tessera/v1/Federati
 import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { GRPC_CHANNEL_OPTIONS, HTTP2_WINDOW_BYTES, loadFederationProto } from '../../../shared/src/transport/proto.js';
+import { createChunkSerializer } from './chunk-serializer.js';
 
 export interface GrpcServerOptions {
   handlers: FederationHandlers;
@@ -87,17 +88,20 @@ function describeVerifyError(code: string): string {
 }
 
 /**
+ * FetchModel's chunks are encoded by hand into a reused buffer (`createChunkSerializer`).
+ *
  * grpc-js answers a request message that does not decode as protobuf with INTERNAL "Error deserializing
  * request" before any handler (or interceptor) runs, and logs nothing. Wrap each method's deserializer so
  * such a refusal gets a log line naming the method (the peer is not known at this layer; the bytes are
  * never logged).
  */
-function withDeserializeLogging(service: grpc.ServiceDefinition, logger: Logger): grpc.ServiceDefinition {
+function withSerializers(service: grpc.ServiceDefinition, logger: Logger): grpc.ServiceDefinition {
   const wrapped: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(service)) {
     const deserialize = method.requestDeserialize;
     wrapped[name] = {
       ...method,
+      ...(name === 'FetchModel' ? { responseSerialize: createChunkSerializer(method.responseSerialize) } : {}),
       requestDeserialize: (bytes: Buffer): unknown => {
         try {
           return deserialize(bytes);
@@ -119,7 +123,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
   const proto = loadFederationProto();
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   tuneHttp2Server(server, opts.logger);
-  server.addService(withDeserializeLogging(proto.tessera.v1.Federation.service, opts.logger), opts.handlers);
+  server.addService(withSerializers(proto.tessera.v1.Federation.service, opts.logger), opts.handlers);
   const credentials = grpc.ServerCredentials.createSsl(opts.caPem, [{ cert_chain: opts.certPem, private_key: opts.keyPem }], true);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host ?? '127.0.0.1'}:${opts.port}`, credentials, (err, bound) =>

@@ -130,6 +130,7 @@ export class RoundWorkflow {
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'fit', sites: cohort.length });
     const globalBytes = await this.deps.models.get(this.study.currentModel);
     const global = decodeWeights(globalBytes, globalBytes.byteLength / 4);
+    const globalDigest = await this.deps.models.transferDigest(this.study.currentModel);
     let updates: ClientUpdate[];
     let fitMetrics: { n: number; loss: number; accuracy: number }[];
     let fitSites: string[];
@@ -146,7 +147,7 @@ export class RoundWorkflow {
         spec: this.spec,
         ctx: { studyId: this.spec.id, round: this.round, attempt },
         caCertPem: this.deps.caCertPem,
-        fitTask: (siteId) => this.makeTask('TASK_KIND_FIT', siteId, this.study.currentModel, global.length * 4),
+        fitTask: (siteId) => this.makeTask('TASK_KIND_FIT', siteId, this.study.currentModel, globalDigest, global.length * 4),
         taskId: (stage, siteId) => this.taskId(stage, siteId),
       }).run(cohort, global);
       if (this.deps.signal.aborted) {
@@ -168,7 +169,7 @@ export class RoundWorkflow {
         );
       }
     } else {
-      const fits = await this.fitPhase(cohort, global.length);
+      const fits = await this.fitPhase(cohort, globalDigest, global.length);
       if (fits.length < this.spec.minSites) {
         return this.fail(`${fits.length} of ${cohort.length} sites returned valid updates; the study needs ${this.spec.minSites}`);
       }
@@ -189,7 +190,7 @@ export class RoundWorkflow {
 
     await this.transition('evaluating');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
-    const metrics = await this.evaluatePhase(cohort, candidate, nextBytes.byteLength);
+    const metrics = await this.evaluatePhase(cohort, candidate, await this.deps.models.transferDigest(candidate), nextBytes.byteLength);
     // DP sites send no training metrics (they would be a non-private function of their data).
     const trainMetrics = weighted(fitMetrics.filter((f) => Number.isFinite(f.loss) && Number.isFinite(f.accuracy)));
 
@@ -230,7 +231,8 @@ export class RoundWorkflow {
     return `${this.spec.id}/r${this.round}/a${this.record.attempt}/${phase}/${siteId}`;
   }
 
-  private makeTask(kind: 'TASK_KIND_FIT' | 'TASK_KIND_EVALUATE', siteId: string, modelVersion: string, modelBytes: number): Task {
+  /** `modelDigest`: the version's transfer digest (ModelRepository.transferDigest), which the site checks its download against. */
+  private makeTask(kind: 'TASK_KIND_FIT' | 'TASK_KIND_EVALUATE', siteId: string, modelVersion: string, modelDigest: string, modelBytes: number): Task {
     const overrides = strategyTrainingOverrides(this.spec.strategy, this.spec.strategyOptions);
     const timeout = kind === 'TASK_KIND_FIT' ? this.spec.timeouts.fitMs : this.spec.timeouts.evaluateMs;
     return {
@@ -239,6 +241,7 @@ export class RoundWorkflow {
       studyId: this.spec.id,
       round: this.round,
       modelVersion,
+      modelDigest,
       modelBytes,
       modelSpec: this.spec.model,
       dataset: this.spec.dataset,
@@ -319,11 +322,11 @@ export class RoundWorkflow {
     };
   }
 
-  private async fitPhase(cohort: string[], numParams: number): Promise<SiteFit[]> {
+  private async fitPhase(cohort: string[], modelDigest: string, numParams: number): Promise<SiteFit[]> {
     const bytes = numParams * 4;
     const results = await Promise.all(
       cohort.map(async (siteId) => {
-        const task = this.makeTask('TASK_KIND_FIT', siteId, this.study.currentModel, bytes);
+        const task = this.makeTask('TASK_KIND_FIT', siteId, this.study.currentModel, modelDigest, bytes);
         this.deps.expectUpdate(task.taskId ?? '', bytes);
         const outcome = await this.deps.sessions.dispatch(siteId, task, this.spec.timeouts.fitMs, (r) =>
           this.deps.uploads.isComplete(task.taskId ?? '', r.updateSha256) ? null : 'update upload is not complete',
@@ -383,7 +386,7 @@ export class RoundWorkflow {
     return fit;
   }
 
-  private async evaluatePhase(cohort: string[], candidate: string, bytes: number): Promise<RoundMetrics | null> {
+  private async evaluatePhase(cohort: string[], candidate: string, candidateDigest: string, bytes: number): Promise<RoundMetrics | null> {
     // Pooled AUC: the sites' per-class score histograms summed (each site's counts, never its scores).
     const pos = new Float64Array(ROC_BINS);
     const neg = new Float64Array(ROC_BINS);
@@ -395,7 +398,7 @@ export class RoundWorkflow {
     let valExamples = 0;
     const evals = await Promise.all(
       cohort.map(async (siteId) => {
-        const task = this.makeTask('TASK_KIND_EVALUATE', siteId, candidate, bytes);
+        const task = this.makeTask('TASK_KIND_EVALUATE', siteId, candidate, candidateDigest, bytes);
         const outcome = await this.deps.sessions.dispatch(siteId, task, this.spec.timeouts.evaluateMs);
         const loss = outcome.ok ? outcome.result.metrics['loss'] : undefined;
         const accuracy = outcome.ok ? outcome.result.metrics['accuracy'] : undefined;

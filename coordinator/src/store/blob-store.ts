@@ -4,7 +4,7 @@ import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promi
 import path from 'node:path';
 import { ProtocolError } from '../../../shared/src/errors.js';
 import { ChunkHasher, type HashMode } from '../../../shared/src/transport/chunk-hasher.js';
-import { type ByteChunk, chunkBuffer, chunkShapeProblem, MAX_CHUNK_BYTES } from '../../../shared/src/transport/chunks.js';
+import { type ByteChunk, chunkBuffer, chunkShapeProblem, finishTransferDigest, MAX_CHUNK_BYTES } from '../../../shared/src/transport/chunks.js';
 
 async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -39,7 +39,7 @@ export class ModelRepository {
   }
 
   private remember(sha256: string, bytes: Buffer): CachedVersion {
-    const entry: CachedVersion = { bytes, chunks: undefined };
+    const entry: CachedVersion = { bytes, chunks: undefined, transferDigest: undefined };
     this.verified.delete(sha256);
     this.verified.set(sha256, entry);
     while (this.verified.size > this.cacheSize) {
@@ -77,14 +77,29 @@ export class ModelRepository {
   }
 
   /**
-   * The version's download chunks from `offset` on, each with its sha256. Chunks on the 1 MiB grid are
+   * The version's download chunks from `offset` (on the 1 MiB grid) on, each with its sha256. They are
    * hashed once per cached version (every site downloads the same model each round), not once per fetch.
    */
   async chunks(sha256: string, offset: number): Promise<ByteChunk[]> {
     const entry = await this.entry(sha256);
-    if (offset % MAX_CHUNK_BYTES !== 0) return [...chunkBuffer(entry.bytes, offset)];
+    if (offset % MAX_CHUNK_BYTES !== 0) throw new ProtocolError('TESSERA_PROTOCOL_BAD_OFFSET', `offset ${offset} is off the ${MAX_CHUNK_BYTES}-byte chunk grid`);
     entry.chunks ??= [...chunkBuffer(entry.bytes, 0)];
     return entry.chunks.slice(offset / MAX_CHUNK_BYTES);
+  }
+
+  /**
+   * The version's transfer digest (`transferDigest` of chunks.ts, hex), which tasks carry so a site checks a
+   * finished download without a second sha256 pass; from the cached chunk digests, so once per version.
+   */
+  async transferDigest(sha256: string): Promise<string> {
+    const entry = await this.entry(sha256);
+    if (entry.transferDigest === undefined) {
+      entry.chunks ??= [...chunkBuffer(entry.bytes, 0)];
+      const list = createHash('sha256');
+      for (const c of entry.chunks) list.update(c.sha256);
+      entry.transferDigest = finishTransferDigest(entry.bytes.byteLength, entry.chunks.length, list.digest()).toString('hex');
+    }
+    return entry.transferDigest;
   }
 
   async size(sha256: string): Promise<number | undefined> {
@@ -102,6 +117,7 @@ interface CachedVersion {
   bytes: Buffer;
   /** The version cut on the 1 MiB grid with each chunk's sha256, computed on first download. */
   chunks: ByteChunk[] | undefined;
+  transferDigest: string | undefined;
 }
 
 interface UploadState {

@@ -1,12 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { finishTransferDigest, MAX_CHUNK_BYTES } from './chunks.js';
 
 /**
- * SHA-256 for the transfer path on a worker thread. Every transferred byte is hashed twice on the
- * receiving side (its chunk's sha256 and the running sha256 of the whole transfer) and once on the sending
- * side (its chunk's sha256); on the event loop those passes cost as much as TLS and gRPC together, and they
- * stall the stream while they run. On a worker they run beside the loop, which keeps moving the next
- * chunks meanwhile.
+ * SHA-256 for the transfer path, on a worker thread or inline. Every transferred byte is hashed once at
+ * each end: the sender computes each chunk's sha256, the receiver checks it. The whole transfer's digest
+ * is the transfer digest of `chunks.ts` (sha256 over the list of chunk digests), so the receiver's running
+ * digest costs 32 bytes of hashing per chunk, not a second pass over the data. On the event loop the
+ * chunk hashing costs about as much as TLS and gRPC together and stalls the stream while it runs; on a
+ * worker it runs beside the loop, which keeps moving the next chunks meanwhile.
  *
  * Requests are answered in the order they are sent, so callers keep several chunks in flight (pipelining)
  * and still see the results in stream order. Bytes reach the worker through reusable SharedArrayBuffer
@@ -17,9 +19,10 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const running = new Map();
+const CHUNK = ${MAX_CHUNK_BYTES};
 function state(key, create) {
   let s = running.get(key);
-  if (s === undefined) { s = { hash: createHash('sha256'), length: 0 }; if (create) running.set(key, s); }
+  if (s === undefined) { s = { list: createHash('sha256'), length: 0, count: 0, short: false }; if (create) running.set(key, s); }
   return s;
 }
 parentPort.on('message', (m) => {
@@ -29,16 +32,18 @@ parentPort.on('message', (m) => {
       parentPort.postMessage({ id: m.id, ok: true, digest: createHash('sha256').update(data).digest() });
     } else if (m.op === 'verify' || m.op === 'append') {
       const s = state(m.key, m.offset === 0);
-      // Only the next bytes in order extend a running digest: after a refused chunk, the chunks already
-      // sent behind it are refused too, so the digest always covers exactly the accepted prefix.
-      let ok = m.offset === s.length;
-      if (ok && m.op === 'verify') ok = createHash('sha256').update(data).digest().equals(Buffer.from(m.sha256));
-      if (ok) { s.hash.update(data); s.length += m.length; }
+      // Only the next chunk in order extends a running digest, and only a full chunk may be followed by
+      // another: after a refused chunk, the chunks already sent behind it are refused too, so the digest
+      // always covers exactly the accepted prefix.
+      let ok = m.offset === s.length && !s.short && m.length > 0 && m.length <= CHUNK;
+      const d = ok ? createHash('sha256').update(data).digest() : undefined;
+      if (ok && m.op === 'verify') ok = d.equals(Buffer.from(m.sha256));
+      if (ok) { s.list.update(d); s.length += m.length; s.count += 1; s.short = m.length < CHUNK; }
       parentPort.postMessage({ id: m.id, ok });
     } else if (m.op === 'digest') {
       const s = state(m.key, false);
       running.delete(m.key);
-      parentPort.postMessage({ id: m.id, ok: true, digest: s.hash.digest() });
+      parentPort.postMessage({ id: m.id, ok: true, digest: s.list.digest(), length: s.length, count: s.count });
     } else if (m.op === 'drop') {
       running.delete(m.key);
       parentPort.postMessage({ id: m.id, ok: true });
@@ -55,6 +60,8 @@ interface Reply {
   id: number;
   ok: boolean;
   digest?: Uint8Array;
+  length?: number;
+  count?: number;
   error?: string;
 }
 
@@ -64,15 +71,19 @@ export type HashMode = 'worker' | 'inline';
 /** Slots kept for reuse; more may be in use at once (one per request in flight). */
 const KEPT_SLOTS = 32;
 /** Slot size: one transfer chunk (MAX_CHUNK_BYTES); larger inputs are cut into pieces of this size. */
-const SLOT_BYTES = 1024 * 1024;
+const SLOT_BYTES = MAX_CHUNK_BYTES;
 
 interface RunningDigest {
-  hash: Hash;
+  /** sha256 over the chunk digests so far. */
+  list: Hash;
   length: number;
+  count: number;
+  /** A chunk shorter than MAX_CHUNK_BYTES was appended: it must have been the last. */
+  short: boolean;
 }
 
 /**
- * Chunk checksums and running sha256 digests keyed by transfer, computed off the event loop unless `mode`
+ * Chunk checksums and running transfer digests keyed by transfer, computed off the event loop unless `mode`
  * is `inline`. The caller's bytes are copied before the returned promise is created, so the caller may
  * reuse or overwrite them at once.
  */
@@ -131,7 +142,7 @@ export class ChunkHasher {
   private running(key: string): RunningDigest {
     let s = this.inline.get(key);
     if (s === undefined) {
-      s = { hash: createHash('sha256'), length: 0 };
+      s = { list: createHash('sha256'), length: 0, count: 0, short: false };
       this.inline.set(key, s);
     }
     return s;
@@ -146,15 +157,17 @@ export class ChunkHasher {
   }
 
   /**
-   * Checks `data` against `sha256` and, when it matches and starts at `offset` = the bytes digested so far
-   * under `key`, appends it to that running digest. False when either check fails (then nothing is appended).
+   * Checks the chunk `data` against `sha256` and, when it matches, starts at `offset` = the bytes digested so
+   * far under `key` and follows only full (MAX_CHUNK_BYTES) chunks, appends its digest to that running
+   * transfer digest. False when a check fails (then nothing is appended).
    */
   async verifyAndAppend(key: string, offset: number, data: Uint8Array, sha256: Uint8Array): Promise<boolean> {
     if (this.mode === 'inline') {
       const s = this.running(key);
-      if (offset !== s.length || !createHash('sha256').update(data).digest().equals(sha256)) return false;
-      s.hash.update(data);
-      s.length += data.byteLength;
+      if (!inOrder(s, offset, data.byteLength)) return false;
+      const d = createHash('sha256').update(data).digest();
+      if (!d.equals(sha256)) return false;
+      extend(s, d, data.byteLength);
       return true;
     }
     // A copy of the 32 bytes: `sha256` may be a view into a large buffer, which postMessage would clone whole.
@@ -164,8 +177,8 @@ export class ChunkHasher {
   }
 
   /**
-   * Appends already verified bytes (a resumed transfer's prefix) to the running digest of `key`; they must
-   * start at `offset` = the bytes digested so far.
+   * Appends already verified bytes (a resumed transfer's prefix), cut on the chunk grid, to the running
+   * transfer digest of `key`; they must start at `offset` = the bytes digested so far.
    */
   async append(key: string, offset: number, data: Uint8Array): Promise<void> {
     const pieces: Promise<boolean>[] = [];
@@ -173,9 +186,8 @@ export class ChunkHasher {
       const piece = data.subarray(at, Math.min(data.byteLength, at + SLOT_BYTES));
       if (this.mode === 'inline') {
         const s = this.running(key);
-        if (offset + at !== s.length) throw new Error(`chunk hasher: append at ${offset + at}, digest holds ${s.length} bytes`);
-        s.hash.update(piece);
-        s.length += piece.byteLength;
+        if (!inOrder(s, offset + at, piece.byteLength)) throw new Error(`chunk hasher: append at ${offset + at}, digest holds ${s.length} bytes`);
+        extend(s, createHash('sha256').update(piece).digest(), piece.byteLength);
       } else {
         pieces.push(this.call({ op: 'append', key, offset: offset + at }, piece).then((r) => r.ok));
       }
@@ -183,16 +195,16 @@ export class ChunkHasher {
     if ((await Promise.all(pieces)).includes(false)) throw new Error(`chunk hasher: append at ${offset} out of order`);
   }
 
-  /** The sha256 of everything appended under `key`; forgets `key`. */
+  /** The transfer digest (`transferDigest` of chunks.ts) of everything appended under `key`; forgets `key`. */
   async digest(key: string): Promise<Buffer> {
     if (this.mode === 'inline') {
       const s = this.running(key);
       this.inline.delete(key);
-      return s.hash.digest();
+      return finishTransferDigest(s.length, s.count, s.list.digest());
     }
     const reply = await this.call({ op: 'digest', key });
     if (!reply.ok || reply.digest === undefined) throw new Error(`chunk hash worker: ${reply.error ?? 'no digest'}`);
-    return Buffer.from(reply.digest);
+    return finishTransferDigest(reply.length ?? 0, reply.count ?? 0, reply.digest);
   }
 
   /** Forgets the running digest of `key`. */
@@ -213,4 +225,16 @@ export class ChunkHasher {
     this.pending.clear();
     await worker?.terminate();
   }
+}
+
+/** Whether a chunk of `length` bytes at `offset` may extend `s` (next in order, after full chunks only). */
+function inOrder(s: RunningDigest, offset: number, length: number): boolean {
+  return offset === s.length && !s.short && length > 0 && length <= MAX_CHUNK_BYTES;
+}
+
+function extend(s: RunningDigest, chunkSha256: Buffer, length: number): void {
+  s.list.update(chunkSha256);
+  s.length += length;
+  s.count += 1;
+  s.short = length < MAX_CHUNK_BYTES;
 }

@@ -13,8 +13,12 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-/** Protocol version carried in Hello/Welcome; bumped on incompatible changes inside tessera.v1. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Protocol version carried in Hello/Welcome; bumped on incompatible changes inside tessera.v1.
+ * 2: whole-transfer checksums are transfer digests (sha256 over the 1 MiB chunks' sha256, chunks.ts), not
+ * flat sha256s of the bytes; chunks sit on the 1 MiB grid; tasks carry `model_digest`.
+ */
+export const PROTOCOL_VERSION = 2;
 
 let cached: ProtoGrpcType | undefined;
 

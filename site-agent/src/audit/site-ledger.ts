@@ -111,7 +111,9 @@ export class SiteLedger {
       if (this.recorded.has(key)) return;
       this.recorded.add(key);
       if (task) {
-        // The task's model was downloaded and checked against its sha256 before the task could produce a result.
+        // The task's model was downloaded and checked before the task could produce a result: every chunk's
+        // sha256 and the whole against the task's model_digest, which the coordinator derives from the bytes it
+        // verified against this version id (the flat sha256 recorded here) when it loaded them.
         this.append({ ...base, kind: AuditKind.ModelReceived, details: { taskId, sha256: task.modelVersion, bytes: task.modelBytes } });
       }
       const details =

@@ -17,6 +17,7 @@ export interface Task {
   'training'?: (_tessera_v1_TrainingConfig | null);
   'deadlineMs'?: (number | string | Long);
   'secagg'?: (_tessera_v1_SecAggTask | null);
+  'modelDigest'?: (string);
 }
 
 export interface Task__Output {
@@ -31,4 +32,5 @@ export interface Task__Output {
   'training': (_tessera_v1_TrainingConfig__Output | null);
   'deadlineMs': (number);
   'secagg': (_tessera_v1_SecAggTask__Output | null);
+  'modelDigest': (string);
 }
