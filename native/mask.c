@@ -16,7 +16,7 @@
 #define CHUNK_WORDS 16384 /* 64 KiB of keystream per seed per step */
 
 static napi_value fail(napi_env env, const char* msg) {
-  napi_throw_error(env, "TESSERA_NATIVE_MASK", msg);
+  napi_throw_error(env, "TESSERA_SECAGG_NATIVE", msg);
   return NULL;
 }
 

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
  * at install time, or `TESSERA_NATIVE_MASK=0` — the WebAssembly path runs.
  */
 export interface NativeMask {
-  /** For every seed s: target[lo..hi) ±= AES-256-CTR(seeds[32s..32s+32), counter lo/4)[lo..hi) mod 2^32. */
+  /**
+   * For every seed s: target[lo..hi) ±= AES-256-CTR(seeds[32s..32s+32), counter lo/4)[lo..hi) mod 2^32.
+   * @throws Error with code `TESSERA_SECAGG_NATIVE` for bad arguments or an OpenSSL failure.
+   */
   maskRange(target: Uint32Array, lo: number, hi: number, seeds: Uint8Array, signs: Int8Array): void;
 }
 
