@@ -1,5 +1,5 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { defaultThreshold, graphSeedFor } from '../coordinator/src/rounds/secagg-workflow.js';
+import { graphSeedFor } from '../coordinator/src/rounds/secagg-workflow.js';
 import { createStrategy } from '../coordinator/src/strategies/create-strategy.js';
 import type { ClientUpdate } from '../coordinator/src/strategies/strategy.js';
 import { decodeWeights, encodeWeights } from '../shared/src/ml/weights.js';
@@ -11,6 +11,7 @@ import {
   dequantizeMean,
   generateX25519,
   keystreamOnly,
+  majorityThreshold,
   MaskWorkerPool,
   maskSign,
   pairwiseKey,
@@ -92,7 +93,7 @@ export async function runSecAggCase(o: SecAggCaseOptions, runs = 3): Promise<Sec
   const ctx: SessionContext = { studyId: 'bench', round: 1, attempt: 1 };
   const degree = o.degree !== undefined && o.sites > COMPLETE_GRAPH_UP_TO ? Math.min(o.sites - 1, o.degree) : defaultDegree(o.sites);
   const config: SecAggConfig = {
-    threshold: defaultThreshold(o.sites, degree),
+    threshold: majorityThreshold(o.sites, degree),
     cohort,
     degree,
     graphSeed: graphSeedFor(ctx),

@@ -37,11 +37,6 @@ export function graphSeedFor(ctx: SessionContext): Buffer {
   return createHash('sha256').update(`tessera/secagg/v1/graph\0${sessionLabel(ctx)}`).digest();
 }
 
-/** Default Shamir threshold: a strict majority of a site's share holders (neighbours + itself). */
-export function defaultThreshold(cohortSize: number, degree: number): number {
-  return majorityThreshold(cohortSize, degree);
-}
-
 /**
  * The neighbour degree of a cohort of `n` under a study's options: the complete graph up to
  * `completeGraphUpTo`, else the study's `degree`, or the degree its `colludingFraction` needs, or the
@@ -71,7 +66,8 @@ export function secAggConfigFor(spec: StudySpec, ctx: SessionContext, cohort: re
   const sorted = [...cohort].sort();
   const degree = studyDegree(o, sorted.length);
   return {
-    threshold: o.threshold ?? defaultThreshold(sorted.length, degree),
+    // Default: a strict majority of a site's share holders (neighbours + itself).
+    threshold: o.threshold ?? majorityThreshold(sorted.length, degree),
     cohort: sorted,
     degree,
     graphSeed: graphSeedFor(ctx),

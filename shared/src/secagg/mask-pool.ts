@@ -2,7 +2,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ADD_WORDS_WASM_BASE64 } from './add-words-wasm.js';
 import { KEY_BYTES } from './keys.js';
-import { nativeMask, nativeMaskPath, packMasks } from './native-mask.js';
+import { nativeMaskFile, packMasks } from './native-mask.js';
 
 /**
  * Applies masks on several threads. AES-256-CTR can start at any 16-byte block, so the vector is split into
@@ -10,8 +10,8 @@ import { nativeMask, nativeMaskPath, packMasks } from './native-mask.js';
  * only, adding or subtracting it with the SIMD word adder (add-words.wat, as in word-add.ts) and storing the
  * range back in shared memory: the same result as `applyMasks`, word for word.
  *
- * The worker is an inline script using node:crypto and the embedded WebAssembly module only, so it runs the same from compiled JS and from the
- * TypeScript sources the tests load.
+ * The worker is an inline script using node:crypto, the embedded WebAssembly module and (where it loads) the
+ * native kernel only, so it runs the same from compiled JS and from the TypeScript sources the tests load.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -26,19 +26,19 @@ let native;
 try { native = workerData.native ? require(workerData.native) : undefined; } catch { native = undefined; }
 parentPort.on('message', (m) => {
   if (native) {
-    native.maskRange(new Uint32Array(m.buffer, m.byteOffset, m.length), m.lo, m.hi, m.packedSeeds, m.packedSigns);
+    native.maskRange(new Uint32Array(m.buffer, m.byteOffset, m.length), m.lo, m.hi, m.seeds, m.signs);
     parentPort.postMessage('done');
     return;
   }
   const target = new Uint8Array(m.buffer, m.byteOffset, m.length * 4);
   const lo = m.lo * 4;
   const hi = m.hi * 4;
-  const ciphers = m.seeds.map((seed, s) => {
+  const ciphers = Array.from(m.signs, (sign, s) => {
     const iv = Buffer.alloc(16);
     // counter = first block of this range (big-endian 128-bit; ranges stay far below 2^53 blocks)
     let block = m.lo / 4;
     for (let b = 15; b >= 8 && block > 0; b--) { iv[b] = block % 256; block = Math.floor(block / 256); }
-    return { c: createCipheriv('aes-256-ctr', seed, iv), add: m.signs[s] === 1 };
+    return { c: createCipheriv('aes-256-ctr', m.seeds.subarray(32 * s, 32 * s + 32), iv), add: sign === 1 };
   });
   for (let start = lo; start < hi; start += CHUNK) {
     const n = Math.min(CHUNK, hi - start);
@@ -90,7 +90,7 @@ export class MaskWorkerPool {
 
   /** @param threads @default min(4, available parallelism) */
   static create(threads = Math.min(4, os.availableParallelism()), kernel: 'native' | 'wasm' = 'native'): MaskWorkerPool {
-    const native = kernel === 'native' && nativeMask() ? (nativeMaskPath() ?? null) : null;
+    const native = kernel === 'native' ? (nativeMaskFile() ?? null) : null;
     const workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm: ADD_WORDS_WASM_BASE64, native } }));
     return new MaskWorkerPool(workers);
   }
@@ -111,9 +111,8 @@ export class MaskWorkerPool {
     if (masks.length === 0) return;
     const n = this.workers.length;
     const per = Math.ceil(target.length / n / 4) * 4;
-    const seeds = masks.map((m) => Buffer.from(m.seed));
-    const signs = masks.map((m) => m.sign);
-    const { seeds: packedSeeds, signs: packedSigns } = packMasks(masks);
+    // One form for both kernels: seeds packed 32 bytes each, signs as an Int8Array.
+    const { seeds, signs } = packMasks(masks);
     await Promise.all(
       this.workers.map((w, i) => {
         const lo = Math.min(target.length, i * per);
@@ -122,7 +121,7 @@ export class MaskWorkerPool {
         return new Promise<void>((resolve, reject) => {
           (this.pending[i] as Pending[]).push({ resolve, reject });
           w.ref();
-          w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs, packedSeeds, packedSigns });
+          w.postMessage({ buffer: target.buffer, byteOffset: target.byteOffset, length: target.length, lo, hi, seeds, signs });
         });
       }),
     );

@@ -31,22 +31,30 @@ export function nativeMaskPath(): string | undefined {
   return undefined;
 }
 
-let loaded: { kernel: NativeMask | undefined } | undefined;
+let loaded: { kernel: NativeMask; file: string } | null | undefined;
+
+function load(): { kernel: NativeMask; file: string } | null {
+  if (loaded !== undefined) return loaded;
+  const file = process.env['TESSERA_NATIVE_MASK'] === '0' ? undefined : nativeMaskPath();
+  loaded = null;
+  if (file !== undefined) {
+    try {
+      loaded = { kernel: createRequire(import.meta.url)(file) as NativeMask, file };
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded;
+}
 
 /** The native kernel, or undefined (not built, disabled by TESSERA_NATIVE_MASK=0, or failed to load). */
 export function nativeMask(): NativeMask | undefined {
-  if (loaded) return loaded.kernel;
-  let kernel: NativeMask | undefined;
-  const file = process.env['TESSERA_NATIVE_MASK'] === '0' ? undefined : nativeMaskPath();
-  if (file !== undefined) {
-    try {
-      kernel = createRequire(import.meta.url)(file) as NativeMask;
-    } catch {
-      kernel = undefined;
-    }
-  }
-  loaded = { kernel };
-  return kernel;
+  return load()?.kernel;
+}
+
+/** The file of the native kernel that loaded here (for worker threads to load the same), or undefined. */
+export function nativeMaskFile(): string | undefined {
+  return load()?.file;
 }
 
 /** Which kernel masks here: 'native' (OpenSSL + C adds) or 'wasm' (node:crypto + WebAssembly SIMD adds). */
