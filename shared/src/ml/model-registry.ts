@@ -43,6 +43,20 @@ function breastmnistCnn(o: BreastmnistCnnOptions): ModelSpec {
  * The vetted model registry. Only specs listed here can be trained: the coordinator sends a name,
  * never code, and each site resolves it locally.
  */
+/** The wide two-hidden-layer MLPs of the protocol benchmarks: dense a relu → dense b relu → dense 1 sigmoid. */
+function benchmarkMlp(name: string, size: string, a: number, b: number): ModelSpec {
+  return {
+    name,
+    description: `Wide MLP for protocol benchmarks (${size}): dense ${a} relu → dense ${b} relu → dense 1 sigmoid`,
+    layers: [
+      { type: 'dense', units: a, activation: 'relu' },
+      { type: 'dense', units: b, activation: 'relu' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  };
+}
+
 const SPECS: readonly ModelSpec[] = [
   {
     name: 'logreg',
@@ -59,28 +73,8 @@ const SPECS: readonly ModelSpec[] = [
     ],
     loss: 'binary-crossentropy',
   },
-  {
-    name: 'mlp-100k',
-    description:
-      'Wide MLP for protocol benchmarks (about 100,000 parameters on 10 inputs): dense 300 relu → dense 300 relu → dense 1 sigmoid',
-    layers: [
-      { type: 'dense', units: 300, activation: 'relu' },
-      { type: 'dense', units: 300, activation: 'relu' },
-      { type: 'dense', units: 1, activation: 'sigmoid' },
-    ],
-    loss: 'binary-crossentropy',
-  },
-  {
-    name: 'mlp-1m',
-    description:
-      'Wide MLP for protocol benchmarks (1,002,981 parameters on the 10 synthetic-cohort inputs): dense 1000 relu → dense 990 relu → dense 1 sigmoid',
-    layers: [
-      { type: 'dense', units: 1000, activation: 'relu' },
-      { type: 'dense', units: 990, activation: 'relu' },
-      { type: 'dense', units: 1, activation: 'sigmoid' },
-    ],
-    loss: 'binary-crossentropy',
-  },
+  benchmarkMlp('mlp-100k', 'about 100,000 parameters on 10 inputs', 300, 300),
+  benchmarkMlp('mlp-1m', '1,002,981 parameters on the 10 synthetic-cohort inputs', 1000, 990),
   {
     name: 'cnn-small',
     description:
