@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { graphSeedFor, secAggConfigFor, studyDegree, checkStudySecureAggregation } from '../../../coordinator/src/rounds/secagg-workflow.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { createConsortiumCa, issueCertificate } from '../../../shared/src/pki/index.js';
-import { validateConfig } from '../../../shared/src/config/validate.js';
+import { readFileSync } from 'node:fs';
+import { AgentConfigSchema } from '../../../shared/src/config/agent-config.js';
+import { parseConfigText, validateConfig } from '../../../shared/src/config/validate.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { SecAggClient } from '../../../site-agent/src/secagg/secagg-client.js';
 
@@ -39,6 +41,16 @@ describe('SecAggClient policy checks', () => {
     ['a degree below minDegree', { minDegree: 20 }, base, /neighbour degree 16 is below this site's minimum of 20/],
   ])('refuses %s, naming the values', (_name, policy, params, message) => {
     expect(() => client(policy).precheck(ctx, params)).toThrow(message);
+  });
+
+  it('takes minDegree from agent.yaml and refuses a bad value there, naming the field', () => {
+    const file = new URL('../../../deploy/examples/agent.yaml', import.meta.url);
+    const agent = parseConfigText(AgentConfigSchema, readFileSync(file, 'utf8'), 'agent.yaml');
+    expect(agent.policy.secureAggregation.minDegree).toBe(0);
+    const withPolicy = (minDegree: unknown): unknown => ({ ...agent, policy: { ...agent.policy, secureAggregation: { ...agent.policy.secureAggregation, minDegree } } });
+    expect(validateConfig(AgentConfigSchema, withPolicy(56), 'agent.yaml').policy.secureAggregation.minDegree).toBe(56);
+    expect(() => validateConfig(AgentConfigSchema, withPolicy(-2), 'agent.yaml')).toThrow(/agent\.yaml: .*minDegree/);
+    expect(() => validateConfig(AgentConfigSchema, withPolicy(2.5), 'agent.yaml')).toThrow(/minDegree/);
   });
 
   it('minDegree never refuses the complete graph', () => {
