@@ -5,6 +5,8 @@ export interface MachineInfo {
   cpus: number;
   cpuModel: string;
   node: string;
+  /** Node/V8 flags of the benchmark process (the transfer suite's coordinator side runs under them). */
+  nodeFlags: string[];
   totalMemGiB: number;
 }
 
@@ -22,6 +24,7 @@ export function machineInfo(): MachineInfo {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model ?? 'unknown',
     node: process.version,
+    nodeFlags: [...process.execArgv],
     totalMemGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
   };
 }

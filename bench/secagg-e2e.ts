@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writ
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, tesseraBin } from '../cli/src/bin-path.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin } from '../cli/src/bin-path.js';
 import type { CoordinatorEvent } from '../coordinator/src/rounds/events.js';
 import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
 import { writeSyntheticCohort } from '../shared/src/data/index.js';
@@ -206,6 +206,7 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
     const cfd = logFd('coordinator');
     const coordinator = fork(tesseraBin(), ['coordinator', '--config', coordinatorYaml, ...studyFiles.flatMap((f) => ['--study', f]), '--exit-when-done'], {
       stdio: ['ignore', cfd, cfd, 'ipc'],
+      execArgv: [...COORDINATOR_NODE_FLAGS],
       env: { ...process.env, TESSERA_LOG_LEVEL: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' },
     });
     children.push(coordinator);

@@ -7,12 +7,28 @@ export function tesseraBin(): string {
 }
 
 /**
+ * V8's first old-generation limit, in MB, for Tessera's long-running processes. Left to itself V8 starts
+ * old space at about 20-40 MB and, while 1 MiB transfer buffers stream through, runs a full mark-compact
+ * every few dozen MB: about 50 per 768 MiB uploaded at each end, with concurrent marking on every core
+ * (a third of the machine's cycles on a 2-core host, profiled). Starting at 128 MB leaves one or two per
+ * transfer and moved upload throughput on loopback from about 220 to 300-330 MB/s (`npm run bench --
+ * transfer`). It is a starting limit, not a reservation: resident memory did not change in the benchmark,
+ * and an idle process never grows to it. Node does not accept this flag in NODE_OPTIONS, so every launcher
+ * passes it on the command line (`tessera demo`, deploy/systemd, deploy/Dockerfile, the benchmarks).
+ */
+export const OLD_SPACE_FLAG = '--initial-old-space-size=128';
+
+/** Node flags for the coordinator process. */
+export const COORDINATOR_NODE_FLAGS: readonly string[] = [OLD_SPACE_FLAG];
+
+/**
  * Node flags for the agent processes `tessera demo` and the benchmarks start, many to one host: V8's young
  * generation is capped at 2 MB per semi-space (Node 20 lets it grow to 16 MB), which keeps each agent's
- * resident memory 15-30 MB smaller at the cost of more frequent, shorter scavenges. A site running its own
- * agent can set the same through NODE_OPTIONS.
+ * resident memory 15-30 MB smaller at the cost of more frequent, shorter scavenges; and the old-space
+ * start of {@link OLD_SPACE_FLAG}. A site running its own agent passes the same on node's command line
+ * (deploy/systemd does).
  */
-export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', OLD_SPACE_FLAG];
 
 /**
  * glibc malloc settings for those agent processes: two arenas instead of eight per core, and a fixed mmap

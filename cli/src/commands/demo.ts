@@ -18,7 +18,7 @@ import { sharedDataDir } from '../../../shared/src/paths.js';
 import { provisionConsortium } from '../../../shared/src/pki/index.js';
 import { ROBUST_STRATEGIES, STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
-import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, tesseraBin } from '../bin-path.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin } from '../bin-path.js';
 import { loadImageCache } from '../../../site-agent/src/ingest/image-study.js';
 import { DEMO_DEFAULTS, demoStudy, DP_DEFAULTS } from './demo-study.js';
 
@@ -356,6 +356,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   if (a.apiPort !== undefined) coordinatorArgs.push('--api-port', String(a.apiPort));
   const coordinator = fork(tesseraBin(), coordinatorArgs, {
     stdio: ['ignore', cfd, cfd, 'ipc'],
+    execArgv: [...COORDINATOR_NODE_FLAGS],
   });
   children.push(coordinator);
   const killAll = (): void => {
