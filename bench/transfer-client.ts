@@ -19,6 +19,12 @@ export type ClientCommand =
   | { op: 'download'; version: string; digest: string; size: number }
   | { op: 'close' };
 
+/** Throws unless `receipt` confirms all of `bytes` under their transfer digest. */
+export function checkReceipt(taskId: string, receipt: { receivedBytes: number; complete: boolean; sha256: Buffer }, bytes: Buffer): void {
+  if (!receipt.complete || receipt.receivedBytes !== bytes.byteLength) throw new Error(`upload ${taskId} incomplete: ${receipt.receivedBytes} of ${bytes.byteLength} bytes`);
+  if (!receipt.sha256.equals(transferDigest(bytes).digest)) throw new Error(`upload ${taskId}: the digest sent is not the bytes' transfer digest`);
+}
+
 export type ClientReply = { ok: true; seconds?: number } | { ok: false; error: string };
 
 let tcp: net.Socket | undefined;
@@ -63,23 +69,11 @@ async function handle(cmd: ClientCommand): Promise<ClientReply> {
     }
     case 'upload': {
       if (!client) throw new Error('not initialised');
-      // Timed as the agent works: the update's transfer digest (its one sha256 pass), then the upload.
+      // As the agent's first try: no digest up front; chunks are hashed as they go out, digest in the trailer.
       const t0 = process.hrtime.bigint();
-      const { digest, chunkSha256 } = transferDigest(payload);
-      const receipt = await uploadUpdate(client, {
-        taskId: cmd.taskId,
-        studyId: 'bench',
-        round: 1,
-        siteId: cmd.siteId,
-        bytes: payload,
-        sha256: digest,
-        chunkSha256,
-        offset: 0,
-      });
+      const receipt = await uploadUpdate(client, { taskId: cmd.taskId, studyId: 'bench', round: 1, siteId: cmd.siteId, bytes: payload, offset: 0 });
       const s = seconds(t0);
-      if (!receipt.complete || receipt.receivedBytes !== payload.byteLength) {
-        throw new Error(`upload ${cmd.taskId} incomplete: ${JSON.stringify(receipt)}`);
-      }
+      checkReceipt(cmd.taskId, receipt, payload);
       return { ok: true, seconds: s };
     }
     case 'download': {

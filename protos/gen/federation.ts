@@ -32,6 +32,7 @@ import type { UploadMessage as _tessera_v1_UploadMessage, UploadMessage__Output 
 import type { UploadQuery as _tessera_v1_UploadQuery, UploadQuery__Output as _tessera_v1_UploadQuery__Output } from './tessera/v1/UploadQuery.js';
 import type { UploadReceipt as _tessera_v1_UploadReceipt, UploadReceipt__Output as _tessera_v1_UploadReceipt__Output } from './tessera/v1/UploadReceipt.js';
 import type { UploadStatus as _tessera_v1_UploadStatus, UploadStatus__Output as _tessera_v1_UploadStatus__Output } from './tessera/v1/UploadStatus.js';
+import type { UploadTrailer as _tessera_v1_UploadTrailer, UploadTrailer__Output as _tessera_v1_UploadTrailer__Output } from './tessera/v1/UploadTrailer.js';
 import type { Welcome as _tessera_v1_Welcome, Welcome__Output as _tessera_v1_Welcome__Output } from './tessera/v1/Welcome.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -73,6 +74,7 @@ export interface ProtoGrpcType {
       UploadQuery: MessageTypeDefinition<_tessera_v1_UploadQuery, _tessera_v1_UploadQuery__Output>
       UploadReceipt: MessageTypeDefinition<_tessera_v1_UploadReceipt, _tessera_v1_UploadReceipt__Output>
       UploadStatus: MessageTypeDefinition<_tessera_v1_UploadStatus, _tessera_v1_UploadStatus__Output>
+      UploadTrailer: MessageTypeDefinition<_tessera_v1_UploadTrailer, _tessera_v1_UploadTrailer__Output>
       Welcome: MessageTypeDefinition<_tessera_v1_Welcome, _tessera_v1_Welcome__Output>
     }
   }

@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
 import { ProtocolError } from '../../shared/src/errors.js';
 import { ChunkHasher } from '../../shared/src/transport/chunk-hasher.js';
-import { type ByteChunk, chunkShapeProblem, MAX_CHUNK_BYTES } from '../../shared/src/transport/chunks.js';
+import { type ByteChunk, chunkShapeProblem, finishTransferDigest, MAX_CHUNK_BYTES } from '../../shared/src/transport/chunks.js';
 import { GRPC_CHANNEL_OPTIONS, loadFederationProto } from '../../shared/src/transport/proto.js';
 
 export interface ClientTls {
@@ -140,8 +141,12 @@ export interface UploadArgs {
   round: number;
   siteId: string;
   bytes: Buffer;
-  /** The update's transfer digest (`transferDigest(bytes).digest`, chunks.ts). */
-  sha256: Buffer;
+  /**
+   * The update's transfer digest (`transferDigest(bytes).digest`, chunks.ts). Absent on a fresh upload
+   * (offset 0): the chunks are then hashed as they go out and the digest follows them in the trailer, so
+   * the bytes are read once instead of twice (a whole pass before the first byte is sent).
+   */
+  sha256?: Buffer;
   /**
    * The chunks' sha256 as `transferDigest(bytes)` computed them along with `sha256`: given, they are sent
    * as they are, so each byte is hashed once on the site; absent, each chunk is hashed as it goes out.
@@ -151,16 +156,21 @@ export interface UploadArgs {
   offset: number;
 }
 
+/** The coordinator's receipt for an upload, with the update's transfer digest. */
+export interface UploadReceipt {
+  receivedBytes: number;
+  complete: boolean;
+  /** The transfer digest: `args.sha256`, or the one computed from the chunks and sent in the trailer. */
+  sha256: Buffer;
+}
+
 /**
  * Streams an update from `offset` in checksummed chunks on the 1 MiB grid; resolves with the coordinator's
  * receipt. Without `chunkSha256`, chunk checksums are computed on the hasher up to CHUNKS_IN_FLIGHT chunks
- * ahead of the one being written.
+ * ahead of the one being written. Without `sha256` (a fresh upload), the transfer digest is built from those
+ * checksums and sent after the last chunk.
  */
-export function uploadUpdate(
-  client: FederationClient,
-  args: UploadArgs,
-  hasher: ChunkHasher = defaultTransferHasher,
-): Promise<{ receivedBytes: number; complete: boolean }> {
+export function uploadUpdate(client: FederationClient, args: UploadArgs, hasher: ChunkHasher = defaultTransferHasher): Promise<UploadReceipt> {
   const chunkCount = Math.ceil(args.bytes.byteLength / MAX_CHUNK_BYTES);
   if (args.chunkSha256 !== undefined && args.chunkSha256.length !== chunkCount) {
     return Promise.reject(new RangeError(`${args.chunkSha256.length} chunk checksums for an update of ${chunkCount} chunks`));
@@ -168,12 +178,19 @@ export function uploadUpdate(
   if (args.offset % MAX_CHUNK_BYTES !== 0) {
     return Promise.reject(new RangeError(`upload offset ${args.offset} is off the ${MAX_CHUNK_BYTES}-byte chunk grid`));
   }
+  if (args.sha256 === undefined && args.offset !== 0) {
+    return Promise.reject(new RangeError(`a resumed upload (offset ${args.offset}) needs the update's transfer digest`));
+  }
+  // Trailer mode: the digest of the chunk checksums as they go out, in order.
+  const running = args.sha256 === undefined ? createHash('sha256') : undefined;
+  let digest = args.sha256;
   return new Promise((resolve, reject) => {
     let settled = false;
     const call = client.UploadUpdate((err, receipt) => {
       settled = true;
       if (err) reject(err);
-      else resolve({ receivedBytes: receipt?.receivedBytes ?? 0, complete: receipt?.complete ?? false });
+      else if (digest === undefined) reject(new ProtocolError('TESSERA_PROTOCOL_SHORT_TRANSFER', 'upload ended before its last chunk was sent'));
+      else resolve({ receivedBytes: receipt?.receivedBytes ?? 0, complete: receipt?.complete ?? false, sha256: digest });
     });
     call.write({
       header: {
@@ -182,7 +199,7 @@ export function uploadUpdate(
         round: args.round,
         siteId: args.siteId,
         totalBytes: args.bytes.byteLength,
-        sha256: args.sha256,
+        sha256: args.sha256 ?? Buffer.alloc(0),
         offset: args.offset,
       },
     });
@@ -218,9 +235,15 @@ export function uploadUpdate(
         const chunk = await pending;
         hashAhead();
         if (settled) return;
+        running?.update(chunk.sha256);
         if (!call.write({ chunk })) await writable();
       }
-      if (!settled) call.end();
+      if (settled) return;
+      if (running) {
+        digest = finishTransferDigest(total, chunkCount, running.digest());
+        call.write({ trailer: { sha256: digest } });
+      }
+      call.end();
     };
     send().catch((err: unknown) => {
       if (settled) return;

@@ -55,8 +55,12 @@ interface Done {
    * re-sent after that only needs the confirmation again, and an agent must not keep one model-sized buffer
    * per cached task (16 × 4 MB at a million parameters).
    */
-  /** `sha256`: the update's transfer digest; `chunkSha256`: its chunks' sha256 (dropped with the bytes). */
-  update?: { bytes: Buffer | null; sha256: Buffer; chunkSha256?: readonly Buffer[]; byteLength: number };
+  /**
+   * `sha256`: the update's transfer digest, undefined until the first upload computes it as it sends the
+   * chunks (the result's `updateSha256` is filled in then); `chunkSha256`: its chunks' sha256, when computed
+   * before a resumed upload (dropped with the bytes).
+   */
+  update?: { bytes: Buffer | null; sha256: Buffer | undefined; chunkSha256?: readonly Buffer[]; byteLength: number };
 }
 
 const TRANSFER_ATTEMPTS = 8;
@@ -99,7 +103,9 @@ export class TaskRunner {
         if (this.done.size > 16) this.done.delete(this.done.keys().next().value ?? '');
       }
       if (done.update) {
-        await this.uploadWithResume(task, done.update, log);
+        const sha256 = await this.uploadWithResume(task, done.update, log);
+        done.update.sha256 = sha256;
+        done.result.updateSha256 = sha256.toString('hex');
         done.update.bytes = null;
         delete done.update.chunkSha256;
       }
@@ -265,7 +271,6 @@ export class TaskRunner {
     }
     this.secagg.checkPlaintextAllowed();
     const bytes = encodeWeights(fit.weights);
-    const { digest: sha256, chunkSha256 } = transferDigest(bytes);
     log.info({ examples: fit.numExamples, loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started, fetchMs, trainMs }, 'local training done');
     return {
       result: {
@@ -273,12 +278,12 @@ export class TaskRunner {
         numExamples: fit.numExamples,
         // Under DP the train-set metrics would be a non-private function of the records: not sent.
         metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
-        updateSha256: sha256.toString('hex'),
+        // updateSha256: filled in by the upload, which computes the transfer digest as it sends.
         updateBytes: bytes.byteLength,
         durationMs: Date.now() - started,
         ...(spend ? { privacy: toPrivacySpend(spend) } : {}),
       },
-      update: { bytes, sha256, chunkSha256, byteLength: bytes.byteLength },
+      update: { bytes, sha256: undefined, byteLength: bytes.byteLength },
     };
   }
 
@@ -289,10 +294,9 @@ export class TaskRunner {
     const { result, upload, privacy } = await this.secagg.stage(ctx, task.secagg);
     const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind, numExamples: 0, metrics: {}, secagg: result, ...(privacy ? { privacy } : {}) };
     if (!upload) return { result: { ...base, durationMs: Date.now() - started } };
-    const { digest: sha256, chunkSha256 } = transferDigest(upload);
     return {
-      result: { ...base, updateSha256: sha256.toString('hex'), updateBytes: upload.byteLength, durationMs: Date.now() - started },
-      update: { bytes: upload, sha256, chunkSha256, byteLength: upload.byteLength },
+      result: { ...base, updateBytes: upload.byteLength, durationMs: Date.now() - started },
+      update: { bytes: upload, sha256: undefined, byteLength: upload.byteLength },
     };
   }
 
@@ -315,28 +319,49 @@ export class TaskRunner {
     return this.retrying('model download', log, () => fetchModel(this.deps.client, modelVersion, modelDigest, progress));
   }
 
-  private async uploadWithResume(task: Task__Output, update: NonNullable<Done['update']>, log: Logger): Promise<void> {
+  /**
+   * Uploads the update, resuming from what the coordinator holds after an interruption; resolves with the
+   * update's transfer digest. The first attempt sends the digest last (computed from the chunks as they go
+   * out); a retry computes it first, since a resume is matched by it.
+   */
+  private async uploadWithResume(task: Task__Output, update: NonNullable<Done['update']>, log: Logger): Promise<Buffer> {
     const bytes = update.bytes;
+    const header = { taskId: task.taskId, studyId: task.studyId, round: task.round, siteId: this.deps.siteId };
     if (bytes === null) {
-      const offset = await this.retrying('upload check', log, () => queryUpload(this.deps.client, task.taskId, update.sha256));
+      const sha256 = update.sha256;
+      if (sha256 === undefined) throw new TesseraError('TESSERA_AGENT_TASK_FAILED', 'update released before its upload finished');
+      const offset = await this.retrying('upload check', log, () => queryUpload(this.deps.client, task.taskId, sha256));
       if (offset !== update.byteLength) throw new TesseraError('TESSERA_AGENT_TASK_FAILED', 'the coordinator no longer holds this update, which it had confirmed; the site released it');
-      return;
+      return sha256;
     }
+    if (update.sha256 === undefined) {
+      try {
+        const receipt = await uploadUpdate(this.deps.client, { ...header, bytes, offset: 0 });
+        if (receipt.complete) return receipt.sha256;
+        log.info({ receivedBytes: receipt.receivedBytes }, 'upload not confirmed complete; resuming');
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'number' && !isRetryable(code)) throw err;
+        log.info({ what: 'update upload', reason: errorMessage(err) }, 'transfer interrupted; resuming');
+      }
+      const { digest, chunkSha256 } = transferDigest(bytes);
+      update.sha256 = digest;
+      update.chunkSha256 = chunkSha256;
+    }
+    const sha256 = update.sha256;
     await this.retrying('update upload', log, async () => {
-      const offset = await queryUpload(this.deps.client, task.taskId, update.sha256);
+      const offset = await queryUpload(this.deps.client, task.taskId, sha256);
       if (offset === update.byteLength) return;
       const receipt = await uploadUpdate(this.deps.client, {
-        taskId: task.taskId,
-        studyId: task.studyId,
-        round: task.round,
-        siteId: this.deps.siteId,
+        ...header,
         bytes,
-        sha256: update.sha256,
+        sha256,
         ...(update.chunkSha256 ? { chunkSha256: update.chunkSha256 } : {}),
         offset,
       });
       if (!receipt.complete) throw new Error(`upload incomplete at ${receipt.receivedBytes} bytes`);
     });
+    return sha256;
   }
 }
 

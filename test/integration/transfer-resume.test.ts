@@ -124,7 +124,7 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     const bytes = randomBytes(5 * MiB + 12_345);
     const taskId = openTask();
     const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset: 0 }, hasher);
-    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
 
@@ -136,7 +136,7 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     const offset = await queryUpload(client, taskId, digestOf(bytes));
     expect(offset).toBe(3 * MiB);
     const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset }, hasher);
-    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
 
@@ -153,7 +153,7 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     const wrong = await rawUpload(client, [header(taskId, bytes, 4 * MiB), ...chunks(bytes, 4 * MiB, 8 * MiB)]);
     expect((wrong as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_OFFSET');
     const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset }, hasher);
-    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
   });
 
@@ -176,7 +176,7 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     const { digest, chunkSha256 } = transferDigest(bytes);
     const taskId = openTask();
     const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digest, chunkSha256, offset: 0 }, hasher);
-    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true });
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
     expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
     // A wrong precomputed checksum (here chunk 2's, as if the bytes changed after hashing) is caught there.
     const wrong = chunkSha256.map((d, i) => (i === 2 ? sha(randomBytes(8)) : d));
@@ -185,6 +185,72 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
       details: expect.stringContaining('chunk sha256 mismatch') as unknown,
     });
     expect(await queryUpload(client, other, digest)).toBe(2 * MiB);
+  });
+
+  /** An upload header without the digest (a fresh upload that sends it in the trailer). */
+  function bareHeader(taskId: string, bytes: Buffer): UploadMessage {
+    return { header: { taskId, studyId: 'study', round: 1, siteId: SITE, totalBytes: bytes.byteLength, sha256: Buffer.alloc(0), offset: 0 } };
+  }
+
+  it('uploads without the digest up front: chunks are hashed as they go out and the digest follows in the trailer', async () => {
+    const bytes = randomBytes(5 * MiB + 777);
+    const taskId = openTask();
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, offset: 0 }, hasher);
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
+    expect(uploads.isComplete(taskId, digestOf(bytes).toString('hex'))).toBe(true);
+    expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
+    // A resumed upload must name its digest in the header.
+    await expect(uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, offset: MiB }, hasher)).rejects.toThrow(/needs the update's transfer digest/);
+    const mid = await rawUpload(client, [{ header: { ...bareHeader(openTask(), bytes).header, offset: MiB } }]);
+    expect((mid as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_OFFSET');
+  });
+
+  it('resumes a trailer upload cut after three chunks under the digest the site then names, and checks it at the end', async () => {
+    const bytes = randomBytes(6 * MiB + 99);
+    const taskId = openTask();
+    expect(await rawUpload(client, [bareHeader(taskId, bytes), ...chunks(bytes, 0, 3 * MiB)])).toEqual({ receivedBytes: 3 * MiB, complete: false });
+    expect(await queryUpload(client, taskId, digestOf(bytes))).toBe(3 * MiB);
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset: 3 * MiB }, hasher);
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
+    expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
+
+    // A held prefix that is not the named update's (the site's bytes changed between tries) fails the final
+    // check: refused, dropped, and the next try starts from zero.
+    const other = openTask();
+    const changed = randomBytes(bytes.byteLength);
+    await rawUpload(client, [bareHeader(other, changed), ...chunks(changed, 0, 3 * MiB)]);
+    const resumed = await rawUpload(client, [header(other, bytes, 3 * MiB), ...chunks(bytes, 3 * MiB, bytes.byteLength)]);
+    expect((resumed as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_CHECKSUM');
+    expect(await queryUpload(client, other, digestOf(bytes))).toBe(0);
+  });
+
+  it('completes a trailer upload cut after its last chunk only when the digest named later matches the bytes', async () => {
+    const bytes = randomBytes(3 * MiB + 5);
+    const good = openTask();
+    expect(await rawUpload(client, [bareHeader(good, bytes), ...chunks(bytes, 0, bytes.byteLength)])).toEqual({ receivedBytes: bytes.byteLength, complete: false });
+    // Every byte is in; the query checks the whole against the digest it names before reporting it.
+    expect(await queryUpload(client, good, digestOf(bytes))).toBe(bytes.byteLength);
+    expect(uploads.isComplete(good, digestOf(bytes).toString('hex'))).toBe(true);
+
+    const bad = openTask();
+    await rawUpload(client, [bareHeader(bad, bytes), ...chunks(bytes, 0, bytes.byteLength)]);
+    expect(await queryUpload(client, bad, digestOf(randomBytes(16)))).toBe(0);
+    expect(uploads.progress(bad)).toBeUndefined();
+  });
+
+  it('refuses a trailer that comes before the last chunk, differs from the header, or does not match the bytes', async () => {
+    const bytes = randomBytes(3 * MiB);
+    const early = await rawUpload(client, [bareHeader(openTask(), bytes), ...chunks(bytes, 0, MiB), { trailer: { sha256: digestOf(bytes) } }]);
+    expect((early as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_BAD_TRAILER');
+    expect((early as grpc.ServiceError).details).toContain('after 1048576 of 3145728 bytes');
+    const differs = await rawUpload(client, [header(openTask(), bytes), ...chunks(bytes, 0, bytes.byteLength), { trailer: { sha256: sha(bytes) } }]);
+    expect((differs as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_BAD_TRAILER');
+    const wrong = openTask();
+    const mismatch = await rawUpload(client, [bareHeader(wrong, bytes), ...chunks(bytes, 0, bytes.byteLength), { trailer: { sha256: digestOf(randomBytes(8)) } }]);
+    expect((mismatch as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_UPLOAD_CHECKSUM');
+    expect(uploads.progress(wrong)).toBeUndefined();
+    const short = await rawUpload(client, [bareHeader(openTask(), bytes), ...chunks(bytes, 0, bytes.byteLength), { trailer: { sha256: Buffer.alloc(5) } }]);
+    expect((short as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_BAD_CHECKSUM');
   });
 
   it('refuses chunks off the 1 MiB grid (a short chunk before the last) and a download offset off the grid', async () => {

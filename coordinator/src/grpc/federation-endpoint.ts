@@ -322,8 +322,9 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
                 `update of ${h.totalBytes} bytes does not match the model's ${expected} bytes`,
               );
             }
-            if (h.sha256.byteLength !== 32) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', 'sha256 must be 32 bytes');
-            await deps.uploads.begin(h.taskId, h.totalBytes, Buffer.from(h.sha256), h.offset);
+            // Empty: a fresh upload whose digest comes last, in the trailer.
+            if (h.sha256.byteLength !== 32 && h.sha256.byteLength !== 0) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', 'sha256 must be 32 bytes or empty');
+            await deps.uploads.begin(h.taskId, h.totalBytes, h.sha256.byteLength === 0 ? undefined : Buffer.from(h.sha256), h.offset);
             taskId = h.taskId;
             settle();
             return;
@@ -338,6 +339,14 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
               deps.onBytes?.('in', bytes);
               settle();
             }, fail);
+            return;
+          }
+          if (msg.trailer) {
+            if (taskId === undefined) throw new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'trailer before header');
+            if (msg.trailer.sha256.byteLength !== 32) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', 'trailer sha256 must be 32 bytes');
+            // Ordered after the chunks' writes by the store; the upload is checked once they are done.
+            lastWrite = deps.uploads.seal(taskId, Buffer.from(msg.trailer.sha256));
+            lastWrite.then(settle, fail);
             return;
           }
           throw new ProtocolError('TESSERA_PROTOCOL_EMPTY_MESSAGE', 'upload message carries no body');
@@ -384,8 +393,10 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
         callback(null, { receivedBytes: 0, known: false });
         return;
       }
-      const received = deps.uploads.received(taskId, Buffer.from(sha256));
-      callback(null, { receivedBytes: received, known: received > 0 });
+      deps.uploads.held(taskId, Buffer.from(sha256)).then(
+        (received) => callback(null, { receivedBytes: received, known: received > 0 }),
+        (err: unknown) => callback(toGrpcStatus(err)),
+      );
     } catch (err) {
       callback(toGrpcStatus(err));
     }

@@ -124,7 +124,8 @@ interface UploadState {
   /** The open `.part` file while a stream appends to it. */
   file: FileHandle | undefined;
   totalBytes: number;
-  sha256: Buffer;
+  /** The update's transfer digest; undefined until the trailer (or a resuming header or query) gives it. */
+  sha256: Buffer | undefined;
   /** Bytes verified and written. */
   received: number;
   /** Bytes of chunks taken so far: `received` plus the chunks still being verified or written. */
@@ -159,10 +160,30 @@ export class UploadStore {
     return path.join(this.dir, `${createHash('sha256').update(taskId).digest('hex').slice(0, 32)}.part`);
   }
 
-  /** Bytes already held for `taskId` with this checksum, or 0. */
-  received(taskId: string, sha256: Uint8Array): number {
+  /**
+   * Bytes already held for `taskId` as the prefix of the update whose transfer digest is `sha256`, or 0.
+   * Bytes from a stream that broke before its trailer (digest not known yet) count: `sha256` becomes the
+   * claim the completed upload is checked against. When they are the whole update, that check runs now,
+   * so a site is never told its update is in that is not: all the bytes if it matches, else 0 and the
+   * bytes are dropped.
+   */
+  async held(taskId: string, sha256: Buffer): Promise<number> {
     const u = this.uploads.get(taskId);
-    return u && u.sha256.equals(sha256) ? u.received : 0;
+    if (!u) return 0;
+    if (u.sha256 !== undefined) return u.sha256.equals(sha256) ? u.received : 0;
+    if (u.complete || u.busy || u.received < u.totalBytes) return u.received;
+    u.busy = true;
+    try {
+      await u.tail.catch(() => undefined);
+      if (this.uploads.get(taskId) !== u) return 0;
+      u.sha256 = sha256;
+      await this.finish(taskId, u);
+      return u.received;
+    } catch {
+      return 0;
+    } finally {
+      u.busy = false;
+    }
   }
 
   /** Progress of `taskId`'s upload, if one was begun. */
@@ -173,18 +194,27 @@ export class UploadStore {
 
   isComplete(taskId: string, sha256Hex: string): boolean {
     const u = this.uploads.get(taskId);
-    return u != null && u.complete && u.sha256.toString('hex') === sha256Hex;
+    return u != null && u.complete && u.sha256?.toString('hex') === sha256Hex;
   }
 
-  /** Starts or resumes an upload; returns the offset the sender must continue from. */
-  async begin(taskId: string, totalBytes: number, sha256: Buffer, offset: number): Promise<number> {
+  /**
+   * Starts or resumes an upload; returns the offset the sender must continue from. `sha256` is the update's
+   * transfer digest, or undefined for a fresh upload (offset 0) that sends it last ({@link seal}).
+   */
+  async begin(taskId: string, totalBytes: number, sha256: Buffer | undefined, offset: number): Promise<number> {
     const existing = this.uploads.get(taskId);
     if (existing?.busy) {
       throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'another upload stream for this task is still open', {
         taskId,
       });
     }
-    if (existing && existing.sha256.equals(sha256) && existing.totalBytes === totalBytes) {
+    if (sha256 === undefined && offset !== 0) {
+      throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `an upload without its digest in the header starts at byte 0, not ${offset}`, { taskId });
+    }
+    // A held prefix whose digest never came (its stream broke before the trailer) may be resumed under the
+    // digest this header claims; the completed upload is checked against it.
+    const sameUpdate = (u: UploadState, digest: Buffer): boolean => (u.sha256 === undefined ? !u.complete : u.sha256.equals(digest));
+    if (existing && sha256 !== undefined && sameUpdate(existing, sha256) && existing.totalBytes === totalBytes) {
       // Chunks of the previous stream may still be on their way to disk; resume after the last one.
       existing.busy = true;
       await existing.tail.catch(() => undefined);
@@ -199,6 +229,11 @@ export class UploadStore {
         }
         existing.accepted = existing.received;
         existing.tail = Promise.resolve();
+        if (existing.sha256 === undefined) {
+          existing.sha256 = sha256;
+          // Every byte is in already: the resuming stream carries no chunk, so check the whole upload now.
+          if (existing.received === existing.totalBytes) await this.finish(taskId, existing);
+        }
         return existing.received;
       }
     }
@@ -256,21 +291,52 @@ export class UploadStore {
         throw err;
       }
       u.received += chunk.data.byteLength;
-      if (u.received === u.totalBytes) {
-        await closeFile(u);
-        const digest = await this.hasher.digest(u.hashKey);
-        if (!digest.equals(u.sha256)) {
-          this.uploads.delete(taskId);
-          await rm(this.fileOf(taskId), { force: true });
-          throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_CHECKSUM', 'complete upload does not match its sha256', {
-            taskId,
-          });
-        }
-        u.complete = true;
-      }
+      // Without the digest yet, the trailer completes the upload (seal).
+      if (u.received === u.totalBytes && u.sha256 !== undefined) await this.finish(taskId, u);
     });
     u.tail = step;
     return step;
+  }
+
+  /**
+   * Takes the trailer of `taskId`'s upload: its transfer digest, after the last chunk. Resolves once the
+   * whole upload is checked against it (after the chunks before it are written); rejects with a
+   * ProtocolError when the trailer comes before the last chunk, differs from the header's digest, or the
+   * upload does not match it (then the bytes are dropped).
+   */
+  seal(taskId: string, sha256: Buffer): Promise<void> {
+    const u = this.uploads.get(taskId);
+    if (!u) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'trailer for an upload that was not begun', { taskId }));
+    if (u.accepted !== u.totalBytes) {
+      return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_TRAILER', `trailer after ${u.accepted} of ${u.totalBytes} bytes; it comes after the last chunk`, { taskId }));
+    }
+    if (u.sha256 !== undefined && !u.sha256.equals(sha256)) {
+      return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_TRAILER', "the trailer's transfer digest differs from the header's", { taskId }));
+    }
+    const step = u.tail.then(async () => {
+      if (this.uploads.get(taskId) !== u) {
+        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'upload was discarded while its chunks were in flight', { taskId });
+      }
+      if (u.sha256 !== undefined) return;
+      u.sha256 = sha256;
+      await this.finish(taskId, u);
+    });
+    u.tail = step;
+    return step;
+  }
+
+  /** Checks a fully received upload against its digest: complete when it matches, dropped when not. */
+  private async finish(taskId: string, u: UploadState): Promise<void> {
+    await closeFile(u);
+    const digest = await this.hasher.digest(u.hashKey);
+    if (u.sha256 === undefined || !digest.equals(u.sha256)) {
+      this.uploads.delete(taskId);
+      await rm(this.fileOf(taskId), { force: true });
+      throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_CHECKSUM', 'complete upload does not match its transfer digest', {
+        taskId,
+      });
+    }
+    u.complete = true;
   }
 
   /** Marks the stream for `taskId` closed, keeping what was received for a resume. */

@@ -17,8 +17,9 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
  * Protocol version carried in Hello/Welcome; bumped on incompatible changes inside tessera.v1.
  * 2: whole-transfer checksums are transfer digests (sha256 over the 1 MiB chunks' sha256, chunks.ts), not
  * flat sha256s of the bytes; chunks sit on the 1 MiB grid; tasks carry `model_digest`.
+ * 3: a fresh upload may send its transfer digest last, in an UploadTrailer (header `sha256` empty).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 let cached: ProtoGrpcType | undefined;
 
