@@ -4,9 +4,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { COORDINATOR_NODE_FLAGS } from '../cli/src/bin-path.js';
+import { AGENT_OLD_SPACE_FLAG, COORDINATOR_NODE_FLAGS } from '../cli/src/bin-path.js';
 import { createSiteAuthenticator } from '../coordinator/src/coordinator.js';
 import { createFederationHandlers } from '../coordinator/src/grpc/federation-endpoint.js';
 import { startGrpcServer } from '../coordinator/src/grpc/server.js';
@@ -139,6 +140,10 @@ class WorkerClient {
     // From dist/ the worker file sits beside this one; from the TypeScript sources (tests) use the build.
     const here = fileURLToPath(import.meta.url);
     const file = here.endsWith('.ts') ? path.join(repoRoot(), 'dist', 'bench', 'transfer-client.js') : path.join(path.dirname(here), 'transfer-client.js');
+    // The site side gets an agent's V8 old-space start (AGENT_NODE_FLAGS), not this process's coordinator one:
+    // a worker's heap is configured from the flags in force when it is created. Isolates created later in
+    // this process (the upload store's hash worker) get it too; they hold no transfer buffers.
+    v8.setFlagsFromString(AGENT_OLD_SPACE_FLAG);
     this.worker = new Worker(file);
   }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, OLD_SPACE_FLAG } from '../../../cli/src/bin-path.js';
+import { AGENT_NODE_FLAGS, AGENT_OLD_SPACE_FLAG, COORDINATOR_NODE_FLAGS, OLD_SPACE_FLAG } from '../../../cli/src/bin-path.js';
 
 // Node refuses V8 heap flags such as --initial-old-space-size in NODE_OPTIONS, so every launcher of a
 // coordinator or agent names them itself. These are the launchers outside `tessera demo` (which forks with
@@ -34,6 +34,6 @@ describe('node flags of the launchers', () => {
     expect(flagsOf((JSON.parse(entrypoint) as string[]).join(' '))).toEqual([OLD_SPACE_FLAG]);
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     expect(flagsOf((scripts['bench'] ?? '').split('&&').pop() ?? '')).toEqual([...COORDINATOR_NODE_FLAGS]);
-    expect(AGENT_NODE_FLAGS).toContain(OLD_SPACE_FLAG);
+    expect(AGENT_NODE_FLAGS).toContain(AGENT_OLD_SPACE_FLAG);
   });
 });
