@@ -47,9 +47,9 @@ describe('secure aggregation with sites SIGKILLed at each stage (real processes,
     const csvs = await writeSyntheticCohort(path.join(dir, 'data'), { sites: SITES.length, seed: 11, examplesPerSite: 150 });
     const received: Buffer[] = [];
     const originalAppend = UploadStore.prototype.append;
-    UploadStore.prototype.append = async function (taskId, chunk) {
+    UploadStore.prototype.append = async function (taskId, chunk, owner) {
       received.push(Buffer.from(chunk.data));
-      return originalAppend.call(this, taskId, chunk);
+      return originalAppend.call(this, taskId, chunk, owner);
     };
     const originalAccept = SiteSessions.prototype.acceptResult;
     SiteSessions.prototype.acceptResult = function (siteId, result) {

@@ -188,6 +188,8 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
   });
 
   /** An upload header without the digest (a fresh upload that sends it in the trailer). */
+  let streamA: grpc.ClientWritableStream<UploadMessage> | undefined;
+
   function bareHeader(taskId: string, bytes: Buffer): UploadMessage {
     return { header: { taskId, studyId: 'study', round: 1, siteId: SITE, totalBytes: bytes.byteLength, sha256: Buffer.alloc(0), offset: 0 } };
   }
@@ -236,6 +238,34 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     await rawUpload(client, [bareHeader(bad, bytes), ...chunks(bytes, 0, bytes.byteLength)]);
     expect(await queryUpload(client, bad, digestOf(randomBytes(16)))).toBe(0);
     expect(uploads.progress(bad)).toBeUndefined();
+  });
+
+  it('lets a resuming stream take over an upload whose previous stream the coordinator still counts as open', async () => {
+    const bytes = randomBytes(4 * MiB + 10);
+    const taskId = openTask();
+    // Stream A: a fresh upload (digest to come last) that stops sending after two chunks but stays open, as a
+    // connection the site gave up on and the coordinator has not yet seen die.
+    let aResult: grpc.ServiceError | null | undefined;
+    const aDone = new Promise<void>((resolve) => {
+      const a = client.UploadUpdate((err) => {
+        aResult = err;
+        resolve();
+      });
+      for (const m of [bareHeader(taskId, bytes), ...chunks(bytes, 0, 2 * MiB)]) a.write(m);
+      streamA = a;
+    });
+    for (let i = 0; i < 200 && (uploads.progress(taskId)?.received ?? 0) < 2 * MiB; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(uploads.progress(taskId)?.received).toBe(2 * MiB);
+    // Stream B resumes there under the digest and completes; A's next chunk is refused, and A ends refused.
+    const receipt = await uploadUpdate(client, { taskId, studyId: 'study', round: 1, siteId: SITE, bytes, sha256: digestOf(bytes), offset: 2 * MiB }, hasher);
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
+    for (const m of chunks(bytes, 2 * MiB, 3 * MiB)) streamA?.write(m);
+    streamA?.end();
+    await aDone;
+    expect(aResult?.code).toBe(10); // ABORTED: the site asks again rather than giving up
+    expect(aResult?.details).toContain('TESSERA_PROTOCOL_UPLOAD_BUSY');
+    expect((await uploads.read(taskId)).equals(bytes)).toBe(true);
+    expect(uploads.isComplete(taskId, digestOf(bytes).toString('hex'))).toBe(true);
   });
 
   it('refuses a trailer that comes before the last chunk, differs from the header, or does not match the bytes', async () => {

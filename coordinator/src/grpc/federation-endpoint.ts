@@ -262,10 +262,12 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
     let who: PeerIdentity;
     let failed = false;
     let chain: Promise<void> = Promise.resolve();
+    // This stream's token in the upload store (a newer stream for the same task takes the upload over).
+    const stream = {};
     const fail = (err: unknown): void => {
       if (failed) return;
       failed = true;
-      if (taskId !== undefined) deps.uploads.release(taskId);
+      if (taskId !== undefined) deps.uploads.release(taskId, stream);
       log.warn({ siteId: who?.siteId, taskId, problem: toGrpcStatus(err).details }, 'upload refused');
       callback(toGrpcStatus(err));
     };
@@ -324,8 +326,10 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
             }
             // Empty: a fresh upload whose digest comes last, in the trailer.
             if (h.sha256.byteLength !== 32 && h.sha256.byteLength !== 0) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', 'sha256 must be 32 bytes or empty');
-            await deps.uploads.begin(h.taskId, h.totalBytes, h.sha256.byteLength === 0 ? undefined : Buffer.from(h.sha256), h.offset);
+            // Released in `fail` and on end/error/cancel; a stream cancelled before this returns releases it here.
             taskId = h.taskId;
+            await deps.uploads.begin(h.taskId, h.totalBytes, h.sha256.byteLength === 0 ? undefined : Buffer.from(h.sha256), h.offset, stream);
+            if (failed) deps.uploads.release(h.taskId, stream);
             settle();
             return;
           }
@@ -334,7 +338,7 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
             const c = msg.chunk;
             const bytes = c.data.byteLength;
             // Not awaited: the next chunk is taken while this one is verified and written.
-            lastWrite = deps.uploads.append(taskId, { offset: c.offset, data: asBuffer(c.data), sha256: asBuffer(c.sha256), totalBytes: c.totalBytes });
+            lastWrite = deps.uploads.append(taskId, { offset: c.offset, data: asBuffer(c.data), sha256: asBuffer(c.sha256), totalBytes: c.totalBytes }, stream);
             lastWrite.then(() => {
               deps.onBytes?.('in', bytes);
               settle();
@@ -345,7 +349,7 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
             if (taskId === undefined) throw new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'trailer before header');
             if (msg.trailer.sha256.byteLength !== 32) throw new ProtocolError('TESSERA_PROTOCOL_BAD_CHECKSUM', 'trailer sha256 must be 32 bytes');
             // Ordered after the chunks' writes by the store; the upload is checked once they are done.
-            lastWrite = deps.uploads.seal(taskId, Buffer.from(msg.trailer.sha256));
+            lastWrite = deps.uploads.seal(taskId, Buffer.from(msg.trailer.sha256), stream);
             lastWrite.then(settle, fail);
             return;
           }
@@ -363,15 +367,15 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
             fail(new ProtocolError('TESSERA_PROTOCOL_NO_HEADER', 'upload stream ended without a header'));
             return;
           }
-          deps.uploads.release(taskId);
+          deps.uploads.release(taskId, stream);
           callback(null, { taskId, receivedBytes: uploadedBytes(taskId), complete: isComplete(taskId) });
         });
     });
     call.on('error', () => {
-      if (taskId !== undefined) deps.uploads.release(taskId);
+      if (taskId !== undefined) deps.uploads.release(taskId, stream);
     });
     call.on('cancelled', () => {
-      if (taskId !== undefined) deps.uploads.release(taskId);
+      if (taskId !== undefined) deps.uploads.release(taskId, stream);
     });
   }
 

@@ -134,7 +134,12 @@ interface UploadState {
   tail: Promise<void>;
   /** This upload attempt's key for its running sha256 on the hasher. */
   hashKey: string;
-  busy: boolean;
+  /**
+   * The upload stream that holds this upload (the token it began with), or undefined between streams. A newer
+   * stream for the same task takes it over: the site only starts one after giving up on the previous, which
+   * the coordinator may not have seen end yet. Chunks from a stream that no longer holds it are refused.
+   */
+  owner: object | undefined;
   complete: boolean;
 }
 
@@ -170,9 +175,13 @@ export class UploadStore {
   async held(taskId: string, sha256: Buffer): Promise<number> {
     const u = this.uploads.get(taskId);
     if (!u) return 0;
+    // Chunks a closed stream had handed over may still be on their way to disk: count them.
+    if (u.owner === undefined) await u.tail.catch(() => undefined);
+    if (this.uploads.get(taskId) !== u) return 0;
     if (u.sha256 !== undefined) return u.sha256.equals(sha256) ? u.received : 0;
-    if (u.complete || u.busy || u.received < u.totalBytes) return u.received;
-    u.busy = true;
+    if (u.complete || u.owner !== undefined || u.received < u.totalBytes) return u.received;
+    const query = {};
+    u.owner = query;
     try {
       await u.tail.catch(() => undefined);
       if (this.uploads.get(taskId) !== u) return 0;
@@ -182,7 +191,7 @@ export class UploadStore {
     } catch {
       return 0;
     } finally {
-      u.busy = false;
+      if (u.owner === query) u.owner = undefined;
     }
   }
 
@@ -198,15 +207,21 @@ export class UploadStore {
   }
 
   /**
-   * Starts or resumes an upload; returns the offset the sender must continue from. `sha256` is the update's
-   * transfer digest, or undefined for a fresh upload (offset 0) that sends it last ({@link seal}).
+   * Starts or resumes an upload for the stream `owner` (any object unique to it, passed again to
+   * append/seal/release); returns the offset the sender must continue from. `sha256` is the update's
+   * transfer digest, or undefined for a fresh upload (offset 0) that sends it last ({@link seal}). A stream
+   * still holding the upload is superseded (see UploadState.owner), once the chunks it handed over are
+   * written.
    */
-  async begin(taskId: string, totalBytes: number, sha256: Buffer | undefined, offset: number): Promise<number> {
+  async begin(taskId: string, totalBytes: number, sha256: Buffer | undefined, offset: number, owner: object): Promise<number> {
     const existing = this.uploads.get(taskId);
-    if (existing?.busy) {
-      throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'another upload stream for this task is still open', {
-        taskId,
-      });
+    if (existing?.owner !== undefined) {
+      existing.owner = owner;
+      await existing.tail.catch(() => undefined);
+      if (existing.owner !== owner) {
+        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId });
+      }
+      existing.owner = undefined;
     }
     if (sha256 === undefined && offset !== 0) {
       throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `an upload without its digest in the header starts at byte 0, not ${offset}`, { taskId });
@@ -216,11 +231,14 @@ export class UploadStore {
     const sameUpdate = (u: UploadState, digest: Buffer): boolean => (u.sha256 === undefined ? !u.complete : u.sha256.equals(digest));
     if (existing && sha256 !== undefined && sameUpdate(existing, sha256) && existing.totalBytes === totalBytes) {
       // Chunks of the previous stream may still be on their way to disk; resume after the last one.
-      existing.busy = true;
+      existing.owner = owner;
       await existing.tail.catch(() => undefined);
+      if (existing.owner !== owner) {
+        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId });
+      }
       if (this.uploads.get(taskId) === existing) {
         if (offset !== existing.received) {
-          existing.busy = false;
+          existing.owner = undefined;
           throw new ProtocolError(
             'TESSERA_PROTOCOL_UPLOAD_OFFSET',
             `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`,
@@ -253,7 +271,7 @@ export class UploadStore {
       accepted: 0,
       tail: Promise.resolve(),
       hashKey: `${taskId}#${++this.attempts}`,
-      busy: true,
+      owner,
       complete: false,
     });
     return 0;
@@ -266,9 +284,10 @@ export class UploadStore {
    * while earlier chunks are still being written, and chunks reach the file strictly in order. Once a chunk
    * is refused, the ones taken after it are refused too; what was written before it stays for a resume.
    */
-  append(taskId: string, chunk: { offset: number; data: Buffer; sha256: Buffer; totalBytes: number }): Promise<void> {
+  append(taskId: string, chunk: { offset: number; data: Buffer; sha256: Buffer; totalBytes: number }, owner: object): Promise<void> {
     const u = this.uploads.get(taskId);
     if (!u) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'chunk for an upload that was not begun', { taskId }));
+    if (u.owner !== owner) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId }));
     const problem = chunkShapeProblem(chunk, u.accepted, u.totalBytes);
     if (problem != null) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_CHUNK', problem, { taskId, offset: chunk.offset }));
     u.accepted += chunk.data.byteLength;
@@ -304,9 +323,10 @@ export class UploadStore {
    * ProtocolError when the trailer comes before the last chunk, differs from the header's digest, or the
    * upload does not match it (then the bytes are dropped).
    */
-  seal(taskId: string, sha256: Buffer): Promise<void> {
+  seal(taskId: string, sha256: Buffer, owner: object): Promise<void> {
     const u = this.uploads.get(taskId);
     if (!u) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'trailer for an upload that was not begun', { taskId }));
+    if (u.owner !== owner) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId }));
     if (u.accepted !== u.totalBytes) {
       return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_TRAILER', `trailer after ${u.accepted} of ${u.totalBytes} bytes; it comes after the last chunk`, { taskId }));
     }
@@ -339,15 +359,16 @@ export class UploadStore {
     u.complete = true;
   }
 
-  /** Marks the stream for `taskId` closed, keeping what was received for a resume. */
-  release(taskId: string): void {
+  /** Marks the stream `owner` of `taskId` closed, keeping what was received for a resume. */
+  release(taskId: string, owner: object): void {
     const u = this.uploads.get(taskId);
-    if (!u) return;
-    u.busy = false;
+    // A stream that was taken over has nothing left to release.
+    if (!u || u.owner !== owner) return;
+    u.owner = undefined;
     // Chunks already taken are still written; the file closes after the last one unless a new stream began.
     void u.tail
       .catch(() => undefined)
-      .then(() => (u.busy ? undefined : closeFile(u)));
+      .then(() => (u.owner === undefined ? closeFile(u) : undefined));
   }
 
   /** Reads a complete upload. */
