@@ -1,10 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
 import { ProtocolError } from '../../shared/src/errors.js';
 import { ChunkHasher } from '../../shared/src/transport/chunk-hasher.js';
-import { type ByteChunk, chunkShapeProblem, finishTransferDigest, MAX_CHUNK_BYTES } from '../../shared/src/transport/chunks.js';
+import { type ByteChunk, chunkShapeProblem, MAX_CHUNK_BYTES, transferDigestOfChunks } from '../../shared/src/transport/chunks.js';
 import { GRPC_CHANNEL_OPTIONS, loadFederationProto } from '../../shared/src/transport/proto.js';
 
 export interface ClientTls {
@@ -181,8 +180,8 @@ export function uploadUpdate(client: FederationClient, args: UploadArgs, hasher:
   if (args.sha256 === undefined && args.offset !== 0) {
     return Promise.reject(new RangeError(`a resumed upload (offset ${args.offset}) needs the update's transfer digest`));
   }
-  // Trailer mode: the digest of the chunk checksums as they go out, in order.
-  const running = args.sha256 === undefined ? createHash('sha256') : undefined;
+  // Trailer mode: the chunk checksums as they go out, in order, for the digest sent last.
+  const sent: Buffer[] | undefined = args.sha256 === undefined ? [] : undefined;
   let digest = args.sha256;
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -235,12 +234,12 @@ export function uploadUpdate(client: FederationClient, args: UploadArgs, hasher:
         const chunk = await pending;
         hashAhead();
         if (settled) return;
-        running?.update(chunk.sha256);
+        sent?.push(chunk.sha256);
         if (!call.write({ chunk })) await writable();
       }
       if (settled) return;
-      if (running) {
-        digest = finishTransferDigest(total, chunkCount, running.digest());
+      if (sent) {
+        digest = transferDigestOfChunks(total, sent);
         call.write({ trailer: { sha256: digest } });
       }
       call.end();

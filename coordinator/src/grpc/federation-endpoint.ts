@@ -9,7 +9,6 @@ import type { UploadMessage__Output } from '../../../protos/gen/tessera/v1/Uploa
 import type { UploadReceipt } from '../../../protos/gen/tessera/v1/UploadReceipt.js';
 import { errorMessage, IdentityError, ProtocolError, TesseraError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
-import { MAX_CHUNK_BYTES } from '../../../shared/src/transport/chunks.js';
 import { toGrpcStatus } from '../../../shared/src/transport/grpc-errors.js';
 import { PROTOCOL_VERSION } from '../../../shared/src/transport/proto.js';
 import type { ModelRepository, UploadStore } from '../store/blob-store.js';
@@ -239,9 +238,7 @@ export function createFederationHandlers(deps: FederationEndpointDeps): Federati
           });
         }
         if (offset > size) throw new ProtocolError('TESSERA_PROTOCOL_BAD_OFFSET', `offset ${offset} is past the end (${size})`);
-        if (offset % MAX_CHUNK_BYTES !== 0) {
-          throw new ProtocolError('TESSERA_PROTOCOL_BAD_OFFSET', `offset ${offset} is off the ${MAX_CHUNK_BYTES}-byte chunk grid`);
-        }
+        // An offset off the 1 MiB grid is refused by the repository (TESSERA_PROTOCOL_BAD_OFFSET).
         for (const chunk of await deps.models.chunks(modelVersion, offset)) {
           if (call.cancelled) return;
           deps.onBytes?.('out', chunk.data.byteLength);

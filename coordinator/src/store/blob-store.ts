@@ -4,7 +4,7 @@ import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promi
 import path from 'node:path';
 import { ProtocolError } from '../../../shared/src/errors.js';
 import { ChunkHasher, type HashMode } from '../../../shared/src/transport/chunk-hasher.js';
-import { type ByteChunk, chunkBuffer, chunkShapeProblem, finishTransferDigest, MAX_CHUNK_BYTES } from '../../../shared/src/transport/chunks.js';
+import { type ByteChunk, chunkBuffer, chunkShapeProblem, MAX_CHUNK_BYTES, transferDigestOfChunks } from '../../../shared/src/transport/chunks.js';
 
 async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -95,9 +95,7 @@ export class ModelRepository {
     const entry = await this.entry(sha256);
     if (entry.transferDigest === undefined) {
       entry.chunks ??= [...chunkBuffer(entry.bytes, 0)];
-      const list = createHash('sha256');
-      for (const c of entry.chunks) list.update(c.sha256);
-      entry.transferDigest = finishTransferDigest(entry.bytes.byteLength, entry.chunks.length, list.digest()).toString('hex');
+      entry.transferDigest = transferDigestOfChunks(entry.bytes.byteLength, entry.chunks.map((c) => c.sha256)).toString('hex');
     }
     return entry.transferDigest;
   }
@@ -180,11 +178,10 @@ export class UploadStore {
     if (this.uploads.get(taskId) !== u) return 0;
     if (u.sha256 !== undefined) return u.sha256.equals(sha256) ? u.received : 0;
     if (u.complete || u.owner !== undefined || u.received < u.totalBytes) return u.received;
+    // Held by this check while it runs (the wait above left nothing in flight).
     const query = {};
     u.owner = query;
     try {
-      await u.tail.catch(() => undefined);
-      if (this.uploads.get(taskId) !== u) return 0;
       u.sha256 = sha256;
       await this.finish(taskId, u);
       return u.received;
@@ -215,12 +212,12 @@ export class UploadStore {
    */
   async begin(taskId: string, totalBytes: number, sha256: Buffer | undefined, offset: number, owner: object): Promise<number> {
     const existing = this.uploads.get(taskId);
-    if (existing?.owner !== undefined) {
+    if (existing) {
+      // Chunks an earlier stream handed over may still be on their way to disk: wait for them, taking the
+      // upload over from that stream if it still holds it.
       existing.owner = owner;
       await existing.tail.catch(() => undefined);
-      if (existing.owner !== owner) {
-        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId });
-      }
+      if (existing.owner !== owner) throw tookOver(taskId);
       existing.owner = undefined;
     }
     if (sha256 === undefined && offset !== 0) {
@@ -229,31 +226,19 @@ export class UploadStore {
     // A held prefix whose digest never came (its stream broke before the trailer) may be resumed under the
     // digest this header claims; the completed upload is checked against it.
     const sameUpdate = (u: UploadState, digest: Buffer): boolean => (u.sha256 === undefined ? !u.complete : u.sha256.equals(digest));
-    if (existing && sha256 !== undefined && sameUpdate(existing, sha256) && existing.totalBytes === totalBytes) {
-      // Chunks of the previous stream may still be on their way to disk; resume after the last one.
+    if (existing && this.uploads.get(taskId) === existing && sha256 !== undefined && sameUpdate(existing, sha256) && existing.totalBytes === totalBytes) {
+      if (offset !== existing.received) {
+        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`, { taskId });
+      }
       existing.owner = owner;
-      await existing.tail.catch(() => undefined);
-      if (existing.owner !== owner) {
-        throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId });
+      existing.accepted = existing.received;
+      existing.tail = Promise.resolve();
+      if (existing.sha256 === undefined) {
+        existing.sha256 = sha256;
+        // Every byte is in already: the resuming stream carries no chunk, so check the whole upload now.
+        if (existing.received === existing.totalBytes) await this.finish(taskId, existing);
       }
-      if (this.uploads.get(taskId) === existing) {
-        if (offset !== existing.received) {
-          existing.owner = undefined;
-          throw new ProtocolError(
-            'TESSERA_PROTOCOL_UPLOAD_OFFSET',
-            `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`,
-            { taskId },
-          );
-        }
-        existing.accepted = existing.received;
-        existing.tail = Promise.resolve();
-        if (existing.sha256 === undefined) {
-          existing.sha256 = sha256;
-          // Every byte is in already: the resuming stream carries no chunk, so check the whole upload now.
-          if (existing.received === existing.totalBytes) await this.finish(taskId, existing);
-        }
-        return existing.received;
-      }
+      return existing.received;
     }
     if (offset !== 0) {
       throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `unknown upload cannot resume at byte ${offset}`, {
@@ -287,7 +272,7 @@ export class UploadStore {
   append(taskId: string, chunk: { offset: number; data: Buffer; sha256: Buffer; totalBytes: number }, owner: object): Promise<void> {
     const u = this.uploads.get(taskId);
     if (!u) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'chunk for an upload that was not begun', { taskId }));
-    if (u.owner !== owner) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId }));
+    if (u.owner !== owner) return Promise.reject(tookOver(taskId));
     const problem = chunkShapeProblem(chunk, u.accepted, u.totalBytes);
     if (problem != null) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_CHUNK', problem, { taskId, offset: chunk.offset }));
     u.accepted += chunk.data.byteLength;
@@ -326,7 +311,7 @@ export class UploadStore {
   seal(taskId: string, sha256: Buffer, owner: object): Promise<void> {
     const u = this.uploads.get(taskId);
     if (!u) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_UNKNOWN', 'trailer for an upload that was not begun', { taskId }));
-    if (u.owner !== owner) return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId }));
+    if (u.owner !== owner) return Promise.reject(tookOver(taskId));
     if (u.accepted !== u.totalBytes) {
       return Promise.reject(new ProtocolError('TESSERA_PROTOCOL_BAD_TRAILER', `trailer after ${u.accepted} of ${u.totalBytes} bytes; it comes after the last chunk`, { taskId }));
     }
@@ -396,6 +381,11 @@ export class UploadStore {
     if (!u.complete) await this.hasher.drop(u.hashKey).catch(() => undefined);
     this.uploads.delete(taskId);
   }
+}
+
+/** The refusal a stream meets once a newer stream for the same task took its upload over. */
+function tookOver(taskId: string): ProtocolError {
+  return new ProtocolError('TESSERA_PROTOCOL_UPLOAD_BUSY', 'a newer upload stream for this task took over', { taskId });
 }
 
 async function closeFile(u: UploadState): Promise<void> {

@@ -50,14 +50,16 @@ export function finishTransferDigest(totalBytes: number, chunkCount: number, lis
  * chunks' checksums instead of hashing every byte a second time.
  */
 export function transferDigest(bytes: Uint8Array): { digest: Buffer; chunkSha256: Buffer[] } {
-  const list = createHash('sha256');
   const chunkSha256: Buffer[] = [];
-  for (let at = 0; at < bytes.byteLength; at += MAX_CHUNK_BYTES) {
-    const d = sha256(bytes.subarray(at, Math.min(bytes.byteLength, at + MAX_CHUNK_BYTES)));
-    chunkSha256.push(d);
-    list.update(d);
-  }
-  return { digest: finishTransferDigest(bytes.byteLength, chunkSha256.length, list.digest()), chunkSha256 };
+  for (let at = 0; at < bytes.byteLength; at += MAX_CHUNK_BYTES) chunkSha256.push(sha256(bytes.subarray(at, Math.min(bytes.byteLength, at + MAX_CHUNK_BYTES))));
+  return { digest: transferDigestOfChunks(bytes.byteLength, chunkSha256), chunkSha256 };
+}
+
+/** The transfer digest of `totalBytes` bytes from its chunks' sha256, in order (see {@link finishTransferDigest}). */
+export function transferDigestOfChunks(totalBytes: number, chunkSha256: readonly Uint8Array[]): Buffer {
+  const list = createHash('sha256');
+  for (const d of chunkSha256) list.update(d);
+  return finishTransferDigest(totalBytes, chunkSha256.length, list.digest());
 }
 
 /** Yields the chunks of `buf` from `offset` (on the 1 MiB grid) on. */
