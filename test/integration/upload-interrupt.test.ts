@@ -1,20 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Coordinator } from '../../coordinator/src/coordinator.js';
 import { UploadStore } from '../../coordinator/src/store/blob-store.js';
-import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
-import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-config.js';
-import { validateConfig } from '../../shared/src/config/validate.js';
-import { writeSyntheticCohort } from '../../shared/src/data/index.js';
 import { repoRoot } from '../../shared/src/paths.js';
-import { provisionConsortium } from '../../shared/src/pki/index.js';
 import { MAX_CHUNK_BYTES } from '../../shared/src/transport/chunks.js';
-import { makeStudy } from '../helpers/federation-fixture.js';
-import { quietLogger } from '../helpers/federation-fixture.js';
+import { type Federation, makeStudy, startFederation } from '../helpers/federation-fixture.js';
 
 const BIN = path.join(repoRoot(), 'bin', 'tessera.js');
 const SITES = ['site-1', 'site-2', 'site-3'];
@@ -67,22 +59,18 @@ function cuttingProxy(target: number): Promise<{ port: number; cuts: () => numbe
 }
 
 describe('an update upload cut mid-stream (real agent processes, mTLS through a cutting proxy)', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-cut-'));
   const children: ChildProcess[] = [];
-  let coordinator: Coordinator | undefined;
+  let fed: Federation | undefined;
   let proxy: { close: () => void } | undefined;
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     proxy?.close();
-    await coordinator?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await fed?.close();
   });
 
   it("resumes the agent's first try (digest in the trailer) from the bytes the coordinator holds, and the round commits", async () => {
-    // Arrange: PKI, data, an in-process coordinator that records every chunk it takes, the proxy, three agents.
-    const pki = path.join(dir, 'pki');
-    provisionConsortium(parseConsortiumConfig(JSON.stringify({ name: 'cut', sites: SITES.map((id) => ({ id })) }), 'consortium'), pki, new Date());
-    const csvs = await writeSyntheticCohort(path.join(dir, 'data'), { sites: SITES.length, seed: 5, examplesPerSite: 60 });
+    // Arrange: an in-process coordinator (PKI, data; no in-process agents) that records every chunk it takes,
+    // the proxy, and three agent processes dialling the proxy.
     const taken: { taskId: string; offset: number }[] = [];
     const originalAppend = UploadStore.prototype.append;
     UploadStore.prototype.append = function (taskId, chunk, owner) {
@@ -99,21 +87,8 @@ describe('an update upload cut mid-stream (real agent processes, mTLS through a 
       UploadStore.prototype.append = originalAppend;
       UploadStore.prototype.begin = originalBegin;
     });
-    const c = path.join(pki, 'coordinator');
-    coordinator = await Coordinator.create({
-      config: validateConfig(
-        CoordinatorConfigSchema,
-        {
-          listen: { host: '127.0.0.1', port: 0 },
-          dataDir: path.join(dir, 'state'),
-          tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') },
-          heartbeatIntervalMs: 500,
-        },
-        'test',
-      ),
-      baseDir: dir,
-      logger: quietLogger('coordinator'),
-    });
+    fed = await startFederation({ sites: SITES.length, seed: 5, examplesPerSite: 60, heartbeatIntervalMs: 500 });
+    const { coordinator, dir, pkiDir, siteCsv } = fed;
     const cutter = await cuttingProxy(coordinator.port);
     proxy = cutter;
     const logs = new Map<string, string>();
@@ -122,9 +97,9 @@ describe('an update upload cut mid-stream (real agent processes, mTLS through a 
       writeFileSync(
         cfg,
         JSON.stringify({
-          kit: path.join(pki, 'sites', id),
+          kit: path.join(pkiDir, 'sites', id),
           coordinator: `127.0.0.1:${cutter.port}`,
-          datasets: { 'synthetic-cohort': { csv: csvs[i], schema: 'builtin:synthetic-cohort' } },
+          datasets: { 'synthetic-cohort': { csv: siteCsv[i], schema: 'builtin:synthetic-cohort' } },
           reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
         }),
       );
