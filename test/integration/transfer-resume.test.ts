@@ -281,6 +281,12 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
     expect(uploads.progress(wrong)).toBeUndefined();
     const short = await rawUpload(client, [bareHeader(openTask(), bytes), ...chunks(bytes, 0, bytes.byteLength), { trailer: { sha256: Buffer.alloc(5) } }]);
     expect((short as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_BAD_CHECKSUM');
+    const headless = await rawUpload(client, [{ trailer: { sha256: digestOf(bytes) } }]);
+    expect((headless as grpc.ServiceError).details).toContain('TESSERA_PROTOCOL_NO_HEADER');
+    // None of these refusals costs another upload: the same bytes still go through whole.
+    const after = openTask();
+    const receipt = await uploadUpdate(client, { taskId: after, studyId: 'study', round: 1, siteId: SITE, bytes, offset: 0 }, hasher);
+    expect(receipt).toEqual({ receivedBytes: bytes.byteLength, complete: true, sha256: digestOf(bytes) });
   });
 
   it('refuses chunks off the 1 MiB grid (a short chunk before the last) and a download offset off the grid', async () => {
