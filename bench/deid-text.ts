@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- deid-text`: the free-text scrubber (shared/src/deid/text-scrubber.ts) against the
+ * `npm run bench -- deid-text`: the free-text scrubber (site-agent/src/hospital/deid/text-scrubber.ts) against the
  * PhysioNet deid 1.1 gold standard (2,434 MIMIC-II nursing notes, 1,779 PHI spans; id.text + id-phi.phrase).
  *
  * Two measures, both reported:
@@ -18,7 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TextScrubber, type PhiSpan } from '../shared/src/deid/text-scrubber.js';
+import { TextScrubber, type PhiSpan } from '../site-agent/src/hospital/deid/text-scrubber.js';
 
 /** One note of the corpus with its gold PHI spans. */
 export interface GoldNote {

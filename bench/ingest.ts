@@ -21,13 +21,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dicomParser from 'dicom-parser';
 
-import { DICOM_PARSER_OPTIONS } from '../shared/src/dicom/parse.js';
-import { writeFileAtomic } from '../shared/src/dicom/writer.js';
-import { deidentifyDicom, type DicomDeidContext } from '../shared/src/deid/dicom-deid.js';
-import { loadConfidentialityProfile, type DeidOption } from '../shared/src/deid/dicom-profile.js';
-import { PatientPseudonymizer } from '../shared/src/deid/pseudonym.js';
-import { sharedDataDir } from '../shared/src/paths.js';
+import { DICOM_PARSER_OPTIONS } from '../site-agent/src/hospital/dicom/parse.js';
+import { writeFileAtomic } from '../site-agent/src/hospital/dicom/writer.js';
+import { deidentifyDicom, type DicomDeidContext } from '../site-agent/src/hospital/deid/dicom-deid.js';
+import { loadConfidentialityProfile, type DeidOption } from '../site-agent/src/hospital/deid/dicom-profile.js';
+import { PatientPseudonymizer } from '../site-agent/src/hospital/deid/pseudonym.js';
 import { bestOf, round } from './report.js';
+import { sharedDataDir } from '../cli/src/public-data.js';
 
 export interface IngestOptions {
   /** Folder of DICOM files. @default `<shared data>/dicom` */

@@ -16,7 +16,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { sharedDataDir } from '../shared/src/paths.js';
 import { runAggregationSuite } from './aggregation.js';
 import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
 import { runSecAggE2eSuite, type SecAggE2eOptions } from './secagg-e2e.js';
@@ -26,6 +25,7 @@ import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
+import { sharedDataDir } from '../cli/src/public-data.js';
 
 const MiB = 1024 * 1024;
 export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin } from '../cli/src/bin-path.js';
 import type { CoordinatorEvent } from '../coordinator/src/rounds/events.js';
 import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
-import { writeSyntheticCohort } from '../shared/src/data/index.js';
+import { writeSyntheticCohort } from '../site-agent/src/hospital/datasets/index.js';
 import { getModelSpec } from '../shared/src/ml/model-registry.js';
 import { totalParams, weightLayout } from '../shared/src/ml/weights.js';
 import { provisionConsortium } from '../shared/src/pki/index.js';

@@ -11,13 +11,3 @@ export function repoRoot(): string {
   }
   throw new Error('cannot locate the Tessera repository root');
 }
-
-/**
- * Folder of the read-only public data sets (`../shared/data` beside the checkout).
- * Override with the `TESSERA_SHARED_DATA` environment variable.
- */
-export function sharedDataDir(): string {
-  const fromEnv = process.env['TESSERA_SHARED_DATA'];
-  if (fromEnv != null && fromEnv !== '') return path.resolve(fromEnv);
-  return path.resolve(repoRoot(), '..', 'shared', 'data');
-}

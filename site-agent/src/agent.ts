@@ -6,7 +6,7 @@ import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js
 import type { SiteMessage } from '../../protos/gen/tessera/v1/SiteMessage.js';
 import { SiteKitSchema, type AgentConfig, type SiteKit } from '../../shared/src/config/agent-config.js';
 import { parseConfigText } from '../../shared/src/config/validate.js';
-import type { SiteDataset } from '../../shared/src/data/index.js';
+import type { SiteDataset } from './hospital/datasets/index.js';
 import { errorMessage, TesseraError } from '../../shared/src/errors.js';
 import type { Logger } from '../../shared/src/logging.js';
 import { selectBackend, type BackendName } from '../../shared/src/ml/index.js';
@@ -14,7 +14,7 @@ import { isRetryable } from '../../shared/src/transport/grpc-errors.js';
 import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
 import { SiteLedger } from './audit/site-ledger.js';
 import { createFederationClient } from './coordinator-client.js';
-import { loadLocalDataset } from './local-data.js';
+import { loadLocalDataset } from './hospital/local-data.js';
 import { PrivacyPolicySchema } from '../../shared/src/config/privacy-policy.js';
 import { PrivacyGuard } from './privacy/privacy-guard.js';
 import { PrivacyLedger } from './privacy/privacy-ledger.js';

@@ -4,7 +4,7 @@ import type { Task__Output } from '../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult } from '../../protos/gen/tessera/v1/TaskResult.js';
 import type { PrivacySpend } from '../../protos/gen/tessera/v1/PrivacySpend.js';
 import type { AgentConfig } from '../../shared/src/config/agent-config.js';
-import type { SiteDataset } from '../../shared/src/data/index.js';
+import type { SiteDataset } from './hospital/datasets/index.js';
 import { errorMessage, TesseraError } from '../../shared/src/errors.js';
 import type { Logger } from '../../shared/src/logging.js';
 import {

@@ -9,7 +9,7 @@ import { AgentConfigSchema } from '../../shared/src/config/agent-config.js';
 import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-config.js';
 import { validateConfig } from '../../shared/src/config/validate.js';
-import { writeSyntheticCohort } from '../../shared/src/data/index.js';
+import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
 import { createLogger, type Logger } from '../../shared/src/logging.js';
 import { provisionConsortium } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';

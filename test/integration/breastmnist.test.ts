@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, sharedDataDir } from '../../shared/src/paths.js';
+import { repoRoot } from '../../shared/src/paths.js';
+import { sharedDataDir } from '../../cli/src/public-data.js';
 
 const run = promisify(execFile);
 const npz = path.join(sharedDataDir(), 'medmnist', 'breastmnist.npz');

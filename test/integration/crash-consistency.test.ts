@@ -8,7 +8,7 @@ import type { CoordinatorEvent } from '../../coordinator/src/rounds/events.js';
 import type { StudySummary } from '../../coordinator/src/study-summary.js';
 import { SqliteCoordinatorStore } from '../../coordinator/src/store/sqlite-store.js';
 import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
-import { writeSyntheticCohort } from '../../shared/src/data/index.js';
+import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { provisionConsortium } from '../../shared/src/pki/index.js';
 

@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import dicomParser from 'dicom-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { repoRoot, sharedDataDir } from '../../shared/src/paths.js';
+import { repoRoot } from '../../shared/src/paths.js';
+import { sharedDataDir } from '../../cli/src/public-data.js';
 
 const run = promisify(execFile);
 const corpus = path.join(sharedDataDir(), 'dicom');

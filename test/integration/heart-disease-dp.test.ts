@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { heartDiseaseDir } from '../../shared/src/data/index.js';
 import { epsilonFor } from '../../shared/src/dp/accountant.js';
 import { repoRoot } from '../../shared/src/paths.js';
+import { heartDiseaseDir } from '../../cli/src/public-data.js';
 
 const run = promisify(execFile);
 const dataDir = heartDiseaseDir();

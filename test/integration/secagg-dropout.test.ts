@@ -10,7 +10,7 @@ import { UploadStore } from '../../coordinator/src/store/blob-store.js';
 import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-config.js';
 import { validateConfig } from '../../shared/src/config/validate.js';
-import { writeSyntheticCohort } from '../../shared/src/data/index.js';
+import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { provisionConsortium } from '../../shared/src/pki/index.js';
 import { makeStudy } from '../helpers/federation-fixture.js';

@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../shared/src/deid/pseudonym.js';
+import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../site-agent/src/hospital/deid/pseudonym.js';
 import { errorMessage, TesseraError } from '../../../shared/src/errors.js';
-import { ingestEmr } from '../../../site-agent/src/ingest/emr-ingest.js';
+import { ingestEmr } from '../../../site-agent/src/hospital/ingest/emr-ingest.js';
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 

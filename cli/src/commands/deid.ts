@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../../../shared/src/deid/dicom-profile.js';
-import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../shared/src/deid/pseudonym.js';
+import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../../../site-agent/src/hospital/deid/dicom-profile.js';
+import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../site-agent/src/hospital/deid/pseudonym.js';
 import { errorMessage, InputError, TesseraError } from '../../../shared/src/errors.js';
-import { runDicomDeid } from '../../../site-agent/src/ingest/dicom-deid-gate.js';
+import { runDicomDeid } from '../../../site-agent/src/hospital/ingest/dicom-deid-gate.js';
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
@@ -16,7 +16,7 @@ const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report
   --report FILE   JSON report: files in, written, quarantined and failed with reasons, attributes by action
   --secret FILE   site secret for pseudonyms, UIDs and date shifts (created, mode 0600, if absent)
                   default: $TESSERA_SITE_SECRET_FILE or <out>/../site-secret.hex (as tessera deid-emr)
-  --profile FILE  PS3.15 Table E.1-1 as JSON (default: <shared data>/deid-profile/confidentiality_profile_attributes.json)
+  --profile FILE  PS3.15 Table E.1-1 as JSON (default: the table shipped with Tessera, PS3.15 2024b)
   --check-pixels  decode frame 0 of each image and refuse those no bundled codec can read`;
 
 /** Parses `--options`: comma-separated option names, each known, no repeats. */
@@ -40,7 +40,7 @@ function defaultSecretPath(outDir: string): string {
 }
 
 /**
- * `tessera deid`: runs the DICOM de-identification gate over a folder (see site-agent/src/ingest/dicom-deid-gate.ts).
+ * `tessera deid`: runs the DICOM de-identification gate over a folder (see site-agent/src/hospital/ingest/dicom-deid-gate.ts).
  * Exit 0 when the run completed (whatever was quarantined or failed: the report says), 2 for bad arguments or
  * options, 4 for an unusable folder, 1 for anything else.
  */

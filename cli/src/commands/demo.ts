@@ -6,21 +6,16 @@ import { parseArgs } from 'node:util';
 import type { CoordinatorEvent } from '../../../coordinator/src/rounds/events.js';
 import type { StudySummary } from '../../../coordinator/src/study-summary.js';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
-import {
-  getBuiltinSchema,
-  HEART_DISEASE_SITES,
-  prepareSiteDataset,
-  writeSyntheticCohort,
-} from '../../../shared/src/data/index.js';
-import { convertMedmnistToSites } from '../../../shared/src/data/medmnist-convert.js';
+import { getBuiltinSchema, HEART_DISEASE_SITES, prepareSiteDataset, writeSyntheticCohort } from '../../../site-agent/src/hospital/datasets/index.js';
+import { convertMedmnistToSites } from '../../../site-agent/src/hospital/datasets/medmnist-convert.js';
 import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
-import { sharedDataDir } from '../../../shared/src/paths.js';
 import { provisionConsortium } from '../../../shared/src/pki/index.js';
 import { ROBUST_STRATEGIES, STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin } from '../bin-path.js';
-import { loadImageCache } from '../../../site-agent/src/ingest/image-study.js';
+import { loadImageCache } from '../../../site-agent/src/hospital/ingest/image-study.js';
 import { DEMO_DEFAULTS, demoStudy, DP_DEFAULTS } from './demo-study.js';
+import { sharedDataDir } from '../public-data.js';
 
 export const DEMO_USAGE = `tessera demo [options]
 

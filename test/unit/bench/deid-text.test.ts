@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEV_MAX_PATIENT, UNSEEN_MIN_PATIENT, loadPhysionetDeid, scoreNotes } from '../../../bench/deid-text.js';
-import { TextScrubber } from '../../../shared/src/deid/text-scrubber.js';
-import { sharedDataDir } from '../../../shared/src/paths.js';
+import { TextScrubber } from '../../../site-agent/src/hospital/deid/text-scrubber.js';
+import { sharedDataDir } from '../../../cli/src/public-data.js';
 
 // Smoke test of the deid-text benchmark: corpus loading and the score shapes. The figures themselves are
 // measured by `npm run bench -- deid-text` and reported in docs/explanation/safe-harbor.md.

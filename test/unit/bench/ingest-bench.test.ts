@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { runIngestSuite } from '../../../bench/ingest.js';
 import { formatTable } from '../../../bench/report.js';
-import { sharedDataDir } from '../../../shared/src/paths.js';
+import { sharedDataDir } from '../../../cli/src/public-data.js';
 
 const present = existsSync(path.join(sharedDataDir(), 'dicom', 'MANIFEST.tsv'));
 

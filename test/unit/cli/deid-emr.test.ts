@@ -6,8 +6,8 @@ import type { CommandIo } from '../../../cli/src/commands/command-io.js';
 import { deidEmrCommand } from '../../../cli/src/commands/deid-emr.js';
 import { ExitCode } from '../../../cli/src/exit-codes.js';
 import { main } from '../../../cli/src/main.js';
-import type { EmrIngestReport } from '../../../site-agent/src/ingest/emr-ingest.js';
-import { FHIR_DIR } from '../emr/synthea-fixture.js';
+import type { EmrIngestReport } from '../../../site-agent/src/hospital/ingest/emr-ingest.js';
+import { FHIR_DIR } from '../hospital/emr/synthea-fixture.js';
 
 function captureIo(): CommandIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];

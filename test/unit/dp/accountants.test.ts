@@ -11,7 +11,7 @@ import {
   subsampledGaussianRdp,
   type AccountantName,
 } from '../../../shared/src/dp/index.js';
-import { sharedDataDir } from '../../../shared/src/paths.js';
+import { sharedDataDir } from '../../../cli/src/public-data.js';
 
 // Reference values from Google's dp_accounting (see ../shared/data/dp-reference/README.md).
 const refDir = path.join(sharedDataDir(), 'dp-reference');

@@ -1,0 +1,203 @@
+/**
+ * The site's DICOM de-identification gate: reads every file under an input folder, de-identifies each
+ * one (site-agent/src/hospital/deid/dicom-deid.ts) and writes only the de-identified instances into the output folder
+ * (the site's cache, what training reads). Originals are opened read-only and never modified. Quarantined
+ * and failed files are listed in the report with reasons and are not copied. One bad file never stops
+ * the rest.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import { Tags } from '../dicom/dictionary.js';
+import { parseDicom } from '../dicom/parse.js';
+import { decodeStoredFrame } from '../dicom/pixels.js';
+import { concatChunks, writeFileAtomic } from '../dicom/writer.js';
+import { deidentifyDicom, type ChangeLog, type DeidReason } from '../deid/dicom-deid.js';
+import type { ConfidentialityProfile, DeidOption } from '../deid/dicom-profile.js';
+import type { PatientPseudonymizer } from '../deid/pseudonym.js';
+import { InputError } from '../../../../shared/src/errors.js';
+
+/** Options for {@link runDicomDeid}. */
+export interface DicomDeidGateOptions {
+  /** Folder read recursively; every regular file in it is a candidate. */
+  readonly inDir: string;
+  /** Output folder: created if absent; may only hold `.dcm` files (earlier runs) already. */
+  readonly outDir: string;
+  readonly profile: ConfidentialityProfile;
+  readonly pseudonymizer: PatientPseudonymizer;
+  /** Per-study options. @default [] (Basic Profile only) */
+  readonly options?: readonly DeidOption[];
+  /**
+   * Decode frame 0 of every image before admitting it, and refuse (`undecodable-pixels`) images no bundled
+   * codec can read (12-bit JPEG extended, damaged data), so the cache holds only trainable images.
+   * @default false
+   */
+  readonly checkPixels?: boolean;
+  /** Called after each file (progress). */
+  readonly onFile?: (entry: DeidFileEntry) => void;
+}
+
+/** One file's line in the report. `file` is relative to the input folder. */
+export type DeidFileEntry =
+  | {
+      readonly file: string;
+      readonly status: 'written';
+      /** Output file name, relative to the output folder: `<new SOP Instance UID>.dcm`. */
+      readonly output: string;
+      readonly transferSyntaxUid: string;
+      readonly bytesIn: number;
+      readonly bytesOut: number;
+      /** Attributes changed, by action (`X`, `Z`, `D`, `U`, `C`, `K`) → `(GGGG,EEEE) Name` → count. */
+      readonly changes: ChangeLog;
+    }
+  | { readonly file: string; readonly status: 'quarantined' | 'failed'; readonly bytesIn: number; readonly reasons: readonly DeidReason[] };
+
+/** The JSON report of one run (`tessera deid --report FILE`). */
+export interface DeidReport {
+  readonly profile: 'DICOM PS3.15 E.1-1 Basic Application Level Confidentiality Profile';
+  readonly profileRows: number;
+  readonly options: readonly DeidOption[];
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  /** Number of files found under the input folder. */
+  readonly filesIn: number;
+  readonly written: readonly DeidFileEntry[];
+  readonly quarantined: readonly DeidFileEntry[];
+  readonly failed: readonly DeidFileEntry[];
+  /** Totals over the written files: action → attribute → how many elements. */
+  readonly attributesChangedByAction: ChangeLog;
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+function inside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+async function checkFolders(inDir: string, outDir: string): Promise<void> {
+  const inStat = await stat(inDir).catch(() => undefined);
+  if (inStat?.isDirectory() !== true) throw new InputError('TESSERA_INPUT_DEID_FOLDER', `input folder ${inDir} does not exist or is not a folder`, { inDir });
+  if (inside(outDir, inDir) || inside(inDir, outDir)) {
+    throw new InputError('TESSERA_INPUT_DEID_FOLDER', 'the output folder must not be inside the input folder, nor the input inside the output', { inDir, outDir });
+  }
+  const existing = await listFiles(outDir).catch(() => [] as string[]);
+  const foreign = existing.filter((f) => !f.endsWith('.dcm'));
+  if (foreign.length > 0) {
+    throw new InputError('TESSERA_INPUT_DEID_FOLDER', `output folder ${outDir} holds ${foreign.length} file(s) that are not de-identified DICOM; use an empty folder`, {
+      outDir,
+    });
+  }
+}
+
+function addChanges(total: ChangeLog, changes: ChangeLog): void {
+  for (const [action, attrs] of Object.entries(changes)) {
+    const into = (total[action] ??= {});
+    for (const [attr, n] of Object.entries(attrs)) into[attr] = (into[attr] ?? 0) + n;
+  }
+}
+
+/**
+ * Runs the gate over `inDir`. Throws {@link InputError} `TESSERA_INPUT_DEID_FOLDER` only for unusable
+ * folders; every per-file problem is a report entry.
+ */
+export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidReport> {
+  const inDir = path.resolve(opts.inDir);
+  const outDir = path.resolve(opts.outDir);
+  await checkFolders(inDir, outDir);
+  const startedAt = new Date().toISOString();
+  const options = [...new Set(opts.options ?? [])];
+  const ctx = { profile: opts.profile, pseudonymizer: opts.pseudonymizer, options: new Set(options), uidCache: new Map<string, string>() };
+  const written: DeidFileEntry[] = [];
+  const quarantined: DeidFileEntry[] = [];
+  const failed: DeidFileEntry[] = [];
+  const total: ChangeLog = {};
+  const outputs = new Map<string, string>();
+  const files = await listFiles(inDir);
+  for (const file of files) {
+    const entry = await processFile(inDir, outDir, file, ctx, outputs, opts.checkPixels ?? false);
+    if (entry.status === 'written') {
+      written.push(entry);
+      addChanges(total, entry.changes);
+    } else if (entry.status === 'quarantined') quarantined.push(entry);
+    else failed.push(entry);
+    opts.onFile?.(entry);
+  }
+  return {
+    profile: 'DICOM PS3.15 E.1-1 Basic Application Level Confidentiality Profile',
+    profileRows: opts.profile.rowCount,
+    options,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    filesIn: files.length,
+    written,
+    quarantined,
+    failed,
+    attributesChangedByAction: total,
+  };
+}
+
+/** Why frame 0 of a de-identified image cannot be decoded, or `undefined` (also for instances without pixels). */
+async function undecodable(chunks: readonly Uint8Array[], file: string): Promise<string | undefined> {
+  const parsed = parseDicom(concatChunks(chunks), file);
+  if (!parsed.dataset.has(Tags.PixelData)) return undefined;
+  try {
+    await decodeStoredFrame(parsed, 0, file);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : 'pixel data cannot be decoded';
+  }
+}
+
+async function processFile(
+  inDir: string,
+  outDir: string,
+  file: string,
+  ctx: Parameters<typeof deidentifyDicom>[2],
+  outputs: Map<string, string>,
+  checkPixels: boolean,
+): Promise<DeidFileEntry> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path.join(inDir, file), { flag: 'r' });
+  } catch {
+    return { file, status: 'failed', bytesIn: 0, reasons: [{ code: 'unreadable', message: `${file}: cannot be read` }] };
+  }
+  const result = deidentifyDicom(bytes, file, ctx);
+  if (result.status !== 'written') return { file, status: result.status, bytesIn: bytes.length, reasons: result.reasons };
+  if (checkPixels) {
+    const problem = await undecodable(result.chunks, file);
+    if (problem !== undefined) return { file, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'undecodable-pixels', message: problem }] };
+  }
+  const output = `${result.sopInstanceUid}.dcm`;
+  const previous = outputs.get(output);
+  if (previous !== undefined) {
+    return {
+      file,
+      status: 'failed',
+      bytesIn: bytes.length,
+      reasons: [{ code: 'duplicate-instance', message: `same SOP Instance UID as ${previous}: written once` }],
+    };
+  }
+  try {
+    await writeFileAtomic(path.join(outDir, output), result.chunks);
+  } catch {
+    return { file, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'write-failed', message: `cannot write ${output} into the output folder` }] };
+  }
+  outputs.set(output, file);
+  return {
+    file,
+    status: 'written',
+    output,
+    transferSyntaxUid: result.transferSyntaxUid,
+    bytesIn: bytes.length,
+    bytesOut: result.byteLength,
+    changes: result.changes,
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * A site's imaging study data: DICOM images plus FHIR records, both through the de-identification gate
+ * into the site's cache, then read back from the cache (and only from it) as training tensors.
+ *
+ * Linkage is by the keyed patient pseudonym: the DICOM gate replaces PatientID with it and the Safe
+ * Harbor gate adds it as a `urn:tessera:pseudonym` identifier on the Patient; the label and the split
+ * come from the patient's DiagnosticReport. Nothing identifying is read after the gate.
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { IngestReport, SiteDataset } from '../datasets/tabular.js';
+import { MEDMNIST_LABEL_SYSTEM, MEDMNIST_SPLIT_SYSTEM } from '../datasets/medmnist-convert.js';
+import { decodeText, getNumber, getString, getUint16 } from '../dicom/dataset.js';
+import { Tags } from '../dicom/dictionary.js';
+import { parseDicom } from '../dicom/parse.js';
+import { loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
+import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
+import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
+import { mergeParsed, parseFhirJson, parseFhirNdjson } from '../emr/fhir-parse.js';
+import type { FhirResource } from '../emr/fhir-resource.js';
+import { InputError } from '../../../../shared/src/errors.js';
+import type { Logger } from '../../../../shared/src/logging.js';
+import { runDicomDeid, type DeidReport } from './dicom-deid-gate.js';
+
+/** Where a site's imaging study lives and where its de-identified cache goes. */
+export interface ImageStudySource {
+  /** Folder of original DICOM files (read-only). */
+  dicom: string;
+  /** Folder of FHIR R4 exports: `*.json` Bundles and `*.ndjson` bulk files (read-only). */
+  fhir: string;
+  /** The site's de-identified cache: `dicom/` and `emr/resources.ndjson` are (re)written here. */
+  cache: string;
+  /** Site secret file (pseudonyms, UIDs, date shifts); created 0600 when absent. */
+  secret: string;
+  /** PS3.15 options. @default [] */
+  options?: readonly DeidOption[];
+}
+
+/** Counts of one ingest, safe to log (no values). */
+export interface ImageIngestSummary {
+  dicomIn: number;
+  dicomWritten: number;
+  dicomQuarantined: number;
+  dicomFailed: number;
+  fhirResources: number;
+  fhirRefused: number;
+  fhirIssues: number;
+}
+
+const CACHE_EMR = path.join('emr', 'resources.ndjson');
+
+async function readFhirFolder(dir: string): Promise<ReturnType<typeof mergeParsed>> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (err) {
+    throw new InputError('TESSERA_INPUT_FILE_UNREADABLE', `cannot read FHIR folder ${dir}`, { file: dir }, { cause: err });
+  }
+  const parts = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    if (name.endsWith('.ndjson')) parts.push(parseFhirNdjson(await readFile(file, 'utf8'), file));
+    else if (name.endsWith('.json')) parts.push(parseFhirJson(await readFile(file, 'utf8'), file));
+  }
+  return mergeParsed(parts);
+}
+
+/**
+ * Runs both gates: DICOM (PS3.15 Basic Profile) into `cache/dicom`, FHIR (Safe Harbor, dates shifted
+ * by the same per-patient shift) into `cache/emr/resources.ndjson`. The cache is rebuilt from scratch
+ * each time, so it never holds anything a previous, different gate run let through.
+ */
+export async function ingestImageStudy(src: ImageStudySource, logger?: Logger): Promise<{ summary: ImageIngestSummary; deid: DeidReport }> {
+  const secret = await loadOrCreateSiteSecret(src.secret);
+  const pseudonymizer = new PatientPseudonymizer({ secret });
+  await rm(path.join(src.cache, 'dicom'), { recursive: true, force: true });
+  await rm(path.join(src.cache, 'emr'), { recursive: true, force: true });
+  const deid = await runDicomDeid({
+    inDir: src.dicom,
+    outDir: path.join(src.cache, 'dicom'),
+    profile: loadConfidentialityProfile(),
+    pseudonymizer,
+    options: src.options ?? [],
+  });
+  for (const e of [...deid.quarantined, ...deid.failed]) {
+    if (e.status !== 'written') logger?.warn({ file: e.file, status: e.status, reasons: e.reasons.map((r) => r.code) }, 'DICOM file not admitted to the cache');
+  }
+  const parsed = await readFhirFolder(src.fhir);
+  const gate = new SafeHarbor({ pseudonymizer });
+  const out = gate.deidentify(parsed.resources);
+  await mkdir(path.join(src.cache, 'emr'), { recursive: true });
+  await writeFile(path.join(src.cache, CACHE_EMR), out.resources.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: 0o600 });
+  const summary: ImageIngestSummary = {
+    dicomIn: deid.filesIn,
+    dicomWritten: deid.written.length,
+    dicomQuarantined: deid.quarantined.length,
+    dicomFailed: deid.failed.length,
+    fhirResources: out.resources.length,
+    fhirRefused: out.refused.length,
+    fhirIssues: parsed.issues.length,
+  };
+  logger?.info(summary, 'imaging study ingested through the de-identification gate');
+  return { summary, deid };
+}
+
+interface Coding {
+  system?: unknown;
+  code?: unknown;
+}
+
+function codings(value: unknown): Coding[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((cc: unknown) => {
+    const c = (cc as { coding?: unknown } | null)?.coding;
+    return Array.isArray(c) ? (c as Coding[]) : [];
+  });
+}
+
+/** Patient pseudonym → { label, split } from the de-identified FHIR resources. */
+function labelsByPseudonym(resources: FhirResource[]): Map<string, { label: number; split: string }> {
+  const pseudonymOf = new Map<string, string>();
+  for (const r of resources) {
+    if (r.resourceType !== 'Patient') continue;
+    const ids = Array.isArray(r['identifier']) ? (r['identifier'] as { system?: unknown; value?: unknown }[]) : [];
+    const p = ids.find((i) => i.system === PSEUDONYM_SYSTEM)?.value;
+    if (typeof p === 'string' && r.id !== undefined) pseudonymOf.set(`Patient/${r.id}`, p);
+  }
+  const out = new Map<string, { label: number; split: string }>();
+  for (const r of resources) {
+    if (r.resourceType !== 'DiagnosticReport') continue;
+    const ref = (r['subject'] as { reference?: unknown } | undefined)?.reference;
+    const pseudonym = typeof ref === 'string' ? (pseudonymOf.get(ref) ?? (ref.startsWith('Patient/') ? ref.slice(8) : undefined)) : undefined;
+    const code = codings(r['conclusionCode']).find((c) => c.system === MEDMNIST_LABEL_SYSTEM)?.code;
+    const split = codings(r['category']).find((t) => t.system === MEDMNIST_SPLIT_SYSTEM)?.code;
+    if (pseudonym === undefined || (code !== '0' && code !== '1') || typeof split !== 'string') continue;
+    out.set(pseudonym, { label: Number(code), split });
+  }
+  return out;
+}
+
+/** Options for {@link loadImageCache}. */
+export interface LoadImageCacheOptions {
+  /** `[height, width, channels]` the model expects; other sizes are refused per file. */
+  shape: readonly [number, number, number];
+  /** Name reported as the dataset. */
+  dataset: string;
+  /** Splits that train (official MedMNIST split names). @default ['train'] */
+  trainSplits?: readonly string[];
+  /** Splits held out for evaluation. @default ['test'] */
+  testSplits?: readonly string[];
+  /** Splits evaluated for model selection (reported apart from the test split). @default ['val'] */
+  valSplits?: readonly string[];
+}
+
+/**
+ * Reads the de-identified cache as training data: 8-bit native pixel data scaled to [0, 1] (with the
+ * modality rescale applied when present), labels and splits from the linked FHIR DiagnosticReport.
+ * Files without a linked report, of another size or encoding are reported and skipped.
+ */
+export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptions): Promise<SiteDataset> {
+  const emrText = await readFile(path.join(cacheDir, CACHE_EMR), 'utf8').catch((err: unknown) => {
+    throw new InputError('TESSERA_INPUT_FILE_UNREADABLE', `cannot read the de-identified EMR in ${cacheDir}`, { file: path.join(cacheDir, CACHE_EMR) }, { cause: err });
+  });
+  const emr = parseFhirNdjson(emrText, path.join(cacheDir, CACHE_EMR));
+  const labels = labelsByPseudonym(emr.resources.map((r) => r.resource));
+  const dicomDir = path.join(cacheDir, 'dicom');
+  const files = (await readdir(dicomDir)).filter((f) => f.endsWith('.dcm')).sort();
+  const [h, w, c] = opts.shape;
+  const size = h * w * c;
+  const trainSplits = new Set(opts.trainSplits ?? ['train']);
+  const testSplits = new Set(opts.testSplits ?? ['test']);
+  const valSplits = new Set(opts.valSplits ?? ['val']);
+  const rows: Record<'train' | 'test' | 'val', { x: Float32Array; y: number }[]> = { train: [], test: [], val: [] };
+  const report: IngestReport = { file: dicomDir, rowsRead: files.length, rowsAccepted: 0, rowsWithMissing: 0, rowsRejected: 0, problems: [] };
+  const reject = (i: number, reason: string): void => {
+    report.rowsRejected++;
+    if (report.problems.length < 100) report.problems.push({ line: i + 1, reason });
+  };
+  for (const [i, file] of files.entries()) {
+    let parsed;
+    try {
+      parsed = parseDicom(await readFile(path.join(dicomDir, file)), file);
+    } catch {
+      reject(i, `${file}: not readable DICOM`);
+      continue;
+    }
+    const ds = parsed.dataset;
+    const pseudonym = getString(ds, Tags.PatientID)?.trim();
+    const link = pseudonym === undefined ? undefined : labels.get(pseudonym);
+    if (link === undefined) {
+      reject(i, `${file}: no linked DiagnosticReport with a label and split`);
+      continue;
+    }
+    const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
+    if (target === undefined) continue;
+    const pixels = ds.get(Tags.PixelData)?.value;
+    const bits = getUint16(ds, Tags.BitsAllocated);
+    if (getUint16(ds, Tags.Rows) !== h || getUint16(ds, Tags.Columns) !== w || (getUint16(ds, Tags.SamplesPerPixel) ?? 1) !== c) {
+      reject(i, `${file}: image is not ${h}×${w}×${c}`);
+      continue;
+    }
+    if (pixels === undefined || bits !== 8 || pixels.length < size) {
+      reject(i, `${file}: only native 8-bit pixel data is read from the cache`);
+      continue;
+    }
+    const slope = getNumber(ds, Tags.RescaleSlope) ?? 1;
+    const intercept = getNumber(ds, Tags.RescaleIntercept) ?? 0;
+    const invert = decodeText(ds.get(Tags.PhotometricInterpretation)?.value ?? new Uint8Array()).trim() === 'MONOCHROME1';
+    const x = new Float32Array(size);
+    for (let k = 0; k < size; k++) {
+      const v = Math.min(255, Math.max(0, (pixels[k] as number) * slope + intercept)) / 255;
+      x[k] = invert ? 1 - v : v;
+    }
+    rows[target].push({ x, y: link.label });
+    report.rowsAccepted++;
+  }
+  const toSplit = (list: { x: Float32Array; y: number }[]): SiteDataset['train'] => {
+    const x = new Float32Array(list.length * size);
+    list.forEach((r, j) => x.set(r.x, j * size));
+    return { x, y: Float32Array.from(list.map((r) => r.y)), n: list.length, d: size };
+  };
+  if (rows.train.length === 0) throw new InputError('TESSERA_INPUT_NO_ROWS', `no trainable images in ${dicomDir}`, { file: dicomDir });
+  return {
+    dataset: opts.dataset,
+    featureNames: [],
+    train: toSplit(rows.train),
+    test: toSplit(rows.test),
+    ...(rows.val.length > 0 ? { val: toSplit(rows.val) } : {}),
+    report,
+    normalization: { mean: [], std: [] },
+  };
+}
