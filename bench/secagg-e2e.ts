@@ -9,7 +9,7 @@ import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js
 import { writeSyntheticCohort } from '../site-agent/src/hospital/datasets/index.js';
 import { getModelSpec } from '../shared/src/ml/model-registry.js';
 import { totalParams, weightLayout } from '../shared/src/ml/weights.js';
-import { provisionConsortium } from '../shared/src/pki/index.js';
+import { provisionConsortium } from '../coordinator/src/pki/index.js';
 import type { StudySpec } from '../shared/src/study/study-spec.js';
 import { round } from './report.js';
 

@@ -3,7 +3,7 @@ import { graphSeedFor } from '../coordinator/src/rounds/secagg-workflow.js';
 import { createStrategy } from '../coordinator/src/strategies/create-strategy.js';
 import type { ClientUpdate } from '../coordinator/src/strategies/strategy.js';
 import { decodeWeights, encodeWeights } from '../shared/src/ml/weights.js';
-import { createConsortiumCa, issueCertificate, type IssuedCertificate } from '../shared/src/pki/index.js';
+import { createConsortiumCa, issueCertificate, type IssuedCertificate } from '../coordinator/src/pki/index.js';
 import {
   applyMasks,
   COMPLETE_GRAPH_UP_TO,

@@ -17,7 +17,8 @@ import { SqliteCoordinatorStore } from '../coordinator/src/store/sqlite-store.js
 import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '../site-agent/src/coordinator-client.js';
 import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
 import { createLogger } from '../shared/src/logging.js';
-import { provisionConsortium, RevocationStore } from '../shared/src/pki/index.js';
+import { RevocationStore } from '../shared/src/pki/index.js';
+import { provisionConsortium } from '../coordinator/src/pki/index.js';
 import { repoRoot } from '../shared/src/paths.js';
 import { round } from './report.js';
 import { sendAll } from './send-all.js';

@@ -11,7 +11,7 @@ import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-con
 import { validateConfig } from '../../shared/src/config/validate.js';
 import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
 import { createLogger, type Logger } from '../../shared/src/logging.js';
-import { provisionConsortium } from '../../shared/src/pki/index.js';
+import { provisionConsortium } from '../../coordinator/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
 import { StudySpecSchema } from '../../shared/src/study/study-spec.js';
 

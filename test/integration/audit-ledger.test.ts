@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditKind, crossCheckLedgers, verifyLedger, type AuditEntry } from '../../shared/src/audit/index.js';
-import { revokeCertificate } from '../../shared/src/pki/index.js';
+import { revokeCertificate } from '../../coordinator/src/pki/index.js';
 import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
 
 async function exportText(fed: Federation): Promise<string> {

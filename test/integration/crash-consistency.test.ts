@@ -10,7 +10,7 @@ import { SqliteCoordinatorStore } from '../../coordinator/src/store/sqlite-store
 import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
 import { repoRoot } from '../../shared/src/paths.js';
-import { provisionConsortium } from '../../shared/src/pki/index.js';
+import { provisionConsortium } from '../../coordinator/src/pki/index.js';
 
 const BIN = path.join(repoRoot(), 'bin', 'tessera.js');
 

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConsortiumCa, issueCertificate, revokeCertificate } from '../../shared/src/pki/index.js';
+import { createConsortiumCa, issueCertificate, revokeCertificate } from '../../coordinator/src/pki/index.js';
 import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
 import { consortiumCa, HandSite, siteTls, tryConnect } from '../helpers/hand-site.js';
 import { captureLogger, type CapturedLogger } from '../helpers/log-capture.js';

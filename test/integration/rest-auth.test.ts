@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revokeCertificate } from '../../shared/src/pki/index.js';
+import { revokeCertificate } from '../../coordinator/src/pki/index.js';
 import { makeStudy } from '../helpers/federation-fixture.js';
 import { type RestFederation, startRestFederation } from '../helpers/rest-fixture.js';
 

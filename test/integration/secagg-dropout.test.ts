@@ -12,7 +12,7 @@ import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-con
 import { validateConfig } from '../../shared/src/config/validate.js';
 import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
 import { repoRoot } from '../../shared/src/paths.js';
-import { provisionConsortium } from '../../shared/src/pki/index.js';
+import { provisionConsortium } from '../../coordinator/src/pki/index.js';
 import { makeStudy } from '../helpers/federation-fixture.js';
 import { captureLogger } from '../helpers/log-capture.js';
 

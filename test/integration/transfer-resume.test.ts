@@ -13,7 +13,8 @@ import { SqliteCoordinatorStore } from '../../coordinator/src/store/sqlite-store
 import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
 import type { UploadMessage } from '../../protos/gen/tessera/v1/UploadMessage.js';
 import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
-import { provisionConsortium, RevocationStore } from '../../shared/src/pki/index.js';
+import { RevocationStore } from '../../shared/src/pki/index.js';
+import { provisionConsortium } from '../../coordinator/src/pki/index.js';
 import { ChunkHasher, type HashMode } from '../../shared/src/transport/chunk-hasher.js';
 import { MAX_CHUNK_BYTES, transferDigest } from '../../shared/src/transport/chunks.js';
 import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '../../site-agent/src/coordinator-client.js';

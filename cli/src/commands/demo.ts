@@ -9,7 +9,7 @@ import { parseConsortiumConfig } from '../../../shared/src/config/consortium-con
 import { getBuiltinSchema, HEART_DISEASE_SITES, prepareSiteDataset, writeSyntheticCohort } from '../../../site-agent/src/hospital/datasets/index.js';
 import { convertMedmnistToSites } from '../../../site-agent/src/hospital/datasets/medmnist-convert.js';
 import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
-import { provisionConsortium } from '../../../shared/src/pki/index.js';
+import { provisionConsortium } from '../../../coordinator/src/pki/index.js';
 import { ROBUST_STRATEGIES, STRATEGY_NAMES, type StrategyName } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin } from '../bin-path.js';

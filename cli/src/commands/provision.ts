@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
 import { ConfigError, errorMessage, ProvisionError } from '../../../shared/src/errors.js';
-import { type ManifestCertificate, provisionConsortium, type ProvisionSummary } from '../../../shared/src/pki/index.js';
+import { type ManifestCertificate, provisionConsortium, type ProvisionSummary } from '../../../coordinator/src/pki/index.js';
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 

@@ -1,5 +1,5 @@
 import { errorMessage, ProvisionError } from '../../../shared/src/errors.js';
-import { revokeCertificate, type RevokeCertificateOptions } from '../../../shared/src/pki/index.js';
+import { revokeCertificate, type RevokeCertificateOptions } from '../../../coordinator/src/pki/index.js';
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 

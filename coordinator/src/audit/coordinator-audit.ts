@@ -5,7 +5,8 @@ import { AuditKind, canonicalJson, certificateFingerprint, LedgerSigner, verifyL
 import type { CoordinatorConfig } from '../../../shared/src/config/coordinator-config.js';
 import { errorMessage, TesseraError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
-import { ProvisionLedgerLayout, type RevocationList } from '../../../shared/src/pki/index.js';
+import { type RevocationList } from '../../../shared/src/pki/index.js';
+import { ProvisionLedgerLayout } from '../pki/index.js';
 import type { PeerAuthenticator } from '../grpc/federation-endpoint.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import type { AuditLedger } from './audit-ledger.js';

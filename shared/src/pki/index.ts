@@ -1,10 +1,10 @@
 /**
- * Tessera's consortium PKI: a root CA per consortium, role-bearing leaf certificates for the coordinator,
- * sites and operators, a signed JSON revocation list, and peer verification for mTLS handshakes.
+ * Tessera's consortium PKI, the part both sides run: certificate roles, the signed JSON revocation list
+ * and peer verification for mTLS handshakes. Issuing (the consortium CA, leaf certificates, provisioning
+ * and revocation) is the operator's job and lives in coordinator/src/pki.
  */
 export { CertificateRole, isCertificateRole } from './certificate-role.js';
 export { createConsortiumCa, type CaMaterial, type ConsortiumCaOptions } from './certificate-authority.js';
-export { issueCertificate, type IssueCertificateOptions, type IssuedCertificate } from './issue-certificate.js';
 export { CLOCK_SKEW_ALLOWANCE_MS, normalizeSerial, RSA_MODULUS_BITS } from './forge-util.js';
 export {
   canonicalJson,
@@ -23,18 +23,3 @@ export {
   type RevocationChecker,
   type VerifyPeerOptions,
 } from './verify-peer.js';
-export {
-  CA_VALIDITY_DAYS,
-  provisionConsortium,
-  type ProvisionOptions,
-  type ProvisionSummary,
-  type SiteKit,
-} from './provision.js';
-export {
-  ProvisionLayout,
-  ProvisionManifestSchema,
-  type ManifestCertificate,
-  type ProvisionManifest,
-} from './provision-manifest.js';
-export { ProvisionLedgerLayout, recordProvisioning, recordRevocation } from './provision-ledger.js';
-export { revokeCertificate, type RevokeCertificateOptions, type RevokeResult } from './revoke-certificate.js';

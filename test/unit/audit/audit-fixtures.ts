@@ -1,4 +1,4 @@
-import { createConsortiumCa, issueCertificate, type CaMaterial } from '../../../shared/src/pki/index.js';
+import { createConsortiumCa, issueCertificate, type CaMaterial } from '../../../coordinator/src/pki/index.js';
 import { CertificateRole } from '../../../shared/src/pki/certificate-role.js';
 import { LedgerSigner } from '../../../shared/src/audit/index.js';
 import { NOW } from '../pki/pki-fixtures.js';

@@ -4,13 +4,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../../shared/src/audit/index.js';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
-import {
-  type ProvisionSummary,
-  provisionConsortium,
-  RevocationStore,
-  revokeCertificate,
-  verifyPeerCertificate,
-} from '../../../shared/src/pki/index.js';
+import { RevocationStore, verifyPeerCertificate } from '../../../shared/src/pki/index.js';
+import { type ProvisionSummary, provisionConsortium, revokeCertificate } from '../../../coordinator/src/pki/index.js';
 import { daysFromNow, makeTempDir, NOW } from './pki-fixtures.js';
 
 const CONFIG = parseConsortiumConfig(

@@ -2,14 +2,8 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { IdentityError } from '../../../shared/src/errors.js';
-import {
-  type CaMaterial,
-  createConsortiumCa,
-  createRevocationList,
-  revoke,
-  RevocationStore,
-  verifyRevocationList,
-} from '../../../shared/src/pki/index.js';
+import { createRevocationList, revoke, RevocationStore, verifyRevocationList } from '../../../shared/src/pki/index.js';
+import { type CaMaterial, createConsortiumCa } from '../../../coordinator/src/pki/index.js';
 import { daysFromNow, makeTempDir, NOW } from './pki-fixtures.js';
 
 const SERIAL_A = '4a0b1c2d3e4f50617283940a1b2c3d4e';

@@ -1,13 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CaMaterial,
-  createConsortiumCa,
-  type IssuedCertificate,
-  issueCertificate,
-  verifyPeerCertificate,
-} from '../../../shared/src/pki/index.js';
+import { verifyPeerCertificate } from '../../../shared/src/pki/index.js';
+import { type CaMaterial, createConsortiumCa, type IssuedCertificate, issueCertificate } from '../../../coordinator/src/pki/index.js';
 
 // Real OpenSSL handshakes, so the clock is the real one.
 const now = new Date();

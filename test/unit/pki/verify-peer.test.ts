@@ -1,13 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IdentityError } from '../../../shared/src/errors.js';
-import {
-  type CaMaterial,
-  createConsortiumCa,
-  type IssuedCertificate,
-  issueCertificate,
-  verifyPeerCertificate,
-} from '../../../shared/src/pki/index.js';
+import { verifyPeerCertificate } from '../../../shared/src/pki/index.js';
+import { type CaMaterial, createConsortiumCa, type IssuedCertificate, issueCertificate } from '../../../coordinator/src/pki/index.js';
 import { daysFromNow, NOW } from './pki-fixtures.js';
 
 function expectIdentityError(fn: () => unknown, code: string, ...fragments: string[]): void {

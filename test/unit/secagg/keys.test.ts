@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCertificate } from '../../../shared/src/pki/index.js';
+import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCertificate } from '../../../coordinator/src/pki/index.js';
 import {
   decryptShare,
   encryptShare,

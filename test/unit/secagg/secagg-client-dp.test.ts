@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { graphSeedFor } from '../../../coordinator/src/rounds/secagg-workflow.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { siteLevelScale } from '../../../shared/src/dp/site-level.js';
-import { createConsortiumCa, issueCertificate } from '../../../shared/src/pki/index.js';
+import { createConsortiumCa, issueCertificate } from '../../../coordinator/src/pki/index.js';
 import { SecAggClient } from '../../../site-agent/src/secagg/secagg-client.js';
 
 // The site's own checks on site-level DP settings that arrive from the coordinator (gRPC input).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { graphSeedFor, secAggConfigFor, studyDegree, checkStudySecureAggregation } from '../../../coordinator/src/rounds/secagg-workflow.js';
 import { createLogger } from '../../../shared/src/logging.js';
-import { createConsortiumCa, issueCertificate } from '../../../shared/src/pki/index.js';
+import { createConsortiumCa, issueCertificate } from '../../../coordinator/src/pki/index.js';
 import { readFileSync } from 'node:fs';
 import { AgentConfigSchema } from '../../../shared/src/config/agent-config.js';
 import { parseConfigText, validateConfig } from '../../../shared/src/config/validate.js';

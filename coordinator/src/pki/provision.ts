@@ -7,11 +7,11 @@ import {
   type ConsortiumOperator,
   type ConsortiumSite,
   PARTICIPANT_ID_PATTERN,
-} from '../config/consortium-config.js';
-import { ConfigError, ProvisionError } from '../errors.js';
-import { type CaMaterial, createConsortiumCa } from './certificate-authority.js';
-import { CertificateRole } from './certificate-role.js';
-import { normalizeSerial } from './forge-util.js';
+} from '../../../shared/src/config/consortium-config.js';
+import { ConfigError, ProvisionError } from '../../../shared/src/errors.js';
+import { type CaMaterial, createConsortiumCa } from '../../../shared/src/pki/certificate-authority.js';
+import { CertificateRole } from '../../../shared/src/pki/certificate-role.js';
+import { normalizeSerial } from '../../../shared/src/pki/forge-util.js';
 import { issueCertificate } from './issue-certificate.js';
 import {
   type ManifestCertificate,
@@ -20,7 +20,7 @@ import {
   writeJsonAtomic,
 } from './provision-manifest.js';
 import { recordProvisioning } from './provision-ledger.js';
-import { createRevocationList } from './revocation-list.js';
+import { createRevocationList } from '../../../shared/src/pki/revocation-list.js';
 
 /**
  * Lifetime of a consortium CA, in days: ten years plus slack, so that every leaf (at most 3650 days, see

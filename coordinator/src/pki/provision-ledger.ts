@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { AuditKind, JsonlLedgerFile, LedgerSigner } from '../audit/index.js';
-import type { CaMaterial } from './certificate-authority.js';
+import { AuditKind, JsonlLedgerFile, LedgerSigner } from '../../../shared/src/audit/index.js';
+import type { CaMaterial } from '../../../shared/src/pki/certificate-authority.js';
 import type { ProvisionManifest } from './provision-manifest.js';
 
 /** Where provisioning keeps its signed ledger, and the copy the coordinator anchors in its own ledger at start. */

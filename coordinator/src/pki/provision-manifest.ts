@@ -1,9 +1,9 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { OperatorAccessRole } from '../config/consortium-config.js';
-import { ProvisionError } from '../errors.js';
-import { CertificateRole } from './certificate-role.js';
+import { OperatorAccessRole } from '../../../shared/src/config/consortium-config.js';
+import { ProvisionError } from '../../../shared/src/errors.js';
+import { CertificateRole } from '../../../shared/src/pki/certificate-role.js';
 
 /** File names inside a provisioning output folder, relative to its root. */
 export const ProvisionLayout = {

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import forge from 'node-forge';
-import { IdentityError } from '../errors.js';
-import { type CaMaterial, loadCa } from './certificate-authority.js';
-import { CertificateRole } from './certificate-role.js';
+import { IdentityError } from '../../../shared/src/errors.js';
+import { type CaMaterial, loadCa } from '../../../shared/src/pki/certificate-authority.js';
+import { CertificateRole } from '../../../shared/src/pki/certificate-role.js';
 import {
   addDays,
   CLOCK_SKEW_ALLOWANCE_MS,
@@ -11,7 +11,7 @@ import {
   randomSerialHex,
   utf8Attr,
   utf8Description,
-} from './forge-util.js';
+} from '../../../shared/src/pki/forge-util.js';
 
 /** Options for {@link issueCertificate}. */
 export interface IssueCertificateOptions {

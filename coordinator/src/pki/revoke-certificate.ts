@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { errorMessage, ProvisionError } from '../errors.js';
-import { normalizeSerial } from './forge-util.js';
+import { errorMessage, ProvisionError } from '../../../shared/src/errors.js';
+import { normalizeSerial } from '../../../shared/src/pki/forge-util.js';
 import { type ManifestCertificate, ProvisionLayout, readManifest, writeJsonAtomic } from './provision-manifest.js';
 import { recordRevocation } from './provision-ledger.js';
-import { revoke, verifyRevocationList } from './revocation-list.js';
+import { revoke, verifyRevocationList } from '../../../shared/src/pki/revocation-list.js';
 
 /** Options for {@link revokeCertificate}: name the certificate by exactly one of `serial` and `id`. */
 export type RevokeCertificateOptions = (
