@@ -52,9 +52,9 @@ interface Span {
   readonly phrase: Phrase;
 }
 
-/** Longest-first, non-overlapping matches of `phrases` (ties: the earlier start). */
+/** Non-overlapping matches: most words first, then the tightest span (fewest gap words), then the earlier start. */
 function bestSpans<T extends { phrase: Phrase }>(candidates: (T & { start: number; end: number })[]): (T & { start: number; end: number })[] {
-  const sorted = [...candidates].sort((a, b) => b.phrase.weight - a.phrase.weight || b.end - b.start - (a.end - a.start) || a.start - b.start);
+  const sorted = [...candidates].sort((a, b) => b.phrase.weight - a.phrase.weight || a.end - a.start - (b.end - b.start) || a.start - b.start);
   const taken: (T & { start: number; end: number })[] = [];
   for (const c of sorted) if (!taken.some((t) => c.start < t.end && t.start < c.end)) taken.push(c);
   return taken.sort((a, b) => a.start - b.start);

@@ -4,14 +4,18 @@
  * Phrase syntax (one phrase per string, case-insensitive):
  * - words match by lemma, so `opacity` also matches `opacities` and `effusion` matches `effusions`;
  * - a word ending in `*` matches any word starting with it (`enlarg*`: enlarged, enlargement);
- * - `...` matches a gap of 0 to {@link GAP_WORDS} words inside the clause (`heart ... enlarg*` matches
- *   "heart is mildly enlarged");
+ * - `...` matches a gap of 0 to {@link GAP_WORDS} words (`heart ... enlarg*` matches "heart is mildly
+ *   enlarged"); a gap never spans punctuation or a coordinating word ({@link GAP_STOPS}), so
+ *   "granuloma and calcified nodes" is no `granuloma ... calcified`;
  * - punctuation in a phrase is ignored, except `?`, which is a token of its own.
  */
 import { lemmatize, tokenize, type Token } from './text.js';
 
 /** Most words a `...` gap may span. */
 export const GAP_WORDS = 4;
+
+/** Words a `...` gap does not cross: they join two things, not one thing and its attribute. */
+export const GAP_STOPS: ReadonlySet<string> = new Set(['and', 'or', 'nor', 'with', 'versus', 'vs', 'but', 'without', 'no']);
 
 type Step = { readonly kind: 'word'; readonly lemma: string } | { readonly kind: 'prefix'; readonly prefix: string } | { readonly kind: 'gap' };
 
@@ -65,7 +69,7 @@ function matchFrom(steps: readonly Step[], s: number, tokens: readonly Token[], 
   if (step.kind === 'gap') {
     for (let skip = 0; skip <= GAP_WORDS; skip++) {
       const gapToken = tokens[i + skip - 1];
-      if (skip > 0 && (gapToken === undefined || gapToken.punct)) return undefined;
+      if (skip > 0 && (gapToken === undefined || gapToken.punct || GAP_STOPS.has(gapToken.text))) return undefined;
       const end = matchFrom(steps, s + 1, tokens, i + skip);
       if (end !== undefined) return end;
     }
