@@ -12,7 +12,7 @@
 import { lemmatize, tokenize, type Token } from './text.js';
 
 /** Most words a `...` gap may span. */
-export const GAP_WORDS = 4;
+export const GAP_WORDS = 6;
 
 /** Words a `...` gap does not cross: they join two things, not one thing and its attribute. */
 export const GAP_STOPS: ReadonlySet<string> = new Set(['and', 'or', 'nor', 'with', 'versus', 'vs', 'but', 'without', 'no']);

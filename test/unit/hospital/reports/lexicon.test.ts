@@ -110,6 +110,6 @@ describe('phrases', () => {
     expect(find('heart ... enlarg*', 'heart is mildly enlarged')).toBe(1);
     expect(find('heart ... enlarg*', 'heart size and contour are enlarged')).toBe(0);
     expect(find('heart ... enlarg*', 'heart, enlarged')).toBe(0);
-    expect(find('heart ... enlarg*', 'heart is very very very very very enlarged')).toBe(0);
+    expect(find('heart ... enlarg*', 'heart is very very very very very very very enlarged')).toBe(0);
   });
 });
