@@ -14,7 +14,8 @@
  * 0.900 against 0.907, mostly through hedged effusions the indexers did not code); "normal" when no abnormal
  * finding of the lexicon is positive *or uncertain* — a hedged report is neither confirmed abnormal nor
  * normal, as in the CheXpert labeler's "No Finding". Reports with neither findings nor impression text
- * count as labelled with no mention.
+ * count as labelled with no mention. The headline slice keeps the reports whose `Problems` is "No Indexing"
+ * (never coded, so gold says "not normal" for them); the `indexed` slice leaves them out.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -174,6 +175,8 @@ export function runReportLabelsSuite(dataDir: string): ReportLabelsRow[] {
     ['all', `uid ≤ ${MAX_UID}`, all],
     ['tuning', `uid < ${HELD_OUT_FROM}`, all.filter((r) => r.uid < HELD_OUT_FROM)],
     ['held-out', `${HELD_OUT_FROM} ≤ uid ≤ ${MAX_UID}`, all.filter((r) => r.uid >= HELD_OUT_FROM)],
+    // "No Indexing" reports were never coded: scoring them counts every normal-looking one as a false "normal".
+    ['indexed', `uid ≤ ${MAX_UID}, Problems ≠ No Indexing`, all.filter((r) => !r.problems.has('No Indexing'))],
   ];
   const rows: ReportLabelsRow[] = [];
   for (const [slice, uidFilter, reports] of slices) {
