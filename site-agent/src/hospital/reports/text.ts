@@ -48,8 +48,14 @@ const SECTION_ALIASES: Readonly<Record<string, string>> = {
 const HEADER_NAMES = Object.keys(SECTION_ALIASES)
   .sort((a, b) => b.length - a.length)
   .map((h) => h.replace(/ /g, '\\s+'));
-/** A known header followed by a colon, at the start of the text, of a line, or after a sentence end. */
-const HEADER_RE = new RegExp(`(?:^|(?<=[\\n.!?])\\s*)\\b(${HEADER_NAMES.join('|')})\\s*:`, 'gi');
+/**
+ * A known header followed by a colon, at the start of the text, of a line or after a sentence end; or a
+ * known header alone on its line ("IMPRESSION" then a line break).
+ */
+const HEADER_RE = new RegExp(
+  `(?:^|(?<=[\\n.!?]))\\s*\\b(?:(${HEADER_NAMES.join('|')})\\s*:|(${HEADER_NAMES.join('|')})[ \\t]*(?=\\r?\\n))`,
+  'gi',
+);
 
 /** Canonical name for a header or column name (`Findings`, `IMPRESSION`, `conclusion` …). */
 export function canonicalSection(name: string): string {
@@ -67,7 +73,7 @@ export function splitSections(text: string): ReportSection[] {
   matches.forEach((m, i) => {
     const start = (m.index ?? 0) + m[0].length;
     const end = matches[i + 1]?.index ?? text.length;
-    sections.push({ name: canonicalSection(m[1] ?? ''), text: text.slice(start, end).trim() });
+    sections.push({ name: canonicalSection(m[1] ?? m[2] ?? ''), text: text.slice(start, end).trim() });
   });
   return sections;
 }

@@ -92,6 +92,11 @@ describe('sections', () => {
     expect(labelReport(text, lexicon)).toEqual({ 'pleural-effusion': 'negative' });
   });
 
+  it('finds headers alone on their line, without a colon', () => {
+    const text = 'INDICATION\nPneumonia?\nFINDINGS\nSmall left effusion.\nIMPRESSION\nPossible early edema.';
+    expect(labelReport(text, lexicon)).toEqual({ 'pleural-effusion': 'positive', edema: 'uncertain' });
+  });
+
   it('takes the whole text of a report without headers', () => {
     expect(labelReport('Small left effusion.', lexicon)).toEqual({ 'pleural-effusion': 'positive' });
   });
