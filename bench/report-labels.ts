@@ -21,7 +21,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCsvRecords } from '../site-agent/src/hospital/emr/csv-records.js';
 import { isNormal, labelSections, type ReportLabels } from '../site-agent/src/hospital/reports/labeler.js';
-import { shippedLexicon, type Lexicon } from '../site-agent/src/hospital/reports/lexicon.js';
+import { compileLexicon, shippedLexicon, validateLexicon, type Lexicon } from '../site-agent/src/hospital/reports/lexicon.js';
+import { repoRoot } from '../shared/src/paths.js';
 
 /** Highest uid this bench (or anything tuned on it) may read. */
 export const MAX_UID = 2000;
@@ -167,10 +168,23 @@ export interface ReportLabelsRow {
   readonly baselineF1: number;
 }
 
+/**
+ * The shipped chest-xray lexicon, checked against its source file: `tsc -b` in incremental mode does not
+ * re-emit an edited JSON module into dist/, and a bench scored with a stale lexicon would mislead.
+ */
+function currentChestXray(): Lexicon {
+  const lexicon = shippedLexicon('chest-xray');
+  const file = path.join(repoRoot(), 'site-agent', 'src', 'hospital', 'reports', 'lexicons', 'chest-xray.json');
+  const source = compileLexicon(validateLexicon(JSON.parse(readFileSync(file, 'utf8')) as unknown, file));
+  const terms = (l: Lexicon): string => JSON.stringify(l.findings.map((f) => [f.id, f.abnormal, f.phrases.map((p) => p.source)]));
+  if (terms(lexicon) !== terms(source)) throw new Error(`the compiled chest-xray lexicon differs from ${file}: delete dist/ (or dist/.tsbuildinfo) and rebuild`);
+  return lexicon;
+}
+
 /** Runs the suite on `<dataDir>/reports/iu-xray/indiana_reports.csv`. */
 export function runReportLabelsSuite(dataDir: string): ReportLabelsRow[] {
   const all = loadIuReports(path.join(dataDir, 'reports', 'iu-xray', 'indiana_reports.csv'));
-  const lexicon = shippedLexicon('chest-xray');
+  const lexicon = currentChestXray();
   const slices: [string, string, IuReport[]][] = [
     ['all', `uid ≤ ${MAX_UID}`, all],
     ['tuning', `uid < ${HELD_OUT_FROM}`, all.filter((r) => r.uid < HELD_OUT_FROM)],
