@@ -6,6 +6,9 @@
  * const lexicon = await loadLexicon('chest-xray');           // or a YAML/JSON file path
  * labelReport('FINDINGS: Mild cardiomegaly. No effusion.', lexicon);
  * // → { cardiomegaly: 'positive', 'pleural-effusion': 'negative' }
+ *
+ * const labeler = await NamedLexiconLabeler.create({ 'site-chest': '/etc/tessera/site-chest.yaml' });
+ * labeler.label(reportText, 'chest-xray');                   // by name, synchronous, never throws per report
  * ```
  */
 export {
@@ -43,3 +46,4 @@ export {
 } from './report-input.js';
 export { canonicalSection, LABELLED_SECTIONS, splitSections, splitSentences, type LabelledSection, type ReportSection } from './text.js';
 export { DEFAULT_TRIGGERS, type TriggerPhrases } from './triggers.js';
+export { NamedLexiconLabeler } from './named-labeler.js';

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../../../shared/src/errors.js';
 import { labelReport } from '../../../../site-agent/src/hospital/reports/labeler.js';
 import { loadLexicon, SHIPPED_LEXICONS, validateLexicon } from '../../../../site-agent/src/hospital/reports/lexicon.js';
+import { NamedLexiconLabeler } from '../../../../site-agent/src/hospital/reports/named-labeler.js';
 import { compilePhrase, findPhrase } from '../../../../site-agent/src/hospital/reports/phrase.js';
 import { tokenize } from '../../../../site-agent/src/hospital/reports/text.js';
 
@@ -111,5 +112,19 @@ describe('phrases', () => {
     expect(find('heart ... enlarg*', 'heart size and contour are enlarged')).toBe(0);
     expect(find('heart ... enlarg*', 'heart, enlarged')).toBe(0);
     expect(find('heart ... enlarg*', 'heart is very very very very very very very enlarged')).toBe(0);
+  });
+});
+
+describe('NamedLexiconLabeler', () => {
+  it('labels by lexicon name with shipped and site lexicons, counting reports it cannot label', async () => {
+    const file = await tempFile('site-chest.yaml', 'name: site-chest\nextends: chest-xray\nfindings:\n  port:\n    terms: [port a cath]\n');
+    const labeler = await NamedLexiconLabeler.create({ 'site-chest': file });
+    expect(labeler.names).toEqual(['chest-xray', 'site-chest']);
+    expect(labeler.label('FINDINGS: Port a cath. Mild cardiomegaly.', 'site-chest')).toEqual({ port: 'positive', cardiomegaly: 'positive' });
+    expect(labeler.label('IMPRESSION: No pneumothorax.', 'chest-xray')).toEqual({ pneumothorax: 'negative' });
+    expect(labeler.label('INDICATION: pneumonia. COMPARISON: none.', 'chest-xray')).toEqual({});
+    expect(labeler.unlabelled).toBe(1);
+    expect(labeler.lexicon('chest-xray')).toBe(labeler.lexicon('chest-xray'));
+    expect(() => labeler.label('Cardiomegaly.', 'chest-ct')).toThrow(/no lexicon 'chest-ct' at this site \(known: chest-xray, site-chest\)/);
   });
 });
