@@ -15,6 +15,7 @@ import { runAsAuditActor } from './audit/audit-actor.js';
 import type { AuditLedger } from './audit/audit-ledger.js';
 import { CoordinatorAudit } from './audit/coordinator-audit.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
+import { GrpcSiteChannel } from './grpc/grpc-site-channel.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import type { CoordinatorEvent, EventSink } from './rounds/events.js';
@@ -257,7 +258,7 @@ export class Coordinator {
     const done = runAsAuditActor(`coordinator:${this.options.config.coordinatorId}`, () => runStudy(
       {
         store: this.store,
-        sessions: this.sessions,
+        sites: new GrpcSiteChannel(this.sessions),
         models: this.models,
         uploads: this.uploads,
         logger,

@@ -39,6 +39,7 @@ export class SiteSessions {
   private readonly sessions = new Map<string, SiteSession>();
   private readonly pending = new Map<string, PendingTask>();
   private readonly listeners = new Set<() => void>();
+  private readonly disconnectListeners = new Set<(siteId: string) => void>();
 
   constructor(
     private readonly logger: Logger,
@@ -59,6 +60,12 @@ export class SiteSessions {
     return () => this.listeners.delete(fn);
   }
 
+  /** Calls `fn` with the site's id whenever a connected site's stream ends; returns an unsubscribe function. */
+  onDisconnect(fn: (siteId: string) => void): () => void {
+    this.disconnectListeners.add(fn);
+    return () => this.disconnectListeners.delete(fn);
+  }
+
   private changed(): void {
     for (const fn of this.listeners) fn();
   }
@@ -77,6 +84,7 @@ export class SiteSessions {
   unregister(session: SiteSession): void {
     if (this.sessions.get(session.siteId) === session) {
       this.sessions.delete(session.siteId);
+      for (const fn of this.disconnectListeners) fn(session.siteId);
       this.changed();
     }
   }

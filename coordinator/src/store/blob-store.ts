@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ProtocolError } from '../../../shared/src/errors.js';
+import { ModelStoreError } from '../errors.js';
+import type { ModelStore, UpdateSource } from '../rounds/round-ports.js';
 import { ChunkHasher, type HashMode } from '../../../shared/src/transport/chunk-hasher.js';
 import { type ByteChunk, chunkBuffer, chunkShapeProblem, MAX_CHUNK_BYTES, transferDigestOfChunks } from '../../../shared/src/transport/chunks.js';
 
@@ -22,7 +24,7 @@ async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
  * Global model versions as files named by the sha256 of their bytes, written durably (fsync, then an
  * atomic rename) *before* the database row that refers to them is committed.
  */
-export class ModelRepository {
+export class ModelRepository implements ModelStore {
   /**
    * Recently verified versions. Every site fetches the same global model each round; re-reading and
    * re-hashing the file per fetch was a third of the download cost. Entries are immutable (content-
@@ -62,7 +64,7 @@ export class ModelRepository {
     return sha;
   }
 
-  /** The bytes of a version, verified against its sha256 (a corrupt file throws). */
+  /** The bytes of a version, verified against its sha256 (a missing or corrupt file throws ModelStoreError). */
   async get(sha256: string): Promise<Buffer> {
     return (await this.entry(sha256)).bytes;
   }
@@ -70,9 +72,17 @@ export class ModelRepository {
   private async entry(sha256: string): Promise<CachedVersion> {
     const cached = this.verified.get(sha256);
     if (cached) return cached;
-    const bytes = await readFile(this.pathOf(sha256));
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.pathOf(sha256));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ModelStoreError('TESSERA_MODEL_MISSING', `model file ${sha256}.bin is missing from ${this.dir}`, { version: sha256 }, { cause: err });
+      }
+      throw err;
+    }
     const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== sha256) throw new Error(`model file ${sha256} is corrupt (sha256 ${actual})`);
+    if (actual !== sha256) throw new ModelStoreError('TESSERA_MODEL_CORRUPT', `model file ${sha256} is corrupt (sha256 ${actual})`, { version: sha256 });
     return this.remember(sha256, bytes);
   }
 
@@ -145,7 +155,7 @@ interface UploadState {
  * Partial site uploads, kept on disk so a transfer cut by a reconnect resumes from the last verified
  * byte. Keyed by task id; a task id belongs to one site and one round, which the endpoint checks.
  */
-export class UploadStore {
+export class UploadStore implements UpdateSource {
   private readonly uploads = new Map<string, UploadState>();
   private readonly hasher: ChunkHasher;
   private attempts = 0;
