@@ -24,6 +24,8 @@ import { SiteSessions } from './sessions/site-sessions.js';
 import { ModelRepository, UploadStore } from './store/blob-store.js';
 import type { CoordinatorStore, StudyRecord } from './store/coordinator-store.js';
 import { SqliteCoordinatorStore } from './store/sqlite-store.js';
+import { isTerminalStudyStatus } from './store/states.js';
+import { ConflictError } from './errors.js';
 
 export interface CoordinatorOptions {
   config: CoordinatorConfig;
@@ -224,7 +226,10 @@ export class Coordinator {
     return coordinator;
   }
 
-  /** Creates the study (idempotent for the same id and spec) with its initial model version. */
+  /**
+   * Creates the study (idempotent for the same id and contract) with its initial model version.
+   * @throws ConflictError (`TESSERA_STUDY_CONFLICT`) when the id exists with a different contract.
+   */
   async createStudy(input: StudySpec): Promise<StudyRecord> {
     // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
     const spec = await resolveStudyPrivacyOffThread(input);
@@ -232,8 +237,9 @@ export class Coordinator {
     checkStudySecureAggregation(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
+      // The one "study already exists" check (REST and CLI both come here): same contract is idempotent.
       if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
-        throw new Error(`study ${spec.id} already exists with a different spec`);
+        throw new ConflictError('TESSERA_STUDY_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });
       }
       return existing;
     }
@@ -285,7 +291,7 @@ export class Coordinator {
     const request = controller.signal.aborted ? (controller.signal.reason as StopRequest) : undefined;
     if (request === undefined || this.abort.signal.aborted) return record;
     const current = (await this.store.getStudy(studyId)) ?? record;
-    if (current.status === 'completed' || current.status === 'failed' || current.status === 'aborted') return current;
+    if (isTerminalStudyStatus(current.status)) return current;
     const now = (this.options.now ?? Date.now)();
     if (request === 'pause') {
       await this.store.setStudyStatus(studyId, 'paused', now, 'paused by an operator');
@@ -308,7 +314,7 @@ export class Coordinator {
    */
   async startStudy(studyId: string): Promise<StudyRecord> {
     const study = await this.requireStudy(studyId);
-    if (study.status === 'completed' || study.status === 'failed' || study.status === 'aborted') {
+    if (isTerminalStudyStatus(study.status)) {
       throw new IllegalStateError(`study ${studyId} is ${study.status}; it cannot be started again`, { studyId, status: study.status });
     }
     if (this.runs.has(studyId)) {
@@ -332,7 +338,7 @@ export class Coordinator {
       if (!run.controller.signal.aborted) run.controller.abort(request);
       return study;
     }
-    if (request === 'abort' && (study.status === 'created' || study.status === 'paused' || study.status === 'running')) {
+    if (request === 'abort' && !isTerminalStudyStatus(study.status)) {
       // Not running in this process (never started, paused, or left over from a previous run): abort directly.
       const now = (this.options.now ?? Date.now)();
       await this.store.setStudyStatus(studyId, 'aborted', now, 'aborted by an operator');

@@ -2,6 +2,7 @@ import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { createStrategy, type Strategy } from '../strategies/index.js';
 import type { CoordinatorStore, StudyRecord } from '../store/coordinator-store.js';
+import { isTerminalStudyStatus } from '../store/states.js';
 import type { RoundDeps } from './round-workflow.js';
 import { RoundWorkflow } from './round-workflow.js';
 import { decodeStrategyState } from './strategy-state.js';
@@ -22,7 +23,7 @@ export async function runStudy(deps: RoundDeps & { logger: Logger }, studyId: st
   const { store, now, emit, logger } = deps;
   let study = await store.getStudy(studyId);
   if (!study) throw new Error(`no study ${studyId}`);
-  if (study.status === 'completed' || study.status === 'failed' || study.status === 'aborted') return study;
+  if (isTerminalStudyStatus(study.status)) return study;
   await store.setStudyStatus(studyId, 'running', now());
   emit({ type: 'study-started', studyId, rounds: study.spec.rounds, fromRound: study.completedRounds + 1 });
   const strategy = await loadStrategy(store, study);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ProtocolError } from '../../../shared/src/errors.js';
 import { ModelStoreError } from '../errors.js';
 import type { ModelStore, UpdateSource } from '../rounds/round-ports.js';
+import { ALLOWED_UPLOAD_TRANSITIONS, assertTransition, type UploadStatus } from './states.js';
 import { ChunkHasher, type HashMode } from '../../../shared/src/transport/chunk-hasher.js';
 import { type ByteChunk, chunkBuffer, chunkShapeProblem, MAX_CHUNK_BYTES, transferDigestOfChunks } from '../../../shared/src/transport/chunks.js';
 
@@ -148,7 +149,14 @@ interface UploadState {
    * the coordinator may not have seen end yet. Chunks from a stream that no longer holds it are refused.
    */
   owner: object | undefined;
-  complete: boolean;
+  /** Where the upload's lifecycle stands: the table ALLOWED_UPLOAD_TRANSITIONS in states.ts. */
+  status: UploadStatus;
+}
+
+/** Moves `u` to `to`, as the upload table allows (anything else is a bug and throws IllegalStateError). */
+function moveUpload(u: UploadState, to: UploadStatus): void {
+  assertTransition('upload', ALLOWED_UPLOAD_TRANSITIONS, u.status, to);
+  u.status = to;
 }
 
 /**
@@ -187,7 +195,7 @@ export class UploadStore implements UpdateSource {
     if (u.owner === undefined) await u.tail.catch(() => undefined);
     if (this.uploads.get(taskId) !== u) return 0;
     if (u.sha256 !== undefined) return u.sha256.equals(sha256) ? u.received : 0;
-    if (u.complete || u.owner !== undefined || u.received < u.totalBytes) return u.received;
+    if (u.status !== 'receiving' || u.owner !== undefined || u.received < u.totalBytes) return u.received;
     // Held by this check while it runs (the wait above left nothing in flight).
     const query = {};
     u.owner = query;
@@ -205,12 +213,12 @@ export class UploadStore implements UpdateSource {
   /** Progress of `taskId`'s upload, if one was begun. */
   progress(taskId: string): { received: number; totalBytes: number; complete: boolean } | undefined {
     const u = this.uploads.get(taskId);
-    return u && { received: u.received, totalBytes: u.totalBytes, complete: u.complete };
+    return u && { received: u.received, totalBytes: u.totalBytes, complete: u.status === 'complete' };
   }
 
   isComplete(taskId: string, sha256Hex: string): boolean {
     const u = this.uploads.get(taskId);
-    return u != null && u.complete && u.sha256?.toString('hex') === sha256Hex;
+    return u != null && u.status === 'complete' && u.sha256?.toString('hex') === sha256Hex;
   }
 
   /**
@@ -235,7 +243,7 @@ export class UploadStore implements UpdateSource {
     }
     // A held prefix whose digest never came (its stream broke before the trailer) may be resumed under the
     // digest this header claims; the completed upload is checked against it.
-    const sameUpdate = (u: UploadState, digest: Buffer): boolean => (u.sha256 === undefined ? !u.complete : u.sha256.equals(digest));
+    const sameUpdate = (u: UploadState, digest: Buffer): boolean => (u.sha256 === undefined ? u.status !== 'complete' : u.sha256.equals(digest));
     if (existing && this.uploads.get(taskId) === existing && sha256 !== undefined && sameUpdate(existing, sha256) && existing.totalBytes === totalBytes) {
       if (offset !== existing.received) {
         throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`, { taskId });
@@ -267,7 +275,7 @@ export class UploadStore implements UpdateSource {
       tail: Promise.resolve(),
       hashKey: `${taskId}#${++this.attempts}`,
       owner,
-      complete: false,
+      status: 'receiving',
     });
     return 0;
   }
@@ -343,15 +351,19 @@ export class UploadStore implements UpdateSource {
   /** Checks a fully received upload against its digest: complete when it matches, dropped when not. */
   private async finish(taskId: string, u: UploadState): Promise<void> {
     await closeFile(u);
+    moveUpload(u, 'verifying');
     const digest = await this.hasher.digest(u.hashKey);
+    // Discarded while the digest was computed (the round gave up on it): nothing is left to complete.
+    if (u.status === 'discarded') return;
     if (u.sha256 === undefined || !digest.equals(u.sha256)) {
+      moveUpload(u, 'discarded');
       this.uploads.delete(taskId);
       await rm(this.fileOf(taskId), { force: true });
       throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_CHECKSUM', 'complete upload does not match its transfer digest', {
         taskId,
       });
     }
-    u.complete = true;
+    moveUpload(u, 'complete');
   }
 
   /** Marks the stream `owner` of `taskId` closed, keeping what was received for a resume. */
@@ -369,7 +381,7 @@ export class UploadStore implements UpdateSource {
   /** Reads a complete upload. */
   async read(taskId: string): Promise<Buffer> {
     const u = this.uploads.get(taskId);
-    if (!u?.complete) throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_INCOMPLETE', 'upload is not complete', { taskId });
+    if (u?.status !== 'complete') throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_INCOMPLETE', 'upload is not complete', { taskId });
     return readFile(this.fileOf(taskId));
   }
 
@@ -388,7 +400,8 @@ export class UploadStore implements UpdateSource {
 
   private async forget(taskId: string, u: UploadState): Promise<void> {
     await closeFile(u);
-    if (!u.complete) await this.hasher.drop(u.hashKey).catch(() => undefined);
+    if (u.status !== 'complete') await this.hasher.drop(u.hashKey).catch(() => undefined);
+    if (u.status !== 'discarded') moveUpload(u, 'discarded');
     this.uploads.delete(taskId);
   }
 }
