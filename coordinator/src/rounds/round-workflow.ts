@@ -3,6 +3,7 @@ import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js'
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { Strategy } from '../strategies/index.js';
 import type { PhaseTiming, RoundRecord, RoundStatus, StudyRecord } from '../store/coordinator-store.js';
+import { CohortFloors, cohortReady, DEFAULT_JOIN_MS, missingExpected } from './cohort.js';
 import { committedClip, nextClipFor, planRoundDp } from './dp-plan.js';
 import { evaluateCandidate, weightedMetrics } from './evaluation.js';
 import type { FitContext, FitProtocol } from './fit-protocol.js';
@@ -33,11 +34,15 @@ export class RoundWorkflow {
   private record!: RoundRecord;
 
   constructor(
-    private readonly deps: RoundDeps,
+    private deps: RoundDeps,
     private readonly study: StudyRecord,
     private readonly strategy: Strategy,
     private readonly round: number,
-  ) {}
+    /** The sites' cohort floors learned so far in this study run (from their refusals). */
+    private readonly floors: CohortFloors = new CohortFloors(),
+  ) {
+    this.deps = { ...deps, sites: floors.observe(deps.sites) };
+  }
 
   private get spec(): StudySpec {
     return this.study.spec;
@@ -69,18 +74,23 @@ export class RoundWorkflow {
     const attempt = this.record.attempt;
     this.deps.emit({ type: 'round-started', studyId: this.spec.id, round: this.round, attempt });
 
-    const enough = await this.waitForSites(this.spec.minSites, this.spec.timeouts.waitForSitesMs);
+    const { sites } = this.deps;
+    const enough = await this.waitFor(() => sites.connectedSites().length >= this.spec.minSites, this.spec.timeouts.waitForSitesMs);
+    // Then the rest of the cohort: the expected sites, or enough for every connected site's own floor.
+    const joinMs = this.spec.timeouts.joinMs ?? DEFAULT_JOIN_MS;
+    const complete = enough && (await this.waitFor(() => cohortReady(this.spec, sites.connectedSites(), this.floors), joinMs));
     if (this.deps.signal.aborted) {
       // Shutdown, not a failure: the attempt must not count against maxRoundAttempts.
       await this.transition('interrupted');
       return false;
     }
-    if (!enough) {
+    if (!enough || sites.connectedSites().length < this.spec.minSites) {
       return this.fail(
-        `only ${this.deps.sites.connectedSites().length} sites connected within ${this.spec.timeouts.waitForSitesMs} ms; the study needs ${this.spec.minSites}`,
+        `only ${sites.connectedSites().length} sites connected within ${this.spec.timeouts.waitForSitesMs} ms; the study needs ${this.spec.minSites}`,
       );
     }
-    const cohort = this.deps.sites.connectedSites().slice(0, this.spec.maxSites ?? Number.MAX_SAFE_INTEGER);
+    const cohort = sites.connectedSites().slice(0, this.spec.maxSites ?? Number.MAX_SAFE_INTEGER);
+    if (!complete) await this.recordAbsent(cohort, joinMs);
 
     await this.transition('fitting');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'fit', sites: cohort.length });
@@ -173,11 +183,36 @@ export class RoundWorkflow {
     });
   }
 
-  private waitForSites(min: number, timeoutMs: number): Promise<boolean> {
+  /** Expected sites that did not join in time: recorded for this attempt, not fatal while minSites holds. */
+  private async recordAbsent(cohort: readonly string[], joinMs: number): Promise<void> {
+    const reason = `did not join within ${joinMs} ms`;
+    for (const siteId of missingExpected(this.spec, cohort)) {
+      await this.deps.store.recordSiteOutcome({
+        studyId: this.spec.id,
+        round: this.round,
+        attempt: this.record.attempt,
+        siteId,
+        phase: 'fit',
+        outcome: 'timeout',
+        numExamples: 0,
+        loss: null,
+        accuracy: null,
+        updateSha256: null,
+        updateBytes: null,
+        durationMs: joinMs,
+        reason,
+      });
+      this.deps.emit({ type: 'site-finished', studyId: this.spec.id, round: this.round, siteId, phase: 'fit', outcome: 'timeout', reason });
+    }
+    this.deps.logger.warn({ studyId: this.spec.id, round: this.round, cohort: cohort.length, joinMs }, 'round starts without its whole cohort');
+  }
+
+  /** Resolves true once `ready()` holds (checked on every change of the connected sites), false after `timeoutMs` or an abort. */
+  private waitFor(ready: () => boolean, timeoutMs: number): Promise<boolean> {
     const { sites, signal } = this.deps;
     // Aborted before the wait began (an operator's pause/abort right after start): an 'abort' event never comes.
     if (signal.aborted) return Promise.resolve(false);
-    if (sites.connectedSites().length >= min) return Promise.resolve(true);
+    if (ready()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean): void => {
         clearTimeout(timer);
@@ -188,7 +223,7 @@ export class RoundWorkflow {
       const onAbort = (): void => done(false);
       const timer = setTimeout(() => done(false), timeoutMs);
       const unsubscribe = sites.onChange(() => {
-        if (sites.connectedSites().length >= min) done(true);
+        if (ready()) done(true);
       });
       signal.addEventListener('abort', onAbort);
     });

@@ -12,7 +12,7 @@ import { MemoryCoordinatorStore } from '../../../coordinator/src/store/memory-st
 /** What a scripted site does with one task. */
 export type Reply =
   | { ok: true; numExamples?: number; metrics?: Record<string, number>; upload?: Uint8Array; privacy?: PrivacyReport; secagg?: SecAggReply }
-  | { refuse: string }
+  | { refuse: string; code?: string }
   /** Never answers: a straggler, ended by the task's deadline. */
   | { silent: true }
   /** The site's stream ends now (the task stays pending, as with SiteSessions). */
@@ -108,7 +108,7 @@ export class FakeSiteChannel implements SiteChannel {
       return;
     }
     if ('refuse' in reply) {
-      this.finish(p.task.taskId, { ok: false, outcome: 'refused', reason: `TESSERA_AGENT_REFUSED: ${reply.refuse}`, durationMs });
+      this.finish(p.task.taskId, { ok: false, outcome: 'refused', reason: `${reply.code ?? 'TESSERA_AGENT_REFUSED'}: ${reply.refuse}`, durationMs });
       return;
     }
     const digest = reply.upload ? this.uploads.put(p.task.taskId, reply.upload) : '';
