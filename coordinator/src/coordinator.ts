@@ -174,7 +174,8 @@ export class Coordinator {
             onError: (err) => logger.error({ code: err.code, reason: err.message }, 'revocation list not reloaded'),
             onReload: (list) => auditing.revocationsLoaded(list, false),
           });
-    const sessions = new SiteSessions(logger, now);
+    // A site away longer than its heartbeats may be silent is dropped from the round it is in.
+    const sessions = new SiteSessions(logger, now, config.heartbeatTimeoutMs ?? config.heartbeatIntervalMs * 4);
     const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);
     const auditedAuth = auditing.wrapAuthenticator(createSiteAuthenticator(caPem, revocations, now));
     const models = new ModelRepository(path.join(dataDir, 'models'));

@@ -1,5 +1,6 @@
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { SiteChannel } from './round-ports.js';
+import type { SiteTaskOutcome } from './site-task.js';
 
 /** How long a round waits for the rest of its cohort once `minSites` are connected, unless the study says. */
 export const DEFAULT_JOIN_MS = 30_000;
@@ -37,17 +38,24 @@ export class CohortFloors {
 
   /** A channel that learns the floor from every refusal it passes on. */
   observe(channel: SiteChannel): SiteChannel {
-    return {
-      connectedSites: () => channel.connectedSites(),
-      onChange: (fn) => channel.onChange(fn),
-      onDisconnect: (fn) => channel.onDisconnect(fn),
-      dispatch: async (siteId, task, timeoutMs, check) => {
-        const outcome = await channel.dispatch(siteId, task, timeoutMs, check);
-        if (!outcome.ok && outcome.outcome === 'refused') this.learn(siteId, outcome.reason);
-        return outcome;
-      },
-    };
+    return observeOutcomes(channel, (siteId, outcome) => {
+      if (!outcome.ok && outcome.outcome === 'refused') this.learn(siteId, outcome.reason);
+    });
   }
+}
+
+/** `channel`, with `fn` called on every outcome it passes on. */
+export function observeOutcomes(channel: SiteChannel, fn: (siteId: string, outcome: SiteTaskOutcome) => void): SiteChannel {
+  return {
+    connectedSites: () => channel.connectedSites(),
+    onChange: (f) => channel.onChange(f),
+    onDisconnect: (f) => channel.onDisconnect(f),
+    dispatch: async (siteId, task, timeoutMs, check) => {
+      const outcome = await channel.dispatch(siteId, task, timeoutMs, check);
+      fn(siteId, outcome);
+      return outcome;
+    },
+  };
 }
 
 /** The sites the study expects that are not connected. */

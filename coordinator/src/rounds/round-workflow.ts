@@ -3,7 +3,7 @@ import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js'
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { Strategy } from '../strategies/index.js';
 import type { PhaseTiming, RoundRecord, RoundStatus, StudyRecord } from '../store/coordinator-store.js';
-import { CohortFloors, cohortReady, DEFAULT_JOIN_MS, missingExpected } from './cohort.js';
+import { CohortFloors, cohortReady, DEFAULT_JOIN_MS, missingExpected, observeOutcomes } from './cohort.js';
 import { committedClip, nextClipFor, planRoundDp } from './dp-plan.js';
 import { evaluateCandidate, weightedMetrics } from './evaluation.js';
 import type { FitContext, FitProtocol } from './fit-protocol.js';
@@ -41,8 +41,16 @@ export class RoundWorkflow {
     /** The sites' cohort floors learned so far in this study run (from their refusals). */
     private readonly floors: CohortFloors = new CohortFloors(),
   ) {
-    this.deps = { ...deps, sites: floors.observe(deps.sites) };
+    this.deps = {
+      ...deps,
+      sites: observeOutcomes(floors.observe(deps.sites), (siteId, outcome) => {
+        if (!outcome.ok && outcome.outcome === 'disconnected') this.gone.add(siteId);
+      }),
+    };
   }
+
+  /** Sites this attempt lost (stream ended, not back within the reconnect grace): sent no further task. */
+  private readonly gone = new Set<string>();
 
   private get spec(): StudySpec {
     return this.study.spec;
@@ -127,7 +135,7 @@ export class RoundWorkflow {
     await this.transition('evaluating');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
     const candidateRef: ModelRef = { version: candidate, digest: await this.deps.models.transferDigest(candidate), bytes: nextBytes.byteLength };
-    const metrics = await evaluateCandidate(this.deps, this.spec, tasks, cohort, candidateRef);
+    const metrics = await evaluateCandidate(this.deps, this.spec, tasks, cohort.filter((s) => !this.gone.has(s)), candidateRef);
     // DP sites send no training metrics (they would be a non-private function of their data).
     const trainMetrics = weightedMetrics(fit.metrics.filter((f) => Number.isFinite(f.loss) && Number.isFinite(f.accuracy)));
 

@@ -15,7 +15,7 @@ export type Reply =
   | { refuse: string; code?: string }
   /** Never answers: a straggler, ended by the task's deadline. */
   | { silent: true }
-  /** The site's stream ends now (the task stays pending, as with SiteSessions). */
+  /** The site's stream ends now (the task waits the reconnect grace, as with SiteSessions). */
   | { disconnect: true };
 
 export type Behaviour = (task: SiteTask, site: { id: string; models: ModelStore }) => Reply | Promise<Reply>;
@@ -27,11 +27,13 @@ interface Pending {
   timer: NodeJS.Timeout;
   check: (r: SiteResult) => string | null;
   resolve: (o: SiteTaskOutcome) => void;
+  grace: NodeJS.Timeout | undefined;
 }
 
 /**
  * In-process {@link SiteChannel} with scripted sites. Mirrors SiteSessions: a task for a site that is not
- * connected waits for it (and is sent when it connects), only the deadline ends a silent site's task.
+ * connected waits `graceMs` for it (and is sent when it connects), else ends `disconnected`; the deadline
+ * ends a connected, silent site's task.
  */
 export class FakeSiteChannel implements SiteChannel {
   private readonly behaviours = new Map<string, Behaviour>();
@@ -44,16 +46,27 @@ export class FakeSiteChannel implements SiteChannel {
   constructor(
     readonly uploads: MemoryUpdateStore,
     readonly models: ModelStore,
+    private readonly graceMs = 100,
   ) {}
 
   connect(siteId: string, behaviour: Behaviour): void {
     this.behaviours.set(siteId, behaviour);
-    for (const p of [...this.pending.values()]) if (p.siteId === siteId) this.deliver(p);
+    for (const p of [...this.pending.values()]) {
+      if (p.siteId !== siteId) continue;
+      clearTimeout(p.grace);
+      p.grace = undefined;
+      this.deliver(p);
+    }
     for (const fn of this.changeListeners) fn();
+  }
+
+  private awaitReturn(p: Pending): void {
+    p.grace ??= setTimeout(() => this.finish(p.task.taskId, { ok: false, outcome: 'disconnected', reason: `the site is not connected and did not come back within ${this.graceMs} ms`, durationMs: Date.now() - p.startedAt }), this.graceMs);
   }
 
   disconnect(siteId: string): void {
     if (!this.behaviours.delete(siteId)) return;
+    for (const p of this.pending.values()) if (p.siteId === siteId) this.awaitReturn(p);
     for (const fn of this.disconnectListeners) fn(siteId);
     for (const fn of this.changeListeners) fn();
   }
@@ -81,9 +94,10 @@ export class FakeSiteChannel implements SiteChannel {
     return new Promise((resolve) => {
       const startedAt = Date.now();
       const timer = setTimeout(() => this.finish(task.taskId, { ok: false, outcome: 'timeout', reason: `no result within ${timeoutMs} ms`, durationMs: Date.now() - startedAt }), timeoutMs);
-      const p: Pending = { siteId, task, startedAt, timer, check, resolve };
+      const p: Pending = { siteId, task, startedAt, timer, check, resolve, grace: undefined };
       this.pending.set(task.taskId, p);
       if (this.behaviours.has(siteId)) this.deliver(p);
+      else this.awaitReturn(p);
     });
   }
 
@@ -132,6 +146,7 @@ export class FakeSiteChannel implements SiteChannel {
     const p = this.pending.get(taskId);
     if (!p) return;
     clearTimeout(p.timer);
+    clearTimeout(p.grace);
     this.pending.delete(taskId);
     p.resolve(outcome);
   }
