@@ -87,8 +87,8 @@ export class RoundWorkflow {
     // Then the rest of the cohort: the expected sites, or enough for every connected site's own floor.
     const joinMs = this.spec.timeouts.joinMs ?? DEFAULT_JOIN_MS;
     const complete = enough && (await this.waitFor(() => cohortReady(this.spec, sites.connectedSites(), this.floors), joinMs));
-    if (this.deps.signal.aborted) {
-      // Shutdown, not a failure: the attempt must not count against maxRoundAttempts.
+    if (this.deps.signal.aborted || this.deps.stop?.aborted) {
+      // Shutdown or an operator's stop while waiting, not a failure: the attempt must not count against maxRoundAttempts.
       await this.transition('interrupted');
       return false;
     }
@@ -217,7 +217,8 @@ export class RoundWorkflow {
 
   /** Resolves true once `ready()` holds (checked on every change of the connected sites), false after `timeoutMs` or an abort. */
   private waitFor(ready: () => boolean, timeoutMs: number): Promise<boolean> {
-    const { sites, signal } = this.deps;
+    const { sites } = this.deps;
+    const signal = this.deps.stop ? AbortSignal.any([this.deps.signal, this.deps.stop]) : this.deps.signal;
     // Aborted before the wait began (an operator's pause/abort right after start): an 'abort' event never comes.
     if (signal.aborted) return Promise.resolve(false);
     if (ready()) return Promise.resolve(true);
