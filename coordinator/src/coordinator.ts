@@ -20,6 +20,7 @@ import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import type { CoordinatorEvent, EventSink } from './rounds/events.js';
 import { runStudy } from './rounds/study-runner.js';
+import { rollBackStudy } from './rounds/model-recovery.js';
 import { SiteSessions } from './sessions/site-sessions.js';
 import { ModelRepository, UploadStore } from './store/blob-store.js';
 import type { CoordinatorStore, StudyRecord } from './store/coordinator-store.js';
@@ -320,6 +321,16 @@ export class Coordinator {
         this.options.logger.error({ studyId: study.id, err: errorMessage(err) }, 'study run failed');
       });
     }
+  }
+
+  /**
+   * Rolls a paused study whose current model version cannot be read back to its newest readable committed
+   * version (coordinator/src/rounds/model-recovery.ts); resume it afterwards with {@link startStudy}.
+   */
+  async rollbackStudy(studyId: string): Promise<StudyRecord> {
+    if (this.runs.has(studyId)) throw new IllegalStateError(`study ${studyId} is running; pause it first`, { studyId });
+    await rollBackStudy(this.store, this.models, studyId, (this.options.now ?? Date.now)(), this.options.logger);
+    return this.requireStudy(studyId);
   }
 
   /** True while the study's runner is active in this process. */

@@ -58,10 +58,19 @@ export async function runStudy(deps: RoundDeps & { logger: Logger }, studyId: st
         emit({ type: 'study-finished', studyId, status: 'failed', reason });
         return (await store.getStudy(studyId)) ?? study;
       }
-      const committed = await new RoundWorkflow(deps, study, strategy, round, floors).run();
+      const workflow = new RoundWorkflow(deps, study, strategy, round, floors);
+      const committed = await workflow.run();
       const reloaded = await store.getStudy(studyId);
       if (!reloaded) throw new Error(`study ${studyId} vanished`);
       study = reloaded;
+      if (workflow.modelProblem) {
+        // Retrying cannot help until the file is back: pause (resumable), do not burn attempts or fail for good.
+        const reason = `${workflow.modelProblem.message}: restore the file and resume the study, or roll it back to its last good model version`;
+        logger.error({ studyId, code: workflow.modelProblem.code, reason }, 'study paused: its current model version cannot be read');
+        await store.setStudyStatus(studyId, 'paused', now(), reason);
+        emit({ type: 'study-paused', studyId, completedRounds: study.completedRounds });
+        return (await store.getStudy(studyId)) ?? study;
+      }
       if (!committed && !halt.aborted) {
         // Back off before the next attempt (not after the last one): a site slow to join gets the time.
         const failed = (await store.listRounds(studyId)).filter((r) => r.round === round && r.status === 'failed').length;
