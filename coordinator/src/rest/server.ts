@@ -15,8 +15,8 @@ import { runAsAuditActor } from '../audit/audit-actor.js';
 import { AuditKind } from '../../../shared/src/audit/index.js';
 import type { ApiPrincipal, TokenAuthenticator } from './auth.js';
 import { registerDashboard } from './dashboard.js';
-import { type App, registerRoutes } from './routes.js';
-import type { PrivacyBudgetSource } from './privacy.js';
+import { storePrivacyBudgets, type PrivacyBudgetSource } from './privacy.js';
+import { type App, registerRoutes } from './routes/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -180,7 +180,15 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
       return reply.type(coordinator.metrics.registry.contentType).send(text);
     },
   );
-  registerRoutes(app, { ...options, guard });
+  const audit = options.audit ?? coordinator.audit;
+  await registerRoutes(app, {
+    coordinator,
+    store: coordinator.store,
+    audit,
+    privacy: options.privacy ?? storePrivacyBudgets(coordinator.store, audit),
+    guard,
+    now: options.now ?? Date.now,
+  });
   registerDashboard(base);
   return app;
 }
