@@ -221,8 +221,9 @@ export class LocalFederation {
         resolve(m);
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-        if (this.coordinatorChild?.stopping) return;
+        if (this.coordinatorChild?.stopping && !this.closed) return;
         done();
+        if (this.closed) return;
         reject(new Error(`coordinator exited (${signal ?? `code ${String(code)}`}) while waiting; see ${this.logFile('coordinator')}`));
       };
       const timer = setTimeout(() => {
