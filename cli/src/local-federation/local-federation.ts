@@ -8,6 +8,40 @@ import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin 
 import { type CoordinatorIpcMessage, isCoordinatorIpcMessage } from './ipc.js';
 import { freePort, TcpProxy } from './tcp-proxy.js';
 
+/** Operators to provision: REST tokens land in `pki/operators/<id>/token`. */
+export type LocalOperator = { id: string; role: 'operator' | 'compliance' | 'site-admin'; site?: string };
+
+/** coordinator.yaml's `tls` section for a consortium provisioned in `pkiDir`. */
+export interface CoordinatorTlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+  revocations: string;
+}
+
+/** The coordinator's TLS files in a provisioned `pkiDir`. */
+export function coordinatorTlsFiles(pkiDir: string): CoordinatorTlsFiles {
+  const c = path.join(pkiDir, 'coordinator');
+  return { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') };
+}
+
+/**
+ * A throwaway consortium for loopback: writes `<dir>/consortium.yaml` and provisions it into `<dir>/pki` (CA,
+ * coordinator certificate, a kit per site, operator tokens). Returns the pki folder.
+ */
+export function provisionLocalConsortium(dir: string, o: { name: string; siteIds: readonly string[]; port?: number; operators?: readonly LocalOperator[] }): string {
+  const consortiumYaml = path.join(dir, 'consortium.yaml');
+  const text = JSON.stringify(
+    { name: o.name, coordinator: { host: '127.0.0.1', port: o.port ?? 0 }, sites: o.siteIds.map((id) => ({ id })), operators: o.operators ?? [] },
+    null,
+    2,
+  );
+  writeFileSync(consortiumYaml, text);
+  const pkiDir = path.join(dir, 'pki');
+  provisionConsortium(parseConsortiumConfig(text, consortiumYaml), pkiDir, new Date());
+  return pkiDir;
+}
+
 /** One site of a {@link LocalFederation}. */
 export interface LocalSiteOptions {
   id: string;
@@ -33,7 +67,7 @@ export interface LocalFederationOptions {
   name?: string;
   sites: readonly LocalSiteOptions[];
   /** REST operators to provision (tokens in `pki/operators/<id>/token`). @default none */
-  operators?: readonly { id: string; role: 'operator' | 'compliance' | 'site-admin'; site?: string }[];
+  operators?: readonly LocalOperator[];
   coordinator?: {
     /** coordinator.yaml keys beyond listen, dataDir and tls (heartbeatIntervalMs, api, …). */
     config?: Record<string, unknown>;
@@ -120,9 +154,8 @@ export class LocalFederation {
   }
 
   /** TLS files of the coordinator, for a coordinator run in the calling process instead of forked. */
-  coordinatorTls(): { ca: string; cert: string; key: string; revocations: string } {
-    const c = path.join(this.pkiDir, 'coordinator');
-    return { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') };
+  coordinatorTls(): CoordinatorTlsFiles {
+    return coordinatorTlsFiles(this.pkiDir);
   }
 
   /** The agent.yaml written for a site. */
@@ -270,14 +303,7 @@ export class LocalFederation {
 
   private provision(): void {
     const o = this.options;
-    const consortiumYaml = path.join(this.dir, 'consortium.yaml');
-    const text = JSON.stringify(
-      { name: o.name ?? 'local', coordinator: { host: '127.0.0.1', port: this.port }, sites: o.sites.map((s) => ({ id: s.id })), operators: o.operators ?? [] },
-      null,
-      2,
-    );
-    writeFileSync(consortiumYaml, text);
-    provisionConsortium(parseConsortiumConfig(text, consortiumYaml), this.pkiDir, new Date());
+    provisionLocalConsortium(this.dir, { name: o.name ?? 'local', siteIds: this.siteIds, port: this.port, ...(o.operators ? { operators: o.operators } : {}) });
     const config = {
       listen: { host: '127.0.0.1', port: this.port },
       dataDir: path.join(this.dir, 'coordinator-data'),
