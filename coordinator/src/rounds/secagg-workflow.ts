@@ -1,24 +1,23 @@
-import { createHash } from 'node:crypto';
 import type { EncryptedShare as EncryptedShareMsg } from '../../../protos/gen/tessera/v1/EncryptedShare.js';
 import type { SecAggTask } from '../../../protos/gen/tessera/v1/SecAggTask.js';
-import type { SignedSiteKeys } from '../../../protos/gen/tessera/v1/SignedSiteKeys.js';
 import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
 import { ConfigError, errorMessage, SecAggError } from '../../../shared/src/errors.js';
 import {
   defaultDegree,
+  graphSeedFor,
   degreeForCollusion,
   dequantizeMean,
   majorityThreshold,
   MaskWorkerPool,
   SecAggAggregator,
-  sessionLabel,
   verifyKeys,
   type Reveal,
   type SecAggConfig,
   type SessionContext,
   type SignedKeys,
 } from '../../../shared/src/secagg/index.js';
+import { signedKeysFromProto, signedKeysToProto } from '../../../shared/src/transport/secagg-wire.js';
 import { decodeSiteLevelSum } from '../../../shared/src/dp/site-level.js';
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { TaskOutcome } from '../sessions/site-sessions.js';
@@ -32,10 +31,8 @@ function maskPool(): MaskWorkerPool {
   return pool;
 }
 
-/** The public per-round seed of the neighbour graph: a hash of the session label, so no party chooses it. */
-export function graphSeedFor(ctx: SessionContext): Buffer {
-  return createHash('sha256').update(`tessera/secagg/v1/graph\0${sessionLabel(ctx)}`).digest();
-}
+/** The public per-round seed of the neighbour graph (one definition, in shared/src/secagg, for both sides). */
+export { graphSeedFor };
 
 /**
  * The neighbour degree of a cohort of `n` under a study's options: the complete graph up to
@@ -321,10 +318,6 @@ export class SecAggWorkflow {
   }
 }
 
-export function toProtoKeys(k: SignedKeys): SignedSiteKeys {
-  return { siteId: k.siteId, cipherPublicKey: k.cipherPublicKey, maskPublicKey: k.maskPublicKey, signature: k.signature, certificatePem: k.certificatePem };
-}
-
-export function fromProtoKeys(k: { siteId: string; cipherPublicKey: Uint8Array; maskPublicKey: Uint8Array; signature: Uint8Array; certificatePem: string }): SignedKeys {
-  return { siteId: k.siteId, cipherPublicKey: Buffer.from(k.cipherPublicKey), maskPublicKey: Buffer.from(k.maskPublicKey), signature: Buffer.from(k.signature), certificatePem: k.certificatePem };
-}
+/** The wire form of signed keys (one definition, in shared/src/transport/secagg-wire.ts, for both sides). */
+export const toProtoKeys = signedKeysToProto;
+export const fromProtoKeys = signedKeysFromProto;
