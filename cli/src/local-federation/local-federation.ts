@@ -63,6 +63,13 @@ export interface LocalFederationOptions {
   workdir?: string;
   /** Keep the workdir on close(). @default true when `workdir` is given, false otherwise */
   keep?: boolean;
+  /** Use this already provisioned consortium (a `pki` folder holding these sites' kits) instead of provisioning one. */
+  pkiDir?: string;
+  /**
+   * The coordinator is not the launcher's (it runs in the calling process, on this port): agents dial it, and
+   * {@link LocalFederation.startCoordinator} is refused. @default the launcher forks its own, on a free port
+   */
+  coordinatorPort?: number;
   /** Consortium name. @default 'local' */
   name?: string;
   sites: readonly LocalSiteOptions[];
@@ -125,7 +132,7 @@ export class LocalFederation {
     private readonly options: LocalFederationOptions,
     private readonly keep: boolean,
   ) {
-    this.pkiDir = path.join(dir, 'pki');
+    this.pkiDir = options.pkiDir ?? path.join(dir, 'pki');
     this.coordinatorConfig = path.join(dir, 'coordinator.yaml');
   }
 
@@ -133,7 +140,7 @@ export class LocalFederation {
   static async create(options: LocalFederationOptions): Promise<LocalFederation> {
     const dir = path.resolve(options.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-fed-')));
     mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
-    const fed = new LocalFederation(dir, await freePort(), options, options.keep ?? options.workdir !== undefined);
+    const fed = new LocalFederation(dir, options.coordinatorPort ?? (await freePort()), options, options.keep ?? options.workdir !== undefined);
     fed.provision();
     for (const s of options.sites) {
       const proxy = s.proxy === undefined || s.proxy === false ? undefined : await TcpProxy.start({ target: fed.port, ...(s.proxy === true ? {} : s.proxy) });
@@ -182,6 +189,7 @@ export class LocalFederation {
 
   /** Forks `tessera coordinator` (again, after a kill) and waits for its `listening` message. */
   async startCoordinator(): Promise<void> {
+    if (this.options.coordinatorPort !== undefined) throw new Error('this federation dials a coordinator it does not run');
     if (this.process('coordinator')) throw new Error('the coordinator is already running');
     const o = this.options.coordinator ?? {};
     const args = ['coordinator', '--config', this.coordinatorConfig, ...(o.studies ?? []).flatMap((f) => ['--study', f])];
@@ -303,7 +311,7 @@ export class LocalFederation {
 
   private provision(): void {
     const o = this.options;
-    provisionLocalConsortium(this.dir, { name: o.name ?? 'local', siteIds: this.siteIds, port: this.port, ...(o.operators ? { operators: o.operators } : {}) });
+    if (o.pkiDir === undefined) provisionLocalConsortium(this.dir, { name: o.name ?? 'local', siteIds: this.siteIds, port: this.port, ...(o.operators ? { operators: o.operators } : {}) });
     const config = {
       listen: { host: '127.0.0.1', port: this.port },
       dataDir: path.join(this.dir, 'coordinator-data'),
