@@ -3,6 +3,7 @@ import { AuditKind } from '../../../../shared/src/audit/index.js';
 import { resolveStudyPrivacyOffThread } from '../../../../shared/src/dp/study-privacy-thread.js';
 import { validateConfig } from '../../../../shared/src/config/validate.js';
 import { ApiError } from '../../../../shared/src/errors.js';
+import { checkStudyCrossFields } from '../../../../shared/src/study/study-checks.js';
 import { StudySpecSchema } from '../../../../shared/src/study/study-spec.js';
 import * as S from '../schemas.js';
 import { ALL, guardErrors, OPERATOR, principalOf, requireStudy, type ResourcePlugin } from './context.js';
@@ -31,7 +32,9 @@ export const studyRoutes: ResourcePlugin = (app, { ctx }, done) => {
     },
     async (req, reply) => {
       // Resolved (DP noise calibrated, on a worker thread) before the idempotency check: the store holds the resolved contract.
-      const spec = await resolveStudyPrivacyOffThread(validateConfig(StudySpecSchema, req.body, 'request body'));
+      const valid = validateConfig(StudySpecSchema, req.body, 'request body');
+      checkStudyCrossFields(valid);
+      const spec = await resolveStudyPrivacyOffThread(valid);
       const existing = await store.getStudy(spec.id);
       if (existing && JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
         throw new ApiError('TESSERA_API_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });
