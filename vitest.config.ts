@@ -26,6 +26,8 @@ export default defineConfig({
           name: 'contract',
           include: ['test/contract/**/*.test.ts'],
           testTimeout: 30_000,
+          // Suites generate RSA CAs in their hooks: seconds on a loaded 2-core machine.
+          hookTimeout: 60_000,
           sequence: { groupOrder: 0 },
         },
       },
