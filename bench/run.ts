@@ -11,9 +11,12 @@
  * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
  * the same run), `secagg-e2e` (whole rounds of a real federation — a coordinator and N agent processes on
  * loopback — with and without secure aggregation; `--sites N --params D --rounds R [--no-secure-agg]`) and
+ * `imaging` (CT slices through the image pipeline against pydicom + numpy, and resnet-small training at
+ * 128×128 on wasm against cpu; see bench/imaging.ts) and
  * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAggregationSuite } from './aggregation.js';
@@ -23,12 +26,13 @@ import { runDpSuite } from './dp.js';
 import { runDeidTextSuite } from './deid-text.js';
 import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
+import { runImagingSuite } from './imaging.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 import { sharedDataDir } from '../cli/src/public-data.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'ingest', 'cnn', 'dp', 'imaging', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -114,6 +118,14 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     const cnn = await runCnnSuite(quick ? { images: { cpu: 32, wasm: 128 }, runs: 1 } : {});
     console.log(`\ncnn training (best of ${quick ? 1 : 2}, one process, synthetic 28×28×1 images, Adam)\n${formatTable(cnn)}`);
     rows.push(...cnn.map((r) => ({ suite: 'cnn' as const, ...r })));
+  }
+  if (suite === 'imaging' || suite === 'all') {
+    const imaging = await runImagingSuite({ quick });
+    const load = loadavg().map((v) => v.toFixed(2)).join(' ');
+    console.log(`\nimaging pipeline (512×512 16-bit CT slices from disk: decode, Modality LUT, header window, area resample; one core; load average ${load})\n${formatTable(imaging.pipeline)}`);
+    console.log(`\nimaging training (resnet-small, synthetic images, Adam, wasm best of ${quick ? 1 : 2}, cpu one pass)\n${formatTable(imaging.training)}`);
+    rows.push(...imaging.pipeline.map((r) => ({ suite: 'imaging' as const, case: 'pipeline', loadAverage: load, ...r })));
+    rows.push(...imaging.training.map((r) => ({ suite: 'imaging' as const, case: 'training', ...r })));
   }
   if (suite === 'dp' || suite === 'all') {
     const dp = await runDpSuite(quick ? { runs: 1 } : {});
