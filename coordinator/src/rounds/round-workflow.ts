@@ -252,6 +252,7 @@ export class RoundWorkflow {
         optimizer: this.spec.training.optimizer,
         proximalMu: overrides.proximalMu,
         seed: (this.spec.seed + this.round * 7919) >>> 0,
+        ...(this.spec.training.fedBn === true ? { fedBn: true } : {}),
         ...(kind === 'TASK_KIND_FIT' && this.spec.privacy ? { dp: this.dpConfig(this.spec.privacy) } : {}),
       },
       deadlineMs: this.deps.now() + timeout,
