@@ -220,6 +220,10 @@ export interface ModelInputOptions {
 }
 
 /**
+ * @deprecated The image pipeline (`site-agent/src/hospital/imaging`, `preprocessInstance`) is the one place
+ * instances become model inputs (VOI LUT functions and sequences, named windows, palettes, frame policy,
+ * letterbox); this older, simpler path is kept for its callers until they move.
+ *
  * Stored values → a grayscale model input in [0, 1], `size[0] × size[1]`, row-major: modality LUT (rescale),
  * VOI window, MONOCHROME1 inverted, colour (RGB, YBR after the codec) reduced to luminance, resampled.
  */
@@ -309,6 +313,8 @@ function resampleAxis(src: Float32Array, rows: number, cols: number, outCols: nu
 }
 
 /**
+ * @deprecated Use `preprocessInstance` (`site-agent/src/hospital/imaging`).
+ *
  * Decodes frame `index` of a parsed image straight to a model input (see {@link toModelInput}).
  * Throws {@link InputError} `TESSERA_INPUT_DICOM_PIXELS` when the frame cannot be decoded.
  */

@@ -3,7 +3,7 @@ export { CODEC_TRANSFER_SYNTAXES, NATIVE_TRANSFER_SYNTAXES, checkPixelData, deco
 export { ImagePipelineError, ImageRejection } from './errors.js';
 export { framesToDecode, maxIntensity } from './frames.js';
 export { applyModalityLut, lookUp, modalityRange, modalityTransformOf, readLutItem, type LutTable, type ModalityTransform } from './modality-lut.js';
-export { compilePreprocessOptions, type CompiledPreprocessOptions, type FramePolicy, type PreprocessOptions, type VoiFallbackPolicy } from './options.js';
+export { compilePreprocessOptions, isCompiledPreprocessOptions, type CompiledPreprocessOptions, type FramePolicy, type PreprocessOptions, type VoiFallbackPolicy } from './options.js';
 export { colourToUnit, greyToRgb, invertMonochrome1, rgbToGrey, toChannels } from './photometric.js';
 export { preprocessInstance, type ImageMetadata, type PipelineReason, type PipelineStep, type PipelineStepName, type PreprocessResult } from './preprocess.js';
 export { axisTaps, fitImage, placement, resampleImage, type FitMode, type Placement } from './resample.js';

@@ -84,8 +84,17 @@ function checkVoi(voi: VoiSource): void {
   }
 }
 
-/** Validates and freezes pipeline options. @throws ConfigError naming the field. */
-export function compilePreprocessOptions(o: PreprocessOptions): CompiledPreprocessOptions {
+/** Options objects this module compiled (so a caller may pass them again without a second validation). */
+const compiled = new WeakSet<object>();
+
+/** Whether `o` came out of {@link compilePreprocessOptions}. */
+export function isCompiledPreprocessOptions(o: object): o is CompiledPreprocessOptions {
+  return compiled.has(o);
+}
+
+/** Validates and freezes pipeline options (compiled options pass through). @throws ConfigError naming the field. */
+export function compilePreprocessOptions(o: PreprocessOptions | CompiledPreprocessOptions): CompiledPreprocessOptions {
+  if (compiled.has(o)) return o as CompiledPreprocessOptions;
   const [h, w] = o.size;
   if (!(Number.isInteger(h) && Number.isInteger(w) && h >= 1 && w >= 1 && h <= MAX_SIDE && w <= MAX_SIDE)) fail('size', `must be [height, width], integers in 1..${MAX_SIDE}`);
   const channels = o.channels ?? 1;
@@ -103,7 +112,7 @@ export function compilePreprocessOptions(o: PreprocessOptions): CompiledPreproce
   if (fit !== 'letterbox' && fit !== 'stretch') fail('fit', "must be 'letterbox' or 'stretch'");
   const pad = o.pad ?? 0;
   if (!(pad >= 0 && pad <= 1)) fail('pad', 'must be in [0, 1]');
-  return Object.freeze({
+  const out: CompiledPreprocessOptions = Object.freeze({
     size: Object.freeze([h, w] as const),
     channels,
     voi: Object.freeze({ ...voi }),
@@ -114,4 +123,6 @@ export function compilePreprocessOptions(o: PreprocessOptions): CompiledPreproce
     invertMonochrome1: o.invertMonochrome1 ?? true,
     source: o.source ?? 'instance',
   });
+  compiled.add(out);
+  return out;
 }

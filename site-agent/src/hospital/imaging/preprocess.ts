@@ -93,7 +93,7 @@ function describeVoi(t: VoiTransform): string {
  * InputError `TESSERA_INPUT_DICOM_INVALID` for bytes that are not DICOM; ConfigError for bad options.
  */
 export async function preprocessInstance(input: Uint8Array | ParsedDicom, options: PreprocessOptions | CompiledPreprocessOptions): Promise<PreprocessResult> {
-  const o = Object.isFrozen(options) ? (options as CompiledPreprocessOptions) : compilePreprocessOptions(options);
+  const o = compilePreprocessOptions(options);
   const parsed = input instanceof Uint8Array ? parseDicom(input, o.source) : input;
   const check = checkPixelData(parsed, o.source);
   const d = check.description;
