@@ -36,6 +36,7 @@ describe('bench imaging: training case', () => {
       expect(r).toMatchObject({ model: 'resnet-small', input: '64×64×1', params: 77_857, images: 2, batchSize: 2 });
       expect(r.imagesPerSecond).toBeGreaterThan(0);
       expect(r.peakRssMiB).toBeGreaterThan(0);
+      expect(r.process).toMatch(r.backend === 'wasm' ? /agent flags/ : /bench process/);
     }
     expect(rows[1]!.ratioVsCpu).toBe(1);
   }, 300_000);
