@@ -106,6 +106,17 @@ const SPECS: readonly ModelSpec[] = [
     loss: 'binary-crossentropy',
   },
   benchmarkMlp('mlp-100k', 'about 100,000 parameters on 10 inputs', 300, 300),
+  {
+    name: 'mlp-bn',
+    description: 'MLP with batch normalisation for tabular features: dense 32 → batch norm → relu → dense 1 sigmoid (with the study option training.fedBn the normalisation stays at each site)',
+    layers: [
+      { type: 'dense', units: 32, activation: 'linear' },
+      { type: 'batchNormalization' },
+      { type: 'activation', activation: 'relu' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
   benchmarkMlp('mlp-1m', '1,002,981 parameters on the 10 synthetic-cohort inputs', 1000, 990),
   {
     name: 'cnn-small',
