@@ -2,7 +2,7 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop), `secagg` (coordinator cost of secure
+ * (FedAvg kernel and strategies against a plain typed-array loop), `imaging` (see bench/imaging.ts for its cases), `secagg` (coordinator cost of secure
  * aggregation against plaintext FedAvg, site masking against raw keystream; `--sites N --params D
  * [--dropout F] [--degree K]`, each a number or a comma-separated list; K is the SecAgg+ neighbour
  * degree above 32 sites, default 3·log2 n), `deid-text` (free-text PHI scrubber
@@ -11,12 +11,9 @@
  * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
  * the same run), `secagg-e2e` (whole rounds of a real federation — a coordinator and N agent processes on
  * loopback — with and without secure aggregation; `--sites N --params D --rounds R [--no-secure-agg]`) and
- * `imaging` (CT slices through the image pipeline against pydicom + numpy, and resnet-small training at
- * 128×128 on wasm against cpu; see bench/imaging.ts) and
  * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAggregationSuite } from './aggregation.js';
@@ -119,18 +116,14 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     console.log(`\ncnn training (best of ${quick ? 1 : 2}, one process, synthetic 28×28×1 images, Adam)\n${formatTable(cnn)}`);
     rows.push(...cnn.map((r) => ({ suite: 'cnn' as const, ...r })));
   }
-  if (suite === 'imaging' || suite === 'all') {
-    const imaging = await runImagingSuite({ quick });
-    const load = loadavg().map((v) => v.toFixed(2)).join(' ');
-    console.log(`\nimaging pipeline (512×512 16-bit CT slices from disk: decode, Modality LUT, header window, area resample; one core; load average ${load})\n${formatTable(imaging.pipeline)}`);
-    console.log(`\nimaging training (resnet-small, synthetic images, Adam, wasm best of ${quick ? 1 : 2}, cpu one pass)\n${formatTable(imaging.training)}`);
-    rows.push(...imaging.pipeline.map((r) => ({ suite: 'imaging' as const, case: 'pipeline', loadAverage: load, ...r })));
-    rows.push(...imaging.training.map((r) => ({ suite: 'imaging' as const, case: 'training', ...r })));
-  }
   if (suite === 'dp' || suite === 'all') {
     const dp = await runDpSuite(quick ? { runs: 1 } : {});
     console.log(`\ndp (best of 3; examples/s of DP-SGD vs plain SGD, same model, backend and run)\n${formatTable(dp)}`);
     rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
+  }
+  if (suite === 'imaging' || suite === 'all') {
+    const imaging = await runImagingSuite(quick, (title, caseRows) => console.log(`\nimaging: ${title}\n${formatTable(caseRows)}`));
+    rows.push(...imaging.map((r) => ({ suite: 'imaging' as const, ...r })));
   }
   return rows;
 }
