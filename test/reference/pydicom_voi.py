@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference for the image pipeline test (test/unit/hospital/imaging/pydicom-reference.test.ts).
+"""Reference for the image pipeline test (test/integration/hospital/imaging/pydicom-reference.test.ts).
 
 Usage: pydicom_voi.py OUT_DIR FILE...
 
