@@ -9,3 +9,4 @@ export { preprocessInstance, type ImageMetadata, type PipelineReason, type Pipel
 export { axisTaps, fitImage, placement, resampleImage, type FitMode, type Placement } from './resample.js';
 export { NAMED_WINDOWS, applyVoi, frameTransform, resolveVoi, type NamedWindow, type VoiFunction, type VoiSource, type VoiTransform } from './voi-lut.js';
 export { expandSegmented, paletteToUnit, readPalette, type Palette } from './palette.js';
+export { modelInputPreprocessor, preprocessToModelInput, type ModelInput, type ModelInputDefaults } from './model-input.js';

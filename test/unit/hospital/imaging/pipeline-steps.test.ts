@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { put, sequenceElement, textElement, uint16Element, type DicomDataset } from '../../../../site-agent/src/hospital/dicom/dataset.js';
 import { Tags, TransferSyntax, tag } from '../../../../site-agent/src/hospital/dicom/dictionary.js';
 import { createImageDataset } from '../../../../site-agent/src/hospital/dicom/image.js';
+import { encodeDicom } from '../../../../site-agent/src/hospital/dicom/writer.js';
 import type { ParsedDicom } from '../../../../site-agent/src/hospital/dicom/parse.js';
 import {
   applyModalityLut,
@@ -22,9 +23,11 @@ import {
   greyToRgb,
   invertMonochrome1,
   maxIntensity,
+  modelInputPreprocessor,
   modalityTransformOf,
   placement,
   preprocessInstance,
+  preprocessToModelInput,
   resampleImage,
   resolveVoi,
   rgbToGrey,
@@ -218,5 +221,19 @@ describe('preprocessInstance', () => {
     expect(r.tensors[0]!.length).toBe(12);
     expect(() => compilePreprocessOptions({ size: [0, 64] })).toThrow("'image.size'");
     expect(() => compilePreprocessOptions({ size: [64, 64], voi: { kind: 'named', name: 'elbow' as never } })).toThrow("'image.voi.name'");
+  });
+});
+
+describe('modelInputPreprocessor (one tensor per instance, for the data check)', () => {
+  it('makes one h × w × c tensor from Part 10 bytes, with the fallbacks as notes', async () => {
+    const ds = grey16(4, 4, Int16Array.from({ length: 16 }, (_, i) => i * 10));
+    const bytes = encodeDicom(ds);
+    const r = await preprocessToModelInput(bytes, 'inst-2', [2, 2, 3]);
+    expect(r.shape).toEqual([2, 2, 3]);
+    expect(r.tensor).toHaveLength(12);
+    expect(r.notes).toEqual(['voi-lut: no Window Center/Width in the header; fell back to percentile normalisation']);
+    const named = modelInputPreprocessor({ voi: { kind: 'named', name: 'brain' } });
+    expect((await named(bytes, 'inst-2', [2, 2, 1])).notes).toEqual([]);
+    await expect(named(bytes, 'inst-2', [2, 2, 2])).rejects.toThrow("'image.channels'");
   });
 });
