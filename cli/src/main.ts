@@ -14,7 +14,7 @@ Commands:
   agent         run a site agent
   audit         export, verify, cross-check the signed audit ledger; build a study's evidence pack
   export-model  write a global model version in the TensorFlow.js format, with its provenance
-  deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
+  deid          de-identify a folder of DICOM files or a DICOMweb PACS (PS3.15 Basic Profile) into a cache folder, with a JSON report
   study         create, start, watch, pause, resume and abort studies over the REST API (operator token)
   sites         list the federation's sites over the REST API
   deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor, with a JSON report

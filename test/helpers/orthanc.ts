@@ -11,13 +11,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const ORTHANC_BIN = process.env['TESSERA_ORTHANC'] ?? '/usr/sbin/Orthanc';
+/** `$TESSERA_ORTHANC`, else `Orthanc` on the PATH, else Debian's /usr/sbin/Orthanc. */
+export const ORTHANC_BIN =
+  process.env['TESSERA_ORTHANC'] ?? (spawnSync('sh', ['-c', 'command -v Orthanc'], { encoding: 'utf8' }).stdout.trim() || '/usr/sbin/Orthanc');
 export const DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
 
 /** Why Orthanc tests cannot run here, or `undefined` when they can. */
 export function orthancSkipReason(): string | undefined {
-  const which = spawnSync('sh', ['-c', `command -v ${ORTHANC_BIN} || command -v Orthanc`], { encoding: 'utf8' });
-  if (which.status !== 0) return 'Orthanc is not installed (Debian: apt-get install orthanc orthanc-dicomweb; .ci/run installs it)';
+  if (!existsSync(ORTHANC_BIN)) return 'Orthanc is not installed (Debian: apt-get install orthanc orthanc-dicomweb; .ci/run installs it)';
   if (!existsSync(DICOMWEB_PLUGIN)) return `the Orthanc DICOMweb plugin is not installed (${DICOMWEB_PLUGIN}; Debian: orthanc-dicomweb)`;
   return undefined;
 }

@@ -57,8 +57,20 @@ export interface PacsSyncOptions {
   readonly onEntry?: (entry: PacsSyncEntry) => void;
 }
 
-/** Gate refusals that a new retrieval of the same instance would not change. */
-const FINAL_GATE_CODES: ReadonlySet<string> = new Set(['dicomdir', 'missing-uid', 'invalid-image', 'burned-in-annotation', 'burned-in-annotation-unknown', 'undecodable-pixels']);
+/**
+ * Gate refusals that a new retrieval of the same instance would not change (the PACS delivered it; the gate said
+ * no). Retrieval failures and a cache write that failed are tried again at the next pull.
+ */
+const FINAL_GATE_CODES: ReadonlySet<string> = new Set([
+  'unreadable',
+  'dicomdir',
+  'missing-uid',
+  'invalid-image',
+  'burned-in-annotation',
+  'burned-in-annotation-unknown',
+  'undecodable-pixels',
+  'duplicate-instance',
+]);
 
 async function readState(file: string): Promise<Map<string, PacsSyncEntry>> {
   const text = await readFile(file, 'utf8').catch(() => '');
