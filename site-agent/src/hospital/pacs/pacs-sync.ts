@@ -19,6 +19,8 @@ export interface PacsSyncEntry {
   /** The pseudonymous SOP Instance UID the cache file is named after. */
   readonly id: string;
   readonly status: 'written' | 'cached' | 'quarantined' | 'failed';
+  /** Refused by the gate in an earlier pull (remembered in the state file): not fetched again. */
+  readonly earlier?: true;
   readonly reasons: readonly { readonly code: PacsFailureCode | DeidReason['code']; readonly message: string }[];
 }
 
@@ -28,13 +30,13 @@ export interface PacsSyncReport {
   readonly finishedAt: string;
   /** Instances the search listed. */
   readonly found: number;
-  /** Already in the cache (or refused for good before): not fetched again. */
+  /** Already in the cache, or refused for good by the gate in an earlier pull: not fetched again. */
   readonly cached: number;
   /** Retrieved from the PACS in this pull. */
   readonly fetched: number;
   readonly written: number;
   readonly quarantined: number;
-  /** Retrieval or gate failures (retried at the next pull when the PACS was at fault). */
+  /** Retrieval or gate failures, this pull's and earlier ones' (retrieval failures are tried again at the next pull). */
   readonly failed: number;
   /** Leftover temporary files removed from the incoming folder at start (a crash or a kill before). */
   readonly swept: number;
@@ -79,7 +81,7 @@ async function readState(file: string): Promise<Map<string, PacsSyncEntry>> {
     if (line.trim() === '') continue;
     try {
       const e = JSON.parse(line) as PacsSyncEntry;
-      if (typeof e.id === 'string' && (e.status === 'quarantined' || e.status === 'failed')) out.set(e.id, e);
+      if (typeof e.id === 'string' && (e.status === 'quarantined' || e.status === 'failed') && Array.isArray(e.reasons)) out.set(e.id, e);
     } catch {
       // A line cut by a kill: that instance is simply fetched again.
     }
@@ -115,7 +117,7 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
     seen.add(id);
     const before = refused.get(id);
     if (await exists(path.join(opts.gate.outDir, output))) entries.push({ id, status: 'cached', reasons: [] });
-    else if (before !== undefined && before.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) entries.push({ ...before, status: 'cached' });
+    else if (before !== undefined && before.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) entries.push({ id, status: before.status, earlier: true, reasons: before.reasons });
     else todo.push({ ref, id });
   }
   const cached = entries.length;
