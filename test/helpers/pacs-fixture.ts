@@ -29,9 +29,14 @@ export interface LoadedFile {
 /** Starts Orthanc and POSTs every corpus file; returns what each upload answered. */
 export async function orthancWithCorpus(root: string): Promise<{ orthanc: Orthanc; loaded: LoadedFile[] }> {
   const orthanc = await startOrthanc();
-  const loaded: LoadedFile[] = [];
-  for (const file of corpusFiles(root)) loaded.push({ file, ...(await orthanc.upload(file)) });
-  return { orthanc, loaded };
+  try {
+    const loaded: LoadedFile[] = [];
+    for (const file of corpusFiles(root)) loaded.push({ file, ...(await orthanc.upload(file)) });
+    return { orthanc, loaded };
+  } catch (err) {
+    await orthanc.close();
+    throw err;
+  }
 }
 
 /**

@@ -2,8 +2,9 @@
  * DICOMweb source: QIDO-RS to list studies, series and instances (PS3.18 §10.6), WADO-RS to retrieve each
  * instance as `multipart/related; type="application/dicom"` in its stored transfer syntax (§10.4). Every
  * request waits for the rate limiter and runs inside the concurrency limit; transient failures (network,
- * timeouts, 408/429/5xx) are retried with backoff; each instance's body streams into a 0600 file of the
- * incoming folder, is split, handed to the gate and removed.
+ * timeouts, 408/429/5xx) are retried with backoff; each instance's body is held in memory (or, above
+ * `spillAboveBytes`, streamed into a 0600 file of the incoming folder), split, handed to the gate, and the file
+ * removed as soon as the gate is done with it.
  */
 import { readFile } from 'node:fs/promises';
 import type { DicomwebSourceConfig, PacsQuery } from '../../../../shared/src/config/agent-config.js';
@@ -23,6 +24,11 @@ export interface DicomwebSourceOptions {
   readonly requestsPerSecond: number;
   readonly timeoutMs: number;
   readonly retries: number;
+  /**
+   * A WADO-RS body larger than this streams into the incoming folder instead of memory (huge multi-frame
+   * instances); smaller ones never touch the disk before the gate. @default 64 MiB
+   */
+  readonly spillAboveBytes?: number;
   /** Results asked per QIDO page. @default 1000 */
   readonly pageSize?: number;
 }
@@ -216,8 +222,8 @@ export class DicomwebSource implements PacsSource {
       await removeIncoming(file);
       let failure: HttpFailure;
       try {
-        const res = await this.#http.download(url, { accept: ACCEPT_DICOM }, file);
-        if (res.status >= 200 && res.status < 300) return await this.#split(file, res.headers['content-type'] ?? '');
+        const res = await this.#http.getOrSpill(url, { accept: ACCEPT_DICOM }, { file, aboveBytes: this.#opts.spillAboveBytes ?? 64 * 1024 * 1024 });
+        if (res.status >= 200 && res.status < 300) return this.#split(res.body ?? (await readFile(file)), res.headers['content-type'] ?? '');
         failure = new HttpFailure('http-status', `WADO-RS answered HTTP ${res.status}`, res.status);
       } catch (err) {
         failure = err instanceof HttpFailure ? err : new HttpFailure('unreachable', String(err));
@@ -230,9 +236,8 @@ export class DicomwebSource implements PacsSource {
     }
   }
 
-  /** Reads the downloaded body back and keeps the one `application/dicom` part. */
-  async #split(file: string, contentType: string): Promise<RetrieveOutcome> {
-    const body = await readFile(file);
+  /** Keeps the one `application/dicom` part of a WADO-RS body. */
+  #split(body: Uint8Array, contentType: string): RetrieveOutcome {
     let parts;
     try {
       parts = parseMultipart(body, contentType, 'WADO-RS response');

@@ -5,7 +5,6 @@
 import { createWriteStream } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { pipeline } from 'node:stream/promises';
 
 /** Why a request produced no usable answer; `transient` ones are retried. */
 export type HttpFailureCode = 'unreachable' | 'timeout' | 'http-status' | 'too-large' | 'connection-reset';
@@ -74,23 +73,48 @@ export class HttpClient {
     });
   }
 
-  /** GETs `url` and streams a 2xx body into `file` (created with `mode`); other statuses come back in memory. */
-  async download(url: URL, headers: Record<string, string>, file: string, mode = 0o600): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number; body?: Buffer }> {
-    let bytes = 0;
-    const res = await this.#request(url, headers, async (r) => {
+  /**
+   * GETs `url`; a 2xx body up to `spill.aboveBytes` stays in memory, a larger one (by Content-Length, or once it
+   * grows past the limit) streams into `spill.file` (created with mode 0600, never overwritten). Other statuses
+   * come back in memory (first 64 chunks).
+   */
+  async getOrSpill(
+    url: URL,
+    headers: Record<string, string>,
+    spill: { readonly file: string; readonly aboveBytes: number },
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body?: Buffer; file?: string }> {
+    const max = this.#opts.maxBytes ?? 2 ** 31;
+    const res = await this.#request(url, headers, async (r): Promise<{ body?: Buffer; file?: string }> => {
+      const chunks: Buffer[] = [];
       if ((r.statusCode ?? 0) < 200 || (r.statusCode ?? 0) >= 300) {
-        const chunks: Buffer[] = [];
         for await (const chunk of r) if (chunks.length < 64) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks);
+        return { body: Buffer.concat(chunks) };
       }
-      r.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > (this.#opts.maxBytes ?? 2 ** 31)) r.destroy(new HttpFailure('too-large', `response from ${url.pathname} is too large`));
-      });
-      await pipeline(r, createWriteStream(file, { mode, flags: 'wx' }));
-      return undefined;
+      const declared = Number(r.headers['content-length'] ?? Number.NaN);
+      if (declared > max) throw new HttpFailure('too-large', `response from ${url.pathname} declares ${declared} bytes, more than ${max}`);
+      let size = 0;
+      let out: ReturnType<typeof createWriteStream> | undefined;
+      const toFile = (): ReturnType<typeof createWriteStream> => {
+        const w = createWriteStream(spill.file, { mode: 0o600, flags: 'wx' });
+        for (const c of chunks) w.write(c);
+        chunks.length = 0;
+        return w;
+      };
+      if (declared > spill.aboveBytes) out = toFile();
+      for await (const chunk of r) {
+        size += (chunk as Buffer).length;
+        if (size > max) throw new HttpFailure('too-large', `response from ${url.pathname} is larger than ${max} bytes`);
+        if (out === undefined) {
+          chunks.push(chunk as Buffer);
+          if (size > spill.aboveBytes) out = toFile();
+        } else if (!out.write(chunk)) await new Promise((resolve) => out?.once('drain', resolve));
+      }
+      if (out === undefined) return { body: Buffer.concat(chunks, size) };
+      const w = out;
+      await new Promise<void>((resolve, reject) => w.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      return { file: spill.file };
     });
-    return { status: res.status, headers: res.headers, bytes, ...(res.body !== undefined ? { body: res.body } : {}) };
+    return { status: res.status, headers: res.headers, ...res.body };
   }
 
   #request<T>(url: URL, headers: Record<string, string>, read: (res: http.IncomingMessage) => Promise<T>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: T }> {
