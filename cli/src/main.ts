@@ -19,6 +19,7 @@ Commands:
   sites         list the federation's sites over the REST API
   data          data check: a site's look at an imaging dataset (pull, de-identify, preprocess) before training
   deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor, with a JSON report
+  report-labels label radiology reports (CSV or FHIR DiagnosticReport NDJSON) with a lexicon: positive, negative, uncertain
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -41,6 +42,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   sites: async (argv) => (await import('./commands/sites.js')).sitesCommand(argv),
   data: async (argv) => (await import('./commands/data.js')).dataCommand(argv),
   'deid-emr': async (argv) => (await import('./commands/deid-emr.js')).deidEmrCommand(argv),
+  'report-labels': async (argv) => (await import('./commands/report-labels.js')).reportLabelsCommand(argv),
 };
 
 /** Exit code for an answer of the REST API (see docs/errors.md, "CLI exit codes"). */
