@@ -154,7 +154,8 @@ function failureOf(err: unknown): { stage: 'decode' | 'preprocess'; code: string
     return { stage: reason === 'missing-window' ? 'preprocess' : 'decode', code: reason, message };
   }
   if (err instanceof TesseraError) {
-    const decode = err.code === 'TESSERA_INPUT_DICOM_PIXELS' || err.code === 'TESSERA_INPUT_DICOM_INVALID' || err.code.startsWith('TESSERA_INPUT_IMAGE');
+    // Input errors are the image's (unreadable, undecodable pixels, the pipeline's image checks); others are the step's.
+    const decode = err.code.startsWith('TESSERA_INPUT_');
     return { stage: decode ? 'decode' : 'preprocess', code: err.code, message };
   }
   return { stage: 'preprocess', code: 'preprocess-failed', message };
