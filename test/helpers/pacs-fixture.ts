@@ -50,22 +50,27 @@ export type Fault = 'http-500' | 'http-404' | 'slow' | 'non-dicom-part' | 'trunc
 export interface FaultProxy {
   readonly url: string;
   readonly faults: Map<string, Fault>;
-  /** Requests seen, by kind. */
-  readonly seen: { qido: number; wado: number };
+  /** Requests seen, by kind, and the most WADO-RS requests in flight at once. */
+  readonly seen: { qido: number; wado: number; maxWadoInFlight: number };
   close(): Promise<void>;
 }
 
 /** Starts a proxy on 127.0.0.1:0 forwarding to `target` (Orthanc's base URL), applying `faults` to WADO-RS instance requests. */
 export async function startFaultProxy(target: string, slowMs = 5_000): Promise<FaultProxy> {
   const faults = new Map<string, Fault>();
-  const seen = { qido: 0, wado: 0 };
+  const seen = { qido: 0, wado: 0, maxWadoInFlight: 0 };
+  let wadoInFlight = 0;
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     void (async () => {
       const url = req.url ?? '/';
       const isWado = /\/instances\/[^/?]+$/.test(url.split('?')[0] ?? '');
-      if (isWado) seen.wado++;
-      else seen.qido++;
+      if (isWado) {
+        seen.wado++;
+        wadoInFlight++;
+        seen.maxWadoInFlight = Math.max(seen.maxWadoInFlight, wadoInFlight);
+        res.once('close', () => wadoInFlight--);
+      } else seen.qido++;
       const fault = isWado ? [...faults].find(([uid]) => url.includes(uid))?.[1] : undefined;
       if (fault === 'http-500' || fault === 'http-404') {
         res.writeHead(fault === 'http-500' ? 500 : 404, { 'content-type': 'text/plain' }).end('fault injected');

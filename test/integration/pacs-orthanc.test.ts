@@ -249,6 +249,9 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       const report = first.pacs;
       if (report === undefined) throw new Error('no pull report');
       expect(report.swept).toBe(1);
+      // The configured concurrency holds at the PACS (4 WADO-RS requests at most, and it was reached).
+      expect(proxy.seen.maxWadoInFlight).toBeLessThanOrEqual(4);
+      expect(proxy.seen.maxWadoInFlight).toBeGreaterThan(1);
       const byId = new Map(report.entries.map((e) => [e.id, e]));
       const codeOf = (v: LoadedFile): string | undefined => byId.get(pseudonymizer.uid(v.sopInstanceUid as string))?.reasons[0]?.code;
       expect(victims.map(codeOf)).toEqual(['http-status', 'not-found', 'timeout', 'connection-reset', 'not-dicom', 'multipart']);
