@@ -23,7 +23,7 @@ import { DicomDeidGate } from '../../site-agent/src/hospital/ingest/dicom-deid-g
 import { loadConfidentialityProfile } from '../../site-agent/src/hospital/deid/dicom-profile.js';
 import { DicomwebSource, syncFromPacs } from '../../site-agent/src/hospital/pacs/index.js';
 import { loadLocalDataset } from '../../site-agent/src/hospital/local-data.js';
-import { orthancSkipReason, startOrthanc, type Orthanc } from '../helpers/orthanc.js';
+import { freePort, orthancSkipReason, startOrthanc, type Orthanc } from '../helpers/orthanc.js';
 import { orthancWithCorpus, startFaultProxy, type FaultProxy, type LoadedFile } from '../helpers/pacs-fixture.js';
 
 const skip = orthancSkipReason();
@@ -220,6 +220,37 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
     const code = await deidCommand(['--in', 'ftp://127.0.0.1/dicom', '--out', path.join(work, 'cli-ftp'), '--secret', secretFile], { ...io, err: (l) => errs.push(l) });
     expect(code).toBe(4);
     expect(errs.join('\n')).toMatch(/ftp: URLs are not supported/);
+  });
+
+  it('a dimse source with retrieve c-move receives the instances on its own storage SCP (loopback, the AE title Orthanc knows)', async () => {
+    const root = path.join(work, 'move');
+    mkdirSync(root, { recursive: true });
+    copyFileSync(secretFile, path.join(root, 'site-secret.hex'));
+    const scpPort = await freePort();
+    const pacs = await startOrthanc({ modalities: { tessera: ['TESSERA-SCP', '127.0.0.1', scpPort] } });
+    try {
+      const expected = new Set(dcmNames(expectedDir));
+      const subset = loaded.filter((l) => l.status === 'Success' && l.sopInstanceUid !== undefined && expected.has(`${pseudonymizer.uid(l.sopInstanceUid)}.dcm`)).slice(0, 12);
+      for (const l of subset) await pacs.upload(l.file);
+      const { cfg, sources } = imagingConfig(
+        agentYaml(
+          `  pacs:\n    kind: dimse\n    host: 127.0.0.1\n    port: ${pacs.dicomPort}\n    calledAeTitle: ${pacs.aeTitle}\n    callingAeTitle: TESSERA-SITE\n    retrieve: c-move\n    storeScp: { aeTitle: TESSERA-SCP, port: ${scpPort} }`,
+          dataset('pacs', root),
+        ),
+      );
+      const filled = await fillImagingCache('chest', cfg, work, sources);
+      expect(filled.pacs?.found).toBe(subset.length);
+      const want = subset.map((l) => `${pseudonymizer.uid(l.sopInstanceUid as string)}.dcm`).sort();
+      expect(dcmNames(path.join(root, 'cache', 'dicom'))).toEqual(want);
+      for (const f of want) {
+        const a = parseDicom(readFileSync(path.join(expectedDir, f)), f).dataset;
+        const b = parseDicom(readFileSync(path.join(root, 'cache', 'dicom', f)), f).dataset;
+        for (const t of [Tags.StudyInstanceUID, Tags.SeriesInstanceUID, Tags.PatientID]) expect(getString(b, t), `${f} ${t}`).toBe(getString(a, t));
+      }
+      expectNothingIdentified(root);
+    } finally {
+      await pacs.close();
+    }
   });
 
   describe('bad input', () => {

@@ -63,7 +63,7 @@ export const DimseSourceSchema = Type.Object(
     calledAeTitle: Type.String({ pattern: '^[ -~]{1,16}$' }),
     /** The agent's AE title (the PACS must know it). */
     callingAeTitle: Type.String({ pattern: '^[ -~]{1,16}$' }),
-    /** `c-get` (default): instances come back on the same association; `c-move`: the PACS sends them to `storeScp`. */
+    /** `c-get` (default): instances come back on the same association; `c-move`: the PACS sends them to the agent's own storage SCP `storeScp` (listening on 127.0.0.1 unless `host` says otherwise). */
     retrieve: Type.Optional(Type.Union([Type.Literal('c-get'), Type.Literal('c-move')])),
     /** The agent's storage SCP for C-MOVE: AE title the PACS moves to (configured in the PACS) and the port it listens on. */
     storeScp: Type.Optional(

@@ -1,12 +1,15 @@
 /**
  * DIMSE source, for PACS that speak only DICOM networking: C-FIND (Study Root, study → series → image level)
- * to list instances, C-GET at image level to retrieve them on the same association. The protocol is
+ * to list instances, C-GET at image level to retrieve them on the same association (or C-MOVE to the agent's own
+ * storage SCP, a loopback listener that takes only the instances a running batch asked for). The protocol is
  * dcmjs-dimse's (a maintained PS3.7/PS3.8 implementation) rather than a hand-written upper layer. Each
  * association carries a batch of requests; the rate limiter is charged per request before the association
  * opens and at most `concurrency` associations run at once. A retrieved data set is written as a Part 10 file
  * (0600) into the incoming folder, read back, handed to the gate and removed.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import type { Writable } from 'node:stream';
 import dimse from 'dcmjs-dimse';
 import type { DimseSourceConfig, PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import { PacsError } from '../../../../shared/src/errors.js';
@@ -17,13 +20,14 @@ import type { InstanceRef, PacsFailureCode, PacsSearchResult, PacsSource, Retrie
 const { Client, Dataset } = dimse;
 // dcmjs-dimse logs every PDU at info level; the agent logs what matters itself.
 dimse.log.setLevel('silent');
-const { CFindRequest, CGetRequest } = dimse.requests;
+const { CFindRequest, CGetRequest, CMoveRequest } = dimse.requests;
 const { CStoreResponse } = dimse.responses;
 type FindResponse = InstanceType<typeof dimse.responses.CFindResponse>;
 type GetResponse = InstanceType<typeof dimse.responses.CGetResponse>;
+type MoveResponse = InstanceType<typeof dimse.responses.CMoveResponse>;
 const { Status } = dimse.constants;
 
-type AnyRequest = InstanceType<typeof CFindRequest> | InstanceType<typeof CGetRequest>;
+type AnyRequest = InstanceType<typeof CFindRequest> | InstanceType<typeof CGetRequest> | InstanceType<typeof CMoveRequest>;
 type StoreRequest = InstanceType<typeof dimse.requests.CStoreRequest>;
 type StoreResponse = InstanceType<typeof CStoreResponse>;
 
@@ -82,16 +86,22 @@ export interface DimseSourceOptions {
   readonly requestsPerSecond: number;
   readonly timeoutMs: number;
   readonly retries: number;
-  /** Image-level C-GET requests per association. @default 16 */
+  /** Image-level C-GET (C-MOVE) requests per association. @default 16 */
   readonly batchSize?: number;
+  /** @default 'c-get' */
+  readonly retrieve?: 'c-get' | 'c-move';
+  /** The agent's storage SCP for C-MOVE: the AE title the PACS moves to, and where it listens. */
+  readonly storeScp?: { readonly aeTitle: string; readonly host: string; readonly port: number };
 }
 
 /** {@link DimseSourceOptions} from the `agent.yaml` entry. */
 export function dimseOptions(cfg: DimseSourceConfig, name: string): DimseSourceOptions {
-  if (cfg.retrieve === 'c-move') {
-    throw new PacsError('TESSERA_PACS_REFUSED', `sources.${name}: retrieve c-move is not supported by this agent yet; use c-get`, { source: name });
+  if (cfg.retrieve === 'c-move' && cfg.storeScp === undefined) {
+    throw new PacsError('TESSERA_PACS_REFUSED', `sources.${name}: retrieve c-move needs storeScp (the AE title and port the PACS moves to)`, { source: name });
   }
   return {
+    ...(cfg.retrieve !== undefined ? { retrieve: cfg.retrieve } : {}),
+    ...(cfg.storeScp !== undefined ? { storeScp: { aeTitle: cfg.storeScp.aeTitle, host: cfg.storeScp.host ?? '127.0.0.1', port: cfg.storeScp.port } } : {}),
     host: cfg.host,
     port: cfg.port,
     calledAeTitle: cfg.calledAeTitle,
@@ -322,13 +332,94 @@ export class DimseSource implements PacsSource {
       classes.add(cls);
     }
     if (current.length > 0) batches.push(current);
-    await runPool(batches, this.#opts.concurrency, async (batch) => {
-      let pending = batch;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        const failed = await this.#getBatch(pending, incoming, deliver, attempt >= this.#opts.retries);
-        pending = failed;
+    const scp = this.#opts.retrieve === 'c-move' ? await this.#startStoreScp() : undefined;
+    try {
+      await runPool(batches, this.#opts.concurrency, async (batch) => {
+        let pending = batch;
+        for (let attempt = 0; pending.length > 0; attempt++) {
+          const failed = await this.#getBatch(pending, incoming, deliver, attempt >= this.#opts.retries);
+          pending = failed;
+        }
+      });
+    } finally {
+      await scp?.close();
+    }
+  }
+
+  /** C-MOVE routes: original SOP Instance UID → the batch waiting for it (set while its association runs). */
+  readonly #moveRoutes = new Map<string, (sopClassUid: string, raw: RawInstance, respond: (status: number) => void) => void>();
+
+  /**
+   * The agent's storage SCP for C-MOVE, on `storeScp.host:port` (loopback by default): accepts every presentation
+   * context in the first transfer syntax proposed, keeps each data set as received, and hands it to the batch
+   * that asked for it; an instance nobody asked for is refused.
+   */
+  async #startStoreScp(): Promise<{ close(): Promise<void> }> {
+    const cfg = this.#opts.storeScp;
+    if (cfg === undefined) throw new PacsError('TESSERA_PACS_REFUSED', 'retrieve c-move needs storeScp');
+    const routes = this.#moveRoutes;
+    const raws = new WeakMap<object, RawInstance>();
+    class StoreScp extends dimse.Scp {
+      override associationRequested(association: InstanceType<typeof dimse.association.Association>): void {
+        for (const { id } of association.getPresentationContexts()) {
+          const context = association.getPresentationContext(id);
+          const ts = context.getTransferSyntaxUids()[0];
+          if (ts !== undefined) context.setResult(dimse.constants.PresentationContextResult.Accept, ts);
+          else context.setResult(dimse.constants.PresentationContextResult.RejectTransferSyntaxesNotSupported);
+        }
+        this.sendAssociationAccept();
       }
+      override associationReleaseRequested(): void {
+        this.sendAssociationReleaseResponse();
+      }
+      override cEchoRequest(request: InstanceType<typeof dimse.requests.CEchoRequest>, callback: (response: InstanceType<typeof dimse.responses.CEchoResponse>) => void): void {
+        const response = dimse.responses.CEchoResponse.fromRequest(request);
+        response.setStatus(Status.Success);
+        callback(response);
+      }
+      override createDatasetFromStoreWritableStream(
+        writable: Writable,
+        context: InstanceType<typeof dimse.association.PresentationContext>,
+        callback: (ds: InstanceType<typeof Dataset>) => void,
+      ): void {
+        const transferSyntaxUid = context.getAcceptedTransferSyntaxUid() ?? '1.2.840.10008.1.2';
+        const placeholder = new Dataset({}, transferSyntaxUid);
+        // dcmjs-dimse's default store stream is a memory stream with toBuffer().
+        raws.set(placeholder, { bytes: (writable as Writable & { toBuffer(): Buffer }).toBuffer(), transferSyntaxUid });
+        callback(placeholder);
+      }
+      override cStoreRequest(request: StoreRequest, callback: (response: StoreResponse) => void): void {
+        const respond = (status: number): void => {
+          const response = CStoreResponse.fromRequest(request);
+          response.setStatus(status);
+          callback(response);
+        };
+        const ds = request.getDataset();
+        const raw = ds === undefined ? undefined : raws.get(ds);
+        const sop = request.getAffectedSopInstanceUid()?.replace(/\0+$/, '').trim() ?? '';
+        const route = routes.get(sop);
+        if (raw === undefined || route === undefined) respond(Status.ProcessingFailure);
+        else route(request.getAffectedSopClassUid()?.replace(/\0+$/, '').trim() ?? '', raw, respond);
+      }
+    }
+    const scps = new Set<InstanceType<typeof dimse.Scp>>();
+    const server = net.createServer((socket) => {
+      const scp = new StoreScp(socket, { connectTimeout: this.#opts.timeoutMs, associationTimeout: this.#opts.timeoutMs, pduTimeout: this.#opts.timeoutMs });
+      scps.add(scp);
+      socket.once('close', () => scps.delete(scp));
+      scp.on('networkError', () => socket.destroy());
     });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new PacsError('TESSERA_PACS_REFUSED', `the storage SCP cannot listen on ${cfg.host}:${cfg.port} (${(err as NodeJS.ErrnoException).code ?? err.message})`, { port: cfg.port })));
+      server.listen(cfg.port, cfg.host, resolve);
+    });
+    return {
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const scp of scps) (scp as unknown as { socket?: net.Socket }).socket?.destroy();
+        }),
+    };
   }
 
   /**
@@ -343,7 +434,16 @@ export class DimseSource implements PacsSource {
     const delivered = new Set<string>();
     const work: Promise<void>[] = [];
     const statuses = new Map<string, number>();
+    const move = this.#opts.retrieve === 'c-move' ? this.#opts.storeScp : undefined;
     const requests = batch.map((ref) => {
+      if (move !== undefined) {
+        const request = CMoveRequest.createImageMoveRequest(move.aeTitle, ref.studyUid, ref.seriesUid, ref.sopUid);
+        request.on('response', (response: MoveResponse) => {
+          const status = response.getStatus();
+          if (status !== Status.Pending) statuses.set(ref.sopUid, status);
+        });
+        return request;
+      }
       const request = CGetRequest.createImageGetRequest(ref.studyUid, ref.seriesUid, ref.sopUid);
       // With every class known, only their contexts are proposed (all transfer syntaxes); else dcmjs-dimse's list.
       request.setAddStorageSopClassesToAssociation(!knownClasses);
@@ -353,8 +453,13 @@ export class DimseSource implements PacsSource {
       });
       return request;
     });
-    const onStore = (request: StoreRequest, raw: RawInstance | undefined, respond: (status: number) => void): void => {
-      const sop = request.getAffectedSopInstanceUid()?.replace(/\0+$/, '').trim();
+    const onStore = (
+      moved: { sop: string; sopClassUid: string } | undefined,
+      raw: RawInstance | undefined,
+      respond: (status: number) => void,
+      request?: StoreRequest,
+    ): void => {
+      const sop = moved?.sop ?? request?.getAffectedSopInstanceUid()?.replace(/\0+$/, '').trim();
       const ref = sop === undefined ? undefined : bySop.get(sop);
       if (raw === undefined || ref === undefined || delivered.has(ref.sopUid)) {
         respond(Status.ProcessingFailure);
@@ -362,7 +467,7 @@ export class DimseSource implements PacsSource {
       }
       delivered.add(ref.sopUid);
       const file = incomingFile(incoming);
-      const part10 = part10Instance(raw, request.getAffectedSopClassUid()?.replace(/\0+$/, '').trim() ?? '', ref.sopUid);
+      const part10 = part10Instance(raw, moved?.sopClassUid ?? request?.getAffectedSopClassUid()?.replace(/\0+$/, '').trim() ?? '', ref.sopUid);
       const job = writeFile(file, part10, { mode: 0o600, flag: 'wx' })
         .then(
           () => true,
@@ -383,10 +488,18 @@ export class DimseSource implements PacsSource {
       work.push(job);
     };
     let associationError: PacsError | undefined;
+    if (move !== undefined) {
+      for (const ref of batch) {
+        this.#moveRoutes.set(ref.sopUid, (sopClassUid, raw, respond) => onStore({ sop: ref.sopUid, sopClassUid }, raw, respond));
+      }
+    }
     try {
-      await this.#associate(requests, onStore, storageClasses);
+      if (move !== undefined) await this.#associate(requests);
+      else await this.#associate(requests, (request, raw, respond) => onStore(undefined, raw, respond, request), storageClasses);
     } catch (err) {
       associationError = err instanceof PacsError ? err : new PacsError('TESSERA_PACS_UNREACHABLE', String(err));
+    } finally {
+      for (const ref of batch) this.#moveRoutes.delete(ref.sopUid);
     }
     await Promise.all(work);
     const retry: InstanceRef[] = [];
