@@ -245,6 +245,7 @@ export class RoundWorkflow {
       modelBytes,
       modelSpec: this.spec.model,
       dataset: this.spec.dataset,
+      studyData: this.spec.data !== undefined ? JSON.stringify(this.spec.data) : '',
       training: {
         localEpochs: this.spec.training.localEpochs,
         batchSize: this.spec.training.batchSize,

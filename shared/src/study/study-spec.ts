@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { StudyDataSchema } from './study-data-spec.js';
 
 /** The five aggregation strategies of the foundation. */
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum'] as const;
@@ -160,6 +161,11 @@ export const StudySpecSchema = Type.Object(
      * whole study. Every site re-checks it against its own policy and budget.
      */
     privacy: Type.Optional(StudyPrivacySchema),
+    /**
+     * The study's data contract (docs/reference/study-data.md): cohort, index date, windows, features,
+     * label and split, evaluated by every site on its own records. Absent: the site's dataset is used as it is.
+     */
+    data: Type.Optional(StudyDataSchema),
   },
   strict,
 );
