@@ -36,12 +36,13 @@ export function studySystemOf(uri: string): StudyCodeSystem | undefined {
 /** A coded concept in a standard system. */
 export const StudyCodeSchema = Type.Object(
   {
-    system: Type.Union(STUDY_CODE_SYSTEM_NAMES.map((s) => Type.Literal(s))),
+    /** One of {@link STUDY_CODE_SYSTEM_NAMES} ({@link checkStudyData} names the field of any other). */
+    system: Type.String({ minLength: 1, maxLength: 64 }),
     code: Type.String({ minLength: 1, maxLength: 64 }),
   },
   strict,
 );
-export type StudyCode = Static<typeof StudyCodeSchema>;
+export type StudyCode = Omit<Static<typeof StudyCodeSchema>, 'system'> & { system: StudyCodeSystem };
 
 /** The FHIR resource types a criterion or feature can read. `Medication` reads MedicationRequest. */
 export const CRITERION_RESOURCES = ['Condition', 'Observation', 'Procedure', 'Medication'] as const;
@@ -292,6 +293,17 @@ export function studyLabelClasses(label: StudyLabel): string[] {
   return label.type === 'multiclass' && label.otherwise !== undefined ? [...names, label.otherwise] : names;
 }
 
+/** Every code in the contract, with its field path. */
+function codeFields(data: StudyData): { field: string; system: string }[] {
+  const out: { field: string; system: string }[] = [];
+  const add = (field: string, codes: readonly { system: string }[] | undefined): void => codes?.forEach((c, i) => out.push({ field: `${field}.codes[${i}].system`, system: c.system }));
+  for (const { field, c } of criteria(data)) if (!('report' in c)) add(field, c.codes);
+  add('data.index', data.index.codes);
+  data.features.codes.forEach((c, i) => add(`data.features.codes[${i}]`, c.codes));
+  data.cohort.imaging?.procedure?.forEach((c, i) => out.push({ field: `data.cohort.imaging.procedure[${i}].system`, system: c.system }));
+  return out;
+}
+
 function criteria(data: StudyData): { field: string; c: Criterion }[] {
   const out: { field: string; c: Criterion }[] = [];
   data.cohort.include.forEach((c, i) => out.push({ field: `data.cohort.include[${i}]`, c }));
@@ -340,7 +352,9 @@ export function checkStudyData(data: StudyData, source = 'study'): void {
     seen.add(c);
   }
   if (data.index.event.startsWith('first-') && data.index.event !== 'first-encounter' && data.index.codes === undefined) fail(source, 'data.index.codes', `is required for '${data.index.event}'`);
-  if (data.index.event === 'imaging-study' && data.kind !== 'imaging' && data.cohort.imaging === undefined) fail(source, 'data.cohort.imaging', "is required when the index event is 'imaging-study'");
+  for (const { field, system } of codeFields(data)) {
+    if (!(STUDY_CODE_SYSTEM_NAMES as string[]).includes(system)) fail(source, field, `is '${system.slice(0, 64)}', not a code system a study can name (known: ${STUDY_CODE_SYSTEM_NAMES.join(', ')})`);
+  }
   if (data.kind === 'imaging' && data.cohort.imaging === undefined) fail(source, 'data.cohort.imaging', 'is required for an imaging study (which studies and series count)');
   const age = data.cohort.age;
   if (age?.min !== undefined && age.max !== undefined && age.min > age.max) fail(source, 'data.cohort.age', 'has min > max');

@@ -12,6 +12,10 @@ import { ingestImageStudy, loadImageCache } from './ingest/image-study.js';
  * cache is read.
  */
 export async function loadLocalDataset(name: string, cfg: AgentDatasetConfig, baseDir: string, logger?: Logger): Promise<SiteDataset> {
+  if ('kind' in cfg && cfg.kind === 'emr') {
+    // EMR records become training data only through a study's `data:` (study-data/study-source.ts).
+    throw new ConfigError(`'datasets.${name}' holds EMR records: it trains only studies that declare 'data:'`, { field: `datasets.${name}` });
+  }
   if ('kind' in cfg) {
     const options = (cfg.deidOptions ?? []).map((o) => {
       if (!(DEID_OPTIONS as readonly string[]).includes(o)) {

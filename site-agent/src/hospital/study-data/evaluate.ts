@@ -18,7 +18,6 @@ import {
   studyWindows,
   type CodeCriterion,
   type Criterion,
-  type StudyCode,
   type StudyData,
 } from '../../../../shared/src/study/study-data-spec.js';
 import { ConfigError, errorMessage } from '../../../../shared/src/errors.js';
@@ -103,7 +102,7 @@ export interface EvaluateOptions {
 
 const RESOURCE_TYPE: Record<CodeCriterion['resource'], string> = { Condition: 'Condition', Observation: 'Observation', Procedure: 'Procedure', Medication: 'MedicationRequest' };
 
-function hasCode(e: TimelineEvent, codes: readonly StudyCode[]): boolean {
+function hasCode(e: TimelineEvent, codes: readonly { readonly system: string; readonly code: string }[]): boolean {
   return e.codes.some((c) => codes.some((k) => k.system === c.system && k.code === c.code));
 }
 
@@ -153,7 +152,7 @@ class Evaluator {
     this.fhirpaths = data.features.fhirpath.map((f, i) => {
       try {
         const fn = fhirpath.compile(f.expression, r4 as Parameters<typeof fhirpath.compile>[1]);
-        return (r: FhirResource) => fn(r as unknown as Record<string, unknown>) as unknown[];
+        return (r: FhirResource) => fn(r) as unknown[];
       } catch (err) {
         throw new StudyDataError('TESSERA_STUDYDATA_INVALID', `${source}: 'data.features.fhirpath[${i}].expression' is not valid FHIRPath (${errorMessage(err).split('\n')[0] ?? ''})`, { field: `data.features.fhirpath[${i}].expression` });
       }
@@ -186,7 +185,7 @@ class Evaluator {
   indexOf(t: PatientTimeline): number | undefined {
     const ix = this.data.index;
     const dated = t.events.filter((e) => Number.isFinite(e.time));
-    const first = (type: string, codes?: readonly StudyCode[]): number | undefined =>
+    const first = (type: string, codes?: readonly { system: string; code: string }[]): number | undefined =>
       dated.find((e) => e.type === type && (codes === undefined || hasCode(e, codes)))?.time;
     switch (ix.event) {
       case 'imaging-study':

@@ -130,7 +130,7 @@ export function parseSiteMapping(text: string, file: string): SiteMapping {
   if (isMap(root)) {
     for (const pair of root.items) {
       const k = String((pair.key as Node | null)?.toJSON());
-      if (!['codes', 'units', 'descriptions'].includes(k)) fail(lineOf(pair.key as Node), `unknown key '${k}' (known: codes, units, descriptions)`);
+      if (!['codes', 'units', 'descriptions'].includes(k)) fail(lineOf(pair.key), `unknown key '${k}' (known: codes, units, descriptions)`);
     }
   }
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

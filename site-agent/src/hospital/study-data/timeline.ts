@@ -138,7 +138,7 @@ export function buildTimelines(resources: readonly FhirResource[], mapping: Site
     const timeline = get(p);
     if (r.resourceType === 'Observation') {
       // The observation itself and each component are values of their own codes.
-      const parts: Json[] = [r as Json, ...(Array.isArray(r['component']) ? (r['component'] as unknown[]).filter(isObject) : [])];
+      const parts: Json[] = [r, ...(Array.isArray(r['component']) ? (r['component'] as unknown[]).filter(isObject) : [])];
       parts.forEach((part, i) => {
         const partCodings = i === 0 ? cs : codings(part['code']);
         const partCodes: StudyCode[] = i === 0 ? codes : partCodings.flatMap((c) => mapping.standardCodes(c));
