@@ -453,8 +453,9 @@ export function evaluateStudyData(data: StudyData, resources: readonly FhirResou
 export function requireTrainable(result: StudyDataResult, studyId: string): void {
   const c = result.counts;
   if (result.rows.length === 0) {
-    const reasons = Object.entries(c.excluded).map(([k, n]) => `${k}: ${n}`).join('; ');
-    throw new StudyDataError('TESSERA_STUDYDATA_EMPTY_COHORT', `study ${studyId}: no patient of this site is in the cohort with a label (${c.patients} patients; ${reasons || 'no patient records'})`, { studyId, patients: c.patients });
+    // The reason leaves the site: it names why patients were left out, never how many.
+    const reasons = Object.keys(c.excluded).join('; ');
+    throw new StudyDataError('TESSERA_STUDYDATA_EMPTY_COHORT', `study ${studyId}: no patient of this site is in the cohort with a label (${c.patients === 0 ? 'no patient records' : `left out for: ${reasons}`})`, { studyId });
   }
   const present = Object.entries(c.labelsPerClass).filter(([, n]) => n > 0);
   const classesNeeded = result.labelType === 'multilabel' ? 1 : 2;

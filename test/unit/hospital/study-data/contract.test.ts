@@ -222,6 +222,29 @@ describe('study data contract: windows, labels and split', () => {
 
   it('declines an empty cohort with the reasons counted', () => {
     const r = evaluateStudyData(contract({ cohort: { age: { min: 89 } } }), siteRecords({ lab: 'loinc-mmol', dx: 'snomed', description: 'x' }, 6), { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING });
-    expect(() => requireTrainable(r, 's')).toThrow(/TESSERA_STUDYDATA_EMPTY_COHORT|no patient of this site is in the cohort.*age outside the cohort: 6/);
+    expect(() => requireTrainable(r, 's')).toThrow(/no patient of this site is in the cohort with a label \(left out for: age outside the cohort\)$/);
+  });
+});
+
+describe('study data contract: feasibility counts', () => {
+  it('reports counts only, each below the site minimum shown as suppressed and never as 0', async () => {
+    const { studyFeasibility, suppress } = await import('../../../../site-agent/src/hospital/study-data/feasibility.js');
+    expect([suppress(0, 10), suppress(9, 10), suppress(10, 10), suppress(3, 2)]).toEqual(['<10', '<10', 10, 3]);
+    const source = { name: 'emr', kind: 'emr' as const, mapping: EMPTY_MAPPING, secret: SECRET, resources: siteRecords({ lab: 'local-mgdl', dx: 'snomed', description: 'x' }, 24) };
+    const f = await studyFeasibility(source, contract(), 'feasible', { minCellCount: 10 });
+    expect(f.trainable).toBe(true);
+    expect(f.patients).toEqual({ total: 24, withIndexEvent: 24, inCohort: 24, labelled: 24 });
+    expect(f.labelsPerClass).toEqual({ negative: 12, positive: 12 });
+    // The local lab code is unmapped at this site: every row misses cholesterol, and the concept says why.
+    expect(f.featuresMissing).toEqual({ cholesterol: 24 });
+    expect(f.unmapped.perConcept['data.features.observations.cholesterol']).toBe(24);
+    expect(f.unmapped.distinctCodes).toEqual({ Observation: '<10' });
+    const strict = await studyFeasibility(source, contract(), 'feasible', { minCellCount: 13 });
+    expect(strict.labelsPerClass).toEqual({ negative: '<13', positive: '<13' });
+    expect(JSON.stringify(strict)).not.toMatch(/":0[,}]/);
+    const none = await studyFeasibility(source, contract({ cohort: { age: { min: 89 } } }), 'feasible', { minCellCount: 10 });
+    expect(none.trainable).toBe(false);
+    expect(none.declined?.code).toBe('TESSERA_STUDYDATA_EMPTY_COHORT');
+    expect(none.patients.inCohort).toBe('<10');
   });
 });
