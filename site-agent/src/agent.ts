@@ -16,6 +16,7 @@ import { SiteLedger } from './audit/site-ledger.js';
 import { createFederationClient } from './coordinator-client.js';
 import { loadLocalDataset } from './hospital/local-data.js';
 import { openEmrSource, openImagingSource, type StudyDataSource } from './hospital/study-data/study-source.js';
+import { NamedLexiconLabeler } from './hospital/reports/index.js';
 import { PrivacyPolicySchema } from '../../shared/src/config/privacy-policy.js';
 import { PrivacyGuard } from './privacy/privacy-guard.js';
 import { PrivacyLedger } from './privacy/privacy-ledger.js';
@@ -148,6 +149,8 @@ export class SiteAgent {
       siteId: this.siteId,
       datasets: this.datasets,
       studySources: this.studySources,
+      // Study contracts whose label or cohort reads report text label it here, with the shipped lexicons.
+      reportLabeler: await NamedLexiconLabeler.create(),
       policy: config.policy,
       backend: this.backend,
       logger,

@@ -248,3 +248,35 @@ describe('study data contract: feasibility counts', () => {
     expect(none.patients.inCohort).toBe('<10');
   });
 });
+
+describe('study data contract: labels from report text', () => {
+  it('labels each patient from the radiology report in the label window, through the site report labeler and a lexicon', async () => {
+    const { NamedLexiconLabeler } = await import('../../../../site-agent/src/hospital/reports/index.js');
+    const labeler = await NamedLexiconLabeler.create();
+    const recs: FhirResource[] = [];
+    const texts = ['FINDINGS: The heart is enlarged. IMPRESSION: Cardiomegaly.', 'FINDINGS: Heart size is normal. No cardiomegaly. IMPRESSION: No acute disease.', 'FINDINGS: Possible mild cardiomegaly. IMPRESSION: Borderline heart size.'];
+    for (let i = 0; i < 12; i++) {
+      const p = `r${i}`;
+      recs.push({ resourceType: 'Patient', id: p, gender: 'female', birthDate: '1960-01-01' });
+      recs.push({ resourceType: 'ImagingStudy', id: `i${i}`, status: 'available', subject: { reference: `Patient/${p}` }, started: '2021-01-01T09:00:00Z', series: [{ uid: '1.2', modality: { code: 'CR' } }] });
+      const text = texts[i % 3] ?? '';
+      recs.push({ resourceType: 'DiagnosticReport', id: `d${i}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '36643-5' }] }, subject: { reference: `Patient/${p}` }, effectiveDateTime: '2021-01-01T10:00:00Z', presentedForm: [{ contentType: 'text/plain', data: Buffer.from(text).toString('base64') }] });
+    }
+    const spec = validateConfig(
+      StudyDataSchema,
+      {
+        kind: 'imaging',
+        cohort: { imaging: { modality: ['CR'] } },
+        index: { event: 'imaging-study' },
+        windows: { label: { lookbackDays: 1, lookaheadDays: 7 } },
+        label: { type: 'binary', positive: { report: { lexicon: 'chest-xray', finding: 'cardiomegaly' } } },
+      },
+      'study.yaml',
+    );
+    const r = evaluateStudyData(spec, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING, reportLabeler: labeler });
+    expect(r.rows.map((row) => row.y[0])).toEqual(r.rows.map((row) => (Number(row.patient.slice(1)) % 3 === 0 ? 1 : 0)));
+    const hedged = evaluateStudyData({ ...spec, label: { type: 'binary', positive: { report: { lexicon: 'chest-xray', finding: 'cardiomegaly', status: ['positive', 'uncertain'] } } } }, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING, reportLabeler: labeler });
+    expect(hedged.counts.labelsPerClass).toEqual({ negative: 4, positive: 8 });
+    expect(() => evaluateStudyData(spec, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING })).toThrow(/'?data.label.positive'? reads report text, but this site has no report labeler/);
+  });
+});
