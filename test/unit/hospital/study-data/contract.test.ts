@@ -280,3 +280,27 @@ describe('study data contract: labels from report text', () => {
     expect(() => evaluateStudyData(spec, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING })).toThrow(/'?data.label.positive'? reads report text, but this site has no report labeler/);
   });
 });
+
+describe('study data contract: the PACS query an imaging cohort makes', () => {
+  it('turns the cohort back into the site\'s own patient IDs by its keyed pseudonyms, with the selected modality and body part', async () => {
+    const { PatientPseudonymizer } = await import('../../../../site-agent/src/hospital/deid/pseudonym.js');
+    const { cohortImagingQuery } = await import('../../../../site-agent/src/hospital/study-data/imaging-query.js');
+    const p = new PatientPseudonymizer({ secret: SECRET });
+    const mrns = ['MRN1', 'MRN2', 'MRN3', 'MRN4'];
+    const recs: FhirResource[] = [];
+    mrns.forEach((mrn, i) => {
+      const id = p.pseudonym(mrn);
+      recs.push({ resourceType: 'Patient', id, identifier: [{ system: 'urn:tessera:pseudonym', value: id }], gender: 'female', birthDate: '1960-01-01' });
+      recs.push({ resourceType: 'ImagingStudy', id: `i${i}`, status: 'available', subject: { reference: `Patient/${id}` }, started: '2021-01-01T09:00:00Z', series: [{ uid: '1.2', modality: { code: i === 3 ? 'CT' : 'CR' }, bodySite: { code: 'CHEST' } }] });
+      recs.push({ resourceType: 'Condition', id: `c${i}`, code: { coding: [{ system: 'http://snomed.info/sct', code: '233604007' }] }, subject: { reference: `Patient/${id}` }, onsetDateTime: i % 2 === 0 ? '2021-01-02' : '2019-01-01' });
+    });
+    const spec = validateConfig(
+      StudyDataSchema,
+      { kind: 'imaging', cohort: { imaging: { modality: ['CR'], bodyPart: ['chest'] } }, index: { event: 'imaging-study' }, label: { type: 'binary', positive: { resource: 'Condition', codes: [{ system: 'snomed', code: '233604007' }] } } },
+      'study.yaml',
+    );
+    const result = evaluateStudyData(spec, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING });
+    const q = cohortImagingQuery(spec, result, [...mrns, 'MRN-ELSEWHERE'], (id) => p.pseudonym(id));
+    expect(q).toEqual({ modalities: ['CR'], bodyPart: 'CHEST', patientIds: ['MRN1', 'MRN2', 'MRN3'] });
+  });
+});
