@@ -10,7 +10,7 @@ import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-
 import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
-import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
+import { checkStudySpecData, StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 
 export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml ...] [--exit-when-done] [--summary FILE] [--api-port N]
@@ -90,7 +90,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const specs = values.study.map((file) => {
     const studyPath = path.resolve(file);
     // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
-    return resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath));
+    return resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath, checkStudySpecData));
   });
   const summaries: StudySummary[] = [];
   let allCompleted = true;

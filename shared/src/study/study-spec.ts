@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { StudyDataSchema } from './study-data-spec.js';
+import { checkStudyData, StudyDataSchema } from './study-data-spec.js';
 
 /** The five aggregation strategies of the foundation. */
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum'] as const;
@@ -171,6 +171,11 @@ export const StudySpecSchema = Type.Object(
 );
 
 export type StudySpec = Static<typeof StudySpecSchema>;
+
+/** `crossCheck` for a study file: the `data:` contract's rules, naming the file and field (the coordinator checks again). */
+export function checkStudySpecData(spec: StudySpec, source: string): void {
+  if (spec.data !== undefined) checkStudyData(spec.data, source);
+}
 
 /** The client learning rate of `round` (1-based): `learningRate · learningRateDecay^(round − 1)`. */
 export function roundLearningRate(training: { learningRate: number; learningRateDecay?: number | undefined }, round: number): number {

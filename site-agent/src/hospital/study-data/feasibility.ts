@@ -5,11 +5,15 @@
  * suppressed (`"<10"`), never as the number and never as 0. A suppressed class next to a shown total is
  * known only to a range of `minCellCount` values (docs/reference/study-data.md, "Limits").
  */
+import type { AgentConfig } from '../../../../shared/src/config/agent-config.js';
+import type { Logger } from '../../../../shared/src/logging.js';
 import type { StudyData } from '../../../../shared/src/study/study-data-spec.js';
+import type { StudySpec } from '../../../../shared/src/study/study-spec.js';
+import { StudyDataError } from './errors.js';
 import { errorMessage, TesseraError } from '../../../../shared/src/errors.js';
 import { loadImageCache } from '../ingest/image-study.js';
 import { evaluateStudyData, requireTrainable, type ReportLabeler, type StudyDataCounts } from './evaluate.js';
-import type { StudyDataSource } from './study-source.js';
+import { openEmrSource, openImagingSource, type StudyDataSource } from './study-source.js';
 
 /** A count, or the suppressed form `<k`. */
 export type ReportedCount = number | `<${number}`;
@@ -117,4 +121,29 @@ export async function studyFeasibility(
     },
     ...(images !== undefined ? { images } : {}),
   };
+}
+
+/**
+ * The feasibility of a study file on one configured dataset, for `tessera data check --study FILE`: the
+ * dataset's records (an `emr` dataset is ingested through the gate into its cache first; an imaging study's
+ * cache must already be written), the study's `data:` and the site's `policy.minCellCount`. Returns
+ * `undefined` when the study declares no `data:`.
+ */
+export async function studyFeasibilityForDataset(
+  spec: StudySpec,
+  datasetName: string,
+  config: AgentConfig,
+  baseDir: string,
+  options: { logger?: Logger; reportLabeler?: ReportLabeler } = {},
+): Promise<StudyFeasibility | undefined> {
+  if (spec.data === undefined) return undefined;
+  const cfg = config.datasets[datasetName];
+  if (cfg === undefined || !('kind' in cfg)) {
+    throw new StudyDataError('TESSERA_STUDYDATA_NO_SOURCE', `study ${spec.id} declares data:, but dataset '${datasetName}' is not an emr or imaging-study dataset in agent.yaml`, { studyId: spec.id, field: `datasets.${datasetName}` });
+  }
+  const source = cfg.kind === 'emr' ? await openEmrSource(datasetName, cfg, baseDir, options.logger) : await openImagingSource(datasetName, cfg, baseDir);
+  return studyFeasibility(source, spec.data, spec.id, {
+    minCellCount: config.policy.minCellCount,
+    ...(options.reportLabeler !== undefined ? { reportLabeler: options.reportLabeler } : {}),
+  });
 }
