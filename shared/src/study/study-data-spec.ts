@@ -94,7 +94,15 @@ export const ReportCriterionSchema = Type.Object(
 );
 export type ReportCriterion = Static<typeof ReportCriterionSchema>;
 
-export const CriterionSchema = Type.Union([CodeCriterionSchema, ReportCriterionSchema]);
+/**
+ * Any of several criteria, e.g. a diagnosis code or a report finding, for sites that record the same fact
+ * differently: true when one holds, false when none holds and at least one could be told, unknown otherwise
+ * (a site with no reports still labels from its codes).
+ */
+export const AnyOfCriterionSchema = Type.Object({ anyOf: Type.Array(Type.Union([CodeCriterionSchema, ReportCriterionSchema]), { minItems: 1 }) }, strict);
+export type AnyOfCriterion = Static<typeof AnyOfCriterionSchema>;
+
+export const CriterionSchema = Type.Union([CodeCriterionSchema, ReportCriterionSchema, AnyOfCriterionSchema]);
 export type Criterion = Static<typeof CriterionSchema>;
 
 /** Imaging selection: which studies and series count (after the site's harmonisation). */
@@ -297,7 +305,7 @@ export function studyLabelClasses(label: StudyLabel): string[] {
 function codeFields(data: StudyData): { field: string; system: string }[] {
   const out: { field: string; system: string }[] = [];
   const add = (field: string, codes: readonly { system: string }[] | undefined): void => codes?.forEach((c, i) => out.push({ field: `${field}.codes[${i}].system`, system: c.system }));
-  for (const { field, c } of criteria(data)) if (!('report' in c)) add(field, c.codes);
+  for (const { field, c } of criteria(data)) if (!('report' in c) && !('anyOf' in c)) add(field, c.codes);
   add('data.index', data.index.codes);
   data.features.codes.forEach((c, i) => add(`data.features.codes[${i}]`, c.codes));
   data.cohort.imaging?.procedure?.forEach((c, i) => out.push({ field: `data.cohort.imaging.procedure[${i}].system`, system: c.system }));
@@ -309,8 +317,12 @@ function criteria(data: StudyData): { field: string; c: Criterion }[] {
   data.cohort.include.forEach((c, i) => out.push({ field: `data.cohort.include[${i}]`, c }));
   data.cohort.exclude.forEach((c, i) => out.push({ field: `data.cohort.exclude[${i}]`, c }));
   const l = data.label;
-  if (l.type === 'binary') out.push({ field: 'data.label.positive', c: l.positive });
-  else l.classes.forEach((k, i) => out.push({ field: `data.label.classes[${i}].when`, c: k.when }));
+  const push = (field: string, c: Criterion): void => {
+    if ('anyOf' in c) c.anyOf.forEach((k, i) => out.push({ field: `${field}.anyOf[${i}]`, c: k }));
+    else out.push({ field, c });
+  };
+  if (l.type === 'binary') push('data.label.positive', l.positive);
+  else l.classes.forEach((k, i) => push(`data.label.classes[${i}].when`, k.when));
   return out;
 }
 
@@ -359,7 +371,7 @@ export function checkStudyData(data: StudyData, source = 'study'): void {
   const age = data.cohort.age;
   if (age?.min !== undefined && age.max !== undefined && age.min > age.max) fail(source, 'data.cohort.age', 'has min > max');
   for (const { field, c } of criteria(data)) {
-    if ('report' in c) continue;
+    if ('report' in c || 'anyOf' in c) continue;
     if (c.resource !== 'Observation' && (c.value !== undefined || c.aggregate !== undefined)) fail(source, field, `has a value condition, but only Observations have values (resource is ${c.resource})`);
     const v = c.value;
     if (v !== undefined && v.atLeast === undefined && v.atMost === undefined) fail(source, `${field}.value`, 'needs atLeast or atMost');

@@ -218,6 +218,10 @@ class Evaluator {
 
   /** true / false, or undefined when it cannot be told (an Observation threshold with no value, no report). */
   criterion(c: Criterion, events: readonly TimelineEvent[], concept: string): boolean | undefined {
+    if ('anyOf' in c) {
+      const told = c.anyOf.map((k, i) => this.criterion(k, events, `${concept}.anyOf[${i}]`));
+      return told.includes(true) ? true : told.includes(false) ? false : undefined;
+    }
     if ('report' in c) {
       const labeler = this.options.reportLabeler;
       if (labeler === undefined) throw new StudyDataError('TESSERA_STUDYDATA_NO_LABELER', `${concept} reads report text, but this site has no report labeler`, { field: concept });

@@ -278,6 +278,16 @@ describe('study data contract: labels from report text', () => {
     const hedged = evaluateStudyData({ ...spec, label: { type: 'binary', positive: { report: { lexicon: 'chest-xray', finding: 'cardiomegaly', status: ['positive', 'uncertain'] } } } }, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING, reportLabeler: labeler });
     expect(hedged.counts.labelsPerClass).toEqual({ negative: 4, positive: 8 });
     expect(() => evaluateStudyData(spec, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING })).toThrow(/'?data.label.positive'? reads report text, but this site has no report labeler/);
+    // anyOf: a code or a report finding. A site with reports only and a site with codes only label alike.
+    const either = { ...spec, label: { type: 'binary' as const, positive: { anyOf: [{ resource: 'Condition' as const, codes: [{ system: 'snomed', code: '8186001' }] }, { report: { lexicon: 'chest-xray', finding: 'cardiomegaly' } }] } } };
+    const fromReports = evaluateStudyData(either, recs, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING, reportLabeler: labeler });
+    expect(fromReports.rows.map((row) => row.y[0])).toEqual(r.rows.map((row) => row.y[0]));
+    const coded = recs.filter((x) => x.resourceType !== 'DiagnosticReport');
+    recs.filter((x) => x.resourceType === 'Patient').forEach((pt, i) => {
+      if (i % 3 === 0) coded.push({ resourceType: 'Condition', id: `cm${i}`, code: { coding: [{ system: 'http://snomed.info/sct', code: '8186001' }] }, subject: { reference: `Patient/${String(pt.id)}` }, onsetDateTime: '2021-01-02' });
+    });
+    const fromCodes = evaluateStudyData(either, coded, { studyId: 's', secret: SECRET, mapping: EMPTY_MAPPING, reportLabeler: labeler });
+    expect(fromCodes.rows.map((row) => [row.patient, row.y[0]])).toEqual(fromReports.rows.map((row) => [row.patient, row.y[0]]));
   });
 });
 
