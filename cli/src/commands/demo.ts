@@ -341,7 +341,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
   // Robust strategies compare every site's update: each round waits for all of them.
   const allSites = a.dataset === 'breastmnist' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
-  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? siteData.length : Math.min(2, siteData.length) });
+  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? siteData.length : Math.min(2, siteData.length), expectedSites: siteData.map((s) => s.id) });
   writeFileSync(studyFile, yaml(spec));
   const children: ChildProcess[] = [];
   const logFd = (name: string): number => openSync(path.join(a.workdir, 'logs', `${name}.log`), 'a');
