@@ -100,8 +100,14 @@ export class SiteAgent {
         for (const p of r.problems.slice(0, 20)) logger.warn({ dataset: name, line: p.line, column: p.column, reason: p.reason }, 'row skipped');
         datasets.set(name, ds);
       } catch (err) {
-        // One bad dataset does not stop the agent: studies on it are refused with the reason.
-        logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'dataset not loaded');
+        const code = err instanceof TesseraError ? err.code : undefined;
+        if ('kind' in cfg && cfg.kind === 'imaging-study' && code === 'TESSERA_INPUT_NO_ROWS') {
+          // No image carries a label of its own: the study's `data:` contract gives cohort and labels.
+          logger.info({ dataset: name }, 'imaging dataset has no labelled images of its own; it serves studies that declare data:');
+        } else {
+          // One bad dataset does not stop the agent: studies on it are refused with the reason.
+          logger.error({ dataset: name, code, reason: errorMessage(err) }, 'dataset not loaded');
+        }
       }
       if ('kind' in cfg && cfg.kind === 'imaging-study') {
         // The same cache serves studies whose labels and cohort come from a `data:` contract.

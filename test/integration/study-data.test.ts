@@ -8,6 +8,8 @@ import { createImageDataset } from '../../site-agent/src/hospital/dicom/image.js
 import { writeDicomFile } from '../../site-agent/src/hospital/dicom/writer.js';
 import { validateConfig } from '../../shared/src/config/validate.js';
 import { StudyDataSchema, studyFeatureColumns } from '../../shared/src/study/study-data-spec.js';
+import { studyFeasibility } from '../../site-agent/src/hospital/study-data/feasibility.js';
+import { openImagingSource } from '../../site-agent/src/hospital/study-data/study-source.js';
 import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
 
 const SYNTHEA = path.join(sharedDataDir(), 'emr', 'synthea', 'csv');
@@ -157,6 +159,20 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
     expect(mine.every((f) => f.numExamples === 18)).toBe(true);
     const rounds = (await fed.coordinator.store.listRounds(study.id)).filter((r) => r.status === 'committed');
     expect(rounds.at(-1)?.metrics?.accuracy).toBeGreaterThan(0.7);
+
+    // The same contract as `tessera data check --study` sees it at site 3 (local code mapped): counts only,
+    // those under the site's minimum suppressed; then a stricter selection skips every image, with the reason.
+    const cfg = { kind: 'imaging-study' as const, dicom: '', fhir: '', cache: path.join(fed.dir, 'cache', 'site-3', 'chest'), secret: path.join(fed.dir, 'secrets', 'site-3.key'), inputShape: [16, 16, 1] as [number, number, number], mapping: path.join(work, 'site-3', 'mapping.yaml') };
+    const source = await openImagingSource('chest', cfg, fed.dir);
+    const spec = validateConfig(StudyDataSchema, contract, 'test');
+    const seen = await studyFeasibility(source, spec, 'chest-emr-labels', { minCellCount: 10 });
+    expect(seen.trainable).toBe(true);
+    expect(seen.patients.inCohort).toBe(24);
+    expect(seen.labelsPerClass).toEqual({ negative: 12, positive: 12 });
+    expect(seen.images).toEqual({ used: 24, skipped: '<10', skippedByReason: {} });
+    const ct = await studyFeasibility(source, { ...spec, cohort: { ...spec.cohort, imaging: { modality: ['CT'] } } }, 'chest-emr-labels', { minCellCount: 10 });
+    expect(ct.trainable).toBe(false);
+    expect(ct.declined?.code).toBe('TESSERA_STUDYDATA_EMPTY_COHORT');
   });
 });
 
