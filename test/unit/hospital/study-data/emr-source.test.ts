@@ -30,6 +30,8 @@ describe('EMR dataset for study contracts (agent.yaml kind: emr)', () => {
       entries.push({ resourceType: 'Observation', id: `o${i}`, status: 'final', code: { coding: [{ system: 'urn:h:lab', code: 'GLU' }] }, subject: { reference: `Patient/p${i}` }, effectiveDateTime: '2020-01-01T00:00:00Z', valueQuantity: { value: 90 + i * 10, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' } });
       if (i % 2 === 0) entries.push({ resourceType: 'Condition', id: `c${i}`, code: { coding: [{ system: 'urn:h:dx', code: 'DM' }] }, subject: { reference: `Patient/p${i}` }, onsetDateTime: '2020-06-01' });
     }
+    entries.push({ resourceType: 'Procedure', id: 'proc1', status: 'completed', code: { coding: [{ system: 'http://snomed.info/sct', code: '430193006' }] }, subject: { reference: 'Patient/p0' }, performedDateTime: '2020-03-01T10:00:00Z', note: [{ text: 'Seen by MRN-SECRET-0' }] });
+    entries.push({ resourceType: 'MedicationRequest', id: 'med1', status: 'active', intent: 'order', medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '860975' }] }, subject: { reference: 'Patient/p0' }, authoredOn: '2020-03-01' });
     const noSubject = entries.length;
     entries.push({ resourceType: 'Condition', id: 'bad1', code: { coding: [{ system: 'urn:h:dx', code: 'DM' }] }, onsetDateTime: '2020-06-01' });
     const broken = entries.length;
@@ -56,6 +58,13 @@ describe('EMR dataset for study contracts (agent.yaml kind: emr)', () => {
     expect(source.resources.filter((r) => r.resourceType === 'Patient')).toHaveLength(12);
     expect(source.resources.filter((r) => r.resourceType === 'Condition')).toHaveLength(6);
     expect(JSON.stringify(source.resources)).not.toMatch(/SECRET|Secretname/);
+    // Procedures and MedicationRequests pass the gate with their codes, linked and date-shifted like the rest.
+    const proc = source.resources.find((r) => r.resourceType === 'Procedure');
+    const med = source.resources.find((r) => r.resourceType === 'MedicationRequest');
+    expect(proc?.['code']).toEqual({ coding: [{ system: 'http://snomed.info/sct', code: '430193006' }] });
+    expect(med?.['medicationCodeableConcept']).toEqual({ coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '860975' }] });
+    expect((proc?.['subject'] as { reference: string }).reference).toBe((med?.['subject'] as { reference: string }).reference);
+    expect(proc?.['performedDateTime']).not.toBe('2020-03-01T10:00:00Z');
 
     // And the contract trains on it with no hand-made CSV: glucose in mmol/L, label from the mapped local code.
     const data = validateConfig(
