@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -93,5 +93,45 @@ describe('EMR dataset for study contracts (agent.yaml kind: emr)', () => {
     const opening = openEmrSource('emr', { kind: 'emr', input: path.join(dir, 'in'), cache: path.join(dir, 'cache'), secret: path.join(dir, 'site.key'), mapping: 'map.yaml' }, dir);
     await expect(opening).rejects.toThrow(StudyDataError);
     await expect(opening).rejects.toThrow(`${path.join(dir, 'map.yaml')}:4: duplicate entry: this code is already mapped at line 2`);
+  });
+
+  it('tessera data check --study on an emr dataset writes report.json with the contract\'s suppressed counts', async () => {
+    const { runStudyDataCheck } = await import('../../../../site-agent/src/hospital/data-check/study-data-check.js');
+    const { AgentConfigSchema } = await import('../../../../shared/src/config/agent-config.js');
+    const entries: unknown[] = [];
+    for (let i = 0; i < 14; i++) {
+      entries.push({ resourceType: 'Patient', id: `p${i}`, identifier: [{ ...MR, value: `MRN-${i}` }], gender: i < 7 ? 'female' : 'male', birthDate: '1970-01-01' });
+      entries.push({ resourceType: 'Encounter', id: `e${i}`, status: 'finished', class: { code: 'AMB' }, subject: { reference: `Patient/p${i}` }, period: { start: '2020-01-01T00:00:00Z' } });
+      if (i < 3) entries.push({ resourceType: 'Condition', id: `c${i}`, code: { coding: [{ system: 'http://snomed.info/sct', code: '44054006' }] }, subject: { reference: `Patient/p${i}` }, onsetDateTime: '2020-06-01' });
+    }
+    writeFileSync(path.join(dir, 'in', 'export.json'), bundle(entries));
+    writeFileSync(
+      path.join(dir, 'study.yaml'),
+      [
+        'id: dm',
+        'name: diabetes',
+        'dataset: emr',
+        'model: logreg',
+        'inputDim: 2',
+        'rounds: 1',
+        'strategy: fedavg',
+        'data:',
+        '  kind: emr',
+        '  index: { event: first-encounter }',
+        '  features: { demographics: [age, sex] }',
+        "  label: { type: binary, positive: { resource: Condition, codes: [{ system: snomed, code: '44054006' }] } }",
+      ].join('\n'),
+    );
+    const config = validateConfig(AgentConfigSchema, { kit: 'kit', datasets: { emr: { kind: 'emr', input: 'in', cache: 'cache', secret: 'site.key' } } }, 'agent.yaml');
+
+    const report = await runStudyDataCheck({ config, baseDir: dir, dataset: 'emr', outDir: path.join(dir, 'out'), studyFile: path.join(dir, 'study.yaml') });
+
+    const written = JSON.parse(readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')) as typeof report;
+    expect(written).toEqual(report);
+    expect(report.study?.datasetMatches).toBe(true);
+    expect(report.study?.contract?.patients).toEqual({ total: 14, withIndexEvent: 14, inCohort: 14, labelled: 14 });
+    // 3 positives and 11 negatives: the 3 is under the site's minimum (10) and shows as "<10", never 3 or 0.
+    expect(report.study?.contract?.labelsPerClass).toEqual({ negative: 11, positive: '<10' });
+    expect(report.study?.contract?.trainable).toBe(true);
   });
 });
