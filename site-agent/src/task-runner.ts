@@ -154,7 +154,8 @@ export class TaskRunner {
         return dataset;
       })();
       this.studyData.set(key, built);
-      // A declined contract is evaluated again next time (the records may change with a restart, not here).
+      // A declined contract stays declined with the same reason for every task of the study: the records are
+      // read once at start, so evaluating it again could not change the answer before a restart.
       built.catch(() => undefined);
     }
     return built;
