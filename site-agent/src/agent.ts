@@ -79,7 +79,9 @@ export class SiteAgent {
     const kit = parseConfigText(SiteKitSchema, readFileSync(kitFile, 'utf8'), kitFile);
     const datasets = new Map<string, SiteDataset>();
     const studySources = new Map<string, StudyDataSource>();
-    for (const [name, cfg] of Object.entries(config.datasets)) {
+    // EMR datasets first: an imaging dataset may take its cohort and labels from one (`emr:`).
+    const ordered = Object.entries(config.datasets).sort(([, a], [, b]) => Number(!('kind' in a && a.kind === 'emr')) - Number(!('kind' in b && b.kind === 'emr')));
+    for (const [name, cfg] of ordered) {
       if ('kind' in cfg && cfg.kind === 'emr') {
         try {
           const source = await openEmrSource(name, cfg, baseDir, logger);
@@ -112,7 +114,7 @@ export class SiteAgent {
       if ('kind' in cfg && cfg.kind === 'imaging-study') {
         // The same cache serves studies whose labels and cohort come from a `data:` contract.
         try {
-          studySources.set(name, await openImagingSource(name, cfg, baseDir));
+          studySources.set(name, await openImagingSource(name, cfg, baseDir, cfg.emr !== undefined ? studySources.get(cfg.emr) : undefined));
         } catch (err) {
           logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'imaging dataset not usable for study contracts');
         }

@@ -61,7 +61,7 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
   beforeAll(async () => {
     // The hospitals' own exports, outside the federation's folder (the agents only read them).
     work = mkdtempSync(path.join(os.tmpdir(), 'tessera-studydata-'));
-    const sites: { dicom: string; fhir: string; mapping?: string }[] = [];
+    const sites: { dicom: string; fhir: string; mapping?: string; emr?: string }[] = [];
     for (let s = 0; s < 3; s++) {
       const siteDir = path.join(work, `site-${s + 1}`);
       writeSyntheaSite(path.join(siteDir, 'emr'), s);
@@ -75,7 +75,7 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
         const s = Number(siteId.slice('site-'.length)) - 1;
         const input = path.join(work, siteId, 'emr');
         const inputB = path.join(work, siteId, 'emr-b');
-        const imaging = sites[s] ?? { dicom: '', fhir: '' };
+        const imaging: { dicom: string; fhir: string; mapping?: string; emr?: string } = sites[s] ?? { dicom: '', fhir: '' };
         return {
           config: {
             datasets: {
@@ -89,7 +89,9 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
                 secret: path.join(dir, 'secrets', `${siteId}.key`),
                 inputShape: [16, 16, 1],
                 ...(imaging.mapping !== undefined ? { mapping: imaging.mapping } : {}),
+                ...(imaging.emr !== undefined ? { emr: 'chest-emr' } : {}),
               },
+              ...(imaging.emr !== undefined ? { 'chest-emr': { kind: 'emr', input: imaging.emr, cache: path.join(dir, 'cache', siteId, 'chest-emr'), secret: path.join(dir, 'secrets', `${siteId}.key`) } } : {}),
             },
           },
         };
@@ -137,7 +139,7 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
     expect(refused.every((e) => e.type === 'site-finished' && e.outcome !== 'ok' && (e.reason ?? '').includes('TESSERA_STUDYDATA_EMPTY_COHORT'))).toBe(true);
   });
 
-  it('trains an imaging study whose labels come from EMR codes that each site codes its own way', async () => {
+  it('trains an imaging study whose labels come from EMR codes that each site codes its own way (site 2 from a separate emr dataset)', async () => {
     const contract = {
       kind: 'imaging',
       cohort: { imaging: { modality: ['CR'], bodyPart: ['CHEST'], procedure: [{ system: 'radlex', code: 'RPID1301' }] } },
@@ -181,7 +183,7 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
  * pneumonia), and FHIR records whose pneumonia diagnosis is coded the site's way: SNOMED CT at site 1,
  * ICD-10-CM at site 2, a local code mapped by the site's file at site 3; study descriptions differ too.
  */
-async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string; fhir: string; mapping?: string }> {
+async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string; fhir: string; mapping?: string; emr?: string }> {
   const dicom = path.join(dir, 'dicom');
   const fhir = path.join(dir, 'fhir');
   mkdirSync(dicom, { recursive: true });
@@ -193,6 +195,8 @@ async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string
     { system: 'urn:site-3:dx', code: 'PNEU' },
   ][s];
   const entries: Record<string, unknown>[] = [];
+  // Site 2 keeps its diagnoses in a separate EMR export (an `emr` dataset the imaging dataset names).
+  const emrEntries: Record<string, unknown>[] = [];
   const writes: Promise<void>[] = [];
   for (let i = 0; i < 24; i++) {
     const mrn = `S${s}P${String(i).padStart(3, '0')}`;
@@ -213,8 +217,10 @@ async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string
       ),
     );
     const pid = `pat-${mrn}`;
+    const patient = { resourceType: 'Patient', id: pid, identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, system: 'urn:site:mrn', value: mrn }], name: [{ family: 'Doe', given: [mrn] }], gender: i % 3 === 0 ? 'male' : 'female', birthDate: '1960-01-01' };
+    if (s === 1) emrEntries.push(patient);
     entries.push(
-      { resourceType: 'Patient', id: pid, identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, system: 'urn:site:mrn', value: mrn }], name: [{ family: 'Doe', given: [mrn] }], gender: i % 3 === 0 ? 'male' : 'female', birthDate: '1960-01-01' },
+      patient,
       {
         resourceType: 'ImagingStudy',
         id: `img-${mrn}`,
@@ -225,9 +231,14 @@ async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string
         series: [{ uid: `1.2.826.0.1.3680043.10.${s}.${i}`, modality: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'CR' }, bodySite: { code: 'CHEST' } }],
       },
     );
-    if (sick) entries.push({ resourceType: 'Condition', id: `dx-${mrn}`, code: { coding: [dx] }, subject: { reference: `Patient/${pid}` }, onsetDateTime: `${date}T12:00:00Z` });
+    if (sick) (s === 1 ? emrEntries : entries).push({ resourceType: 'Condition', id: `dx-${mrn}`, code: { coding: [dx] }, subject: { reference: `Patient/${pid}` }, onsetDateTime: `${date}T12:00:00Z` });
   }
   writeFileSync(path.join(fhir, 'bundle.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: entries.map((resource) => ({ resource })) }));
+  const emr = path.join(dir, 'emr-chest');
+  if (s === 1) {
+    mkdirSync(emr, { recursive: true });
+    writeFileSync(path.join(emr, 'bundle.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: emrEntries.map((resource) => ({ resource })) }));
+  }
   await Promise.all(writes);
   const mapping = path.join(dir, 'mapping.yaml');
   const lines = [
@@ -236,5 +247,5 @@ async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string
     ...(s === 2 ? ['codes:', "  - { from: { system: 'urn:site-3:dx', code: PNEU }, to: { system: snomed, code: '233604007' } }"] : []),
   ];
   writeFileSync(mapping, `${lines.join('\n')}\n`);
-  return { dicom, fhir, mapping };
+  return { dicom, fhir, mapping, ...(s === 1 ? { emr } : {}) };
 }

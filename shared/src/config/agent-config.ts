@@ -45,6 +45,11 @@ export const AgentImagingDatasetSchema = Type.Object(
     valSplits: Type.Optional(Type.Array(Type.String())),
     /** The site's harmonisation file, for studies that declare `data:` (docs/reference/study-data.md). */
     mapping: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * An `emr` dataset of this agent.yaml whose records give `data:` studies their cohort and labels, joined
+     * to the images by the keyed patient pseudonym (both must name the same `secret` file).
+     */
+    emr: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
   },
   strict,
 );

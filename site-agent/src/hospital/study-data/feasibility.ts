@@ -141,7 +141,13 @@ export async function studyFeasibilityForDataset(
   if (cfg === undefined || !('kind' in cfg)) {
     throw new StudyDataError('TESSERA_STUDYDATA_NO_SOURCE', `study ${spec.id} declares data:, but dataset '${datasetName}' is not an emr or imaging-study dataset in agent.yaml`, { studyId: spec.id, field: `datasets.${datasetName}` });
   }
-  const source = cfg.kind === 'emr' ? await openEmrSource(datasetName, cfg, baseDir, options.logger) : await openImagingSource(datasetName, cfg, baseDir);
+  let source: StudyDataSource;
+  if (cfg.kind === 'emr') source = await openEmrSource(datasetName, cfg, baseDir, options.logger);
+  else {
+    const linked = cfg.emr !== undefined ? config.datasets[cfg.emr] : undefined;
+    const emr = cfg.emr !== undefined && linked !== undefined && 'kind' in linked && linked.kind === 'emr' ? await openEmrSource(cfg.emr, linked, baseDir, options.logger) : undefined;
+    source = await openImagingSource(datasetName, cfg, baseDir, emr);
+  }
   return studyFeasibility(source, spec.data, spec.id, {
     minCellCount: config.policy.minCellCount,
     ...(options.reportLabeler !== undefined ? { reportLabeler: options.reportLabeler } : {}),

@@ -46,14 +46,25 @@ export async function openEmrSource(name: string, cfg: AgentEmrDatasetConfig, ba
   return { name, kind: 'emr', mapping, secret, resources: parsed.resources.map((r) => r.resource) };
 }
 
-/** Opens the EMR half of an imaging study's cache (already written by the gate at start). */
-export async function openImagingSource(name: string, cfg: AgentImagingDatasetConfig, baseDir: string): Promise<StudyDataSource> {
-  const mapping = cfg.mapping !== undefined ? await loadSiteMapping(path.resolve(baseDir, cfg.mapping)) : EMPTY_MAPPING;
+/**
+ * Opens an imaging study for `data:` contracts: its image cache (already written by the gate at start) and
+ * the records that give cohort and labels, from the cache's own EMR half and, when `cfg.emr` names one, an
+ * `emr` dataset's records (`emrSource`, which must share the site secret so the pseudonyms meet).
+ */
+export async function openImagingSource(name: string, cfg: AgentImagingDatasetConfig, baseDir: string, emrSource?: StudyDataSource): Promise<StudyDataSource> {
+  const mapping = cfg.mapping !== undefined ? await loadSiteMapping(path.resolve(baseDir, cfg.mapping)) : (emrSource?.mapping ?? EMPTY_MAPPING);
   const secret = await loadOrCreateSiteSecret(path.resolve(baseDir, cfg.secret));
+  if (cfg.emr !== undefined) {
+    if (emrSource === undefined) throw new StudyDataError('TESSERA_STUDYDATA_NO_SOURCE', `'datasets.${name}.emr' names '${cfg.emr}', which is not a loaded emr dataset`, { field: `datasets.${name}.emr` });
+    if (Buffer.compare(Buffer.from(emrSource.secret), Buffer.from(secret)) !== 0) {
+      throw new StudyDataError('TESSERA_STUDYDATA_NO_SOURCE', `'datasets.${name}' and its emr dataset '${cfg.emr}' use different site secrets, so their pseudonyms cannot meet`, { field: `datasets.${name}.secret` });
+    }
+  }
   const cacheDir = path.resolve(baseDir, cfg.cache);
   const file = path.join(cacheDir, 'emr', 'resources.ndjson');
   const text = await readFile(file, 'utf8').catch(() => '');
-  return { name, kind: 'imaging', mapping, secret, resources: parseFhirNdjson(text, file).resources.map((r) => r.resource), images: { cacheDir, shape: cfg.inputShape } };
+  const own = parseFhirNdjson(text, file).resources.map((r) => r.resource);
+  return { name, kind: 'imaging', mapping, secret, resources: [...own, ...(emrSource?.resources ?? [])], images: { cacheDir, shape: cfg.inputShape } };
 }
 
 /** Parses and validates a study's `data:` as it arrived in a task (JSON). @throws StudyDataError `TESSERA_STUDYDATA_INVALID` naming the field. */
