@@ -270,6 +270,8 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
         agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${proxy.url}\n    concurrency: 4\n    timeoutMs: 1000\n    retries: 1`, dataset('pacs', root)),
       );
       const good = loaded.filter((l) => l.status === 'Success' && l.sopInstanceUid !== undefined && dcmNames(expectedDir).includes(`${pseudonymizer.uid(l.sopInstanceUid)}.dcm`));
+      // This PACS has no root /instances search: the source walks studies → series → instances.
+      proxy.refuseRootSearch = true;
       const faults = ['http-500', 'http-404', 'slow', 'reset', 'non-dicom-part', 'truncated'] as const;
       const victims = good.slice(0, faults.length);
       victims.forEach((v, i) => proxy.faults.set(v.sopInstanceUid as string, faults[i] as (typeof faults)[number]));
@@ -280,6 +282,7 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       const report = first.pacs;
       if (report === undefined) throw new Error('no pull report');
       expect(report.swept).toBe(1);
+      expect(proxy.seen.qido).toBeGreaterThan(20);
       // The configured concurrency holds at the PACS (4 WADO-RS requests at most, and it was reached).
       expect(proxy.seen.maxWadoInFlight).toBeLessThanOrEqual(4);
       expect(proxy.seen.maxWadoInFlight).toBeGreaterThan(1);
