@@ -318,6 +318,9 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
         expect((err as TesseraError).code).toBe('TESSERA_PACS_UNREACHABLE');
         expect((err as Error).message).toContain(`127.0.0.1:${second.httpPort}`);
         expect(dcmNames(path.join(root, 'cache', 'dicom')).length).toBe(before.pacs?.written);
+        // The agent's path keeps the dataset on the cache of earlier pulls (here it then has no labels: NO_ROWS, not a PACS error).
+        const agentErr = await loadLocalDataset('chest', cfg, work, undefined, sources).catch((e: unknown) => e);
+        expect((agentErr as TesseraError).code).toBe('TESSERA_INPUT_NO_ROWS');
         const restarted = await startOrthanc({ storageDir: second.storageDir, httpPort: second.httpPort, dicomPort: second.dicomPort });
         try {
           for (const l of loaded.filter((x) => x.status === 'Success').slice(8, 12)) await restarted.upload(l.file);

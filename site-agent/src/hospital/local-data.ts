@@ -18,7 +18,8 @@ export async function loadLocalDataset(
   sources?: AgentConfig['sources'],
 ): Promise<SiteDataset> {
   if ('kind' in cfg) {
-    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger);
+    // A PACS that is down does not take the dataset away: the cache of earlier pulls trains (the log says why).
+    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger, { onPacsUnavailable: 'use-cache' });
     return loadImageCache(filled.cache, {
       shape: cfg.inputShape,
       dataset: name,
