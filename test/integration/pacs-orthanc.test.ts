@@ -256,7 +256,7 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
   describe('bad input', () => {
     let proxy: FaultProxy;
     beforeAll(async () => {
-      proxy = await startFaultProxy(orthanc.url, 3_000);
+      proxy = await startFaultProxy(orthanc.url, 8_000);
     });
     afterAll(async () => {
       await proxy?.close();
@@ -267,7 +267,7 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       mkdirSync(root, { recursive: true });
       copyFileSync(secretFile, path.join(root, 'site-secret.hex'));
       const { cfg, sources } = imagingConfig(
-        agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${proxy.url}\n    concurrency: 4\n    timeoutMs: 1000\n    retries: 1`, dataset('pacs', root)),
+        agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${proxy.url}\n    concurrency: 4\n    timeoutMs: 2500\n    retries: 2`, dataset('pacs', root)),
       );
       const good = loaded.filter((l) => l.status === 'Success' && l.sopInstanceUid !== undefined && dcmNames(expectedDir).includes(`${pseudonymizer.uid(l.sopInstanceUid)}.dcm`));
       // This PACS has no root /instances search: the source walks studies → series → instances.
@@ -310,7 +310,7 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       const second = await startOrthanc();
       try {
         for (const l of loaded.filter((x) => x.status === 'Success').slice(0, 8)) await second.upload(l.file);
-        const { cfg, sources } = imagingConfig(agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${second.dicomWebUrl}\n    retries: 0\n    timeoutMs: 2000`, dataset('pacs', root)));
+        const { cfg, sources } = imagingConfig(agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${second.dicomWebUrl}\n    retries: 1\n    timeoutMs: 15000`, dataset('pacs', root)));
         const before = await fillImagingCache('chest', cfg, work, sources);
         expect(before.pacs?.written).toBeGreaterThan(0);
         await second.stop();
