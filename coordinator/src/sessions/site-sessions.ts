@@ -115,6 +115,12 @@ export class SiteSessions {
     p.resolve(outcome);
   }
 
+  /** Whether `siteId` has a task of `studyId` open now (dispatched, not yet answered). */
+  hasOpenTaskInStudy(siteId: string, studyId: string): boolean {
+    for (const p of this.pending.values()) if (p.siteId === siteId && p.task.studyId === studyId) return true;
+    return false;
+  }
+
   /** The pending task `taskId` if it was sent to `siteId`. */
   pendingTask(taskId: string, siteId: string): Task | undefined {
     const p = this.pending.get(taskId);

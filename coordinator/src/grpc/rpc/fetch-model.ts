@@ -3,7 +3,27 @@ import type { Chunk } from '../../../../protos/gen/tessera/v1/Chunk.js';
 import type { FetchModelRequest__Output } from '../../../../protos/gen/tessera/v1/FetchModelRequest.js';
 import { ProtocolError } from '../../../../shared/src/errors.js';
 import { toGrpcStatus } from '../../../../shared/src/transport/grpc-errors.js';
+import type { CoordinatorStore } from '../../store/coordinator-store.js';
 import type { RpcContext } from './context.js';
+
+/**
+ * Who may fetch a study's model versions: a site with a task of that study open now (it is about to train or
+ * evaluate on it), or one recorded in any of the study's rounds (it took part; it may fetch again, e.g. to resume).
+ */
+export function studyParticipants(
+  store: Pick<CoordinatorStore, 'getModelVersion' | 'listRounds' | 'listRoundSites'>,
+  openTaskInStudy: (siteId: string, studyId: string) => boolean,
+): (siteId: string, modelVersion: string) => Promise<boolean> {
+  return async (siteId, modelVersion) => {
+    const version = await store.getModelVersion(modelVersion);
+    if (!version) return false;
+    if (openTaskInStudy(siteId, version.studyId)) return true;
+    for (const r of await store.listRounds(version.studyId)) {
+      if ((await store.listRoundSites(version.studyId, r.round, r.attempt)).some((s) => s.siteId === siteId)) return true;
+    }
+    return false;
+  };
+}
 
 /** `FetchModel`: a model version in 1 MiB chunks from an offset on the chunk grid (resumable downloads). */
 export function fetchModel(ctx: RpcContext, call: grpc.ServerWritableStream<FetchModelRequest__Output, Chunk>): void {
@@ -12,7 +32,10 @@ export function fetchModel(ctx: RpcContext, call: grpc.ServerWritableStream<Fetc
       const who = ctx.authenticate(call, 'FetchModel');
       const { modelVersion, offset } = call.request;
       const size = await ctx.deps.models.size(modelVersion);
-      if (size === undefined) {
+      // A version of a study the site takes no part in is answered like an unknown one: its existence is not told.
+      const allowed = size !== undefined && (ctx.deps.mayFetchModel === undefined || (await ctx.deps.mayFetchModel(who.siteId, modelVersion)));
+      if (size !== undefined && !allowed) ctx.log.warn({ siteId: who.siteId, modelVersion: modelVersion.slice(0, 64) }, 'model fetch refused: not a study the site takes part in');
+      if (size === undefined || !allowed) {
         throw new ProtocolError('TESSERA_PROTOCOL_UNKNOWN_MODEL', `no model version ${modelVersion.slice(0, 64)}`, {
           siteId: who.siteId,
         });
