@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import { AuditKind } from '../../../../shared/src/audit/index.js';
-import { resolveStudyPrivacyOffThread } from '../../../../shared/src/dp/study-privacy-thread.js';
 import { validateConfig } from '../../../../shared/src/config/validate.js';
 import { ApiError } from '../../../../shared/src/errors.js';
 import { checkStudyCrossFields } from '../../../../shared/src/study/study-checks.js';
@@ -31,15 +30,11 @@ export const studyRoutes: ResourcePlugin = (app, { ctx }, done) => {
       },
     },
     async (req, reply) => {
-      // Resolved (DP noise calibrated, on a worker thread) before the idempotency check: the store holds the resolved contract.
+      // The coordinator resolves the contract (DP noise calibrated off-thread) and makes the one "already exists"
+      // check: a different contract under the same id throws ConflictError, answered 409 TESSERA_API_CONFLICT.
       const valid = validateConfig(StudySpecSchema, req.body, 'request body');
       checkStudyCrossFields(valid);
-      const spec = await resolveStudyPrivacyOffThread(valid);
-      const existing = await store.getStudy(spec.id);
-      if (existing && JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
-        throw new ApiError('TESSERA_API_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });
-      }
-      const created = await coordinator.createStudy(structuredClone(spec));
+      const created = await coordinator.createStudy(valid);
       req.log.info({ studyId: created.id, operator: principalOf(req).id }, 'study created over REST');
       return reply.code(201).send(studyView(created, coordinator.isRunning(created.id)));
     },
