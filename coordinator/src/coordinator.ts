@@ -211,7 +211,7 @@ export class Coordinator {
       ...(config.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: config.heartbeatTimeoutMs } : {}),
       expectedUpdateBytes: (taskId) => expected.get(taskId),
       onRefusal: (r) => auditing.recordRefusal({ source: 'grpc', ...r }),
-      mayFetchModel: studyParticipants(store, (siteId, studyId) => sessions.hasOpenTaskInStudy(siteId, studyId)),
+      mayFetchModel: studyParticipants(store, (siteId, version) => sessions.hasOpenTaskOnModel(siteId, version)),
       now,
     });
     const server = await startGrpcServer({

@@ -13,6 +13,7 @@ describe('FetchModel is scoped to the studies a site takes part in (real mTLS)',
   let fed: Federation;
   const hasher = new ChunkHasher('inline');
   let versions: string[] = [];
+  let evaluated: string[] = [];
   beforeAll(async () => {
     fed = await startFederation({ sites: 3 });
     await fed.startAgent(0);
@@ -22,6 +23,8 @@ describe('FetchModel is scoped to the studies a site takes part in (real mTLS)',
     const done = await fed.coordinator.runStudy(study.id);
     expect(done.status).toBe('completed');
     versions = (await fed.coordinator.store.listModelVersions('scoped')).map((v) => v.sha256);
+    const round = (await fed.coordinator.store.listRounds('scoped')).find((r) => r.status === 'committed');
+    evaluated = (await fed.coordinator.store.listRoundSites('scoped', 1, round?.attempt ?? 1)).filter((r) => r.phase === 'evaluate').map((r) => `${r.siteId} ${r.outcome}`);
   }, 240_000);
   afterAll(async () => {
     await fed?.close();
@@ -42,6 +45,10 @@ describe('FetchModel is scoped to the studies a site takes part in (real mTLS)',
     for (const v of versions) {
       await expect(fetchAs('site-3', v)).rejects.toMatchObject({ details: expect.stringContaining('TESSERA_PROTOCOL_UNKNOWN_MODEL') as unknown });
     }
+  });
+
+  it('lets the sites of the round fetch the candidate they evaluate before it is committed', () => {
+    expect(evaluated.sort()).toEqual(['site-1 ok', 'site-2 ok']);
   });
 
   it('still serves them, byte for byte, to a site that took part', async () => {

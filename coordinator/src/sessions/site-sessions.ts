@@ -172,9 +172,9 @@ export class SiteSessions {
     p.resolve(outcome);
   }
 
-  /** Whether `siteId` has a task of `studyId` open now (dispatched, not yet answered). */
-  hasOpenTaskInStudy(siteId: string, studyId: string): boolean {
-    for (const p of this.pending.values()) if (p.siteId === siteId && p.task.studyId === studyId) return true;
+  /** Whether `siteId` has a task open now (dispatched, not yet answered) that starts from `modelVersion`. */
+  hasOpenTaskOnModel(siteId: string, modelVersion: string): boolean {
+    for (const p of this.pending.values()) if (p.siteId === siteId && p.task.modelVersion === modelVersion) return true;
     return false;
   }
 

@@ -7,17 +7,18 @@ import type { CoordinatorStore } from '../../store/coordinator-store.js';
 import type { RpcContext } from './context.js';
 
 /**
- * Who may fetch a study's model versions: a site with a task of that study open now (it is about to train or
- * evaluate on it), or one recorded in any of the study's rounds (it took part; it may fetch again, e.g. to resume).
+ * Who may fetch a model version: a site with a task open now that starts from it (to train on it, or to evaluate
+ * a candidate not yet committed), or a site recorded in one of the rounds of the study the version belongs to
+ * (it took part; it may fetch again, e.g. to resume a download).
  */
 export function studyParticipants(
   store: Pick<CoordinatorStore, 'getModelVersion' | 'listRounds' | 'listRoundSites'>,
-  openTaskInStudy: (siteId: string, studyId: string) => boolean,
+  openTaskOnModel: (siteId: string, modelVersion: string) => boolean,
 ): (siteId: string, modelVersion: string) => Promise<boolean> {
   return async (siteId, modelVersion) => {
+    if (openTaskOnModel(siteId, modelVersion)) return true;
     const version = await store.getModelVersion(modelVersion);
     if (!version) return false;
-    if (openTaskInStudy(siteId, version.studyId)) return true;
     for (const r of await store.listRounds(version.studyId)) {
       if ((await store.listRoundSites(version.studyId, r.round, r.attempt)).some((s) => s.siteId === siteId)) return true;
     }
