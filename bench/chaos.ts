@@ -32,6 +32,8 @@ export interface ChaosOptions {
   seed?: number;
   /** A killed or cut agent is back after a delay drawn from this range, ms. @default [2000, 4000] */
   downMs?: readonly [number, number];
+  /** The late agent starts once this round has committed. @default 2 */
+  lateStartAfterRound?: number;
   /** @default 60 */
   examplesPerSite?: number;
   /** Keep the workdirs. @default false */
@@ -48,6 +50,8 @@ export interface ChaosResult {
   /** Every round 1..rounds committed, each exactly once (checked in the coordinator's database). */
   committedExactlyOnce: boolean;
   failedAttempts: number;
+  /** Attempts cut short by a coordinator kill (marked interrupted at its restart), from the database. */
+  interruptedAttempts: number;
   /** Failed attempts by reason (the reason's text up to its first digit or colon). */
   failuresByReason: Record<string, number>;
   faults: { agentKills: number; proxyCuts: number; coordinatorKills: number };
@@ -119,6 +123,7 @@ interface RunStats {
   wallMs: number;
   status: string;
   committedExactlyOnce: boolean;
+  interruptedAttempts: number;
   ledgerVerified: boolean;
   crossChecks: Record<string, number>;
   lateSiteJoined: boolean;
@@ -145,6 +150,7 @@ async function runOne(o: Required<ChaosOptions>, faults: boolean, log: (line: st
     wallMs: Number.NaN,
     status: 'unknown',
     committedExactlyOnce: false,
+    interruptedAttempts: 0,
     ledgerVerified: false,
     crossChecks: {},
     lateSiteJoined: false,
@@ -226,7 +232,7 @@ async function runOne(o: Required<ChaosOptions>, faults: boolean, log: (line: st
       } else if (e.type === 'round-committed') {
         stats.committed.add(e.round);
         stats.roundsMs.push(e.durationMs);
-        if (late !== undefined && e.round === 2 && f.process(late) === undefined) {
+        if (late !== undefined && e.round >= o.lateStartAfterRound && f.process(late) === undefined) {
           log(`  ${late} starts late`);
           f.startAgent(late);
         }
@@ -253,6 +259,7 @@ async function runOne(o: Required<ChaosOptions>, faults: boolean, log: (line: st
         const rows = await store.listRounds(studyId);
         const committed = rows.filter((r) => r.status === 'committed');
         stats.committedExactlyOnce = committed.length === rounds && new Set(committed.map((r) => r.round)).size === rounds;
+        stats.interruptedAttempts = rows.filter((r) => r.status === 'interrupted').length;
         for (const r of committed) {
           if ((await store.listRoundSites(studyId, r.round, r.attempt)).some((s) => s.siteId === late && s.phase === 'fit' && s.outcome === 'ok')) stats.lateSiteJoined = true;
         }
@@ -280,6 +287,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
     coordinatorKillEvery: 10,
     seed: 1,
     downMs: [2000, 4000],
+    lateStartAfterRound: 2,
     examplesPerSite: 60,
     keep: false,
     ...options,
@@ -297,6 +305,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
     roundsCommitted: chaos.committed.size,
     committedExactlyOnce: chaos.committedExactlyOnce,
     failedAttempts: Object.values(chaos.failures).reduce((a, b) => a + b, 0),
+    interruptedAttempts: chaos.interruptedAttempts,
     failuresByReason: chaos.failures,
     faults: chaos.faults,
     cleanRoundMs: round(cleanRoundMs),
