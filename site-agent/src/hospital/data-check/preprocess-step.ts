@@ -5,6 +5,7 @@
  */
 import { parseDicom } from '../dicom/parse.js';
 import { decodeModelInput } from '../dicom/pixels.js';
+import { preprocessToModelInput } from '../imaging/model-input.js';
 
 /** A preprocessed instance. */
 export interface PreprocessedInstance {
@@ -28,5 +29,8 @@ export const decoderPreprocess: InstancePreprocessor = async (bytes, source, sha
   return { tensor, shape: [h, w, c], notes: [] };
 };
 
-/** The step `tessera data check` uses. */
-export const preprocessInstanceStep: InstancePreprocessor = decoderPreprocess;
+/**
+ * The step `tessera data check` uses: the clinical image pipeline (site-agent/src/hospital/imaging) with its
+ * defaults: header window (else percentiles 0.5–99.5, noted), first frame, letterbox, 1 or 3 channels.
+ */
+export const preprocessInstanceStep: InstancePreprocessor = preprocessToModelInput;
