@@ -1,11 +1,11 @@
 /**
  * The preprocessing step of `tessera data check` (and the agent's imaging datasets): a de-identified instance →
- * one `H × W × C` model input in [0, 1]. Behind this one interface so that moving to the clinical image pipeline
- * (site-agent/src/hospital/imaging, `preprocessInstance`) is a one-line change of {@link preprocessInstanceStep}.
+ * one `H × W × C` model input in [0, 1], by the clinical image pipeline (site-agent/src/hospital/imaging). The
+ * older decoder (dicom/pixels.ts) stays available behind the same interface.
  */
 import { parseDicom } from '../dicom/parse.js';
 import { decodeModelInput } from '../dicom/pixels.js';
-import { preprocessToModelInput } from '../imaging/model-input.js';
+import { preprocessToModelInput } from '../imaging/index.js';
 
 /** A preprocessed instance. */
 export interface PreprocessedInstance {
@@ -29,8 +29,5 @@ export const decoderPreprocess: InstancePreprocessor = async (bytes, source, sha
   return { tensor, shape: [h, w, c], notes: [] };
 };
 
-/**
- * The step `tessera data check` uses: the clinical image pipeline (site-agent/src/hospital/imaging) with its
- * defaults: header window (else percentiles 0.5–99.5, noted), first frame, letterbox, 1 or 3 channels.
- */
+/** The step `tessera data check` uses: the clinical image pipeline with its defaults. */
 export const preprocessInstanceStep: InstancePreprocessor = preprocessToModelInput;
