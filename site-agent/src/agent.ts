@@ -93,7 +93,7 @@ export class SiteAgent {
         continue;
       }
       try {
-        const ds = await loadLocalDataset(name, cfg, baseDir, logger);
+        const ds = await loadLocalDataset(name, cfg, baseDir, logger, config.sources);
         const r = ds.report;
         logger.info(
           { dataset: name, rowsRead: r.rowsRead, rowsAccepted: r.rowsAccepted, rowsRejected: r.rowsRejected, train: ds.train.n, test: ds.test.n, features: ds.train.d },
