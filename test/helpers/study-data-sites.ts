@@ -48,16 +48,19 @@ async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string
   for (let i = 0; i < 24; i++) {
     const mrn = `S${s}P${String(i).padStart(3, '0')}`;
     const sick = i % 2 === 0;
-    const pixels = new Uint8Array(256);
-    for (let k = 0; k < 256; k++) pixels[k] = 40 + ((k * 7 + i * 13) % 30);
-    if (sick) for (let r = 4; r < 12; r++) for (let c = 4; c < 12; c++) pixels[r * 16 + c] = 220;
+    // Site 1 exports 32×32 12-bit images (the pipeline resamples them to the model's 16×16), the others 16×16 8-bit.
+    const side = s === 0 ? 32 : 16;
+    const scale = s === 0 ? 16 : 1;
+    const pixels = s === 0 ? new Uint16Array(side * side) : new Uint8Array(side * side);
+    for (let k = 0; k < side * side; k++) pixels[k] = (40 + ((k * 7 + i * 13) % 30)) * scale;
+    if (sick) for (let r = side / 4; r < (3 * side) / 4; r++) for (let c = side / 4; c < (3 * side) / 4; c++) pixels[r * side + c] = 220 * scale;
     const date = `2021-0${1 + (i % 9)}-1${i % 10}`;
     writes.push(
       writeDicomFile(
         path.join(dicom, `${mrn}.dcm`),
         createImageDataset({
-          rows: 16,
-          columns: 16,
+          rows: side,
+          columns: side,
           pixels,
           attributes: { PatientID: mrn, PatientName: `Doe^${mrn}`, PatientBirthDate: '19600101', StudyDate: date.replaceAll('-', ''), Modality: 'CR', BodyPartExamined: 'CHEST', StudyDescription: description, BurnedInAnnotation: 'NO' },
         }),

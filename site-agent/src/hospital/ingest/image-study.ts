@@ -13,6 +13,7 @@ import { MEDMNIST_LABEL_SYSTEM, MEDMNIST_SPLIT_SYSTEM } from '../datasets/medmni
 import { decodeText, getNumber, getString, getUint16 } from '../dicom/dataset.js';
 import { Tags } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
+import { ImagePipelineError, preprocessToModelInput } from '../imaging/index.js';
 import { loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
@@ -173,7 +174,8 @@ export interface LoadImageCacheOptions {
   valSplits?: readonly string[];
   /**
    * Label vector and split per patient pseudonym from a study's `data:` (study-data/study-source.ts),
-   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped.
+   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped, and each image
+   * becomes the model input through the clinical image pipeline (site-agent/src/hospital/imaging).
    */
   links?: ReadonlyMap<string, { readonly y: readonly number[]; readonly split: string }>;
   /** With `links`: DICOM modalities (0008,0060) and body parts (0018,0015) that count; others are skipped. */
@@ -207,8 +209,10 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   };
   for (const [i, file] of files.entries()) {
     let parsed;
+    let bytes: Uint8Array;
     try {
-      parsed = parseDicom(await readFile(path.join(dicomDir, file)), file);
+      bytes = await readFile(path.join(dicomDir, file));
+      parsed = parseDicom(bytes, file);
     } catch {
       reject(i, `${file}: not readable DICOM`);
       continue;
@@ -231,6 +235,19 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     }
     const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
     if (target === undefined) continue;
+    if (opts.links !== undefined) {
+      // A study contract's images are clinical ones: the image pipeline (any codec, bit depth, LUTs,
+      // photometric interpretation, size) makes the model input.
+      try {
+        const input = await preprocessToModelInput(bytes, file, [h, w, c]);
+        rows[target].push({ x: input.tensor, y: link.y });
+        report.rowsAccepted++;
+      } catch (err) {
+        // The pipeline's message starts with the source it was given (the cache file name) and quotes no value.
+        reject(i, err instanceof ImagePipelineError ? err.message : `${file}: the image pipeline could not make a model input`);
+      }
+      continue;
+    }
     const pixels = ds.get(Tags.PixelData)?.value;
     const bits = getUint16(ds, Tags.BitsAllocated);
     if (getUint16(ds, Tags.Rows) !== h || getUint16(ds, Tags.Columns) !== w || (getUint16(ds, Tags.SamplesPerPixel) ?? 1) !== c) {
