@@ -264,11 +264,11 @@ export type AgentConfig = Static<typeof AgentConfigSchema>;
 export type AgentDatasetConfig = Static<typeof AgentDatasetSchema>;
 export type AgentCsvDatasetConfig = Static<typeof AgentCsvDatasetSchema>;
 export type AgentImagingDatasetConfig = Static<typeof AgentImagingDatasetSchema>;
-export type AgentEmrDatasetConfig = Static<typeof AgentEmrDatasetSchema>;
 export type PacsSourceConfig = Static<typeof PacsSourceSchema>;
 export type DicomwebSourceConfig = Static<typeof DicomwebSourceSchema>;
 export type DimseSourceConfig = Static<typeof DimseSourceSchema>;
 export type PacsQuery = Static<typeof PacsQuerySchema>;
+export type AgentEmrDatasetConfig = Static<typeof AgentEmrDatasetSchema>;
 
 /** kit.json written by `tessera provision` into each site's folder. */
 export const SiteKitSchema = Type.Object(
@@ -298,9 +298,8 @@ export function checkAgentConfig(config: AgentConfig, source: string): void {
     if (src.kind === 'dicomweb' && src.ca !== undefined && !src.url.startsWith('https://')) fail(`sources.${name}.ca`, 'needs an https:// url');
   }
   for (const [name, ds] of Object.entries(config.datasets)) {
-    if (!('kind' in ds)) continue;
+    if (!('kind' in ds) || ds.kind !== 'imaging-study') continue;
     const at = `datasets.${name}`;
-    if (ds.kind === 'emr') continue;
     if (ds.emr !== undefined) {
       const linked = config.datasets[ds.emr];
       if (linked === undefined || !('kind' in linked) || linked.kind !== 'emr') fail(`${at}.emr`, `names '${ds.emr}', which is not an emr dataset`);

@@ -171,7 +171,7 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
     throw new ConfigError(`--dataset ${opts.dataset} is not in agent.yaml (datasets: ${Object.keys(opts.config.datasets).join(', ') || 'none'})`, { field: 'datasets' });
   }
   if (!('kind' in cfg)) throw new ConfigError(`--dataset ${opts.dataset} is a tabular CSV dataset; tessera data check looks at imaging datasets`, { field: `datasets.${opts.dataset}` });
-  if (cfg.kind === 'emr') throw new ConfigError(`--dataset ${opts.dataset} is an emr dataset: its data check is runStudyDataCheck (data-check/study-data-check.ts)`, { field: `datasets.${opts.dataset}` });
+  if (cfg.kind !== 'imaging-study') throw new ConfigError(`--dataset ${opts.dataset} is an emr dataset: its data check is runStudyDataCheck (data-check/study-data-check.ts)`, { field: `datasets.${opts.dataset}` });
   const outDir = path.resolve(opts.outDir);
   const cache = path.resolve(opts.baseDir, cfg.cache);
   for (const forbidden of [cache, incomingFolder(cfg, opts.baseDir), ...(cfg.dicom !== undefined ? [path.resolve(opts.baseDir, cfg.dicom)] : [])]) {
