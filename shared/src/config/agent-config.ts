@@ -307,6 +307,10 @@ export function checkAgentConfig(config: AgentConfig, source: string): void {
   for (const [name, ds] of Object.entries(config.datasets)) {
     if (!('kind' in ds) || ds.kind !== 'imaging-study') continue;
     const at = `datasets.${name}`;
+    if (ds.emr !== undefined) {
+      const linked = config.datasets[ds.emr];
+      if (linked === undefined || !('kind' in linked) || linked.kind !== 'emr') fail(`${at}.emr`, `names '${ds.emr}', which is not an emr dataset`);
+    }
     if ((ds.dicom === undefined) === (ds.source === undefined)) fail(at, 'needs exactly one of dicom (a folder) and source (a PACS in sources)');
     if (ds.source !== undefined && config.sources?.[ds.source] === undefined) fail(`${at}.source`, `names '${ds.source}', which is not in sources`);
     if (ds.source === undefined && ds.query !== undefined) fail(`${at}.query`, 'applies to a PACS source only');

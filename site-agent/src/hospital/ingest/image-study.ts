@@ -174,7 +174,8 @@ export interface LoadImageCacheOptions {
   valSplits?: readonly string[];
   /**
    * Label vector and split per patient pseudonym from a study's `data:` (study-data/study-source.ts),
-   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped.
+   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped, and each image
+   * becomes the model input through the clinical image pipeline (site-agent/src/hospital/imaging).
    */
   links?: ReadonlyMap<string, { readonly y: readonly number[]; readonly split: string }>;
   /** With `links`: DICOM modalities (0008,0060) and body parts (0018,0015) that count; others are skipped. */
@@ -212,8 +213,10 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   };
   for (const [i, file] of files.entries()) {
     let parsed;
+    let bytes: Uint8Array;
     try {
-      parsed = parseDicom(await readFile(path.join(dicomDir, file)), file);
+      bytes = await readFile(path.join(dicomDir, file));
+      parsed = parseDicom(bytes, file);
     } catch {
       reject(i, `${file}: not readable DICOM`);
       continue;
