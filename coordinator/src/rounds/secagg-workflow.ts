@@ -295,11 +295,12 @@ export class SecAggWorkflow {
         siteId,
         phase: 'fit',
         outcome: problem?.outcome ?? 'ok',
-        // Example counts stay secret under secure aggregation: only their sum is learned. Nor is a site's own
-        // training loss or accuracy kept: only the round's mean over the contributors (RoundRecord.trainMetrics).
+        // Example counts stay secret under secure aggregation: only their sum is learned. A site's own training
+        // loss and accuracy arrive only where its policy shares them (agent.yaml policy.shareTrainMetrics, off by
+        // default); those are kept, and nothing is kept for a site that keeps its own.
         numExamples: 0,
-        loss: null,
-        accuracy: null,
+        loss: finiteOrNull(this.metrics.get(siteId)?.loss),
+        accuracy: finiteOrNull(this.metrics.get(siteId)?.accuracy),
         updateSha256: null,
         updateBytes: null,
         durationMs: this.durations.get(siteId) ?? null,
@@ -309,4 +310,8 @@ export class SecAggWorkflow {
     }
     return reason === null ? undefined : { ok: false, reason };
   }
+}
+
+function finiteOrNull(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
 }

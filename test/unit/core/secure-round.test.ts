@@ -53,11 +53,13 @@ describe('secure round on scripted sites with the real SecAgg protocol (no gRPC,
     for (const w of await committedWeights(deps)) expect(w).toBeCloseTo((16 + 32 + 128) / 64, 3);
     expect(sums).toEqual([['a', 'b', 'c']]);
     const fit = (await deps.memStore.listRoundSites('core-study', 1, 1)).filter((s) => s.phase === 'fit');
-    // Example counts and each site's own training metrics stay out of the store: only the round's mean is kept.
+    // Example counts stay out of the store (only their sum is learned). A site's own training metrics are kept
+    // only because it sent them: an agent sends them under secure aggregation only where its policy shares them
+    // (policy.shareTrainMetrics; test/integration/secagg-train-metrics.test.ts), and these scripted sites do.
     expect(fit.map((s) => [s.siteId, s.outcome, s.numExamples, s.loss, s.accuracy])).toEqual([
-      ['a', 'ok', 0, null, null],
-      ['b', 'ok', 0, null, null],
-      ['c', 'ok', 0, null, null],
+      ['a', 'ok', 0, 0.6, 0.7],
+      ['b', 'ok', 0, 0.6, 0.7],
+      ['c', 'ok', 0, 0.6, 0.7],
     ]);
     const train = (await deps.memStore.listRounds('core-study'))[0]?.trainMetrics;
     expect(train?.numExamples).toBe(3);
