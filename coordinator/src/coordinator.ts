@@ -178,7 +178,7 @@ export class Coordinator {
             onReload: (list) => auditing.revocationsLoaded(list, false),
           });
     // A site whose stream ends is dropped from its round unless it is back within the grace; one closed for missed
-    // heartbeats (possibly only busy training) keeps its task's deadline.
+    // heartbeats (agents heartbeat while they train) is dropped at once.
     const heartbeatTimeoutMs = config.heartbeatTimeoutMs ?? config.heartbeatIntervalMs * 4;
     const sessions = new SiteSessions(logger, now, { reconnectGraceMs: Math.max(5_000, heartbeatTimeoutMs), silentAfterMs: heartbeatTimeoutMs });
     const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);

@@ -89,6 +89,12 @@ export interface TrainerOptions {
    * normalisation weights between rounds (starting from gamma 1, beta 0, mean 0, variance 1). @default false
    */
   fedBn?: boolean;
+  /**
+   * Longest stretch of training steps run without giving the event loop a turn: TF.js (the wasm backend too)
+   * computes on the main thread, so the agent's heartbeat timer and gRPC I/O only run between batches.
+   * 0 yields after every batch. @default 50 ms
+   */
+  yieldEveryMs?: number;
 }
 
 /**
@@ -179,6 +185,8 @@ export class Trainer {
   readonly #computeGradients: ComputeGradients;
   readonly #logger: Logger | undefined;
   readonly #random: SecureRandom;
+  readonly #yieldEveryMs: number;
+  #lastYield = 0;
 
   private constructor(opts: TrainerOptions, tf: TfCore, backend: BackendName) {
     this.spec = resolveInputShape(opts.spec, opts.inputDim);
@@ -194,6 +202,14 @@ export class Trainer {
     this.#computeGradients = opts.computeGradients ?? meanGradients;
     this.#logger = opts.logger;
     this.#random = opts.random ?? createSecureRandom();
+    this.#yieldEveryMs = opts.yieldEveryMs ?? 50;
+  }
+
+  /** Gives the event loop a turn (timers, I/O) when the last one was `yieldEveryMs` ago or more. */
+  async #maybeYield(): Promise<void> {
+    if (performance.now() - this.#lastYield < this.#yieldEveryMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#lastYield = performance.now();
   }
 
   /**
@@ -323,9 +339,9 @@ export class Trainer {
         }
         if (augment !== undefined && shape !== undefined) augmentImages(xb, m, shape, augment, rng);
         tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m * k), [m, k])));
+        // Between batches, so a long fit keeps heartbeating (the coordinator drops a site that goes silent).
+        await this.#maybeYield();
       }
-      // Yield between epochs so a long fit does not starve the agent's gRPC keep-alives.
-      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
@@ -345,7 +361,7 @@ export class Trainer {
       });
       const m = rows.length;
       tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m), [m, 1])));
-      if (s % 64 === 63) await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.#maybeYield();
     }
   }
 
