@@ -271,13 +271,15 @@ export class TaskRunner {
       const ctx = { studyId: task.studyId, round: task.round, attempt: advertise.attempt };
       const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples, siteLevelSecure, charge);
       log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started, fetchMs, trainMs }, 'local training done (secure aggregation)');
-      // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear.
-      // Under DP the train-set metrics would be a non-private function of the records: not sent.
+      // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear. The
+      // site's own training loss and accuracy likewise, unless its policy reveals them (never under DP: they would
+      // be a non-private function of the records).
+      const reveal = !dp && this.deps.policy.secureAggregation.revealTrainingMetrics;
       return {
         result: {
           ...base,
           numExamples: 0,
-          metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
+          metrics: reveal ? { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy } : {},
           secagg,
           durationMs: Date.now() - started,
         },

@@ -199,6 +199,12 @@ export const AgentConfigSchema = Type.Object(
              * probability ≥ 1 − 2^-40 per round. @default 0
              */
             minDegree: Type.Integer({ minimum: 0, default: 0 }),
+            /**
+             * Send this site's own training loss and accuracy with its masked update. Under secure aggregation they
+             * are left out by default: in the clear they tell the coordinator how this one site's model fits its
+             * data. @default false
+             */
+            revealTrainingMetrics: Type.Boolean({ default: false }),
           },
           { ...strict, default: {} },
         ),
