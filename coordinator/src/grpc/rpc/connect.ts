@@ -50,6 +50,8 @@ export function connect(ctx: RpcContext, call: grpc.ServerDuplexStream<SiteMessa
     lastTick = tickAt;
     if (!late && tickAt - lastSeen > (ctx.deps.heartbeatTimeoutMs ?? ctx.deps.heartbeatIntervalMs * 4)) {
       ctx.log.warn({ siteId: identity.siteId }, 'site missed heartbeats; closing its stream');
+      // Dropped now, not when the peer answers the close: a site that is frozen or cut off never does.
+      cleanup();
       call.end();
       return;
     }
