@@ -274,7 +274,7 @@ export class Trainer {
       tf.dispose(anchorTensors);
     }
     const weights = this.#readFiniteWeights();
-    const metrics = this.#evaluateLoaded(data);
+    const metrics = await this.#evaluateLoadedYielding(data);
     this.#logger?.debug(
       { model: this.spec.name, n: data.n, epochs: cfg.epochs, ms: Math.round(performance.now() - started) },
       'local training done',
@@ -389,45 +389,60 @@ export class Trainer {
     return weights;
   }
 
-  #predictLoaded(data: TrainingData): Float32Array {
+  /** Predictions for rows [start, start + EVAL_CHUNK) of `data` with the loaded weights. */
+  #predictChunk(data: TrainingData, start: number): ArrayLike<number> {
     const tf = this.#tf;
     const shape = this.spec.inputShape;
     const flip = this.spec.augment?.testTimeFlip === true && shape !== undefined;
     const s = shape !== undefined ? (this.spec.augment?.testTimeShift ?? 0) : 0;
-    const out = new Float32Array(data.n * this.head.outputs);
-    for (let start = 0; start < data.n; start += EVAL_CHUNK) {
-      const m = Math.min(EVAL_CHUNK, data.n - start);
-      const p = tf.tidy(() => {
-        const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
-        if (shape === undefined || (!flip && s === 0)) return (this.#model.predict(x) as tfc.Tensor).dataSync();
-        // Test-time augmentation: the mean over every view (shift dy, dx ∈ [−s, s], zero-filled, as
-        // training's augmentImages shifts; each also mirrored along the width axis when flip is on).
-        const [h, w, c] = shape;
-        const image = tf.reshape(x, [m, h, w, c]);
-        const padded = s > 0 ? tf.pad(image, [[0, 0], [s, s], [s, s], [0, 0]]) : image;
-        let sum: tfc.Tensor | undefined;
-        let views = 0;
-        for (let dy = -s; dy <= s; dy++) {
-          for (let dx = -s; dx <= s; dx++) {
-            // out[i][j] = image[i − dy][j − dx], 0 outside.
-            const view = s > 0 ? tf.slice(padded, [0, s - dy, s - dx, 0], [m, h, w, c]) : image;
-            const variants = flip ? [view, tf.reverse(view, 2)] : [view];
-            for (const v of variants) {
-              const y = this.#model.predict(tf.reshape(v, [m, data.d])) as tfc.Tensor;
-              sum = sum === undefined ? y : tf.add(sum, y);
-              views++;
-            }
+    const m = Math.min(EVAL_CHUNK, data.n - start);
+    return tf.tidy(() => {
+      const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
+      if (shape === undefined || (!flip && s === 0)) return (this.#model.predict(x) as tfc.Tensor).dataSync();
+      // Test-time augmentation: the mean over every view (shift dy, dx ∈ [−s, s], zero-filled, as
+      // training's augmentImages shifts; each also mirrored along the width axis when flip is on).
+      const [h, w, c] = shape;
+      const image = tf.reshape(x, [m, h, w, c]);
+      const padded = s > 0 ? tf.pad(image, [[0, 0], [s, s], [s, s], [0, 0]]) : image;
+      let sum: tfc.Tensor | undefined;
+      let views = 0;
+      for (let dy = -s; dy <= s; dy++) {
+        for (let dx = -s; dx <= s; dx++) {
+          // out[i][j] = image[i − dy][j − dx], 0 outside.
+          const view = s > 0 ? tf.slice(padded, [0, s - dy, s - dx, 0], [m, h, w, c]) : image;
+          const variants = flip ? [view, tf.reverse(view, 2)] : [view];
+          for (const v of variants) {
+            const y = this.#model.predict(tf.reshape(v, [m, data.d])) as tfc.Tensor;
+            sum = sum === undefined ? y : tf.add(sum, y);
+            views++;
           }
         }
-        return tf.div(sum as tfc.Tensor, views).dataSync();
-      });
-      out.set(p, start * this.head.outputs);
-    }
+      }
+      return tf.div(sum as tfc.Tensor, views).dataSync();
+    });
+  }
+
+  #predictLoaded(data: TrainingData): Float32Array {
+    const out = new Float32Array(data.n * this.head.outputs);
+    for (let start = 0; start < data.n; start += EVAL_CHUNK) out.set(this.#predictChunk(data, start), start * this.head.outputs);
     return out;
   }
 
   #evaluateLoaded(data: TrainingData): EvaluateResult {
-    const p = this.#predictLoaded(data);
+    return this.#score(this.#predictLoaded(data), data);
+  }
+
+  /** As {@link #evaluateLoaded}, giving the event loop a turn between chunks (the train-set metrics after a fit). */
+  async #evaluateLoadedYielding(data: TrainingData): Promise<EvaluateResult> {
+    const out = new Float32Array(data.n * this.head.outputs);
+    for (let start = 0; start < data.n; start += EVAL_CHUNK) {
+      out.set(this.#predictChunk(data, start), start * this.head.outputs);
+      await this.#maybeYield();
+    }
+    return this.#score(out, data);
+  }
+
+  #score(p: Float32Array, data: TrainingData): EvaluateResult {
     return this.head.kind === 'binary' ? scoreMetrics(p, data.y) : scoreMultiOutput(p, data.y, this.head.outputs, this.head.kind);
   }
 
