@@ -26,7 +26,7 @@ import { runStudy } from './rounds/study-runner.js';
 import { rollBackStudy } from './rounds/model-recovery.js';
 import { SiteSessions } from './sessions/site-sessions.js';
 import { ModelRepository, UploadStore } from './store/blob-store.js';
-import type { CoordinatorStore, StudyRecord } from './store/coordinator-store.js';
+import type { CoordinatorStore, ModelVersionRecord, StudyRecord } from './store/coordinator-store.js';
 import { SqliteCoordinatorStore } from './store/sqlite-store.js';
 import { isTerminalStudyStatus } from './store/states.js';
 import { ConflictError } from './errors.js';
@@ -179,7 +179,7 @@ export class Coordinator {
             onReload: (list) => auditing.revocationsLoaded(list, false),
           });
     // A site whose stream ends is dropped from its round unless it is back within the grace; one closed for missed
-    // heartbeats (possibly only busy training) keeps its task's deadline.
+    // heartbeats (agents heartbeat while they train) is dropped at once.
     const heartbeatTimeoutMs = config.heartbeatTimeoutMs ?? config.heartbeatIntervalMs * 4;
     const sessions = new SiteSessions(logger, now, { reconnectGraceMs: Math.max(5_000, heartbeatTimeoutMs), silentAfterMs: heartbeatTimeoutMs });
     const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);
@@ -334,20 +334,21 @@ export class Coordinator {
 
   /**
    * Rolls a paused study whose current model version cannot be read back to its newest readable committed
-   * version (coordinator/src/rounds/model-recovery.ts); resume it afterwards with {@link startStudy}.
+   * version (coordinator/src/rounds/model-recovery.ts), or to the committed version `to` an operator names;
+   * resume it afterwards with {@link startStudy}. Resolves with the study and the version it now starts from.
    */
-  async rollbackStudy(studyId: string): Promise<StudyRecord> {
+  async rollbackStudy(studyId: string, to?: string): Promise<{ study: StudyRecord; version: ModelVersionRecord; from: string }> {
     if (this.runs.has(studyId)) throw new IllegalStateError(`study ${studyId} is running; pause it first`, { studyId });
     const before = await this.requireStudy(studyId);
-    const to = await rollBackStudy(this.store, this.models, studyId, (this.options.now ?? Date.now)(), this.options.logger);
+    const version = await rollBackStudy(this.store, this.models, studyId, (this.options.now ?? Date.now)(), this.options.logger, to);
     // The model lineage changed: the ledger says from which version to which, and by whom (the current actor).
     await this.audit.append({
       actor: currentAuditActor(`coordinator:${this.options.config.coordinatorId}`),
       kind: AuditKind.StudyStatus,
       studyId,
-      details: { status: 'paused', rolledBackFrom: before.currentModel, rolledBackTo: to.sha256, toRound: to.round },
+      details: { status: 'paused', rolledBackFrom: before.currentModel, rolledBackTo: version.sha256, toRound: version.round, ...(to !== undefined ? { named: true } : {}) },
     });
-    return this.requireStudy(studyId);
+    return { study: await this.requireStudy(studyId), version, from: before.currentModel };
   }
 
   /** True while the study's runner is active in this process. */

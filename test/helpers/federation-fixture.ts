@@ -36,6 +36,8 @@ export async function startFederation(opts: {
   sites: number;
   seed?: number;
   heartbeatIntervalMs?: number;
+  /** Silence after which the coordinator drops a site. @default 4 × heartbeatIntervalMs */
+  heartbeatTimeoutMs?: number;
   /** The coordinator's logger; pass a captured one to assert on its log lines. @default quietLogger */
   logger?: Logger;
   /** @default 200 */
@@ -59,6 +61,7 @@ export async function startFederation(opts: {
         dataDir: path.join(dir, 'coordinator-data'),
         tls: coordinatorTlsFiles(pkiDir),
         heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000,
+        ...(opts.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: opts.heartbeatTimeoutMs } : {}),
       },
       'test',
     ),

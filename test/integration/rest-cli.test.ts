@@ -128,6 +128,74 @@ describe('operator CLI over the REST API (tessera study / tessera sites)', () =>
     expect((await post('/api/v1/studies/pausable/resume')).statusCode).toBe(409);
   });
 
+  it('rolls a study paused on a corrupt model file back over REST (tessera study rollback), audited, and it completes', async () => {
+    const spec = makeStudy({ inputDim, id: 'rollable', rounds: 3, secureAggregation: false });
+    const post = (url: string, payload?: object) => fed.app.inject({ method: 'POST', url, headers: fed.auth('olga'), ...(payload ? { payload } : {}) });
+    const pausedOnce = (): Promise<{ completedRounds: number }> =>
+      new Promise((resolve) => {
+        const off = fed.coordinator.subscribe((e) => {
+          if (e.studyId !== 'rollable' || e.type !== 'study-paused') return;
+          off();
+          resolve(e);
+        });
+      });
+    expect((await post('/api/v1/studies', spec)).statusCode).toBe(201);
+    const firstPause = pausedOnce();
+    const off = fed.coordinator.subscribe((e) => {
+      if (e.studyId === 'rollable' && e.type === 'round-committed' && e.round === 1) void post('/api/v1/studies/rollable/pause');
+    });
+    expect((await post('/api/v1/studies/rollable/start')).statusCode).toBe(202);
+    const at = (await firstPause).completedRounds;
+    off();
+    expect(at).toBeGreaterThanOrEqual(1);
+    // A disk fault flips a byte of the current version's file; resuming reads it and pauses the study again.
+    const broken = (await fed.coordinator.store.getStudy('rollable'))!.currentModel;
+    const file = path.join(fed.dir, 'coordinator-data', 'models', `${broken}.bin`);
+    const bytes = readFileSync(file);
+    bytes[0] = (bytes[0] as number) ^ 0xff;
+    writeFileSync(file, bytes);
+    // The repository keeps the two newest verified versions in memory (content-addressed, so never stale): two
+    // unrelated versions push this one out, so the next read goes to the (now corrupt) file as after a restart.
+    await fed.coordinator.models.put(new Uint8Array([1, 2, 3, 4]));
+    await fed.coordinator.models.put(new Uint8Array([5, 6, 7, 8]));
+    const secondPause = pausedOnce();
+    expect((await post('/api/v1/studies/rollable/resume')).statusCode).toBe(202);
+    await secondPause;
+    const stuck = (await fed.app.inject({ url: '/api/v1/studies/rollable', headers: fed.auth('cora') })).json<{ status: string; reason: string }>();
+    expect(stuck.status).toBe('paused');
+    expect(stuck.reason).toContain(`model file ${broken} is corrupt`);
+
+    // A compliance token may not roll back; a digest that is not a committed version is refused.
+    const quiet = [vi.spyOn(console, 'error').mockImplementation(() => undefined), vi.spyOn(console, 'log').mockImplementation(() => undefined)];
+    try {
+      expect(await main(['study', 'rollback', 'rollable', ...api('cora')])).toBe(ExitCode.Denied);
+      expect(await main(['study', 'rollback', 'rollable', '--to', 'f'.repeat(64), ...api('olga')])).toBe(ExitCode.Rejected);
+      expect(await main(['study', 'rollback', 'rollable', '--to', 'nope', ...api('olga')])).toBe(ExitCode.Usage);
+    } finally {
+      for (const q of quiet) q.mockRestore();
+    }
+    const io = captureIo();
+    expect(await studyCommand(['rollback', 'rollable', ...api('olga'), '--json'], io)).toBe(ExitCode.Ok);
+    const rolled = JSON.parse(io.stdout.join('\n')) as { study: { status: string; currentModel?: string; completedRounds: number }; model: { sha256: string; round: number; download: string }; rolledBackFrom: string };
+    expect(rolled.rolledBackFrom).toBe(broken);
+    expect(rolled.model.round).toBe(at - 1);
+    expect(rolled.model.download).toBe(`/api/v1/studies/rollable/models/${rolled.model.sha256}`);
+    expect(rolled.study).toMatchObject({ status: 'paused', completedRounds: at });
+    // Audited: who asked, then what the coordinator did (from which version to which).
+    const { entries } = await fed.coordinator.audit.list({ studyId: 'rollable', kind: 'study.status' });
+    const asked = entries.findIndex((e) => (e.details as { requested?: string }).requested === 'rollback' && e.actor === 'operator:olga');
+    expect(asked).toBeGreaterThanOrEqual(0);
+    expect(entries.slice(asked + 1).some((e) => (e.details as { rolledBackTo?: string; rolledBackFrom?: string }).rolledBackTo === rolled.model.sha256 && (e.details as { rolledBackFrom?: string }).rolledBackFrom === broken)).toBe(true);
+    // A second rollback has nothing to do: the current version reads.
+    expect((await post('/api/v1/studies/rollable/rollback', {})).statusCode).toBe(409);
+
+    expect((await post('/api/v1/studies/rollable/resume')).statusCode).toBe(202);
+    const done = await fed.coordinator.runStudy('rollable');
+    expect(done).toMatchObject({ status: 'completed', completedRounds: 3 });
+    const rounds = (await fed.app.inject({ url: '/api/v1/studies/rollable/rounds', headers: fed.auth('cora') })).json<{ round: number; status: string }[]>();
+    expect(rounds.filter((r) => r.status === 'committed').map((r) => r.round)).toEqual([1, 2, 3]);
+  }, 180_000);
+
   it('talks HTTPS with the coordinator certificate when the CLI is given the consortium CA, and refuses without it', async () => {
     const c = path.join(fed.pkiDir, 'coordinator');
     const https = await startRestServer({

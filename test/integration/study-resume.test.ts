@@ -102,7 +102,8 @@ describe('a model version file corrupted on disk (real files, SQLite, audit ledg
     restarted = await restart(fed, []);
     await expect(restarted.models.get(next)).rejects.toMatchObject({ code: 'TESSERA_MODEL_CORRUPT' });
     const rolled = await restarted.rollbackStudy(study.id);
-    expect(rolled).toMatchObject({ status: 'paused', currentModel: created.currentModel, completedRounds: 1 });
+    expect(rolled.study).toMatchObject({ status: 'paused', currentModel: created.currentModel, completedRounds: 1 });
+    expect(rolled).toMatchObject({ from: next, version: { sha256: created.currentModel, round: 0 } });
     const { entries } = await restarted.audit.list({ studyId: study.id, kind: 'study.status' });
     expect(entries.at(-1)?.details).toMatchObject({ rolledBackFrom: next, rolledBackTo: created.currentModel, toRound: 0 });
     await expect(restarted.rollbackStudy(study.id)).rejects.toThrow('reads fine; resume the study instead');

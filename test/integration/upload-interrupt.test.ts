@@ -40,7 +40,9 @@ describe('an update upload cut mid-stream (real agent processes, mTLS through a 
       UploadStore.prototype.append = originalAppend;
       UploadStore.prototype.begin = originalBegin;
     });
-    fed = await startFederation({ sites: SITES.length, seed: 5, examplesPerSite: 60, heartbeatIntervalMs: 500 });
+    // One mlp-1m training step holds an agent's main thread 0.3-0.5 s alone, seconds with three agents on two
+    // shared cores; the agent heartbeats between steps, so the silence allowed must exceed the longest step.
+    fed = await startFederation({ sites: SITES.length, seed: 5, examplesPerSite: 60, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 15_000 });
     const { coordinator, dir, pkiDir, siteCsv } = fed;
     agents = await LocalFederation.create({
       workdir: path.join(dir, 'agents'),

@@ -7,7 +7,7 @@ import { API_OPTIONS, API_OPTIONS_USAGE, ApiClient, ProgressBar, resolveApiTarge
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, processIo } from './command-io.js';
 
-export const STUDY_USAGE = `tessera study <create|start|status|pause|resume|abort> [options]
+export const STUDY_USAGE = `tessera study <create|start|status|pause|resume|abort|rollback> [options]
 
 Runs studies through the coordinator's REST API with an operator token (compliance and site-admin tokens can
 use 'status' only).
@@ -19,9 +19,13 @@ use 'status' only).
   tessera study pause ID         stop after the round in flight (resume with 'resume')
   tessera study resume ID [--wait]
   tessera study abort ID [--wait]   end the study for good (after the round in flight)
+  tessera study rollback ID [--to DIGEST]   point a paused study at its newest model version that reads back
+                                 intact (after a corrupt or missing model file), or at the committed
+                                 version DIGEST (sha256); then 'resume' trains on from there
 
 ${API_OPTIONS_USAGE}
-  --wait              follow until the study stops (start, resume, abort)`;
+  --wait              follow until the study stops (start, resume, abort)
+  --to DIGEST         rollback: the committed model version (sha256) to go back to`;
 
 interface StudyJson {
   id: string;
@@ -49,7 +53,7 @@ const TERMINAL = new Set(['completed', 'failed', 'aborted']);
 export async function studyCommand(argv: string[], io: CommandIo = processIo, progressStream: NodeJS.WritableStream = process.stderr): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...API_OPTIONS, wait: { type: 'boolean', default: false } },
+    options: { ...API_OPTIONS, wait: { type: 'boolean', default: false }, to: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
@@ -65,6 +69,14 @@ export async function studyCommand(argv: string[], io: CommandIo = processIo, pr
   const needsId = sub !== 'status' && sub !== 'create';
   if ((needsId || sub === 'create') && arg === undefined) {
     io.err(`tessera study ${sub}: missing ${sub === 'create' ? 'FILE' : 'study ID'}\n\n${STUDY_USAGE}`);
+    return ExitCode.Usage;
+  }
+  if (values.to !== undefined && sub !== 'rollback') {
+    io.err(`tessera study ${sub}: --to is an option of 'rollback' only`);
+    return ExitCode.Usage;
+  }
+  if (values.to !== undefined && !/^[0-9a-f]{64}$/.test(values.to)) {
+    io.err(`tessera study rollback: --to must be a model version's sha256 (64 lowercase hex digits)`);
     return ExitCode.Usage;
   }
   const client = new ApiClient(resolveApiTarget(values));
@@ -130,6 +142,20 @@ export async function studyCommand(argv: string[], io: CommandIo = processIo, pr
       print(`study ${final.id} ${final.status}${final.reason ? ` (${final.reason})` : ''} after ${final.completedRounds}/${final.rounds} rounds`, final);
       if (final.status === 'completed') return ExitCode.Ok;
       return final.status === 'paused' ? ExitCode.Ok : ExitCode.StudyFailed;
+    }
+    case 'rollback': {
+      const id = arg ?? '';
+      const body = values.to !== undefined ? { version: values.to } : {};
+      const rolled = await client.json<{ study: StudyJson; model: { sha256: string; round: number }; rolledBackFrom: string }>(
+        'POST',
+        `/api/v1/studies/${encodeURIComponent(id)}/rollback`,
+        body,
+      );
+      print(
+        `study ${rolled.study.id} rolled back to the model version of round ${rolled.model.round} (${rolled.model.sha256}) from ${rolled.rolledBackFrom}; it is ${rolled.study.status}: resume it with 'tessera study resume ${rolled.study.id}'`,
+        rolled,
+      );
+      return ExitCode.Ok;
     }
     default:
       io.err(`tessera study: unknown subcommand '${sub}'\n\n${STUDY_USAGE}`);

@@ -105,6 +105,17 @@ export const ModelVersionView = Type.Object({
   download: Type.String({ description: 'path of the download route' }),
 });
 
+export const RollbackBody = Type.Object(
+  { version: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the committed model version (sha256) to roll back to; default the newest one that reads back intact' })) },
+  strict,
+);
+
+export const RollbackView = Type.Object({
+  study: StudyView,
+  model: ModelVersionView,
+  rolledBackFrom: Type.String({ description: 'sha256 of the version the study pointed at before' }),
+});
+
 export const PrivacyBudgetView = Type.Object({
   studyId: Type.String(),
   siteId: Type.String(),

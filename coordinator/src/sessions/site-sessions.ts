@@ -37,8 +37,8 @@ interface PendingTask {
  * for `reconnectGraceMs`: when it reconnects within it, they are sent again, and the agent answers from its
  * cache or resumes the upload where it stopped; otherwise they end `disconnected` then, not at their
  * deadline. A stream the endpoint closed after the site was silent for `silentAfterMs` (missed heartbeats)
- * does not start the grace: agents that train on their main thread are silent while they train, so only
- * the task deadline turns a silent site into a straggler.
+ * ends the site's tasks `disconnected` at once: agents heartbeat while they train, so a silent site is gone
+ * (hung, or its network is), not busy. A task dispatched to it afterwards waits the grace like any other.
  */
 export class SiteSessions {
   private readonly sessions = new Map<string, SiteSession>();
@@ -47,8 +47,6 @@ export class SiteSessions {
   private readonly disconnectListeners = new Set<(siteId: string) => void>();
 
   private readonly reconnectGraceMs: number;
-  /** Sites whose last stream was closed after a long silence (see silentAfterMs). */
-  private readonly silent = new Set<string>();
   private readonly silentAfterMs: number;
 
   constructor(
@@ -58,8 +56,8 @@ export class SiteSessions {
       /** How long a site whose stream ended may take to come back before its tasks end `disconnected`. @default 10000 */
       reconnectGraceMs?: number;
       /**
-       * A site silent this long before its stream ended (the endpoint closed it for missed heartbeats) may only be
-       * busy (an agent training on its main thread sends no heartbeat): its tasks keep their deadline. @default 20000
+       * A site silent this long before its stream ended (the endpoint closed it for missed heartbeats) is dropped:
+       * its tasks end `disconnected` at once, without the reconnect grace. @default 20000
        */
       silentAfterMs?: number;
     } = {},
@@ -109,7 +107,6 @@ export class SiteSessions {
     const previous = this.sessions.get(session.siteId);
     if (previous && previous !== session) previous.close('superseded by a newer connection from the same site');
     this.sessions.set(session.siteId, session);
-    this.silent.delete(session.siteId);
     // Re-send tasks the site had not finished when its previous stream dropped.
     for (const p of this.pending.values()) {
       if (p.siteId !== session.siteId) continue;
@@ -123,12 +120,14 @@ export class SiteSessions {
   unregister(session: SiteSession): void {
     if (this.sessions.get(session.siteId) === session) {
       this.sessions.delete(session.siteId);
-      // A stream that ended while the site was talking: the site went away (process gone, connection cut).
-      // One closed after a long silence may belong to a site that is only busy: its tasks keep their deadline.
-      if (this.now() - session.lastSeen < this.silentAfterMs) {
-        for (const [taskId, p] of this.pending) if (p.siteId === session.siteId) this.awaitReturn(taskId, p);
-      } else {
-        this.silent.add(session.siteId);
+      // A stream that ended while the site was talking was cut (process gone, connection reset): its tasks wait
+      // the grace, and an upload in flight resumes when it comes back. One closed after missed heartbeats
+      // belongs to a site that stopped answering (agents heartbeat while they train): dropped at once.
+      const silentMs = this.now() - session.lastSeen;
+      for (const [taskId, p] of this.pending) {
+        if (p.siteId !== session.siteId) continue;
+        if (silentMs < this.silentAfterMs) this.awaitReturn(taskId, p);
+        else this.finish(taskId, { ok: false, outcome: 'disconnected', reason: `the site missed heartbeats for ${silentMs} ms`, durationMs: this.now() - p.startedAt });
       }
       for (const fn of this.disconnectListeners) fn(session.siteId);
       this.changed();
@@ -158,7 +157,7 @@ export class SiteSessions {
       const session = this.sessions.get(siteId);
       if (!session?.send({ task })) {
         this.logger.info({ siteId, taskId }, 'site not connected; task waits for it to reconnect');
-        if (!this.silent.has(siteId)) this.awaitReturn(taskId, p);
+        this.awaitReturn(taskId, p);
       }
     });
   }

@@ -58,8 +58,9 @@ export const CoordinatorConfigSchema = Type.Object(
     /** How often each side sends a heartbeat. @default 5000 ms */
     heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
     /**
-     * A site silent this long is disconnected (its stream closed; the agent reconnects). Raise it where agents
-     * share a loaded host: 100 agents on two cores can each stall for tens of seconds while training.
+     * A site silent this long is disconnected (its stream closed; the agent reconnects) and dropped from its round
+     * at once. Agents heartbeat between training steps, so it must exceed the longest single step; raise it where
+     * agents share a loaded host: 100 agents on two cores can each stall for tens of seconds while training.
      * @default 4 × heartbeatIntervalMs
      */
     heartbeatTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),

@@ -48,7 +48,8 @@ export interface SiteIdentityPems {
 export interface SecAggClientOptions {
   siteId: string;
   identity: SiteIdentityPems;
-  policy: AgentConfig['policy']['secureAggregation'];
+  /** The site's secure-aggregation floors (whether it reveals its training metrics is the task runner's business). */
+  policy: Omit<AgentConfig['policy']['secureAggregation'], 'shareTrainMetrics'>;
   logger: Logger;
   now?: () => Date;
   /**

@@ -89,6 +89,12 @@ export interface TrainerOptions {
    * normalisation weights between rounds (starting from gamma 1, beta 0, mean 0, variance 1). @default false
    */
   fedBn?: boolean;
+  /**
+   * Longest stretch of training steps run without giving the event loop a turn: TF.js (the wasm backend too)
+   * computes on the main thread, so the agent's heartbeat timer and gRPC I/O only run between batches.
+   * 0 yields after every batch. @default 50 ms
+   */
+  yieldEveryMs?: number;
 }
 
 /**
@@ -179,6 +185,8 @@ export class Trainer {
   readonly #computeGradients: ComputeGradients;
   readonly #logger: Logger | undefined;
   readonly #random: SecureRandom;
+  readonly #yieldEveryMs: number;
+  #lastYield = 0;
 
   private constructor(opts: TrainerOptions, tf: TfCore, backend: BackendName) {
     this.spec = resolveInputShape(opts.spec, opts.inputDim);
@@ -194,6 +202,14 @@ export class Trainer {
     this.#computeGradients = opts.computeGradients ?? meanGradients;
     this.#logger = opts.logger;
     this.#random = opts.random ?? createSecureRandom();
+    this.#yieldEveryMs = opts.yieldEveryMs ?? 50;
+  }
+
+  /** Gives the event loop a turn (timers, I/O) when the last one was `yieldEveryMs` ago or more. */
+  async #maybeYield(): Promise<void> {
+    if (performance.now() - this.#lastYield < this.#yieldEveryMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#lastYield = performance.now();
   }
 
   /**
@@ -258,7 +274,7 @@ export class Trainer {
       tf.dispose(anchorTensors);
     }
     const weights = this.#readFiniteWeights();
-    const metrics = this.#evaluateLoaded(data);
+    const metrics = await this.#evaluateLoadedYielding(data);
     this.#logger?.debug(
       { model: this.spec.name, n: data.n, epochs: cfg.epochs, ms: Math.round(performance.now() - started) },
       'local training done',
@@ -323,9 +339,9 @@ export class Trainer {
         }
         if (augment !== undefined && shape !== undefined) augmentImages(xb, m, shape, augment, rng);
         tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m * k), [m, k])));
+        // Between batches, so a long fit keeps heartbeating (the coordinator drops a site that goes silent).
+        await this.#maybeYield();
       }
-      // Yield between epochs so a long fit does not starve the agent's gRPC keep-alives.
-      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
@@ -345,7 +361,7 @@ export class Trainer {
       });
       const m = rows.length;
       tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m), [m, 1])));
-      if (s % 64 === 63) await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.#maybeYield();
     }
   }
 
@@ -373,45 +389,60 @@ export class Trainer {
     return weights;
   }
 
-  #predictLoaded(data: TrainingData): Float32Array {
+  /** Predictions for rows [start, start + EVAL_CHUNK) of `data` with the loaded weights. */
+  #predictChunk(data: TrainingData, start: number): ArrayLike<number> {
     const tf = this.#tf;
     const shape = this.spec.inputShape;
     const flip = this.spec.augment?.testTimeFlip === true && shape !== undefined;
     const s = shape !== undefined ? (this.spec.augment?.testTimeShift ?? 0) : 0;
-    const out = new Float32Array(data.n * this.head.outputs);
-    for (let start = 0; start < data.n; start += EVAL_CHUNK) {
-      const m = Math.min(EVAL_CHUNK, data.n - start);
-      const p = tf.tidy(() => {
-        const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
-        if (shape === undefined || (!flip && s === 0)) return (this.#model.predict(x) as tfc.Tensor).dataSync();
-        // Test-time augmentation: the mean over every view (shift dy, dx ∈ [−s, s], zero-filled, as
-        // training's augmentImages shifts; each also mirrored along the width axis when flip is on).
-        const [h, w, c] = shape;
-        const image = tf.reshape(x, [m, h, w, c]);
-        const padded = s > 0 ? tf.pad(image, [[0, 0], [s, s], [s, s], [0, 0]]) : image;
-        let sum: tfc.Tensor | undefined;
-        let views = 0;
-        for (let dy = -s; dy <= s; dy++) {
-          for (let dx = -s; dx <= s; dx++) {
-            // out[i][j] = image[i − dy][j − dx], 0 outside.
-            const view = s > 0 ? tf.slice(padded, [0, s - dy, s - dx, 0], [m, h, w, c]) : image;
-            const variants = flip ? [view, tf.reverse(view, 2)] : [view];
-            for (const v of variants) {
-              const y = this.#model.predict(tf.reshape(v, [m, data.d])) as tfc.Tensor;
-              sum = sum === undefined ? y : tf.add(sum, y);
-              views++;
-            }
+    const m = Math.min(EVAL_CHUNK, data.n - start);
+    return tf.tidy(() => {
+      const x = tf.tensor2d(data.x.subarray(start * data.d, (start + m) * data.d), [m, data.d]);
+      if (shape === undefined || (!flip && s === 0)) return (this.#model.predict(x) as tfc.Tensor).dataSync();
+      // Test-time augmentation: the mean over every view (shift dy, dx ∈ [−s, s], zero-filled, as
+      // training's augmentImages shifts; each also mirrored along the width axis when flip is on).
+      const [h, w, c] = shape;
+      const image = tf.reshape(x, [m, h, w, c]);
+      const padded = s > 0 ? tf.pad(image, [[0, 0], [s, s], [s, s], [0, 0]]) : image;
+      let sum: tfc.Tensor | undefined;
+      let views = 0;
+      for (let dy = -s; dy <= s; dy++) {
+        for (let dx = -s; dx <= s; dx++) {
+          // out[i][j] = image[i − dy][j − dx], 0 outside.
+          const view = s > 0 ? tf.slice(padded, [0, s - dy, s - dx, 0], [m, h, w, c]) : image;
+          const variants = flip ? [view, tf.reverse(view, 2)] : [view];
+          for (const v of variants) {
+            const y = this.#model.predict(tf.reshape(v, [m, data.d])) as tfc.Tensor;
+            sum = sum === undefined ? y : tf.add(sum, y);
+            views++;
           }
         }
-        return tf.div(sum as tfc.Tensor, views).dataSync();
-      });
-      out.set(p, start * this.head.outputs);
-    }
+      }
+      return tf.div(sum as tfc.Tensor, views).dataSync();
+    });
+  }
+
+  #predictLoaded(data: TrainingData): Float32Array {
+    const out = new Float32Array(data.n * this.head.outputs);
+    for (let start = 0; start < data.n; start += EVAL_CHUNK) out.set(this.#predictChunk(data, start), start * this.head.outputs);
     return out;
   }
 
   #evaluateLoaded(data: TrainingData): EvaluateResult {
-    const p = this.#predictLoaded(data);
+    return this.#score(this.#predictLoaded(data), data);
+  }
+
+  /** As {@link #evaluateLoaded}, giving the event loop a turn between chunks (the train-set metrics after a fit). */
+  async #evaluateLoadedYielding(data: TrainingData): Promise<EvaluateResult> {
+    const out = new Float32Array(data.n * this.head.outputs);
+    for (let start = 0; start < data.n; start += EVAL_CHUNK) {
+      out.set(this.#predictChunk(data, start), start * this.head.outputs);
+      await this.#maybeYield();
+    }
+    return this.#score(out, data);
+  }
+
+  #score(p: Float32Array, data: TrainingData): EvaluateResult {
     return this.head.kind === 'binary' ? scoreMetrics(p, data.y) : scoreMultiOutput(p, data.y, this.head.outputs, this.head.kind);
   }
 

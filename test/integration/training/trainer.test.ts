@@ -94,6 +94,29 @@ describe('Trainer (real TF.js, wasm backend)', () => {
     t.dispose();
   });
 
+  it('gives the event loop a turn between batches, so timers (the agent\'s heartbeat) run during one long epoch', async () => {
+    // Each step holds the main thread ≥ 3 ms, as a heavy batch would; a 1 ms interval timer can only run in between.
+    let ticks = 0;
+    const seen: number[] = [];
+    const busyStep: Parameters<typeof Trainer.create>[0]['computeGradients'] = (ctx) => {
+      const until = performance.now() + 3;
+      while (performance.now() < until);
+      seen.push(ticks);
+      return meanGradients(ctx);
+    };
+    const t = await Trainer.create({ spec: getModelSpec('logreg'), inputDim: D, prefer: 'wasm', logger, computeGradients: busyStep, yieldEveryMs: 0 });
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await t.fit(initialWeights(t.spec, D, 1), train, cfg({ epochs: 1, batchSize: 32 }));
+    } finally {
+      clearInterval(timer);
+      t.dispose();
+    }
+    expect(seen).toHaveLength(512 / 32);
+    // The timer ran between every two batches of the single epoch (before, it ran only between epochs).
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThan(seen[i - 1]!);
+  });
+
   it('FedProx with a large μ stays closer to the global model than μ = 0', async () => {
     const global = initialWeights(logreg.spec, D, 5);
     const free = await logreg.fit(global, train, cfg({ proximalMu: 0 }));

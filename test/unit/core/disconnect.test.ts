@@ -47,15 +47,28 @@ describe('SiteSessions: a site that goes away', () => {
     expect(await sessions.dispatch('h2', { taskId: 't2', kind: 'TASK_KIND_FIT', studyId: 's', round: 1 }, 60_000)).toMatchObject({ ok: false, outcome: 'disconnected' });
   });
 
-  it('keeps the deadline of a site whose stream was closed after a long silence (busy training, not gone)', async () => {
-    const sessions = new SiteSessions(pino({ level: 'silent' }), Date.now, { reconnectGraceMs: 20, silentAfterMs: 1000 });
+  it('drops a site whose stream was closed after missed heartbeats at once, without the grace or the deadline', async () => {
+    const sessions = new SiteSessions(pino({ level: 'silent' }), Date.now, { reconnectGraceMs: 60_000, silentAfterMs: 1000 });
+    const gone: string[] = [];
+    sessions.onDisconnect((id) => gone.push(id));
     const quiet = { ...fakeSession('h1', []), lastSeen: Date.now() - 5000 };
+    const talking = fakeSession('h2', []);
     sessions.register(quiet);
-    const outcome = sessions.dispatch('h1', { taskId: 't1', kind: 'TASK_KIND_FIT', studyId: 's', round: 1 }, 150);
+    sessions.register(talking);
+    const outcome = sessions.dispatch('h1', { taskId: 't1', kind: 'TASK_KIND_FIT', studyId: 's', round: 1 }, 60_000);
+    const other = sessions.dispatch('h2', { taskId: 't2', kind: 'TASK_KIND_FIT', studyId: 's', round: 1 }, 60_000);
     sessions.unregister(quiet);
-    const later = sessions.dispatch('h1', { taskId: 't2', kind: 'TASK_KIND_EVALUATE', studyId: 's', round: 1 }, 150);
-    expect(await outcome).toMatchObject({ ok: false, outcome: 'timeout' });
-    expect(await later).toMatchObject({ ok: false, outcome: 'timeout' });
+    expect(gone).toEqual(['h1']);
+    const ended = await outcome;
+    expect(ended).toMatchObject({ ok: false, outcome: 'disconnected' });
+    expect(!ended.ok && ended.reason).toMatch(/^the site missed heartbeats for \d+ ms$/);
+    // The other site's task is untouched; a cut stream (recently seen) still gets the grace and its task back.
+    sessions.unregister(talking);
+    const back: CoordinatorMessage[] = [];
+    sessions.register(fakeSession('h2', back));
+    expect(back.map((m) => m.task?.taskId)).toEqual(['t2']);
+    expect(sessions.acceptResult('h2', { ...resultFor('t2'), kind: 'TASK_KIND_FIT' })).toBeNull();
+    expect(await other).toMatchObject({ ok: true });
   });
 });
 

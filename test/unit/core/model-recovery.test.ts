@@ -74,6 +74,21 @@ describe('a model version that cannot be read', () => {
     await expect(rollBackStudy(deps.memStore, deps.memModels, 'core-study', 22, logger)).rejects.toThrow('reads fine; resume the study instead');
   });
 
+  it('rolls back to a committed version an operator names, even while the current one reads, and refuses others', async () => {
+    const { deps, initial, current } = await afterOneRound();
+    await deps.memStore.setStudyStatus('core-study', 'paused', 21);
+    await expect(rollBackStudy(deps.memStore, deps.memModels, 'core-study', 22, logger, current)).rejects.toThrow(`model version ${current} is already study core-study's current version`);
+    await expect(rollBackStudy(deps.memStore, deps.memModels, 'core-study', 22, logger, 'e'.repeat(64))).rejects.toThrow("is not one of study core-study's committed versions");
+    deps.memModels.corrupt(initial);
+    await expect(rollBackStudy(deps.memStore, deps.memModels, 'core-study', 22, logger, initial)).rejects.toThrow(`model version ${initial} of study core-study cannot be read either`);
+    expect((await deps.memStore.getStudy('core-study'))!.currentModel).toBe(current);
+    const { deps: fresh, initial: first } = await afterOneRound();
+    await fresh.memStore.setStudyStatus('core-study', 'paused', 21);
+    await expect(rollBackStudy(fresh.memStore, fresh.memModels, 'core-study', 22, logger, first)).resolves.toMatchObject({ sha256: first, round: 0 });
+    expect((await fresh.memStore.getStudy('core-study'))!).toMatchObject({ currentModel: first, completedRounds: 1, status: 'paused' });
+    expect((await fresh.memStore.getStudy('core-study'))!.reason).toContain('named by an operator');
+  });
+
   it('an unexpected error inside a round still ends its row', async () => {
     class FailingPut extends MemoryModelRepository {
       override put(bytes: Uint8Array): Promise<string> {

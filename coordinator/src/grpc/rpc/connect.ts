@@ -29,6 +29,7 @@ export function connect(ctx: RpcContext, call: grpc.ServerDuplexStream<SiteMessa
     }
   }, 10_000);
   const certDer = peerCert(call);
+  let lastTick = ctx.now();
   const beat = setInterval(() => {
     // The certificate was checked when the stream opened; a revocation (the list reloads without a
     // restart) or an expiry since then closes the stream within one heartbeat interval.
@@ -42,8 +43,15 @@ export function connect(ctx: RpcContext, call: grpc.ServerDuplexStream<SiteMessa
       call.emit('error', toGrpcStatus(err));
       return;
     }
-    if (ctx.now() - lastSeen > (ctx.deps.heartbeatTimeoutMs ?? ctx.deps.heartbeatIntervalMs * 4)) {
+    // A tick that comes late means this process was itself busy: the site's heartbeats may be waiting unread in
+    // the socket, so silence is only judged on a tick that came on time.
+    const tickAt = ctx.now();
+    const late = tickAt - lastTick > ctx.deps.heartbeatIntervalMs * 2;
+    lastTick = tickAt;
+    if (!late && tickAt - lastSeen > (ctx.deps.heartbeatTimeoutMs ?? ctx.deps.heartbeatIntervalMs * 4)) {
       ctx.log.warn({ siteId: identity.siteId }, 'site missed heartbeats; closing its stream');
+      // Dropped now, not when the peer answers the close: a site that is frozen or cut off never does.
+      cleanup();
       call.end();
       return;
     }

@@ -5,10 +5,10 @@ import { ApiError } from '../../../../shared/src/errors.js';
 import { checkStudyCrossFields } from '../../../../shared/src/study/study-checks.js';
 import { StudySpecSchema } from '../../../../shared/src/study/study-spec.js';
 import * as S from '../schemas.js';
-import { ALL, guardErrors, OPERATOR, principalOf, requireStudy, type ResourcePlugin } from './context.js';
+import { ALL, guardErrors, iso, OPERATOR, principalOf, requireStudy, type ResourcePlugin } from './context.js';
 import { studyView } from './views.js';
 
-/** Studies: list, create (idempotent per id and contract), read, and start / resume / pause / abort. */
+/** Studies: list, create (idempotent per id and contract), read, start / resume / pause / abort, and rollback. */
 export const studyRoutes: ResourcePlugin = (app, { ctx }, done) => {
   const { coordinator, store, audit, guard } = ctx;
 
@@ -44,6 +44,42 @@ export const studyRoutes: ResourcePlugin = (app, { ctx }, done) => {
     '/api/v1/studies/:studyId',
     { preParsing: guard(ALL, 'read study contracts'), schema: { tags: ['studies'], params: S.StudyParams, querystring: S.NoQuery, response: { 200: S.StudyView, ...guardErrors, 404: S.ErrorBody } } },
     async (req) => studyView(await requireStudy(store, req.params.studyId), coordinator.isRunning(req.params.studyId)),
+  );
+
+  app.post(
+    '/api/v1/studies/:studyId/rollback',
+    {
+      preParsing: guard(OPERATOR, 'roll studies back'),
+      schema: {
+        tags: ['studies'],
+        description:
+          'Points a paused study at an earlier committed model version: the newest one that reads back intact (after a model file was found corrupt or missing), or the `version` named. Rounds committed after it stay in the history; resume the study to train on from there.',
+        params: S.StudyParams,
+        querystring: S.NoQuery,
+        body: Type.Optional(S.RollbackBody),
+        response: { 200: S.RollbackView, ...guardErrors, 400: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody },
+      },
+    },
+    async (req) => {
+      const { studyId } = req.params;
+      const study = await requireStudy(store, studyId);
+      const to = req.body?.version;
+      await audit.append({
+        actor: `operator:${principalOf(req).id}`,
+        kind: AuditKind.StudyStatus,
+        studyId,
+        details: { requested: 'rollback', statusBefore: study.status, ...(to !== undefined ? { version: to } : {}) },
+      });
+      // The coordinator audits the rollback itself (from which version to which) once it is done.
+      const rolled = await coordinator.rollbackStudy(studyId, to);
+      req.log.info({ studyId, from: rolled.from, to: rolled.version.sha256, operator: principalOf(req).id }, 'study rolled back over REST');
+      const v = rolled.version;
+      return {
+        study: studyView(rolled.study, coordinator.isRunning(studyId)),
+        model: { sha256: v.sha256, round: v.round, numParams: v.numParams, bytes: v.numParams * 4, createdAt: iso(v.createdAt), download: `/api/v1/studies/${studyId}/models/${v.sha256}` },
+        rolledBackFrom: rolled.from,
+      };
+    },
   );
 
   app.post(
