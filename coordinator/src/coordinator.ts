@@ -15,6 +15,7 @@ import { runAsAuditActor } from './audit/audit-actor.js';
 import type { AuditLedger } from './audit/audit-ledger.js';
 import { CoordinatorAudit } from './audit/coordinator-audit.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
+import { GrpcSiteChannel } from './grpc/grpc-site-channel.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import type { CoordinatorEvent, EventSink } from './rounds/events.js';
@@ -23,6 +24,8 @@ import { SiteSessions } from './sessions/site-sessions.js';
 import { ModelRepository, UploadStore } from './store/blob-store.js';
 import type { CoordinatorStore, StudyRecord } from './store/coordinator-store.js';
 import { SqliteCoordinatorStore } from './store/sqlite-store.js';
+import { isTerminalStudyStatus } from './store/states.js';
+import { ConflictError } from './errors.js';
 
 export interface CoordinatorOptions {
   config: CoordinatorConfig;
@@ -171,7 +174,8 @@ export class Coordinator {
             onError: (err) => logger.error({ code: err.code, reason: err.message }, 'revocation list not reloaded'),
             onReload: (list) => auditing.revocationsLoaded(list, false),
           });
-    const sessions = new SiteSessions(logger, now);
+    // A site away longer than its heartbeats may be silent is dropped from the round it is in.
+    const sessions = new SiteSessions(logger, now, config.heartbeatTimeoutMs ?? config.heartbeatIntervalMs * 4);
     const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);
     const auditedAuth = auditing.wrapAuthenticator(createSiteAuthenticator(caPem, revocations, now));
     const models = new ModelRepository(path.join(dataDir, 'models'));
@@ -223,7 +227,10 @@ export class Coordinator {
     return coordinator;
   }
 
-  /** Creates the study (idempotent for the same id and spec) with its initial model version. */
+  /**
+   * Creates the study (idempotent for the same id and contract) with its initial model version.
+   * @throws ConflictError (`TESSERA_STUDY_CONFLICT`) when the id exists with a different contract.
+   */
   async createStudy(input: StudySpec): Promise<StudyRecord> {
     // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
     const spec = await resolveStudyPrivacyOffThread(input);
@@ -231,8 +238,9 @@ export class Coordinator {
     checkStudySecureAggregation(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
+      // The one "study already exists" check (REST and CLI both come here): same contract is idempotent.
       if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
-        throw new Error(`study ${spec.id} already exists with a different spec`);
+        throw new ConflictError('TESSERA_STUDY_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });
       }
       return existing;
     }
@@ -257,7 +265,7 @@ export class Coordinator {
     const done = runAsAuditActor(`coordinator:${this.options.config.coordinatorId}`, () => runStudy(
       {
         store: this.store,
-        sessions: this.sessions,
+        sites: new GrpcSiteChannel(this.sessions),
         models: this.models,
         uploads: this.uploads,
         logger,
@@ -284,7 +292,7 @@ export class Coordinator {
     const request = controller.signal.aborted ? (controller.signal.reason as StopRequest) : undefined;
     if (request === undefined || this.abort.signal.aborted) return record;
     const current = (await this.store.getStudy(studyId)) ?? record;
-    if (current.status === 'completed' || current.status === 'failed' || current.status === 'aborted') return current;
+    if (isTerminalStudyStatus(current.status)) return current;
     const now = (this.options.now ?? Date.now)();
     if (request === 'pause') {
       await this.store.setStudyStatus(studyId, 'paused', now, 'paused by an operator');
@@ -307,7 +315,7 @@ export class Coordinator {
    */
   async startStudy(studyId: string): Promise<StudyRecord> {
     const study = await this.requireStudy(studyId);
-    if (study.status === 'completed' || study.status === 'failed' || study.status === 'aborted') {
+    if (isTerminalStudyStatus(study.status)) {
       throw new IllegalStateError(`study ${studyId} is ${study.status}; it cannot be started again`, { studyId, status: study.status });
     }
     if (this.runs.has(studyId)) {
@@ -331,7 +339,7 @@ export class Coordinator {
       if (!run.controller.signal.aborted) run.controller.abort(request);
       return study;
     }
-    if (request === 'abort' && (study.status === 'created' || study.status === 'paused' || study.status === 'running')) {
+    if (request === 'abort' && !isTerminalStudyStatus(study.status)) {
       // Not running in this process (never started, paused, or left over from a previous run): abort directly.
       const now = (this.options.now ?? Date.now)();
       await this.store.setStudyStatus(studyId, 'aborted', now, 'aborted by an operator');

@@ -73,7 +73,7 @@ export async function planDemo(a: DemoArgs, say: (line: string) => void): Promis
   // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
   // Robust strategies compare every site's update: each round waits for all of them.
   const allSites = a.dataset === 'breastmnist' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
-  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? sites.length : Math.min(2, sites.length) });
+  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? sites.length : Math.min(2, sites.length), expectedSites: sites.map((s) => s.id) });
   return { sites, spec, localTrainExamples };
 }
 

@@ -2,9 +2,25 @@ import { errorMessage } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { createStrategy, type Strategy } from '../strategies/index.js';
 import type { CoordinatorStore, StudyRecord } from '../store/coordinator-store.js';
+import { isTerminalStudyStatus } from '../store/states.js';
 import type { RoundDeps } from './round-workflow.js';
 import { RoundWorkflow } from './round-workflow.js';
 import { decodeStrategyState } from './strategy-state.js';
+import { CohortFloors, retryBackoffMs } from './cohort.js';
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
 
 /** Builds the study's strategy and restores its optimizer state from the last committed round. */
 export async function loadStrategy(store: CoordinatorStore, study: StudyRecord): Promise<Strategy> {
@@ -22,10 +38,11 @@ export async function runStudy(deps: RoundDeps & { logger: Logger }, studyId: st
   const { store, now, emit, logger } = deps;
   let study = await store.getStudy(studyId);
   if (!study) throw new Error(`no study ${studyId}`);
-  if (study.status === 'completed' || study.status === 'failed' || study.status === 'aborted') return study;
+  if (isTerminalStudyStatus(study.status)) return study;
   await store.setStudyStatus(studyId, 'running', now());
   emit({ type: 'study-started', studyId, rounds: study.spec.rounds, fromRound: study.completedRounds + 1 });
   const strategy = await loadStrategy(store, study);
+  const floors = new CohortFloors();
   try {
     while (study.completedRounds < study.spec.rounds) {
       if (deps.signal.aborted) return study;
@@ -39,10 +56,15 @@ export async function runStudy(deps: RoundDeps & { logger: Logger }, studyId: st
         emit({ type: 'study-finished', studyId, status: 'failed', reason });
         return (await store.getStudy(studyId)) ?? study;
       }
-      await new RoundWorkflow(deps, study, strategy, round).run();
+      const committed = await new RoundWorkflow(deps, study, strategy, round, floors).run();
       const reloaded = await store.getStudy(studyId);
       if (!reloaded) throw new Error(`study ${studyId} vanished`);
       study = reloaded;
+      if (!committed && !deps.signal.aborted) {
+        // Back off before the next attempt (not after the last one): a site slow to join gets the time.
+        const failed = (await store.listRounds(studyId)).filter((r) => r.round === round && r.status === 'failed').length;
+        if (failed < study.spec.maxRoundAttempts) await sleep(retryBackoffMs(study.spec, failed), deps.signal);
+      }
     }
   } catch (err) {
     if (deps.signal.aborted) return study;

@@ -28,22 +28,42 @@ interface PendingTask {
   resolve: (outcome: TaskOutcome) => void;
   /** Optional check of a result before it resolves the task (e.g. the upload is complete). */
   validate: (result: TaskResult__Output) => string | null;
+  /** Running while the site is away: when it fires, the task ends `disconnected`. */
+  grace: NodeJS.Timeout | undefined;
 }
 
 /**
- * The registry of connected sites and of tasks in flight. A site that disconnects keeps its pending
- * tasks: when it reconnects, they are sent again, and the agent answers from its cache or resumes the
- * upload where it stopped. Only the task deadline turns a silent site into a straggler.
+ * The registry of connected sites and of tasks in flight. A site whose stream ends (or that misses its
+ * heartbeats, which ends the stream) keeps its pending tasks for `reconnectGraceMs`: when it reconnects
+ * within it, they are sent again, and the agent answers from its cache or resumes the upload where it
+ * stopped; otherwise they end `disconnected` then, not at their deadline. The task deadline turns a
+ * connected but silent site into a straggler.
  */
 export class SiteSessions {
   private readonly sessions = new Map<string, SiteSession>();
   private readonly pending = new Map<string, PendingTask>();
   private readonly listeners = new Set<() => void>();
+  private readonly disconnectListeners = new Set<(siteId: string) => void>();
 
   constructor(
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** How long a site that went away may take to come back before its tasks end `disconnected`. */
+    private readonly reconnectGraceMs = 10_000,
   ) {}
+
+  /** Starts the reconnect grace of a pending task whose site is away. */
+  private awaitReturn(taskId: string, p: PendingTask): void {
+    if (p.grace !== undefined) return;
+    p.grace = setTimeout(() => {
+      this.finish(taskId, {
+        ok: false,
+        outcome: 'disconnected',
+        reason: `the site is not connected and did not come back within ${this.reconnectGraceMs} ms`,
+        durationMs: this.now() - p.startedAt,
+      });
+    }, this.reconnectGraceMs);
+  }
 
   connectedSites(): string[] {
     return [...this.sessions.keys()].sort();
@@ -59,6 +79,12 @@ export class SiteSessions {
     return () => this.listeners.delete(fn);
   }
 
+  /** Calls `fn` with the site's id whenever a connected site's stream ends; returns an unsubscribe function. */
+  onDisconnect(fn: (siteId: string) => void): () => void {
+    this.disconnectListeners.add(fn);
+    return () => this.disconnectListeners.delete(fn);
+  }
+
   private changed(): void {
     for (const fn of this.listeners) fn();
   }
@@ -69,7 +95,10 @@ export class SiteSessions {
     this.sessions.set(session.siteId, session);
     // Re-send tasks the site had not finished when its previous stream dropped.
     for (const p of this.pending.values()) {
-      if (p.siteId === session.siteId) session.send({ task: p.task });
+      if (p.siteId !== session.siteId) continue;
+      clearTimeout(p.grace);
+      p.grace = undefined;
+      session.send({ task: p.task });
     }
     this.changed();
   }
@@ -77,6 +106,8 @@ export class SiteSessions {
   unregister(session: SiteSession): void {
     if (this.sessions.get(session.siteId) === session) {
       this.sessions.delete(session.siteId);
+      for (const [taskId, p] of this.pending) if (p.siteId === session.siteId) this.awaitReturn(taskId, p);
+      for (const fn of this.disconnectListeners) fn(session.siteId);
       this.changed();
     }
   }
@@ -99,10 +130,12 @@ export class SiteSessions {
           durationMs: this.now() - startedAt,
         });
       }, timeoutMs);
-      this.pending.set(taskId, { siteId, task, startedAt, timer, resolve, validate });
+      const p: PendingTask = { siteId, task, startedAt, timer, resolve, validate, grace: undefined };
+      this.pending.set(taskId, p);
       const session = this.sessions.get(siteId);
       if (!session?.send({ task })) {
-        this.logger.info({ siteId, taskId }, 'site not connected; task waits for it to reconnect');
+        this.logger.info({ siteId, taskId, graceMs: this.reconnectGraceMs }, 'site not connected; task waits for it to reconnect');
+        this.awaitReturn(taskId, p);
       }
     });
   }
@@ -111,6 +144,7 @@ export class SiteSessions {
     const p = this.pending.get(taskId);
     if (!p) return;
     clearTimeout(p.timer);
+    clearTimeout(p.grace);
     this.pending.delete(taskId);
     p.resolve(outcome);
   }

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import { AuditKind } from '../../../../shared/src/audit/index.js';
-import { resolveStudyPrivacyOffThread } from '../../../../shared/src/dp/study-privacy-thread.js';
 import { validateConfig } from '../../../../shared/src/config/validate.js';
 import { ApiError } from '../../../../shared/src/errors.js';
 import { StudySpecSchema } from '../../../../shared/src/study/study-spec.js';
@@ -30,13 +29,9 @@ export const studyRoutes: ResourcePlugin = (app, { ctx }, done) => {
       },
     },
     async (req, reply) => {
-      // Resolved (DP noise calibrated, on a worker thread) before the idempotency check: the store holds the resolved contract.
-      const spec = await resolveStudyPrivacyOffThread(validateConfig(StudySpecSchema, req.body, 'request body'));
-      const existing = await store.getStudy(spec.id);
-      if (existing && JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
-        throw new ApiError('TESSERA_API_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });
-      }
-      const created = await coordinator.createStudy(structuredClone(spec));
+      // The coordinator resolves the contract (DP noise calibrated off-thread) and makes the one "already exists"
+      // check: a different contract under the same id throws ConflictError, answered 409 TESSERA_API_CONFLICT.
+      const created = await coordinator.createStudy(validateConfig(StudySpecSchema, req.body, 'request body'));
       req.log.info({ studyId: created.id, operator: principalOf(req).id }, 'study created over REST');
       return reply.code(201).send(studyView(created, coordinator.isRunning(created.id)));
     },
