@@ -12,7 +12,10 @@
  * the same run), `secagg-e2e` (whole rounds of a real federation — a coordinator and N agent processes on
  * loopback — with and without secure aggregation; `--sites N --params D --rounds R [--no-secure-agg]`) and
  * `report-labels` (the radiology report labeler's per-finding and macro F1 on IU chest X-ray reports uid ≤ 2000
- * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run) and
+ * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run), `chaos`
+ * (issue 16's chaos run: a coordinator and N agent processes under secure aggregation, agents killed or cut
+ * every round, the coordinator killed every 10th, one agent late, against a clean run in the same bench;
+ * `--sites N --rounds R --seed S --clean-rounds C --keep`; never part of `all`) and
  * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
@@ -26,12 +29,14 @@ import { runDeidTextSuite } from './deid-text.js';
 import { runReportLabelsSuite } from './report-labels.js';
 import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
+import { runChaosSuite } from './chaos.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 import { sharedDataDir } from '../cli/src/public-data.js';
+import { randomSeed } from '../shared/src/rng.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'chaos', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -64,6 +69,8 @@ interface Flags {
   rounds?: string;
   noSecureAgg?: boolean;
   keep?: boolean;
+  seed?: string;
+  cleanRounds?: string;
 }
 
 /**
@@ -128,6 +135,18 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     console.log(`\ndp (best of 3; examples/s of DP-SGD vs plain SGD, same model, backend and run)\n${formatTable(dp)}`);
     rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
   }
+  if (suite === 'chaos') {
+    const [sites] = numbers(flags.sites, 'sites', [quick ? 4 : 10], (n) => Number.isInteger(n) && n >= 4 && n <= 100);
+    const [rounds] = numbers(flags.rounds, 'rounds', [quick ? 8 : 50], (n) => Number.isInteger(n) && n >= 1 && n <= 1000);
+    const [seed] = numbers(flags.seed, 'seed', [randomSeed()], (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32);
+    const [cleanRounds] = numbers(flags.cleanRounds, 'clean-rounds', [Math.min(rounds ?? 50, 10)], (n) => Number.isInteger(n) && n >= 2 && n <= 1000);
+    const row = await runChaosSuite({ sites: sites ?? 10, rounds: rounds ?? 50, seed: seed ?? 1, cleanRounds: cleanRounds ?? 10, ...(quick ? { coordinatorEvery: 4 } : {}), keep: flags.keep === true });
+    const { perRound: _perRound, crossChecks, lostAttemptReasons: _reasons, siteDropReasons: _drops, siteDrops: _siteDrops, coordinatorKills: _kills, ledger, timeLostPerFaultMs: lost, faults, loadAverage, ...rest } = row;
+    const table = [{ ...rest, ...faults, ledgerOk: ledger.ok, crossChecked: `${crossChecks.filter((c) => c.ok).length}/${crossChecks.length}`, lostPerAgentKillMs: lost.agentKill, lostPerProxyCutMs: lost.proxyCut, lostPerCoordinatorKillMs: lost.coordinatorKill, lostPerFaultMs: lost.overall, load: loadAverage.end.join(' ') }];
+    console.log(`\nchaos (seed ${row.seed}; real coordinator + agent processes over mTLS on 127.0.0.1, each agent behind a TCP proxy; spans from the store's commit times)\n${formatTable(table)}`);
+    console.log(`lost attempts: ${JSON.stringify(row.lostAttemptReasons)}\nsite drops: ${JSON.stringify(row.siteDropReasons)}`);
+    rows.push({ suite: 'chaos' as const, ...row });
+  }
   return rows;
 }
 
@@ -152,6 +171,8 @@ async function main(argv: string[]): Promise<number> {
         rounds: { type: 'string' },
         'no-secure-agg': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
+        seed: { type: 'string' },
+        'clean-rounds': { type: 'string' },
       },
     });
   } catch (err) {
@@ -160,18 +181,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
   console.log(`${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.totalMemGiB} GiB`);
-  const { sites, params, dropout, degree, rounds } = parsed.values;
+  const { sites, params, dropout, degree, rounds, seed } = parsed.values;
+  const cleanRounds = parsed.values['clean-rounds'];
   report.results = await runSuite(suite, parsed.values.quick, {
     ...(sites !== undefined ? { sites } : {}),
     ...(params !== undefined ? { params } : {}),
     ...(dropout !== undefined ? { dropout } : {}),
     ...(degree !== undefined ? { degree } : {}),
     ...(rounds !== undefined ? { rounds } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(cleanRounds !== undefined ? { cleanRounds } : {}),
     noSecureAgg: parsed.values['no-secure-agg'],
     keep: parsed.values.keep,
   });
