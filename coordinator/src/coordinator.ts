@@ -20,6 +20,7 @@ import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import type { CoordinatorEvent, EventSink } from './rounds/events.js';
 import { runStudy } from './rounds/study-runner.js';
+import { rollBackStudy } from './rounds/model-recovery.js';
 import { SiteSessions } from './sessions/site-sessions.js';
 import { ModelRepository, UploadStore } from './store/blob-store.js';
 import type { CoordinatorStore, StudyRecord } from './store/coordinator-store.js';
@@ -174,8 +175,10 @@ export class Coordinator {
             onError: (err) => logger.error({ code: err.code, reason: err.message }, 'revocation list not reloaded'),
             onReload: (list) => auditing.revocationsLoaded(list, false),
           });
-    // A site away longer than its heartbeats may be silent is dropped from the round it is in.
-    const sessions = new SiteSessions(logger, now, config.heartbeatTimeoutMs ?? config.heartbeatIntervalMs * 4);
+    // A site whose stream ends is dropped from its round unless it is back within the grace; one closed for missed
+    // heartbeats (possibly only busy training) keeps its task's deadline.
+    const heartbeatTimeoutMs = config.heartbeatTimeoutMs ?? config.heartbeatIntervalMs * 4;
+    const sessions = new SiteSessions(logger, now, { reconnectGraceMs: Math.max(5_000, heartbeatTimeoutMs), silentAfterMs: heartbeatTimeoutMs });
     const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);
     const auditedAuth = auditing.wrapAuthenticator(createSiteAuthenticator(caPem, revocations, now));
     const models = new ModelRepository(path.join(dataDir, 'models'));
@@ -224,6 +227,7 @@ export class Coordinator {
     const coordinator = new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem, auditing, pendingWrites);
     // Events carry what the store does not (a site's ε after a DP round).
     coordinator.subscribe((e) => auditing.observeEvent(e));
+    await coordinator.resumeRunning();
     return coordinator;
   }
 
@@ -275,7 +279,8 @@ export class Coordinator {
           if (bytes === undefined) this.expectedUpdates.delete(taskId);
           else this.expectedUpdates.set(taskId, bytes);
         },
-        signal: AbortSignal.any([this.abort.signal, controller.signal]),
+        signal: this.abort.signal,
+        stop: controller.signal,
         caCertPem: this.caPem,
         ...(this.options.onSecureSum ? { onSecureSum: this.options.onSecureSum } : {}),
       },
@@ -304,6 +309,30 @@ export class Coordinator {
     return (await this.store.getStudy(studyId)) ?? current;
   }
 
+  /**
+   * Resumes, in the background, every study a previous process left `running`, whichever route started it
+   * (REST, CLI): the runner continues from its last committed round. Called once by {@link create}.
+   */
+  private async resumeRunning(): Promise<void> {
+    for (const study of await this.store.listStudies()) {
+      if (study.status !== 'running' || this.runs.has(study.id)) continue;
+      this.options.logger.info({ studyId: study.id, completedRounds: study.completedRounds }, 'resuming a study left running by the previous process');
+      this.runStudy(study.id).catch((err: unknown) => {
+        this.options.logger.error({ studyId: study.id, err: errorMessage(err) }, 'study run failed');
+      });
+    }
+  }
+
+  /**
+   * Rolls a paused study whose current model version cannot be read back to its newest readable committed
+   * version (coordinator/src/rounds/model-recovery.ts); resume it afterwards with {@link startStudy}.
+   */
+  async rollbackStudy(studyId: string): Promise<StudyRecord> {
+    if (this.runs.has(studyId)) throw new IllegalStateError(`study ${studyId} is running; pause it first`, { studyId });
+    await rollBackStudy(this.store, this.models, studyId, (this.options.now ?? Date.now)(), this.options.logger);
+    return this.requireStudy(studyId);
+  }
+
   /** True while the study's runner is active in this process. */
   isRunning(studyId: string): boolean {
     return this.runs.has(studyId);
@@ -328,8 +357,8 @@ export class Coordinator {
   }
 
   /**
-   * Asks a running study to stop at the next safe point: immediately while it waits for sites, otherwise once the
-   * round in flight has committed or failed (a round is never cut in half). `pause` can be resumed with
+   * Asks a running study to stop at the next safe point: immediately while it waits for sites (or backs off
+   * between attempts), otherwise once the round in flight has committed or failed (a round is never cut in half). `pause` can be resumed with
    * {@link startStudy}; `abort` is final. Resolves when the request is registered, not when the run has stopped.
    */
   async stopStudy(studyId: string, request: StopRequest): Promise<StudyRecord> {

@@ -199,6 +199,23 @@ describe.each(implementations)('CoordinatorStore contract: %s', (_name, open) =>
     await store.close();
   });
 
+  it('points a paused study at one of its committed versions, and refuses anything else', async () => {
+    const store = await open();
+    await withStudy(store);
+    await withStudy(store, 'study-b');
+    await store.setStudyStatus('study-a', 'running', 20);
+    const attempt = await toEvaluating(store, 'study-a', 1, sha(1));
+    await store.commitRound({ studyId: 'study-a', round: 1, attempt, model: model('study-a', 1), metrics: null, trainMetrics: null, phases: {}, strategyState: null, now: 300 });
+    await expect(store.setCurrentModel('study-a', sha(1), 310, 'rollback')).rejects.toMatchObject({ code: 'TESSERA_STATE_ILLEGAL_TRANSITION' });
+    await store.setStudyStatus('study-a', 'paused', 320);
+    // Not a version of this study (study-b's initial model has another id), and not an unknown one.
+    await expect(store.setCurrentModel('study-a', sha(99), 330, 'rollback')).rejects.toMatchObject({ code: 'TESSERA_STATE_ILLEGAL_TRANSITION' });
+    await store.setCurrentModel('study-a', sha(1), 340, 'rolled back to round 0');
+    expect(await store.getStudy('study-a')).toMatchObject({ status: 'paused', currentModel: sha(1), completedRounds: 1, updatedAt: 340, reason: 'rolled back to round 0' });
+    expect((await store.listRounds('study-a')).map((r) => r.status)).toEqual(['committed']);
+    await store.close();
+  });
+
   it('lists studies in creation order', async () => {
     const store = await open();
     await store.createStudy(spec('late'), model('late', 0, 5), 20);

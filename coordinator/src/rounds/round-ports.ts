@@ -56,8 +56,13 @@ export interface RoundDeps {
   now: () => number;
   /** Registers the expected update size of a fit task for the upload endpoint's shape check. */
   expectUpdate(taskId: string, bytes: number | undefined): void;
-  /** Aborts the wait for sites and the phases (shutdown or operator abort). */
+  /** The coordinator shuts down: the round in flight is interrupted (its attempt does not count). */
   signal: AbortSignal;
+  /**
+   * An operator's pause or abort: a wait for sites ends at once (the attempt is interrupted), no new round
+   * or attempt starts, but a round that is running finishes (commits or fails); it is never cut in half.
+   */
+  stop?: AbortSignal;
   /** The consortium CA certificate (PEM): secure aggregation verifies the sites' signed keys against it. */
   caCertPem: string;
   /**

@@ -9,7 +9,8 @@ import { evaluateCandidate, weightedMetrics } from './evaluation.js';
 import type { FitContext, FitProtocol } from './fit-protocol.js';
 import { PlainFit } from './plain-fit.js';
 import type { RoundDeps } from './round-ports.js';
-import { assertRoundTransition } from './round-state.js';
+import { ALLOWED_ROUND_TRANSITIONS, assertRoundTransition } from './round-state.js';
+import { ModelStoreError } from '../errors.js';
 import { RoundTasks, type ModelRef } from './round-tasks.js';
 import { SecureFit } from './secure-fit.js';
 import type { SiteResult } from './site-task.js';
@@ -32,6 +33,8 @@ export class RoundWorkflow {
   private status: RoundStatus = 'waiting';
   private readonly phases: Record<string, PhaseTiming> = {};
   private record!: RoundRecord;
+  /** True once the attempt's row exists. */
+  private started = false;
 
   constructor(
     private deps: RoundDeps,
@@ -75,9 +78,28 @@ export class RoundWorkflow {
     return false;
   }
 
+  /** Set when the attempt failed because the study's current model version is missing or corrupt. */
+  modelProblem: ModelStoreError | undefined;
+
+  /**
+   * Runs the attempt. An unexpected error still ends the attempt's row (`failed`, with the error as its
+   * reason) before it propagates: no row is left in a live status.
+   */
   async run(): Promise<boolean> {
+    try {
+      return await this.attempt();
+    } catch (err) {
+      if (this.started && ALLOWED_ROUND_TRANSITIONS[this.status].includes('failed')) {
+        await this.fail(`internal error: ${errorMessage(err)}`).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private async attempt(): Promise<boolean> {
     const { store, now } = this.deps;
     this.record = await store.startRound(this.spec.id, this.round, this.study.currentModel, now());
+    this.started = true;
     this.phases['waiting'] = { startedAt: now() };
     const attempt = this.record.attempt;
     this.deps.emit({ type: 'round-started', studyId: this.spec.id, round: this.round, attempt });
@@ -87,8 +109,8 @@ export class RoundWorkflow {
     // Then the rest of the cohort: the expected sites, or enough for every connected site's own floor.
     const joinMs = this.spec.timeouts.joinMs ?? DEFAULT_JOIN_MS;
     const complete = enough && (await this.waitFor(() => cohortReady(this.spec, sites.connectedSites(), this.floors), joinMs));
-    if (this.deps.signal.aborted) {
-      // Shutdown, not a failure: the attempt must not count against maxRoundAttempts.
+    if (this.deps.signal.aborted || this.deps.stop?.aborted) {
+      // Shutdown or an operator's stop while waiting, not a failure: the attempt must not count against maxRoundAttempts.
       await this.transition('interrupted');
       return false;
     }
@@ -100,11 +122,21 @@ export class RoundWorkflow {
     const cohort = sites.connectedSites().slice(0, this.spec.maxSites ?? Number.MAX_SAFE_INTEGER);
     if (!complete) await this.recordAbsent(cohort, joinMs);
 
+    // The global model is read (and verified against its id) before any site is asked to train on it.
+    let globalBytes: Buffer;
+    let digest: string;
+    try {
+      globalBytes = await this.deps.models.get(this.study.currentModel);
+      digest = await this.deps.models.transferDigest(this.study.currentModel);
+    } catch (err) {
+      if (!(err instanceof ModelStoreError)) throw err;
+      this.modelProblem = err;
+      return this.fail(`the study's current model version cannot be read: ${err.message}`);
+    }
     await this.transition('fitting');
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'fit', sites: cohort.length });
-    const globalBytes = await this.deps.models.get(this.study.currentModel);
     const global = decodeWeights(globalBytes, globalBytes.byteLength / 4);
-    const model: ModelRef = { version: this.study.currentModel, digest: await this.deps.models.transferDigest(this.study.currentModel), bytes: global.length * 4 };
+    const model: ModelRef = { version: this.study.currentModel, digest, bytes: global.length * 4 };
     const saved = this.spec.privacy?.adaptiveClipping ? await store.getStrategyState(this.spec.id) : null;
     const dp = planRoundDp(this.spec, saved != null ? decodeStrategyState(saved) : undefined, cohort.length, global.length);
     const tasks = new RoundTasks(this.spec, { studyId: this.spec.id, round: this.round, attempt }, now, dp.dp);
@@ -217,7 +249,8 @@ export class RoundWorkflow {
 
   /** Resolves true once `ready()` holds (checked on every change of the connected sites), false after `timeoutMs` or an abort. */
   private waitFor(ready: () => boolean, timeoutMs: number): Promise<boolean> {
-    const { sites, signal } = this.deps;
+    const { sites } = this.deps;
+    const signal = this.deps.stop ? AbortSignal.any([this.deps.signal, this.deps.stop]) : this.deps.signal;
     // Aborted before the wait began (an operator's pause/abort right after start): an 'abort' event never comes.
     if (signal.aborted) return Promise.resolve(false);
     if (ready()) return Promise.resolve(true);

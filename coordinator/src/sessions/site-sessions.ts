@@ -33,11 +33,12 @@ interface PendingTask {
 }
 
 /**
- * The registry of connected sites and of tasks in flight. A site whose stream ends (or that misses its
- * heartbeats, which ends the stream) keeps its pending tasks for `reconnectGraceMs`: when it reconnects
- * within it, they are sent again, and the agent answers from its cache or resumes the upload where it
- * stopped; otherwise they end `disconnected` then, not at their deadline. The task deadline turns a
- * connected but silent site into a straggler.
+ * The registry of connected sites and of tasks in flight. A site whose stream ends keeps its pending tasks
+ * for `reconnectGraceMs`: when it reconnects within it, they are sent again, and the agent answers from its
+ * cache or resumes the upload where it stopped; otherwise they end `disconnected` then, not at their
+ * deadline. A stream the endpoint closed after the site was silent for `silentAfterMs` (missed heartbeats)
+ * does not start the grace: agents that train on their main thread are silent while they train, so only
+ * the task deadline turns a silent site into a straggler.
  */
 export class SiteSessions {
   private readonly sessions = new Map<string, SiteSession>();
@@ -45,12 +46,27 @@ export class SiteSessions {
   private readonly listeners = new Set<() => void>();
   private readonly disconnectListeners = new Set<(siteId: string) => void>();
 
+  private readonly reconnectGraceMs: number;
+  /** Sites whose last stream was closed after a long silence (see silentAfterMs). */
+  private readonly silent = new Set<string>();
+  private readonly silentAfterMs: number;
+
   constructor(
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-    /** How long a site that went away may take to come back before its tasks end `disconnected`. */
-    private readonly reconnectGraceMs = 10_000,
-  ) {}
+    options: {
+      /** How long a site whose stream ended may take to come back before its tasks end `disconnected`. @default 10000 */
+      reconnectGraceMs?: number;
+      /**
+       * A site silent this long before its stream ended (the endpoint closed it for missed heartbeats) may only be
+       * busy (an agent training on its main thread sends no heartbeat): its tasks keep their deadline. @default 20000
+       */
+      silentAfterMs?: number;
+    } = {},
+  ) {
+    this.reconnectGraceMs = options.reconnectGraceMs ?? 10_000;
+    this.silentAfterMs = options.silentAfterMs ?? 20_000;
+  }
 
   /** Starts the reconnect grace of a pending task whose site is away. */
   private awaitReturn(taskId: string, p: PendingTask): void {
@@ -93,6 +109,7 @@ export class SiteSessions {
     const previous = this.sessions.get(session.siteId);
     if (previous && previous !== session) previous.close('superseded by a newer connection from the same site');
     this.sessions.set(session.siteId, session);
+    this.silent.delete(session.siteId);
     // Re-send tasks the site had not finished when its previous stream dropped.
     for (const p of this.pending.values()) {
       if (p.siteId !== session.siteId) continue;
@@ -106,7 +123,13 @@ export class SiteSessions {
   unregister(session: SiteSession): void {
     if (this.sessions.get(session.siteId) === session) {
       this.sessions.delete(session.siteId);
-      for (const [taskId, p] of this.pending) if (p.siteId === session.siteId) this.awaitReturn(taskId, p);
+      // A stream that ended while the site was talking: the site went away (process gone, connection cut).
+      // One closed after a long silence may belong to a site that is only busy: its tasks keep their deadline.
+      if (this.now() - session.lastSeen < this.silentAfterMs) {
+        for (const [taskId, p] of this.pending) if (p.siteId === session.siteId) this.awaitReturn(taskId, p);
+      } else {
+        this.silent.add(session.siteId);
+      }
       for (const fn of this.disconnectListeners) fn(session.siteId);
       this.changed();
     }
@@ -134,8 +157,8 @@ export class SiteSessions {
       this.pending.set(taskId, p);
       const session = this.sessions.get(siteId);
       if (!session?.send({ task })) {
-        this.logger.info({ siteId, taskId, graceMs: this.reconnectGraceMs }, 'site not connected; task waits for it to reconnect');
-        this.awaitReturn(taskId, p);
+        this.logger.info({ siteId, taskId }, 'site not connected; task waits for it to reconnect');
+        if (!this.silent.has(siteId)) this.awaitReturn(taskId, p);
       }
     });
   }

@@ -120,6 +120,13 @@ export interface CoordinatorStore {
   getStudy(id: string): Promise<StudyRecord | undefined>;
   listStudies(): Promise<StudyRecord[]>;
   setStudyStatus(id: string, status: StudyStatus, now: number, reason?: string): Promise<void>;
+  /**
+   * Points a study that is not running (created or paused) at one of its own committed model versions, for
+   * the next round to start from (a rollback after its current version was lost). History is kept: no round
+   * is uncommitted. Throws IllegalStateError when the study runs or is finished, or the version is not one of
+   * its versions up to its completed rounds.
+   */
+  setCurrentModel(studyId: string, sha256: string, now: number, reason: string): Promise<void>;
 
   startRound(studyId: string, round: number, modelIn: string, now: number): Promise<RoundRecord>;
   updateRound(

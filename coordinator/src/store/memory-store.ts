@@ -80,6 +80,18 @@ export class MemoryCoordinatorStore implements CoordinatorStore {
     return Promise.resolve();
   }
 
+  setCurrentModel(studyId: string, sha256: string, now: number, reason: string): Promise<void> {
+    this.open();
+    const s = this.studies.get(studyId);
+    if (!s || (s.status !== 'created' && s.status !== 'paused')) {
+      return Promise.reject(new IllegalStateError(s ? `study ${studyId} is ${s.status}; only a created or paused study can change its model version` : `no study ${studyId}`, { studyId }));
+    }
+    const version = this.models.get(studyId)?.get(sha256);
+    if (!version || version.round > s.completedRounds) return Promise.reject(new IllegalStateError(`model version ${sha256} is not one of study ${studyId}'s committed versions`, { studyId }));
+    Object.assign(s, { currentModel: sha256, updatedAt: now, reason });
+    return Promise.resolve();
+  }
+
   private findRound(studyId: string, round: number, attempt: number): RoundRecord | undefined {
     return this.rounds.find((r) => r.studyId === studyId && r.round === round && r.attempt === attempt);
   }

@@ -256,6 +256,20 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     });
   }
 
+  setCurrentModel(studyId: string, sha256: string, now: number, reason: string): Promise<void> {
+    return this.serial(() =>
+      this.db.transaction(async () => {
+        const study = await this.db.get<{ status: string; completed_rounds: number }>('SELECT status, completed_rounds FROM studies WHERE id = ?', [studyId]);
+        if (!study || (study.status !== 'created' && study.status !== 'paused')) {
+          throw new IllegalStateError(study ? `study ${studyId} is ${study.status}; only a created or paused study can change its model version` : `no study ${studyId}`, { studyId });
+        }
+        const version = await this.db.get<{ round: number }>('SELECT round FROM model_versions WHERE study_id = ? AND sha256 = ? AND round <= ?', [studyId, sha256, study.completed_rounds]);
+        if (!version) throw new IllegalStateError(`model version ${sha256} is not one of study ${studyId}'s committed versions`, { studyId });
+        await this.db.run(`UPDATE studies SET current_model = ?, updated_at = ?, reason = ? WHERE id = ? AND status IN ('created', 'paused')`, [sha256, now, reason, studyId]);
+      }),
+    );
+  }
+
   startRound(studyId: string, round: number, modelIn: string, now: number): Promise<RoundRecord> {
     return this.serial(async () => {
       const prev = await this.db.get<{ n: number | null }>(

@@ -11,7 +11,7 @@ import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import { memoryDeps, plainSite, scripted, secureSite, stageOf, testSpec } from './fake-sites.js';
 
 function fakeSession(siteId: string, inbox: CoordinatorMessage[]): SiteSession {
-  return { siteId, backend: 'wasm', agentVersion: 't', connectedAt: 0, lastSeen: 0, send: (m) => (inbox.push(m), true), close: () => undefined };
+  return { siteId, backend: 'wasm', agentVersion: 't', connectedAt: Date.now(), lastSeen: Date.now(), send: (m) => (inbox.push(m), true), close: () => undefined };
 }
 
 function resultFor(taskId: string): TaskResult__Output {
@@ -20,7 +20,7 @@ function resultFor(taskId: string): TaskResult__Output {
 
 describe('SiteSessions: a site that goes away', () => {
   it('gets its tasks again when it comes back within the reconnect grace', async () => {
-    const sessions = new SiteSessions(pino({ level: 'silent' }), Date.now, 200);
+    const sessions = new SiteSessions(pino({ level: 'silent' }), Date.now, { reconnectGraceMs: 200 });
     const first: CoordinatorMessage[] = [];
     const s1 = fakeSession('h1', first);
     sessions.register(s1);
@@ -34,7 +34,7 @@ describe('SiteSessions: a site that goes away', () => {
   });
 
   it('ends its tasks disconnected once the grace runs out, long before their deadline, and tells the listeners', async () => {
-    const sessions = new SiteSessions(pino({ level: 'silent' }), Date.now, 50);
+    const sessions = new SiteSessions(pino({ level: 'silent' }), Date.now, { reconnectGraceMs: 50 });
     const gone: string[] = [];
     sessions.onDisconnect((id) => gone.push(id));
     const s1 = fakeSession('h1', []);
@@ -45,6 +45,17 @@ describe('SiteSessions: a site that goes away', () => {
     expect(await outcome).toMatchObject({ ok: false, outcome: 'disconnected', reason: 'the site is not connected and did not come back within 50 ms' });
     // A task for a site that is not connected waits the same grace.
     expect(await sessions.dispatch('h2', { taskId: 't2', kind: 'TASK_KIND_FIT', studyId: 's', round: 1 }, 60_000)).toMatchObject({ ok: false, outcome: 'disconnected' });
+  });
+
+  it('keeps the deadline of a site whose stream was closed after a long silence (busy training, not gone)', async () => {
+    const sessions = new SiteSessions(pino({ level: 'silent' }), Date.now, { reconnectGraceMs: 20, silentAfterMs: 1000 });
+    const quiet = { ...fakeSession('h1', []), lastSeen: Date.now() - 5000 };
+    sessions.register(quiet);
+    const outcome = sessions.dispatch('h1', { taskId: 't1', kind: 'TASK_KIND_FIT', studyId: 's', round: 1 }, 150);
+    sessions.unregister(quiet);
+    const later = sessions.dispatch('h1', { taskId: 't2', kind: 'TASK_KIND_EVALUATE', studyId: 's', round: 1 }, 150);
+    expect(await outcome).toMatchObject({ ok: false, outcome: 'timeout' });
+    expect(await later).toMatchObject({ ok: false, outcome: 'timeout' });
   });
 });
 

@@ -107,7 +107,7 @@ describe('plain round on scripted sites (no gRPC, no SQLite)', () => {
   });
 
   it('runStudy fails the study after maxRoundAttempts failed attempts, each recorded', async () => {
-    const deps = await setUp(testSpec({ maxRoundAttempts: 2, timeouts: { waitForSitesMs: 100, fitMs: 300, evaluateMs: 300 } }));
+    const deps = await setUp(testSpec({ maxRoundAttempts: 2, timeouts: { waitForSitesMs: 100, fitMs: 300, evaluateMs: 300, retryBackoffMs: 10 } }));
     deps.channel.connect('a', plainSite({ delta: 1, numExamples: 10 }));
     const final = await runStudy(deps, 'core-study');
     expect(final).toMatchObject({ status: 'failed', reason: 'round 1 failed 2 times (maxRoundAttempts 2)' });
