@@ -10,8 +10,10 @@ import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-
 import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
+import { checkStudyCrossFields } from '../../../shared/src/study/study-checks.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
+import { tightenStateDir } from '../private-files.js';
 import type { CoordinatorIpcMessage } from '../local-federation/ipc.js';
 
 export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml ...] [--exit-when-done] [--summary FILE] [--api-port N]
@@ -52,6 +54,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     logger,
     onEvent: (e: CoordinatorEvent) => send({ kind: 'event', event: e }),
   });
+  // State an earlier version created with the shell's umask (0644 database, 0755 folder) is tightened too.
+  tightenStateDir(coordinator.dataDir);
   send({ kind: 'listening', port: coordinator.port });
   if (process.send) coordinator.sessions.onChange(() => send({ kind: 'sites', connected: coordinator.sessions.connectedSites() }));
   let api: RunningRestServer | undefined;
@@ -91,8 +95,10 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   // Every file is validated before the first study starts: a typo in the second must not surface after the first ran.
   const specs = values.study.map((file) => {
     const studyPath = path.resolve(file);
+    const spec = parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath);
+    checkStudyCrossFields(spec);
     // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
-    return resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath));
+    return resolveStudyPrivacy(spec);
   });
   const summaries: StudySummary[] = [];
   let allCompleted = true;

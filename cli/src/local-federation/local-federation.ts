@@ -205,6 +205,7 @@ export class LocalFederation {
       for (const fn of this.listeners) fn(raw);
     });
     child.process.on('exit', (code, signal) => {
+      this.connected = [];
       for (const fn of this.exitListeners) fn(code, signal);
     });
     await listening;

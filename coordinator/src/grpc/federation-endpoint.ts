@@ -5,7 +5,7 @@ import { fetchModel } from './rpc/fetch-model.js';
 import { queryUpload } from './rpc/query-upload.js';
 import { uploadUpdate } from './rpc/upload-update.js';
 
-export type { FederationEndpointDeps, PeerAuthenticator, PeerIdentity } from './rpc/context.js';
+export type { FederationEndpointDeps, IdentityRefusal, PeerAuthenticator, PeerIdentity } from './rpc/context.js';
 
 /** The gRPC handlers of `tessera.v1.Federation`, one file per RPC under rpc/. Every call is authenticated before anything else. */
 export function createFederationHandlers(deps: FederationEndpointDeps): FederationHandlers {

@@ -102,6 +102,7 @@ export function connect(ctx: RpcContext, call: grpc.ServerDuplexStream<SiteMessa
     } catch (err) {
       const status = toGrpcStatus(err);
       ctx.log.warn({ siteId: identity.siteId, problem: status.details }, 'site message refused');
+      ctx.identityRefused(call, 'Connect', err, identity);
       // Identity and handshake errors end the stream; a bad single message is only logged.
       if (!session || err instanceof IdentityError) {
         clearTimeout(helloTimer);

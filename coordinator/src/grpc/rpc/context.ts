@@ -1,5 +1,5 @@
 import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context.js';
-import { errorMessage, TesseraError } from '../../../../shared/src/errors.js';
+import { errorMessage, IdentityError, TesseraError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import type { SiteSessions } from '../../sessions/site-sessions.js';
 import type { ModelRepository, UploadStore } from '../../store/blob-store.js';
@@ -37,6 +37,22 @@ export interface FederationEndpointDeps {
   now?: () => number;
   /** Receives store writes that run after a stream ends, so shutdown can wait for them before closing the store. */
   track?: (write: Promise<void>) => void;
+  /**
+   * Told of every identity refusal the handlers find themselves (a site id in a hello or upload that is not the
+   * certificate's); certificate refusals go through {@link PeerAuthenticator}. The coordinator audits them.
+   */
+  onRefusal?: (refusal: IdentityRefusal) => void;
+}
+
+/** An identity refusal found by a handler. */
+export interface IdentityRefusal {
+  /** grpc-js's peer string, e.g. `ipv4:127.0.0.1:53412`. */
+  peer: string;
+  method: string;
+  code: string;
+  reason: string;
+  /** The site the certificate proves. */
+  siteId: string;
 }
 
 /** A call whose peer can be identified: every kind of gRPC server call. */
@@ -52,6 +68,8 @@ export interface RpcContext {
   readonly log: Logger;
   /** Verifies the caller's certificate (and the site it claims, if any); logs and rethrows a refusal. */
   authenticate(call: IdentifiableCall, method: string, claimed?: string): PeerIdentity;
+  /** Reports an IdentityError a handler threw (site mismatch) to `deps.onRefusal`; other errors are ignored. */
+  identityRefused(call: IdentifiableCall, method: string, err: unknown, who: PeerIdentity | undefined): void;
 }
 
 /** The DER of the client certificate the TLS handshake accepted, if any. */
@@ -80,6 +98,10 @@ export function createRpcContext(deps: FederationEndpointDeps): RpcContext {
         log.warn({ peer: call.getPeer(), method, code, reason: errorMessage(err) }, 'refused call: identity check failed');
         throw err;
       }
+    },
+    identityRefused(call, method, err, who) {
+      if (!(err instanceof IdentityError) || who === undefined) return;
+      deps.onRefusal?.({ peer: call.getPeer(), method, code: err.code, reason: err.message, siteId: who.siteId });
     },
   };
 }

@@ -31,6 +31,7 @@ export function uploadUpdate(
     failed = true;
     if (taskId !== undefined) ctx.deps.uploads.release(taskId, stream);
     ctx.log.warn({ siteId: who?.siteId, taskId, problem: toGrpcStatus(err).details }, 'upload refused');
+    ctx.identityRefused(call, 'UploadUpdate', err, who);
     callback(toGrpcStatus(err));
   };
   try {

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { AuditKind } from '../../../../shared/src/audit/index.js';
 import { validateConfig } from '../../../../shared/src/config/validate.js';
 import { ApiError } from '../../../../shared/src/errors.js';
+import { checkStudyCrossFields } from '../../../../shared/src/study/study-checks.js';
 import { StudySpecSchema } from '../../../../shared/src/study/study-spec.js';
 import * as S from '../schemas.js';
 import { ALL, guardErrors, OPERATOR, principalOf, requireStudy, type ResourcePlugin } from './context.js';
@@ -29,9 +30,12 @@ export const studyRoutes: ResourcePlugin = (app, { ctx }, done) => {
       },
     },
     async (req, reply) => {
-      // The coordinator resolves the contract (DP noise calibrated off-thread) and makes the one "already exists"
-      // check: a different contract under the same id throws ConflictError, answered 409 TESSERA_API_CONFLICT.
-      const created = await coordinator.createStudy(validateConfig(StudySpecSchema, req.body, 'request body'));
+      // Cross-field rules (minSites ≤ maxSites, …) answer 400 before anything is resolved; the coordinator
+      // resolves the contract (DP noise calibrated off-thread) and makes the one "already exists" check: a
+      // different contract under the same id throws ConflictError, answered 409 TESSERA_API_CONFLICT.
+      const valid = validateConfig(StudySpecSchema, req.body, 'request body');
+      checkStudyCrossFields(valid);
+      const created = await coordinator.createStudy(valid);
       req.log.info({ studyId: created.id, operator: principalOf(req).id }, 'study created over REST');
       return reply.code(201).send(studyView(created, coordinator.isRunning(created.id)));
     },
