@@ -1,5 +1,6 @@
 import { checkStudyStrategy } from './strategies/create-strategy.js';
 import { checkStudySecureAggregation } from './rounds/secagg-workflow.js';
+import { checkStudyCohort } from './rounds/cohort.js';
 import { resolveStudyPrivacyOffThread } from '../../shared/src/dp/study-privacy-thread.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -242,6 +243,7 @@ export class Coordinator {
     const spec = await resolveStudyPrivacyOffThread(input);
     checkStudyStrategy(spec);
     checkStudySecureAggregation(spec);
+    checkStudyCohort(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
       // The one "study already exists" check (REST and CLI both come here): same contract is idempotent.
