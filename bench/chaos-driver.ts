@@ -29,6 +29,14 @@ export interface ChaosRunOptions {
   examplesPerSite?: number;
   /** Sites a round needs. @default sites − 3 (one killed, one cut and one late can be away together), at least 3 */
   minSites?: number;
+  /**
+   * List every site in the study's `expectedSites`, so a round waits up to `joinMs` for the whole federation
+   * once `minSites` are there (recording those that did not join); false: it starts with whoever satisfies
+   * `minSites` and the sites' own floors. @default true
+   */
+  expectAllSites?: boolean;
+  /** The study's `timeouts.joinMs`. @default 3000 */
+  joinMs?: number;
   /** coordinator.yaml heartbeatIntervalMs; the reconnect grace is 4 × it. @default 1000 */
   heartbeatIntervalMs?: number;
   /** Give up after this long, ms. @default 3600000 */
@@ -79,7 +87,7 @@ export interface ChaosRunResult {
 
 export const CHAOS_STUDY_ID = 'chaos';
 
-function studySpec(o: Required<Pick<ChaosRunOptions, 'rounds' | 'model' | 'minSites'>> & { seed: number }): StudySpec {
+function studySpec(o: Required<Pick<ChaosRunOptions, 'rounds' | 'model' | 'minSites' | 'joinMs'>> & { seed: number; expectedSites: string[] | null }): StudySpec {
   return {
     id: CHAOS_STUDY_ID,
     name: 'chaos run',
@@ -90,9 +98,10 @@ function studySpec(o: Required<Pick<ChaosRunOptions, 'rounds' | 'model' | 'minSi
     strategy: 'fedavg',
     strategyOptions: {},
     minSites: o.minSites,
+    ...(o.expectedSites ? { expectedSites: o.expectedSites } : {}),
     training: { localEpochs: 1, batchSize: 16, learningRate: 0.05, optimizer: 'sgd' },
     // A dead site is dropped within the reconnect grace, not at these deadlines; they only bound a stuck round.
-    timeouts: { waitForSitesMs: 120_000, fitMs: 120_000, evaluateMs: 60_000, joinMs: 2000, retryBackoffMs: 500 },
+    timeouts: { waitForSitesMs: 120_000, fitMs: 120_000, evaluateMs: 60_000, joinMs: o.joinMs, retryBackoffMs: 500 },
     // Every failed attempt is evidence, not the end: the run wants to see each round through.
     maxRoundAttempts: 20,
     seed: o.seed,
@@ -121,7 +130,8 @@ export async function runChaosFederation(opts: ChaosRunOptions): Promise<ChaosRu
   mkdirSync(opts.workdir, { recursive: true });
   const csvs = await writeSyntheticCohort(path.join(opts.workdir, 'data'), { sites: opts.sites, seed: plan?.seed ?? 42, examplesPerSite: opts.examplesPerSite ?? 60 });
   const studyFile = path.join(opts.workdir, 'study.json');
-  writeFileSync(studyFile, JSON.stringify(studySpec({ rounds: opts.rounds, model, minSites, seed: 42 })));
+  const expectedSites = opts.expectAllSites === false ? null : ids;
+  writeFileSync(studyFile, JSON.stringify(studySpec({ rounds: opts.rounds, model, minSites, seed: 42, expectedSites, joinMs: opts.joinMs ?? 3000 })));
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
   const fed = await LocalFederation.create({
     workdir: path.join(opts.workdir, 'federation'),

@@ -15,7 +15,7 @@
  * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run), `chaos`
  * (issue 16's chaos run: a coordinator and N agent processes under secure aggregation, agents killed or cut
  * every round, the coordinator killed every 10th, one agent late, against a clean run in the same bench;
- * `--sites N --rounds R --seed S --clean-rounds C --keep`; never part of `all`) and
+ * `--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --keep`; never part of `all`) and
  * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
@@ -71,6 +71,8 @@ interface Flags {
   keep?: boolean;
   seed?: string;
   cleanRounds?: string;
+  coordinatorEvery?: string;
+  noExpectedSites?: boolean;
 }
 
 /**
@@ -140,7 +142,8 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     const [rounds] = numbers(flags.rounds, 'rounds', [quick ? 8 : 50], (n) => Number.isInteger(n) && n >= 1 && n <= 1000);
     const [seed] = numbers(flags.seed, 'seed', [randomSeed()], (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32);
     const [cleanRounds] = numbers(flags.cleanRounds, 'clean-rounds', [Math.min(rounds ?? 50, 10)], (n) => Number.isInteger(n) && n >= 2 && n <= 1000);
-    const row = await runChaosSuite({ sites: sites ?? 10, rounds: rounds ?? 50, seed: seed ?? 1, cleanRounds: cleanRounds ?? 10, ...(quick ? { coordinatorEvery: 4 } : {}), keep: flags.keep === true });
+    const [coordinatorEvery] = numbers(flags.coordinatorEvery, 'coordinator-every', [quick ? 4 : 10], (n) => Number.isInteger(n) && n >= 0 && n <= 1000);
+    const row = await runChaosSuite({ sites: sites ?? 10, rounds: rounds ?? 50, seed: seed ?? 1, cleanRounds: cleanRounds ?? 10, coordinatorEvery: coordinatorEvery ?? 10, expectAllSites: flags.noExpectedSites !== true, keep: flags.keep === true });
     const { perRound: _perRound, crossChecks, lostAttemptReasons: _reasons, siteDropReasons: _drops, siteDrops: _siteDrops, coordinatorKills: _kills, ledger, timeLostPerFaultMs: lost, faults, loadAverage, ...rest } = row;
     const table = [{ ...rest, ...faults, ledgerOk: ledger.ok, crossChecked: `${crossChecks.filter((c) => c.ok).length}/${crossChecks.length}`, lostPerAgentKillMs: lost.agentKill, lostPerProxyCutMs: lost.proxyCut, lostPerCoordinatorKillMs: lost.coordinatorKill, lostPerFaultMs: lost.overall, load: loadAverage.end.join(' ') }];
     console.log(`\nchaos (seed ${row.seed}; real coordinator + agent processes over mTLS on 127.0.0.1, each agent behind a TCP proxy; spans from the store's commit times)\n${formatTable(table)}`);
@@ -173,6 +176,8 @@ async function main(argv: string[]): Promise<number> {
         keep: { type: 'boolean', default: false },
         seed: { type: 'string' },
         'clean-rounds': { type: 'string' },
+        'coordinator-every': { type: 'string' },
+        'no-expected-sites': { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -181,13 +186,14 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
   console.log(`${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.totalMemGiB} GiB`);
   const { sites, params, dropout, degree, rounds, seed } = parsed.values;
   const cleanRounds = parsed.values['clean-rounds'];
+  const coordinatorEvery = parsed.values['coordinator-every'];
   report.results = await runSuite(suite, parsed.values.quick, {
     ...(sites !== undefined ? { sites } : {}),
     ...(params !== undefined ? { params } : {}),
@@ -196,6 +202,8 @@ async function main(argv: string[]): Promise<number> {
     ...(rounds !== undefined ? { rounds } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(cleanRounds !== undefined ? { cleanRounds } : {}),
+    ...(coordinatorEvery !== undefined ? { coordinatorEvery } : {}),
+    noExpectedSites: parsed.values['no-expected-sites'],
     noSecureAgg: parsed.values['no-secure-agg'],
     keep: parsed.values.keep,
   });
