@@ -63,6 +63,8 @@ export interface ChaosChecks {
   siteDrops: Record<string, number>;
   /** The same by reason (numbers replaced by N). */
   siteDropReasons: Record<string, number>;
+  /** Site → committed rounds it contributed to (in the secure sum). */
+  contributedRounds: Record<string, number>;
   /** Per round: commit time (the store's clock, ms since epoch) of its committed attempt; null if none. */
   commitTimes: (number | null)[];
   /** Start of round 1's first attempt (ms since epoch). */
@@ -97,6 +99,8 @@ interface StoreFacts {
   rounds: RoundRecord[];
   status: string;
   drops: { outcome: string; reason: string | null }[];
+  /** Site → committed rounds whose secure sum it is in (its fit outcome ok). */
+  contributed: Record<string, number>;
   modelVersionsByRound: Map<number, number>;
 }
 
@@ -105,13 +109,17 @@ async function readStore(run: ChaosRunResult): Promise<StoreFacts> {
   try {
     const rounds = await store.listRounds(run.studyId);
     const drops: StoreFacts['drops'] = [];
+    const contributed: Record<string, number> = Object.fromEntries(run.siteIds.map((id) => [id, 0]));
     for (const r of rounds) {
-      for (const s of await store.listRoundSites(run.studyId, r.round, r.attempt)) if (s.outcome !== 'ok') drops.push({ outcome: `${s.phase} ${s.outcome}`, reason: s.reason });
+      for (const s of await store.listRoundSites(run.studyId, r.round, r.attempt)) {
+        if (s.outcome !== 'ok') drops.push({ outcome: `${s.phase} ${s.outcome}`, reason: s.reason });
+        else if (r.status === 'committed' && s.phase === 'fit') contributed[s.siteId] = (contributed[s.siteId] ?? 0) + 1;
+      }
     }
     const modelVersionsByRound = new Map<number, number>();
     for (const v of await store.listModelVersions(run.studyId)) modelVersionsByRound.set(v.round, (modelVersionsByRound.get(v.round) ?? 0) + 1);
     const study = await store.getStudy(run.studyId);
-    return { rounds, status: study?.status ?? 'missing', drops, modelVersionsByRound };
+    return { rounds, status: study?.status ?? 'missing', drops, contributed, modelVersionsByRound };
   } finally {
     await store.close();
   }
@@ -226,6 +234,7 @@ export async function checkChaosRun(run: ChaosRunResult, rounds: number): Promis
     lostAttemptReasons,
     siteDrops,
     siteDropReasons,
+    contributedRounds: facts.contributed,
     commitTimes,
     firstStart: first?.startedAt ?? null,
     ledger: ledgers.ledger,

@@ -85,6 +85,8 @@ export interface ChaosBenchRow {
   crossChecks: SiteCrossCheck[];
   lateSite: string | null;
   lateStartedAtMs: number | null;
+  /** Site → committed rounds it contributed to (the late site's count shows it joined). */
+  contributedRounds: Record<string, number>;
   perRound: ChaosRoundRow[];
   /** 1-, 5- and 15-minute load averages when the bench started and ended (the machine is shared). */
   loadAverage: { start: number[]; end: number[] };
@@ -185,6 +187,7 @@ export function chaosFigures(o: { plan: ChaosPlan; model: string; expectAllSites
     crossChecks: c.crossChecks,
     lateSite: chaos.run.lateSite,
     lateStartedAtMs: chaos.run.lateStartedAt === null ? null : round(chaos.run.lateStartedAt),
+    contributedRounds: c.contributedRounds,
     perRound,
     error: chaos.run.error ?? clean.run.error,
   };

@@ -144,7 +144,7 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     const [cleanRounds] = numbers(flags.cleanRounds, 'clean-rounds', [Math.min(rounds ?? 50, 10)], (n) => Number.isInteger(n) && n >= 2 && n <= 1000);
     const [coordinatorEvery] = numbers(flags.coordinatorEvery, 'coordinator-every', [quick ? 4 : 10], (n) => Number.isInteger(n) && n >= 0 && n <= 1000);
     const row = await runChaosSuite({ sites: sites ?? 10, rounds: rounds ?? 50, seed: seed ?? 1, cleanRounds: cleanRounds ?? 10, coordinatorEvery: coordinatorEvery ?? 10, expectAllSites: flags.noExpectedSites !== true, keep: flags.keep === true });
-    const { perRound: _perRound, crossChecks, lostAttemptReasons: _reasons, siteDropReasons: _drops, siteDrops: _siteDrops, coordinatorKills: _kills, ledger, timeLostPerFaultMs: lost, faults, loadAverage, ...rest } = row;
+    const { perRound: _perRound, contributedRounds: _contributed, crossChecks, lostAttemptReasons: _reasons, siteDropReasons: _drops, siteDrops: _siteDrops, coordinatorKills: _kills, ledger, timeLostPerFaultMs: lost, faults, loadAverage, ...rest } = row;
     const table = [{ ...rest, ...faults, ledgerOk: ledger.ok, crossChecked: `${crossChecks.filter((c) => c.ok).length}/${crossChecks.length}`, lostPerAgentKillMs: lost.agentKill, lostPerProxyCutMs: lost.proxyCut, lostPerCoordinatorKillMs: lost.coordinatorKill, lostPerFaultMs: lost.overall, load: loadAverage.end.join(' ') }];
     console.log(`\nchaos (seed ${row.seed}; real coordinator + agent processes over mTLS on 127.0.0.1, each agent behind a TCP proxy; spans from the store's commit times)\n${formatTable(table)}`);
     console.log(`lost attempts: ${JSON.stringify(row.lostAttemptReasons)}\nsite drops: ${JSON.stringify(row.siteDropReasons)}`);

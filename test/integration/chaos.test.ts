@@ -42,6 +42,8 @@ describe(`chaos run (seed ${SEED}, ${SITES} agents, ${ROUNDS} rounds, secure agg
     expect(checks.duplicateCommits).toEqual([]);
     expect(checks.exactlyOnce).toBe(true);
     expect(checks.modelChainOk).toBe(true);
+    // The late agent joined: it is in the secure sum of at least one committed round.
+    expect(checks.contributedRounds[run.lateSite ?? '']).toBeGreaterThan(0);
     // The coordinator's kill cost at most the attempt in flight (interrupted), never a round's commit.
     expect(checks.lostAttempts.filter((a) => a.status === 'interrupted').length).toBeLessThanOrEqual(1);
   }, 600_000);

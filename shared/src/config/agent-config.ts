@@ -90,6 +90,13 @@ export const AgentConfigSchema = Type.Object(
              * probability ≥ 1 − 2^-40 per round. @default 0
              */
             minDegree: Type.Integer({ minimum: 0, default: 0 }),
+            /**
+             * Send this site's training loss and accuracy in the clear with a secure-aggregation fit (the
+             * coordinator then stores them per site). Off, they stay at the site: the coordinator learns only the
+             * masked sum, and the round has no training metrics. Never sent under differential privacy.
+             * @default false
+             */
+            shareTrainMetrics: Type.Boolean({ default: false }),
           },
           { ...strict, default: {} },
         ),

@@ -30,9 +30,8 @@ export const studyRoutes: ResourcePlugin = (app, { ctx }, done) => {
       },
     },
     async (req, reply) => {
-      // Cross-field rules (minSites ≤ maxSites, …) answer 400 before anything is resolved; the coordinator
-      // resolves the contract (DP noise calibrated off-thread) and makes the one "already exists" check: a
-      // different contract under the same id throws ConflictError, answered 409 TESSERA_API_CONFLICT.
+      // The coordinator resolves the contract (DP noise calibrated off-thread) and makes the one "already exists"
+      // check: a different contract under the same id throws ConflictError, answered 409 TESSERA_API_CONFLICT.
       const valid = validateConfig(StudySpecSchema, req.body, 'request body');
       checkStudyCrossFields(valid);
       const created = await coordinator.createStudy(valid);
