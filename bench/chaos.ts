@@ -24,6 +24,8 @@ export interface ChaosBenchOptions {
   coordinatorEvery?: number;
   /** The study expects every site (rounds wait up to joinMs for all of them). @default true */
   expectAllSites?: boolean;
+  /** coordinator.yaml heartbeatIntervalMs (the reconnect grace of a lost site is 4 × it). @default 1000 */
+  heartbeatIntervalMs?: number;
   keep?: boolean;
 }
 
@@ -46,6 +48,7 @@ export interface ChaosBenchRow {
   secureAggregation: true;
   /** The study listed every site in `expectedSites` (rounds wait up to `joinMs` for the whole federation). */
   expectAllSites: boolean;
+  heartbeatIntervalMs: number;
   /** Goal: equal to `rounds`. */
   roundsCommitted: number;
   /** Every round committed exactly once (store rows, model versions and `model.committed` ledger entries). */
@@ -142,7 +145,7 @@ export function timeLostPerFault(rows: readonly ChaosRoundRow[], faults: readonl
 }
 
 /** The figures of one chaos run against its clean baseline. */
-export function chaosFigures(o: { plan: ChaosPlan; model: string; expectAllSites: boolean }, clean: { run: ChaosRunResult; checks: ChaosChecks }, chaos: { run: ChaosRunResult; checks: ChaosChecks }): Omit<ChaosBenchRow, 'loadAverage' | 'workdir'> {
+export function chaosFigures(o: { plan: ChaosPlan; model: string; expectAllSites: boolean; heartbeatIntervalMs: number }, clean: { run: ChaosRunResult; checks: ChaosChecks }, chaos: { run: ChaosRunResult; checks: ChaosChecks }): Omit<ChaosBenchRow, 'loadAverage' | 'workdir'> {
   const cleanSpans = roundSpans(clean.checks).slice(1).filter((x): x is number => x !== null);
   const cleanRoundMs = median(cleanSpans);
   const spans = roundSpans(chaos.checks);
@@ -162,6 +165,7 @@ export function chaosFigures(o: { plan: ChaosPlan; model: string; expectAllSites
     model: o.model,
     secureAggregation: true,
     expectAllSites: o.expectAllSites,
+    heartbeatIntervalMs: o.heartbeatIntervalMs,
     roundsCommitted: c.roundsCommitted,
     exactlyOnce: c.exactlyOnce,
     duplicateCommits: c.duplicateCommits,
@@ -203,12 +207,13 @@ export async function runChaosSuite(o: ChaosBenchOptions, log: (line: string) =>
     const cleanRounds = o.cleanRounds ?? Math.min(o.rounds, 10);
     log(`chaos: clean run, ${o.sites} sites, ${cleanRounds} rounds (secure aggregation, ${model})`);
     const expectAllSites = o.expectAllSites !== false;
-    const cleanRun = await runChaosFederation({ sites: o.sites, rounds: cleanRounds, plan: null, workdir: path.join(dir, 'clean'), model, expectAllSites, log });
+    const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 1000;
+    const cleanRun = await runChaosFederation({ sites: o.sites, rounds: cleanRounds, plan: null, workdir: path.join(dir, 'clean'), model, expectAllSites, heartbeatIntervalMs, log });
     const cleanChecks = await checkChaosRun(cleanRun, cleanRounds);
     log(`chaos: seed ${o.seed}, ${o.sites} sites, ${o.rounds} rounds, ${expectAllSites ? 'every site expected' : 'no expected sites'}; late site ${plan.lateSite + 1} with round ${plan.lateAtRound}`);
-    const chaosRun = await runChaosFederation({ sites: o.sites, rounds: o.rounds, plan, workdir: path.join(dir, 'chaos'), model, expectAllSites, log });
+    const chaosRun = await runChaosFederation({ sites: o.sites, rounds: o.rounds, plan, workdir: path.join(dir, 'chaos'), model, expectAllSites, heartbeatIntervalMs, log });
     const chaosChecks = await checkChaosRun(chaosRun, o.rounds);
-    const figures = chaosFigures({ plan, model, expectAllSites }, { run: cleanRun, checks: cleanChecks }, { run: chaosRun, checks: chaosChecks });
+    const figures = chaosFigures({ plan, model, expectAllSites, heartbeatIntervalMs }, { run: cleanRun, checks: cleanChecks }, { run: chaosRun, checks: chaosChecks });
     return { ...figures, loadAverage: { start: loadStart, end: os.loadavg().map((x) => round(x, 3)) }, workdir: o.keep ? dir : null };
   } finally {
     if (o.keep) log(`  kept ${dir}`);

@@ -15,7 +15,7 @@
  * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run), `chaos`
  * (issue 16's chaos run: a coordinator and N agent processes under secure aggregation, agents killed or cut
  * every round, the coordinator killed every 10th, one agent late, against a clean run in the same bench;
- * `--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --keep`; never part of `all`) and
+ * `--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --heartbeat-ms H --keep`; never part of `all`) and
  * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
@@ -74,6 +74,7 @@ interface Flags {
   cleanRounds?: string;
   coordinatorEvery?: string;
   noExpectedSites?: boolean;
+  heartbeatMs?: string;
 }
 
 /**
@@ -148,7 +149,8 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     const [seed] = numbers(flags.seed, 'seed', [randomSeed()], (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32);
     const [cleanRounds] = numbers(flags.cleanRounds, 'clean-rounds', [Math.min(rounds ?? 50, 10)], (n) => Number.isInteger(n) && n >= 2 && n <= 1000);
     const [coordinatorEvery] = numbers(flags.coordinatorEvery, 'coordinator-every', [quick ? 4 : 10], (n) => Number.isInteger(n) && n >= 0 && n <= 1000);
-    const row = await runChaosSuite({ sites: sites ?? 10, rounds: rounds ?? 50, seed: seed ?? 1, cleanRounds: cleanRounds ?? 10, coordinatorEvery: coordinatorEvery ?? 10, expectAllSites: flags.noExpectedSites !== true, keep: flags.keep === true });
+    const [heartbeatIntervalMs] = numbers(flags.heartbeatMs, 'heartbeat-ms', [1000], (n) => Number.isInteger(n) && n >= 100 && n <= 600_000);
+    const row = await runChaosSuite({ heartbeatIntervalMs: heartbeatIntervalMs ?? 1000, sites: sites ?? 10, rounds: rounds ?? 50, seed: seed ?? 1, cleanRounds: cleanRounds ?? 10, coordinatorEvery: coordinatorEvery ?? 10, expectAllSites: flags.noExpectedSites !== true, keep: flags.keep === true });
     const { perRound: _perRound, contributedRounds: _contributed, crossChecks, lostAttemptReasons: _reasons, siteDropReasons: _drops, siteDrops: _siteDrops, coordinatorKills: _kills, ledger, timeLostPerFaultMs: lost, faults, loadAverage, ...rest } = row;
     const table = [{ ...rest, ...faults, ledgerOk: ledger.ok, crossChecked: `${crossChecks.filter((c) => c.ok).length}/${crossChecks.length}`, lostPerAgentKillMs: lost.agentKill, lostPerProxyCutMs: lost.proxyCut, lostPerCoordinatorKillMs: lost.coordinatorKill, lostPerFaultMs: lost.overall, load: loadAverage.end.join(' ') }];
     console.log(`\nchaos (seed ${row.seed}; real coordinator + agent processes over mTLS on 127.0.0.1, each agent behind a TCP proxy; spans from the store's commit times)\n${formatTable(table)}`);
@@ -183,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
         'clean-rounds': { type: 'string' },
         'coordinator-every': { type: 'string' },
         'no-expected-sites': { type: 'boolean', default: false },
+        'heartbeat-ms': { type: 'string' },
       },
     });
   } catch (err) {
@@ -191,7 +194,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --heartbeat-ms H --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
@@ -209,6 +212,7 @@ async function main(argv: string[]): Promise<number> {
     ...(cleanRounds !== undefined ? { cleanRounds } : {}),
     ...(coordinatorEvery !== undefined ? { coordinatorEvery } : {}),
     noExpectedSites: parsed.values['no-expected-sites'],
+    ...(parsed.values['heartbeat-ms'] !== undefined ? { heartbeatMs: parsed.values['heartbeat-ms'] } : {}),
     noSecureAgg: parsed.values['no-secure-agg'],
     keep: parsed.values.keep,
   });
