@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { AgentConfig, AgentDatasetConfig } from '../../../shared/src/config/agent-config.js';
 import { getBuiltinSchema, prepareSiteDataset, type SiteDataset } from './datasets/index.js';
+import { ConfigError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { loadImageCache } from './ingest/image-study.js';
 import { fillImagingCache } from './ingest/imaging-cache.js';
@@ -17,8 +18,13 @@ export async function loadLocalDataset(
   logger?: Logger,
   sources?: AgentConfig['sources'],
 ): Promise<SiteDataset> {
+  if ('kind' in cfg && cfg.kind === 'emr') {
+    // EMR records become training data only through a study's `data:` (study-data/study-source.ts).
+    throw new ConfigError(`'datasets.${name}' holds EMR records: it trains only studies that declare 'data:'`, { field: `datasets.${name}` });
+  }
   if ('kind' in cfg) {
-    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger);
+    // A PACS that is down does not take the dataset away: the cache of earlier pulls trains (the log says why).
+    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger, { onPacsUnavailable: 'use-cache' });
     return loadImageCache(filled.cache, {
       shape: cfg.inputShape,
       dataset: name,

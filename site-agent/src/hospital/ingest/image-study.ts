@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { IngestReport, SiteDataset } from '../datasets/tabular.js';
 import { MEDMNIST_LABEL_SYSTEM, MEDMNIST_SPLIT_SYSTEM } from '../datasets/medmnist-convert.js';
-import { decodeText, getNumber, getString, getUint16 } from '../dicom/dataset.js';
+import { getString } from '../dicom/dataset.js';
 import { Tags } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
 import { loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
@@ -18,7 +18,8 @@ import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.
 import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
 import { mergeParsed, parseFhirJson, parseFhirNdjson } from '../emr/fhir-parse.js';
 import type { FhirResource } from '../emr/fhir-resource.js';
-import { InputError } from '../../../../shared/src/errors.js';
+import { ConfigError, InputError } from '../../../../shared/src/errors.js';
+import { compilePreprocessOptions, ImagePipelineError, preprocessInstance } from '../imaging/index.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import { runDicomDeid, type DeidReport } from './dicom-deid-gate.js';
 
@@ -48,6 +49,8 @@ export interface ImageIngestSummary {
 }
 
 const CACHE_EMR = path.join('emr', 'resources.ndjson');
+/** (0018,0015) Body Part Examined. */
+const BODY_PART_EXAMINED = 0x00180015;
 
 async function readFhirFolder(dir: string): Promise<ReturnType<typeof mergeParsed>> {
   let names: string[];
@@ -159,7 +162,7 @@ function labelsByPseudonym(resources: FhirResource[]): Map<string, { label: numb
 
 /** Options for {@link loadImageCache}. */
 export interface LoadImageCacheOptions {
-  /** `[height, width, channels]` the model expects; other sizes are refused per file. */
+  /** `[height, width, channels]` the model expects (1 or 3 channels); other sizes are resampled (letterbox). */
   shape: readonly [number, number, number];
   /** Name reported as the dataset. */
   dataset: string;
@@ -169,27 +172,40 @@ export interface LoadImageCacheOptions {
   testSplits?: readonly string[];
   /** Splits evaluated for model selection (reported apart from the test split). @default ['val'] */
   valSplits?: readonly string[];
+  /**
+   * Label vector and split per patient pseudonym from a study's `data:` (study-data/study-source.ts),
+   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped, and each image
+   * becomes the model input through the clinical image pipeline (site-agent/src/hospital/imaging).
+   */
+  links?: ReadonlyMap<string, { readonly y: readonly number[]; readonly split: string }>;
+  /** With `links`: DICOM modalities (0008,0060) and body parts (0018,0015) that count; others are skipped. */
+  select?: { readonly modality?: readonly string[]; readonly bodyPart?: readonly string[] };
 }
 
 /**
- * Reads the de-identified cache as training data: 8-bit native pixel data scaled to [0, 1] (with the
- * modality rescale applied when present), labels and splits from the linked FHIR DiagnosticReport.
- * Files without a linked report, of another size or encoding are reported and skipped.
+ * Reads the de-identified cache as training data through the image pipeline (`../imaging`): every transfer
+ * syntax a bundled codec decodes, 8 to 16 bits, rescale, the header's window or else the stored range
+ * (8-bit images without a window: value / 255), MONOCHROME1 inverted, first frame, letterboxed to `shape`;
+ * labels and splits from the linked FHIR DiagnosticReport. Files without a linked report or that the
+ * pipeline refuses are reported with the reason and skipped.
  */
 export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptions): Promise<SiteDataset> {
   const emrText = await readFile(path.join(cacheDir, CACHE_EMR), 'utf8').catch((err: unknown) => {
     throw new InputError('TESSERA_INPUT_FILE_UNREADABLE', `cannot read the de-identified EMR in ${cacheDir}`, { file: path.join(cacheDir, CACHE_EMR) }, { cause: err });
   });
   const emr = parseFhirNdjson(emrText, path.join(cacheDir, CACHE_EMR));
-  const labels = labelsByPseudonym(emr.resources.map((r) => r.resource));
+  const labels: ReadonlyMap<string, { y: readonly number[]; split: string }> =
+    opts.links ?? new Map([...labelsByPseudonym(emr.resources.map((r) => r.resource))].map(([p, l]) => [p, { y: [l.label], split: l.split }]));
   const dicomDir = path.join(cacheDir, 'dicom');
   const files = (await readdir(dicomDir)).filter((f) => f.endsWith('.dcm')).sort();
   const [h, w, c] = opts.shape;
   const size = h * w * c;
+  if (c !== 1 && c !== 3) throw new ConfigError(`image datasets have 1 or 3 channels, not ${c}`, { field: 'shape' });
+  const pipeline = compilePreprocessOptions({ size: [h, w], channels: c, fallback: { kind: 'stored-range' }, source: 'cache' });
   const trainSplits = new Set(opts.trainSplits ?? ['train']);
   const testSplits = new Set(opts.testSplits ?? ['test']);
   const valSplits = new Set(opts.valSplits ?? ['val']);
-  const rows: Record<'train' | 'test' | 'val', { x: Float32Array; y: number }[]> = { train: [], test: [], val: [] };
+  const rows: Record<'train' | 'test' | 'val', { x: Float32Array; y: readonly number[] }[]> = { train: [], test: [], val: [] };
   const report: IngestReport = { file: dicomDir, rowsRead: files.length, rowsAccepted: 0, rowsWithMissing: 0, rowsRejected: 0, problems: [] };
   const reject = (i: number, reason: string): void => {
     report.rowsRejected++;
@@ -197,8 +213,10 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   };
   for (const [i, file] of files.entries()) {
     let parsed;
+    let bytes: Uint8Array;
     try {
-      parsed = parseDicom(await readFile(path.join(dicomDir, file)), file);
+      bytes = await readFile(path.join(dicomDir, file));
+      parsed = parseDicom(bytes, file);
     } catch {
       reject(i, `${file}: not readable DICOM`);
       continue;
@@ -207,36 +225,37 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     const pseudonym = getString(ds, Tags.PatientID)?.trim();
     const link = pseudonym === undefined ? undefined : labels.get(pseudonym);
     if (link === undefined) {
-      reject(i, `${file}: no linked DiagnosticReport with a label and split`);
+      reject(i, opts.links !== undefined ? `${file}: patient not in the study's cohort with a label` : `${file}: no linked DiagnosticReport with a label and split`);
+      continue;
+    }
+    const sel = opts.select;
+    if (sel?.modality !== undefined && !sel.modality.includes(getString(ds, Tags.Modality)?.trim() ?? '')) {
+      reject(i, `${file}: modality not selected by the study`);
+      continue;
+    }
+    if (sel?.bodyPart !== undefined && !sel.bodyPart.some((b) => b.toUpperCase() === (getString(ds, BODY_PART_EXAMINED)?.trim().toUpperCase() ?? ''))) {
+      reject(i, `${file}: body part not selected by the study`);
       continue;
     }
     const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
     if (target === undefined) continue;
-    const pixels = ds.get(Tags.PixelData)?.value;
-    const bits = getUint16(ds, Tags.BitsAllocated);
-    if (getUint16(ds, Tags.Rows) !== h || getUint16(ds, Tags.Columns) !== w || (getUint16(ds, Tags.SamplesPerPixel) ?? 1) !== c) {
-      reject(i, `${file}: image is not ${h}×${w}×${c}`);
+    // The clinical image pipeline: any bundled transfer syntax and bit depth, rescale, the header's window
+    // (else the stored range: an 8-bit image without one becomes value / 255), MONOCHROME1, letterboxed to shape.
+    let x: Float32Array;
+    try {
+      x = (await preprocessInstance(parsed, { ...pipeline, source: file })).tensors[0] as Float32Array;
+    } catch (err) {
+      if (!(err instanceof ImagePipelineError)) throw err;
+      reject(i, err.message);
       continue;
     }
-    if (pixels === undefined || bits !== 8 || pixels.length < size) {
-      reject(i, `${file}: only native 8-bit pixel data is read from the cache`);
-      continue;
-    }
-    const slope = getNumber(ds, Tags.RescaleSlope) ?? 1;
-    const intercept = getNumber(ds, Tags.RescaleIntercept) ?? 0;
-    const invert = decodeText(ds.get(Tags.PhotometricInterpretation)?.value ?? new Uint8Array()).trim() === 'MONOCHROME1';
-    const x = new Float32Array(size);
-    for (let k = 0; k < size; k++) {
-      const v = Math.min(255, Math.max(0, (pixels[k] as number) * slope + intercept)) / 255;
-      x[k] = invert ? 1 - v : v;
-    }
-    rows[target].push({ x, y: link.label });
+    rows[target].push({ x, y: link.y });
     report.rowsAccepted++;
   }
-  const toSplit = (list: { x: Float32Array; y: number }[]): SiteDataset['train'] => {
+  const toSplit = (list: { x: Float32Array; y: readonly number[] }[]): SiteDataset['train'] => {
     const x = new Float32Array(list.length * size);
     list.forEach((r, j) => x.set(r.x, j * size));
-    return { x, y: Float32Array.from(list.map((r) => r.y)), n: list.length, d: size };
+    return { x, y: Float32Array.from(list.flatMap((r) => r.y)), n: list.length, d: size };
   };
   if (rows.train.length === 0) {
     // Say why: each reason with how many files gave it (the per-file lines are in report.problems).
