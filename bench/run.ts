@@ -13,10 +13,11 @@
  * the same run), `secagg-e2e` (whole rounds of a real federation — a coordinator and N agent processes on
  * loopback — with and without secure aggregation; `--sites N --params D --rounds R [--no-secure-agg]`) and
  * `report-labels` (the radiology report labeler's per-finding and macro F1 on IU chest X-ray reports uid ≤ 2000
- * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run), `chaos` (a
- * real federation through a study while agents and the coordinator are killed and cut off; `--sites N --rounds R`,
- * default 10 agents and 50 rounds) and `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need
- * `secagg-e2e --sites 100`; chaos is never part of it).
+ * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run), `chaos`
+ * (issue 16's chaos run: a coordinator and N agent processes under secure aggregation, agents killed or cut
+ * every round, the coordinator killed every 10th, one agent late, against a clean run in the same bench;
+ * `--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --heartbeat-ms H --keep`; never part of `all`) and
+ * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,16 +25,17 @@ import { parseArgs } from 'node:util';
 import { runAggregationSuite } from './aggregation.js';
 import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
 import { runSecAggE2eSuite, type SecAggE2eOptions } from './secagg-e2e.js';
-import { runChaos } from './chaos.js';
 import { runDpSuite } from './dp.js';
 import { runDeidTextSuite } from './deid-text.js';
 import { runReportLabelsSuite } from './report-labels.js';
 import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
+import { runChaosSuite } from './chaos.js';
 import { runImagingSuite } from './imaging.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 import { sharedDataDir } from '../cli/src/public-data.js';
+import { randomSeed } from '../shared/src/rng.js';
 
 const MiB = 1024 * 1024;
 export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'imaging', 'chaos', 'all'] as const;
@@ -69,6 +71,11 @@ interface Flags {
   rounds?: string;
   noSecureAgg?: boolean;
   keep?: boolean;
+  seed?: string;
+  cleanRounds?: string;
+  coordinatorEvery?: string;
+  noExpectedSites?: boolean;
+  heartbeatMs?: string;
 }
 
 /**
@@ -105,15 +112,6 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     console.log(`\nsecagg-e2e (real coordinator + agent processes on 127.0.0.1 over mTLS; median round, dispatch → committed; RSS = VmHWM)\n${formatTable(table)}`);
     rows.push(...e2e.map((r) => ({ suite: 'secagg-e2e' as const, ...r })));
   }
-  if (suite === 'chaos') {
-    // Not part of `all`: minutes of faults injected into a real federation.
-    const [sites] = numbers(flags.sites, 'sites', [quick ? 5 : 10], (n) => Number.isInteger(n) && n >= 4 && n <= 100);
-    const [rounds] = numbers(flags.rounds, 'rounds', [quick ? 5 : 50], (n) => Number.isInteger(n) && n >= 1 && n <= 1000);
-    const r = await runChaos({ sites: sites ?? 10, rounds: rounds ?? 50, ...(quick ? { coordinatorKillEvery: 2 } : {}), keep: flags.keep === true });
-    const { faults, failuresByReason, crossChecks: _crossChecks, ...rest } = r;
-    console.log(`\nchaos (real coordinator + agents over mTLS, secure aggregation; faults every round; clean run as baseline)\n${formatTable([{ ...rest, ...faults }])}\nfailed attempts by reason: ${JSON.stringify(failuresByReason)}`);
-    rows.push({ suite: 'chaos' as const, ...r });
-  }
   if (suite === 'deid-text' || suite === 'all') {
     const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
     const table = deid.map(({ recallByType, ...rest }) => ({ ...rest, worstType: worstType(recallByType) }));
@@ -146,6 +144,20 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     const imaging = await runImagingSuite(quick, (title, caseRows) => console.log(`\nimaging: ${title}\n${formatTable(caseRows)}`));
     rows.push(...imaging.map((r) => ({ suite: 'imaging' as const, ...r })));
   }
+  if (suite === 'chaos') {
+    const [sites] = numbers(flags.sites, 'sites', [quick ? 4 : 10], (n) => Number.isInteger(n) && n >= 4 && n <= 100);
+    const [rounds] = numbers(flags.rounds, 'rounds', [quick ? 8 : 50], (n) => Number.isInteger(n) && n >= 1 && n <= 1000);
+    const [seed] = numbers(flags.seed, 'seed', [randomSeed()], (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32);
+    const [cleanRounds] = numbers(flags.cleanRounds, 'clean-rounds', [Math.min(rounds ?? 50, 10)], (n) => Number.isInteger(n) && n >= 2 && n <= 1000);
+    const [coordinatorEvery] = numbers(flags.coordinatorEvery, 'coordinator-every', [quick ? 4 : 10], (n) => Number.isInteger(n) && n >= 0 && n <= 1000);
+    const [heartbeatIntervalMs] = numbers(flags.heartbeatMs, 'heartbeat-ms', [1000], (n) => Number.isInteger(n) && n >= 100 && n <= 600_000);
+    const row = await runChaosSuite({ heartbeatIntervalMs: heartbeatIntervalMs ?? 1000, sites: sites ?? 10, rounds: rounds ?? 50, seed: seed ?? 1, cleanRounds: cleanRounds ?? 10, coordinatorEvery: coordinatorEvery ?? 10, expectAllSites: flags.noExpectedSites !== true, keep: flags.keep === true });
+    const { perRound: _perRound, contributedRounds: _contributed, crossChecks, lostAttemptReasons: _reasons, siteDropReasons: _drops, siteDrops: _siteDrops, coordinatorKills: _kills, ledger, timeLostPerFaultMs: lost, faults, loadAverage, ...rest } = row;
+    const table = [{ ...rest, ...faults, ledgerOk: ledger.ok, crossChecked: `${crossChecks.filter((c) => c.ok).length}/${crossChecks.length}`, lostPerAgentKillMs: lost.agentKill, lostPerProxyCutMs: lost.proxyCut, lostPerCoordinatorKillMs: lost.coordinatorKill, lostPerFaultMs: lost.overall, load: loadAverage.end.join(' ') }];
+    console.log(`\nchaos (seed ${row.seed}; real coordinator + agent processes over mTLS on 127.0.0.1, each agent behind a TCP proxy; spans from the store's commit times)\n${formatTable(table)}`);
+    console.log(`lost attempts: ${JSON.stringify(row.lostAttemptReasons)}\nsite drops: ${JSON.stringify(row.siteDropReasons)}`);
+    rows.push({ suite: 'chaos' as const, ...row });
+  }
   return rows;
 }
 
@@ -170,6 +182,11 @@ async function main(argv: string[]): Promise<number> {
         rounds: { type: 'string' },
         'no-secure-agg': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
+        seed: { type: 'string' },
+        'clean-rounds': { type: 'string' },
+        'coordinator-every': { type: 'string' },
+        'no-expected-sites': { type: 'boolean', default: false },
+        'heartbeat-ms': { type: 'string' },
       },
     });
   } catch (err) {
@@ -178,18 +195,25 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --heartbeat-ms H --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
   console.log(`${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.totalMemGiB} GiB`);
-  const { sites, params, dropout, degree, rounds } = parsed.values;
+  const { sites, params, dropout, degree, rounds, seed } = parsed.values;
+  const cleanRounds = parsed.values['clean-rounds'];
+  const coordinatorEvery = parsed.values['coordinator-every'];
   report.results = await runSuite(suite, parsed.values.quick, {
     ...(sites !== undefined ? { sites } : {}),
     ...(params !== undefined ? { params } : {}),
     ...(dropout !== undefined ? { dropout } : {}),
     ...(degree !== undefined ? { degree } : {}),
     ...(rounds !== undefined ? { rounds } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(cleanRounds !== undefined ? { cleanRounds } : {}),
+    ...(coordinatorEvery !== undefined ? { coordinatorEvery } : {}),
+    noExpectedSites: parsed.values['no-expected-sites'],
+    ...(parsed.values['heartbeat-ms'] !== undefined ? { heartbeatMs: parsed.values['heartbeat-ms'] } : {}),
     noSecureAgg: parsed.values['no-secure-agg'],
     keep: parsed.values.keep,
   });
