@@ -93,6 +93,9 @@ export class ModelRepository implements ModelStore {
    */
   async chunks(sha256: string, offset: number): Promise<ByteChunk[]> {
     const entry = await this.entry(sha256);
+    // A download cut after its last byte (before the stream closed) resumes at the end: nothing more to send,
+    // and the site checks the whole it holds against the version's transfer digest.
+    if (offset === entry.bytes.byteLength) return [];
     if (offset % MAX_CHUNK_BYTES !== 0) throw new ProtocolError('TESSERA_PROTOCOL_BAD_OFFSET', `offset ${offset} is off the ${MAX_CHUNK_BYTES}-byte chunk grid`);
     entry.chunks ??= [...chunkBuffer(entry.bytes, 0)];
     return entry.chunks.slice(offset / MAX_CHUNK_BYTES);

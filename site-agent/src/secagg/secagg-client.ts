@@ -49,7 +49,7 @@ export interface SecAggClientOptions {
   siteId: string;
   identity: SiteIdentityPems;
   /** The site's secure-aggregation floors (whether it reveals its training metrics is the task runner's business). */
-  policy: Omit<AgentConfig['policy']['secureAggregation'], 'shareTrainMetrics'>;
+  policy: AgentConfig['policy']['secureAggregation'];
   logger: Logger;
   now?: () => Date;
   /**
