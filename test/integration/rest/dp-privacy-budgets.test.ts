@@ -39,6 +39,8 @@ describe('privacy budgets with DP figures (REST source, real SQLite store)', () 
       for (const siteId of sites) {
         await store.recordSiteOutcome({ studyId: 'dp-study', round, attempt: 1, siteId, phase: 'fit', outcome: 'ok', numExamples: 100, loss: 0.5, accuracy: 0.7, updateSha256: sha('c'), updateBytes: 56, durationMs: 5, reason: null });
       }
+      // The round walks its state table (waiting → fitting → aggregating → evaluating) before it commits.
+      for (const status of ['fitting', 'aggregating', 'evaluating'] as const) await store.updateRound('dp-study', round, 1, status, {});
       await store.commitRound({ studyId: 'dp-study', round, attempt: 1, model: { sha256: sha(round === 1 ? 'b' : 'd'), studyId: 'dp-study', round, numParams: 14, createdAt: 10 * round + 1 }, metrics: null, trainMetrics: null, phases: {}, strategyState: null, now: 10 * round + 1 });
     }
     const listeners: ((e: CoordinatorEvent) => void)[] = [];
