@@ -36,9 +36,17 @@ export interface ChestGenerateOptions {
   seed?: number;
   /** Keep at most this many images per split, stratified (for `--quick`). @default all */
   maxPerSplit?: Partial<Record<MedmnistSplit, number>>;
+  /**
+   * Write the official test split as the held-out evaluation set (`heldout/<site>/*.dcm` in each site's
+   * export format, labels in `heldout/labels.json`) instead of into the sites' holdings. @default true
+   */
+  holdOutTest?: boolean;
   /** Called after each site and split is written. */
   progress?: (line: string) => void;
 }
+
+/** The held-out set's labels, relative to the output folder: `{ "heldout/site-1/NG17000013.dcm": 1, … }`. */
+export const HELD_OUT_LABELS = path.join('heldout', 'labels.json');
 
 /** Ground truth counts of one site, which only the demo knows. */
 export interface ChestSiteTruth {
@@ -219,8 +227,12 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
     localCoded: 0,
     bytes: 0,
   }));
-  for (const h of hospitals) await mkdir(path.join(opts.outDir, h.id, 'dicom'), { recursive: true });
+  for (const h of hospitals) {
+    await mkdir(path.join(opts.outDir, h.id, 'dicom'), { recursive: true });
+    await mkdir(path.join(opts.outDir, 'heldout', h.id), { recursive: true });
+  }
   const uid = (): string => `2.25.${BigInt(`0x${Array.from({ length: 16 }, () => rng.int(256).toString(16).padStart(2, '0')).join('')}`).toString(10)}`;
+  const heldOutLabels: Record<string, 0 | 1> = {};
   let serial = 0;
   const day = 86_400_000;
   const from = Date.UTC(2017, 0, 1);
@@ -312,10 +324,17 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
       }
       const codestream = await encodeFrame(p, samples);
       put(ds, { tag: Tags.PixelData, vr: 'OB', encapsulated: { offsetTable: new Uint8Array(0), fragments: [codestream] } });
-      await writeDicomFile(path.join(opts.outDir, h.id, 'dicom', `${accession}.dcm`), ds, { transferSyntaxUid: TRANSFER_SYNTAX_UID[p.transferSyntax] });
+      const heldOut = split === 'test' && opts.holdOutTest !== false;
+      const file = heldOut ? path.join('heldout', h.id, `${accession}.dcm`) : path.join(h.id, 'dicom', `${accession}.dcm`);
+      await writeDicomFile(path.join(opts.outDir, file), ds, { transferSyntaxUid: TRANSFER_SYNTAX_UID[p.transferSyntax] });
       t.bytes += codestream.length;
       t.images[split]++;
       if (pneumonia) t.pneumonia[split]++;
+      if (heldOut) {
+        // The official test split is the consortium's held-out evaluation set: no EMR, never at a site.
+        heldOutLabels[file] = pneumonia ? 1 : 0;
+        continue;
+      }
 
       const patientId = `pt-${serial}`;
       const meta = { tag: [SYNTHETIC_TAG] };
@@ -410,5 +429,6 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
     for (const [type, rows] of Object.entries(out)) if (rows.length > 0) await writeFile(path.join(dir, `${type}.ndjson`), ndjson(rows));
     if (h.coding.kind === 'icd10cm') await writeFile(path.join(opts.outDir, h.id, 'mapping.yaml'), site2MappingYaml());
   }
+  if (Object.keys(heldOutLabels).length > 0) await writeFile(path.join(opts.outDir, HELD_OUT_LABELS), `${JSON.stringify(heldOutLabels)}\n`);
   return { sites: truth, sourceSize: srcSize };
 }

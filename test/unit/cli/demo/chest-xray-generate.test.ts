@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dicomParser from 'dicom-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateChestHospitals, storedSamples, upsample, type ChestGenerateResult } from '../../../../cli/src/demo/chest-xray/generate.js';
+import { generateChestHospitals, HELD_OUT_LABELS, storedSamples, upsample, type ChestGenerateResult } from '../../../../cli/src/demo/chest-xray/generate.js';
 import { CHEST_HOSPITALS, ICD10CM, SITE2_LOCAL_SYSTEM, SNOMED } from '../../../../cli/src/demo/chest-xray/hospitals.js';
 import { chestReportText } from '../../../../cli/src/demo/chest-xray/reports.js';
 import { sharedDataDir } from '../../../../cli/src/public-data.js';
@@ -81,7 +81,12 @@ describe.skipIf(!existsSync(npz))('chest-xray demo: PneumoniaMNIST → three hos
     };
     for (const s of out.sites) {
       const files = (await readdir(path.join(s.dir, 'dicom'))).sort();
-      expect(files).toHaveLength(s.images.train + s.images.val + s.images.test);
+      expect(files).toHaveLength(s.images.train + s.images.val);
+      // The official test split is held out, in the same site's format, with its labels beside it.
+      const heldOut = await readdir(path.join(dir, 'data', 'heldout', s.id));
+      expect(heldOut).toHaveLength(s.images.test);
+      const labels = JSON.parse(await readFile(path.join(dir, 'data', HELD_OUT_LABELS), 'utf8')) as Record<string, number>;
+      expect(heldOut.map((f) => labels[path.join('heldout', s.id, f)]).filter((l) => l === 1)).toHaveLength(s.pneumonia.test);
       const bytes = await readFile(path.join(s.dir, 'dicom', files[0]!));
       const ds = dicomParser.parseDicom(bytes);
       const e = expected[s.id]!;
@@ -123,21 +128,21 @@ describe.skipIf(!existsSync(npz))('chest-xray demo: PneumoniaMNIST → three hos
     const s1 = await conditions('site-1');
     const s2 = await conditions('site-2');
     expect(new Set(s1.map((c) => c.system))).toEqual(new Set([SNOMED]));
-    expect(s1.filter((c) => ['233604007', '53084003', '75570004'].includes(c.code))).toHaveLength(out.sites[0]!.pneumonia.train + out.sites[0]!.pneumonia.val + out.sites[0]!.pneumonia.test);
+    expect(s1.filter((c) => ['233604007', '53084003', '75570004'].includes(c.code))).toHaveLength(out.sites[0]!.pneumonia.train + out.sites[0]!.pneumonia.val);
     expect(new Set(s2.map((c) => c.system))).toEqual(new Set([ICD10CM, SITE2_LOCAL_SYSTEM]));
     expect(s2.filter((c) => c.system === SITE2_LOCAL_SYSTEM && c.code.startsWith('PNA'))).toHaveLength(out.sites[1]!.localCoded);
     expect(await conditions('site-3')).toEqual([]);
     const mapping = await readFile(path.join(dir, 'data', 'site-2', 'mapping.yaml'), 'utf8');
     expect(mapping).toMatch(/code: PNA\b[\s\S]*system: icd10, code: J18\.9/);
     const reports = (await readFile(path.join(dir, 'data', 'site-3', 'fhir', 'DiagnosticReport.ndjson'), 'utf8')).trim().split('\n');
-    expect(reports).toHaveLength(out.sites[2]!.images.train + out.sites[2]!.images.val + out.sites[2]!.images.test);
+    expect(reports).toHaveLength(out.sites[2]!.images.train + out.sites[2]!.images.val);
     const text = Buffer.from((JSON.parse(reports[0]!) as { presentedForm: { data: string }[] }).presentedForm[0]!.data, 'base64').toString('utf8');
     expect(text).toMatch(/IMPRESSION: /);
   });
 
   it('goes through both de-identification gates at every site with nothing quarantined or refused', async () => {
     for (const s of out.sites) {
-      const n = s.images.train + s.images.val + s.images.test;
+      const n = s.images.train + s.images.val;
       const { summary } = await ingestImageStudy({ dicom: path.join(s.dir, 'dicom'), fhir: path.join(s.dir, 'fhir'), cache: path.join(dir, 'cache', s.id), secret: path.join(dir, `secret-${s.id}`) });
       expect(summary).toMatchObject({ dicomIn: n, dicomWritten: n, dicomQuarantined: 0, dicomFailed: 0, fhirRefused: 0 });
       const cached = await readdir(path.join(dir, 'cache', s.id, 'dicom'));
