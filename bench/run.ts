@@ -11,6 +11,8 @@
  * wasm against cpu), `dp` (DP-SGD training throughput against non-DP training of the same model in
  * the same run), `secagg-e2e` (whole rounds of a real federation — a coordinator and N agent processes on
  * loopback — with and without secure aggregation; `--sites N --params D --rounds R [--no-secure-agg]`) and
+ * `report-labels` (the radiology report labeler's per-finding and macro F1 on IU chest X-ray reports uid ≤ 2000
+ * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run) and
  * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
  */
 import { writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
 import { runSecAggE2eSuite, type SecAggE2eOptions } from './secagg-e2e.js';
 import { runDpSuite } from './dp.js';
 import { runDeidTextSuite } from './deid-text.js';
+import { runReportLabelsSuite } from './report-labels.js';
 import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
@@ -28,7 +31,7 @@ import { runTransferSuite } from './transfer.js';
 import { sharedDataDir } from '../cli/src/public-data.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'ingest', 'cnn', 'dp', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -102,6 +105,11 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     const table = deid.map(({ recallByType, ...rest }) => ({ ...rest, worstType: worstType(recallByType) }));
     console.log(`\ndeid-text (PhysioNet deid 1.1 gold standard; dev = patients 1-80, held-out = 81-163, unseen = 122-163 whose errors no tuning round read)\n${formatTable(table)}`);
     rows.push(...deid.map((r) => ({ suite: 'deid-text' as const, ...r })));
+  }
+  if (suite === 'report-labels' || suite === 'all') {
+    const labels = runReportLabelsSuite(sharedDataDir());
+    console.log(`\nreport-labels (IU chest X-ray reports, uid ≤ 2000 only; findings + impression vs Problems; tuning = uid < 1601, held-out = 1601-2000; present = positive, normal = no abnormal finding positive or uncertain)\n${formatTable(labels)}`);
+    rows.push(...labels.map((r) => ({ suite: 'report-labels' as const, ...r })));
   }
   if (suite === 'ingest' || suite === 'all') {
     const ingest = await runIngestSuite(quick ? { runs: 4, warmup: 4 } : {});

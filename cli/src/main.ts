@@ -18,6 +18,7 @@ Commands:
   study         create, start, watch, pause, resume and abort studies over the REST API (operator token)
   sites         list the federation's sites over the REST API
   deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor, with a JSON report
+  report-labels label radiology reports (CSV or FHIR DiagnosticReport NDJSON) with a lexicon: positive, negative, uncertain
 
 Run 'tessera <command> --help' for a command's options.`;
 
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   study: async (argv) => (await import('./commands/study.js')).studyCommand(argv),
   sites: async (argv) => (await import('./commands/sites.js')).sitesCommand(argv),
   'deid-emr': async (argv) => (await import('./commands/deid-emr.js')).deidEmrCommand(argv),
+  'report-labels': async (argv) => (await import('./commands/report-labels.js')).reportLabelsCommand(argv),
 };
 
 /** Exit code for an answer of the REST API (see docs/errors.md, "CLI exit codes"). */
