@@ -15,13 +15,14 @@ import path from 'node:path';
 
 import { createRng, type Rng } from '../../../../shared/src/rng.js';
 import { put, textElement, uint16Element } from '../../../../site-agent/src/hospital/dicom/dataset.js';
-import { Tags, TransferSyntax, tag } from '../../../../site-agent/src/hospital/dicom/dictionary.js';
+import { Tags, tag } from '../../../../site-agent/src/hospital/dicom/dictionary.js';
 import { createImageDataset } from '../../../../site-agent/src/hospital/dicom/image.js';
 import { writeDicomFile } from '../../../../site-agent/src/hospital/dicom/writer.js';
 import { MEDMNIST_SPLIT_SYSTEM, SYNTHETIC_TAG } from '../../../../site-agent/src/hospital/datasets/medmnist-convert.js';
 import { MEDMNIST_SPLITS, loadMedmnist, type ImageSet, type MedmnistSplit } from '../../../../site-agent/src/hospital/datasets/medmnist.js';
-import { encodeJpeg2000Lossless, encodeJpegBaseline, encodeJpegLsLossless } from './encoders.js';
-import { CHEST_HOSPITALS, DIAGNOSES, ICD10CM, SITE2_LOCAL_SYSTEM, SNOMED, type ChestHospital, type PacsExportProfile } from './hospitals.js';
+import { EncodePool } from './encode-pool.js';
+import { NOISE_LENGTH, TRANSFER_SYNTAX_UID } from './pixels.js';
+import { CHEST_HOSPITALS, DIAGNOSES, ICD10CM, SITE2_LOCAL_SYSTEM, SNOMED, type ChestHospital } from './hospitals.js';
 import { chestReportText, type ReportStance } from './reports.js';
 
 /** Options for {@link generateChestHospitals}. */
@@ -41,6 +42,8 @@ export interface ChestGenerateOptions {
    * export format, labels in `heldout/labels.json`) instead of into the sites' holdings. @default true
    */
   holdOutTest?: boolean;
+  /** Encoder threads. @default one per core, at most four */
+  threads?: number;
   /** Called after each site and split is written. */
   progress?: (line: string) => void;
 }
@@ -102,73 +105,6 @@ const RADIOLOGISTS = ['Dr. Helen Marsh', 'Dr. Samuel Okafor', 'Dr. Ingrid Holm',
 
 function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
-}
-
-/** Bilinear upsampling of one 8-bit grey image to `size` × `size`, pixel centres aligned, as floats in [0, 255]. */
-export function upsample(src: Uint8Array, srcSize: number, size: number): Float32Array {
-  const out = new Float32Array(size * size);
-  const scale = srcSize / size;
-  for (let y = 0; y < size; y++) {
-    const sy = Math.min(srcSize - 1, Math.max(0, (y + 0.5) * scale - 0.5));
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(srcSize - 1, y0 + 1);
-    const fy = sy - y0;
-    for (let x = 0; x < size; x++) {
-      const sx = Math.min(srcSize - 1, Math.max(0, (x + 0.5) * scale - 0.5));
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(srcSize - 1, x0 + 1);
-      const fx = sx - x0;
-      const a = (src[y0 * srcSize + x0] as number) * (1 - fx) + (src[y0 * srcSize + x1] as number) * fx;
-      const b = (src[y1 * srcSize + x0] as number) * (1 - fx) + (src[y1 * srcSize + x1] as number) * fx;
-      out[y * size + x] = a * (1 - fy) + b * fy;
-    }
-  }
-  return out;
-}
-
-/** A fixed table of standard normal draws; detector noise walks it from a random offset (cheap and seeded). */
-const NOISE = ((): Float32Array => {
-  const r = createRng(0x5eed);
-  return Float32Array.from({ length: 1 << 16 }, () => r.normal());
-})();
-
-/**
- * One source image as the site's detector and PACS would store it: upsampled, with Gaussian noise of
- * `noise` source grey levels (default 0.3), mapped linearly onto the profile's stored range and
- * inverted for MONOCHROME1.
- */
-export function storedSamples(src: Uint8Array, srcSize: number, p: PacsExportProfile, rng: Rng, noise = 0.3): Uint8Array | Uint16Array {
-  const grey = upsample(src, srcSize, p.size);
-  const [lo, hi] = p.range;
-  const max = 2 ** p.bitsStored - 1;
-  const out = p.bitsAllocated === 8 ? new Uint8Array(grey.length) : new Uint16Array(grey.length);
-  const scale = (hi - lo) / 255;
-  const invert = p.photometric === 'MONOCHROME1';
-  let k = rng.int(NOISE.length);
-  for (let i = 0; i < grey.length; i++) {
-    k = (k + 40_503) & (NOISE.length - 1);
-    const g = Math.min(255, Math.max(0, (grey[i] as number) + noise * (NOISE[k] as number)));
-    const v = lo + (invert ? 255 - g : g) * scale;
-    out[i] = Math.min(max, Math.max(0, Math.round(v)));
-  }
-  return out;
-}
-
-const TRANSFER_SYNTAX_UID: Record<PacsExportProfile['transferSyntax'], string> = {
-  'jpeg-ls-lossless': TransferSyntax.JpegLsLossless,
-  'jpeg2000-lossless': TransferSyntax.Jpeg2000Lossless,
-  'jpeg-baseline': TransferSyntax.JpegBaseline,
-};
-
-async function encodeFrame(p: PacsExportProfile, samples: Uint8Array | Uint16Array): Promise<Uint8Array> {
-  const frame = { width: p.size, height: p.size, bitsStored: p.bitsStored, samples };
-  const bytes =
-    p.transferSyntax === 'jpeg-ls-lossless' ? await encodeJpegLsLossless(frame) : p.transferSyntax === 'jpeg2000-lossless' ? await encodeJpeg2000Lossless(frame) : await encodeJpegBaseline(frame, 92);
-  if (bytes.length % 2 === 0) return bytes;
-  // Fragments have even length (PS3.5 A.4); a trailing zero after EOI / EOC is ignored by decoders.
-  const even = new Uint8Array(bytes.length + 1);
-  even.set(bytes);
-  return even;
 }
 
 /** Picks at most `max` indices of `set`, keeping its class proportions (all when `max` is undefined). */
@@ -233,6 +169,8 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
   }
   const uid = (): string => `2.25.${BigInt(`0x${Array.from({ length: 16 }, () => rng.int(256).toString(16).padStart(2, '0')).join('')}`).toString(10)}`;
   const heldOutLabels: Record<string, 0 | 1> = {};
+  const pool = new EncodePool(opts.threads);
+  try {
   let serial = 0;
   const day = 86_400_000;
   const from = Date.UTC(2017, 0, 1);
@@ -266,11 +204,14 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
       const description = pick(rng, h.pacs.studyDescriptions);
       const view = rng.next() < 0.8 ? 'AP' : 'PA';
       const p = h.pacs;
-      const samples = storedSamples(set.images.subarray(i * srcSize * srcSize, (i + 1) * srcSize * srcSize), srcSize, p, rng);
+      const noiseOffset = rng.int(NOISE_LENGTH);
+      const heldOut = split === 'test' && opts.holdOutTest !== false;
+      const file = heldOut ? path.join('heldout', h.id, `${accession}.dcm`) : path.join(h.id, 'dicom', `${accession}.dcm`);
       const ds = createImageDataset({
         rows: p.size,
         columns: p.size,
-        pixels: samples,
+        // Placeholder pixels of the right size and depth; the encoded frame replaces them below.
+        pixels: p.bitsAllocated === 8 ? new Uint8Array(p.size * p.size) : new Uint16Array(p.size * p.size),
         photometricInterpretation: p.photometric,
         sopClassUid: p.sopClassUid,
         sopInstanceUid: sopUid,
@@ -322,12 +263,12 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
         put(ds, textElement(tag(0x0028, 0x2110), 'CS', '01')); // Lossy Image Compression
         put(ds, textElement(tag(0x0028, 0x2114), 'CS', 'ISO_10918_1')); // Lossy Image Compression Method
       }
-      const codestream = await encodeFrame(p, samples);
-      put(ds, { tag: Tags.PixelData, vr: 'OB', encapsulated: { offsetTable: new Uint8Array(0), fragments: [codestream] } });
-      const heldOut = split === 'test' && opts.holdOutTest !== false;
-      const file = heldOut ? path.join('heldout', h.id, `${accession}.dcm`) : path.join(h.id, 'dicom', `${accession}.dcm`);
-      await writeDicomFile(path.join(opts.outDir, file), ds, { transferSyntaxUid: TRANSFER_SYNTAX_UID[p.transferSyntax] });
-      t.bytes += codestream.length;
+      const src = set.images.slice(i * srcSize * srcSize, (i + 1) * srcSize * srcSize);
+      await pool.submit({ src, srcSize, profile: p, noiseOffset }, async (codestream) => {
+        put(ds, { tag: Tags.PixelData, vr: 'OB', encapsulated: { offsetTable: new Uint8Array(0), fragments: [codestream] } });
+        await writeDicomFile(path.join(opts.outDir, file), ds, { transferSyntaxUid: TRANSFER_SYNTAX_UID[p.transferSyntax] });
+        t.bytes += codestream.length;
+      });
       t.images[split]++;
       if (pneumonia) t.pneumonia[split]++;
       if (heldOut) {
@@ -420,7 +361,11 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
         );
       }
     }
+    await pool.drain();
     opts.progress?.(`  ${split}: ${chosen.length} images written over ${hospitals.length} sites`);
+  }
+  } finally {
+    await pool.close();
   }
   for (const [s, h] of hospitals.entries()) {
     const dir = path.join(opts.outDir, h.id, 'fhir');

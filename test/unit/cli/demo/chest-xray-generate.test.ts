@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dicomParser from 'dicom-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateChestHospitals, HELD_OUT_LABELS, storedSamples, upsample, type ChestGenerateResult } from '../../../../cli/src/demo/chest-xray/generate.js';
+import { generateChestHospitals, HELD_OUT_LABELS, type ChestGenerateResult } from '../../../../cli/src/demo/chest-xray/generate.js';
+import { storedSamples, upsample } from '../../../../cli/src/demo/chest-xray/pixels.js';
 import { CHEST_HOSPITALS, ICD10CM, SITE2_LOCAL_SYSTEM, SNOMED } from '../../../../cli/src/demo/chest-xray/hospitals.js';
 import { chestReportText } from '../../../../cli/src/demo/chest-xray/reports.js';
 import { sharedDataDir } from '../../../../cli/src/public-data.js';
@@ -28,7 +29,7 @@ describe('chest-xray demo: pixels and report texts', () => {
 
   it('stores each site\'s grey range and inverts MONOCHROME1', () => {
     const white = new Uint8Array(28 * 28).fill(255);
-    const [a, b, c] = CHEST_HOSPITALS.map((h) => storedSamples(white, 28, h.pacs, createRng(1), 0));
+    const [a, b, c] = CHEST_HOSPITALS.map((h) => storedSamples(white, 28, h.pacs, 0, 0));
     const values = (x: Uint8Array | Uint16Array | undefined): Set<number> => new Set(x);
     // Site 1 is MONOCHROME1: white (dense) is its lowest stored value.
     expect(a).toBeInstanceOf(Uint16Array);
