@@ -16,6 +16,7 @@ import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin 
 import { loadImageCache } from '../../../site-agent/src/hospital/ingest/image-study.js';
 import { DEMO_DEFAULTS, demoStudy, DP_DEFAULTS } from './demo-study.js';
 import { sharedDataDir } from '../public-data.js';
+import { ChestPlanError, chestModel, finishChestXray, prepareChestXray, printChestXray, stopChestPacs, type ChestPrepared, type ChestXrayReport } from '../demo/chest-xray/index.js';
 
 export const DEMO_USAGE = `tessera demo [options]
 
@@ -23,11 +24,20 @@ Provisions a throwaway consortium, starts a coordinator and N site agents as sep
 loopback with mTLS, runs a study to completion and prints a summary.
 
   --dataset NAME      synthetic (default: generated, non-IID over the sites) | heart-disease |
-                      breastmnist (DICOM + FHIR per site, ingested through the de-identification gate)
+                      breastmnist (DICOM + FHIR per site, ingested through the de-identification gate) |
+                      chest-xray (PneumoniaMNIST as three hospitals: CR JPEG-LS, DX JPEG 2000, 8-bit JPEG
+                      exports, diagnoses in SNOMED CT, ICD-10-CM + local codes, or only report text;
+                      scored on the held-out official test split)
+  --quick             chest-xray: a small stratified subset and 2 rounds (CI; its AUC means little)
+  --pacs              chest-xray: one real Orthanc per hospital (Debian orthanc + orthanc-dicomweb), the
+                      agents pull over DICOMweb instead of reading the export folders
   --data-dir DIR      heart-disease: folder of its files (default: ../shared/data/heart-disease);
                       breastmnist: folder of site-N/{dicom,fhir} (default: <workdir>/breastmnist); when it
-                      holds no site folders yet, ../shared/data/medmnist/breastmnist.npz is converted into it
-  --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4; breastmnist: 2-3, default 3)
+                      holds no site folders yet, ../shared/data/medmnist/breastmnist.npz is converted into it;
+                      chest-xray: the hospitals' holdings (default: <workdir>/chest-xray), generated from
+                      ../shared/data/medmnist/pneumoniamnist_varun19424.npz when empty, reused when not
+  --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4; breastmnist: 2-3, default 3;
+                      chest-xray: 3)
   --rounds N          federated rounds (default: ${DEMO_DEFAULTS.synthetic.rounds} synthetic, ${DEMO_DEFAULTS['heart-disease'].rounds} heart-disease, ${DEMO_DEFAULTS.breastmnist.rounds} breastmnist)
   --strategy NAME     ${STRATEGY_NAMES.join(' | ')} (default: fedavg)
   --model NAME        model spec from the vetted registry (default: logreg synthetic, mlp-small heart-disease,
@@ -51,8 +61,12 @@ loopback with mTLS, runs a study to completion and prints a summary.
   --keep-running      after the study, keep the coordinator, agents and dashboard running until Ctrl-C`;
 
 interface DemoArgs {
-  dataset: 'synthetic' | 'heart-disease' | 'breastmnist';
+  dataset: 'synthetic' | 'heart-disease' | 'breastmnist' | 'chest-xray';
   dataDir: string;
+  /** chest-xray: the small CI form. */
+  quick: boolean;
+  /** chest-xray: serve each hospital's images from a real Orthanc. */
+  pacs: boolean;
   sites: number;
   rounds: number;
   strategy: StrategyName;
@@ -101,6 +115,8 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
       'dp-mode': { type: 'string' },
       'api-port': { type: 'string' },
       'keep-running': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      pacs: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -111,15 +127,17 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   }
   if (values.help) return 'help';
   const dataset = values.dataset;
-  if (dataset !== 'synthetic' && dataset !== 'heart-disease' && dataset !== 'breastmnist') {
-    throw new UsageError(`--dataset must be synthetic, heart-disease or breastmnist, not '${dataset}'`);
+  if (dataset !== 'synthetic' && dataset !== 'heart-disease' && dataset !== 'breastmnist' && dataset !== 'chest-xray') {
+    throw new UsageError(`--dataset must be synthetic, heart-disease, breastmnist or chest-xray, not '${dataset}'`);
   }
+  if (dataset !== 'chest-xray' && (values.quick || values.pacs)) throw new UsageError('--quick and --pacs are for --dataset chest-xray');
   const strategy = values.strategy as StrategyName;
   if (!STRATEGY_NAMES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGY_NAMES.join(', ')}`);
   const sites = positiveInt(values.sites, 'sites', dataset === 'heart-disease' ? 4 : 3);
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
   if (dataset === 'breastmnist' && (sites < 2 || sites > 3)) throw new UsageError('--sites: breastmnist is split over 2 or 3 sites');
+  if (dataset === 'chest-xray' && sites !== 3) throw new UsageError('--sites: chest-xray has three hospitals');
   const secureAggregation = !values['no-secure-agg'];
   if (secureAggregation && sites < 3) {
     throw new UsageError('secure aggregation needs at least 3 sites (with 2, each learns the other\'s update from the sum); add --no-secure-agg');
@@ -146,12 +164,14 @@ function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   const lr = values['learning-rate'] === undefined ? undefined : Number(values['learning-rate']);
   if (lr !== undefined && !(lr > 0)) throw new UsageError('--learning-rate must be a positive number');
   const workdir = path.resolve(values.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-')));
-  const defaultDataDir = dataset === 'breastmnist' ? path.join(workdir, 'breastmnist') : path.join(sharedDataDir(), 'heart-disease');
+  const defaultDataDir = dataset === 'breastmnist' || dataset === 'chest-xray' ? path.join(workdir, dataset) : path.join(sharedDataDir(), 'heart-disease');
   return {
     dataset,
     dataDir: path.resolve(values['data-dir'] ?? defaultDataDir),
     sites,
-    rounds: positiveInt(values.rounds, 'rounds', dp ? DP_DEFAULTS.rounds : DEMO_DEFAULTS[dataset].rounds),
+    quick: values.quick,
+    pacs: values.pacs,
+    rounds: positiveInt(values.rounds, 'rounds', dp ? DP_DEFAULTS.rounds : dataset === 'chest-xray' && values.quick ? DEMO_DEFAULTS['chest-xray'].quickRounds : DEMO_DEFAULTS[dataset].rounds),
     strategy,
     model: values.model,
     localEpochs: values['local-epochs'] === undefined ? undefined : positiveInt(values['local-epochs'], 'local-epochs', 1),
@@ -211,6 +231,8 @@ export interface DemoReport {
   };
   status: string;
   durationMs: number;
+  /** `--dataset chest-xray` only: held-out score against the anchor, per-site label counts, timings. */
+  chestXray?: ChestXrayReport;
 }
 
 function yaml(obj: unknown): string {
@@ -271,12 +293,23 @@ export async function demoCommand(argv: string[]): Promise<number> {
   mkdirSync(path.join(a.workdir, 'logs'), { recursive: true });
 
   // 1. Sites and their local data (each site's `datasets` entry in agent.yaml).
-  const siteData: { id: string; dataset: Record<string, unknown> }[] = [];
+  const siteData: { id: string; dataset: Record<string, unknown>; sources?: Record<string, unknown> }[] = [];
   let inputDim: number;
   // Under secure aggregation the coordinator never learns a site's example count (only the sum of the
   // bucketed counts), so the demo, which plays every site, reads the sites' counts from their data.
   const localTrainExamples = new Map<string, number>();
-  if (a.dataset === 'breastmnist') {
+  let chest: ChestPrepared | undefined;
+  if (a.dataset === 'chest-xray') {
+    try {
+      chest = await prepareChestXray(a, say);
+    } catch (err) {
+      if (!(err instanceof ChestPlanError)) throw err;
+      console.error(`tessera demo: ${err.message}`);
+      return err.kind === 'usage' ? ExitCode.Usage : ExitCode.InputMissing;
+    }
+    siteData.push(...chest.sites);
+    inputDim = chest.inputDim;
+  } else if (a.dataset === 'breastmnist') {
     const prepared = await prepareBreastmnist(a, say);
     if (prepared === null) return ExitCode.InputMissing;
     siteData.push(...prepared);
@@ -340,8 +373,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const studyFile = path.join(a.workdir, 'study.json');
   // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
   // Robust strategies compare every site's update: each round waits for all of them.
-  const allSites = a.dataset === 'breastmnist' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
-  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? siteData.length : Math.min(2, siteData.length) });
+  const allSites = a.dataset === 'breastmnist' || a.dataset === 'chest-xray' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
+  const spec = demoStudy({ ...a, model: a.dataset === 'chest-xray' ? chestModel(a) : a.model, inputDim, minSites: allSites ? siteData.length : Math.min(2, siteData.length) });
+  const federationStarted = Date.now();
   writeFileSync(studyFile, yaml(spec));
   const children: ChildProcess[] = [];
   const logFd = (name: string): number => openSync(path.join(a.workdir, 'logs', `${name}.log`), 'a');
@@ -395,7 +429,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
             }
             writeFileSync(
               agentYaml,
-              yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, datasets: { [spec.dataset]: s.dataset }, ...(privacy ? { privacy } : {}) }),
+              yaml({ kit: path.join(pkiDir, 'sites', s.id), coordinator: `127.0.0.1:${msg.port}`, ...(s.sources ? { sources: s.sources } : {}), datasets: { [spec.dataset]: s.dataset }, ...(privacy ? { privacy } : {}) }),
             );
             const fd = logFd(s.id);
             children.push(fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'], execArgv: [...AGENT_NODE_FLAGS], env: { ...process.env, ...AGENT_MALLOC_ENV } }));
@@ -444,9 +478,17 @@ export async function demoCommand(argv: string[]): Promise<number> {
       status: summary.status,
       durationMs: Date.now() - started,
     };
+    if (chest !== undefined) {
+      const federationMs = Date.now() - federationStarted;
+      report.chestXray = await finishChestXray(a, chest, { studyId: spec.id, modelVersion: report.final.modelVersion || null, federationMs, labels: [] }, say);
+      report.durationMs = Date.now() - started;
+    }
     if (a.report !== undefined) writeFileSync(a.report, JSON.stringify(report, null, 2) + '\n');
     if (a.json) console.log(JSON.stringify(report, null, 2));
-    else printSummary(report);
+    else {
+      printSummary(report);
+      if (report.chestXray) printChestXray(report.chestXray, report.durationMs);
+    }
     if (a.keepRunning) {
       console.error('tessera demo: coordinator, site agents and dashboard keep running; Ctrl-C to stop');
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
@@ -455,6 +497,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   } finally {
     killAll();
     process.removeListener('SIGINT', killAll);
+    if (chest !== undefined) await stopChestPacs(chest);
   }
 }
 
