@@ -51,6 +51,12 @@ export interface ChestGenerateOptions {
 /** The held-out set's labels, relative to the output folder: `{ "heldout/site-1/NG17000013.dcm": 1, … }`. */
 export const HELD_OUT_LABELS = path.join('heldout', 'labels.json');
 
+/**
+ * The ground truth of the sites' studies, by site and MRN (`{ "site-1": { "N0000012": 1, … } }`), which only
+ * the demo reads, to check the labels each site derived. Beside the site folders, never in one.
+ */
+export const SITE_TRUTH = 'truth.json';
+
 /** Ground truth counts of one site, which only the demo knows. */
 export interface ChestSiteTruth {
   id: string;
@@ -169,6 +175,7 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
   }
   const uid = (): string => `2.25.${BigInt(`0x${Array.from({ length: 16 }, () => rng.int(256).toString(16).padStart(2, '0')).join('')}`).toString(10)}`;
   const heldOutLabels: Record<string, 0 | 1> = {};
+  const siteTruth: Record<string, Record<string, 0 | 1>> = {};
   const pool = new EncodePool(opts.threads);
   try {
   let serial = 0;
@@ -276,6 +283,7 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
         heldOutLabels[file] = pneumonia ? 1 : 0;
         continue;
       }
+      (siteTruth[h.id] ??= {})[mrn] = pneumonia ? 1 : 0;
 
       const patientId = `pt-${serial}`;
       const meta = { tag: [SYNTHETIC_TAG] };
@@ -375,5 +383,6 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
     if (h.coding.kind === 'icd10cm') await writeFile(path.join(opts.outDir, h.id, 'mapping.yaml'), site2MappingYaml());
   }
   if (Object.keys(heldOutLabels).length > 0) await writeFile(path.join(opts.outDir, HELD_OUT_LABELS), `${JSON.stringify(heldOutLabels)}\n`);
+  await writeFile(path.join(opts.outDir, SITE_TRUTH), `${JSON.stringify(siteTruth)}\n`);
   return { sites: truth, sourceSize: srcSize };
 }
