@@ -15,14 +15,18 @@ import { runAsAuditActor } from './audit/audit-actor.js';
 import type { AuditLedger } from './audit/audit-ledger.js';
 import { CoordinatorAudit } from './audit/coordinator-audit.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
+import { GrpcSiteChannel } from './grpc/grpc-site-channel.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import type { CoordinatorEvent, EventSink } from './rounds/events.js';
 import { runStudy } from './rounds/study-runner.js';
+import { rollBackStudy } from './rounds/model-recovery.js';
 import { SiteSessions } from './sessions/site-sessions.js';
 import { ModelRepository, UploadStore } from './store/blob-store.js';
 import type { CoordinatorStore, StudyRecord } from './store/coordinator-store.js';
 import { SqliteCoordinatorStore } from './store/sqlite-store.js';
+import { isTerminalStudyStatus } from './store/states.js';
+import { ConflictError } from './errors.js';
 
 export interface CoordinatorOptions {
   config: CoordinatorConfig;
@@ -171,7 +175,10 @@ export class Coordinator {
             onError: (err) => logger.error({ code: err.code, reason: err.message }, 'revocation list not reloaded'),
             onReload: (list) => auditing.revocationsLoaded(list, false),
           });
-    const sessions = new SiteSessions(logger, now);
+    // A site whose stream ends is dropped from its round unless it is back within the grace; one closed for missed
+    // heartbeats (possibly only busy training) keeps its task's deadline.
+    const heartbeatTimeoutMs = config.heartbeatTimeoutMs ?? config.heartbeatIntervalMs * 4;
+    const sessions = new SiteSessions(logger, now, { reconnectGraceMs: Math.max(5_000, heartbeatTimeoutMs), silentAfterMs: heartbeatTimeoutMs });
     const metrics = new CoordinatorMetrics(() => sessions.connectedSites().length);
     const auditedAuth = auditing.wrapAuthenticator(createSiteAuthenticator(caPem, revocations, now));
     const models = new ModelRepository(path.join(dataDir, 'models'));
@@ -220,10 +227,14 @@ export class Coordinator {
     const coordinator = new Coordinator(store, sessions, models, uploads, server, revocations, expected, options, metrics, dataDir, caPem, auditing, pendingWrites);
     // Events carry what the store does not (a site's ε after a DP round).
     coordinator.subscribe((e) => auditing.observeEvent(e));
+    await coordinator.resumeRunning();
     return coordinator;
   }
 
-  /** Creates the study (idempotent for the same id and spec) with its initial model version. */
+  /**
+   * Creates the study (idempotent for the same id and contract) with its initial model version.
+   * @throws ConflictError (`TESSERA_STUDY_CONFLICT`) when the id exists with a different contract.
+   */
   async createStudy(input: StudySpec): Promise<StudyRecord> {
     // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
     const spec = await resolveStudyPrivacyOffThread(input);
@@ -231,8 +242,9 @@ export class Coordinator {
     checkStudySecureAggregation(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
+      // The one "study already exists" check (REST and CLI both come here): same contract is idempotent.
       if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
-        throw new Error(`study ${spec.id} already exists with a different spec`);
+        throw new ConflictError('TESSERA_STUDY_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });
       }
       return existing;
     }
@@ -257,7 +269,7 @@ export class Coordinator {
     const done = runAsAuditActor(`coordinator:${this.options.config.coordinatorId}`, () => runStudy(
       {
         store: this.store,
-        sessions: this.sessions,
+        sites: new GrpcSiteChannel(this.sessions),
         models: this.models,
         uploads: this.uploads,
         logger,
@@ -267,7 +279,8 @@ export class Coordinator {
           if (bytes === undefined) this.expectedUpdates.delete(taskId);
           else this.expectedUpdates.set(taskId, bytes);
         },
-        signal: AbortSignal.any([this.abort.signal, controller.signal]),
+        signal: this.abort.signal,
+        stop: controller.signal,
         caCertPem: this.caPem,
         ...(this.options.onSecureSum ? { onSecureSum: this.options.onSecureSum } : {}),
       },
@@ -284,7 +297,7 @@ export class Coordinator {
     const request = controller.signal.aborted ? (controller.signal.reason as StopRequest) : undefined;
     if (request === undefined || this.abort.signal.aborted) return record;
     const current = (await this.store.getStudy(studyId)) ?? record;
-    if (current.status === 'completed' || current.status === 'failed' || current.status === 'aborted') return current;
+    if (isTerminalStudyStatus(current.status)) return current;
     const now = (this.options.now ?? Date.now)();
     if (request === 'pause') {
       await this.store.setStudyStatus(studyId, 'paused', now, 'paused by an operator');
@@ -294,6 +307,30 @@ export class Coordinator {
       this.emit({ type: 'study-finished', studyId, status: 'aborted', reason: 'aborted by an operator' });
     }
     return (await this.store.getStudy(studyId)) ?? current;
+  }
+
+  /**
+   * Resumes, in the background, every study a previous process left `running`, whichever route started it
+   * (REST, CLI): the runner continues from its last committed round. Called once by {@link create}.
+   */
+  private async resumeRunning(): Promise<void> {
+    for (const study of await this.store.listStudies()) {
+      if (study.status !== 'running' || this.runs.has(study.id)) continue;
+      this.options.logger.info({ studyId: study.id, completedRounds: study.completedRounds }, 'resuming a study left running by the previous process');
+      this.runStudy(study.id).catch((err: unknown) => {
+        this.options.logger.error({ studyId: study.id, err: errorMessage(err) }, 'study run failed');
+      });
+    }
+  }
+
+  /**
+   * Rolls a paused study whose current model version cannot be read back to its newest readable committed
+   * version (coordinator/src/rounds/model-recovery.ts); resume it afterwards with {@link startStudy}.
+   */
+  async rollbackStudy(studyId: string): Promise<StudyRecord> {
+    if (this.runs.has(studyId)) throw new IllegalStateError(`study ${studyId} is running; pause it first`, { studyId });
+    await rollBackStudy(this.store, this.models, studyId, (this.options.now ?? Date.now)(), this.options.logger);
+    return this.requireStudy(studyId);
   }
 
   /** True while the study's runner is active in this process. */
@@ -307,7 +344,7 @@ export class Coordinator {
    */
   async startStudy(studyId: string): Promise<StudyRecord> {
     const study = await this.requireStudy(studyId);
-    if (study.status === 'completed' || study.status === 'failed' || study.status === 'aborted') {
+    if (isTerminalStudyStatus(study.status)) {
       throw new IllegalStateError(`study ${studyId} is ${study.status}; it cannot be started again`, { studyId, status: study.status });
     }
     if (this.runs.has(studyId)) {
@@ -320,8 +357,8 @@ export class Coordinator {
   }
 
   /**
-   * Asks a running study to stop at the next safe point: immediately while it waits for sites, otherwise once the
-   * round in flight has committed or failed (a round is never cut in half). `pause` can be resumed with
+   * Asks a running study to stop at the next safe point: immediately while it waits for sites (or backs off
+   * between attempts), otherwise once the round in flight has committed or failed (a round is never cut in half). `pause` can be resumed with
    * {@link startStudy}; `abort` is final. Resolves when the request is registered, not when the run has stopped.
    */
   async stopStudy(studyId: string, request: StopRequest): Promise<StudyRecord> {
@@ -331,7 +368,7 @@ export class Coordinator {
       if (!run.controller.signal.aborted) run.controller.abort(request);
       return study;
     }
-    if (request === 'abort' && (study.status === 'created' || study.status === 'paused' || study.status === 'running')) {
+    if (request === 'abort' && !isTerminalStudyStatus(study.status)) {
       // Not running in this process (never started, paused, or left over from a previous run): abort directly.
       const now = (this.options.now ?? Date.now)();
       await this.store.setStudyStatus(studyId, 'aborted', now, 'aborted by an operator');

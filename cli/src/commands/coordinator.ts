@@ -102,7 +102,10 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     const result = await coordinator.runStudy(spec.id);
     const summary = await buildStudySummary(coordinator.store, spec.id);
     summaries.push(summary);
-    if (result.status !== 'completed') allCompleted = false;
+    if (result.status !== 'completed') {
+      allCompleted = false;
+      console.error(`tessera coordinator: study ${spec.id} is ${result.status}${result.reason != null ? `: ${result.reason}` : ''}`);
+    }
     send({ kind: 'summary', summary });
   }
   if (values.summary !== undefined) writeFileSync(path.resolve(values.summary), JSON.stringify(summaries.length === 1 ? summaries[0] : summaries, null, 2));

@@ -32,6 +32,8 @@ export function demoStudy(a: {
   seed: number;
   inputDim: number;
   minSites: number;
+  /** The demo's sites: each round waits (timeouts.joinMs) for all of them once minSites are connected. */
+  expectedSites?: string[];
   /** @default true */
   secureAggregation?: boolean;
   dp: { epsilon: number; delta: number; accountant: 'pld' | 'rdp'; mode: 'record' | 'site' } | undefined;
@@ -52,6 +54,7 @@ export function demoStudy(a: {
     strategy: a.strategy,
     strategyOptions: eta === undefined ? {} : { eta },
     minSites: a.minSites,
+    ...(a.expectedSites ? { expectedSites: a.expectedSites } : {}),
     training: {
       localEpochs: a.localEpochs ?? d.localEpochs,
       batchSize: d.batchSize,

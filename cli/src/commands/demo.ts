@@ -374,7 +374,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
   // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
   // Robust strategies compare every site's update: each round waits for all of them.
   const allSites = a.dataset === 'breastmnist' || a.dataset === 'chest-xray' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
-  const spec = demoStudy({ ...a, model: a.dataset === 'chest-xray' ? chestModel(a) : a.model, inputDim, minSites: allSites ? siteData.length : Math.min(2, siteData.length) });
+  const spec = demoStudy({
+    ...a,
+    model: a.dataset === 'chest-xray' ? chestModel(a) : a.model,
+    inputDim,
+    minSites: allSites ? siteData.length : Math.min(2, siteData.length),
+    expectedSites: siteData.map((s) => s.id),
+  });
   const federationStarted = Date.now();
   writeFileSync(studyFile, yaml(spec));
   const children: ChildProcess[] = [];

@@ -1,4 +1,3 @@
-import { resolveStudyPrivacyOffThread } from '../../../shared/src/dp/study-privacy-thread.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type {
@@ -160,13 +159,9 @@ export function registerRoutes(app: App, options: RestServerOptions & { guard: G
       },
     },
     async (req, reply) => {
-      // Resolved (DP noise calibrated, on a worker thread) before the idempotency check: the store holds the resolved contract.
-      const spec = await resolveStudyPrivacyOffThread(validateConfig(StudySpecSchema, req.body, 'request body'));
-      const existing = await store.getStudy(spec.id);
-      if (existing && JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
-        throw new ApiError('TESSERA_API_CONFLICT', `study ${spec.id} already exists with a different contract`, { studyId: spec.id });
-      }
-      const created = await coordinator.createStudy(structuredClone(spec));
+      // The coordinator resolves the contract (DP noise calibrated off-thread) and makes the one "already exists"
+      // check: a different contract under the same id throws ConflictError, answered 409 TESSERA_API_CONFLICT.
+      const created = await coordinator.createStudy(validateConfig(StudySpecSchema, req.body, 'request body'));
       req.log.info({ studyId: created.id, operator: principalOf(req).id }, 'study created over REST');
       return reply.code(201).send(studyView(created, coordinator.isRunning(created.id)));
     },

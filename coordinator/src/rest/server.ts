@@ -8,6 +8,7 @@ import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController, type RequestPayload } from 'fastify';
 import type { OperatorAccessRole } from '../../../shared/src/config/consortium-config.js';
 import { ApiError, ConfigError, IllegalStateError, TesseraError } from '../../../shared/src/errors.js';
+import { ConflictError } from '../errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import type { Coordinator } from '../coordinator.js';
 import type { AuditLedger } from '../audit/audit-ledger.js';
@@ -208,7 +209,7 @@ function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, optio
     if (err.code === 'TESSERA_API_RATE_LIMITED') options.coordinator.metrics.refusals.inc({ source: 'rest', reason: err.code });
     const status =
       API_ERROR_STATUS[err.code] ??
-      (err instanceof IllegalStateError ? 409 : err instanceof ConfigError || err.code.startsWith('TESSERA_INPUT_') ? 400 : 500);
+      (err instanceof IllegalStateError || err instanceof ConflictError ? 409 : err instanceof ConfigError || err.code.startsWith('TESSERA_INPUT_') ? 400 : 500);
     if (status >= 500) req.log.error({ code: err.code, err: err.message }, 'REST request failed');
     return reply.code(status).send({ code: status === 409 ? 'TESSERA_API_CONFLICT' : err.code, message: err.message });
   }

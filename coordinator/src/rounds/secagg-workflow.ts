@@ -1,9 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { EncryptedShare as EncryptedShareMsg } from '../../../protos/gen/tessera/v1/EncryptedShare.js';
-import type { SecAggTask } from '../../../protos/gen/tessera/v1/SecAggTask.js';
-import type { SignedSiteKeys } from '../../../protos/gen/tessera/v1/SignedSiteKeys.js';
-import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
-import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
 import { ConfigError, errorMessage, SecAggError } from '../../../shared/src/errors.js';
 import {
   defaultDegree,
@@ -14,6 +9,7 @@ import {
   SecAggAggregator,
   sessionLabel,
   verifyKeys,
+  type EncryptedShare,
   type Reveal,
   type SecAggConfig,
   type SessionContext,
@@ -21,9 +17,9 @@ import {
 } from '../../../shared/src/secagg/index.js';
 import { decodeSiteLevelSum } from '../../../shared/src/dp/site-level.js';
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
-import type { TaskOutcome } from '../sessions/site-sessions.js';
 import type { SiteOutcome } from '../store/coordinator-store.js';
-import type { RoundDeps } from './round-workflow.js';
+import type { RoundDeps } from './round-ports.js';
+import type { SecAggRequest, SiteResult, SiteTask } from './site-task.js';
 
 let pool: MaskWorkerPool | undefined;
 /** One pool of mask workers per coordinator process, created on first use (threads: min(4, cores)). */
@@ -101,7 +97,7 @@ export interface SecAggWorkflowOptions {
   /** The consortium CA, to verify advertised keys before relaying them. */
   caCertPem: string;
   /** Builds the FIT task of a site (the first stage rides on it). */
-  fitTask(siteId: string): Task;
+  fitTask(siteId: string): SiteTask;
   taskId(stage: string, siteId: string): string;
   /**
    * Site-level DP: the sites send their clipped, noised integer updates themselves (unweighted, weight 1
@@ -109,7 +105,7 @@ export interface SecAggWorkflowOptions {
    */
   siteLevel?: { scale: number; withCount: boolean };
   /** Sees each site's stage results that may carry its DP ledger (a DP site charges when it sends its masked input). */
-  onSiteResult?: (siteId: string, result: TaskResult__Output) => void;
+  onSiteResult?: (siteId: string, result: SiteResult) => void;
 }
 
 /**
@@ -137,13 +133,13 @@ export class SecAggWorkflow {
     this.log.warn({ siteId, round: this.o.ctx.round, ...problem }, 'site dropped from secure aggregation');
   }
 
-  private stageTask(siteId: string, stage: string, secagg: SecAggTask): Task {
+  private stageTask(siteId: string, request: Exclude<SecAggRequest, { stage: 'advertise' }>): SiteTask {
     const fit = this.o.fitTask(siteId);
-    return { ...fit, taskId: this.o.taskId(`secagg-${stage}`, siteId), kind: 'TASK_KIND_SECAGG', training: null, secagg: { ...secagg, attempt: this.o.ctx.attempt }, deadlineMs: this.o.deps.now() + this.o.spec.secureAggregationOptions.stageTimeoutMs };
+    return { ...fit, taskId: this.o.taskId(`secagg-${request.stage}`, siteId), kind: 'secagg', training: null, secagg: { attempt: this.o.ctx.attempt, request }, deadlineMs: this.o.deps.now() + this.o.spec.secureAggregationOptions.stageTimeoutMs };
   }
 
-  private async dispatch(siteId: string, task: Task, timeoutMs: number, check: (r: TaskResult__Output) => string | null): Promise<TaskResult__Output | null> {
-    const outcome: TaskOutcome = await this.o.deps.sessions.dispatch(siteId, task, timeoutMs, check);
+  private async dispatch(siteId: string, task: SiteTask, timeoutMs: number, check: (r: SiteResult) => string | null): Promise<SiteResult | null> {
+    const outcome = await this.o.deps.sites.dispatch(siteId, task, timeoutMs, check);
     this.durations.set(siteId, (this.durations.get(siteId) ?? 0) + outcome.durationMs);
     if (!outcome.ok) {
       this.drop(siteId, { outcome: outcome.outcome, reason: outcome.reason });
@@ -178,10 +174,10 @@ export class SecAggWorkflow {
     };
     await Promise.all(
       config.cohort.map(async (siteId) => {
-        const task = { ...this.o.fitTask(siteId), secagg: { advertise: params } };
+        const task: SiteTask = { ...this.o.fitTask(siteId), secagg: { attempt: ctx.attempt, request: { stage: 'advertise', params } } };
         const r = await this.dispatch(siteId, task, spec.timeouts.fitMs, (res) => (res.secagg?.keys ? null : 'fit result carries no secure-aggregation keys'));
         if (!r?.secagg?.keys) return;
-        const keys = fromProtoKeys(r.secagg.keys);
+        const keys = r.secagg.keys;
         try {
           if (keys.siteId !== siteId) throw new SecAggError('TESSERA_SECAGG_BAD_KEY', `site ${siteId} advertised keys for ${keys.siteId}`);
           verifyKeys(ctx, keys, this.o.caCertPem, new Date(deps.now()));
@@ -198,23 +194,23 @@ export class SecAggWorkflow {
 
     // Stage 2: share keys. Each site gets the signed keys of its neighbours that advertised.
     emit('secagg-share-keys', agg.keys.size);
-    const boxes: EncryptedShareMsg[] = [];
+    const boxes: EncryptedShare[] = [];
     await Promise.all(
       [...agg.keys.keys()].map(async (siteId) => {
         const neighbours = (agg.graph.get(siteId) ?? []).filter((n) => agg.keys.has(n));
-        const task = this.stageTask(siteId, 'share-keys', { shareKeys: { keys: neighbours.map((n) => toProtoKeys(agg.keys.get(n) as SignedKeys)) } });
+        const task = this.stageTask(siteId, { stage: 'share-keys', keys: neighbours.map((n) => agg.keys.get(n) as SignedKeys) });
         const allowed = new Set(neighbours);
         const r = await this.dispatch(siteId, task, stageMs, (res) => {
-          const shares = res.secagg?.shares?.shares;
+          const shares = res.secagg?.shares;
           if (!shares) return 'share-keys result carries no shares';
           for (const s of shares) {
-            if (s.fromSite !== siteId || !allowed.has(s.toSite)) return `share from ${s.fromSite.slice(0, 64)} to ${s.toSite.slice(0, 64)} is not between this site and a neighbour`;
+            if (s.from !== siteId || !allowed.has(s.to)) return `share from ${s.from.slice(0, 64)} to ${s.to.slice(0, 64)} is not between this site and a neighbour`;
           }
-          if (new Set(shares.map((s) => s.toSite)).size !== shares.length) return 'two shares for one neighbour';
+          if (new Set(shares.map((s) => s.to)).size !== shares.length) return 'two shares for one neighbour';
           return null;
         });
         if (!r?.secagg?.shares) return;
-        boxes.push(...r.secagg.shares.shares);
+        boxes.push(...r.secagg.shares);
         agg.sharers.add(siteId);
       }),
     );
@@ -224,9 +220,9 @@ export class SecAggWorkflow {
     emit('secagg-masked-input', agg.sharers.size);
     await Promise.all(
       [...agg.sharers].map(async (siteId) => {
-        const mine = boxes.filter((b) => b.toSite === siteId && agg.sharers.has(b.fromSite ?? ''));
-        const task = this.stageTask(siteId, 'masked-input', { maskedInput: { shares: mine } });
-        const taskId = task.taskId ?? '';
+        const mine = boxes.filter((b) => b.to === siteId && agg.sharers.has(b.from));
+        const task = this.stageTask(siteId, { stage: 'masked-input', shares: mine });
+        const taskId = task.taskId;
         deps.expectUpdate(taskId, length * 4);
         const r = await this.dispatch(siteId, task, stageMs, (res) =>
           !res.secagg?.masked ? 'masked-input result carries no masked input' : deps.uploads.isComplete(taskId, res.updateSha256) ? null : 'masked input upload is not complete',
@@ -255,14 +251,11 @@ export class SecAggWorkflow {
     const reveals = new Map<string, Reveal>();
     await Promise.all(
       survivors.map(async (siteId) => {
-        const task = this.stageTask(siteId, 'unmask', { unmask: { survivors, dropped } });
+        const task = this.stageTask(siteId, { stage: 'unmask', survivors, dropped });
         const r = await this.dispatch(siteId, task, stageMs, (res) => (res.secagg?.reveal ? null : 'unmask result carries no reveal'));
         const rv = r?.secagg?.reveal;
         if (!rv) return;
-        reveals.set(siteId, {
-          selfMaskShares: rv.selfMaskShares.map((s) => ({ owner: s.ownerSite, share: Buffer.from(s.share) })),
-          maskKeyShares: rv.maskKeyShares.map((s) => ({ owner: s.ownerSite, share: Buffer.from(s.share) })),
-        });
+        reveals.set(siteId, rv);
       }),
     );
     let sum: Uint32Array;
@@ -319,12 +312,4 @@ export class SecAggWorkflow {
     }
     return reason === null ? undefined : { ok: false, reason };
   }
-}
-
-export function toProtoKeys(k: SignedKeys): SignedSiteKeys {
-  return { siteId: k.siteId, cipherPublicKey: k.cipherPublicKey, maskPublicKey: k.maskPublicKey, signature: k.signature, certificatePem: k.certificatePem };
-}
-
-export function fromProtoKeys(k: { siteId: string; cipherPublicKey: Uint8Array; maskPublicKey: Uint8Array; signature: Uint8Array; certificatePem: string }): SignedKeys {
-  return { siteId: k.siteId, cipherPublicKey: Buffer.from(k.cipherPublicKey), maskPublicKey: Buffer.from(k.maskPublicKey), signature: Buffer.from(k.signature), certificatePem: k.certificatePem };
 }

@@ -28,22 +28,58 @@ interface PendingTask {
   resolve: (outcome: TaskOutcome) => void;
   /** Optional check of a result before it resolves the task (e.g. the upload is complete). */
   validate: (result: TaskResult__Output) => string | null;
+  /** Running while the site is away: when it fires, the task ends `disconnected`. */
+  grace: NodeJS.Timeout | undefined;
 }
 
 /**
- * The registry of connected sites and of tasks in flight. A site that disconnects keeps its pending
- * tasks: when it reconnects, they are sent again, and the agent answers from its cache or resumes the
- * upload where it stopped. Only the task deadline turns a silent site into a straggler.
+ * The registry of connected sites and of tasks in flight. A site whose stream ends keeps its pending tasks
+ * for `reconnectGraceMs`: when it reconnects within it, they are sent again, and the agent answers from its
+ * cache or resumes the upload where it stopped; otherwise they end `disconnected` then, not at their
+ * deadline. A stream the endpoint closed after the site was silent for `silentAfterMs` (missed heartbeats)
+ * does not start the grace: agents that train on their main thread are silent while they train, so only
+ * the task deadline turns a silent site into a straggler.
  */
 export class SiteSessions {
   private readonly sessions = new Map<string, SiteSession>();
   private readonly pending = new Map<string, PendingTask>();
   private readonly listeners = new Set<() => void>();
+  private readonly disconnectListeners = new Set<(siteId: string) => void>();
+
+  private readonly reconnectGraceMs: number;
+  /** Sites whose last stream was closed after a long silence (see silentAfterMs). */
+  private readonly silent = new Set<string>();
+  private readonly silentAfterMs: number;
 
   constructor(
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+    options: {
+      /** How long a site whose stream ended may take to come back before its tasks end `disconnected`. @default 10000 */
+      reconnectGraceMs?: number;
+      /**
+       * A site silent this long before its stream ended (the endpoint closed it for missed heartbeats) may only be
+       * busy (an agent training on its main thread sends no heartbeat): its tasks keep their deadline. @default 20000
+       */
+      silentAfterMs?: number;
+    } = {},
+  ) {
+    this.reconnectGraceMs = options.reconnectGraceMs ?? 10_000;
+    this.silentAfterMs = options.silentAfterMs ?? 20_000;
+  }
+
+  /** Starts the reconnect grace of a pending task whose site is away. */
+  private awaitReturn(taskId: string, p: PendingTask): void {
+    if (p.grace !== undefined) return;
+    p.grace = setTimeout(() => {
+      this.finish(taskId, {
+        ok: false,
+        outcome: 'disconnected',
+        reason: `the site is not connected and did not come back within ${this.reconnectGraceMs} ms`,
+        durationMs: this.now() - p.startedAt,
+      });
+    }, this.reconnectGraceMs);
+  }
 
   connectedSites(): string[] {
     return [...this.sessions.keys()].sort();
@@ -59,6 +95,12 @@ export class SiteSessions {
     return () => this.listeners.delete(fn);
   }
 
+  /** Calls `fn` with the site's id whenever a connected site's stream ends; returns an unsubscribe function. */
+  onDisconnect(fn: (siteId: string) => void): () => void {
+    this.disconnectListeners.add(fn);
+    return () => this.disconnectListeners.delete(fn);
+  }
+
   private changed(): void {
     for (const fn of this.listeners) fn();
   }
@@ -67,9 +109,13 @@ export class SiteSessions {
     const previous = this.sessions.get(session.siteId);
     if (previous && previous !== session) previous.close('superseded by a newer connection from the same site');
     this.sessions.set(session.siteId, session);
+    this.silent.delete(session.siteId);
     // Re-send tasks the site had not finished when its previous stream dropped.
     for (const p of this.pending.values()) {
-      if (p.siteId === session.siteId) session.send({ task: p.task });
+      if (p.siteId !== session.siteId) continue;
+      clearTimeout(p.grace);
+      p.grace = undefined;
+      session.send({ task: p.task });
     }
     this.changed();
   }
@@ -77,6 +123,14 @@ export class SiteSessions {
   unregister(session: SiteSession): void {
     if (this.sessions.get(session.siteId) === session) {
       this.sessions.delete(session.siteId);
+      // A stream that ended while the site was talking: the site went away (process gone, connection cut).
+      // One closed after a long silence may belong to a site that is only busy: its tasks keep their deadline.
+      if (this.now() - session.lastSeen < this.silentAfterMs) {
+        for (const [taskId, p] of this.pending) if (p.siteId === session.siteId) this.awaitReturn(taskId, p);
+      } else {
+        this.silent.add(session.siteId);
+      }
+      for (const fn of this.disconnectListeners) fn(session.siteId);
       this.changed();
     }
   }
@@ -99,10 +153,12 @@ export class SiteSessions {
           durationMs: this.now() - startedAt,
         });
       }, timeoutMs);
-      this.pending.set(taskId, { siteId, task, startedAt, timer, resolve, validate });
+      const p: PendingTask = { siteId, task, startedAt, timer, resolve, validate, grace: undefined };
+      this.pending.set(taskId, p);
       const session = this.sessions.get(siteId);
       if (!session?.send({ task })) {
         this.logger.info({ siteId, taskId }, 'site not connected; task waits for it to reconnect');
+        if (!this.silent.has(siteId)) this.awaitReturn(taskId, p);
       }
     });
   }
@@ -111,6 +167,7 @@ export class SiteSessions {
     const p = this.pending.get(taskId);
     if (!p) return;
     clearTimeout(p.timer);
+    clearTimeout(p.grace);
     this.pending.delete(taskId);
     p.resolve(outcome);
   }

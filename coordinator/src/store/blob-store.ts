@@ -3,6 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ProtocolError } from '../../../shared/src/errors.js';
+import { ModelStoreError } from '../errors.js';
+import type { ModelStore, UpdateSource } from '../rounds/round-ports.js';
+import { ALLOWED_UPLOAD_TRANSITIONS, assertTransition, type UploadStatus } from './states.js';
 import { ChunkHasher, type HashMode } from '../../../shared/src/transport/chunk-hasher.js';
 import { type ByteChunk, chunkBuffer, chunkShapeProblem, MAX_CHUNK_BYTES, transferDigestOfChunks } from '../../../shared/src/transport/chunks.js';
 
@@ -22,7 +25,7 @@ async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
  * Global model versions as files named by the sha256 of their bytes, written durably (fsync, then an
  * atomic rename) *before* the database row that refers to them is committed.
  */
-export class ModelRepository {
+export class ModelRepository implements ModelStore {
   /**
    * Recently verified versions. Every site fetches the same global model each round; re-reading and
    * re-hashing the file per fetch was a third of the download cost. Entries are immutable (content-
@@ -62,7 +65,7 @@ export class ModelRepository {
     return sha;
   }
 
-  /** The bytes of a version, verified against its sha256 (a corrupt file throws). */
+  /** The bytes of a version, verified against its sha256 (a missing or corrupt file throws ModelStoreError). */
   async get(sha256: string): Promise<Buffer> {
     return (await this.entry(sha256)).bytes;
   }
@@ -70,9 +73,17 @@ export class ModelRepository {
   private async entry(sha256: string): Promise<CachedVersion> {
     const cached = this.verified.get(sha256);
     if (cached) return cached;
-    const bytes = await readFile(this.pathOf(sha256));
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.pathOf(sha256));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ModelStoreError('TESSERA_MODEL_MISSING', `model file ${sha256}.bin is missing from ${this.dir}`, { version: sha256 }, { cause: err });
+      }
+      throw err;
+    }
     const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== sha256) throw new Error(`model file ${sha256} is corrupt (sha256 ${actual})`);
+    if (actual !== sha256) throw new ModelStoreError('TESSERA_MODEL_CORRUPT', `model file ${sha256} is corrupt (sha256 ${actual})`, { version: sha256 });
     return this.remember(sha256, bytes);
   }
 
@@ -138,14 +149,21 @@ interface UploadState {
    * the coordinator may not have seen end yet. Chunks from a stream that no longer holds it are refused.
    */
   owner: object | undefined;
-  complete: boolean;
+  /** Where the upload's lifecycle stands: the table ALLOWED_UPLOAD_TRANSITIONS in states.ts. */
+  status: UploadStatus;
+}
+
+/** Moves `u` to `to`, as the upload table allows (anything else is a bug and throws IllegalStateError). */
+function moveUpload(u: UploadState, to: UploadStatus): void {
+  assertTransition('upload', ALLOWED_UPLOAD_TRANSITIONS, u.status, to);
+  u.status = to;
 }
 
 /**
  * Partial site uploads, kept on disk so a transfer cut by a reconnect resumes from the last verified
  * byte. Keyed by task id; a task id belongs to one site and one round, which the endpoint checks.
  */
-export class UploadStore {
+export class UploadStore implements UpdateSource {
   private readonly uploads = new Map<string, UploadState>();
   private readonly hasher: ChunkHasher;
   private attempts = 0;
@@ -177,7 +195,7 @@ export class UploadStore {
     if (u.owner === undefined) await u.tail.catch(() => undefined);
     if (this.uploads.get(taskId) !== u) return 0;
     if (u.sha256 !== undefined) return u.sha256.equals(sha256) ? u.received : 0;
-    if (u.complete || u.owner !== undefined || u.received < u.totalBytes) return u.received;
+    if (u.status !== 'receiving' || u.owner !== undefined || u.received < u.totalBytes) return u.received;
     // Held by this check while it runs (the wait above left nothing in flight).
     const query = {};
     u.owner = query;
@@ -195,12 +213,12 @@ export class UploadStore {
   /** Progress of `taskId`'s upload, if one was begun. */
   progress(taskId: string): { received: number; totalBytes: number; complete: boolean } | undefined {
     const u = this.uploads.get(taskId);
-    return u && { received: u.received, totalBytes: u.totalBytes, complete: u.complete };
+    return u && { received: u.received, totalBytes: u.totalBytes, complete: u.status === 'complete' };
   }
 
   isComplete(taskId: string, sha256Hex: string): boolean {
     const u = this.uploads.get(taskId);
-    return u != null && u.complete && u.sha256?.toString('hex') === sha256Hex;
+    return u != null && u.status === 'complete' && u.sha256?.toString('hex') === sha256Hex;
   }
 
   /**
@@ -225,7 +243,7 @@ export class UploadStore {
     }
     // A held prefix whose digest never came (its stream broke before the trailer) may be resumed under the
     // digest this header claims; the completed upload is checked against it.
-    const sameUpdate = (u: UploadState, digest: Buffer): boolean => (u.sha256 === undefined ? !u.complete : u.sha256.equals(digest));
+    const sameUpdate = (u: UploadState, digest: Buffer): boolean => (u.sha256 === undefined ? u.status !== 'complete' : u.sha256.equals(digest));
     if (existing && this.uploads.get(taskId) === existing && sha256 !== undefined && sameUpdate(existing, sha256) && existing.totalBytes === totalBytes) {
       if (offset !== existing.received) {
         throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_OFFSET', `upload resumes at byte ${offset} but the coordinator holds ${existing.received}`, { taskId });
@@ -257,7 +275,7 @@ export class UploadStore {
       tail: Promise.resolve(),
       hashKey: `${taskId}#${++this.attempts}`,
       owner,
-      complete: false,
+      status: 'receiving',
     });
     return 0;
   }
@@ -333,15 +351,19 @@ export class UploadStore {
   /** Checks a fully received upload against its digest: complete when it matches, dropped when not. */
   private async finish(taskId: string, u: UploadState): Promise<void> {
     await closeFile(u);
+    moveUpload(u, 'verifying');
     const digest = await this.hasher.digest(u.hashKey);
+    // Discarded while the digest was computed (the round gave up on it): nothing is left to complete.
+    if (u.status === 'discarded') return;
     if (u.sha256 === undefined || !digest.equals(u.sha256)) {
+      moveUpload(u, 'discarded');
       this.uploads.delete(taskId);
       await rm(this.fileOf(taskId), { force: true });
       throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_CHECKSUM', 'complete upload does not match its transfer digest', {
         taskId,
       });
     }
-    u.complete = true;
+    moveUpload(u, 'complete');
   }
 
   /** Marks the stream `owner` of `taskId` closed, keeping what was received for a resume. */
@@ -359,7 +381,7 @@ export class UploadStore {
   /** Reads a complete upload. */
   async read(taskId: string): Promise<Buffer> {
     const u = this.uploads.get(taskId);
-    if (!u?.complete) throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_INCOMPLETE', 'upload is not complete', { taskId });
+    if (u?.status !== 'complete') throw new ProtocolError('TESSERA_PROTOCOL_UPLOAD_INCOMPLETE', 'upload is not complete', { taskId });
     return readFile(this.fileOf(taskId));
   }
 
@@ -378,7 +400,8 @@ export class UploadStore {
 
   private async forget(taskId: string, u: UploadState): Promise<void> {
     await closeFile(u);
-    if (!u.complete) await this.hasher.drop(u.hashKey).catch(() => undefined);
+    if (u.status !== 'complete') await this.hasher.drop(u.hashKey).catch(() => undefined);
+    if (u.status !== 'discarded') moveUpload(u, 'discarded');
     this.uploads.delete(taskId);
   }
 }

@@ -1,40 +1,8 @@
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 
-/**
- * Study lifecycle. `created` → `running` → `completed` | `failed` | `aborted`; `running` ⇄ `paused`.
- */
-export const StudyStatus = {
-  Created: 'created',
-  Running: 'running',
-  Paused: 'paused',
-  Completed: 'completed',
-  Failed: 'failed',
-  Aborted: 'aborted',
-} as const;
-export type StudyStatus = (typeof StudyStatus)[keyof typeof StudyStatus];
+import type { RoundStatus, StudyStatus } from './states.js';
 
-/**
- * One attempt at one round. A round number is committed at most once; failed or interrupted attempts
- * stay in the table as data (why, when, who dropped) and the next attempt gets `attempt + 1`.
- */
-export const RoundStatus = {
-  /** Waiting for enough connected sites. */
-  Waiting: 'waiting',
-  /** Fit tasks are out; collecting updates until all reply or the fit deadline. */
-  Fitting: 'fitting',
-  Aggregating: 'aggregating',
-  /** Federated evaluation of the candidate model on each site's held-out split. */
-  Evaluating: 'evaluating',
-  /** Terminal: the model version is stored and the study advanced. */
-  Committed: 'committed',
-  /** Terminal: too few sites, timeouts or invalid updates; the round is retried. */
-  Failed: 'failed',
-  /** Terminal: the coordinator stopped (crash or shutdown) mid-round; found at the next start. */
-  Interrupted: 'interrupted',
-} as const;
-export type RoundStatus = (typeof RoundStatus)[keyof typeof RoundStatus];
-
-export const TERMINAL_ROUND_STATUSES: readonly RoundStatus[] = ['committed', 'failed', 'interrupted'];
+export { RoundStatus, StudyStatus, TERMINAL_ROUND_STATUSES, TERMINAL_STUDY_STATUSES } from './states.js';
 
 export interface PhaseTiming {
   startedAt: number;
@@ -138,15 +106,27 @@ export interface CommitRoundInput {
 }
 
 /**
- * Persistence for the coordinator. Implementations MUST make `commitRound` atomic (model version,
- * round status, study progress and strategy state together or not at all) and MUST take `now` from the
- * caller rather than reading a clock.
+ * Persistence for the coordinator: SqliteCoordinatorStore (sqlite-store.ts) and MemoryCoordinatorStore
+ * (memory-store.ts), both held to test/contract/coordinator-store.contract.test.ts. Implementations MUST:
+ * - make `commitRound` atomic (model version, round status, study progress and strategy state together or
+ *   not at all), commit a round number at most once per study, and only from `evaluating`;
+ * - check every status change against the tables of states.ts in the same write (a study or round not
+ *   in a status the new one may follow is left alone and the call throws IllegalStateError);
+ * - take `now` from the caller rather than reading a clock;
+ * - refuse a second study with an existing id.
  */
 export interface CoordinatorStore {
   createStudy(spec: StudySpec, initialModel: ModelVersionRecord, now: number): Promise<StudyRecord>;
   getStudy(id: string): Promise<StudyRecord | undefined>;
   listStudies(): Promise<StudyRecord[]>;
   setStudyStatus(id: string, status: StudyStatus, now: number, reason?: string): Promise<void>;
+  /**
+   * Points a study that is not running (created or paused) at one of its own committed model versions, for
+   * the next round to start from (a rollback after its current version was lost). History is kept: no round
+   * is uncommitted. Throws IllegalStateError when the study runs or is finished, or the version is not one of
+   * its versions up to its completed rounds.
+   */
+  setCurrentModel(studyId: string, sha256: string, now: number, reason: string): Promise<void>;
 
   startRound(studyId: string, round: number, modelIn: string, now: number): Promise<RoundRecord>;
   updateRound(

@@ -12,7 +12,15 @@ import type {
   StudyRecord,
   StudyStatus,
 } from './coordinator-store.js';
-import { SqliteDb } from './sqlite.js';
+import { IllegalStateError } from '../../../shared/src/errors.js';
+import { ConflictError } from '../errors.js';
+import { SqliteDb, type SqlValue } from './sqlite.js';
+import { ALLOWED_ROUND_TRANSITIONS, ALLOWED_STUDY_TRANSITIONS, sourcesOf, TERMINAL_ROUND_STATUSES } from './states.js';
+
+/** `?, ?, …` for `n` values. */
+function marks(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -199,6 +207,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   createStudy(spec: StudySpec, initialModel: ModelVersionRecord, now: number): Promise<StudyRecord> {
     return this.serial(async () => {
+      const existing = await this.db.get<{ id: string }>('SELECT id FROM studies WHERE id = ?', [spec.id]);
+      if (existing) throw new ConflictError('TESSERA_STUDY_CONFLICT', `study ${spec.id} already exists`, { studyId: spec.id });
       await this.db.transaction(async () => {
         await this.db.run(
           `INSERT INTO studies (id, spec_json, status, current_model, completed_rounds, created_at, updated_at)
@@ -231,13 +241,33 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   setStudyStatus(id: string, status: StudyStatus, now: number, reason?: string): Promise<void> {
     return this.serial(async () => {
-      await this.db.run('UPDATE studies SET status = ?, updated_at = ?, reason = ? WHERE id = ?', [
+      const from = sourcesOf(ALLOWED_STUDY_TRANSITIONS, status);
+      const { changes } = await this.db.run(`UPDATE studies SET status = ?, updated_at = ?, reason = ? WHERE id = ? AND status IN (${marks(from.length)})`, [
         status,
         now,
         reason ?? null,
         id,
+        ...from,
       ]);
+      if (changes !== 1) {
+        const row = await this.db.get<{ status: string }>('SELECT status FROM studies WHERE id = ?', [id]);
+        throw new IllegalStateError(row ? `study ${id} cannot go from ${row.status} to ${status}` : `no study ${id}`, { studyId: id, to: status });
+      }
     });
+  }
+
+  setCurrentModel(studyId: string, sha256: string, now: number, reason: string): Promise<void> {
+    return this.serial(() =>
+      this.db.transaction(async () => {
+        const study = await this.db.get<{ status: string; completed_rounds: number }>('SELECT status, completed_rounds FROM studies WHERE id = ?', [studyId]);
+        if (!study || (study.status !== 'created' && study.status !== 'paused')) {
+          throw new IllegalStateError(study ? `study ${studyId} is ${study.status}; only a created or paused study can change its model version` : `no study ${studyId}`, { studyId });
+        }
+        const version = await this.db.get<{ round: number }>('SELECT round FROM model_versions WHERE study_id = ? AND sha256 = ? AND round <= ?', [studyId, sha256, study.completed_rounds]);
+        if (!version) throw new IllegalStateError(`model version ${sha256} is not one of study ${studyId}'s committed versions`, { studyId });
+        await this.db.run(`UPDATE studies SET current_model = ?, updated_at = ?, reason = ? WHERE id = ? AND status IN ('created', 'paused')`, [sha256, now, reason, studyId]);
+      }),
+    );
   }
 
   startRound(studyId: string, round: number, modelIn: string, now: number): Promise<RoundRecord> {
@@ -270,11 +300,21 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     phases: Record<string, PhaseTiming>,
   ): Promise<void> {
     return this.serial(async () => {
-      await this.db.run(
-        'UPDATE rounds SET status = ?, phases_json = ? WHERE study_id = ? AND round = ? AND attempt = ?',
-        [status, JSON.stringify(phases), studyId, round, attempt],
+      const from = sourcesOf(ALLOWED_ROUND_TRANSITIONS, status);
+      const { changes } = await this.db.run(
+        `UPDATE rounds SET status = ?, phases_json = ? WHERE study_id = ? AND round = ? AND attempt = ? AND status IN (${marks(from.length)})`,
+        [status, JSON.stringify(phases), studyId, round, attempt, ...from],
       );
+      if (changes !== 1) await this.refuseRound(studyId, round, attempt, status);
     });
+  }
+
+  private async refuseRound(studyId: string, round: number, attempt: number, to: string): Promise<never> {
+    const row = await this.db.get<{ status: string }>('SELECT status FROM rounds WHERE study_id = ? AND round = ? AND attempt = ?', [studyId, round, attempt]);
+    throw new IllegalStateError(
+      row ? `round ${round} attempt ${attempt} of ${studyId} cannot go from ${row.status} to ${to}` : `no round ${round} attempt ${attempt} of ${studyId}`,
+      { studyId, round, attempt, to },
+    );
   }
 
   recordSiteOutcome(r: RoundSiteRecord): Promise<void> {
@@ -304,10 +344,11 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
   commitRound(input: CommitRoundInput): Promise<void> {
     return this.serial(() =>
       this.db.transaction(async () => {
+        const commitFrom = sourcesOf(ALLOWED_ROUND_TRANSITIONS, 'committed');
         await this.insertModel(input.model);
         const { changes } = await this.db.run(
           `UPDATE rounds SET status = 'committed', model_out = ?, ended_at = ?, phases_json = ?, metrics_json = ?,
-             train_metrics_json = ? WHERE study_id = ? AND round = ? AND attempt = ? AND status NOT IN ('committed', 'failed', 'interrupted')`,
+             train_metrics_json = ? WHERE study_id = ? AND round = ? AND attempt = ? AND status IN (${marks(commitFrom.length)})`,
           [
             input.model.sha256,
             input.now,
@@ -317,9 +358,10 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
             input.studyId,
             input.round,
             input.attempt,
+            ...commitFrom,
           ],
         );
-        if (changes !== 1) throw new Error(`round ${input.round} attempt ${input.attempt} is not open`);
+        if (changes !== 1) await this.refuseRound(input.studyId, input.round, input.attempt, 'committed');
         const advanced = await this.db.run(
           `UPDATE studies SET current_model = ?, completed_rounds = ?, strategy_state = ?, updated_at = ?
              WHERE id = ? AND completed_rounds = ?`,
@@ -332,19 +374,24 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   failRound(studyId: string, round: number, attempt: number, reason: string, now: number): Promise<void> {
     return this.serial(async () => {
-      await this.db.run(
-        `UPDATE rounds SET status = 'failed', ended_at = ?, reason = ? WHERE study_id = ? AND round = ? AND attempt = ?`,
-        [now, reason, studyId, round, attempt],
+      // From an open status, or from `failed` when the workflow already moved the row there (without an end yet).
+      const from = sourcesOf(ALLOWED_ROUND_TRANSITIONS, 'failed');
+      const { changes } = await this.db.run(
+        `UPDATE rounds SET status = 'failed', ended_at = ?, reason = ? WHERE study_id = ? AND round = ? AND attempt = ?
+           AND (status IN (${marks(from.length)}) OR (status = 'failed' AND ended_at IS NULL))`,
+        [now, reason, studyId, round, attempt, ...from],
       );
+      if (changes !== 1) await this.refuseRound(studyId, round, attempt, 'failed');
     });
   }
 
   interruptOpenRounds(now: number): Promise<number> {
     return this.serial(async () => {
+      const open: SqlValue[] = sourcesOf(ALLOWED_ROUND_TRANSITIONS, 'interrupted').filter((s) => !TERMINAL_ROUND_STATUSES.includes(s));
       const { changes } = await this.db.run(
         `UPDATE rounds SET status = 'interrupted', ended_at = ?, reason = 'coordinator stopped during the round'
-           WHERE status NOT IN ('committed', 'failed', 'interrupted')`,
-        [now],
+           WHERE status IN (${marks(open.length)})`,
+        [now, ...open],
       );
       return changes;
     });

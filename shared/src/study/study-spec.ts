@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { PARTICIPANT_ID_PATTERN } from '../config/consortium-config.js';
 
 /** The five aggregation strategies of the foundation. */
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum'] as const;
@@ -90,6 +91,12 @@ export const StudySpecSchema = Type.Object(
     /** A round needs at least this many sites to succeed; fewer and it is retried. */
     minSites: Type.Integer({ minimum: 1, default: 2 }),
     maxSites: Type.Optional(Type.Integer({ minimum: 1 })),
+    /**
+     * The sites the study expects (their certificate ids). Once `minSites` are connected, a round waits up
+     * to `timeouts.joinMs` for the rest of them before it starts; one that does not join is recorded for the
+     * round, not fatal. Without it the round waits for as many sites as every connected site's own floor asks.
+     */
+    expectedSites: Type.Optional(Type.Array(Type.String({ pattern: PARTICIPANT_ID_PATTERN }), { minItems: 1, uniqueItems: true })),
     training: Type.Object(
       {
         localEpochs: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
@@ -112,6 +119,13 @@ export const StudySpecSchema = Type.Object(
         fitMs: Type.Integer({ minimum: 100, default: 300_000 }),
         /** Evaluate phase deadline. @default 120000 ms */
         evaluateMs: Type.Integer({ minimum: 100, default: 120_000 }),
+        /**
+         * Once `minSites` are connected, how long a round waits for the rest of its cohort (`expectedSites`,
+         * or enough sites for every connected site's minimum cohort). @default 30000 ms
+         */
+        joinMs: Type.Optional(Type.Integer({ minimum: 0 })),
+        /** Wait before the first retry of a failed round attempt; it doubles per failed attempt, up to 60 s. @default 1000 ms */
+        retryBackoffMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
       },
       { ...strict, default: {} },
     ),
