@@ -311,7 +311,7 @@ export async function generateChestHospitals(opts: ChestGenerateOptions): Promis
         description,
         numberOfSeries: 1,
         numberOfInstances: 1,
-        series: [{ uid: seriesUid, number: 1, modality: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: p.modality }, numberOfInstances: 1, bodySite: { system: SNOMED, code: '51185008', display: 'Thoracic structure' }, instance: [{ uid: sopUid, sopClass: { system: 'urn:ietf:rfc:3986', code: `urn:oid:${p.sopClassUid}` }, number: 1 }] }],
+        series: [{ uid: seriesUid, number: 1, modality: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: p.modality }, numberOfInstances: 1, bodySite: { system: SNOMED, code: '51185008', display: 'Chest' }, instance: [{ uid: sopUid, sopClass: { system: 'urn:ietf:rfc:3986', code: `urn:oid:${p.sopClassUid}` }, number: 1 }] }],
       });
       const report = chestReportText(rng, pneumonia);
       t.reports[report.stance]++;
