@@ -39,7 +39,7 @@ export function chestStudyData(): Record<string, unknown> {
     features: { observations: [], codes: [], demographics: [], fhirpath: [] },
     label: {
       type: 'binary',
-      positive: { any: [{ resource: 'Condition', codes }, { report: { lexicon: 'chest-xray', finding: 'pneumonia', status: ['positive'] } }] },
+      positive: { anyOf: [{ resource: 'Condition', codes }, { report: { lexicon: 'chest-xray', finding: 'pneumonia', status: ['positive'] } }] },
     },
     split: { test: 0.08, val: 0.12 },
   };
