@@ -1,15 +1,11 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, COORDINATOR_NODE_FLAGS, tesseraBin } from '../cli/src/bin-path.js';
-import type { CoordinatorEvent } from '../coordinator/src/rounds/events.js';
-import { parseConsortiumConfig } from '../shared/src/config/consortium-config.js';
+import { LocalFederation } from '../cli/src/local-federation/index.js';
 import { writeSyntheticCohort } from '../site-agent/src/hospital/datasets/index.js';
 import { getModelSpec } from '../shared/src/ml/model-registry.js';
 import { totalParams, weightLayout } from '../shared/src/ml/weights.js';
-import { provisionConsortium } from '../coordinator/src/pki/index.js';
 import type { StudySpec } from '../shared/src/study/study-spec.js';
 import { round } from './report.js';
 
@@ -155,27 +151,11 @@ function studySpec(id: string, model: string, o: Required<Omit<SecAggE2eOptions,
 export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: string) => void = console.log): Promise<SecAggE2eCase[]> {
   const o = { secure: true, examplesPerSite: 10, stageTimeoutMs: 300_000, ...opts };
   const { name: model, params } = modelFor(o.params);
+  const ids = Array.from({ length: o.sites }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-secagg-e2e-'));
-  const children: ChildProcess[] = [];
+  let fed: LocalFederation | undefined;
   try {
-    const ids = Array.from({ length: o.sites }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
     const csvs = await writeSyntheticCohort(path.join(dir, 'data'), { sites: o.sites, seed: 42, examplesPerSite: o.examplesPerSite });
-    const pkiDir = path.join(dir, 'pki');
-    const consortiumText = JSON.stringify({ name: 'secagg-e2e', coordinator: { host: '127.0.0.1', port: 0 }, sites: ids.map((id) => ({ id })), operators: [] });
-    provisionConsortium(parseConsortiumConfig(consortiumText, path.join(dir, 'consortium.yaml')), pkiDir, new Date());
-    const c = path.join(pkiDir, 'coordinator');
-    const coordinatorYaml = path.join(dir, 'coordinator.yaml');
-    writeFileSync(
-      coordinatorYaml,
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        dataDir: path.join(dir, 'coordinator-data'),
-        tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') },
-        // 100 agents on two cores stall for tens of seconds while starting and training: tolerate a minute of silence.
-        heartbeatIntervalMs: 5000,
-        heartbeatTimeoutMs: 60_000 + 1000 * o.sites,
-      }),
-    );
     const full = { sites: o.sites, rounds: o.rounds, secure: o.secure, examplesPerSite: o.examplesPerSite, stageTimeoutMs: o.stageTimeoutMs };
     const runs: StudyRun[] = (o.secure ? [true, false] : [false]).map((secure) => ({
       secure,
@@ -196,21 +176,21 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
       writeFileSync(file, JSON.stringify(studySpec(id, model, full, secure)));
       return file;
     });
-    mkdirSync(path.join(dir, 'logs'));
-    const fds: number[] = [];
-    const logFd = (name: string): number => {
-      const fd = openSync(path.join(dir, 'logs', `${name}.log`), 'a');
-      fds.push(fd);
-      return fd;
-    };
-    const cfd = logFd('coordinator');
-    const coordinator = fork(tesseraBin(), ['coordinator', '--config', coordinatorYaml, ...studyFiles.flatMap((f) => ['--study', f]), '--exit-when-done'], {
-      stdio: ['ignore', cfd, cfd, 'ipc'],
-      execArgv: [...COORDINATOR_NODE_FLAGS],
-      env: { ...process.env, TESSERA_LOG_LEVEL: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' },
+    fed = await LocalFederation.create({
+      workdir: path.join(dir, 'federation'),
+      keep: true,
+      name: 'secagg-e2e',
+      sites: ids.map((id, i) => ({ id, datasets: { 'synthetic-cohort': { csv: csvs[i] ?? '', schema: 'builtin:synthetic-cohort', seed: 42 } } })),
+      coordinator: {
+        // 100 agents on two cores stall for tens of seconds while starting and training: tolerate a minute of silence.
+        config: { heartbeatIntervalMs: 5000, heartbeatTimeoutMs: 60_000 + 1000 * o.sites },
+        studies: studyFiles,
+        exitWhenDone: true,
+      },
+      logLevel: process.env['TESSERA_LOG_LEVEL'] ?? 'warn',
     });
-    children.push(coordinator);
-    const agents: ChildProcess[] = [];
+    const f = fed;
+    const pid = (id: string): number | undefined => f.process(id)?.pid;
     const t0 = performance.now();
     let startupMs = Number.NaN;
     let agentIdleRssMb = Number.NaN;
@@ -220,36 +200,23 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
     let current: StudyRun | undefined;
     const sampler = setInterval(() => {
       if (!current) return;
-      current.coordinatorSampledMb = Math.max(current.coordinatorSampledMb, status(coordinator.pid, 'VmRSS'));
-      current.agentsSampledMb = Math.max(current.agentsSampledMb, agents.reduce((sum, a) => sum + status(a.pid, 'VmRSS'), 0));
+      current.coordinatorSampledMb = Math.max(current.coordinatorSampledMb, status(pid('coordinator'), 'VmRSS'));
+      current.agentsSampledMb = Math.max(current.agentsSampledMb, ids.reduce((sum, id) => sum + status(pid(id), 'VmRSS'), 0));
     }, 250);
-    await new Promise<void>((resolve, reject) => {
-      let finished = 0;
-      coordinator.on('exit', (code) => {
-        clearInterval(sampler);
-        if (finished < studies.length + 1) reject(new Error(`coordinator exited with code ${String(code)} before the studies finished; see ${path.join(dir, 'logs', 'coordinator.log')}`));
-        else resolve();
-      });
-      coordinator.on('message', (raw: unknown) => {
-        const msg = raw as { kind: string; port?: number; event?: CoordinatorEvent };
+    let finished = 0;
+    const allDone = new Promise<void>((resolve, reject) => {
+      f.onMessage((msg) => {
         const now = performance.now();
-        if (msg.kind === 'listening' && msg.port !== undefined) {
+        if (msg.kind === 'listening') {
           log(`  coordinator on 127.0.0.1:${msg.port}; starting ${o.sites} agents (${model}, ${params} parameters)`);
-          ids.forEach((id, i) => {
-            const agentYaml = path.join(dir, `agent-${id}.json`);
-            writeFileSync(
-              agentYaml,
-              JSON.stringify({ kit: path.join(pkiDir, 'sites', id), coordinator: `127.0.0.1:${msg.port}`, datasets: { 'synthetic-cohort': { csv: csvs[i], schema: 'builtin:synthetic-cohort', seed: 42 } } }),
-            );
-            const fd = logFd(id);
-            const a = fork(tesseraBin(), ['agent', '--config', agentYaml], { stdio: ['ignore', fd, fd, 'ipc'], execArgv: [...AGENT_NODE_FLAGS], env: { ...process.env, ...AGENT_MALLOC_ENV, TESSERA_LOG_LEVEL: process.env['TESSERA_LOG_LEVEL'] ?? 'warn' } });
-            agents.push(a);
-            children.push(a);
-          });
           return;
         }
+        if (msg.kind === 'summary' && finished === studies.length + 1) {
+          resolve();
+          return;
+        }
+        if (msg.kind !== 'event') return;
         const e = msg.event;
-        if (msg.kind !== 'event' || e === undefined) return;
         if (e.type === 'round-started') {
           phaseAt = new Map();
           current = byId.get(e.studyId);
@@ -257,7 +224,7 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
         if (e.type === 'round-phase') {
           if (e.phase === 'fit' && Number.isNaN(startupMs)) {
             startupMs = now - t0;
-            agentIdleRssMb = median(agents.map((a) => status(a.pid, 'VmRSS')));
+            agentIdleRssMb = median(ids.map((id) => status(pid(id), 'VmRSS')));
             log(`  ${o.sites} agents connected after ${(startupMs / 1000).toFixed(1)} s; idle agent RSS ${agentIdleRssMb.toFixed(0)} MB`);
           }
           phaseAt.set(e.phase, now);
@@ -292,14 +259,18 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
           log(`  ${e.studyId} failed: ${e.reason}`);
         }
         if (e.type === 'study-finished') {
-          run.coordinatorHwmMb = status(coordinator.pid, 'VmHWM');
-          run.agentsHwmMb = agents.map((a) => status(a.pid, 'VmHWM'));
+          run.coordinatorHwmMb = status(pid('coordinator'), 'VmHWM');
+          run.agentsHwmMb = ids.map((id) => status(pid(id), 'VmHWM'));
           if (e.status !== 'completed' && run.failure === null) run.failure = e.reason ?? e.status;
           finished++;
         }
       });
+      // The coordinator exits by itself once every study is done (--exit-when-done); earlier is a failure.
+      f.waitForMessage(() => false, { timeoutMs: 2 ** 31 - 1 }).catch(reject);
     });
-    for (const fd of fds) closeSync(fd);
+    await f.start();
+    await allDone;
+    clearInterval(sampler);
     const plain = runs.find((r) => !r.secure) as StudyRun;
     return runs.map((r) => {
       const roundMs = median(r.roundsMs);
@@ -331,8 +302,7 @@ export async function runSecAggE2eCase(opts: SecAggE2eOptions, log: (line: strin
       };
     });
   } finally {
-    for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGTERM');
-    await Promise.all(children.map((ch) => (ch.exitCode === null && ch.signalCode === null ? new Promise((r) => ch.once('exit', r)) : Promise.resolve())));
+    await fed?.close();
     if (o.keep) log(`  kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }

@@ -31,6 +31,11 @@ export const ExitCode = {
   AuditInvalid: 8,
   /** `tessera audit cross-check`: both ledgers verify but disagree on an update hash or a model. */
   AuditMismatch: 9,
+  /**
+   * `tessera audit verify`: the ledger verifies only against the CA embedded in the file (no `--ca` or
+   * `--signer-cert` given), so a ledger re-signed under another CA would pass too; `--allow-unanchored` accepts it.
+   */
+  AuditUnanchored: 10,
   /** Interrupted by a signal. */
   Interrupted: 130,
 } as const;

@@ -210,6 +210,7 @@ export class Coordinator {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       ...(config.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: config.heartbeatTimeoutMs } : {}),
       expectedUpdateBytes: (taskId) => expected.get(taskId),
+      onRefusal: (r) => auditing.recordRefusal({ source: 'grpc', ...r }),
       now,
     });
     const server = await startGrpcServer({
@@ -220,6 +221,7 @@ export class Coordinator {
       host: config.listen.host,
       port: config.listen.port,
       logger,
+      onTlsRefusal: (r) => auditing.recordRefusal({ source: 'tls', ...r }),
     });
     logger.info({ host: config.listen.host, port: server.port, dataDir }, 'coordinator listening (mTLS)');
     await auditing.recordStart(server.port);

@@ -120,7 +120,7 @@ export class SiteAgent {
     const { config, logger } = this.options;
     const address = config.coordinator ?? this.kit.coordinator;
     const read = (p: string): Buffer => readFileSync(path.resolve(this.kitDir, p));
-    this.client = createFederationClient(address, { ca: read(this.kit.ca), key: read(this.kit.key), cert: read(this.kit.certificate) });
+    this.client = createFederationClient(address, { ca: read(this.kit.ca), key: read(this.kit.key), cert: read(this.kit.certificate) }, config.reconnect);
     this.runner = new TaskRunner({
       client: this.client,
       siteId: this.siteId,

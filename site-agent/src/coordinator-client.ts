@@ -12,13 +12,35 @@ export interface ClientTls {
   cert: Buffer;
 }
 
-/** Opens an mTLS channel to the coordinator. The agent only ever dials out. */
-export function createFederationClient(address: string, tls: ClientTls): FederationClient {
+/** The agent's reconnect backoff (agent.yaml `reconnect`), in ms. */
+export interface ReconnectBackoff {
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * grpc-js channel options that bound the channel's own reconnect backoff by the agent's. Without them a
+ * channel that lost its coordinator backs off on its own schedule (1 s growing ×1.6 to 120 s), and while it
+ * waits every new call fails at once with UNAVAILABLE: a coordinator back after a minute's absence was not
+ * dialled again for up to a minute more, whatever `reconnect.maxDelayMs` said.
+ */
+export function reconnectChannelOptions(backoff: ReconnectBackoff): grpc.ChannelOptions {
+  return {
+    'grpc.initial_reconnect_backoff_ms': Math.max(1, Math.min(backoff.initialDelayMs, backoff.maxDelayMs)),
+    'grpc.max_reconnect_backoff_ms': Math.max(1, backoff.maxDelayMs),
+  };
+}
+
+/**
+ * Opens an mTLS channel to the coordinator. The agent only ever dials out; with `backoff`, the channel
+ * reconnects no slower than the agent's own backoff allows (see {@link reconnectChannelOptions}).
+ */
+export function createFederationClient(address: string, tls: ClientTls, backoff?: ReconnectBackoff): FederationClient {
   const proto = loadFederationProto();
   return new proto.tessera.v1.Federation(
     address,
     grpc.credentials.createSsl(tls.ca, tls.key, tls.cert),
-    GRPC_CHANNEL_OPTIONS,
+    backoff ? { ...GRPC_CHANNEL_OPTIONS, ...reconnectChannelOptions(backoff) } : GRPC_CHANNEL_OPTIONS,
   );
 }
 

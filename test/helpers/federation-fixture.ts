@@ -6,12 +6,11 @@ import type { CoordinatorEvent } from '../../coordinator/src/rounds/events.js';
 import { SiteAgent } from '../../site-agent/src/agent.js';
 import type { TaskRunnerDeps } from '../../site-agent/src/task-runner.js';
 import { AgentConfigSchema } from '../../shared/src/config/agent-config.js';
-import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-config.js';
 import { validateConfig } from '../../shared/src/config/validate.js';
 import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
 import { createLogger, type Logger } from '../../shared/src/logging.js';
-import { provisionConsortium } from '../../coordinator/src/pki/index.js';
+import { coordinatorTlsFiles, provisionLocalConsortium } from '../../cli/src/local-federation/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
 import { StudySpecSchema } from '../../shared/src/study/study-spec.js';
 
@@ -47,24 +46,18 @@ export async function startFederation(opts: {
   agent?: (siteId: string, dir: string) => { config?: Record<string, unknown>; secaggAuditDir?: string };
 }): Promise<Federation> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-it-'));
-  const pkiDir = path.join(dir, 'pki');
   const siteIds = Array.from({ length: opts.sites }, (_, i) => `site-${i + 1}`);
-  const consortium = parseConsortiumConfig(
-    JSON.stringify({ name: 'it', coordinator: { host: '127.0.0.1', port: 0 }, sites: siteIds.map((id) => ({ id })), operators: opts.operators ?? [] }),
-    'consortium.yaml',
-  );
-  provisionConsortium(consortium, pkiDir, new Date());
+  const pkiDir = provisionLocalConsortium(dir, { name: 'it', siteIds, ...(opts.operators ? { operators: opts.operators } : {}) });
   const siteCsv = await writeSyntheticCohort(path.join(dir, 'data'), { sites: opts.sites, seed: opts.seed ?? 7, examplesPerSite: opts.examplesPerSite ?? 200 });
   const events: CoordinatorEvent[] = [];
   const logger = opts.logger ?? quietLogger('coordinator');
-  const c = path.join(pkiDir, 'coordinator');
   const coordinator = await Coordinator.create({
     config: validateConfig(
       CoordinatorConfigSchema,
       {
         listen: { host: '127.0.0.1', port: 0 },
         dataDir: path.join(dir, 'coordinator-data'),
-        tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') },
+        tls: coordinatorTlsFiles(pkiDir),
         heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000,
       },
       'test',

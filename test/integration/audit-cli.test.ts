@@ -88,6 +88,33 @@ describe('tessera audit export | verify | evidence | cross-check (subprocesses, 
     expect(wrong.stdout).toContain('rewritten');
   });
 
+  it('exits 10 (AuditUnanchored) for a ledger it can check only against the CA inside the file, unless --allow-unanchored', async () => {
+    // Act
+    const bare = await tessera('audit', 'verify', exported);
+    const allowed = await tessera('audit', 'verify', exported, '--allow-unanchored');
+    const both = await tessera('audit', 'verify', exported, '--allow-unanchored', '--ca', ca);
+    // Assert
+    expect(bare.code).toBe(ExitCode.AuditUnanchored);
+    expect(bare.stderr).toContain('--allow-unanchored');
+    expect(allowed.code, allowed.stderr).toBe(ExitCode.Ok);
+    expect(allowed.stdout).toContain('NOT anchored');
+    expect(both.code).toBe(ExitCode.Usage);
+  });
+
+  it('counts the entries verified before a line cut off mid-way (exit 8, truncated)', async () => {
+    // Arrange: keep the header and the first six entries whole, then half of the seventh, no newline.
+    const lines = readFileSync(exported, 'utf8').trimEnd().split('\n');
+    const file = path.join(work, 'cut-mid-line.jsonl');
+    writeFileSync(file, `${lines.slice(0, 7).join('\n')}\n${(lines[7] ?? '').slice(0, 40)}`);
+    // Act
+    const r = await tessera('audit', 'verify', file, '--ca', ca, '--json');
+    const human = await tessera('audit', 'verify', file, '--ca', ca);
+    // Assert
+    expect(r.code).toBe(ExitCode.AuditInvalid);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, entries: 6, firstBad: { problem: 'truncated', seq: 7, line: 8 } });
+    expect(human.stdout).toContain('6 entries verified before it');
+  });
+
   it.each([
     ['edited', (l: string[]) => { l[5] = (l[5] ?? '').replace('"v":1', '"v":1,"note":"x"'); }, 'edited', 5],
     ['deleted', (l: string[]) => { l.splice(7, 1); }, 'deleted', 7],

@@ -1,5 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,16 +6,13 @@ import { Coordinator } from '../../coordinator/src/coordinator.js';
 import type { CoordinatorEvent } from '../../coordinator/src/rounds/events.js';
 import { SiteSessions } from '../../coordinator/src/sessions/site-sessions.js';
 import { UploadStore } from '../../coordinator/src/store/blob-store.js';
-import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { CoordinatorConfigSchema } from '../../shared/src/config/coordinator-config.js';
 import { validateConfig } from '../../shared/src/config/validate.js';
 import { writeSyntheticCohort } from '../../site-agent/src/hospital/datasets/index.js';
-import { repoRoot } from '../../shared/src/paths.js';
-import { provisionConsortium } from '../../coordinator/src/pki/index.js';
+import { LocalFederation } from '../../cli/src/local-federation/index.js';
 import { makeStudy } from '../helpers/federation-fixture.js';
 import { captureLogger } from '../helpers/log-capture.js';
 
-const BIN = path.join(repoRoot(), 'bin', 'tessera.js');
 const SITES = ['site-1', 'site-2', 'site-3', 'site-4', 'site-5', 'site-6', 'site-7'];
 
 /** The stage at whose start one more agent process is SIGKILLed, one round each. */
@@ -32,19 +28,30 @@ const KILL_AT: Record<number, string> = { 1: 'fit', 2: 'secagg-share-keys', 3: '
  */
 describe('secure aggregation with sites SIGKILLed at each stage (real processes, mTLS)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-secagg-'));
-  const children = new Map<string, ChildProcess>();
+  let fed: LocalFederation | undefined;
   let coordinator: Coordinator | undefined;
   afterAll(async () => {
-    for (const c of children.values()) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await fed?.close();
     await coordinator?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('unmasks the exact sum of the survivors and never sees an individual update', async () => {
     // Arrange: PKI, data, an in-process coordinator with a captured log and observers on what it receives.
-    const pki = path.join(dir, 'pki');
-    provisionConsortium(parseConsortiumConfig(JSON.stringify({ name: 'secagg', sites: SITES.map((id) => ({ id })) }), 'consortium'), pki, new Date());
     const csvs = await writeSyntheticCohort(path.join(dir, 'data'), { sites: SITES.length, seed: 11, examplesPerSite: 150 });
+    // The launcher provisions and writes the agents' configs; the coordinator runs here, on the launcher's port.
+    fed = await LocalFederation.create({
+      name: 'secagg',
+      sites: SITES.map((id, i) => ({
+        id,
+        datasets: { 'synthetic-cohort': { csv: csvs[i] ?? '', schema: 'builtin:synthetic-cohort' } },
+        config: { reconnect: { initialDelayMs: 100, maxDelayMs: 1000 } },
+        env: { TESSERA_SECAGG_AUDIT_DIR: path.join(dir, 'audit', id) },
+      })),
+      logs: 'ignore',
+      logLevel: 'warn',
+    });
+    const f = fed;
     const received: Buffer[] = [];
     const originalAppend = UploadStore.prototype.append;
     UploadStore.prototype.append = async function (taskId, chunk, owner) {
@@ -65,20 +72,19 @@ describe('secure aggregation with sites SIGKILLed at each stage (real processes,
     const log = captureLogger('coordinator', 'debug');
     const sums = new Map<number, { attempt: number; sum: Uint32Array; contributors: string[] }>();
     const killed = new Map<number, string>();
-    const c = path.join(pki, 'coordinator');
     const onEvent = (e: CoordinatorEvent): void => {
       if (e.type !== 'round-phase' || KILL_AT[e.round] !== e.phase || killed.has(e.round)) return;
       // Any live agent is in the stage that is about to be dispatched: kill one before its task goes out.
-      const victim = SITES.find((s) => ![...killed.values()].includes(s) && children.get(s)?.exitCode === null);
+      const victim = SITES.find((s) => ![...killed.values()].includes(s) && f.process(s) !== undefined);
       if (!victim) return;
-      children.get(victim)?.kill('SIGKILL');
+      f.process(victim)?.kill('SIGKILL');
       killed.set(e.round, victim);
     };
     coordinator = await Coordinator.create({
       config: validateConfig(CoordinatorConfigSchema, {
-        listen: { host: '127.0.0.1', port: 0 },
+        listen: { host: '127.0.0.1', port: f.port },
         dataDir: path.join(dir, 'state'),
-        tls: { ca: path.join(c, 'ca.crt'), cert: path.join(c, 'server.crt'), key: path.join(c, 'server.key'), revocations: path.join(c, 'revocations.json') },
+        tls: f.coordinatorTls(),
         heartbeatIntervalMs: 500,
       }, 'test'),
       baseDir: dir,
@@ -86,19 +92,7 @@ describe('secure aggregation with sites SIGKILLed at each stage (real processes,
       onEvent,
       onSecureSum: (s) => sums.set(s.round, { attempt: s.attempt, sum: s.sum, contributors: s.contributors }),
     });
-    SITES.forEach((id, i) => {
-      const cfg = path.join(dir, `agent-${id}.json`);
-      writeFileSync(cfg, JSON.stringify({
-        kit: path.join(pki, 'sites', id),
-        coordinator: `127.0.0.1:${coordinator?.port ?? 0}`,
-        datasets: { 'synthetic-cohort': { csv: csvs[i], schema: 'builtin:synthetic-cohort' } },
-        reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
-      }));
-      children.set(id, fork(BIN, ['agent', '--config', cfg], {
-        stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-        env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', TESSERA_SECAGG_AUDIT_DIR: path.join(dir, 'audit', id) },
-      }));
-    });
+    for (const id of SITES) f.startAgent(id);
     for (let i = 0; i < 600 && coordinator.sessions.connectedSites().length < SITES.length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(coordinator.sessions.connectedSites()).toEqual(SITES);
     const study = await coordinator.createStudy(makeStudy({

@@ -12,7 +12,7 @@ import { type CommandIo, processIo } from './command-io.js';
 
 export const AUDIT_USAGE = `usage:
   tessera audit export [--workdir DIR | --config FILE] --out FILE [--format jsonl|csv] [--study ID] [--site ID] [--json]
-  tessera audit verify FILE [--ca ca.crt | --signer-cert cert.pem] [--expect-head SEQ:HASH] [--json]
+  tessera audit verify FILE [--ca ca.crt | --signer-cert cert.pem | --allow-unanchored] [--expect-head SEQ:HASH] [--json]
   tessera audit evidence --study ID --out DIR [--workdir DIR | --config FILE] [--json]
   (without --workdir or --config: the current folder, which must hold coordinator.yaml)
   tessera audit cross-check COORDINATOR_LEDGER SITE_LEDGER [--site ID] [--ca ca.crt] [--json]
@@ -20,6 +20,7 @@ export const AUDIT_USAGE = `usage:
 export      the coordinator's signed ledger as JSONL (header, one entry per line with its hash and signature,
             a head signed now); --study/--site write a selection (each entry verifies, completeness cannot)
 verify      checks a ledger file offline; exit 8 names the first entry edited, deleted, reordered or cut off;
+            exit 10 when it holds only against the CA inside the file (give --ca, or --allow-unanchored);
             --expect-head checks the ledger still holds a head noted earlier (an export prints it)
 evidence    an evidence pack for a study: evidence.json, evidence.html, audit-ledger.jsonl, ca.crt
 cross-check compares the coordinator's ledger with a site's on every update hash; exit 9 when they disagree`;
@@ -143,7 +144,13 @@ function verifyCommand(argv: string[], io: CommandIo): Promise<number> {
 function runVerify(argv: string[], io: CommandIo): number {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ca: { type: 'string' }, 'signer-cert': { type: 'string' }, 'expect-head': { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      ca: { type: 'string' },
+      'signer-cert': { type: 'string' },
+      'allow-unanchored': { type: 'boolean', default: false },
+      'expect-head': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
     strict: true,
     allowPositionals: true,
   });
@@ -151,6 +158,9 @@ function runVerify(argv: string[], io: CommandIo): number {
   const expectHead = parseExpectHead(values['expect-head']);
   if (file === undefined || positionals.length > 1) throw new ConfigError('give exactly one ledger FILE to verify');
   if (values.ca !== undefined && values['signer-cert'] !== undefined) throw new ConfigError('--ca and --signer-cert are mutually exclusive');
+  if (values['allow-unanchored'] && (values.ca !== undefined || values['signer-cert'] !== undefined)) {
+    throw new ConfigError('--allow-unanchored is for a check without --ca or --signer-cert');
+  }
   const text = readInput(file, 'ledger');
   const { report } = verifyLedger(text, {
     ...(values.ca !== undefined ? { caPem: readInput(values.ca, 'CA certificate') } : {}),
@@ -159,7 +169,13 @@ function runVerify(argv: string[], io: CommandIo): number {
   });
   if (values.json) io.out(JSON.stringify({ file: path.resolve(file), ...report }, null, 2));
   else for (const line of describeVerification(file, report)) io.out(line);
-  return report.ok ? ExitCode.Ok : ExitCode.AuditInvalid;
+  if (!report.ok) return ExitCode.AuditInvalid;
+  // Verified only against the CA the file itself carries: a forgery re-signed under another CA passes that too.
+  if (!report.anchored && !values['allow-unanchored']) {
+    io.err('tessera audit verify: the ledger is not anchored (no --ca or --signer-cert): pass --ca with your own copy of the consortium CA, or --allow-unanchored');
+    return ExitCode.AuditUnanchored;
+  }
+  return ExitCode.Ok;
 }
 
 async function evidenceCommand(argv: string[], io: CommandIo): Promise<number> {

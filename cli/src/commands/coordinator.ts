@@ -10,8 +10,10 @@ import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-
 import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
+import { checkStudyCrossFields } from '../../../shared/src/study/study-checks.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
+import type { CoordinatorIpcMessage } from '../local-federation/ipc.js';
 
 export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml ...] [--exit-when-done] [--summary FILE] [--api-port N]
 
@@ -42,7 +44,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const configPath = path.resolve(values.config);
   const config = parseConfigText(CoordinatorConfigSchema, readFileSync(configPath, 'utf8'), configPath);
   const logger = createLogger({ name: 'coordinator' });
-  const send = (msg: unknown): void => {
+  const send = (msg: CoordinatorIpcMessage): void => {
     if (process.send) process.send(msg);
   };
   const coordinator = await Coordinator.create({
@@ -52,6 +54,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     onEvent: (e: CoordinatorEvent) => send({ kind: 'event', event: e }),
   });
   send({ kind: 'listening', port: coordinator.port });
+  if (process.send) coordinator.sessions.onChange(() => send({ kind: 'sites', connected: coordinator.sessions.connectedSites() }));
   let api: RunningRestServer | undefined;
   // One shutdown, and every caller waits for it: a SIGTERM that arrives while --exit-when-done is already
   // closing must not exit before the store and the audit ledger are closed (`coordinator.stopped`).
@@ -89,8 +92,10 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   // Every file is validated before the first study starts: a typo in the second must not surface after the first ran.
   const specs = values.study.map((file) => {
     const studyPath = path.resolve(file);
+    const spec = parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath);
+    checkStudyCrossFields(spec);
     // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
-    return resolveStudyPrivacy(parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath));
+    return resolveStudyPrivacy(spec);
   });
   const summaries: StudySummary[] = [];
   let allCompleted = true;

@@ -11,6 +11,7 @@ import type { PeerAuthenticator } from '../grpc/federation-endpoint.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import type { AuditLedger } from './audit-ledger.js';
 import { auditingStore, auditReason } from './auditing-store.js';
+import { peerAddress, RefusalAggregator } from './refusal-aggregator.js';
 import { SqliteAuditLedger } from './sqlite-audit-ledger.js';
 
 /** File name of the provisioning ledger copy that `tessera provision` puts in the coordinator's folder. */
@@ -53,6 +54,9 @@ function presentedCertificate(der: Buffer | undefined): { cn: string | undefined
 export class CoordinatorAudit {
   private revokedSerials = new Set<string>();
   private readonly actor: string;
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Identity refusals, aggregated per peer and reason (see {@link RefusalAggregator}). */
+  private readonly refusals: RefusalAggregator;
 
   private constructor(
     /** The ledger itself: what the REST API lists and exports. */
@@ -60,6 +64,7 @@ export class CoordinatorAudit {
     private readonly options: CoordinatorAuditOptions,
   ) {
     this.actor = `coordinator:${options.config.coordinatorId}`;
+    this.refusals = new RefusalAggregator((input) => this.appendInBackground(input), { now: options.now });
   }
 
   /** Throws AuditError `TESSERA_AUDIT_SIGNER_INVALID` when the coordinator's key and certificate do not match. */
@@ -91,20 +96,52 @@ export class CoordinatorAudit {
           const presented = presentedCertificate(certDer);
           // Who it claims to be: the hello's site id, else the refused certificate's CN (neither is proven).
           const who = [claimedSiteId, presented?.cn].find((id) => id !== undefined && ID.test(id));
-          this.appendInBackground({
-            actor: who !== undefined ? `site:${who}` : 'unauthenticated',
-            kind: AuditKind.SiteRefused,
-            ...(who !== undefined ? { siteId: who } : {}),
-            details: {
-              code,
-              reason: auditReason(errorMessage(err)),
-              ...(presented ? { certSerial: presented.serial, certFingerprint: presented.fingerprint } : {}),
+          this.refusals.record({
+            source: 'grpc',
+            // No address reaches the authenticator: the presented certificate stands for the peer.
+            peer: presented ? `cert:${presented.fingerprint.slice(0, 16)}` : 'no-certificate',
+            code,
+            entry: {
+              actor: who !== undefined ? `site:${who}` : 'unauthenticated',
+              kind: AuditKind.SiteRefused,
+              ...(who !== undefined ? { siteId: who } : {}),
+              details: {
+                code,
+                reason: auditReason(errorMessage(err)),
+                ...(presented ? { certSerial: presented.serial, certFingerprint: presented.fingerprint } : {}),
+              },
             },
           });
           throw err;
         }
       },
     };
+  }
+
+  /**
+   * Records a refusal the authenticator did not see: a site claiming another site's id in its hello or upload
+   * (`grpc`), or a client certificate OpenSSL rejected in the handshake (`tls`). Aggregated per peer address and
+   * code, like every identity refusal.
+   */
+  recordRefusal(r: { source: 'tls' | 'grpc'; peer: string; code: string; reason: string; method?: string; siteId?: string }): void {
+    const site = r.siteId !== undefined && ID.test(r.siteId) ? r.siteId : undefined;
+    this.refusals.record({
+      source: r.source,
+      peer: peerAddress(r.peer),
+      code: r.code,
+      entry: {
+        actor: site !== undefined ? `site:${site}` : 'unauthenticated',
+        kind: AuditKind.SiteRefused,
+        ...(site !== undefined ? { siteId: site } : {}),
+        details: { code: r.code, reason: auditReason(r.reason), ...(r.method !== undefined ? { method: r.method } : {}) },
+      },
+    });
+  }
+
+  /** Closes the refusal aggregation window now (its counts become ledger entries) and waits for the appends. */
+  async flushRefusals(): Promise<void> {
+    this.refusals.flush();
+    await Promise.allSettled([...this.pending]);
   }
 
   /** Records a revocation list taken into force: at start all of it, on reload the newly revoked entries. */
@@ -208,6 +245,8 @@ export class CoordinatorAudit {
   }
 
   async recordStop(): Promise<void> {
+    this.refusals.close();
+    await Promise.allSettled([...this.pending]);
     await this.ledger.append({ actor: this.actor, kind: AuditKind.CoordinatorStopped, details: {} });
   }
 
@@ -223,12 +262,16 @@ export class CoordinatorAudit {
   }
 
   private appendInBackground(input: Parameters<AuditLedger['append']>[0]): void {
-    this.ledger.append(input).catch((err: unknown) => {
+    const write = this.ledger.append(input).catch((err: unknown) => {
       this.options.logger.error({ kind: input.kind, err: errorMessage(err) }, 'audit entry not recorded');
     });
+    this.pending.add(write);
+    void write.finally(() => this.pending.delete(write));
   }
 
   async close(): Promise<void> {
+    this.refusals.close();
+    await Promise.allSettled([...this.pending]);
     await this.ledger.close();
   }
 }

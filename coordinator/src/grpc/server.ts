@@ -18,6 +18,8 @@ export interface GrpcServerOptions {
   /** 0 picks a free port. */
   port: number;
   logger: Logger;
+  /** Told of every client certificate refused in the TLS handshake (the coordinator audits them). */
+  onTlsRefusal?: (refusal: { peer: string; code: string; reason: string }) => void;
 }
 
 export interface RunningGrpcServer {
@@ -38,7 +40,7 @@ type CreateHttp2Server = (credentials: grpc.ServerCredentials) => Http2SecureSer
  * recorded when the TCP connection arrives, and the reason logged is the verification error
  * (e.g. CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE) whenever there is one.
  */
-function tuneHttp2Server(server: grpc.Server, logger: Logger): void {
+function tuneHttp2Server(server: grpc.Server, logger: Logger, onTlsRefusal?: GrpcServerOptions['onTlsRefusal']): void {
   const internal = server as unknown as { createHttp2Server: CreateHttp2Server };
   const original = internal.createHttp2Server.bind(server);
   internal.createHttp2Server = (credentials) => {
@@ -63,6 +65,7 @@ function tuneHttp2Server(server: grpc.Server, logger: Logger): void {
           ? `client certificate failed verification: ${describeVerifyError(code)}`
           : err.message;
       logger.warn({ peer, code, reason }, 'refused TLS connection: client certificate rejected in the mTLS handshake');
+      onTlsRefusal?.({ peer, code, reason });
     });
     return http2Server;
   };
@@ -122,7 +125,7 @@ function withSerializers(service: grpc.ServiceDefinition, logger: Logger): grpc.
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
   const proto = loadFederationProto();
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  tuneHttp2Server(server, opts.logger);
+  tuneHttp2Server(server, opts.logger, opts.onTlsRefusal);
   server.addService(withSerializers(proto.tessera.v1.Federation.service, opts.logger), opts.handlers);
   const credentials = grpc.ServerCredentials.createSsl(opts.caPem, [{ cert_chain: opts.certPem, private_key: opts.keyPem }], true);
   const port = await new Promise<number>((resolve, reject) => {

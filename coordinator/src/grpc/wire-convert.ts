@@ -1,11 +1,11 @@
 import type { DpConfig } from '../../../protos/gen/tessera/v1/DpConfig.js';
 import type { EncryptedShare as EncryptedShareMsg } from '../../../protos/gen/tessera/v1/EncryptedShare.js';
 import type { SecAggTask } from '../../../protos/gen/tessera/v1/SecAggTask.js';
-import type { SignedSiteKeys } from '../../../protos/gen/tessera/v1/SignedSiteKeys.js';
 import type { Task } from '../../../protos/gen/tessera/v1/Task.js';
 import type { TaskKind__Output } from '../../../protos/gen/tessera/v1/TaskKind.js';
 import type { TaskResult__Output } from '../../../protos/gen/tessera/v1/TaskResult.js';
-import type { EncryptedShare, SignedKeys } from '../../../shared/src/secagg/index.js';
+import type { EncryptedShare } from '../../../shared/src/secagg/index.js';
+import { signedKeysFromProto, signedKeysToProto } from '../../../shared/src/transport/secagg-wire.js';
 import type { DpPlan, SecAggReply, SecAggRequest, SiteResult, SiteTask, SiteTaskKind } from '../rounds/site-task.js';
 
 /**
@@ -33,13 +33,9 @@ export function fromWireKind(kind: TaskKind__Output): SiteTaskKind | undefined {
   }
 }
 
-export function toProtoKeys(k: SignedKeys): SignedSiteKeys {
-  return { siteId: k.siteId, cipherPublicKey: k.cipherPublicKey, maskPublicKey: k.maskPublicKey, signature: k.signature, certificatePem: k.certificatePem };
-}
-
-export function fromProtoKeys(k: { siteId: string; cipherPublicKey: Uint8Array; maskPublicKey: Uint8Array; signature: Uint8Array; certificatePem: string }): SignedKeys {
-  return { siteId: k.siteId, cipherPublicKey: Buffer.from(k.cipherPublicKey), maskPublicKey: Buffer.from(k.maskPublicKey), signature: Buffer.from(k.signature), certificatePem: k.certificatePem };
-}
+/** The wire form of signed keys (one definition, in shared/src/transport/secagg-wire.ts, for both sides). */
+export const toProtoKeys = signedKeysToProto;
+export const fromProtoKeys = signedKeysFromProto;
 
 export function toProtoShare(s: EncryptedShare): EncryptedShareMsg {
   return { fromSite: s.from, toSite: s.to, ciphertext: s.ciphertext };

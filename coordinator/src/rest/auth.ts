@@ -92,7 +92,8 @@ export class TokenAuthenticator {
     if (authorization === undefined || authorization === '') {
       throw new ApiError('TESSERA_API_UNAUTHENTICATED', 'missing credentials: send Authorization: Bearer <token>');
     }
-    const match = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(authorization.trim());
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
+    const match = /^Bearer +([A-Za-z0-9_-]{16,128})$/i.exec(authorization.trim());
     if (!match?.[1]) throw new ApiError('TESSERA_API_UNAUTHENTICATED', 'malformed Authorization header: expected Bearer <token>');
     const presented = createHash('sha256').update(match[1], 'utf8').digest();
     let found: TokenEntry | undefined;

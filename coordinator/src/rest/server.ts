@@ -13,11 +13,12 @@ import type { Logger } from '../../../shared/src/logging.js';
 import type { Coordinator } from '../coordinator.js';
 import type { AuditLedger } from '../audit/audit-ledger.js';
 import { runAsAuditActor } from '../audit/audit-actor.js';
+import { RefusalAggregator } from '../audit/refusal-aggregator.js';
 import { AuditKind } from '../../../shared/src/audit/index.js';
 import type { ApiPrincipal, TokenAuthenticator } from './auth.js';
 import { registerDashboard } from './dashboard.js';
-import { type App, registerRoutes } from './routes.js';
-import type { PrivacyBudgetSource } from './privacy.js';
+import { storePrivacyBudgets, type PrivacyBudgetSource } from './privacy.js';
+import { type App, registerRoutes } from './routes/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,6 +53,26 @@ export const API_ERROR_STATUS: Readonly<Record<string, number>> = {
   TESSERA_API_RATE_LIMITED: 429,
   TESSERA_API_UNAVAILABLE: 503,
 };
+
+/** Deepest JSON nesting a request body may have: a study file nests about 5 levels. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `text` nests arrays/objects deeper than `max` (brackets inside strings do not count); one pass, no recursion. */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
 
 /**
  * Fastify validator on TypeBox (the config files' schema library): query strings and params are converted
@@ -113,7 +134,9 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
     timeWindow: options.rateLimit?.windowMs ?? 60_000,
     keyGenerator: rateKey(tokens),
     errorResponseBuilder: (_req, ctx) => {
-      const err = new ApiError('TESSERA_API_RATE_LIMITED', `rate limit exceeded: ${ctx.max} requests per ${ctx.after}`);
+      // ctx.after is the time left until the window resets, not the window itself.
+      const windowS = Math.round((options.rateLimit?.windowMs ?? 60_000) / 1000);
+      const err = new ApiError('TESSERA_API_RATE_LIMITED', `rate limit exceeded: at most ${ctx.max} requests per ${windowS} s; retry in ${Math.max(1, Math.ceil(ctx.ttl / 1000))} s`);
       (err as ApiError & { statusCode: number }).statusCode = 429;
       return err;
     },
@@ -134,7 +157,29 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  app.setErrorHandler((err: unknown, req, reply) => sendError(err, req, reply, options));
+  // Bodies nested deeper than MAX_JSON_DEPTH are refused before parsing (a 400, not a stack overflow in a
+  // validator or clone later on); everything else goes to fastify's own JSON parser (prototype poisoning refused).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      done(new ApiError('TESSERA_API_INVALID_REQUEST', `request body nests JSON deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
+    void parseJson(req, text, done);
+  });
+  // Refusals reach the signed ledger aggregated per address, identity and code: a flood of bad tokens costs
+  // a bounded number of entries per minute (RefusalAggregator), never one each.
+  const ledger = options.audit ?? coordinator.audit;
+  const refusals = new RefusalAggregator(
+    (input) => void ledger.append(input).catch((e: unknown) => logger.error({ err: (e as Error).message }, 'audit entry not written')),
+    options.now ? { now: options.now } : {},
+  );
+  app.addHook('onClose', (_instance, done) => {
+    refusals.close();
+    done();
+  });
+  app.setErrorHandler((err: unknown, req, reply) => sendError(err, req, reply, options, refusals));
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ code: 'TESSERA_API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` });
   });
@@ -181,12 +226,20 @@ export async function buildRestServer(options: RestServerOptions): Promise<RestA
       return reply.type(coordinator.metrics.registry.contentType).send(text);
     },
   );
-  registerRoutes(app, { ...options, guard });
+  const audit = options.audit ?? coordinator.audit;
+  await registerRoutes(app, {
+    coordinator,
+    store: coordinator.store,
+    audit,
+    privacy: options.privacy ?? storePrivacyBudgets(coordinator.store, audit),
+    guard,
+    now: options.now ?? Date.now,
+  });
   registerDashboard(base);
   return app;
 }
 
-function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, options: RestServerOptions): FastifyReply {
+function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, options: RestServerOptions, refusals: RefusalAggregator): FastifyReply {
   const e = err as Error & { validation?: unknown; validationContext?: string; statusCode?: number; code?: string };
   if (e.validation !== undefined) {
     return reply.code(400).send({ code: 'TESSERA_API_INVALID_REQUEST', message: e.message });
@@ -196,13 +249,13 @@ function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, optio
     req.log.warn({ code: err.code, route: req.routeOptions.url ?? 'unmatched', ip: req.ip, ...err.context }, 'REST request refused');
     if (err.code === 'TESSERA_API_UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="tessera"');
     const operator = typeof err.context['operator'] === 'string' ? err.context['operator'] : undefined;
-    (options.audit ?? options.coordinator.audit)
-      .append({
-        actor: operator !== undefined ? `operator:${operator}` : 'unauthenticated',
-        kind: AuditKind.LoginRefused,
-        details: { code: err.code, method: req.method, route: req.routeOptions.url ?? 'unmatched', via: 'rest' },
-      })
-      .catch((e: unknown) => req.log.error({ err: (e as Error).message }, 'audit entry not written'));
+    const actor = operator !== undefined ? `operator:${operator}` : 'unauthenticated';
+    refusals.record({
+      source: 'rest',
+      peer: `${req.ip}/${actor}`,
+      code: err.code,
+      entry: { actor, kind: AuditKind.LoginRefused, details: { code: err.code, method: req.method, route: req.routeOptions.url ?? 'unmatched', via: 'rest' } },
+    });
     return reply.code(API_ERROR_STATUS[err.code] ?? 403).send({ code: err.code, message: err.message });
   }
   if (err instanceof TesseraError) {

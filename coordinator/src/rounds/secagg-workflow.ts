@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ConfigError, errorMessage, SecAggError } from '../../../shared/src/errors.js';
 import {
   defaultDegree,
@@ -7,7 +6,7 @@ import {
   majorityThreshold,
   MaskWorkerPool,
   SecAggAggregator,
-  sessionLabel,
+  graphSeedFor,
   verifyKeys,
   type EncryptedShare,
   type Reveal,
@@ -28,10 +27,8 @@ function maskPool(): MaskWorkerPool {
   return pool;
 }
 
-/** The public per-round seed of the neighbour graph: a hash of the session label, so no party chooses it. */
-export function graphSeedFor(ctx: SessionContext): Buffer {
-  return createHash('sha256').update(`tessera/secagg/v1/graph\0${sessionLabel(ctx)}`).digest();
-}
+/** The public per-round seed of the neighbour graph (one definition, in shared/src/secagg, for both sides). */
+export { graphSeedFor };
 
 /**
  * The neighbour degree of a cohort of `n` under a study's options: the complete graph up to

@@ -193,6 +193,9 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     return { report, entries, header };
   };
   let header: LedgerHeader | null = null;
+  // A last line cut mid-way (no newline, not JSON): the lines before it are still verified, so the report
+  // says how many entries held before the cut, and the cut itself is the failure.
+  let cutLine: number | null = null;
   for (let i = 0; i < raw.length; i++) {
     const rawLine = raw[i] ?? '';
     if (rawLine.trim() === '' && i === raw.length - 1) continue;
@@ -201,11 +204,13 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     } catch {
       const last = i === raw.length - 1;
       if (last && !endsClean) {
-        return fail('truncated', null, i + 1, `line ${i + 1} is cut off: the file was truncated`);
+        cutLine = i + 1;
+        break;
       }
       return fail('malformed', null, i + 1, `line ${i + 1} is not JSON`);
     }
   }
+  if (cutLine !== null && lines.length === 0) return fail('truncated', null, cutLine, `line ${cutLine} is cut off: the file was truncated`);
   header = asHeader(lines[0]?.value);
   if (header === null) return fail('malformed', null, 1, `line 1 is not a ${LEDGER_FILE_FORMAT} header`);
   report.ledger = header.ledger;
@@ -287,6 +292,9 @@ export function verifyLedger(text: string, options: VerifyLedgerOptions = {}): V
     lastSeq = entry.seq;
     lastHash = entry.hash;
     lastWasHead = false;
+  }
+  if (cutLine !== null) {
+    return fail('truncated', selection ? null : lastSeq + 1, cutLine, `line ${cutLine} is cut off: the file was truncated after entry #${lastSeq}`);
   }
   if ((options.requireHead ?? true) && !selection && !lastWasHead) {
     const lastLine = lines[lines.length - 1]?.n ?? 1;

@@ -12,6 +12,7 @@ export {
   pairwiseKey,
   privateKeyObject,
   publicKeyObject,
+  graphSeedFor,
   sessionLabel,
   signKeys,
   verifyKeys,

@@ -37,6 +37,14 @@ export function sessionLabel(ctx: SessionContext): string {
   return `${ctx.studyId}/r${ctx.round}/a${ctx.attempt}`;
 }
 
+/**
+ * The public per-round seed of the SecAgg+ neighbour graph: a hash of the session label, so no party chooses
+ * it. The coordinator sends it; each site recomputes it and refuses a round whose seed differs.
+ */
+export function graphSeedFor(ctx: SessionContext): Buffer {
+  return createHash('sha256').update(`tessera/secagg/v1/graph\0${sessionLabel(ctx)}`).digest();
+}
+
 /** A fresh X25519 key pair, raw 32-byte halves. The private half never leaves the site except as Shamir shares. */
 export interface X25519KeyPair {
   publicKey: Buffer;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SecAggParams__Output } from '../../../protos/gen/tessera/v1/SecAggParams.js';
@@ -10,8 +9,10 @@ import { encodeSiteLevelInput, siteLevelScale, updatePartNoiseMultiplier } from 
 import { createSecureRandom } from '../../../shared/src/dp/noise.js';
 import { errorMessage, SecAggError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
+import { signedKeysFromProto, signedKeysToProto } from '../../../shared/src/transport/secagg-wire.js';
 import {
   bucketWeight,
+  graphSeedFor,
   quantize,
   SecAggSiteSession,
   sessionLabel,
@@ -69,10 +70,6 @@ interface Active {
   charge: (() => Promise<PrivacySpend>) | undefined;
 }
 
-function graphSeed(ctx: SessionContext): Buffer {
-  return createHash('sha256').update(`tessera/secagg/v1/graph\0${sessionLabel(ctx)}`).digest();
-}
-
 /**
  * The site's side of secure aggregation. It checks the session parameters against the site's own policy
  * (minimum threshold and cohort, recomputes the public graph seed and degree), keeps one session's secrets
@@ -104,7 +101,7 @@ export class SecAggClient {
       throw new SecAggError('TESSERA_SECAGG_POLICY', `threshold ${p.threshold} is not a majority of the ${holders} share holders`, { round: ctx.round });
     }
     const seed = Buffer.from(p.graphSeed);
-    if (!seed.equals(graphSeed(ctx))) throw new SecAggError('TESSERA_SECAGG_PARAMS', 'graph seed is not the public seed of this round');
+    if (!seed.equals(graphSeedFor(ctx))) throw new SecAggError('TESSERA_SECAGG_PARAMS', 'graph seed is not the public seed of this round');
     // SecAgg+ security needs k = Ω(log n) neighbours; accept the complete graph or k ≥ 2·log2(n).
     if (p.degree !== cohort.length - 1 && p.degree < Math.ceil(2 * Math.log2(cohort.length))) {
       throw new SecAggError('TESSERA_SECAGG_POLICY', `neighbour degree ${p.degree} is too small for ${cohort.length} sites`, { round: ctx.round });
@@ -161,7 +158,7 @@ export class SecAggClient {
     const keys: SignedKeys = session.advertise();
     this.active = { label: sessionLabel(ctx), session, input, minSurvivors: siteLevel?.noiseShares ?? 0, charge };
     this.o.logger.info({ round: ctx.round, attempt: ctx.attempt, cohort: config.cohort.length, threshold: config.threshold, degree: config.degree }, 'secure aggregation: keys advertised');
-    return { keys: { siteId: keys.siteId, cipherPublicKey: keys.cipherPublicKey, maskPublicKey: keys.maskPublicKey, signature: keys.signature, certificatePem: keys.certificatePem } };
+    return { keys: signedKeysToProto(keys) };
   }
 
   /**
@@ -216,7 +213,7 @@ export class SecAggClient {
   async stage(ctx: SessionContext, task: SecAggTask__Output): Promise<{ result: SecAggResult; upload?: Buffer; privacy?: PrivacySpend }> {
     const a = this.session(ctx);
     if (task.shareKeys) {
-      const peers: SignedKeys[] = task.shareKeys.keys.map((k) => ({ siteId: k.siteId, cipherPublicKey: Buffer.from(k.cipherPublicKey), maskPublicKey: Buffer.from(k.maskPublicKey), signature: Buffer.from(k.signature), certificatePem: k.certificatePem }));
+      const peers: SignedKeys[] = task.shareKeys.keys.map(signedKeysFromProto);
       const shares = a.session.shareKeys(peers);
       return { result: { shares: { shares: shares.map((s) => ({ fromSite: s.from, toSite: s.to, ciphertext: s.ciphertext })) } } };
     }
