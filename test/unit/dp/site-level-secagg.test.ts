@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { decodeStrategyState, encodeStrategyState } from '../../../coordinator/src/rounds/strategy-state.js';
-import { validateConfig } from '../../../shared/src/config/validate.js';
 import {
   COUNT_UNITS,
   createSecureRandom,
@@ -14,16 +13,7 @@ import {
   siteLevelScale,
   updateNoiseMultiplier,
 } from '../../../shared/src/dp/index.js';
-import { ConfigError } from '../../../shared/src/errors.js';
-import { StudySpecSchema, type StudySpec } from '../../../shared/src/study/study-spec.js';
-
-function study(overrides: Record<string, unknown>): StudySpec {
-  return validateConfig(
-    StudySpecSchema,
-    { id: 's', name: 's', dataset: 'd', model: 'logreg', inputDim: 13, rounds: 20, strategy: 'fedavg', minSites: 4, ...overrides },
-    'study',
-  );
-}
+import { dpStudy as study } from '../../helpers/dp-study.js';
 
 describe('site-level DP in the integer domain of secure aggregation', () => {
   it('chooses the largest scale whose clipped, rounded, 12σ-noised coordinate fits a cohort’s 32-bit sum', () => {
@@ -116,16 +106,6 @@ describe('site-level DP in the integer domain of secure aggregation', () => {
     expect(epsilonFor('pld', { q: 1, sigma: zs, steps: 20 }, 1e-5)).toBeLessThanOrEqual(2);
     expect(epsilonFor('pld', { q: 1, sigma: zs, steps: 20 }, 1e-5)).toBeGreaterThan(1.99);
     expect(zp).toBeCloseTo(zs * 2, 3);
-  });
-
-  it('validates adaptive clipping: site mode, secure aggregation, and 2σ_b > z; σ_b defaults to minSites/20', () => {
-    const ok = resolveStudyPrivacy(study({ minSites: 100, privacy: { mode: 'site', epsilon: 4, delta: 1e-5, adaptiveClipping: {} } }));
-    expect(ok.privacy?.adaptiveClipping).toEqual({ targetQuantile: 0.5, learningRate: 0.2, countNoise: 5 });
-    expect(() => resolveStudyPrivacy(study({ privacy: { mode: 'record', epsilon: 4, delta: 1e-5, adaptiveClipping: {} } }))).toThrow(/adaptive clipping is for site-level DP/);
-    expect(() => resolveStudyPrivacy(study({ secureAggregation: false, privacy: { mode: 'site', epsilon: 4, delta: 1e-5, adaptiveClipping: {} } }))).toThrow(/needs secure aggregation/);
-    const small = (): StudySpec => resolveStudyPrivacy(study({ minSites: 4, privacy: { mode: 'site', epsilon: 1, delta: 1e-5, adaptiveClipping: {} } }));
-    expect(small).toThrow(ConfigError);
-    expect(small).toThrow(/needs 2 × countNoise > noiseMultiplier, got countNoise 0.2/);
   });
 
   it('persists the adaptive clipping bound with the strategy state (and reads states written before it existed)', () => {

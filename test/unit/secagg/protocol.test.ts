@@ -1,6 +1,6 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createConsortiumCa, issueCertificate, type CaMaterial, type IssuedCertificate } from '../../../coordinator/src/pki/index.js';
+import { createConsortiumCa, issueCertificate, type CaMaterial } from '../../../coordinator/src/pki/index.js';
 import {
   addInto,
   applyMask,
@@ -11,58 +11,9 @@ import {
   dequantizeMean,
   neighbourGraph,
   quantize,
-  SecAggAggregator,
   SecAggSiteSession,
-  type EncryptedShare,
-  type Reveal,
-  type SecAggConfig,
-  type SessionContext,
-  type SignedKeys,
 } from '../../../shared/src/secagg/index.js';
-
-const now = new Date('2026-03-01T12:00:00Z');
-const ctx: SessionContext = { studyId: 'study', round: 1, attempt: 1 };
-
-interface Site {
-  id: string;
-  cert: IssuedCertificate;
-}
-
-function config(cohort: string[], threshold: number, degree = cohort.length - 1): SecAggConfig {
-  return { threshold, cohort: [...cohort].sort(), degree, graphSeed: Buffer.alloc(32, 5), clip: 8, maxWeight: 1024, weightBucket: 1 };
-}
-
-/** Runs a whole session in memory; `dropAt` says at which stage a site stops answering. */
-function runSession(sites: Site[], ca: CaMaterial, cfg: SecAggConfig, inputs: Map<string, Uint32Array>, dropAt: Map<string, 'share-keys' | 'masked-input' | 'unmask'>) {
-  const length = (inputs.values().next().value as Uint32Array).length;
-  const sessions = new Map(sites.map((s) => [s.id, new SecAggSiteSession({ ctx, config: cfg, siteId: s.id, certificatePem: s.cert.certPem, keyPem: s.cert.keyPem, caCertPem: ca.certPem, now: () => now })]));
-  const agg = new SecAggAggregator(ctx, cfg, length);
-  // advertise
-  for (const [id, s] of sessions) agg.keys.set(id, s.advertise());
-  // share keys
-  const boxes: EncryptedShare[] = [];
-  for (const [id, s] of sessions) {
-    if (dropAt.get(id) === 'share-keys') continue;
-    const neighbours = agg.graph.get(id) ?? [];
-    const relayed = neighbours.map((n) => agg.keys.get(n)).filter((k): k is SignedKeys => k !== undefined);
-    boxes.push(...s.shareKeys(relayed));
-    agg.sharers.add(id);
-  }
-  // masked input
-  for (const [id, s] of sessions) {
-    if (!agg.sharers.has(id) || dropAt.get(id) === 'masked-input') continue;
-    const mine = boxes.filter((b) => b.to === id && agg.sharers.has(b.from));
-    agg.addMaskedInput(id, s.maskInput(mine, Uint32Array.from(inputs.get(id) as Uint32Array)));
-  }
-  // unmask
-  const survivors = [...agg.contributors].sort();
-  const reveals = new Map<string, Reveal>();
-  for (const id of survivors) {
-    if (dropAt.get(id) === 'unmask') continue;
-    reveals.set(id, (sessions.get(id) as SecAggSiteSession).unmask(survivors, agg.dropped));
-  }
-  return { agg, sessions, survivors, result: () => agg.unmask(reveals), resultParallel: (pool: MaskWorkerPool) => agg.unmaskParallel(reveals, pool) };
-}
+import { config, ctx, inputsFor, now, plainSum, runSession, type Site } from '../../helpers/secagg-session.js';
 
 describe('SecAgg protocol state machines (in memory, real crypto)', () => {
   let ca: CaMaterial;
@@ -71,16 +22,6 @@ describe('SecAgg protocol state machines (in memory, real crypto)', () => {
     ca = createConsortiumCa({ name: 'C', validityDays: 365, now });
     sites = ['h1', 'h2', 'h3', 'h4', 'h5'].map((id) => ({ id, cert: issueCertificate({ ca, role: 'site', id, validityDays: 30, now }) }));
   }, 120_000);
-
-  const inputsFor = (ids: string[], len: number): Map<string, Uint32Array> => new Map(ids.map((id) => [id, new Uint32Array(randomBytes(len * 4).buffer)]));
-  const plainSum = (inputs: Map<string, Uint32Array>, ids: string[], len: number): Uint32Array => {
-    const s = new Uint32Array(len);
-    for (const id of ids) {
-      const v = inputs.get(id) as Uint32Array;
-      for (let i = 0; i < len; i++) s[i] = (s[i] as number) + (v[i] as number);
-    }
-    return s;
-  };
 
   type Drop = 'share-keys' | 'masked-input' | 'unmask';
   const cases: [string, Map<string, Drop>][] = [
@@ -171,21 +112,6 @@ describe('SecAgg protocol state machines (in memory, real crypto)', () => {
     }
   });
 
-  it('SecAgg+ on 34 sites (k-regular) with dropouts is bit-exact', () => {
-    const ca40 = ca;
-    const many = Array.from({ length: 34 }, (_, i) => {
-      const id = `s${String(i).padStart(2, '0')}`;
-      return { id, cert: issueCertificate({ ca: ca40, role: 'site', id, validityDays: 30, now }) };
-    });
-    const ids = many.map((s) => s.id);
-    const degree = defaultDegree(34);
-    const cfg = config(ids, Math.floor((degree + 1) / 2) + 1, degree);
-    const inputs = inputsFor(ids, 100);
-    const drops = new Map<string, 'masked-input' | 'share-keys'>([['s03', 'masked-input'], ['s11', 'masked-input'], ['s17', 'share-keys'], ['s29', 'masked-input'], ['s33', 'masked-input']]);
-    const { survivors, result } = runSession(many, ca, cfg, inputs, drops);
-    expect(survivors).toHaveLength(29);
-    expect(Buffer.from(result().buffer).equals(Buffer.from(plainSum(inputs, survivors, 100).buffer))).toBe(true);
-  }, 240_000);
 });
 
 describe('quantization', () => {

@@ -26,7 +26,7 @@ describe.skipIf(!present)(`tessera demo on BreastMNIST as DICOM + FHIR behind th
   it(
     // The issue's goal is 0.90 (MedMNIST v2 ResNet-18 at 28 px: 0.901); the default cnn-breastmnist-deep
     // reaches 0.887–0.917 over three seeds in plaintext and 0.901–0.906 under secure aggregation before
-    // its 18-view test-time augmentation (README "Results"), so the bar sits below that with room for
+    // its 18-view test-time augmentation (docs/results.md), so the bar sits below that with room for
     // TF.js's unseeded dropout and seed 42's federation, which was not among those measured.
     'converts, ingests through the gate at each of 3 sites, trains cnn-breastmnist-deep and reaches a pooled test AUC ≥ 0.86',
     async () => {

@@ -3,7 +3,7 @@ import type { FhirResource } from '../../../../site-agent/src/hospital/emr/fhir-
 import { parseSyntheaTable } from '../../../../site-agent/src/hospital/emr/synthea-csv.js';
 import { PatientPseudonymizer } from '../../../../site-agent/src/hospital/deid/pseudonym.js';
 import { SafeHarbor } from '../../../../site-agent/src/hospital/deid/safe-harbor.js';
-import { subjectId, syntheaCsv, syntheaFhir } from './synthea-fixture.js';
+import { subjectId, syntheaCsv, syntheaFhir } from '../../../unit/hospital/emr/synthea-fixture.js';
 
 type Json = Record<string, unknown>;
 const instant = (v: unknown): number => Date.parse(String(v));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PatientPseudonymizer } from '../../../../site-agent/src/hospital/deid/pseudonym.js';
 import { ingestEmr, readEmrCache } from '../../../../site-agent/src/hospital/ingest/emr-ingest.js';
-import { FHIR_DIR, fhirFiles, rawBundle, syntheaFhir } from '../emr/synthea-fixture.js';
+import { FHIR_DIR, fhirFiles, rawBundle, syntheaFhir } from '../../../unit/hospital/emr/synthea-fixture.js';
 
 const pseudonymizer = new PatientPseudonymizer({ secret: new Uint8Array(32).fill(9) });
 const dirs: string[] = [];

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../shared/src/ml/backend.js';
 import { registerWasmTrainingKernels } from '../../../shared/src/ml/wasm-kernels.js';
 import { createRng } from '../../../shared/src/rng.js';
-import { captureLogger } from './helpers.js';
+import { captureLogger } from '../../unit/ml/helpers.js';
 
 interface Case {
   x: [number, number, number, number];

@@ -7,7 +7,7 @@ import { deidEmrCommand } from '../../../cli/src/commands/deid-emr.js';
 import { ExitCode } from '../../../cli/src/exit-codes.js';
 import { main } from '../../../cli/src/main.js';
 import type { EmrIngestReport } from '../../../site-agent/src/hospital/ingest/emr-ingest.js';
-import { FHIR_DIR } from '../hospital/emr/synthea-fixture.js';
+import { FHIR_DIR } from '../../unit/hospital/emr/synthea-fixture.js';
 
 function captureIo(): CommandIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
