@@ -18,6 +18,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 30_000,
+          // A few suites generate RSA keys in their hooks: seconds on a loaded 2-core machine.
+          hookTimeout: 60_000,
           sequence: { groupOrder: 0 },
         },
       },

@@ -2,7 +2,7 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop), `secagg` (coordinator cost of secure
+ * (FedAvg kernel and strategies against a plain typed-array loop), `imaging` (see bench/imaging.ts for its cases), `secagg` (coordinator cost of secure
  * aggregation against plaintext FedAvg, site masking against raw keystream; `--sites N --params D
  * [--dropout F] [--degree K]`, each a number or a comma-separated list; K is the SecAgg+ neighbour
  * degree above 32 sites, default 3·log2 n), `deid-text` (free-text PHI scrubber
@@ -26,12 +26,13 @@ import { runDeidTextSuite } from './deid-text.js';
 import { runReportLabelsSuite } from './report-labels.js';
 import { runIngestSuite } from './ingest.js';
 import { runCnnSuite } from './cnn.js';
+import { runImagingSuite } from './imaging.js';
 import { formatTable, machineInfo, type BenchReport } from './report.js';
 import { runTransferSuite } from './transfer.js';
 import { sharedDataDir } from '../cli/src/public-data.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'imaging', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -127,6 +128,10 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     const dp = await runDpSuite(quick ? { runs: 1 } : {});
     console.log(`\ndp (best of 3; examples/s of DP-SGD vs plain SGD, same model, backend and run)\n${formatTable(dp)}`);
     rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
+  }
+  if (suite === 'imaging' || suite === 'all') {
+    const imaging = await runImagingSuite(quick, (title, caseRows) => console.log(`\nimaging: ${title}\n${formatTable(caseRows)}`));
+    rows.push(...imaging.map((r) => ({ suite: 'imaging' as const, ...r })));
   }
   return rows;
 }

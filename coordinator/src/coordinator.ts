@@ -7,7 +7,7 @@ import type { CoordinatorConfig } from '../../shared/src/config/coordinator-conf
 import { errorMessage, IdentityError, IllegalStateError, TesseraError } from '../../shared/src/errors.js';
 import type { Logger } from '../../shared/src/logging.js';
 import { getModelSpec } from '../../shared/src/ml/model-registry.js';
-import { encodeWeights, initialWeights } from '../../shared/src/ml/weights.js';
+import { encodeWeights, initialExchangedWeights } from '../../shared/src/ml/weights.js';
 import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
 import type { RoundDeps } from './rounds/round-workflow.js';
@@ -251,7 +251,8 @@ export class Coordinator {
       return existing;
     }
     const modelSpec = getModelSpec(spec.model);
-    const weights = initialWeights(modelSpec, spec.inputDim, spec.seed);
+    // Under FedBN the published model leaves out the batch-normalisation weights each site keeps.
+    const weights = initialExchangedWeights(modelSpec, spec.inputDim, spec.seed, spec.training.fedBn === true);
     const sha = await this.models.put(encodeWeights(weights));
     const now = (this.options.now ?? Date.now)();
     return this.store.createStudy(spec, { sha256: sha, studyId: spec.id, round: 0, numParams: weights.length, createdAt: now }, now);

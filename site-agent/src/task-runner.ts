@@ -9,6 +9,7 @@ import { errorMessage, TesseraError } from '../../shared/src/errors.js';
 import type { Logger } from '../../shared/src/logging.js';
 import {
   decodeWeights,
+  exchangedLayout,
   encodeWeights,
   getModelSpec,
   totalParams,
@@ -131,7 +132,8 @@ export class TaskRunner {
     if (allowed.length > 0 && !allowed.includes(spec.name)) {
       throw new Refusal('TESSERA_AGENT_MODEL_NOT_ALLOWED', `site policy does not allow model '${spec.name}'`);
     }
-    const params = totalParams(weightLayout(spec, data.train.d));
+    // Under FedBN the task's model leaves out the batch-normalisation weights this site keeps for itself.
+    const params = totalParams(exchangedLayout(weightLayout(spec, data.train.d), task.training?.fedBn === true));
     if (params > this.deps.policy.maxParams) throw new Refusal('TESSERA_AGENT_MODEL_TOO_LARGE', `model has ${params} parameters; policy allows ${this.deps.policy.maxParams}`);
     if (task.modelBytes !== params * 4) {
       throw new Refusal('TESSERA_AGENT_SHAPE_MISMATCH', `model '${spec.name}' on ${data.train.d} local features has ${params * 4} bytes, the task says ${task.modelBytes}`);
@@ -141,11 +143,14 @@ export class TaskRunner {
     return { spec, data };
   }
 
-  private trainer(spec: ModelSpec, inputDim: number): Promise<Trainer> {
-    const key = `${spec.name}/${inputDim}`;
+  /** One trainer per model and input size (and study, under FedBN: the trainer holds the site's normalisation weights). */
+  private trainer(spec: ModelSpec, inputDim: number, fedBnStudy: string | undefined): Promise<Trainer> {
+    // A FedBN trainer's normalisation weights belong to one study: key it by the study too.
+    const fedBn = fedBnStudy !== undefined;
+    const key = `${spec.name}/${inputDim}${fedBn ? `/fedbn/${fedBnStudy}` : ''}`;
     let t = this.trainers.get(key);
     if (!t) {
-      t = Trainer.create({ spec, inputDim, prefer: this.deps.backend, logger: this.deps.logger });
+      t = Trainer.create({ spec, inputDim, prefer: this.deps.backend, logger: this.deps.logger, fedBn });
       this.trainers.set(key, t);
     }
     return t;
@@ -158,8 +163,17 @@ export class TaskRunner {
     const modelBytes = await this.fetchWithResume(task.modelVersion, task.modelDigest, log);
     const fetchMs = Date.now() - started;
     const global = decodeWeights(modelBytes, modelBytes.byteLength / 4);
-    const trainer = await this.trainer(spec, data.train.d);
+    const trainer = await this.trainer(spec, data.train.d, task.training?.fedBn === true ? task.studyId : undefined);
     const base = { taskId: task.taskId, studyId: task.studyId, round: task.round, kind: task.kind };
+    if (task.kind === 'TASK_KIND_EVALUATE' && trainer.head.kind !== 'binary') {
+      // Multi-class and multi-label heads: macro and per-class AUC (and balanced accuracy), no pooled histograms.
+      const ev = trainer.evaluate(global, data.test);
+      const finite = (key: string, v: number | undefined): Record<string, number> => (v !== undefined && Number.isFinite(v) ? { [key]: v } : {});
+      const metrics: Record<string, number> = { loss: ev.loss, accuracy: ev.accuracy, ...finite('auc', ev.auc), ...finite('balancedAccuracy', ev.balancedAccuracy) };
+      (ev.perClassAuc ?? []).forEach((a, c) => Object.assign(metrics, finite(`auc.class.${c}`, a)));
+      log.info({ loss: ev.loss, accuracy: ev.accuracy, auc: ev.auc, examples: ev.numExamples, head: trainer.head.kind }, 'evaluated global model on held-out split');
+      return { result: { ...base, numExamples: ev.numExamples, metrics, durationMs: Date.now() - started } };
+    }
     if (task.kind === 'TASK_KIND_EVALUATE') {
       const scores = trainer.predict(global, data.test);
       const ev = scoreMetrics(scores, data.test.y);

@@ -84,6 +84,7 @@ export function toWireTask(t: SiteTask): Task {
             optimizer: t.training.optimizer,
             proximalMu: t.training.proximalMu,
             seed: t.training.seed,
+            ...(t.training.fedBn === true ? { fedBn: true } : {}),
             ...(t.training.dp ? { dp: toWireDp(t.training.dp) } : {}),
           },
     deadlineMs: t.deadlineMs,

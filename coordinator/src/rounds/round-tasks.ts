@@ -53,6 +53,7 @@ export class RoundTasks {
         optimizer: spec.training.optimizer,
         proximalMu: overrides.proximalMu,
         seed: (spec.seed + this.ref.round * 7919) >>> 0,
+        ...(spec.training.fedBn === true ? { fedBn: true } : {}),
         ...(kind === 'fit' && this.dp ? { dp: this.dp } : {}),
       },
       deadlineMs: this.now() + timeout,

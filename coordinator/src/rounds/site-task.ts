@@ -30,6 +30,8 @@ export interface TrainingPlan {
   optimizer: string;
   proximalMu: number;
   seed: number;
+  /** FedBN: the model travels without its batch-normalisation weights, which each site keeps. */
+  fedBn?: boolean;
   dp?: DpPlan;
 }
 

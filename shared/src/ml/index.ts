@@ -23,10 +23,18 @@ export {
   type ReshapeLayerSpec,
 } from './model-spec.js';
 export { getModelSpec, modelSpecNames } from './model-registry.js';
+export { headOf, resolveInputShape, type ActivationLayerSpec, type BatchNormLayerSpec, type HeadKind, type ImageInputSpec, type ResidualBlockSpec } from './model-spec.js';
 export {
   MAX_INPUT_DIM,
   assertFinite,
   decodeWeights,
+  exchangedLayout,
+  initialExchangedWeights,
+  mergeExchanged,
+  needsProjection,
+  splitExchanged,
+  type SplitWeights,
+  type WeightRole,
   encodeWeights,
   initialWeights,
   totalParams,
@@ -42,7 +50,7 @@ export {
   type SelectBackendOptions,
   type TfCore,
 } from './backend.js';
-export { buildModel, getFlatWeights, setFlatWeights, type TfLayers } from './build-model.js';
+export { buildModel, getFlatWeights, setFlatWeights, trainableVariables, type TfLayers } from './build-model.js';
 export { registerWasmTrainingKernels } from './wasm-kernels.js';
-export { rocAuc } from './metrics.js';
+export { balancedAccuracy, macroAuc, multiClassAccuracy, perClassAuc, rocAuc } from './metrics.js';
 export { WEIGHTS_BIN, exportTfjsModel, type ExportTfjsOptions, type ExportTfjsResult } from './export-tfjs.js';

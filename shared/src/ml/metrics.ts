@@ -95,3 +95,70 @@ export function aucFromHistograms(pos: ArrayLike<number>, neg: ArrayLike<number>
   }
   return p === 0 || n === 0 ? Number.NaN : good / (p * n);
 }
+
+/**
+ * ROC AUC of each class, one-vs-rest, from `n × k` row-major scores and 0/1 labels (one-hot rows for a
+ * multi-class head, independent 0/1 per class for a multi-label head); `NaN` for a class absent or
+ * present in every row.
+ */
+export function perClassAuc(scores: ArrayLike<number>, labels: ArrayLike<number>, k: number): number[] {
+  const n = Math.floor(scores.length / k);
+  if (n * k !== scores.length || labels.length !== scores.length) throw new RangeError(`perClassAuc: ${scores.length} scores and ${labels.length} labels are not n × ${k}`);
+  const s = new Float64Array(n);
+  const y = new Uint8Array(n);
+  const out: number[] = [];
+  for (let c = 0; c < k; c++) {
+    for (let i = 0; i < n; i++) {
+      s[i] = scores[i * k + c] as number;
+      y[i] = labels[i * k + c] === 1 ? 1 : 0;
+    }
+    out.push(rocAuc(s, y));
+  }
+  return out;
+}
+
+/** The mean of the defined (non-NaN) per-class AUCs; `NaN` when none is defined. */
+export function macroAuc(perClass: readonly number[]): number {
+  const defined = perClass.filter((a) => !Number.isNaN(a));
+  return defined.length === 0 ? Number.NaN : defined.reduce((a, b) => a + b, 0) / defined.length;
+}
+
+/** Index of the largest of `k` values of row `r` (the first on ties). */
+function argmaxRow(v: ArrayLike<number>, r: number, k: number): number {
+  let best = 0;
+  for (let c = 1; c < k; c++) if ((v[r * k + c] as number) > (v[r * k + best] as number)) best = c;
+  return best;
+}
+
+/**
+ * Balanced accuracy of a multi-class head, as FLamby's Fed-ISIC2019 reports it (scikit-learn's
+ * `balanced_accuracy_score`): the mean over the classes present in the labels of the recall of each, the
+ * prediction being the arg-max score. `scores` and one-hot `labels` are `n × k` row-major.
+ */
+export function balancedAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number>, k: number): number {
+  const n = Math.floor(scores.length / k);
+  const hits = new Float64Array(k);
+  const totals = new Float64Array(k);
+  for (let r = 0; r < n; r++) {
+    const truth = argmaxRow(labels, r, k);
+    totals[truth] = (totals[truth] as number) + 1;
+    if (argmaxRow(scores, r, k) === truth) hits[truth] = (hits[truth] as number) + 1;
+  }
+  let sum = 0;
+  let present = 0;
+  for (let c = 0; c < k; c++) {
+    if ((totals[c] as number) > 0) {
+      sum += (hits[c] as number) / (totals[c] as number);
+      present++;
+    }
+  }
+  return present === 0 ? Number.NaN : sum / present;
+}
+
+/** Accuracy of a multi-class head: the share of rows whose arg-max score is the labelled class. */
+export function multiClassAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number>, k: number): number {
+  const n = Math.floor(scores.length / k);
+  let correct = 0;
+  for (let r = 0; r < n; r++) if (argmaxRow(scores, r, k) === argmaxRow(labels, r, k)) correct++;
+  return n === 0 ? Number.NaN : correct / n;
+}

@@ -57,7 +57,39 @@ function benchmarkMlp(name: string, size: string, a: number, b: number): ModelSp
   };
 }
 
+/**
+ * The small residual network for radiology images (ResNet-style, He et al. 2016), any square input of
+ * 64–224 px: stem conv 3×3/2 (16) → batch norm → relu → max-pool 2, three basic residual blocks of
+ * 16, 32/2 and 64/2 filters (each conv → batch norm → relu → conv → batch norm, plus its shortcut), global
+ * average pooling, then the head: one sigmoid (binary), `k` softmax (multi-class) or `k` sigmoid (multi-label).
+ * 77,857 parameters with the binary head (independent of the input size); at 128×128 the last feature map is 8×8.
+ */
+function resnetSmall(name: string, channels: 1 | 3, head: { kind: 'binary' } | { kind: 'multi-class' | 'multi-label'; classes: number }, what: string): ModelSpec {
+  const units = head.kind === 'binary' ? 1 : head.classes;
+  const softmax = head.kind === 'multi-class';
+  return {
+    name,
+    description: `Small residual network for ${what}, square ${channels === 1 ? 'grey' : 'RGB'} input of 64–224 px: conv 3×3/2 (16) → BN → relu → max-pool 2 → residual blocks 16, 32/2, 64/2 → global average pool → dense ${units} ${softmax ? 'softmax' : 'sigmoid'}`,
+    imageInput: { channels, minSide: 64, maxSide: 224 },
+    layers: [
+      { type: 'conv2d', filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'linear' },
+      { type: 'batchNormalization' },
+      { type: 'activation', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'residualBlock', filters: 16 },
+      { type: 'residualBlock', filters: 32, strides: 2 },
+      { type: 'residualBlock', filters: 64, strides: 2 },
+      { type: 'globalAveragePooling2d' },
+      { type: 'dense', units, activation: softmax ? 'softmax' : 'sigmoid' },
+    ],
+    loss: softmax ? 'categorical-crossentropy' : 'binary-crossentropy',
+  };
+}
+
 const SPECS: readonly ModelSpec[] = [
+  resnetSmall('resnet-small', 1, { kind: 'binary' }, 'binary findings on grey radiographs, CT and MR slices'),
+  resnetSmall('resnet-small-multiclass-8', 3, { kind: 'multi-class', classes: 8 }, '8-class dermoscopy (the Fed-ISIC2019 task)'),
+  resnetSmall('resnet-small-multilabel-14', 1, { kind: 'multi-label', classes: 14 }, '14 chest X-ray findings (multi-label, as ChestX-ray14)'),
   {
     name: 'logreg',
     description: 'Logistic regression (single dense sigmoid unit): the FLamby Fed-Heart-Disease baseline',
@@ -74,6 +106,17 @@ const SPECS: readonly ModelSpec[] = [
     loss: 'binary-crossentropy',
   },
   benchmarkMlp('mlp-100k', 'about 100,000 parameters on 10 inputs', 300, 300),
+  {
+    name: 'mlp-bn',
+    description: 'MLP with batch normalisation for tabular features: dense 32 → batch norm → relu → dense 1 sigmoid (with the study option training.fedBn the normalisation stays at each site)',
+    layers: [
+      { type: 'dense', units: 32, activation: 'linear' },
+      { type: 'batchNormalization' },
+      { type: 'activation', activation: 'relu' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
   benchmarkMlp('mlp-1m', '1,002,981 parameters on the 10 synthetic-cohort inputs', 1000, 990),
   {
     name: 'cnn-small',

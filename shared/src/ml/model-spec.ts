@@ -8,8 +8,8 @@ import { ConfigError } from '../errors.js';
  * branch in validation, layout (`weights.ts`) and build (`build-model.ts`).
  */
 
-/** Activation functions a dense layer may use. */
-export type DenseActivation = 'linear' | 'relu' | 'sigmoid' | 'tanh';
+/** Activation functions a dense layer may use; `softmax` only on the last layer of a multi-class model. */
+export type DenseActivation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
 
 /** A fully connected layer: `y = activation(x · kernel + bias)`. */
 export interface DenseLayerSpec {
@@ -55,11 +55,68 @@ export interface ReshapeLayerSpec {
   type: 'flatten' | 'globalAveragePooling2d';
 }
 
-/** One layer of a {@link ModelSpec}; a discriminated union on `type`. */
-export type LayerSpec = DenseLayerSpec | DropoutLayerSpec | Conv2DLayerSpec | PoolLayerSpec | ReshapeLayerSpec;
+/**
+ * Batch normalisation over the last axis (Keras semantics): trainable `gamma` and `beta`, and the moving
+ * `moving_mean` / `moving_variance` the layer updates while training and uses at inference. These four are
+ * the "normalisation" weights a FedBN study keeps local to each site (see `weights.ts`).
+ */
+export interface BatchNormLayerSpec {
+  type: 'batchNormalization';
+  /** Moving-average momentum, in [0, 1). @default 0.99 */
+  momentum?: number;
+  /** Added to the variance, > 0. @default 0.001 */
+  epsilon?: number;
+}
 
-/** The losses a spec may name. Only binary classification for now. */
-export type LossName = 'binary-crossentropy';
+/** An activation on its own (after a batch normalisation, say); no weights. */
+export interface ActivationLayerSpec {
+  type: 'activation';
+  activation: DenseActivation;
+}
+
+/**
+ * A basic residual block (He et al. 2016): conv 3×3 (stride `strides`, no bias) → batch norm → relu →
+ * conv 3×3 (no bias) → batch norm, plus the shortcut (the input itself, or a 1×1 conv with stride and a
+ * batch norm when the shape changes), then relu. Sub-layers are named `residualBlock_<i>_<part>` with
+ * parts `conv_a`, `bn_a`, `conv_b`, `bn_b`, `proj`, `proj_bn`.
+ */
+export interface ResidualBlockSpec {
+  type: 'residualBlock';
+  /** Output channels, 1..{@link MAX_UNITS}. */
+  filters: number;
+  /** @default 1 */
+  strides?: 1 | 2;
+}
+
+/** One layer of a {@link ModelSpec}; a discriminated union on `type`. */
+export type LayerSpec = DenseLayerSpec | DropoutLayerSpec | Conv2DLayerSpec | PoolLayerSpec | ReshapeLayerSpec | BatchNormLayerSpec | ActivationLayerSpec | ResidualBlockSpec;
+
+/**
+ * The losses a spec may name: `binary-crossentropy` for one sigmoid output (binary) or several
+ * (multi-label: one independent probability per class); `categorical-crossentropy` for a softmax over
+ * two or more classes (multi-class, one class per example).
+ */
+export type LossName = 'binary-crossentropy' | 'categorical-crossentropy';
+
+/** The kind of prediction a spec makes, from its loss and last layer. */
+export type HeadKind = 'binary' | 'multi-label' | 'multi-class';
+
+/** Binary (1 sigmoid), multi-label (K sigmoid) or multi-class (K softmax), and K. */
+export function headOf(spec: Pick<ModelSpec, 'layers' | 'loss'>): { kind: HeadKind; outputs: number } {
+  const last = spec.layers[spec.layers.length - 1];
+  const outputs = last?.type === 'dense' ? last.units : 1;
+  return { kind: spec.loss === 'categorical-crossentropy' ? 'multi-class' : outputs > 1 ? 'multi-label' : 'binary', outputs };
+}
+
+/**
+ * An image input whose side comes from the data: square `side × side × channels` for any side in
+ * `minSide..maxSide` (the spec's layers must be size-agnostic, e.g. end in global average pooling).
+ */
+export interface ImageInputSpec {
+  channels: 1 | 3;
+  minSide: number;
+  maxSide: number;
+}
 
 /**
  * A model as data. The input dimension is not part of the spec: it comes from the data set when the
@@ -86,6 +143,12 @@ export interface ModelSpec {
    * @default none (a feature vector)
    */
   inputShape?: [number, number, number];
+  /**
+   * A square image input of any side in a range, resolved from the data's width by
+   * {@link resolveInputShape}; exclusive with `inputShape`.
+   * @default none
+   */
+  imageInput?: ImageInputSpec;
   /**
    * Training-time augmentation of image rows (needs `inputShape`), drawn per image from the fit's
    * seeded generator; evaluation always sees the images as they are.
@@ -134,7 +197,7 @@ export const MAX_KERNEL = 15;
 /** Largest image side in `inputShape`. */
 export const MAX_IMAGE_SIDE = 4096;
 
-const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'sigmoid', 'tanh'];
+const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax'];
 const NAME_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 function fail(field: string, message: string): never {
@@ -164,7 +227,7 @@ function checkPadding(layer: Record<string, unknown>, field: string, optional: b
   if (p !== 'same' && p !== 'valid') fail(`${field}.padding`, "must be 'same' or 'valid'");
 }
 
-const LAYER_TYPES = ['dense', 'dropout', 'conv2d', 'maxPooling2d', 'averagePooling2d', 'flatten', 'globalAveragePooling2d'];
+const LAYER_TYPES = ['dense', 'dropout', 'conv2d', 'maxPooling2d', 'averagePooling2d', 'flatten', 'globalAveragePooling2d', 'batchNormalization', 'activation', 'residualBlock'];
 
 function validateLayer(layer: unknown, field: string): void {
   if (!isRecord(layer)) fail(field, 'must be an object');
@@ -204,6 +267,25 @@ function validateLayer(layer: unknown, field: string): void {
     case 'globalAveragePooling2d':
       checkKeys(layer, ['type'], field);
       return;
+    case 'batchNormalization': {
+      const m = layer['momentum'];
+      if (m !== undefined && !(typeof m === 'number' && m >= 0 && m < 1)) fail(`${field}.momentum`, 'must be a number in [0, 1)');
+      const e = layer['epsilon'];
+      if (e !== undefined && !(typeof e === 'number' && e > 0 && e < 1)) fail(`${field}.epsilon`, 'must be a number in (0, 1)');
+      checkKeys(layer, ['type', 'momentum', 'epsilon'], field);
+      return;
+    }
+    case 'activation':
+      checkActivation(layer, field);
+      checkKeys(layer, ['type', 'activation'], field);
+      return;
+    case 'residualBlock': {
+      intIn(layer, 'filters', field, MAX_UNITS);
+      const st = layer['strides'];
+      if (st !== undefined && st !== 1 && st !== 2) fail(`${field}.strides`, 'must be 1 or 2');
+      checkKeys(layer, ['type', 'filters', 'strides'], field);
+      return;
+    }
     default:
       fail(`${field}.type`, `must be one of ${LAYER_TYPES.join(', ')}`);
   }
@@ -230,7 +312,16 @@ export function layerShapes(spec: Pick<ModelSpec, 'layers' | 'inputShape'>, inpu
         shape = image ? null : [layer.units];
         break;
       case 'dropout':
+      case 'batchNormalization':
+      case 'activation':
         break;
+      case 'residualBlock': {
+        const s = layer.strides ?? 1;
+        const oh = windowOutputSide(h, 3, s, 'same');
+        const ow = windowOutputSide(w, 3, s, 'same');
+        shape = image ? [oh, ow, layer.filters] : null;
+        break;
+      }
       case 'conv2d': {
         const s = layer.strides ?? 1;
         const oh = windowOutputSide(h, layer.kernelSize, s, layer.padding);
@@ -272,13 +363,14 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], fie
  */
 export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (!isRecord(spec)) fail('spec', 'must be an object');
-  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2', 'inputShape', 'augment'], '');
+  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2', 'inputShape', 'imageInput', 'augment'], '');
   const name = spec['name'];
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 64) {
     fail('name', 'must be a kebab-case string of at most 64 characters');
   }
   if (typeof spec['description'] !== 'string') fail('description', 'must be a string');
-  if (spec['loss'] !== 'binary-crossentropy') fail('loss', "must be 'binary-crossentropy'");
+  const loss = spec['loss'];
+  if (loss !== 'binary-crossentropy' && loss !== 'categorical-crossentropy') fail('loss', "must be 'binary-crossentropy' or 'categorical-crossentropy'");
   const l2 = spec['l2'];
   if (l2 !== undefined && (typeof l2 !== 'number' || !Number.isFinite(l2) || l2 < 0)) {
     fail('l2', 'must be a finite number ≥ 0');
@@ -297,10 +389,22 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
       fail('inputShape', `must be [height, width, channels] of integers in 1..${MAX_IMAGE_SIDE}`);
     }
   }
+  const imageInput = spec['imageInput'];
+  let probeShape = inputShape as [number, number, number] | undefined;
+  if (imageInput !== undefined) {
+    if (inputShape !== undefined) fail('imageInput', 'and inputShape are exclusive: name one');
+    if (!isRecord(imageInput)) fail('imageInput', 'must be an object');
+    checkKeys(imageInput, ['channels', 'minSide', 'maxSide'], 'imageInput');
+    const { channels, minSide, maxSide } = imageInput;
+    if (channels !== 1 && channels !== 3) fail('imageInput.channels', 'must be 1 or 3');
+    if (typeof minSide !== 'number' || !Number.isInteger(minSide) || minSide < 1) fail('imageInput.minSide', 'must be an integer ≥ 1');
+    if (typeof maxSide !== 'number' || !Number.isInteger(maxSide) || maxSide < minSide || maxSide > MAX_IMAGE_SIDE) fail('imageInput.maxSide', `must be an integer in minSide..${MAX_IMAGE_SIDE}`);
+    probeShape = [minSide, minSide, channels];
+  }
   const augment = spec['augment'];
   if (augment !== undefined) {
     if (!isRecord(augment)) fail('augment', 'must be an object');
-    if (inputShape === undefined) fail('augment', 'needs an image input: set inputShape');
+    if (inputShape === undefined && imageInput === undefined) fail('augment', 'needs an image input: set inputShape');
     checkKeys(augment, ['flipHorizontal', 'maxShift', 'intensityJitter', 'testTimeFlip', 'testTimeShift'], 'augment');
     const jitter = augment['intensityJitter'];
     if (jitter !== undefined && (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= MAX_JITTER))) {
@@ -320,15 +424,39 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
     }
   }
   // Vectors: any width fits; images: check every layer against the declared shape.
-  const shapes = layerShapes({ layers: layers as LayerSpec[], ...(inputShape !== undefined ? { inputShape: inputShape as [number, number, number] } : {}) }, 1);
+  const shapes = layerShapes({ layers: layers as LayerSpec[], ...(probeShape !== undefined ? { inputShape: probeShape } : {}) }, 1);
   const misfit = shapes.indexOf(null);
   if (misfit >= 0) {
     fail(`layers[${misfit}]`, inputShape === undefined ? 'needs an image input: set inputShape' : 'does not fit its input shape (image layers before flatten, vector layers after, windows within the image)');
   }
   const last = layers[layers.length - 1] as LayerSpec;
-  if (last.type !== 'dense' || last.units !== 1 || last.activation !== 'sigmoid') {
-    fail(`layers[${layers.length - 1}]`, 'must be dense with 1 unit and sigmoid activation for binary-crossentropy');
+  const lastField = `layers[${layers.length - 1}]`;
+  if (loss === 'binary-crossentropy' && (last.type !== 'dense' || last.activation !== 'sigmoid')) {
+    fail(lastField, 'must be dense with sigmoid activation for binary-crossentropy (1 unit: binary; more: multi-label)');
   }
+  if (loss === 'categorical-crossentropy' && (last.type !== 'dense' || last.activation !== 'softmax' || last.units < 2)) {
+    fail(lastField, 'must be dense with at least 2 units and softmax activation for categorical-crossentropy');
+  }
+  (layers as LayerSpec[]).forEach((layer, i) => {
+    if (i < layers.length - 1 && 'activation' in layer && layer.activation === 'softmax') fail(`layers[${i}].activation`, 'softmax is only allowed on the last layer');
+  });
+}
+
+/**
+ * The spec with `inputShape` resolved for data rows of `inputDim` values: as is for fixed or vector
+ * inputs; for `imageInput`, the square side with `side² · channels = inputDim`.
+ * @throws ConfigError when `inputDim` is no such square, or its side is outside minSide..maxSide.
+ */
+export function resolveInputShape(spec: ModelSpec, inputDim: number): ModelSpec {
+  const img = spec.imageInput;
+  if (img === undefined) return spec;
+  const side = Math.round(Math.sqrt(inputDim / img.channels));
+  if (side * side * img.channels !== inputDim || side < img.minSide || side > img.maxSide) {
+    throw new ConfigError(`'inputDim' ${inputDim} is not a square image of ${img.minSide}..${img.maxSide} px with ${img.channels} channel(s) for model '${spec.name}'`, { field: 'inputDim' });
+  }
+  const resolved: ModelSpec = { ...spec, inputShape: [side, side, img.channels] };
+  delete resolved.imageInput;
+  return resolved;
 }
 
 /** JSON with object keys sorted recursively, so equal specs serialise to equal bytes. */

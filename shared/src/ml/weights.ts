@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConfigError, InputError } from '../errors.js';
 import { createRng } from '../rng.js';
-import { layerShapes, type ModelSpec } from './model-spec.js';
+import { layerShapes, resolveInputShape, type ModelSpec } from './model-spec.js';
 
 /**
  * Flat weight vectors, pure TypeScript (no TF.js), shared by sites and coordinator. A model's weights
@@ -10,14 +10,35 @@ import { layerShapes, type ModelSpec } from './model-spec.js';
  * order in which tfjs-layers lists `model.getWeights()`.
  */
 
+/** What a weight tensor is. */
+export type WeightRole = 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
+
 /** One weight tensor in the flat vector. */
 export interface WeightEntry {
-  /** `<layerType>_<layerIndex>/<kernel|bias>`, e.g. `dense_0/kernel`; the layer index counts all spec layers. */
+  /**
+   * The TF.js variable name: `<layer>/<role>`, the layer `<layerType>_<layerIndex>` (the index counts all spec
+   * layers) or `residualBlock_<i>_<part>` inside a residual block; e.g. `dense_0/kernel`, `batchNormalization_3/gamma`.
+   */
   name: string;
-  /** Tensor shape: kernel `[in, out]`, bias `[out]`. */
+  /** Tensor shape: kernel `[in, out]` or `[kh, kw, in, out]`, the others `[channels]`. */
   shape: number[];
   /** Number of elements (product of `shape`). */
   size: number;
+  role: WeightRole;
+  /** Trained by gradient descent (kernels, biases, gamma, beta); the moving statistics are not. */
+  trainable: boolean;
+  /** A batch-normalisation weight (gamma, beta, moving statistics): what FedBN keeps local to each site. */
+  normalization: boolean;
+}
+
+function entry(name: string, shape: number[], role: WeightRole): WeightEntry {
+  const normalization = role !== 'kernel' && role !== 'bias';
+  return { name: `${name}/${role}`, shape, size: shape.reduce((a, b) => a * b, 1), role, trainable: role !== 'moving_mean' && role !== 'moving_variance', normalization };
+}
+
+/** The four weights of a batch normalisation over `c` channels. */
+function batchNormEntries(name: string, c: number): WeightEntry[] {
+  return [entry(name, [c], 'gamma'), entry(name, [c], 'beta'), entry(name, [c], 'moving_mean'), entry(name, [c], 'moving_variance')];
 }
 
 /** Largest input dimension accepted when building a layout. */
@@ -26,16 +47,21 @@ export const MAX_INPUT_DIM = 1 << 20;
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 /**
- * The flat layout of a spec's weights for a given input dimension, in layer order (tfjs-layers
- * order): per dense layer, kernel `[in, out]` then bias `[out]`; per conv2d layer, kernel
- * `[k, k, inChannels, filters]` then bias `[filters]`. Dropout, pooling and flatten layers hold none.
+ * The flat layout of a spec's weights for a given input dimension: every trainable weight in layer order,
+ * then every moving statistic in layer order (tfjs-layers' `model.weights` order): per dense layer, kernel
+ * `[in, out]` then bias `[out]`; per conv2d layer, kernel `[k, k, inChannels, filters]` then bias
+ * `[filters]`; per batch normalisation, gamma and beta (and, at the end, moving mean and variance); per
+ * residual block, conv_a kernel, bn_a, conv_b kernel, bn_b, and proj kernel and proj_bn when the shape
+ * changes. Dropout, pooling, activation and flatten layers hold none. An `imageInput` spec is resolved for
+ * `inputDim` first (see `resolveInputShape`).
  * @throws ConfigError when `inputDim` is not an integer in 1..{@link MAX_INPUT_DIM}, differs from the
  * product of the spec's `inputShape`, or a layer does not fit its input.
  */
-export function weightLayout(spec: ModelSpec, inputDim: number): WeightEntry[] {
+export function weightLayout(input: ModelSpec, inputDim: number): WeightEntry[] {
   if (!Number.isInteger(inputDim) || inputDim < 1 || inputDim > MAX_INPUT_DIM) {
     throw new ConfigError(`'inputDim' must be an integer in 1..${MAX_INPUT_DIM}`, { field: 'inputDim' });
   }
+  const spec = resolveInputShape(input, inputDim);
   if (spec.inputShape !== undefined) {
     const pixels = spec.inputShape.reduce((a, b) => a * b, 1);
     if (pixels !== inputDim) {
@@ -55,15 +81,25 @@ export function weightLayout(spec: ModelSpec, inputDim: number): WeightEntry[] {
     switch (layer.type) {
       case 'dense': {
         const width = shape[0] ?? 1;
-        layout.push({ name: `dense_${i}/kernel`, shape: [width, layer.units], size: width * layer.units });
-        layout.push({ name: `dense_${i}/bias`, shape: [layer.units], size: layer.units });
+        layout.push(entry(`dense_${i}`, [width, layer.units], 'kernel'), entry(`dense_${i}`, [layer.units], 'bias'));
         break;
       }
       case 'conv2d': {
         const k = layer.kernelSize;
         const inC = shape[2] ?? 1;
-        layout.push({ name: `conv2d_${i}/kernel`, shape: [k, k, inC, layer.filters], size: k * k * inC * layer.filters });
-        layout.push({ name: `conv2d_${i}/bias`, shape: [layer.filters], size: layer.filters });
+        layout.push(entry(`conv2d_${i}`, [k, k, inC, layer.filters], 'kernel'), entry(`conv2d_${i}`, [layer.filters], 'bias'));
+        break;
+      }
+      case 'batchNormalization':
+        layout.push(...batchNormEntries(`batchNormalization_${i}`, shape[shape.length - 1] ?? 1));
+        break;
+      case 'residualBlock': {
+        const inC = shape[2] ?? 1;
+        const f = layer.filters;
+        const b = `residualBlock_${i}`;
+        layout.push(entry(`${b}_conv_a`, [3, 3, inC, f], 'kernel'), ...batchNormEntries(`${b}_bn_a`, f));
+        layout.push(entry(`${b}_conv_b`, [3, 3, f, f], 'kernel'), ...batchNormEntries(`${b}_bn_b`, f));
+        if (needsProjection(inC, layer)) layout.push(entry(`${b}_proj`, [1, 1, inC, f], 'kernel'), ...batchNormEntries(`${b}_proj_bn`, f));
         break;
       }
       case 'dropout':
@@ -71,11 +107,18 @@ export function weightLayout(spec: ModelSpec, inputDim: number): WeightEntry[] {
       case 'averagePooling2d':
       case 'flatten':
       case 'globalAveragePooling2d':
+      case 'activation':
         break;
     }
     shape = next;
   });
-  return layout;
+  // tfjs-layers lists trainable weights first, then the non-trainable (moving statistics), each in layer order.
+  return [...layout.filter((e) => e.trainable), ...layout.filter((e) => !e.trainable)];
+}
+
+/** Whether a residual block needs a 1×1 projection on its shortcut (channels or resolution change). */
+export function needsProjection(inChannels: number, block: { filters: number; strides?: 1 | 2 }): boolean {
+  return inChannels !== block.filters || (block.strides ?? 1) !== 1;
 }
 
 /** Glorot fans of a kernel: dense `[in, out]`; conv `[kh, kw, in, out]` counts the receptive field. */
@@ -104,15 +147,94 @@ export function initialWeights(spec: ModelSpec, inputDim: number, seed: number):
   const out = new Float32Array(totalParams(layout));
   const rng = createRng(seed);
   let offset = 0;
-  for (const entry of layout) {
-    if (entry.name.endsWith('/kernel')) {
-      const [fanIn, fanOut] = fans(entry.shape);
+  for (const e of layout) {
+    if (e.role === 'kernel') {
+      const [fanIn, fanOut] = fans(e.shape);
       const limit = Math.sqrt(6 / (fanIn + fanOut));
-      for (let i = 0; i < entry.size; i++) out[offset + i] = (rng.next() * 2 - 1) * limit;
+      for (let i = 0; i < e.size; i++) out[offset + i] = (rng.next() * 2 - 1) * limit;
+    } else if (e.role === 'gamma' || e.role === 'moving_variance') {
+      out.fill(1, offset, offset + e.size);
     }
-    offset += entry.size;
+    offset += e.size;
   }
   return out;
+}
+
+/**
+ * The entries that travel between sites and coordinator and are aggregated: all of them, or with FedBN
+ * (Li et al. 2021) all but the batch-normalisation weights, which each site keeps for itself. Both sides
+ * MUST derive the exchanged vector with this function so secure aggregation and DP see one layout.
+ */
+export function exchangedLayout(layout: readonly WeightEntry[], fedBn: boolean): WeightEntry[] {
+  return fedBn ? layout.filter((e) => !e.normalization) : [...layout];
+}
+
+/** A full weight vector split into what is exchanged and what a FedBN site keeps (both in layout order). */
+export interface SplitWeights {
+  exchanged: Float32Array;
+  local: Float32Array;
+}
+
+/** Splits a full vector (layout order) into its exchanged and local parts. */
+export function splitExchanged(full: Float32Array, layout: readonly WeightEntry[], fedBn: boolean): SplitWeights {
+  const total = totalParams(layout);
+  if (full.length !== total) throw new InputError('TESSERA_INPUT_WEIGHTS_SHAPE', `weights have ${full.length} values, the layout has ${total}`, { values: full.length, expectedParams: total });
+  const localSize = fedBn ? totalParams(layout.filter((e) => e.normalization)) : 0;
+  const exchanged = new Float32Array(total - localSize);
+  const local = new Float32Array(localSize);
+  let at = 0;
+  let x = 0;
+  let l = 0;
+  for (const e of layout) {
+    const part = full.subarray(at, at + e.size);
+    if (fedBn && e.normalization) {
+      local.set(part, l);
+      l += e.size;
+    } else {
+      exchanged.set(part, x);
+      x += e.size;
+    }
+    at += e.size;
+  }
+  return { exchanged, local };
+}
+
+/**
+ * The inverse of {@link splitExchanged}: the full vector from the exchanged part and the site's local part.
+ * @throws InputError `TESSERA_INPUT_WEIGHTS_SHAPE` when either part has the wrong length.
+ */
+export function mergeExchanged(exchanged: Float32Array, local: Float32Array, layout: readonly WeightEntry[], fedBn: boolean): Float32Array {
+  const localSize = fedBn ? totalParams(layout.filter((e) => e.normalization)) : 0;
+  const total = totalParams(layout);
+  if (exchanged.length !== total - localSize || local.length !== localSize) {
+    throw new InputError('TESSERA_INPUT_WEIGHTS_SHAPE', `weights have ${exchanged.length} exchanged and ${local.length} local values, the layout has ${total - localSize} and ${localSize}`, {
+      values: exchanged.length,
+      expectedParams: total - localSize,
+    });
+  }
+  const full = new Float32Array(total);
+  let at = 0;
+  let x = 0;
+  let l = 0;
+  for (const e of layout) {
+    if (fedBn && e.normalization) {
+      full.set(local.subarray(l, l + e.size), at);
+      l += e.size;
+    } else {
+      full.set(exchanged.subarray(x, x + e.size), at);
+      x += e.size;
+    }
+    at += e.size;
+  }
+  return full;
+}
+
+/**
+ * The round-0 model the coordinator publishes: {@link initialWeights}, less the normalisation weights
+ * under FedBN (each site starts those from the same deterministic values: gamma 1, beta 0, mean 0, variance 1).
+ */
+export function initialExchangedWeights(spec: ModelSpec, inputDim: number, seed: number, fedBn: boolean): Float32Array {
+  return splitExchanged(initialWeights(spec, inputDim, seed), weightLayout(spec, inputDim), fedBn).exchanged;
 }
 
 /**

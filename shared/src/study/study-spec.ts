@@ -108,6 +108,12 @@ export const StudySpecSchema = Type.Object(
          * exponential schedule; 1 keeps it constant). @default 1
          */
         learningRateDecay: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+        /**
+         * FedBN (Li et al. 2021): batch-normalisation weights stay local to each site; the coordinator
+         * publishes, aggregates (securely, with DP) and sites send the rest of the vector only. For models
+         * with batch normalisation (e.g. `resnet-small`); no effect on others. @default false
+         */
+        fedBn: Type.Optional(Type.Boolean()),
       },
       { ...strict, default: {} },
     ),

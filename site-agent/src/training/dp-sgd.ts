@@ -35,9 +35,16 @@ function denseOnly(spec: ModelSpec): boolean {
   return spec.layers.every((l) => l.type === 'dense' || l.type === 'dropout');
 }
 
-/** Throws unless every layer of `spec` has a vectorised per-example gradient here. */
+/**
+ * Throws unless every layer of `spec` has a vectorised per-example gradient here. Batch normalisation (and
+ * the residual blocks built on it) is refused, as Opacus refuses it: batch statistics mix the examples of
+ * a batch, so a per-example gradient does not exist. Softmax heads are refused too (no closed-form δ here).
+ */
 export function assertDpSupported(spec: ModelSpec): void {
   for (const [i, layer] of spec.layers.entries()) {
+    if ('activation' in layer && layer.activation === 'softmax') {
+      throw new ConfigError(`DP-SGD has no per-example gradient for the softmax of layer ${i} of model '${spec.name}'`, { model: spec.name, layer: i });
+    }
     if (!SUPPORTED.includes(layer.type)) {
       throw new ConfigError(`DP-SGD has no per-example gradient for layer ${i} ('${String((layer as { type: unknown }).type)}') of model '${spec.name}'`, {
         model: spec.name,
@@ -135,6 +142,8 @@ function activate(tf: TfCore, z: Tensor2D, act: DenseActivation): Tensor2D {
       return tf.sigmoid(z);
     case 'tanh':
       return tf.tanh(z);
+    case 'softmax':
+      return tf.softmax(z);
   }
 }
 
@@ -149,6 +158,9 @@ function activationDerivative(tf: TfCore, a: Tensor2D, act: DenseActivation): Te
       return tf.mul(a, tf.sub(1, a));
     case 'tanh':
       return tf.sub(1, tf.square(a));
+    case 'softmax':
+      // Never reached: assertDpSupported refuses softmax before a step runs.
+      throw new ConfigError('DP-SGD has no per-example gradient for softmax');
   }
 }
 
@@ -248,6 +260,12 @@ export function clippedGradientSumAutodiff(tf: TfCore, spec: ModelSpec, variable
           a = tf.mul(a, keep);
           break;
         }
+        case 'batchNormalization':
+        case 'activation':
+        case 'residualBlock':
+          // Refused by assertDpSupported before any step (batch statistics mix the examples).
+          assertDpSupported(spec);
+          break;
       }
     });
     return { p: a as Tensor2D, zs };

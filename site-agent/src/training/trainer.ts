@@ -4,16 +4,20 @@ import { ConfigError, InputError, TesseraError } from '../../../shared/src/error
 import type { Logger } from '../../../shared/src/logging.js';
 import { selectBackend, type BackendName, type TfCore } from '../../../shared/src/ml/backend.js';
 import { augmentImages } from '../../../shared/src/ml/augment.js';
-import { buildModel, getFlatWeights, setFlatWeights } from '../../../shared/src/ml/build-model.js';
-import { rocAuc } from '../../../shared/src/ml/metrics.js';
-import { validateModelSpec, type ModelSpec } from '../../../shared/src/ml/model-spec.js';
-import { totalParams, weightLayout } from '../../../shared/src/ml/weights.js';
+import { buildModel, getFlatWeights, setFlatWeights, trainableVariables } from '../../../shared/src/ml/build-model.js';
+import { balancedAccuracy, macroAuc, multiClassAccuracy, perClassAuc, rocAuc } from '../../../shared/src/ml/metrics.js';
+import { headOf, resolveInputShape, validateModelSpec, type HeadKind, type ModelSpec } from '../../../shared/src/ml/model-spec.js';
+import { exchangedLayout, initialWeights, mergeExchanged, splitExchanged, totalParams, weightLayout, type WeightEntry } from '../../../shared/src/ml/weights.js';
 import { createRng } from '../../../shared/src/rng.js';
 import { createSecureRandom, poissonSample, type SecureRandom } from '../../../shared/src/dp/noise.js';
 import { dpSgdGradients, type DpSgdConfig } from './dp-sgd.js';
 import { BCE_EPSILON, binaryCrossEntropy, meanGradients, type ComputeGradients } from './gradients.js';
 
-/** A site's data set in memory: `n` rows of `d` float32 features (row-major) and 0/1 labels. */
+/**
+ * A site's data set in memory: `n` rows of `d` float32 features (row-major) and 0/1 labels, one per row
+ * for a binary head, `n × k` (row-major) for a head of `k` outputs: one-hot rows for multi-class, one
+ * 0/1 per class for multi-label.
+ */
 export interface TrainingData {
   x: Float32Array;
   y: Float32Array;
@@ -59,8 +63,12 @@ export interface FitResult {
 /** Metrics of a weight vector on a data set. */
 export interface EvaluateResult extends Metrics {
   numExamples: number;
-  /** ROC AUC of the predicted probabilities; `NaN` when the data hold one class only. */
+  /** ROC AUC of the predicted probabilities (multi-output heads: the macro AUC); `NaN` when undefined. */
   auc: number;
+  /** Multi-output heads: one-vs-rest AUC per class (`NaN` where a class is absent or everywhere). */
+  perClassAuc?: number[];
+  /** Multi-class heads: mean per-class recall (FLamby Fed-ISIC2019's balanced accuracy). */
+  balancedAccuracy?: number;
 }
 
 /** Options for {@link Trainer.create}. */
@@ -75,6 +83,12 @@ export interface TrainerOptions {
   computeGradients?: ComputeGradients;
   /** Source of DP noise and Poisson sampling. @default {@link createSecureRandom} (node:crypto) */
   random?: SecureRandom;
+  /**
+   * FedBN: the batch-normalisation weights stay on this site. `fit`, `evaluate` and `predict` then take and
+   * return the exchanged vector (`exchangedLayout(…, true)`), and the trainer keeps the site's own
+   * normalisation weights between rounds (starting from gamma 1, beta 0, mean 0, variance 1). @default false
+   */
+  fedBn?: boolean;
 }
 
 /**
@@ -91,6 +105,40 @@ export function scoreMetrics(p: Float32Array, y: Float32Array): EvaluateResult {
     if ((pr >= 0.5 ? 1 : 0) === label) correct++;
   }
   return { loss: lossSum / p.length, accuracy: correct / p.length, auc: rocAuc(p, y), numExamples: p.length };
+}
+
+/**
+ * Metrics of a multi-output head on `n × k` probabilities: loss (mean categorical cross-entropy for
+ * multi-class, mean element-wise binary cross-entropy for multi-label), accuracy (arg-max for multi-class,
+ * element-wise at 0.5 for multi-label), per-class and macro AUC, and balanced accuracy for multi-class.
+ */
+export function scoreMultiOutput(p: Float32Array, y: Float32Array, k: number, kind: Exclude<HeadKind, 'binary'>): EvaluateResult {
+  const n = p.length / k;
+  let lossSum = 0;
+  let correct = 0;
+  for (let i = 0; i < p.length; i++) {
+    const label = y[i] as number;
+    const pr = Math.min(Math.max(p[i] as number, BCE_EPSILON), 1 - BCE_EPSILON);
+    if (kind === 'multi-class') lossSum -= label * Math.log(pr);
+    else {
+      lossSum -= label * Math.log(pr) + (1 - label) * Math.log(1 - pr);
+      if ((pr >= 0.5 ? 1 : 0) === label) correct++;
+    }
+  }
+  const perClass = perClassAuc(p, y, k);
+  return {
+    loss: kind === 'multi-class' ? lossSum / n : lossSum / p.length,
+    accuracy: kind === 'multi-class' ? multiClassAccuracy(p, y, k) : correct / p.length,
+    auc: macroAuc(perClass),
+    perClassAuc: perClass,
+    ...(kind === 'multi-class' ? { balancedAccuracy: balancedAccuracy(p, y, k) } : {}),
+    numExamples: n,
+  };
+}
+
+/** Mean categorical cross-entropy of softmax probabilities `p` against one-hot `y` (`[m, k]`). */
+function categoricalCrossEntropy(tf: TfCore, p: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar {
+  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.clipByValue(p, BCE_EPSILON, 1 - BCE_EPSILON))), 1))));
 }
 
 /** Rows predicted per tensor during evaluation, to bound memory on large cohorts. */
@@ -120,17 +168,27 @@ export class Trainer {
   readonly inputDim: number;
   readonly backend: BackendName;
   readonly numParams: number;
+  /** What the head predicts and how many outputs per row. */
+  readonly head: { kind: HeadKind; outputs: number };
+  readonly fedBn: boolean;
+  readonly #layout: WeightEntry[];
+  /** FedBN: this site's normalisation weights, kept between rounds. */
+  #local: Float32Array;
   readonly #tf: TfCore;
-  readonly #model: tfl.Sequential;
+  readonly #model: tfl.LayersModel;
   readonly #computeGradients: ComputeGradients;
   readonly #logger: Logger | undefined;
   readonly #random: SecureRandom;
 
   private constructor(opts: TrainerOptions, tf: TfCore, backend: BackendName) {
-    this.spec = opts.spec;
+    this.spec = resolveInputShape(opts.spec, opts.inputDim);
     this.inputDim = opts.inputDim;
     this.backend = backend;
-    this.numParams = totalParams(weightLayout(opts.spec, opts.inputDim));
+    this.fedBn = opts.fedBn ?? false;
+    this.#layout = weightLayout(opts.spec, opts.inputDim);
+    this.numParams = totalParams(exchangedLayout(this.#layout, this.fedBn));
+    this.#local = splitExchanged(initialWeights(opts.spec, opts.inputDim, 0), this.#layout, this.fedBn).local;
+    this.head = headOf(opts.spec);
     this.#tf = tf;
     this.#model = buildModel(tfl, opts.spec, opts.inputDim);
     this.#computeGradients = opts.computeGradients ?? meanGradients;
@@ -159,14 +217,16 @@ export class Trainer {
    */
   async fit(global: Float32Array, data: TrainingData, cfg: FitConfig): Promise<FitResult> {
     checkConfig(cfg);
+    if (cfg.dp && this.head.kind !== 'binary') throw new ConfigError(`DP-SGD trains binary heads only; model '${this.spec.name}' has a ${this.head.kind} head`, { model: this.spec.name });
     this.#checkData(data);
     const tf = this.#tf;
     const started = performance.now();
-    setFlatWeights(this.#model, global);
-    const variables = this.#model.trainableWeights.map((w) => w.read() as tfc.Variable);
-    const kernels = variables.filter((_, i) => this.#model.trainableWeights[i]?.originalName.endsWith('/kernel'));
-    // The proximal anchor: this round's global weights, constant during the fit.
-    const anchorTensors = cfg.proximalMu > 0 ? this.#splitLike(global, variables) : [];
+    const full = this.#load(global);
+    const variables = trainableVariables(this.#model);
+    const trainable = this.#layout.filter((e) => e.trainable);
+    const kernels = variables.filter((_, i) => trainable[i]?.role === 'kernel');
+    // The proximal anchor: this round's global weights (trainable ones lead the layout), constant during the fit.
+    const anchorTensors = cfg.proximalMu > 0 ? this.#splitLike(full, variables) : [];
     const optimizer: tfc.Optimizer = cfg.optimizer === 'sgd' ? tf.train.sgd(cfg.learningRate) : tf.train.adam(cfg.learningRate);
     const l2 = this.spec.l2 ?? 0;
     const regularizer = (): tfc.Scalar =>
@@ -181,8 +241,9 @@ export class Trainer {
         }
         return r;
       });
-    const dataLoss = (x: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar =>
-      binaryCrossEntropy(tf, this.#model.apply(x, { training: true }) as tfc.Tensor2D, y);
+    const loss = this.head.kind === 'multi-class' ? categoricalCrossEntropy : binaryCrossEntropy;
+    // Training mode: dropout drops, batch normalisation uses (and updates the moving averages of) batch statistics.
+    const dataLoss = (x: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar => loss(tf, this.#model.apply(x, { training: true }) as tfc.Tensor2D, y);
     const hasRegularizer = l2 > 0 || cfg.proximalMu > 0;
     const computeGradients = cfg.dp ? dpSgdGradients(this.spec, cfg.dp, data.n, this.#random) : this.#computeGradients;
     const step = (x: tfc.Tensor2D, y: tfc.Tensor2D): void => {
@@ -212,8 +273,15 @@ export class Trainer {
    */
   evaluate(weights: Float32Array, data: TrainingData): EvaluateResult {
     this.#checkData(data);
-    setFlatWeights(this.#model, weights);
+    this.#load(weights);
     return this.#evaluateLoaded(data);
+  }
+
+  /** Loads an exchanged vector (merged with this site's normalisation weights under FedBN); returns the full one. */
+  #load(exchanged: Float32Array): Float32Array {
+    const full = this.fedBn ? mergeExchanged(exchanged, this.#local, this.#layout, true) : exchanged;
+    setFlatWeights(this.#model, full);
+    return full;
   }
 
   /** Frees the model's variables. The instance is unusable afterwards. */
@@ -227,7 +295,7 @@ export class Trainer {
    */
   predict(weights: Float32Array, data: TrainingData): Float32Array {
     this.#checkData(data);
-    setFlatWeights(this.#model, weights);
+    this.#load(weights);
     return this.#predictLoaded(data);
   }
 
@@ -240,8 +308,9 @@ export class Trainer {
     const tf = this.#tf;
     const order = Array.from({ length: data.n }, (_, i) => i);
     const rng = createRng(cfg.seed);
+    const k = this.head.outputs;
     const xb = new Float32Array(cfg.batchSize * data.d);
-    const yb = new Float32Array(cfg.batchSize);
+    const yb = new Float32Array(cfg.batchSize * k);
     const { augment, inputShape: shape } = this.spec;
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       rng.shuffle(order);
@@ -250,10 +319,10 @@ export class Trainer {
         for (let r = 0; r < m; r++) {
           const row = order[start + r] as number;
           xb.set(data.x.subarray(row * data.d, (row + 1) * data.d), r * data.d);
-          yb[r] = data.y[row] as number;
+          yb.set(data.y.subarray(row * k, (row + 1) * k), r * k);
         }
         if (augment !== undefined && shape !== undefined) augmentImages(xb, m, shape, augment, rng);
-        tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m), [m, 1])));
+        tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m * k), [m, k])));
       }
       // Yield between epochs so a long fit does not starve the agent's gRPC keep-alives.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -280,9 +349,18 @@ export class Trainer {
     }
   }
 
-  /** The model's weights, flat. @throws TesseraError `TESSERA_TRAINING_DIVERGED` on NaN/±Infinity. */
+  /**
+   * The model's weights, flat and exchanged (under FedBN the normalisation weights are kept here instead).
+   * @throws TesseraError `TESSERA_TRAINING_DIVERGED` on NaN/±Infinity.
+   */
   #readFiniteWeights(): Float32Array {
-    const weights = getFlatWeights(this.#model);
+    const full = getFlatWeights(this.#model);
+    let weights = full;
+    if (this.fedBn) {
+      const split = splitExchanged(full, this.#layout, true);
+      weights = split.exchanged;
+      this.#local = split.local;
+    }
     for (let i = 0; i < weights.length; i++) {
       const w = weights[i] as number;
       if (w - w !== 0) {
@@ -300,7 +378,7 @@ export class Trainer {
     const shape = this.spec.inputShape;
     const flip = this.spec.augment?.testTimeFlip === true && shape !== undefined;
     const s = shape !== undefined ? (this.spec.augment?.testTimeShift ?? 0) : 0;
-    const out = new Float32Array(data.n);
+    const out = new Float32Array(data.n * this.head.outputs);
     for (let start = 0; start < data.n; start += EVAL_CHUNK) {
       const m = Math.min(EVAL_CHUNK, data.n - start);
       const p = tf.tidy(() => {
@@ -327,13 +405,14 @@ export class Trainer {
         }
         return tf.div(sum as tfc.Tensor, views).dataSync();
       });
-      out.set(p, start);
+      out.set(p, start * this.head.outputs);
     }
     return out;
   }
 
   #evaluateLoaded(data: TrainingData): EvaluateResult {
-    return scoreMetrics(this.#predictLoaded(data), data.y);
+    const p = this.#predictLoaded(data);
+    return this.head.kind === 'binary' ? scoreMetrics(p, data.y) : scoreMultiOutput(p, data.y, this.head.outputs, this.head.kind);
   }
 
   /** Splits a flat vector into tensors shaped like `variables` (kept: the caller disposes them). */
@@ -353,7 +432,8 @@ export class Trainer {
     if (!Number.isSafeInteger(data.n) || data.n < 1) shape('data set must have at least one row');
     if (data.d !== this.inputDim) shape(`data has ${data.d} features, the model expects ${this.inputDim}`);
     if (data.x.length !== data.n * data.d) shape(`x has ${data.x.length} values, expected n·d = ${data.n * data.d}`);
-    if (data.y.length !== data.n) shape(`y has ${data.y.length} labels, expected ${data.n}`);
+    const k = this.head.outputs;
+    if (data.y.length !== data.n * k) shape(`y has ${data.y.length} labels, expected ${k === 1 ? '' : `n·${k} = `}${data.n * k}`);
     for (let i = 0; i < data.x.length; i++) {
       const v = data.x[i] as number;
       if (v - v !== 0) {
@@ -363,9 +443,16 @@ export class Trainer {
         });
       }
     }
-    for (let i = 0; i < data.n; i++) {
+    for (let i = 0; i < data.y.length; i++) {
       const y = data.y[i];
-      if (y !== 0 && y !== 1) throw new InputError('TESSERA_INPUT_DATA_LABEL', `label at row ${i} is not 0 or 1`, { row: i });
+      if (y !== 0 && y !== 1) throw new InputError('TESSERA_INPUT_DATA_LABEL', `label at row ${Math.floor(i / k)} is not 0 or 1`, { row: Math.floor(i / k) });
+    }
+    if (this.head.kind === 'multi-class') {
+      for (let r = 0; r < data.n; r++) {
+        let sum = 0;
+        for (let c = 0; c < k; c++) sum += data.y[r * k + c] as number;
+        if (sum !== 1) throw new InputError('TESSERA_INPUT_DATA_LABEL', `labels of row ${r} are not one-hot over ${k} classes`, { row: r });
+      }
     }
   }
 }

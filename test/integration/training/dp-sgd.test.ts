@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 
 /** A model with random (seeded) weights, its variables and its data loss, for one spec. */
-function setup(spec: ModelSpec, seed: number, d = D, wScale = 0.5): { model: tfl.Sequential; variables: tfc.Variable[]; loss: (x: tfc.Tensor2D, y: tfc.Tensor2D) => tfc.Scalar } {
+function setup(spec: ModelSpec, seed: number, d = D, wScale = 0.5): { model: tfl.LayersModel; variables: tfc.Variable[]; loss: (x: tfc.Tensor2D, y: tfc.Tensor2D) => tfc.Scalar } {
   const model = buildModel(tfl, spec, d);
   const rng = createRng(seed);
   const w = initialWeights(spec, d, seed).map(() => wScale * rng.normal());

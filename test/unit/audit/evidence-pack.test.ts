@@ -57,6 +57,8 @@ describe('buildEvidencePack and renderEvidenceHtml', () => {
     await audited.upsertSite({ id: 'h1', connected: true, firstSeen: 1, lastSeen: 1, backend: 'wasm', agentVersion: 'v'.repeat(1000), certSerial: 'abc', certNotAfter: NOW.getTime() });
     const r = await audited.startRound('ev1', 1, sha('0'), 2);
     await audited.recordSiteOutcome({ studyId: 'ev1', round: 1, attempt: r.attempt, siteId: 'h1', phase: 'fit', outcome: 'ok', numExamples: 5, loss: 0.1, accuracy: 0.9, updateSha256: sha('a'), updateBytes: 16, durationMs: 3, reason: null });
+    // The round walks its state table (waiting → fitting → aggregating → evaluating) before it commits.
+    for (const status of ['fitting', 'aggregating', 'evaluating'] as const) await audited.updateRound('ev1', 1, r.attempt, status, {});
     await audited.commitRound({ studyId: 'ev1', round: 1, attempt: r.attempt, model: { sha256: sha('b'), studyId: 'ev1', round: 1, numParams: 4, createdAt: 3 }, metrics: { loss: 0.2, accuracy: 0.8, numExamples: 5 }, trainMetrics: null, phases: {}, strategyState: null, now: 3 });
     audit.observeEvent({ type: 'site-privacy', studyId: 'ev1', round: 1, siteId: 'h1', epsilon: 0.7, delta: 1e-5, accountant: 'rdp', dpRounds: 1 } as { type: string });
     audit.observeEvent({ type: 'site-privacy', studyId: 'ev1', round: 2, siteId: 'h1', epsilon: 1.1, delta: 1e-5, accountant: 'rdp', dpRounds: 2 } as { type: string });

@@ -25,10 +25,10 @@ describe('weightLayout', () => {
   it('lists kernel [in,out] then bias [out] per dense layer', () => {
     const layout = weightLayout(getModelSpec('mlp-small'), 13);
     expect(layout).toEqual([
-      { name: 'dense_0/kernel', shape: [13, 16], size: 208 },
-      { name: 'dense_0/bias', shape: [16], size: 16 },
-      { name: 'dense_1/kernel', shape: [16, 1], size: 16 },
-      { name: 'dense_1/bias', shape: [1], size: 1 },
+      { name: 'dense_0/kernel', shape: [13, 16], size: 208, role: 'kernel', trainable: true, normalization: false },
+      { name: 'dense_0/bias', shape: [16], size: 16, role: 'bias', trainable: true, normalization: false },
+      { name: 'dense_1/kernel', shape: [16, 1], size: 16, role: 'kernel', trainable: true, normalization: false },
+      { name: 'dense_1/bias', shape: [1], size: 1, role: 'bias', trainable: true, normalization: false },
     ]);
     expect(totalParams(layout)).toBe(241);
     expect(totalParams(weightLayout(getModelSpec('logreg'), 13))).toBe(14);

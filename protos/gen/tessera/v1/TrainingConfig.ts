@@ -11,6 +11,7 @@ export interface TrainingConfig {
   'optimizer'?: (string);
   'seed'?: (number | string | Long);
   'dp'?: (_tessera_v1_DpConfig | null);
+  'fedBn'?: (boolean);
 }
 
 export interface TrainingConfig__Output {
@@ -21,4 +22,5 @@ export interface TrainingConfig__Output {
   'optimizer': (string);
   'seed': (number);
   'dp': (_tessera_v1_DpConfig__Output | null);
+  'fedBn': (boolean);
 }

@@ -18,6 +18,8 @@ export interface PixelDescription {
   readonly samplesPerPixel: number;
   readonly bitsAllocated: number;
   readonly bitsStored: number;
+  /** Most significant bit of a stored value within its cell (PS3.5 §8.1.1); usually `bitsStored − 1`. */
+  readonly highBit: number;
   readonly pixelRepresentation: 0 | 1;
   readonly photometric: string;
   readonly planarConfiguration: 0 | 1;
@@ -42,7 +44,8 @@ export function pixelDescription(ds: DicomDataset, source: string): PixelDescrip
   const samplesPerPixel = getUint16(ds, Tags.SamplesPerPixel) ?? 1;
   const bitsStored = getUint16(ds, Tags.BitsStored) ?? bitsAllocated;
   const frames = getNumber(ds, Tags.NumberOfFrames) ?? 1;
-  if (![1, 8, 16, 32].includes(bitsAllocated) || bitsStored < 1 || bitsStored > bitsAllocated || ![1, 3].includes(samplesPerPixel) || !Number.isInteger(frames) || frames < 1) {
+  const highBit = getUint16(ds, Tags.HighBit) ?? bitsStored - 1;
+  if (![1, 8, 16, 32].includes(bitsAllocated) || bitsStored < 1 || bitsStored > bitsAllocated || highBit < bitsStored - 1 || highBit >= bitsAllocated || ![1, 3].includes(samplesPerPixel) || !Number.isInteger(frames) || frames < 1) {
     throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `${source}: unsupported pixel description (bits ${bitsAllocated}/${bitsStored}, samples ${samplesPerPixel}, frames ${frames})`, { source });
   }
   return {
@@ -52,6 +55,7 @@ export function pixelDescription(ds: DicomDataset, source: string): PixelDescrip
     samplesPerPixel,
     bitsAllocated,
     bitsStored,
+    highBit,
     pixelRepresentation: getUint16(ds, Tags.PixelRepresentation) === 1 ? 1 : 0,
     photometric: (getString(ds, Tags.PhotometricInterpretation) ?? 'MONOCHROME2').toUpperCase(),
     planarConfiguration: getUint16(ds, Tags.PlanarConfiguration) === 1 ? 1 : 0,
@@ -90,30 +94,43 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Native little-endian samples (8/16/32 bits, or 1-bit packed) → stored values, masked and sign-extended. */
-function nativeValues(bytes: Uint8Array, d: PixelDescription, bits: number): Int32Array {
+/**
+ * Native little-endian samples (8/16/32 bits, or 1-bit packed) → stored values: shifted down so High Bit
+ * lands at bit `bitsStored − 1` (`lowBit`, 0 for codec output), masked to Bits Stored and sign-extended.
+ */
+function nativeValues(bytes: Uint8Array, d: PixelDescription, bits: number, lowBit = d.highBit + 1 - d.bitsStored): Int32Array {
   const count = d.rows * d.columns * d.samplesPerPixel;
   const out = new Int32Array(count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const shift = 32 - d.bitsStored;
   const signed = d.pixelRepresentation === 1;
+  if (bits === 16 && lowBit === 0 && (bytes.byteOffset & 1) === 0 && LITTLE_ENDIAN_HOST) {
+    // The common case (CT, MR, CR): read the cells through a typed view, no per-sample DataView call.
+    const cells = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+    if (signed) for (let i = 0; i < count; i++) out[i] = ((cells[i] as number) << shift) >> shift;
+    else for (let i = 0; i < count; i++) out[i] = ((cells[i] as number) << shift) >>> shift;
+    return out;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let i = 0; i < count; i++) {
     let v: number;
     if (bits === 1) v = ((bytes[i >> 3] as number) >> (i & 7)) & 1;
     else if (bits === 8) v = bytes[i] as number;
     else if (bits === 16) v = view.getUint16(i * 2, true);
     else v = view.getUint32(i * 4, true);
+    if (lowBit > 0) v = v >>> lowBit;
     // Keep the low Bits Stored bits (overlays or garbage may sit above them), then sign-extend.
     out[i] = signed ? (v << shift) >> shift : bits === 32 && shift === 0 ? v >>> 0 : (v << shift) >>> shift;
   }
   return out;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function fromCodec(frame: CodecFrame, d: PixelDescription, source: string): Int32Array {
   if (frame.width !== d.columns || frame.height !== d.rows || frame.components !== d.samplesPerPixel) {
     throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `${source}: codec returned ${frame.width}×${frame.height}×${frame.components}, header says ${d.columns}×${d.rows}×${d.samplesPerPixel}`, { source });
   }
-  return nativeValues(frame.data, d, frame.bitsPerSample <= 8 ? 8 : 16);
+  return nativeValues(frame.data, d, frame.bitsPerSample <= 8 ? 8 : 16, 0);
 }
 
 /**
@@ -203,6 +220,10 @@ export interface ModelInputOptions {
 }
 
 /**
+ * @deprecated The image pipeline (`site-agent/src/hospital/imaging`, `preprocessInstance`) is the one place
+ * instances become model inputs (VOI LUT functions and sequences, named windows, palettes, frame policy,
+ * letterbox); this older, simpler path is kept for its callers until they move.
+ *
  * Stored values → a grayscale model input in [0, 1], `size[0] × size[1]`, row-major: modality LUT (rescale),
  * VOI window, MONOCHROME1 inverted, colour (RGB, YBR after the codec) reduced to luminance, resampled.
  */
@@ -292,6 +313,8 @@ function resampleAxis(src: Float32Array, rows: number, cols: number, outCols: nu
 }
 
 /**
+ * @deprecated Use `preprocessInstance` (`site-agent/src/hospital/imaging`).
+ *
  * Decodes frame `index` of a parsed image straight to a model input (see {@link toModelInput}).
  * Throws {@link InputError} `TESSERA_INPUT_DICOM_PIXELS` when the frame cannot be decoded.
  */

@@ -1,0 +1,165 @@
+/**
+ * Step 3: the VOI LUT (PS3.3 C.11.2): modality values → display values in [0, 1]. Sources, in the order a
+ * study may ask for them: the header's window (one of several Window Center/Width values, with its VOI LUT
+ * Function LINEAR, LINEAR_EXACT or SIGMOID) or its VOI LUT Sequence; a named window (lung, mediastinum,
+ * bone, brain… in Hounsfield units, for CT); an explicit centre and width; percentile normalisation; the
+ * frame's range. When the chosen source is missing or unusable the fallback applies and the reason is
+ * recorded (or, with fallback `error`, {@link ImagePipelineError} `missing-window` is thrown).
+ */
+import { getNumber, getString, type DicomDataset } from '../dicom/dataset.js';
+import { Tags } from '../dicom/dictionary.js';
+import { ImagePipelineError } from './errors.js';
+import { LutTags, lookUp, readLutItem, type LutTable } from './modality-lut.js';
+
+/** VOI LUT Function (0028,1056). */
+export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
+
+/** Named CT windows, centre and width in Hounsfield units (common radiology presets). */
+export const NAMED_WINDOWS = {
+  lung: { center: -600, width: 1500 },
+  mediastinum: { center: 50, width: 350 },
+  bone: { center: 400, width: 1800 },
+  brain: { center: 40, width: 80 },
+  subdural: { center: 75, width: 215 },
+  stroke: { center: 40, width: 40 },
+  abdomen: { center: 40, width: 400 },
+  liver: { center: 60, width: 160 },
+  'soft-tissue': { center: 50, width: 400 },
+} as const satisfies Record<string, { center: number; width: number }>;
+export type NamedWindow = keyof typeof NAMED_WINDOWS;
+
+/** Where the VOI transform comes from. */
+export type VoiSource =
+  /** The header: Window Center/Width value `index` (default 0), or the VOI LUT Sequence when `preferLut` and present. */
+  | { readonly kind: 'header'; readonly index?: number; readonly preferLut?: boolean }
+  /** A named CT window ({@link NAMED_WINDOWS}); only for modality values in Hounsfield units (CT). */
+  | { readonly kind: 'named'; readonly name: NamedWindow }
+  /** An explicit window. */
+  | { readonly kind: 'window'; readonly center: number; readonly width: number; readonly function?: VoiFunction }
+  /** Linear from the `low`-th to the `high`-th percentile of the frame's modality values (defaults 0.5 and 99.5). */
+  | { readonly kind: 'percentile'; readonly low?: number; readonly high?: number }
+  /** Linear from the frame's minimum to its maximum. */
+  | { readonly kind: 'range' };
+
+/** The VOI transform actually applied to a frame. */
+export type VoiTransform =
+  | { readonly kind: 'window'; readonly center: number; readonly width: number; readonly function: VoiFunction; readonly origin: string }
+  | { readonly kind: 'table'; readonly table: LutTable; readonly origin: string }
+  | { readonly kind: 'linear'; readonly low: number; readonly high: number; readonly origin: string };
+
+/** A window that could not be used, and why. */
+export interface VoiFallback {
+  readonly reason: string;
+}
+
+function headerWindow(ds: DicomDataset, index: number): { center: number; width: number; function: VoiFunction } | string {
+  const center = getNumber(ds, Tags.WindowCenter, index);
+  const width = getNumber(ds, Tags.WindowWidth, index);
+  if (center === undefined || width === undefined) {
+    return getNumber(ds, Tags.WindowCenter) === undefined ? 'no Window Center/Width in the header' : `no Window Center/Width value ${index} in the header`;
+  }
+  const fn = (getString(ds, LutTags.VOILUTFunction) ?? 'LINEAR').toUpperCase() || 'LINEAR';
+  if (fn !== 'LINEAR' && fn !== 'LINEAR_EXACT' && fn !== 'SIGMOID') return `VOI LUT Function ${fn.slice(0, 16)} is not LINEAR, LINEAR_EXACT or SIGMOID`;
+  if (fn === 'LINEAR' ? width < 1 : width <= 0) return `Window Width ${index} is out of range for ${fn}`;
+  return { center, width, function: fn };
+}
+
+/**
+ * Resolves `source` for one instance; `modality` is the Modality attribute (named windows need CT).
+ * Returns the transform, or a reason the source cannot be used (the caller applies the fallback).
+ * Percentile and range transforms are resolved per frame by {@link frameTransform}.
+ */
+export function resolveVoi(ds: DicomDataset, source: VoiSource, modality: string, signed: boolean): VoiTransform | VoiFallback | 'per-frame' {
+  switch (source.kind) {
+    case 'header': {
+      const index = source.index ?? 0;
+      const lutItem = ds.get(LutTags.VOILUTSequence)?.items?.[0];
+      if ((source.preferLut ?? true) && lutItem !== undefined) {
+        const table = readLutItem(lutItem, signed);
+        if (table !== undefined) return { kind: 'table', table, origin: 'header VOI LUT Sequence' };
+      }
+      const w = headerWindow(ds, index);
+      return typeof w === 'string' ? { reason: w } : { kind: 'window', ...w, origin: `header window ${index}` };
+    }
+    case 'named': {
+      if (modality !== 'CT') return { reason: `named window '${source.name}' is in Hounsfield units; modality is ${modality === '' ? 'absent' : modality.slice(0, 8)}` };
+      const w = NAMED_WINDOWS[source.name];
+      return { kind: 'window', center: w.center, width: w.width, function: 'LINEAR', origin: `named window ${source.name}` };
+    }
+    case 'window':
+      return { kind: 'window', center: source.center, width: source.width, function: source.function ?? 'LINEAR', origin: 'study window' };
+    case 'percentile':
+    case 'range':
+      return 'per-frame';
+  }
+}
+
+/** Percentile (linear interpolation between order statistics, numpy's default) of sorted values. */
+function percentile(sorted: Float32Array, p: number): number {
+  const pos = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
+}
+
+/** A percentile or range transform computed from one frame's modality values. */
+export function frameTransform(values: Float32Array, source: Extract<VoiSource, { kind: 'percentile' | 'range' }>): VoiTransform {
+  if (source.kind === 'range') {
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as number;
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
+    return { kind: 'linear', low, high, origin: 'frame range' };
+  }
+  const lowP = source.low ?? 0.5;
+  const highP = source.high ?? 99.5;
+  const sorted = Float32Array.from(values).sort();
+  return { kind: 'linear', low: percentile(sorted, lowP), high: percentile(sorted, highP), origin: `percentiles ${lowP}–${highP}` };
+}
+
+/** Applies a VOI transform: modality values → [0, 1]. A zero-width linear range maps everything to 0. */
+export function applyVoi(values: Float32Array, t: VoiTransform): Float32Array {
+  const n = values.length;
+  const out = new Float32Array(n);
+  switch (t.kind) {
+    case 'window': {
+      if (t.function === 'SIGMOID') {
+        // PS3.3 C.11.2.1.3.1
+        for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp((-4 * ((values[i] as number) - t.center)) / t.width));
+        break;
+      }
+      // PS3.3 C.11.2.1.2.1 (LINEAR: centre − 0.5, width − 1) and C.11.2.1.3.2 (LINEAR_EXACT).
+      const c = t.function === 'LINEAR' ? t.center - 0.5 : t.center;
+      const w = t.function === 'LINEAR' ? t.width - 1 : t.width;
+      const lo = c - w / 2;
+      const hi = c + w / 2;
+      for (let i = 0; i < n; i++) {
+        const x = values[i] as number;
+        out[i] = x <= lo ? 0 : x > hi ? 1 : (x - c) / w + 0.5;
+      }
+      break;
+    }
+    case 'table': {
+      const max = 2 ** t.table.bits - 1;
+      for (let i = 0; i < n; i++) out[i] = lookUp(t.table, Math.round(values[i] as number)) / max;
+      break;
+    }
+    case 'linear': {
+      const span = t.high - t.low;
+      for (let i = 0; i < n; i++) {
+        const v = span > 0 ? ((values[i] as number) - t.low) / span : 0;
+        out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/** Throws the typed error a study gets when it forbids falling back from a missing window. */
+export function missingWindow(source: string, reason: string): never {
+  throw new ImagePipelineError('missing-window', source, `no usable window: ${reason}`);
+}
