@@ -12,7 +12,8 @@ import type { IngestReport, SiteDataset } from '../datasets/tabular.js';
 import { MEDMNIST_LABEL_SYSTEM, MEDMNIST_SPLIT_SYSTEM } from '../datasets/medmnist-convert.js';
 import { decodeText, getNumber, getString, getUint16 } from '../dicom/dataset.js';
 import { Tags } from '../dicom/dictionary.js';
-import { parseDicom } from '../dicom/parse.js';
+import { parseDicom, type ParsedDicom } from '../dicom/parse.js';
+import { preprocessInstance } from '../imaging/index.js';
 import { loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
@@ -138,6 +139,46 @@ function labelsByPseudonym(resources: FhirResource[]): Map<string, { label: numb
   return out;
 }
 
+/**
+ * One cached image as the model's input (`shape` = `[height, width, channels]`, values in [0, 1]). Native
+ * 8-bit images already of that shape keep the path they always took (modality rescale, /255, MONOCHROME1
+ * inverted), so BreastMNIST trains as before; every other image (compressed, 12–16-bit, another size)
+ * goes through the clinical image pipeline (decode, Modality LUT, the header's window or a percentile
+ * window, MONOCHROME1, area resampling keeping the aspect ratio).
+ * @throws ImagePipelineError or InputError naming the file and the reason.
+ */
+export async function cachedImageInput(parsed: ParsedDicom, file: string, shape: readonly [number, number, number]): Promise<Float32Array> {
+  const [h, w, c] = shape;
+  const ds = parsed.dataset;
+  const el = ds.get(Tags.PixelData);
+  const pixels = el?.value;
+  const size = h * w * c;
+  if (
+    el?.encapsulated === undefined &&
+    pixels !== undefined &&
+    getUint16(ds, Tags.BitsAllocated) === 8 &&
+    getUint16(ds, Tags.Rows) === h &&
+    getUint16(ds, Tags.Columns) === w &&
+    (getUint16(ds, Tags.SamplesPerPixel) ?? 1) === c &&
+    pixels.length >= size
+  ) {
+    const slope = getNumber(ds, Tags.RescaleSlope) ?? 1;
+    const intercept = getNumber(ds, Tags.RescaleIntercept) ?? 0;
+    const invert = decodeText(ds.get(Tags.PhotometricInterpretation)?.value ?? new Uint8Array()).trim() === 'MONOCHROME1';
+    const x = new Float32Array(size);
+    for (let k = 0; k < size; k++) {
+      const v = Math.min(255, Math.max(0, (pixels[k] as number) * slope + intercept)) / 255;
+      x[k] = invert ? 1 - v : v;
+    }
+    return x;
+  }
+  if (c !== 1 && c !== 3) throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `${file}: a model input has 1 or 3 channels, not ${c}`, { file });
+  const out = await preprocessInstance(parsed, { size: [h, w], channels: c, source: file });
+  const first = out.tensors[0];
+  if (first === undefined) throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `${file}: no frame to train on`, { file });
+  return first;
+}
+
 /** Options for {@link loadImageCache}. */
 export interface LoadImageCacheOptions {
   /** `[height, width, channels]` the model expects; other sizes are refused per file. */
@@ -193,23 +234,12 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     }
     const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
     if (target === undefined) continue;
-    const pixels = ds.get(Tags.PixelData)?.value;
-    const bits = getUint16(ds, Tags.BitsAllocated);
-    if (getUint16(ds, Tags.Rows) !== h || getUint16(ds, Tags.Columns) !== w || (getUint16(ds, Tags.SamplesPerPixel) ?? 1) !== c) {
-      reject(i, `${file}: image is not ${h}×${w}×${c}`);
+    let x: Float32Array;
+    try {
+      x = await cachedImageInput(parsed, file, opts.shape);
+    } catch (err) {
+      reject(i, `${file}: ${err instanceof Error ? err.message : String(err)}`);
       continue;
-    }
-    if (pixels === undefined || bits !== 8 || pixels.length < size) {
-      reject(i, `${file}: only native 8-bit pixel data is read from the cache`);
-      continue;
-    }
-    const slope = getNumber(ds, Tags.RescaleSlope) ?? 1;
-    const intercept = getNumber(ds, Tags.RescaleIntercept) ?? 0;
-    const invert = decodeText(ds.get(Tags.PhotometricInterpretation)?.value ?? new Uint8Array()).trim() === 'MONOCHROME1';
-    const x = new Float32Array(size);
-    for (let k = 0; k < size; k++) {
-      const v = Math.min(255, Math.max(0, (pixels[k] as number) * slope + intercept)) / 255;
-      x[k] = invert ? 1 - v : v;
     }
     rows[target].push({ x, y: link.label });
     report.rowsAccepted++;

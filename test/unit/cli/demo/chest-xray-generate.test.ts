@@ -12,7 +12,7 @@ import { sharedDataDir } from '../../../../cli/src/public-data.js';
 import { createRng } from '../../../../shared/src/rng.js';
 import { loadMedmnist } from '../../../../site-agent/src/hospital/datasets/medmnist.js';
 import { parseDicom } from '../../../../site-agent/src/hospital/dicom/parse.js';
-import { decodeModelInput } from '../../../../site-agent/src/hospital/dicom/pixels.js';
+import { chestModelInput } from '../../../../cli/src/demo/chest-xray/pipeline.js';
 import { ingestImageStudy } from '../../../../site-agent/src/hospital/ingest/image-study.js';
 
 const npz = path.join(sharedDataDir(), 'medmnist', 'pneumoniamnist_varun19424.npz');
@@ -97,10 +97,11 @@ describe.skipIf(!existsSync(npz))('chest-xray demo: PneumoniaMNIST → three hos
       expect(ds.string('x00100030')).toMatch(/^\d{8}$/);
       expect(ds.string('x00080080')).toBe(CHEST_HOSPITALS.find((h) => h.id === s.id)!.name);
       // Decoded and resampled to 28 px, the image is its source again (up to noise and lossy JPEG).
-      const x = await decodeModelInput(parseDicom(bytes, files[0]!), files[0]!, { size: [28, 28] });
+      // Through the function the sites' training loader uses (the clinical image pipeline for these files).
+      const x = await chestModelInput(parseDicom(bytes, files[0]!), files[0]!, [28, 28, 1]);
       const patientId = ds.string('x00100020')!;
       expect(patientId.length).toBeGreaterThan(4);
-      // Site 3 has no window in its header: the pipeline stretches its range, so compare by correlation.
+      // Site 3 has no window in its header: the pipeline stretches its percentiles, so compare by correlation.
       const corr = (a: ArrayLike<number>, b: ArrayLike<number>, at: number): number => {
         let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
         for (let k = 0; k < 784; k++) {
