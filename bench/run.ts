@@ -2,7 +2,8 @@
  * `npm run bench -- <suite> [--json FILE] [--quick]`: Tessera's throughput benchmarks.
  *
  * Suites: `transfer` (raw TCP / raw TLS / gRPC + mTLS upload and download on 127.0.0.1), `aggregation`
- * (FedAvg kernel and strategies against a plain typed-array loop), `imaging` (see bench/imaging.ts for its cases), `secagg` (coordinator cost of secure
+ * (FedAvg kernel and strategies against a plain typed-array loop), `imaging` (PACS ingest from a real Orthanc over DICOMweb through the gate
+ * and preprocessing against Orthanc's own WADO-RS download; see bench/imaging.ts for its cases), `secagg` (coordinator cost of secure
  * aggregation against plaintext FedAvg, site masking against raw keystream; `--sites N --params D
  * [--dropout F] [--degree K]`, each a number or a comma-separated list; K is the SecAgg+ neighbour
  * degree above 32 sites, default 3·log2 n), `deid-text` (free-text PHI scrubber

@@ -14,9 +14,10 @@ Commands:
   agent         run a site agent
   audit         export, verify, cross-check the signed audit ledger; build a study's evidence pack
   export-model  write a global model version in the TensorFlow.js format, with its provenance
-  deid          de-identify a folder of DICOM files (PS3.15 Basic Profile) into a cache folder, with a JSON report
+  deid          de-identify a folder of DICOM files or a DICOMweb PACS (PS3.15 Basic Profile) into a cache folder, with a JSON report
   study         create, start, watch, pause, resume and abort studies over the REST API (operator token)
   sites         list the federation's sites over the REST API
+  data          data check: a site's look at an imaging dataset (pull, de-identify, preprocess) before training
   deid-emr      de-identify a folder of EMR exports (FHIR R4, Synthea CSV) under HIPAA Safe Harbor, with a JSON report
   report-labels label radiology reports (CSV or FHIR DiagnosticReport NDJSON) with a lexicon: positive, negative, uncertain
 
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   deid: async (argv) => (await import('./commands/deid.js')).deidCommand(argv),
   study: async (argv) => (await import('./commands/study.js')).studyCommand(argv),
   sites: async (argv) => (await import('./commands/sites.js')).sitesCommand(argv),
+  data: async (argv) => (await import('./commands/data.js')).dataCommand(argv),
   'deid-emr': async (argv) => (await import('./commands/deid-emr.js')).deidEmrCommand(argv),
   'report-labels': async (argv) => (await import('./commands/report-labels.js')).reportLabelsCommand(argv),
 };

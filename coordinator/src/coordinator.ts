@@ -1,5 +1,6 @@
 import { checkStudyStrategy } from './strategies/create-strategy.js';
 import { checkStudySecureAggregation } from './rounds/secagg-workflow.js';
+import { checkStudyCohort } from './rounds/cohort.js';
 import { resolveStudyPrivacyOffThread } from '../../shared/src/dp/study-privacy-thread.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import { encodeWeights, initialExchangedWeights } from '../../shared/src/ml/weig
 import { RevocationStore, verifyPeerCertificate } from '../../shared/src/pki/index.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
 import type { RoundDeps } from './rounds/round-workflow.js';
-import { runAsAuditActor } from './audit/audit-actor.js';
+import { currentAuditActor, runAsAuditActor } from './audit/audit-actor.js';
+import { AuditKind } from '../../shared/src/audit/index.js';
 import type { AuditLedger } from './audit/audit-ledger.js';
 import { CoordinatorAudit } from './audit/coordinator-audit.js';
 import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
@@ -242,6 +244,7 @@ export class Coordinator {
     const spec = await resolveStudyPrivacyOffThread(input);
     checkStudyStrategy(spec);
     checkStudySecureAggregation(spec);
+    checkStudyCohort(spec);
     const existing = await this.store.getStudy(spec.id);
     if (existing) {
       // The one "study already exists" check (REST and CLI both come here): same contract is idempotent.
@@ -332,7 +335,15 @@ export class Coordinator {
    */
   async rollbackStudy(studyId: string): Promise<StudyRecord> {
     if (this.runs.has(studyId)) throw new IllegalStateError(`study ${studyId} is running; pause it first`, { studyId });
-    await rollBackStudy(this.store, this.models, studyId, (this.options.now ?? Date.now)(), this.options.logger);
+    const before = await this.requireStudy(studyId);
+    const to = await rollBackStudy(this.store, this.models, studyId, (this.options.now ?? Date.now)(), this.options.logger);
+    // The model lineage changed: the ledger says from which version to which, and by whom (the current actor).
+    await this.audit.append({
+      actor: currentAuditActor(`coordinator:${this.options.config.coordinatorId}`),
+      kind: AuditKind.StudyStatus,
+      studyId,
+      details: { status: 'paused', rolledBackFrom: before.currentModel, rolledBackTo: to.sha256, toRound: to.round },
+    });
     return this.requireStudy(studyId);
   }
 

@@ -99,6 +99,23 @@ export class SecAggError extends TesseraError {
   }
 }
 
+/**
+ * Thrown by a site's PACS sources when a PACS cannot be used at all: it cannot be reached or searched
+ * (`TESSERA_PACS_UNREACHABLE`), or it refuses the association or the query (`TESSERA_PACS_REFUSED`). Problems
+ * with single instances are report entries, not errors. Messages name the host and the reason, never a
+ * patient, an accession number or an original UID.
+ */
+export class PacsError extends TesseraError {
+  constructor(
+    code: `TESSERA_PACS_${string}`,
+    message: string,
+    context: Record<string, string | number | boolean> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, context, options);
+  }
+}
+
 /** Thrown when a lifecycle transition is not allowed (round or study state machine). */
 export class IllegalStateError extends TesseraError {
   constructor(message: string, context: Record<string, string | number | boolean> = {}) {

@@ -76,7 +76,7 @@ export class SiteAgent {
     const datasets = new Map<string, SiteDataset>();
     for (const [name, cfg] of Object.entries(config.datasets)) {
       try {
-        const ds = await loadLocalDataset(name, cfg, baseDir, logger);
+        const ds = await loadLocalDataset(name, cfg, baseDir, logger, config.sources);
         const r = ds.report;
         logger.info(
           { dataset: name, rowsRead: r.rowsRead, rowsAccepted: r.rowsAccepted, rowsRejected: r.rowsRejected, train: ds.train.n, test: ds.test.n, features: ds.train.d },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SiteAgent } from '../../../site-agent/src/agent.js';
-import { AgentConfigSchema } from '../../../shared/src/config/agent-config.js';
+import { AgentConfigSchema, checkAgentConfig } from '../../../shared/src/config/agent-config.js';
 import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { ExitCode } from '../exit-codes.js';
@@ -24,7 +24,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     return values.help ? ExitCode.Ok : ExitCode.Usage;
   }
   const configPath = path.resolve(values.config);
-  const config = parseConfigText(AgentConfigSchema, readFileSync(configPath, 'utf8'), configPath);
+  const config = parseConfigText(AgentConfigSchema, readFileSync(configPath, 'utf8'), configPath, checkAgentConfig);
   const logger = createLogger({ name: 'site-agent' });
   const auditDir = process.env['TESSERA_SECAGG_AUDIT_DIR'];
   const agent = await SiteAgent.create({ config, baseDir: path.dirname(configPath), logger, ...(auditDir ? { secaggAuditDir: path.resolve(auditDir) } : {}) });

@@ -4,13 +4,17 @@ import path from 'node:path';
 import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../../../site-agent/src/hospital/deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../../site-agent/src/hospital/deid/pseudonym.js';
 import { errorMessage, InputError, TesseraError } from '../../../shared/src/errors.js';
-import { runDicomDeid } from '../../../site-agent/src/hospital/ingest/dicom-deid-gate.js';
+import { DicomDeidGate, runDicomDeid } from '../../../site-agent/src/hospital/ingest/dicom-deid-gate.js';
+import { DicomwebSource, syncFromPacs } from '../../../site-agent/src/hospital/pacs/index.js';
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
-const USAGE = `usage: tessera deid --in DIR --out DIR [--options LIST] [--report FILE] [--secret FILE] [--profile FILE] [--check-pixels]
+const USAGE = `usage: tessera deid --in DIR|URL --out DIR [--options LIST] [--report FILE] [--secret FILE] [--profile FILE] [--check-pixels]
 
   --in DIR        folder of DICOM files (read recursively; never modified)
+  --in URL        or a DICOMweb root (http(s)://host/dicom-web, no auth): every instance its QIDO-RS lists is
+                  retrieved with WADO-RS straight into the gate; identified temporaries only in <out>.incoming
+                  (0700, emptied as each instance is through); a second run fetches only what is new
   --out DIR       where de-identified files are written (only those; created if absent)
   --options LIST  comma-separated PS3.15 options: ${DEID_OPTIONS.join(', ')}
   --report FILE   JSON report: files in, written, quarantined and failed with reasons, attributes by action
@@ -37,6 +41,45 @@ export function parseDeidOptions(list: string | undefined): DeidOption[] {
 function defaultSecretPath(outDir: string): string {
   const fromEnv = process.env['TESSERA_SITE_SECRET_FILE'];
   return fromEnv != null && fromEnv !== '' ? fromEnv : path.join(path.dirname(path.resolve(outDir)), 'site-secret.hex');
+}
+
+/** `tessera deid --in URL`: a DICOMweb pull through the gate (no auth, default limits). */
+async function deidFromDicomweb(
+  url: string,
+  outDir: string,
+  reportFile: string | undefined,
+  pseudonymizer: PatientPseudonymizer,
+  profile: ReturnType<typeof loadConfidentialityProfile>,
+  options: DeidOption[],
+  checkPixels: boolean,
+  io: CommandIo,
+): Promise<number> {
+  if (!/^https?:\/\//i.test(url)) {
+    throw new InputError('TESSERA_INPUT_DEID_FOLDER', `--in ${new URL(url).protocol} URLs are not supported: give a folder or a DICOMweb root (http:// or https://)`);
+  }
+  const parsedUrl = new URL(url);
+  const source = new DicomwebSource({ url: `${parsedUrl.origin}${parsedUrl.pathname}`, concurrency: 4, requestsPerSecond: 50, timeoutMs: 60_000, retries: 2 });
+  const gate = new DicomDeidGate({ outDir, profile, pseudonymizer, options, checkPixels });
+  try {
+    const report = await syncFromPacs({
+      source,
+      query: {},
+      gate,
+      incoming: `${outDir}.incoming`,
+      stateFile: path.join(path.dirname(outDir), `.${path.basename(outDir)}.pacs-state.jsonl`),
+    });
+    if (reportFile !== undefined) await writeFile(reportFile, `${JSON.stringify({ source: parsedUrl.host, ...report }, null, 2)}\n`, { mode: 0o600 });
+    io.out(
+      `tessera deid: ${report.found} listed by ${parsedUrl.host}, ${report.cached} already in the cache, ${report.fetched} fetched, ${report.written} written, ${report.quarantined} quarantined, ${report.failed} failed`,
+    );
+    for (const e of report.entries.filter((x) => x.status === 'failed' || x.status === 'quarantined')) {
+      io.out(`  ${e.status.padEnd(11)} ${e.id}: ${e.reasons.map((r) => r.message).join('; ')}`);
+    }
+    if (reportFile !== undefined) io.out(`report: ${reportFile}`);
+    return ExitCode.Ok;
+  } finally {
+    await source.close();
+  }
 }
 
 /**
@@ -79,6 +122,9 @@ export async function deidCommand(argv: string[], io: CommandIo = processIo): Pr
     const profile = loadConfidentialityProfile(args.profile);
     const secretPath = args.secret ?? defaultSecretPath(args.out);
     const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretPath) });
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(args.in)) {
+      return await deidFromDicomweb(args.in, path.resolve(args.out), args.report, pseudonymizer, profile, options, args['check-pixels'], io);
+    }
     const report = await runDicomDeid({ inDir: args.in, outDir: args.out, profile, pseudonymizer, options, checkPixels: args['check-pixels'] });
     if (args.report !== undefined) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
     io.out(
@@ -92,6 +138,7 @@ export async function deidCommand(argv: string[], io: CommandIo = processIo): Pr
     return ExitCode.Ok;
   } catch (err) {
     io.err(`tessera deid: ${errorMessage(err)}`);
+    if (err instanceof TesseraError && err.code.startsWith('TESSERA_PACS_')) return ExitCode.InputMissing;
     if (err instanceof InputError) return err.code === 'TESSERA_INPUT_DEID_OPTION' ? ExitCode.Usage : ExitCode.InputMissing;
     if (err instanceof TesseraError && err.code === 'TESSERA_CONFIG_INVALID') return ExitCode.Usage;
     return ExitCode.Internal;

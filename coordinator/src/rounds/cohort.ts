@@ -1,3 +1,4 @@
+import { ConfigError } from '../../../shared/src/errors.js';
 import type { StudySpec } from '../../../shared/src/study/study-spec.js';
 import type { SiteChannel } from './round-ports.js';
 import type { SiteTaskOutcome } from './site-task.js';
@@ -81,4 +82,18 @@ export function retryBackoffMs(spec: Pick<StudySpec, 'timeouts'>, failedAttempts
   const base = spec.timeouts.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
   if (failedAttempts <= 0 || base === 0) return 0;
   return Math.min(MAX_RETRY_BACKOFF_MS, base * 2 ** (failedAttempts - 1));
+}
+
+/**
+ * Checks a study's cohort fields against each other, so that a contract no round can satisfy is refused
+ * when the study is created, not found out at run time.
+ * @throws ConfigError naming the field.
+ */
+export function checkStudyCohort(spec: Pick<StudySpec, 'id' | 'minSites' | 'maxSites' | 'expectedSites'>): void {
+  if (spec.maxSites !== undefined && spec.minSites > spec.maxSites) {
+    throw new ConfigError(`study '${spec.id}': minSites (${spec.minSites}) must be at most maxSites (${spec.maxSites})`, { field: 'minSites' });
+  }
+  if (spec.expectedSites !== undefined && spec.expectedSites.length < spec.minSites) {
+    throw new ConfigError(`study '${spec.id}': expectedSites names ${spec.expectedSites.length} sites, fewer than minSites (${spec.minSites})`, { field: 'expectedSites' });
+  }
 }

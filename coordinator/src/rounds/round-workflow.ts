@@ -35,6 +35,10 @@ export class RoundWorkflow {
   private record!: RoundRecord;
   /** True once the attempt's row exists. */
   private started = false;
+  /** Sites this attempt lost (stream ended, not back within the reconnect grace): sent no further task. */
+  private readonly gone = new Set<string>();
+  /** Set when the attempt failed because the study's current model version is missing or corrupt. */
+  modelProblem: ModelStoreError | undefined;
 
   constructor(
     private deps: RoundDeps,
@@ -51,9 +55,6 @@ export class RoundWorkflow {
       }),
     };
   }
-
-  /** Sites this attempt lost (stream ended, not back within the reconnect grace): sent no further task. */
-  private readonly gone = new Set<string>();
 
   private get spec(): StudySpec {
     return this.study.spec;
@@ -77,9 +78,6 @@ export class RoundWorkflow {
     this.deps.logger.warn({ studyId: this.spec.id, round: this.round, reason }, 'round failed');
     return false;
   }
-
-  /** Set when the attempt failed because the study's current model version is missing or corrupt. */
-  modelProblem: ModelStoreError | undefined;
 
   /**
    * Runs the attempt. An unexpected error still ends the attempt's row (`failed`, with the error as its

@@ -288,7 +288,6 @@ export class SecAggWorkflow {
     for (const siteId of this.aggregator.config.cohort) {
       // A site either has a recorded problem, or did all it was asked (contributed, or the round stopped first).
       const problem = this.problems.get(siteId) ?? (reason === null && !this.aggregator.contributors.has(siteId) ? { outcome: 'invalid' as const, reason: 'not in the secure sum' } : undefined);
-      const m = this.metrics.get(siteId);
       await deps.store.recordSiteOutcome({
         studyId: spec.id,
         round: ctx.round,
@@ -296,10 +295,11 @@ export class SecAggWorkflow {
         siteId,
         phase: 'fit',
         outcome: problem?.outcome ?? 'ok',
-        // Example counts stay secret under secure aggregation: only their sum is learned.
+        // Example counts stay secret under secure aggregation: only their sum is learned. Nor is a site's own
+        // training loss or accuracy kept: only the round's mean over the contributors (RoundRecord.trainMetrics).
         numExamples: 0,
-        loss: m && !problem ? m.loss : null,
-        accuracy: m && !problem ? m.accuracy : null,
+        loss: null,
+        accuracy: null,
         updateSha256: null,
         updateBytes: null,
         durationMs: this.durations.get(siteId) ?? null,

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ConfigError } from '../errors.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -18,18 +19,124 @@ export const AgentCsvDatasetSchema = Type.Object(
   strict,
 );
 
+/** Limits that protect a PACS from the agent (hospitals care): parallel requests and request rate. */
+const PacsLimitFields = {
+  /** Requests (DICOMweb) or associations (DIMSE) in flight at once. @default 4 */
+  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  /** Requests started per second at most (token bucket, burst = concurrency). @default 20 */
+  requestsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10_000 })),
+  /** Time a single request may take before it is abandoned and reported. @default 30000 */
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+  /** Retries of a request that failed for a transient reason (network, 429, 5xx), with backoff. @default 2 */
+  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+};
+
+/** How the agent authenticates to a DICOMweb server. Secrets live in files (mode 0600), never in agent.yaml. */
+export const DicomwebAuthSchema = Type.Union([
+  Type.Object({ type: Type.Literal('none') }, strict),
+  Type.Object({ type: Type.Literal('basic'), username: Type.String({ minLength: 1 }), passwordFile: Type.String({ minLength: 1 }) }, strict),
+  Type.Object({ type: Type.Literal('bearer'), tokenFile: Type.String({ minLength: 1 }) }, strict),
+]);
+
+/** A DICOMweb PACS: QIDO-RS search and WADO-RS retrieval under one base URL (e.g. `https://pacs/dicom-web`). */
+export const DicomwebSourceSchema = Type.Object(
+  {
+    kind: Type.Literal('dicomweb'),
+    /** Base URL of the DICOMweb service, `http://` or `https://` (the `/studies` resource lives under it). */
+    url: Type.String({ pattern: '^https?://[^\\s]+$' }),
+    /** @default { type: none } */
+    auth: Type.Optional(DicomwebAuthSchema),
+    /** PEM file of the hospital's own CA that signed the PACS certificate (https only). */
+    ca: Type.Optional(Type.String({ minLength: 1 })),
+    ...PacsLimitFields,
+  },
+  strict,
+);
+
+/** A DIMSE PACS: C-FIND to list instances, C-GET (or C-MOVE to the agent's own storage SCP) to retrieve them. */
+export const DimseSourceSchema = Type.Object(
+  {
+    kind: Type.Literal('dimse'),
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    /** The PACS's AE title. */
+    calledAeTitle: Type.String({ pattern: '^[ -~]{1,16}$' }),
+    /** The agent's AE title (the PACS must know it). */
+    callingAeTitle: Type.String({ pattern: '^[ -~]{1,16}$' }),
+    /** `c-get` (default): instances come back on the same association; `c-move`: the PACS sends them to the agent's own storage SCP `storeScp` (listening on 127.0.0.1 unless `host` says otherwise). */
+    retrieve: Type.Optional(Type.Union([Type.Literal('c-get'), Type.Literal('c-move')])),
+    /** The agent's storage SCP for C-MOVE: AE title the PACS moves to (configured in the PACS) and the port it listens on. */
+    storeScp: Type.Optional(
+      Type.Object(
+        {
+          aeTitle: Type.String({ pattern: '^[ -~]{1,16}$' }),
+          /** @default 127.0.0.1 */
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        },
+        strict,
+      ),
+    ),
+    ...PacsLimitFields,
+  },
+  strict,
+);
+
+/** One PACS the site agent may pull from. */
+export const PacsSourceSchema = Type.Union([DicomwebSourceSchema, DimseSourceSchema]);
+
+const DicomDate = Type.String({ pattern: '^[0-9]{8}$' });
+
 /**
- * One local imaging study: original DICOM files and FHIR exports, both ingested through the
- * de-identification gate into `cache` at agent start; training reads only the cache.
+ * What to pull from a PACS: every criterion given must match (lists match any of their values). A cohort (the
+ * study data contract) fills `accessionNumbers` or `patientIds`.
+ */
+export const PacsQuerySchema = Type.Object(
+  {
+    /** Modalities (e.g. CR, DX, CT, MR). */
+    modalities: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z0-9_]{1,16}$' }), { minItems: 1 })),
+    /** First study date included, `YYYYMMDD`. */
+    studyDateFrom: Type.Optional(DicomDate),
+    /** Last study date included, `YYYYMMDD`. */
+    studyDateTo: Type.Optional(DicomDate),
+    /** Study description; `*` and `?` are wildcards. */
+    studyDescription: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** Series description; `*` and `?` are wildcards. */
+    seriesDescription: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** Body Part Examined (e.g. CHEST). */
+    bodyPart: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+    /** Accession numbers (one search each). */
+    accessionNumbers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16 }), { minItems: 1 })),
+    /** Patient IDs (one search each). */
+    patientIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1 })),
+    /** Most instances pulled per sync. */
+    maxInstances: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  strict,
+);
+
+/**
+ * One local imaging study: DICOM images (a folder of original files, or a PACS `source` with a `query`) and
+ * FHIR exports, both ingested through the de-identification gate into `cache` at agent start; training reads
+ * only the cache.
  */
 export const AgentImagingDatasetSchema = Type.Object(
   {
     kind: Type.Literal('imaging-study'),
-    /** Folder of original DICOM files (read-only). */
-    dicom: Type.String({ minLength: 1 }),
-    /** Folder of FHIR R4 exports (`*.json` Bundles, `*.ndjson`), read-only. */
-    fhir: Type.String({ minLength: 1 }),
-    /** The de-identified cache folder (rebuilt at each start). */
+    /** Folder of original DICOM files (read-only). Exactly one of `dicom` and `source`. */
+    dicom: Type.Optional(Type.String({ minLength: 1 })),
+    /** Name of a PACS in `sources`; the de-identified cache is then filled incrementally. Exactly one of `dicom` and `source`. */
+    source: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
+    /** What to pull from `source`. @default everything the PACS lists */
+    query: Type.Optional(PacsQuerySchema),
+    /**
+     * The one folder (created 0700) where retrieved, still identified instances wait for the gate; each is
+     * removed as soon as it is through, and the folder is swept at start. @default `<cache>.incoming`
+     */
+    incoming: Type.Optional(Type.String({ minLength: 1 })),
+    /** Folder of FHIR R4 exports (`*.json` Bundles, `*.ndjson`), read-only. Without it images carry no labels. */
+    fhir: Type.Optional(Type.String({ minLength: 1 })),
+    /** The de-identified cache folder (rebuilt at each start for a folder; kept and synced for a PACS source). */
     cache: Type.String({ minLength: 1 }),
     /** Site secret file for pseudonyms, UIDs and date shifts (created 0600 if absent). */
     secret: Type.String({ minLength: 1 }),
@@ -57,6 +164,8 @@ export const AgentConfigSchema = Type.Object(
     kit: Type.String({ minLength: 1 }),
     /** Overrides the coordinator address in kit.json (`host:port`). */
     coordinator: Type.Optional(Type.String({ pattern: '^[^\\s:]+:[0-9]{1,5}$' })),
+    /** PACS the agent may pull imaging datasets from, by name (`source:` in a dataset). @default {} */
+    sources: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }), PacsSourceSchema)),
     /** Local datasets by the name studies use. */
     datasets: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }), AgentDatasetSchema),
     /**
@@ -125,6 +234,10 @@ export type AgentConfig = Static<typeof AgentConfigSchema>;
 export type AgentDatasetConfig = Static<typeof AgentDatasetSchema>;
 export type AgentCsvDatasetConfig = Static<typeof AgentCsvDatasetSchema>;
 export type AgentImagingDatasetConfig = Static<typeof AgentImagingDatasetSchema>;
+export type PacsSourceConfig = Static<typeof PacsSourceSchema>;
+export type DicomwebSourceConfig = Static<typeof DicomwebSourceSchema>;
+export type DimseSourceConfig = Static<typeof DimseSourceSchema>;
+export type PacsQuery = Static<typeof PacsQuerySchema>;
 
 /** kit.json written by `tessera provision` into each site's folder. */
 export const SiteKitSchema = Type.Object(
@@ -139,3 +252,28 @@ export const SiteKitSchema = Type.Object(
   strict,
 );
 export type SiteKit = Static<typeof SiteKitSchema>;
+
+/**
+ * Rules of `agent.yaml` a schema cannot state (pass as `crossCheck` to `parseConfigText`): an imaging dataset
+ * has exactly one of `dicom` and `source`; `source` names an entry of `sources`; `query` and `incoming` go with
+ * `source` only; a `dimse` source that retrieves by C-MOVE has a `storeScp`; a date range is in order.
+ */
+export function checkAgentConfig(config: AgentConfig, source: string): void {
+  const fail = (field: string, message: string): never => {
+    throw new ConfigError(`${source}: '${field}' ${message}`, { source, field });
+  };
+  for (const [name, src] of Object.entries(config.sources ?? {})) {
+    if (src.kind === 'dimse' && src.retrieve === 'c-move' && src.storeScp === undefined) fail(`sources.${name}.storeScp`, 'is required when retrieve is c-move');
+    if (src.kind === 'dicomweb' && src.ca !== undefined && !src.url.startsWith('https://')) fail(`sources.${name}.ca`, 'needs an https:// url');
+  }
+  for (const [name, ds] of Object.entries(config.datasets)) {
+    if (!('kind' in ds)) continue;
+    const at = `datasets.${name}`;
+    if ((ds.dicom === undefined) === (ds.source === undefined)) fail(at, 'needs exactly one of dicom (a folder) and source (a PACS in sources)');
+    if (ds.source !== undefined && config.sources?.[ds.source] === undefined) fail(`${at}.source`, `names '${ds.source}', which is not in sources`);
+    if (ds.source === undefined && ds.query !== undefined) fail(`${at}.query`, 'applies to a PACS source only');
+    if (ds.source === undefined && ds.incoming !== undefined) fail(`${at}.incoming`, 'applies to a PACS source only');
+    const q = ds.query;
+    if (q?.studyDateFrom !== undefined && q.studyDateTo !== undefined && q.studyDateFrom > q.studyDateTo) fail(`${at}.query.studyDateFrom`, 'is after studyDateTo');
+  }
+}

@@ -49,8 +49,25 @@ function describeProblem(error: ValueError): string {
   if (error.type === ValueErrorType.Union) {
     const allowed = literalsOf(error.schema);
     if (allowed.length > 0) return `${path} must be one of ${allowed.map((v) => `'${v}'`).join(', ')}`;
+    // Objects told apart by a `kind` or `type` literal: the problem of the member the value names.
+    const named = memberNamedBy(error);
+    if (named !== undefined) return describeProblem(named);
   }
   return `${path}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`;
+}
+
+/** For a union of objects with a `kind`/`type` literal, the first error of the member the value's tag selects. */
+function memberNamedBy(error: ValueError): ValueError | undefined {
+  const value = error.value as Record<string, unknown> | null | undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  const members = (error.schema as { anyOf?: { properties?: Record<string, { const?: unknown }> }[] }).anyOf ?? [];
+  for (const [i, member] of members.entries()) {
+    for (const key of ['kind', 'type']) {
+      const tag = member.properties?.[key]?.const;
+      if (tag !== undefined && value[key] === tag) return error.errors[i]?.First();
+    }
+  }
+  return undefined;
 }
 
 function literalsOf(schema: TSchema): string[] {

@@ -1,30 +1,25 @@
 import path from 'node:path';
-import type { AgentDatasetConfig } from '../../../shared/src/config/agent-config.js';
+import type { AgentConfig, AgentDatasetConfig } from '../../../shared/src/config/agent-config.js';
 import { getBuiltinSchema, prepareSiteDataset, type SiteDataset } from './datasets/index.js';
-import { DEID_OPTIONS, type DeidOption } from './deid/dicom-profile.js';
-import { ConfigError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
-import { ingestImageStudy, loadImageCache } from './ingest/image-study.js';
+import { loadImageCache } from './ingest/image-study.js';
+import { fillImagingCache } from './ingest/imaging-cache.js';
 
 /**
  * Loads one configured dataset. A CSV dataset names its schema (`builtin:<name>` for one shipped with
- * Tessera); an imaging study first goes through the de-identification gate into its cache, and only the
- * cache is read.
+ * Tessera); an imaging study first goes through the de-identification gate into its cache (from a folder, or
+ * pulled incrementally from a PACS in `sources`), and only the cache is read.
  */
-export async function loadLocalDataset(name: string, cfg: AgentDatasetConfig, baseDir: string, logger?: Logger): Promise<SiteDataset> {
+export async function loadLocalDataset(
+  name: string,
+  cfg: AgentDatasetConfig,
+  baseDir: string,
+  logger?: Logger,
+  sources?: AgentConfig['sources'],
+): Promise<SiteDataset> {
   if ('kind' in cfg) {
-    const options = (cfg.deidOptions ?? []).map((o) => {
-      if (!(DEID_OPTIONS as readonly string[]).includes(o)) {
-        throw new ConfigError(`'datasets.${name}.deidOptions' has unknown option '${o}' (known: ${DEID_OPTIONS.join(', ')})`, { field: `datasets.${name}.deidOptions` });
-      }
-      return o as DeidOption;
-    });
-    const cache = path.resolve(baseDir, cfg.cache);
-    await ingestImageStudy(
-      { dicom: path.resolve(baseDir, cfg.dicom), fhir: path.resolve(baseDir, cfg.fhir), cache, secret: path.resolve(baseDir, cfg.secret), options },
-      logger,
-    );
-    return loadImageCache(cache, {
+    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger);
+    return loadImageCache(filled.cache, {
       shape: cfg.inputShape,
       dataset: name,
       ...(cfg.trainSplits !== undefined ? { trainSplits: cfg.trainSplits } : {}),

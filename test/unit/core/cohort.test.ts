@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CohortFloors, cohortFloorOf, cohortReady, retryBackoffMs } from '../../../coordinator/src/rounds/cohort.js';
+import { checkStudyCohort, CohortFloors, cohortFloorOf, cohortReady, retryBackoffMs } from '../../../coordinator/src/rounds/cohort.js';
 import { RoundWorkflow } from '../../../coordinator/src/rounds/round-workflow.js';
 import { runStudy } from '../../../coordinator/src/rounds/study-runner.js';
 import { createStrategy } from '../../../coordinator/src/strategies/index.js';
@@ -36,6 +36,12 @@ describe('the cohort a round waits for (pure)', () => {
     const named = testSpec({ minSites: 2, expectedSites: ['a', 'b', 'c'] });
     expect(cohortReady(named, ['a', 'b'], new CohortFloors())).toBe(false);
     expect(cohortReady(named, ['a', 'b', 'c', 'd'], new CohortFloors())).toBe(true);
+  });
+
+  it('refuses a contract no round can satisfy, naming the field', () => {
+    expect(() => checkStudyCohort(testSpec({ minSites: 3, maxSites: 2 }))).toThrow("study 'core-study': minSites (3) must be at most maxSites (2)");
+    expect(() => checkStudyCohort(testSpec({ minSites: 3, expectedSites: ['a', 'b'] }))).toThrow('expectedSites names 2 sites, fewer than minSites (3)');
+    expect(() => checkStudyCohort(testSpec({ minSites: 2, maxSites: 2, expectedSites: ['a', 'b'] }))).not.toThrow();
   });
 
   it('backs off exponentially between failed attempts, up to a minute', () => {

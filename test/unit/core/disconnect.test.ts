@@ -79,6 +79,23 @@ describe('a round loses a site', () => {
     expect(deps.channel.tasksOf('c').map((t) => t.kind)).toEqual(['fit']);
   });
 
+  it('records a site that died after its fit as disconnected in the evaluation, after the grace, not the deadline', async () => {
+    const { deps, run } = await setUp(testSpec({ minSites: 2, timeouts: { waitForSitesMs: 1000, fitMs: 60_000, evaluateMs: 60_000 } }));
+    deps.channel.connect('a', plainSite({ delta: 1, numExamples: 10 }));
+    deps.channel.connect('b', plainSite({ delta: 1, numExamples: 10 }));
+    const c = plainSite({ delta: 1, numExamples: 10 });
+    deps.channel.connect('c', async (task, site) => {
+      const reply = await c(task, site);
+      // The process dies right after its result left.
+      if (task.kind === 'fit') deps.channel.disconnect('c');
+      return reply;
+    });
+    expect(await run()).toBe(true);
+    const rows = (await deps.memStore.listRoundSites('core-study', 1, 1)).filter((s) => s.siteId === 'c');
+    expect(rows.map((s) => `${s.phase}/${s.outcome}`)).toEqual(['evaluate/disconnected', 'fit/ok']);
+    expect(rows[0]?.reason).toBe('the site is not connected and did not come back within 100 ms');
+  });
+
   describe('under secure aggregation', () => {
     const NOW = new Date('2026-03-01T12:00:00Z');
     let ca: CaMaterial;

@@ -53,12 +53,16 @@ describe('secure round on scripted sites with the real SecAgg protocol (no gRPC,
     for (const w of await committedWeights(deps)) expect(w).toBeCloseTo((16 + 32 + 128) / 64, 3);
     expect(sums).toEqual([['a', 'b', 'c']]);
     const fit = (await deps.memStore.listRoundSites('core-study', 1, 1)).filter((s) => s.phase === 'fit');
-    // Example counts stay secret: none is stored.
-    expect(fit.map((s) => [s.siteId, s.outcome, s.numExamples])).toEqual([
-      ['a', 'ok', 0],
-      ['b', 'ok', 0],
-      ['c', 'ok', 0],
+    // Example counts and each site's own training metrics stay out of the store: only the round's mean is kept.
+    expect(fit.map((s) => [s.siteId, s.outcome, s.numExamples, s.loss, s.accuracy])).toEqual([
+      ['a', 'ok', 0, null, null],
+      ['b', 'ok', 0, null, null],
+      ['c', 'ok', 0, null, null],
     ]);
+    const train = (await deps.memStore.listRounds('core-study'))[0]?.trainMetrics;
+    expect(train?.numExamples).toBe(3);
+    expect(train?.loss).toBeCloseTo(0.6, 12);
+    expect(train?.accuracy).toBeCloseTo(0.7, 12);
     // Every stage reached every site, in order.
     expect(deps.channel.tasksOf('a').map(stageOf)).toEqual(['advertise', 'share-keys', 'masked-input', 'unmask', 'evaluate']);
   });

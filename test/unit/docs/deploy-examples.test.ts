@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AgentConfigSchema } from '../../../shared/src/config/agent-config.js';
+import { AgentConfigSchema, checkAgentConfig } from '../../../shared/src/config/agent-config.js';
 import { PrivacyPolicySchema } from '../../../shared/src/config/privacy-policy.js';
 import { parseConsortiumConfig } from '../../../shared/src/config/consortium-config.js';
 import { CoordinatorConfigSchema } from '../../../shared/src/config/coordinator-config.js';
@@ -43,10 +43,11 @@ describe('deploy/examples', () => {
     const { text, source } = example('agent.yaml');
 
     // Act
-    const config = parseConfigText(AgentConfigSchema, text, source);
+    const config = parseConfigText(AgentConfigSchema, text, source, checkAgentConfig);
 
-    // Assert: every model the site policy allows exists in the vetted registry.
+    // Assert: every model the site policy allows exists in the vetted registry; both PACS kinds are shown.
     expect(Object.keys(config.datasets)).not.toHaveLength(0);
+    expect(Object.values(config.sources ?? {}).map((s) => s.kind).sort()).toEqual(['dicomweb', 'dimse']);
     for (const model of config.policy.allowedModels) expect(() => getModelSpec(model)).not.toThrow();
   });
 

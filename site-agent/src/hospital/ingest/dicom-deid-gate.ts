@@ -5,7 +5,7 @@
  * and failed files are listed in the report with reasons and are not copied. One bad file never stops
  * the rest.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { Tags } from '../dicom/dictionary.js';
@@ -103,6 +103,104 @@ function addChanges(total: ChangeLog, changes: ChangeLog): void {
   }
 }
 
+/** What {@link DicomDeidGate} needs: the cache folder, the profile, the site's pseudonymizer and the options. */
+export interface DicomDeidGateConfig {
+  /** The de-identified cache folder (created if absent); only `<new SOP Instance UID>.dcm` files are written there. */
+  readonly outDir: string;
+  readonly profile: ConfidentialityProfile;
+  readonly pseudonymizer: PatientPseudonymizer;
+  /** @default [] (Basic Profile only) */
+  readonly options?: readonly DeidOption[];
+  /** See {@link DicomDeidGateOptions.checkPixels}. @default false */
+  readonly checkPixels?: boolean;
+}
+
+/**
+ * The gate as an object that admits one instance at a time, from a buffer, a file or a stream: the folder run
+ * ({@link runDicomDeid}) and the PACS sources (site-agent/src/hospital/pacs) both go through it. An instance
+ * whose output already exists in the cache (an earlier run, an earlier sync) is not written again and is
+ * reported as a `duplicate-instance` failure only when the same run admitted it before.
+ */
+export class DicomDeidGate {
+  readonly outDir: string;
+  readonly options: readonly DeidOption[];
+  readonly #ctx: Parameters<typeof deidentifyDicom>[2];
+  readonly #outputs = new Map<string, string>();
+  readonly #checkPixels: boolean;
+  readonly #pseudonymizer: PatientPseudonymizer;
+
+  constructor(config: DicomDeidGateConfig) {
+    this.outDir = path.resolve(config.outDir);
+    this.options = [...new Set(config.options ?? [])];
+    this.#pseudonymizer = config.pseudonymizer;
+    this.#ctx = { profile: config.profile, pseudonymizer: config.pseudonymizer, options: new Set(this.options), uidCache: new Map<string, string>() };
+    this.#checkPixels = config.checkPixels ?? false;
+  }
+
+  /** The cache file name an instance with this original SOP Instance UID gets: `<keyed replacement UID>.dcm`. */
+  outputName(originalSopInstanceUid: string): string {
+    return `${this.#pseudonymizer.uid(originalSopInstanceUid)}.dcm`;
+  }
+
+  /** Admits one Part 10 instance held in memory; `source` names it in the report (no PHI: a file name or a pseudonymous id). */
+  async admit(bytes: Uint8Array, source: string): Promise<DeidFileEntry> {
+    const result = deidentifyDicom(bytes, source, this.#ctx);
+    if (result.status !== 'written') return { file: source, status: result.status, bytesIn: bytes.length, reasons: result.reasons };
+    if (this.#checkPixels) {
+      const problem = await undecodable(result.chunks, source);
+      if (problem !== undefined) return { file: source, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'undecodable-pixels', message: problem }] };
+    }
+    const output = `${result.sopInstanceUid}.dcm`;
+    const previous = this.#outputs.get(output);
+    if (previous !== undefined) {
+      return {
+        file: source,
+        status: 'failed',
+        bytesIn: bytes.length,
+        reasons: [{ code: 'duplicate-instance', message: `same SOP Instance UID as ${previous}: written once` }],
+      };
+    }
+    try {
+      await mkdir(this.outDir, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(path.join(this.outDir, output), result.chunks);
+    } catch {
+      return { file: source, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'write-failed', message: `cannot write ${output} into the output folder` }] };
+    }
+    this.#outputs.set(output, source);
+    return {
+      file: source,
+      status: 'written',
+      output,
+      transferSyntaxUid: result.transferSyntaxUid,
+      bytesIn: bytes.length,
+      bytesOut: result.byteLength,
+      changes: result.changes,
+    };
+  }
+
+  /** Admits one file (opened read-only, never modified); `source` names it in the report. */
+  async admitFile(file: string, source: string): Promise<DeidFileEntry> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file, { flag: 'r' });
+    } catch {
+      return { file: source, status: 'failed', bytesIn: 0, reasons: [{ code: 'unreadable', message: `${source}: cannot be read` }] };
+    }
+    return this.admit(bytes, source);
+  }
+
+  /** Admits one instance arriving as a stream of chunks (collected in memory, then admitted as one buffer). */
+  async admitStream(stream: AsyncIterable<Uint8Array>, source: string): Promise<DeidFileEntry> {
+    const chunks: Uint8Array[] = [];
+    try {
+      for await (const chunk of stream) chunks.push(chunk);
+    } catch {
+      return { file: source, status: 'failed', bytesIn: chunks.reduce((n, c) => n + c.length, 0), reasons: [{ code: 'unreadable', message: `${source}: the stream broke off` }] };
+    }
+    return this.admit(concatChunks(chunks), source);
+  }
+}
+
 /**
  * Runs the gate over `inDir`. Throws {@link InputError} `TESSERA_INPUT_DEID_FOLDER` only for unusable
  * folders; every per-file problem is a report entry.
@@ -112,16 +210,14 @@ export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidRepo
   const outDir = path.resolve(opts.outDir);
   await checkFolders(inDir, outDir);
   const startedAt = new Date().toISOString();
-  const options = [...new Set(opts.options ?? [])];
-  const ctx = { profile: opts.profile, pseudonymizer: opts.pseudonymizer, options: new Set(options), uidCache: new Map<string, string>() };
+  const gate = new DicomDeidGate({ outDir, profile: opts.profile, pseudonymizer: opts.pseudonymizer, options: opts.options ?? [], checkPixels: opts.checkPixels ?? false });
   const written: DeidFileEntry[] = [];
   const quarantined: DeidFileEntry[] = [];
   const failed: DeidFileEntry[] = [];
   const total: ChangeLog = {};
-  const outputs = new Map<string, string>();
   const files = await listFiles(inDir);
   for (const file of files) {
-    const entry = await processFile(inDir, outDir, file, ctx, outputs, opts.checkPixels ?? false);
+    const entry = await gate.admitFile(path.join(inDir, file), file);
     if (entry.status === 'written') {
       written.push(entry);
       addChanges(total, entry.changes);
@@ -132,7 +228,7 @@ export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidRepo
   return {
     profile: 'DICOM PS3.15 E.1-1 Basic Application Level Confidentiality Profile',
     profileRows: opts.profile.rowCount,
-    options,
+    options: gate.options,
     startedAt,
     finishedAt: new Date().toISOString(),
     filesIn: files.length,
@@ -153,51 +249,4 @@ async function undecodable(chunks: readonly Uint8Array[], file: string): Promise
   } catch (err) {
     return err instanceof Error ? err.message : 'pixel data cannot be decoded';
   }
-}
-
-async function processFile(
-  inDir: string,
-  outDir: string,
-  file: string,
-  ctx: Parameters<typeof deidentifyDicom>[2],
-  outputs: Map<string, string>,
-  checkPixels: boolean,
-): Promise<DeidFileEntry> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path.join(inDir, file), { flag: 'r' });
-  } catch {
-    return { file, status: 'failed', bytesIn: 0, reasons: [{ code: 'unreadable', message: `${file}: cannot be read` }] };
-  }
-  const result = deidentifyDicom(bytes, file, ctx);
-  if (result.status !== 'written') return { file, status: result.status, bytesIn: bytes.length, reasons: result.reasons };
-  if (checkPixels) {
-    const problem = await undecodable(result.chunks, file);
-    if (problem !== undefined) return { file, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'undecodable-pixels', message: problem }] };
-  }
-  const output = `${result.sopInstanceUid}.dcm`;
-  const previous = outputs.get(output);
-  if (previous !== undefined) {
-    return {
-      file,
-      status: 'failed',
-      bytesIn: bytes.length,
-      reasons: [{ code: 'duplicate-instance', message: `same SOP Instance UID as ${previous}: written once` }],
-    };
-  }
-  try {
-    await writeFileAtomic(path.join(outDir, output), result.chunks);
-  } catch {
-    return { file, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'write-failed', message: `cannot write ${output} into the output folder` }] };
-  }
-  outputs.set(output, file);
-  return {
-    file,
-    status: 'written',
-    output,
-    transferSyntaxUid: result.transferSyntaxUid,
-    bytesIn: bytes.length,
-    bytesOut: result.byteLength,
-    changes: result.changes,
-  };
 }

@@ -27,8 +27,8 @@ import { runDicomDeid, type DeidReport } from './dicom-deid-gate.js';
 export interface ImageStudySource {
   /** Folder of original DICOM files (read-only). */
   dicom: string;
-  /** Folder of FHIR R4 exports: `*.json` Bundles and `*.ndjson` bulk files (read-only). */
-  fhir: string;
+  /** Folder of FHIR R4 exports: `*.json` Bundles and `*.ndjson` bulk files (read-only). Without it the images carry no labels. */
+  fhir?: string;
   /** The site's de-identified cache: `dicom/` and `emr/resources.ndjson` are (re)written here. */
   cache: string;
   /** Site secret file (pseudonyms, UIDs, date shifts); created 0600 when absent. */
@@ -86,22 +86,41 @@ export async function ingestImageStudy(src: ImageStudySource, logger?: Logger): 
   for (const e of [...deid.quarantined, ...deid.failed]) {
     if (e.status !== 'written') logger?.warn({ file: e.file, status: e.status, reasons: e.reasons.map((r) => r.code) }, 'DICOM file not admitted to the cache');
   }
-  const parsed = await readFhirFolder(src.fhir);
-  const gate = new SafeHarbor({ pseudonymizer });
-  const out = gate.deidentify(parsed.resources);
-  await mkdir(path.join(src.cache, 'emr'), { recursive: true });
-  await writeFile(path.join(src.cache, CACHE_EMR), out.resources.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: 0o600 });
+  const out = await ingestStudyEmr(src.fhir, src.cache, pseudonymizer);
   const summary: ImageIngestSummary = {
     dicomIn: deid.filesIn,
     dicomWritten: deid.written.length,
     dicomQuarantined: deid.quarantined.length,
     dicomFailed: deid.failed.length,
-    fhirResources: out.resources.length,
-    fhirRefused: out.refused.length,
-    fhirIssues: parsed.issues.length,
+    fhirResources: out.resources,
+    fhirRefused: out.refused,
+    fhirIssues: out.issues,
   };
   logger?.info(summary, 'imaging study ingested through the de-identification gate');
   return { summary, deid };
+}
+
+/**
+ * The EMR half of an imaging study: FHIR exports through the Safe Harbor gate (dates shifted by the same
+ * per-patient shift as the images) into `cache/emr/resources.ndjson`, rewritten each time; without a FHIR folder
+ * the file is written empty (images then carry no labels).
+ */
+export async function ingestStudyEmr(
+  fhir: string | undefined,
+  cache: string,
+  pseudonymizer: PatientPseudonymizer,
+): Promise<{ resources: number; refused: number; issues: number }> {
+  await rm(path.join(cache, 'emr'), { recursive: true, force: true });
+  await mkdir(path.join(cache, 'emr'), { recursive: true });
+  if (fhir === undefined) {
+    await writeFile(path.join(cache, CACHE_EMR), '', { mode: 0o600 });
+    return { resources: 0, refused: 0, issues: 0 };
+  }
+  const parsed = await readFhirFolder(fhir);
+  const gate = new SafeHarbor({ pseudonymizer });
+  const out = gate.deidentify(parsed.resources);
+  await writeFile(path.join(cache, CACHE_EMR), out.resources.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: 0o600 });
+  return { resources: out.resources.length, refused: out.refused.length, issues: parsed.issues.length };
 }
 
 interface Coding {
@@ -249,7 +268,20 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     list.forEach((r, j) => x.set(r.x, j * size));
     return { x, y: Float32Array.from(list.map((r) => r.y)), n: list.length, d: size };
   };
-  if (rows.train.length === 0) throw new InputError('TESSERA_INPUT_NO_ROWS', `no trainable images in ${dicomDir}`, { file: dicomDir });
+  if (rows.train.length === 0) {
+    // Say why: each reason with how many files gave it (the per-file lines are in report.problems).
+    const why = new Map<string, number>();
+    for (const p of report.problems) {
+      const reason = p.reason.replace(/^[^:]*\.dcm: /, '');
+      why.set(reason, (why.get(reason) ?? 0) + 1);
+    }
+    const reasons = [...why].map(([r, n]) => `${n} × ${r}`).join('; ');
+    throw new InputError(
+      'TESSERA_INPUT_NO_ROWS',
+      `no trainable images in ${dicomDir}: ${files.length} file(s) in the cache, ${report.rowsAccepted} accepted, none in a train split${reasons !== '' ? ` (${reasons})` : ''}`,
+      { file: dicomDir, files: files.length, rejected: report.rowsRejected },
+    );
+  }
   return {
     dataset: opts.dataset,
     featureNames: [],

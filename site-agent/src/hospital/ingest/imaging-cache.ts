@@ -1,0 +1,97 @@
+/**
+ * Fills an imaging dataset's de-identified cache from where its images live: a folder of original files
+ * (the whole cache rebuilt through the gate) or a PACS source (pulled incrementally through the gate, nothing
+ * identified kept), then its EMR half. The agent (local-data.ts) and `tessera data check` both start here.
+ */
+import path from 'node:path';
+import type { AgentConfig, AgentImagingDatasetConfig } from '../../../../shared/src/config/agent-config.js';
+import { ConfigError } from '../../../../shared/src/errors.js';
+import type { Logger } from '../../../../shared/src/logging.js';
+import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
+import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
+import { createPacsSource, syncFromPacs, type PacsSyncEntry, type PacsSyncReport } from '../pacs/index.js';
+import { DicomDeidGate, type DeidReport } from './dicom-deid-gate.js';
+import { ingestImageStudy, ingestStudyEmr } from './image-study.js';
+
+/** Where a dataset's cache lives and what filled it this time. */
+export interface ImagingCacheResult {
+  /** The cache folder (`dicom/`, `emr/`, `pacs/` inside). */
+  readonly cache: string;
+  /** Folder of the de-identified instances. */
+  readonly dicomDir: string;
+  readonly pseudonymizer: PatientPseudonymizer;
+  /** The folder run's report (`dicom:` datasets). */
+  readonly deid?: DeidReport;
+  /** The PACS pull's report (`source:` datasets). */
+  readonly pacs?: PacsSyncReport;
+}
+
+/** Hooks of {@link fillImagingCache}. */
+export interface FillImagingCacheHooks {
+  /** Called after each PACS instance. */
+  readonly onPacsEntry?: (entry: PacsSyncEntry) => void;
+  /** Decode frame 0 before admitting an image (refuse undecodable pixels at the gate). @default false */
+  readonly checkPixels?: boolean;
+}
+
+/** The dataset's PS3.15 options, each checked against the known names. */
+export function datasetDeidOptions(name: string, cfg: AgentImagingDatasetConfig): DeidOption[] {
+  return (cfg.deidOptions ?? []).map((o) => {
+    if (!(DEID_OPTIONS as readonly string[]).includes(o)) {
+      throw new ConfigError(`'datasets.${name}.deidOptions' has unknown option '${o}' (known: ${DEID_OPTIONS.join(', ')})`, { field: `datasets.${name}.deidOptions` });
+    }
+    return o as DeidOption;
+  });
+}
+
+/** The incoming folder of a PACS dataset: `incoming`, else `<cache>.incoming` beside the cache. */
+export function incomingFolder(cfg: AgentImagingDatasetConfig, baseDir: string): string {
+  const cache = path.resolve(baseDir, cfg.cache);
+  return cfg.incoming !== undefined ? path.resolve(baseDir, cfg.incoming) : `${cache}.incoming`;
+}
+
+/**
+ * Runs the gates for dataset `name`. A PACS that cannot be searched at all throws `PacsError` (the cache
+ * keeps what earlier pulls wrote); every per-instance problem is in the returned report.
+ */
+export async function fillImagingCache(
+  name: string,
+  cfg: AgentImagingDatasetConfig,
+  baseDir: string,
+  sources: AgentConfig['sources'],
+  logger?: Logger,
+  hooks: FillImagingCacheHooks = {},
+): Promise<ImagingCacheResult> {
+  const options = datasetDeidOptions(name, cfg);
+  const cache = path.resolve(baseDir, cfg.cache);
+  const dicomDir = path.join(cache, 'dicom');
+  const secretFile = path.resolve(baseDir, cfg.secret);
+  const fhir = cfg.fhir !== undefined ? path.resolve(baseDir, cfg.fhir) : undefined;
+  if (cfg.dicom !== undefined) {
+    const { deid } = await ingestImageStudy({ dicom: path.resolve(baseDir, cfg.dicom), ...(fhir !== undefined ? { fhir } : {}), cache, secret: secretFile, options }, logger);
+    return { cache, dicomDir, pseudonymizer: new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) }), deid };
+  }
+  const sourceCfg = cfg.source !== undefined ? sources?.[cfg.source] : undefined;
+  if (cfg.source === undefined || sourceCfg === undefined) {
+    throw new ConfigError(`'datasets.${name}' needs exactly one of dicom (a folder) and source (a PACS in sources)`, { field: `datasets.${name}` });
+  }
+  const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) });
+  const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false });
+  const source = await createPacsSource(cfg.source, sourceCfg, baseDir);
+  let pacs: PacsSyncReport;
+  try {
+    pacs = await syncFromPacs({
+      source,
+      query: cfg.query ?? {},
+      gate,
+      incoming: incomingFolder(cfg, baseDir),
+      stateFile: path.join(cache, 'pacs', 'state.jsonl'),
+      ...(logger !== undefined ? { logger: logger.child({ dataset: name, source: cfg.source }) } : {}),
+      ...(hooks.onPacsEntry !== undefined ? { onEntry: hooks.onPacsEntry } : {}),
+    });
+  } finally {
+    await source.close();
+  }
+  await ingestStudyEmr(fhir, cache, pseudonymizer);
+  return { cache, dicomDir, pseudonymizer, pacs };
+}
