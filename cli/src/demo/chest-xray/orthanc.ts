@@ -98,6 +98,12 @@ export async function startDemoPacs(siteId: string, dicomDir: string, workDir: s
   const fd = openSync(logFile, 'a');
   const child = spawn(orthancBinary(), [configFile], { stdio: ['ignore', fd, fd] });
   const url = `http://127.0.0.1:${httpPort}`;
+  // However the demo ends, its PACS do not outlive it.
+  const onExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', onExit);
+  child.once('exit', () => process.removeListener('exit', onExit));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
