@@ -1,4 +1,5 @@
 import { checkStudyStrategy } from './strategies/create-strategy.js';
+import { checkStudyDataContract } from './study-data-check.js';
 import { checkStudySecureAggregation } from './rounds/secagg-workflow.js';
 import { checkStudyCohort } from './rounds/cohort.js';
 import { resolveStudyPrivacyOffThread } from '../../shared/src/dp/study-privacy-thread.js';
@@ -243,6 +244,7 @@ export class Coordinator {
     // DP studies get their noise multiplier calibrated (and checked) here, whoever creates them.
     const spec = await resolveStudyPrivacyOffThread(input);
     checkStudyStrategy(spec);
+    checkStudyDataContract(spec);
     checkStudySecureAggregation(spec);
     checkStudyCohort(spec);
     const existing = await this.store.getStudy(spec.id);

@@ -15,6 +15,8 @@ import { PROTOCOL_VERSION } from '../../shared/src/transport/proto.js';
 import { SiteLedger } from './audit/site-ledger.js';
 import { createFederationClient } from './coordinator-client.js';
 import { loadLocalDataset } from './hospital/local-data.js';
+import { openEmrSource, openImagingSource, type StudyDataSource } from './hospital/study-data/study-source.js';
+import { NamedLexiconLabeler } from './hospital/reports/index.js';
 import { PrivacyPolicySchema } from '../../shared/src/config/privacy-policy.js';
 import { PrivacyGuard } from './privacy/privacy-guard.js';
 import { PrivacyLedger } from './privacy/privacy-ledger.js';
@@ -57,6 +59,8 @@ export class SiteAgent {
     readonly kit: SiteKit,
     private readonly kitDir: string,
     readonly datasets: ReadonlyMap<string, SiteDataset>,
+    /** Records that studies with a `data:` contract are evaluated on, by dataset name. */
+    readonly studySources: ReadonlyMap<string, StudyDataSource>,
     /** The site's signed audit ledger of what it received and sent. */
     readonly ledger: SiteLedger,
     /** The site's privacy policy and ε ledger; undefined without a `privacy` section. */
@@ -74,7 +78,20 @@ export class SiteAgent {
     const kitFile = path.join(kitDir, 'kit.json');
     const kit = parseConfigText(SiteKitSchema, readFileSync(kitFile, 'utf8'), kitFile);
     const datasets = new Map<string, SiteDataset>();
-    for (const [name, cfg] of Object.entries(config.datasets)) {
+    const studySources = new Map<string, StudyDataSource>();
+    // EMR datasets first: an imaging dataset may take its cohort and labels from one (`emr:`).
+    const ordered = Object.entries(config.datasets).sort(([, a], [, b]) => Number(!('kind' in a && a.kind === 'emr')) - Number(!('kind' in b && b.kind === 'emr')));
+    for (const [name, cfg] of ordered) {
+      if ('kind' in cfg && cfg.kind === 'emr') {
+        try {
+          const source = await openEmrSource(name, cfg, baseDir, logger);
+          studySources.set(name, source);
+        } catch (err) {
+          // A bad mapping file or an unreadable export stops this dataset, not the agent.
+          logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'EMR dataset not loaded');
+        }
+        continue;
+      }
       try {
         const ds = await loadLocalDataset(name, cfg, baseDir, logger, config.sources);
         const r = ds.report;
@@ -85,8 +102,22 @@ export class SiteAgent {
         for (const p of r.problems.slice(0, 20)) logger.warn({ dataset: name, line: p.line, column: p.column, reason: p.reason }, 'row skipped');
         datasets.set(name, ds);
       } catch (err) {
-        // One bad dataset does not stop the agent: studies on it are refused with the reason.
-        logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'dataset not loaded');
+        const code = err instanceof TesseraError ? err.code : undefined;
+        if ('kind' in cfg && cfg.kind === 'imaging-study' && code === 'TESSERA_INPUT_NO_ROWS') {
+          // No image carries a label of its own: the study's `data:` contract gives cohort and labels.
+          logger.info({ dataset: name }, 'imaging dataset has no labelled images of its own; it serves studies that declare data:');
+        } else {
+          // One bad dataset does not stop the agent: studies on it are refused with the reason.
+          logger.error({ dataset: name, code, reason: errorMessage(err) }, 'dataset not loaded');
+        }
+      }
+      if ('kind' in cfg && cfg.kind === 'imaging-study') {
+        // The same cache serves studies whose labels and cohort come from a `data:` contract.
+        try {
+          studySources.set(name, await openImagingSource(name, cfg, baseDir, cfg.emr !== undefined ? studySources.get(cfg.emr) : undefined));
+        } catch (err) {
+          logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'imaging dataset not usable for study contracts');
+        }
       }
     }
     let privacy: PrivacyGuard | undefined;
@@ -108,7 +139,7 @@ export class SiteAgent {
       logger,
       ...(config.auditLedger !== undefined ? { file: path.resolve(baseDir, config.auditLedger) } : {}),
     });
-    const agent = new SiteAgent(options, kit, kitDir, datasets, ledger, privacy);
+    const agent = new SiteAgent(options, kit, kitDir, datasets, studySources, ledger, privacy);
     const selection = await selectBackend({ ...(config.backend ? { prefer: config.backend } : {}), logger });
     agent.backend = selection.backend;
     ledger.started({ agentVersion: AGENT_VERSION, backend: agent.backend, coordinator: config.coordinator ?? kit.coordinator, datasets: [...datasets.keys()] });
@@ -125,6 +156,9 @@ export class SiteAgent {
       client: this.client,
       siteId: this.siteId,
       datasets: this.datasets,
+      studySources: this.studySources,
+      // Study contracts whose label or cohort reads report text label it here, with the shipped lexicons.
+      reportLabeler: await NamedLexiconLabeler.create(),
       policy: config.policy,
       backend: this.backend,
       logger,
@@ -179,6 +213,8 @@ export class SiteAgent {
       };
       const datasets: Record<string, number> = {};
       for (const [name, ds] of this.datasets) datasets[name] = ds.train.n + ds.test.n;
+      // EMR records: how many rows a study gets is known only once its contract is evaluated.
+      for (const name of this.studySources.keys()) datasets[name] ??= 0;
       stream.write({
         hello: {
           siteId: this.siteId,

@@ -5,6 +5,9 @@ import type { TaskResult } from '../../protos/gen/tessera/v1/TaskResult.js';
 import type { PrivacySpend } from '../../protos/gen/tessera/v1/PrivacySpend.js';
 import type { AgentConfig } from '../../shared/src/config/agent-config.js';
 import type { SiteDataset } from './hospital/datasets/index.js';
+import { createHash } from 'node:crypto';
+import type { ReportLabeler } from './hospital/study-data/evaluate.js';
+import { buildStudyDataset, parseStudyData, type StudyDataSource } from './hospital/study-data/study-source.js';
 import { errorMessage, TesseraError } from '../../shared/src/errors.js';
 import type { Logger } from '../../shared/src/logging.js';
 import {
@@ -31,6 +34,10 @@ export interface TaskRunnerDeps {
   client: FederationClient;
   siteId: string;
   datasets: ReadonlyMap<string, SiteDataset>;
+  /** Records that study contracts (`Task.study_data`) are evaluated on, by dataset name. */
+  studySources?: ReadonlyMap<string, StudyDataSource>;
+  /** Labels report text for contracts whose label or cohort reads reports. */
+  reportLabeler?: ReportLabeler;
   policy: AgentConfig['policy'];
   backend: BackendName;
   logger: Logger;
@@ -75,6 +82,8 @@ export class TaskRunner {
   private readonly inFlight = new Set<string>();
   private readonly done = new Map<string, Done>();
   private readonly trainers = new Map<string, Promise<Trainer>>();
+  /** Training data of each study contract, by study, dataset and contract digest (evaluated once per study). */
+  private readonly studyData = new Map<string, Promise<SiteDataset>>();
   private readonly secagg: SecAggClient;
 
   constructor(private readonly deps: TaskRunnerDeps) {
@@ -114,14 +123,47 @@ export class TaskRunner {
     } catch (err) {
       const code = err instanceof TesseraError ? err.code : 'TESSERA_AGENT_TASK_FAILED';
       const reason = errorMessage(err);
-      log.warn({ code, reason }, err instanceof Refusal || err instanceof PrivacyRefusal ? 'task refused by site policy' : 'task failed');
+      const declined = err instanceof Refusal || err instanceof PrivacyRefusal || code.startsWith('TESSERA_STUDYDATA_');
+      log.warn({ code, reason }, declined ? 'task refused by site policy or data' : 'task failed');
       this.deps.send({ refusal: { taskId: task.taskId, code, reason } });
     }
   }
 
-  private check(task: Task__Output): { spec: ModelSpec; data: SiteDataset } {
-    const data = this.deps.datasets.get(task.dataset);
-    if (!data) throw new Refusal('TESSERA_AGENT_NO_DATASET', `this site has no dataset '${task.dataset.slice(0, 64)}'`);
+  /**
+   * The task's data: the named dataset as it is, or, when the task carries a study contract, that contract
+   * evaluated on the named records (validated again here; the site declines an empty cohort or one class).
+   */
+  private dataFor(task: Task__Output): Promise<SiteDataset> {
+    if (task.studyData === '') {
+      const data = this.deps.datasets.get(task.dataset);
+      if (!data) return Promise.reject(new Refusal('TESSERA_AGENT_NO_DATASET', `this site has no dataset '${task.dataset.slice(0, 64)}'`));
+      return Promise.resolve(data);
+    }
+    const source = this.deps.studySources?.get(task.dataset);
+    if (!source) {
+      return Promise.reject(new Refusal('TESSERA_STUDYDATA_NO_SOURCE', `study ${task.studyId.slice(0, 64)} declares data:, but this site has no EMR or imaging dataset '${task.dataset.slice(0, 64)}' to evaluate it on`));
+    }
+    const key = `${task.studyId}\u0000${task.dataset}\u0000${createHash('sha256').update(task.studyData).digest('hex')}`;
+    let built = this.studyData.get(key);
+    if (!built) {
+      const log = this.deps.logger.child({ studyId: task.studyId, dataset: task.dataset });
+      built = (async () => {
+        const contract = parseStudyData(task.studyData, task.studyId);
+        const { dataset, result } = await buildStudyDataset(source, contract, task.studyId, this.deps.reportLabeler ? { reportLabeler: this.deps.reportLabeler } : {});
+        // Counts of this site's own cohort, in its own log only.
+        log.info({ patients: result.counts.patients, inCohort: result.counts.inCohort, rows: result.rows.length, train: dataset.train.n, val: dataset.val?.n ?? 0, test: dataset.test.n, features: dataset.train.d }, 'study data contract evaluated');
+        return dataset;
+      })();
+      this.studyData.set(key, built);
+      // A declined contract stays declined with the same reason for every task of the study: the records are
+      // read once at start, so evaluating it again could not change the answer before a restart.
+      built.catch(() => undefined);
+    }
+    return built;
+  }
+
+  private async check(task: Task__Output): Promise<{ spec: ModelSpec; data: SiteDataset }> {
+    const data = await this.dataFor(task);
     let spec: ModelSpec;
     try {
       spec = getModelSpec(task.modelSpec);
@@ -159,7 +201,7 @@ export class TaskRunner {
   private async execute(task: Task__Output, log: Logger): Promise<Done> {
     const started = Date.now();
     if (task.kind === 'TASK_KIND_SECAGG') return this.secaggStage(task, started);
-    const { spec, data } = this.check(task);
+    const { spec, data } = await this.check(task);
     const modelBytes = await this.fetchWithResume(task.modelVersion, task.modelDigest, log);
     const fetchMs = Date.now() - started;
     const global = decodeWeights(modelBytes, modelBytes.byteLength / 4);

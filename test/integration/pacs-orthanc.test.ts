@@ -49,7 +49,7 @@ function dataset(source: string, work: string, extra = ''): string {
 function imagingConfig(yamlText: string): { cfg: AgentImagingDatasetConfig; sources: ReturnType<typeof parse>['sources'] } {
   const config = parse(yamlText);
   const ds = config.datasets['chest'];
-  if (ds === undefined || !('kind' in ds)) throw new Error('no imaging dataset');
+  if (ds === undefined || !('kind' in ds) || ds.kind !== 'imaging-study') throw new Error('no imaging dataset');
   return { cfg: ds, sources: config.sources };
 }
 

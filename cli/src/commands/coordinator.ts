@@ -11,7 +11,7 @@ import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
 import { checkStudyCrossFields } from '../../../shared/src/study/study-checks.js';
-import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
+import { checkStudySpecData, StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CoordinatorIpcMessage } from '../local-federation/ipc.js';
 
@@ -92,7 +92,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   // Every file is validated before the first study starts: a typo in the second must not surface after the first ran.
   const specs = values.study.map((file) => {
     const studyPath = path.resolve(file);
-    const spec = parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath);
+    const spec = parseConfigText(StudySpecSchema, readFileSync(studyPath, 'utf8'), studyPath, checkStudySpecData);
     checkStudyCrossFields(spec);
     // A DP study without a noise multiplier gets one calibrated to its (ε, δ) target here, once.
     return resolveStudyPrivacy(spec);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfigText } from '../../../shared/src/config/validate.js';
-import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
+import { checkStudySpecData, StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { API_OPTIONS, API_OPTIONS_USAGE, ApiClient, ProgressBar, resolveApiTarget } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, processIo } from './command-io.js';
@@ -81,7 +81,7 @@ export async function studyCommand(argv: string[], io: CommandIo = processIo, pr
         return ExitCode.InputMissing;
       }
       // Validate locally first: the error names the file and field; the API validates again.
-      const spec = parseConfigText(StudySpecSchema, text, file);
+      const spec = parseConfigText(StudySpecSchema, text, file, checkStudySpecData);
       const study = await client.json<StudyJson>('POST', '/api/v1/studies', spec);
       print(`created study ${study.id} (${study.status}): ${study.rounds} rounds, ${study.spec.strategy ?? '?'}, min ${study.spec.minSites ?? '?'} sites`, study);
       return ExitCode.Ok;

@@ -74,6 +74,7 @@ export function toWireTask(t: SiteTask): Task {
     modelBytes: t.modelBytes,
     modelSpec: t.modelSpec,
     dataset: t.dataset,
+    studyData: t.studyData,
     training:
       t.training === null
         ? null

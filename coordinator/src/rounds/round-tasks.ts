@@ -46,6 +46,7 @@ export class RoundTasks {
       modelBytes: model.bytes,
       modelSpec: spec.model,
       dataset: spec.dataset,
+      studyData: spec.data !== undefined ? JSON.stringify(spec.data) : '',
       training: {
         localEpochs: spec.training.localEpochs,
         batchSize: spec.training.batchSize,

@@ -66,6 +66,8 @@ export interface SiteTask {
   modelBytes: number;
   modelSpec: string;
   dataset: string;
+  /** The study's `data:` contract as JSON; empty when it has none (docs/reference/study-data.md). */
+  studyData: string;
   training: TrainingPlan | null;
   /** Epoch ms. */
   deadlineMs: number;

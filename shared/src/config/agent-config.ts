@@ -150,12 +150,40 @@ export const AgentImagingDatasetSchema = Type.Object(
     testSplits: Type.Optional(Type.Array(Type.String())),
     /** Split names evaluated for model selection, reported apart from the test split. @default ['val'] */
     valSplits: Type.Optional(Type.Array(Type.String())),
+    /** The site's harmonisation file, for studies that declare `data:` (docs/reference/study-data.md). */
+    mapping: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * An `emr` dataset of this agent.yaml whose records give `data:` studies their cohort and labels, joined
+     * to the images by the keyed patient pseudonym (both must name the same `secret` file).
+     */
+    emr: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
   },
   strict,
 );
 
-/** One local dataset: tabular CSV, or an imaging study behind the de-identification gate. */
-export const AgentDatasetSchema = Type.Union([AgentCsvDatasetSchema, AgentImagingDatasetSchema]);
+/**
+ * The site's EMR records for studies that declare `data:` (docs/reference/study-data.md): FHIR R4 Bundles
+ * (`*.json`), bulk-export NDJSON (`*.ndjson`) and Synthea CSV folders (holding `patients.csv`) under `input`,
+ * the folder formats `tessera deid-emr` accepts, ingested through the Safe Harbor gate into `cache` at agent
+ * start. Each study's cohort, features, label and split are evaluated on the cache when its task arrives.
+ */
+export const AgentEmrDatasetSchema = Type.Object(
+  {
+    kind: Type.Literal('emr'),
+    /** Folder of EMR exports (read-only). */
+    input: Type.String({ minLength: 1 }),
+    /** The de-identified cache folder (one NDJSON file per resource type, rebuilt at each start). */
+    cache: Type.String({ minLength: 1 }),
+    /** Site secret file for pseudonyms, date shifts and study splits (created 0600 if absent). */
+    secret: Type.String({ minLength: 1 }),
+    /** The site's harmonisation file (local codes, units, descriptions → the study's code systems). */
+    mapping: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  strict,
+);
+
+/** One local dataset: tabular CSV, an imaging study behind the de-identification gate, or EMR records for study contracts. */
+export const AgentDatasetSchema = Type.Union([AgentCsvDatasetSchema, AgentImagingDatasetSchema, AgentEmrDatasetSchema]);
 
 /** `agent.yaml`: the site's own configuration; nothing in it is ever sent to the coordinator except ids. */
 export const AgentConfigSchema = Type.Object(
@@ -184,6 +212,8 @@ export const AgentConfigSchema = Type.Object(
         maxLocalEpochs: Type.Integer({ minimum: 1, default: 50 }),
         /** Largest model accepted, in parameters. @default 50000000 */
         maxParams: Type.Integer({ minimum: 1, default: 50_000_000 }),
+        /** Feasibility counts below this are shown as suppressed (`<10`), never as the number or 0. @default 10 */
+        minCellCount: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
         /** The site's own floor for secure aggregation; rounds below it are refused (TESSERA_SECAGG_POLICY). */
         secureAggregation: Type.Object(
           {
@@ -238,6 +268,7 @@ export type PacsSourceConfig = Static<typeof PacsSourceSchema>;
 export type DicomwebSourceConfig = Static<typeof DicomwebSourceSchema>;
 export type DimseSourceConfig = Static<typeof DimseSourceSchema>;
 export type PacsQuery = Static<typeof PacsQuerySchema>;
+export type AgentEmrDatasetConfig = Static<typeof AgentEmrDatasetSchema>;
 
 /** kit.json written by `tessera provision` into each site's folder. */
 export const SiteKitSchema = Type.Object(
@@ -267,7 +298,7 @@ export function checkAgentConfig(config: AgentConfig, source: string): void {
     if (src.kind === 'dicomweb' && src.ca !== undefined && !src.url.startsWith('https://')) fail(`sources.${name}.ca`, 'needs an https:// url');
   }
   for (const [name, ds] of Object.entries(config.datasets)) {
-    if (!('kind' in ds)) continue;
+    if (!('kind' in ds) || ds.kind !== 'imaging-study') continue;
     const at = `datasets.${name}`;
     if ((ds.dicom === undefined) === (ds.source === undefined)) fail(at, 'needs exactly one of dicom (a folder) and source (a PACS in sources)');
     if (ds.source !== undefined && config.sources?.[ds.source] === undefined) fail(`${at}.source`, `names '${ds.source}', which is not in sources`);

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { PARTICIPANT_ID_PATTERN } from '../config/consortium-config.js';
+import { checkStudyData, StudyDataSchema } from './study-data-spec.js';
 
 /** The five aggregation strategies of the foundation. */
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum'] as const;
@@ -180,11 +181,21 @@ export const StudySpecSchema = Type.Object(
      * whole study. Every site re-checks it against its own policy and budget.
      */
     privacy: Type.Optional(StudyPrivacySchema),
+    /**
+     * The study's data contract (docs/reference/study-data.md): cohort, index date, windows, features,
+     * label and split, evaluated by every site on its own records. Absent: the site's dataset is used as it is.
+     */
+    data: Type.Optional(StudyDataSchema),
   },
   strict,
 );
 
 export type StudySpec = Static<typeof StudySpecSchema>;
+
+/** `crossCheck` for a study file: the `data:` contract's rules, naming the file and field (the coordinator checks again). */
+export function checkStudySpecData(spec: StudySpec, source: string): void {
+  if (spec.data !== undefined) checkStudyData(spec.data, source);
+}
 
 /** The client learning rate of `round` (1-based): `learningRate · learningRateDecay^(round − 1)`. */
 export function roundLearningRate(training: { learningRate: number; learningRateDecay?: number | undefined }, round: number): number {

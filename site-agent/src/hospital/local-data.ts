@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { AgentConfig, AgentDatasetConfig } from '../../../shared/src/config/agent-config.js';
 import { getBuiltinSchema, prepareSiteDataset, type SiteDataset } from './datasets/index.js';
+import { ConfigError } from '../../../shared/src/errors.js';
 import type { Logger } from '../../../shared/src/logging.js';
 import { loadImageCache } from './ingest/image-study.js';
 import { fillImagingCache } from './ingest/imaging-cache.js';
@@ -17,6 +18,10 @@ export async function loadLocalDataset(
   logger?: Logger,
   sources?: AgentConfig['sources'],
 ): Promise<SiteDataset> {
+  if ('kind' in cfg && cfg.kind === 'emr') {
+    // EMR records become training data only through a study's `data:` (study-data/study-source.ts).
+    throw new ConfigError(`'datasets.${name}' holds EMR records: it trains only studies that declare 'data:'`, { field: `datasets.${name}` });
+  }
   if ('kind' in cfg) {
     const filled = await fillImagingCache(name, cfg, baseDir, sources, logger);
     return loadImageCache(filled.cache, {

@@ -20,6 +20,7 @@ function task(over: Partial<SiteTask> = {}): SiteTask {
     modelBytes: 16,
     modelSpec: 'logreg',
     dataset: 'toy',
+    studyData: '',
     training: { localEpochs: 1, batchSize: 8, learningRate: 0.1, optimizer: 'sgd', proximalMu: 0, seed: 7 },
     deadlineMs: 1000,
     ...over,

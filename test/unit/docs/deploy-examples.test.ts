@@ -9,6 +9,8 @@ import { parseConfigText } from '../../../shared/src/config/validate.js';
 import { ConfigError } from '../../../shared/src/errors.js';
 import { getModelSpec } from '../../../shared/src/ml/model-registry.js';
 import { StudySpecSchema } from '../../../shared/src/study/study-spec.js';
+import { checkStudyDataContract } from '../../../coordinator/src/study-data-check.js';
+import { parseSiteMapping } from '../../../site-agent/src/hospital/study-data/mapping.js';
 
 // The examples in deploy/examples/ are what operators copy; they must validate against the real schemas,
 // so a schema change that breaks them fails here rather than on a hospital's server.
@@ -23,7 +25,7 @@ function example(name: string): { text: string; source: string } {
 describe('deploy/examples', () => {
   it('has exactly the examples this test checks', () => {
     // Assert: a new example file needs a test below.
-    expect(readdirSync(EXAMPLES).sort()).toEqual(['agent.yaml', 'consortium.yaml', 'coordinator.yaml', 'privacy-policy.yaml', 'study.yaml']);
+    expect(readdirSync(EXAMPLES).sort()).toEqual(['agent.yaml', 'consortium.yaml', 'coordinator.yaml', 'privacy-policy.yaml', 'site-mapping.yaml', 'study-emr.yaml', 'study.yaml']);
   });
 
   it('coordinator.yaml validates against CoordinatorConfigSchema', () => {
@@ -81,6 +83,25 @@ describe('deploy/examples', () => {
     expect(spec.training.localEpochs).toBeLessThanOrEqual(site.policy.maxLocalEpochs);
     expect(site.policy.allowedModels).toContain(spec.model);
     expect(spec.minSites).toBeLessThanOrEqual(spec.maxSites ?? Number.MAX_SAFE_INTEGER);
+  });
+
+  it('study-emr.yaml passes the coordinator\'s study-data check and site-mapping.yaml the site\'s mapping check, as agent.yaml names it', () => {
+    // Arrange
+    const study = example('study-emr.yaml');
+    const mapping = example('site-mapping.yaml');
+    const agent = parseConfigText(AgentConfigSchema, example('agent.yaml').text, 'agent.yaml');
+
+    // Act
+    const spec = parseConfigText(StudySpecSchema, study.text, study.source);
+    const map = parseSiteMapping(mapping.text, mapping.source);
+
+    // Assert
+    expect(() => checkStudyDataContract(spec)).not.toThrow();
+    const emr = agent.datasets[spec.dataset];
+    expect(emr !== undefined && 'kind' in emr && emr.kind === 'emr' ? emr.mapping : undefined).toBe('site-mapping.yaml');
+    expect(map.standardCodes({ system: 'urn:oid:1.2.840.114350.1.13.0.1.7.2.768282', code: 'CHOL' })).toEqual([{ system: 'loinc', code: '2093-3' }]);
+    expect(map.standardCodes({ system: 'urn:oid:1.2.840.114350.1.13.0.1.7.2.728286', code: 'DM2' })).toEqual([{ system: 'icd10', code: 'E11.9' }, { system: 'snomed', code: '44054006' }]);
+    expect(map.procedureFor('radiograph,  chest')).toEqual({ system: 'radlex', code: 'RPID1301' });
   });
 
   it('consortium.yaml validates with parseConsortiumConfig', () => {

@@ -18,6 +18,7 @@ export interface Task {
   'deadlineMs'?: (number | string | Long);
   'secagg'?: (_tessera_v1_SecAggTask | null);
   'modelDigest'?: (string);
+  'studyData'?: (string);
 }
 
 export interface Task__Output {
@@ -33,4 +34,5 @@ export interface Task__Output {
   'deadlineMs': (number);
   'secagg': (_tessera_v1_SecAggTask__Output | null);
   'modelDigest': (string);
+  'studyData': (string);
 }

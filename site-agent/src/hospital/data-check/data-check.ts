@@ -169,6 +169,7 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
     throw new ConfigError(`--dataset ${opts.dataset} is not in agent.yaml (datasets: ${Object.keys(opts.config.datasets).join(', ') || 'none'})`, { field: 'datasets' });
   }
   if (!('kind' in cfg)) throw new ConfigError(`--dataset ${opts.dataset} is a tabular CSV dataset; tessera data check looks at imaging datasets`, { field: `datasets.${opts.dataset}` });
+  if (cfg.kind !== 'imaging-study') throw new ConfigError(`--dataset ${opts.dataset} holds EMR records; tessera data check pulls and preprocesses imaging datasets (an EMR dataset is evaluated through a study's data:)`, { field: `datasets.${opts.dataset}` });
   const outDir = path.resolve(opts.outDir);
   const cache = path.resolve(opts.baseDir, cfg.cache);
   for (const forbidden of [cache, incomingFolder(cfg, opts.baseDir), ...(cfg.dicom !== undefined ? [path.resolve(opts.baseDir, cfg.dicom)] : [])]) {

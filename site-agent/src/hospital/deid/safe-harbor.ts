@@ -211,6 +211,10 @@ class Run {
         return ctx.diagnosticReport();
       case 'DocumentReference':
         return ctx.documentReference();
+      case 'Procedure':
+        return ctx.procedure();
+      case 'MedicationRequest':
+        return ctx.medicationRequest();
       default:
         throw new Refusal('resourceType', 'is not a supported resource type');
     }
@@ -445,6 +449,25 @@ class ResourceContext {
       const a = r[f];
       if (isObject(a) && typeof a['value'] === 'number') this.out[f] = { ...structuredClone(a), value: Math.min(a['value'], 90) };
     }
+    this.notes();
+    return this.out as FhirResource;
+  }
+
+  procedure(): FhirResource {
+    this.keep('status', 'category', 'code', 'bodySite', 'reasonCode', 'outcome');
+    this.subject();
+    this.encounterRef();
+    this.dates(this.out, this.r, ['performedDateTime', 'performedPeriod']);
+    if (this.r['location'] !== undefined) this.run.count('geography');
+    this.notes();
+    return this.out as FhirResource;
+  }
+
+  medicationRequest(): FhirResource {
+    this.keep('status', 'intent', 'category', 'medicationCodeableConcept', 'reasonCode', 'dosageInstruction');
+    this.subject();
+    this.encounterRef();
+    this.dates(this.out, this.r, ['authoredOn']);
     this.notes();
     return this.out as FhirResource;
   }

@@ -23,6 +23,8 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'ImagingStudy',
   'DiagnosticReport',
   'DocumentReference',
+  'Procedure',
+  'MedicationRequest',
 ] as const;
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];
 
@@ -38,8 +40,6 @@ export const CodeSystem = {
   ICD10_CM: 'http://hl7.org/fhir/sid/icd-10-cm',
   DICOM_UID: 'urn:dicom:uid',
 } as const;
-
-const CONDITION_SYSTEMS: readonly string[] = [CodeSystem.SNOMED_CT, CodeSystem.ICD10, CodeSystem.ICD10_CM];
 
 /** One problem with one resource or row: where it is and what is wrong, never the offending value. */
 export interface EmrIssue {
@@ -205,7 +205,7 @@ function checkAttachments(c: Checker, field: string, list: unknown, pick: (item:
 
 /**
  * Checks the structure of one resource of a supported type: required elements, primitive formats
- * (ids, dates, UIDs) and code systems (Observation: LOINC; Condition: SNOMED CT or ICD-10).
+ * (ids, dates, UIDs) and codes (any code system: the site's harmonisation maps local codes to the study's).
  * Returns every problem found; an empty array means the resource may pass to the gate.
  */
 export function validateResource(resource: FhirResource): FieldProblem[] {
@@ -224,7 +224,8 @@ export function validateResource(resource: FhirResource): FieldProblem[] {
       break;
     case 'Observation':
       c.requiredString('status');
-      c.concept('code', [CodeSystem.LOINC], 'LOINC');
+      // Any code system: a local code is mapped by the site's harmonisation file, and counted when it is not.
+      c.concept('code', undefined, '');
       c.subject();
       c.optionalFormat('effectiveDateTime', isFhirDateTime, 'dateTime');
       c.optionalFormat('issued', isFhirInstant, 'instant');
@@ -236,7 +237,7 @@ export function validateResource(resource: FhirResource): FieldProblem[] {
       }
       break;
     case 'Condition':
-      c.concept('code', CONDITION_SYSTEMS, 'SNOMED CT or ICD-10');
+      c.concept('code', undefined, '');
       c.subject();
       c.optionalFormat('onsetDateTime', isFhirDateTime, 'dateTime');
       c.optionalFormat('abatementDateTime', isFhirDateTime, 'dateTime');
@@ -244,6 +245,19 @@ export function validateResource(resource: FhirResource): FieldProblem[] {
       break;
     case 'ImagingStudy':
       checkImagingStudy(c);
+      break;
+    case 'Procedure':
+      c.requiredString('status');
+      c.concept('code', undefined, '');
+      c.subject();
+      c.optionalFormat('performedDateTime', isFhirDateTime, 'dateTime');
+      c.period('performedPeriod');
+      break;
+    case 'MedicationRequest':
+      c.requiredString('status');
+      c.concept('medicationCodeableConcept', undefined, '');
+      c.subject();
+      c.optionalFormat('authoredOn', isFhirDateTime, 'dateTime');
       break;
     case 'DiagnosticReport':
       c.requiredString('status');

@@ -2,7 +2,7 @@
  * Synthea CSV export → FHIR R4 resources, so CSV and FHIR exports pass one de-identification gate.
  *
  * Tables read (others in the folder are left alone and listed as skipped): patients.csv, encounters.csv,
- * observations.csv, conditions.csv, imaging_studies.csv (one row per instance, grouped into studies and
+ * observations.csv, conditions.csv, procedures.csv (SNOMED CT), medications.csv (RxNorm), imaging_studies.csv (one row per instance, grouped into studies and
  * series). Columns follow the Synthea CSV data dictionary. A bad row becomes an {@link EmrIssue} naming
  * file, line and column (never the value) and is skipped.
  */
@@ -13,7 +13,7 @@ import type { ParsedExport, SourcedResource } from './fhir-parse.js';
 import { CodeSystem, isFhirDate, isFhirDateTime, validateResource, type EmrIssue, type FhirResource } from './fhir-resource.js';
 
 /** The Synthea CSV tables the reader converts. */
-export const SYNTHEA_TABLES = ['patients', 'encounters', 'observations', 'conditions', 'imaging_studies'] as const;
+export const SYNTHEA_TABLES = ['patients', 'encounters', 'observations', 'conditions', 'procedures', 'medications', 'imaging_studies'] as const;
 
 const MR_TYPE = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }], text: 'Medical Record Number' };
 const v20203 = (code: string, text: string): Record<string, unknown> => ({
@@ -192,6 +192,35 @@ function condition(r: Row, line: number): FhirResource {
   };
 }
 
+function procedure(r: Row, line: number): FhirResource {
+  const encounterId = r.opt('ENCOUNTER');
+  const stop = r.dateTime('STOP', false);
+  const start = r.dateTime('START', false) ?? r.dateTime('DATE', true);
+  return {
+    resourceType: 'Procedure',
+    id: `csv-procedure-${line}`,
+    status: 'completed',
+    code: snomed(r.req('CODE'), r.opt('DESCRIPTION')),
+    subject: patientRef(r.req('PATIENT')),
+    ...(encounterId !== undefined ? { encounter: { reference: `urn:uuid:${encounterId}` } } : {}),
+    ...(stop !== undefined ? { performedPeriod: { start, end: stop } } : { performedDateTime: start }),
+  };
+}
+
+function medication(r: Row, line: number): FhirResource {
+  const encounterId = r.opt('ENCOUNTER');
+  return {
+    resourceType: 'MedicationRequest',
+    id: `csv-medication-${line}`,
+    status: r.opt('STOP') !== undefined ? 'completed' : 'active',
+    intent: 'order',
+    medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: r.req('CODE'), display: r.opt('DESCRIPTION') }] },
+    subject: patientRef(r.req('PATIENT')),
+    ...(encounterId !== undefined ? { encounter: { reference: `urn:uuid:${encounterId}` } } : {}),
+    authoredOn: r.dateTime('START', true),
+  };
+}
+
 /** imaging_studies.csv has one row per instance: rows with the same Id make one study. */
 function imagingInstance(r: Row, studies: Map<string, Record<string, unknown>>): void {
   const id = r.req('Id');
@@ -232,6 +261,8 @@ const REQUIRED_COLUMNS: Record<(typeof SYNTHEA_TABLES)[number], string[]> = {
   encounters: ['Id', 'START', 'PATIENT', 'ENCOUNTERCLASS', 'CODE'],
   observations: ['DATE', 'PATIENT', 'CODE', 'VALUE'],
   conditions: ['START', 'PATIENT', 'CODE'],
+  procedures: ['PATIENT', 'CODE'],
+  medications: ['START', 'PATIENT', 'CODE'],
   imaging_studies: ['Id', 'DATE', 'PATIENT', 'SERIES_UID', 'MODALITY_CODE', 'INSTANCE_UID', 'SOP_CODE'],
 };
 
@@ -269,6 +300,8 @@ export function parseSyntheaTable(table: (typeof SYNTHEA_TABLES)[number], text: 
         if (resource === undefined) skipped['csv:observations (code not LOINC)'] = (skipped['csv:observations (code not LOINC)'] ?? 0) + 1;
       }
       else if (table === 'conditions') resource = condition(row, rec.line);
+      else if (table === 'procedures') resource = procedure(row, rec.line);
+      else if (table === 'medications') resource = medication(row, rec.line);
       else {
         imagingInstance(row, studies);
         if (!studyLines.has(row.req('Id'))) studyLines.set(row.req('Id'), rec.line);

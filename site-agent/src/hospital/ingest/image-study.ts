@@ -49,6 +49,8 @@ export interface ImageIngestSummary {
 }
 
 const CACHE_EMR = path.join('emr', 'resources.ndjson');
+/** (0018,0015) Body Part Examined. */
+const BODY_PART_EXAMINED = 0x00180015;
 
 async function readFhirFolder(dir: string): Promise<ReturnType<typeof mergeParsed>> {
   let names: string[];
@@ -210,6 +212,13 @@ export interface LoadImageCacheOptions {
   testSplits?: readonly string[];
   /** Splits evaluated for model selection (reported apart from the test split). @default ['val'] */
   valSplits?: readonly string[];
+  /**
+   * Label vector and split per patient pseudonym from a study's `data:` (study-data/study-source.ts),
+   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped.
+   */
+  links?: ReadonlyMap<string, { readonly y: readonly number[]; readonly split: string }>;
+  /** With `links`: DICOM modalities (0008,0060) and body parts (0018,0015) that count; others are skipped. */
+  select?: { readonly modality?: readonly string[]; readonly bodyPart?: readonly string[] };
 }
 
 /**
@@ -222,7 +231,8 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     throw new InputError('TESSERA_INPUT_FILE_UNREADABLE', `cannot read the de-identified EMR in ${cacheDir}`, { file: path.join(cacheDir, CACHE_EMR) }, { cause: err });
   });
   const emr = parseFhirNdjson(emrText, path.join(cacheDir, CACHE_EMR));
-  const labels = labelsByPseudonym(emr.resources.map((r) => r.resource));
+  const labels: ReadonlyMap<string, { y: readonly number[]; split: string }> =
+    opts.links ?? new Map([...labelsByPseudonym(emr.resources.map((r) => r.resource))].map(([p, l]) => [p, { y: [l.label], split: l.split }]));
   const dicomDir = path.join(cacheDir, 'dicom');
   const files = (await readdir(dicomDir)).filter((f) => f.endsWith('.dcm')).sort();
   const [h, w, c] = opts.shape;
@@ -230,7 +240,7 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   const trainSplits = new Set(opts.trainSplits ?? ['train']);
   const testSplits = new Set(opts.testSplits ?? ['test']);
   const valSplits = new Set(opts.valSplits ?? ['val']);
-  const rows: Record<'train' | 'test' | 'val', { x: Float32Array; y: number }[]> = { train: [], test: [], val: [] };
+  const rows: Record<'train' | 'test' | 'val', { x: Float32Array; y: readonly number[] }[]> = { train: [], test: [], val: [] };
   const report: IngestReport = { file: dicomDir, rowsRead: files.length, rowsAccepted: 0, rowsWithMissing: 0, rowsRejected: 0, problems: [] };
   const reject = (i: number, reason: string): void => {
     report.rowsRejected++;
@@ -248,7 +258,16 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     const pseudonym = getString(ds, Tags.PatientID)?.trim();
     const link = pseudonym === undefined ? undefined : labels.get(pseudonym);
     if (link === undefined) {
-      reject(i, `${file}: no linked DiagnosticReport with a label and split`);
+      reject(i, opts.links !== undefined ? `${file}: patient not in the study's cohort with a label` : `${file}: no linked DiagnosticReport with a label and split`);
+      continue;
+    }
+    const sel = opts.select;
+    if (sel?.modality !== undefined && !sel.modality.includes(getString(ds, Tags.Modality)?.trim() ?? '')) {
+      reject(i, `${file}: modality not selected by the study`);
+      continue;
+    }
+    if (sel?.bodyPart !== undefined && !sel.bodyPart.some((b) => b.toUpperCase() === (getString(ds, BODY_PART_EXAMINED)?.trim().toUpperCase() ?? ''))) {
+      reject(i, `${file}: body part not selected by the study`);
       continue;
     }
     const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
@@ -260,13 +279,13 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
       reject(i, `${file}: ${err instanceof Error ? err.message : String(err)}`);
       continue;
     }
-    rows[target].push({ x, y: link.label });
+    rows[target].push({ x, y: link.y });
     report.rowsAccepted++;
   }
-  const toSplit = (list: { x: Float32Array; y: number }[]): SiteDataset['train'] => {
+  const toSplit = (list: { x: Float32Array; y: readonly number[] }[]): SiteDataset['train'] => {
     const x = new Float32Array(list.length * size);
     list.forEach((r, j) => x.set(r.x, j * size));
-    return { x, y: Float32Array.from(list.map((r) => r.y)), n: list.length, d: size };
+    return { x, y: Float32Array.from(list.flatMap((r) => r.y)), n: list.length, d: size };
   };
   if (rows.train.length === 0) {
     // Say why: each reason with how many files gave it (the per-file lines are in report.problems).

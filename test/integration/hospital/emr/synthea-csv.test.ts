@@ -43,13 +43,16 @@ function numericObservations(resources: readonly FhirResource[], patient: string
 }
 
 describe('Synthea CSV reader', () => {
-  it('converts the five tables without issues and skips the others', async () => {
+  it('converts the seven tables without issues and skips the others', async () => {
     const csv = await syntheaCsv();
     expect(csv.issues).toEqual([]);
     const count = (t: string): number => csv.resources.filter((r) => r.resource.resourceType === t).length;
     expect(count('Patient')).toBe(59);
     expect(count('Encounter')).toBe(2590);
     expect(count('Condition')).toBe(1534);
+    // procedures.csv (SNOMED CT) and medications.csv (RxNorm), for cohort criteria on Procedures and Medications.
+    expect(count('Procedure')).toBe(4637);
+    expect(count('MedicationRequest')).toBe(1772);
     expect(count('ImagingStudy')).toBeGreaterThan(0);
     expect(csv.skipped['csv:claims']).toBe(1);
     // Synthea's QALY / DALY / QOLS rows carry no LOINC code: skipped, not errors.

@@ -1,0 +1,251 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDataDir } from '../../cli/src/public-data.js';
+import { parseCsvRecords } from '../../site-agent/src/hospital/emr/csv-records.js';
+import { createImageDataset } from '../../site-agent/src/hospital/dicom/image.js';
+import { writeDicomFile } from '../../site-agent/src/hospital/dicom/writer.js';
+import { validateConfig } from '../../shared/src/config/validate.js';
+import { StudyDataSchema, studyFeatureColumns } from '../../shared/src/study/study-data-spec.js';
+import { studyFeasibility } from '../../site-agent/src/hospital/study-data/feasibility.js';
+import { openImagingSource } from '../../site-agent/src/hospital/study-data/study-source.js';
+import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
+
+const SYNTHEA = path.join(sharedDataDir(), 'emr', 'synthea', 'csv');
+const present = existsSync(path.join(SYNTHEA, 'patients.csv'));
+const TABLES = ['patients', 'encounters', 'observations', 'conditions', 'procedures', 'medications'];
+
+/** Writes site `s` of 3: the Synthea patients whose row index is s mod 3, with every table cut to them. */
+function writeSyntheaSite(dir: string, s: number, opts: { patientsOnly?: boolean } = {}): void {
+  mkdirSync(dir, { recursive: true });
+  const patients = parseCsvRecords(readFileSync(path.join(SYNTHEA, 'patients.csv'), 'utf8')).records;
+  const head = patients[0]?.fields ?? [];
+  const ids = new Set(patients.slice(1).filter((_, i) => i % 3 === s).map((r) => r.fields[head.indexOf('Id')]));
+  for (const table of TABLES) {
+    const text = readFileSync(path.join(SYNTHEA, `${table}.csv`), 'utf8');
+    const lines = text.split(/\r?\n/);
+    const header = lines[0] ?? '';
+    const col = (header.split(',').indexOf(table === 'patients' ? 'Id' : 'PATIENT'));
+    const kept = opts.patientsOnly === true && table !== 'patients' ? [] : lines.slice(1).filter((l) => l !== '' && ids.has(l.split(',')[col]));
+    writeFileSync(path.join(dir, `${table}.csv`), `${[header, ...kept].join('\n')}\n`);
+  }
+}
+
+// Obesity (SNOMED CT 162864005) recorded after the first encounter, predicted from what was known at it.
+const OBESITY = { system: 'snomed', code: '162864005' };
+const emrContract = {
+  kind: 'emr',
+  cohort: { exclude: [{ resource: 'Condition', codes: [OBESITY], beforeIndex: true }] },
+  index: { event: 'first-encounter' },
+  windows: { features: { lookbackDays: 3650, lookaheadDays: 0 }, label: { lookbackDays: 0, lookaheadDays: 36500 } },
+  features: {
+    observations: [
+      { name: 'body_weight', loinc: '29463-7', unit: 'kg', missing: { strategy: 'mean', indicator: true } },
+      { name: 'bmi', loinc: '39156-5', unit: 'kg/m2', missing: { strategy: 'mean', indicator: true } },
+      { name: 'systolic', loinc: '8480-6', unit: 'mm[Hg]', missing: { strategy: 'mean', indicator: true } },
+    ],
+    codes: [{ name: 'prediabetes', resource: 'Condition', codes: [{ system: 'snomed', code: '15777000' }] }],
+    demographics: ['age', 'sex'],
+    fhirpath: [{ name: 'encounters', resource: 'Encounter', expression: 'Encounter.period.start.exists()', aggregate: 'count' }],
+  },
+  label: { type: 'binary', positive: { resource: 'Condition', codes: [OBESITY] } },
+  split: { test: 0.3 },
+};
+
+describe.skipIf(!present)('study data contract over the federation (3 agents, mTLS on 127.0.0.1)', () => {
+  let fed: Federation;
+  let work = '';
+  const fits: { siteId: string; round: number; numExamples: number }[] = [];
+
+  beforeAll(async () => {
+    // The hospitals' own exports, outside the federation's folder (the agents only read them).
+    work = mkdtempSync(path.join(os.tmpdir(), 'tessera-studydata-'));
+    const sites: { dicom: string; fhir: string; mapping?: string; emr?: string }[] = [];
+    for (let s = 0; s < 3; s++) {
+      const siteDir = path.join(work, `site-${s + 1}`);
+      writeSyntheaSite(path.join(siteDir, 'emr'), s);
+      // Site 3's second export holds patients only (no encounter): its cohort for the second study is empty.
+      writeSyntheaSite(path.join(siteDir, 'emr-b'), s, { patientsOnly: s === 2 });
+      sites.push(await writeImagingSite(siteDir, s));
+    }
+    fed = await startFederation({
+      sites: 3,
+      agent: (siteId, dir) => {
+        const s = Number(siteId.slice('site-'.length)) - 1;
+        const input = path.join(work, siteId, 'emr');
+        const inputB = path.join(work, siteId, 'emr-b');
+        const imaging: { dicom: string; fhir: string; mapping?: string; emr?: string } = sites[s] ?? { dicom: '', fhir: '' };
+        return {
+          config: {
+            datasets: {
+              synthea: { kind: 'emr', input, cache: path.join(dir, 'cache', siteId, 'emr'), secret: path.join(dir, 'secrets', `${siteId}.key`) },
+              'synthea-b': { kind: 'emr', input: inputB, cache: path.join(dir, 'cache', siteId, 'emr-b'), secret: path.join(dir, 'secrets', `${siteId}.key`) },
+              chest: {
+                kind: 'imaging-study',
+                dicom: imaging.dicom,
+                fhir: imaging.fhir,
+                cache: path.join(dir, 'cache', siteId, 'chest'),
+                secret: path.join(dir, 'secrets', `${siteId}.key`),
+                inputShape: [16, 16, 1],
+                ...(imaging.mapping !== undefined ? { mapping: imaging.mapping } : {}),
+                ...(imaging.emr !== undefined ? { emr: 'chest-emr' } : {}),
+              },
+              ...(imaging.emr !== undefined ? { 'chest-emr': { kind: 'emr', input: imaging.emr, cache: path.join(dir, 'cache', siteId, 'chest-emr'), secret: path.join(dir, 'secrets', `${siteId}.key`) } } : {}),
+            },
+          },
+        };
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      const siteId = `site-${i + 1}`;
+      await fed.startAgent(i, (info) => fits.push({ siteId, round: info.round, numExamples: info.numExamples }));
+    }
+  });
+
+  afterAll(async () => {
+    await fed?.close();
+    if (work !== '') rmSync(work, { recursive: true, force: true });
+  });
+
+  it('trains an EMR-only risk model on the Synthea export under secure aggregation, declared only in study.yaml and agent.yaml', async () => {
+    // Arrange: nothing but the contract; each site evaluates it on its own de-identified Synthea records.
+    const inputDim = studyFeatureColumns(validateConfig(StudyDataSchema, emrContract, 'test')).length;
+    const study = await fed.coordinator.createStudy(makeStudy({ id: 'synthea-obesity', dataset: 'synthea', inputDim, rounds: 2, minSites: 3, data: validateConfig(StudyDataSchema, emrContract, 'test') }));
+
+    // Act
+    const done = await fed.coordinator.runStudy(study.id);
+
+    // Assert: every site trained in every round on rows the contract made, and the federation evaluated.
+    expect(done.status).toBe('completed');
+    expect(inputDim).toBe(10);
+    const round1 = fits.filter((f) => f.round === 1).map((f) => f.siteId).sort();
+    expect(round1).toEqual(['site-1', 'site-2', 'site-3']);
+    expect(fits.every((f) => f.numExamples >= 8)).toBe(true);
+    const rounds = (await fed.coordinator.store.listRounds(study.id)).filter((r) => r.status === 'committed');
+    expect(rounds).toHaveLength(2);
+    expect(Number.isFinite(rounds.at(-1)?.metrics?.loss)).toBe(true);
+  });
+
+  it('a site whose cohort is empty declines the study with a reason and the others go on', async () => {
+    const inputDim = studyFeatureColumns(validateConfig(StudyDataSchema, emrContract, 'test')).length;
+    const study = await fed.coordinator.createStudy(makeStudy({ id: 'synthea-b', dataset: 'synthea-b', inputDim, rounds: 1, minSites: 2, secureAggregation: false, data: validateConfig(StudyDataSchema, emrContract, 'test') }));
+
+    const done = await fed.coordinator.runStudy(study.id);
+
+    expect(done.status).toBe('completed');
+    const refused = fed.events.filter((e) => e.type === 'site-finished' && e.studyId === study.id && e.siteId === 'site-3' && e.phase === 'fit');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((e) => e.type === 'site-finished' && e.outcome !== 'ok' && (e.reason ?? '').includes('TESSERA_STUDYDATA_EMPTY_COHORT'))).toBe(true);
+  });
+
+  it('trains an imaging study whose labels come from EMR codes that each site codes its own way (site 2 from a separate emr dataset)', async () => {
+    const contract = {
+      kind: 'imaging',
+      cohort: { imaging: { modality: ['CR'], bodyPart: ['CHEST'], procedure: [{ system: 'radlex', code: 'RPID1301' }] } },
+      index: { event: 'imaging-study' },
+      windows: { label: { lookbackDays: 30, lookaheadDays: 30 } },
+      label: { type: 'binary', positive: { resource: 'Condition', codes: [{ system: 'snomed', code: '233604007' }, { system: 'icd10', code: 'J18.9' }] } },
+      split: { test: 0.25 },
+    };
+    const before = fits.length;
+    const study = await fed.coordinator.createStudy(makeStudy({ id: 'chest-emr-labels', dataset: 'chest', inputDim: 256, rounds: 3, minSites: 3, training: { localEpochs: 5, batchSize: 6, learningRate: 0.5, optimizer: 'sgd' }, data: validateConfig(StudyDataSchema, contract, 'test') }));
+
+    const done = await fed.coordinator.runStudy(study.id);
+
+    expect(done.status).toBe('completed');
+    const mine = fits.slice(before);
+    expect(mine.filter((f) => f.round === 1).map((f) => f.siteId).sort()).toEqual(['site-1', 'site-2', 'site-3']);
+    // The bright square marks pneumonia: a logistic regression on 16×16 pixels separates it once the labels are right.
+    // 24 patients per site, a quarter held out: 18 train images each.
+    expect(mine.every((f) => f.numExamples === 18)).toBe(true);
+    const rounds = (await fed.coordinator.store.listRounds(study.id)).filter((r) => r.status === 'committed');
+    expect(rounds.at(-1)?.metrics?.accuracy).toBeGreaterThan(0.7);
+
+    // The same contract as `tessera data check --study` sees it at site 3 (local code mapped): counts only,
+    // those under the site's minimum suppressed; then a stricter selection skips every image, with the reason.
+    const cfg = { kind: 'imaging-study' as const, dicom: '', fhir: '', cache: path.join(fed.dir, 'cache', 'site-3', 'chest'), secret: path.join(fed.dir, 'secrets', 'site-3.key'), inputShape: [16, 16, 1] as [number, number, number], mapping: path.join(work, 'site-3', 'mapping.yaml') };
+    const source = await openImagingSource('chest', cfg, fed.dir);
+    const spec = validateConfig(StudyDataSchema, contract, 'test');
+    const seen = await studyFeasibility(source, spec, 'chest-emr-labels', { minCellCount: 10 });
+    expect(seen.trainable).toBe(true);
+    expect(seen.patients.inCohort).toBe(24);
+    expect(seen.labelsPerClass).toEqual({ negative: 12, positive: 12 });
+    expect(seen.images).toEqual({ used: 24, skipped: '<10', skippedByReason: {} });
+    const ct = await studyFeasibility(source, { ...spec, cohort: { ...spec.cohort, imaging: { modality: ['CT'] } } }, 'chest-emr-labels', { minCellCount: 10 });
+    expect(ct.trainable).toBe(false);
+    expect(ct.declined?.code).toBe('TESSERA_STUDYDATA_EMPTY_COHORT');
+  });
+});
+
+/**
+ * A small chest-radiograph site: 24 patients, one 16×16 CR image each (a bright square when the patient has
+ * pneumonia), and FHIR records whose pneumonia diagnosis is coded the site's way: SNOMED CT at site 1,
+ * ICD-10-CM at site 2, a local code mapped by the site's file at site 3; study descriptions differ too.
+ */
+async function writeImagingSite(dir: string, s: number): Promise<{ dicom: string; fhir: string; mapping?: string; emr?: string }> {
+  const dicom = path.join(dir, 'dicom');
+  const fhir = path.join(dir, 'fhir');
+  mkdirSync(dicom, { recursive: true });
+  mkdirSync(fhir, { recursive: true });
+  const description = ['Chest X-Ray', 'Radiograph, Chest', 'XR CHEST PA'][s] ?? '';
+  const dx = [
+    { system: 'http://snomed.info/sct', code: '233604007' },
+    { system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'J18.9' },
+    { system: 'urn:site-3:dx', code: 'PNEU' },
+  ][s];
+  const entries: Record<string, unknown>[] = [];
+  // Site 2 keeps its diagnoses in a separate EMR export (an `emr` dataset the imaging dataset names).
+  const emrEntries: Record<string, unknown>[] = [];
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < 24; i++) {
+    const mrn = `S${s}P${String(i).padStart(3, '0')}`;
+    const sick = i % 2 === 0;
+    const pixels = new Uint8Array(256);
+    for (let k = 0; k < 256; k++) pixels[k] = 40 + ((k * 7 + i * 13) % 30);
+    if (sick) for (let r = 4; r < 12; r++) for (let c = 4; c < 12; c++) pixels[r * 16 + c] = 220;
+    const date = `2021-0${1 + (i % 9)}-1${i % 10}`;
+    writes.push(
+      writeDicomFile(
+        path.join(dicom, `${mrn}.dcm`),
+        createImageDataset({
+          rows: 16,
+          columns: 16,
+          pixels,
+          attributes: { PatientID: mrn, PatientName: `Doe^${mrn}`, PatientBirthDate: '19600101', StudyDate: date.replaceAll('-', ''), Modality: 'CR', BodyPartExamined: 'CHEST', StudyDescription: description, BurnedInAnnotation: 'NO' },
+        }),
+      ),
+    );
+    const pid = `pat-${mrn}`;
+    const patient = { resourceType: 'Patient', id: pid, identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, system: 'urn:site:mrn', value: mrn }], name: [{ family: 'Doe', given: [mrn] }], gender: i % 3 === 0 ? 'male' : 'female', birthDate: '1960-01-01' };
+    if (s === 1) emrEntries.push(patient);
+    entries.push(
+      patient,
+      {
+        resourceType: 'ImagingStudy',
+        id: `img-${mrn}`,
+        status: 'available',
+        subject: { reference: `Patient/${pid}` },
+        started: `${date}T09:00:00Z`,
+        description,
+        series: [{ uid: `1.2.826.0.1.3680043.10.${s}.${i}`, modality: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'CR' }, bodySite: { code: 'CHEST' } }],
+      },
+    );
+    if (sick) (s === 1 ? emrEntries : entries).push({ resourceType: 'Condition', id: `dx-${mrn}`, code: { coding: [dx] }, subject: { reference: `Patient/${pid}` }, onsetDateTime: `${date}T12:00:00Z` });
+  }
+  writeFileSync(path.join(fhir, 'bundle.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: entries.map((resource) => ({ resource })) }));
+  const emr = path.join(dir, 'emr-chest');
+  if (s === 1) {
+    mkdirSync(emr, { recursive: true });
+    writeFileSync(path.join(emr, 'bundle.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: emrEntries.map((resource) => ({ resource })) }));
+  }
+  await Promise.all(writes);
+  const mapping = path.join(dir, 'mapping.yaml');
+  const lines = [
+    'descriptions:',
+    `  - { description: '${description}', to: { system: radlex, code: RPID1301 } }`,
+    ...(s === 2 ? ['codes:', "  - { from: { system: 'urn:site-3:dx', code: PNEU }, to: { system: snomed, code: '233604007' } }"] : []),
+  ];
+  writeFileSync(mapping, `${lines.join('\n')}\n`);
+  return { dicom, fhir, mapping, ...(s === 1 ? { emr } : {}) };
+}
