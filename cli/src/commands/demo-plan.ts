@@ -8,7 +8,9 @@ import { ROBUST_STRATEGIES, type StudySpec } from '../../../shared/src/study/stu
 import { sharedDataDir } from '../public-data.js';
 import type { DemoArgs } from './demo-args.js';
 import { DEMO_DEFAULTS, demoStudy } from './demo-study.js';
-import { ChestPlanError, chestModel, prepareChestXray, type ChestPrepared } from '../demo/chest-xray/index.js';
+import { ChestPlanError, chestModel, chestStudyData, prepareChestXray, type ChestPrepared } from '../demo/chest-xray/index.js';
+import { StudyDataSchema } from '../../../shared/src/study/study-data-spec.js';
+import { validateConfig } from '../../../shared/src/config/validate.js';
 
 /** One demo site: its id and the agent.yaml `datasets` entry of the study's dataset. */
 export interface DemoSite {
@@ -95,6 +97,7 @@ export async function planDemo(a: DemoArgs, say: (line: string) => void): Promis
     minSites: allSites ? sites.length : Math.min(2, sites.length),
     expectedSites: sites.map((s) => s.id),
   });
+  if (chest !== undefined) spec.data = validateConfig(StudyDataSchema, chestStudyData(), 'chest-xray study data');
   return { sites, spec, localTrainExamples, ...(chest !== undefined ? { chest } : {}) };
 }
 

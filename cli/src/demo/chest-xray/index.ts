@@ -15,6 +15,7 @@ import { CHEST_DEFAULTS } from './study.js';
 export { ChestPlanError } from './plan.js';
 export { printChestXray, type ChestXrayReport } from './report.js';
 export { CHEST_DATASET, CHEST_DEFAULTS, chestStudyData } from './study.js';
+export { chestSiteLabels } from './labels.js';
 
 /** What the demo's arguments give the chest-xray demo. */
 export interface ChestDemoArgs {
