@@ -13,8 +13,10 @@
  * the same run), `secagg-e2e` (whole rounds of a real federation — a coordinator and N agent processes on
  * loopback — with and without secure aggregation; `--sites N --params D --rounds R [--no-secure-agg]`) and
  * `report-labels` (the radiology report labeler's per-finding and macro F1 on IU chest X-ray reports uid ≤ 2000
- * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run) and
- * `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need `secagg-e2e --sites 100`).
+ * against their `Problems` column, beside a keyword-and-negation baseline scored in the same run), `chaos` (a
+ * real federation through a study while agents and the coordinator are killed and cut off; `--sites N --rounds R`,
+ * default 10 agents and 50 rounds) and `all` (which runs secagg-e2e at 10 sites only: 100 agent processes need
+ * `secagg-e2e --sites 100`; chaos is never part of it).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { runAggregationSuite } from './aggregation.js';
 import { runSecAggSuite, type SecAggCaseOptions } from './secagg.js';
 import { runSecAggE2eSuite, type SecAggE2eOptions } from './secagg-e2e.js';
+import { runChaos } from './chaos.js';
 import { runDpSuite } from './dp.js';
 import { runDeidTextSuite } from './deid-text.js';
 import { runReportLabelsSuite } from './report-labels.js';
@@ -33,7 +36,7 @@ import { runTransferSuite } from './transfer.js';
 import { sharedDataDir } from '../cli/src/public-data.js';
 
 const MiB = 1024 * 1024;
-export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'imaging', 'all'] as const;
+export const SUITES = ['transfer', 'aggregation', 'secagg', 'secagg-e2e', 'deid-text', 'report-labels', 'ingest', 'cnn', 'dp', 'imaging', 'chaos', 'all'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 function isSuite(name: string | undefined): name is SuiteName {
@@ -102,6 +105,15 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     console.log(`\nsecagg-e2e (real coordinator + agent processes on 127.0.0.1 over mTLS; median round, dispatch → committed; RSS = VmHWM)\n${formatTable(table)}`);
     rows.push(...e2e.map((r) => ({ suite: 'secagg-e2e' as const, ...r })));
   }
+  if (suite === 'chaos') {
+    // Not part of `all`: minutes of faults injected into a real federation.
+    const [sites] = numbers(flags.sites, 'sites', [quick ? 5 : 10], (n) => Number.isInteger(n) && n >= 4 && n <= 100);
+    const [rounds] = numbers(flags.rounds, 'rounds', [quick ? 5 : 50], (n) => Number.isInteger(n) && n >= 1 && n <= 1000);
+    const r = await runChaos({ sites: sites ?? 10, rounds: rounds ?? 50, ...(quick ? { coordinatorKillEvery: 2 } : {}), keep: flags.keep === true });
+    const { faults, failuresByReason, crossChecks: _crossChecks, ...rest } = r;
+    console.log(`\nchaos (real coordinator + agents over mTLS, secure aggregation; faults every round; clean run as baseline)\n${formatTable([{ ...rest, ...faults }])}\nfailed attempts by reason: ${JSON.stringify(failuresByReason)}`);
+    rows.push({ suite: 'chaos' as const, ...r });
+  }
   if (suite === 'deid-text' || suite === 'all') {
     const deid = runDeidTextSuite(path.join(sharedDataDir(), 'deid-text', 'physionet-deid-1.1'));
     const table = deid.map(({ recallByType, ...rest }) => ({ ...rest, worstType: worstType(recallByType) }));
@@ -166,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ApiError, ConfigError, TesseraError } from '../../shared/src/errors.js';
 import { repoRoot } from '../../shared/src/paths.js';
 import { ExitCode } from './exit-codes.js';
+import { usePrivateUmask } from './private-files.js';
 
 const USAGE = `tessera <command> [options]
 
@@ -71,6 +72,8 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.Usage;
   }
   const json = rest.includes('--json');
+  // Files with secrets or state are the owner's only (0600 in 0700 folders), whatever the shell's umask.
+  usePrivateUmask();
   try {
     return await command(rest);
   } catch (err) {

@@ -17,7 +17,7 @@ import { currentAuditActor, runAsAuditActor } from './audit/audit-actor.js';
 import { AuditKind } from '../../shared/src/audit/index.js';
 import type { AuditLedger } from './audit/audit-ledger.js';
 import { CoordinatorAudit } from './audit/coordinator-audit.js';
-import { createFederationHandlers, type PeerAuthenticator } from './grpc/federation-endpoint.js';
+import { createFederationHandlers, type PeerAuthenticator, studyParticipants } from './grpc/federation-endpoint.js';
 import { GrpcSiteChannel } from './grpc/grpc-site-channel.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc/server.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
@@ -214,6 +214,7 @@ export class Coordinator {
       ...(config.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: config.heartbeatTimeoutMs } : {}),
       expectedUpdateBytes: (taskId) => expected.get(taskId),
       onRefusal: (r) => auditing.recordRefusal({ source: 'grpc', ...r }),
+      mayFetchModel: studyParticipants(store, (siteId, version) => sessions.hasOpenTaskOnModel(siteId, version)),
       now,
     });
     const server = await startGrpcServer({

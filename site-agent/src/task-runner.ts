@@ -314,12 +314,14 @@ export class TaskRunner {
       const secagg = this.secagg.advertise(ctx, advertise, global, fit.weights, fit.numExamples, siteLevelSecure, charge);
       log.info({ loss: fit.metrics.loss, accuracy: fit.metrics.accuracy, ms: Date.now() - started, fetchMs, trainMs }, 'local training done (secure aggregation)');
       // num_examples stays 0: the example count is aggregated under the masks, never sent in the clear.
-      // Under DP the train-set metrics would be a non-private function of the records: not sent.
+      // Under DP the train-set metrics would be a non-private function of the records: not sent. Otherwise they
+      // are sent only where the site's policy says so (they are per-site facts the masked sum hides).
+      const shareMetrics = !dp && this.deps.policy.secureAggregation.shareTrainMetrics;
       return {
         result: {
           ...base,
           numExamples: 0,
-          metrics: dp ? {} : { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy },
+          metrics: shareMetrics ? { loss: fit.metrics.loss, accuracy: fit.metrics.accuracy } : {},
           secagg,
           durationMs: Date.now() - started,
         },

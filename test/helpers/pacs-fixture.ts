@@ -48,17 +48,20 @@ export type Fault = 'http-500' | 'http-404' | 'slow' | 'non-dicom-part' | 'trunc
 
 /** A proxy in front of Orthanc's DICOMweb root. `faults` may be changed between pulls. */
 export interface FaultProxy {
-  readonly url: string;
+  url: string;
   readonly faults: Map<string, Fault>;
+  /** Answer 404 to the root `/instances` search, as servers without it do (the source then walks the hierarchy). */
+  refuseRootSearch: boolean;
   /** Requests seen, by kind, and the most WADO-RS requests in flight at once. */
   readonly seen: { qido: number; wado: number; maxWadoInFlight: number };
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** Starts a proxy on 127.0.0.1:0 forwarding to `target` (Orthanc's base URL), applying `faults` to WADO-RS instance requests. */
 export async function startFaultProxy(target: string, slowMs = 5_000): Promise<FaultProxy> {
   const faults = new Map<string, Fault>();
   const seen = { qido: 0, wado: 0, maxWadoInFlight: 0 };
+  const proxy: FaultProxy = { url: '', faults, seen, refuseRootSearch: false, close: () => Promise.resolve() };
   let wadoInFlight = 0;
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
@@ -71,6 +74,10 @@ export async function startFaultProxy(target: string, slowMs = 5_000): Promise<F
         seen.maxWadoInFlight = Math.max(seen.maxWadoInFlight, wadoInFlight);
         res.once('close', () => wadoInFlight--);
       } else seen.qido++;
+      if (proxy.refuseRootSearch && /\/dicom-web\/instances$/.test(url.split('?')[0] ?? '')) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('no such resource');
+        return;
+      }
       const fault = isWado ? [...faults].find(([uid]) => url.includes(uid))?.[1] : undefined;
       if (fault === 'http-500' || fault === 'http-404') {
         res.writeHead(fault === 'http-500' ? 500 : 404, { 'content-type': 'text/plain' }).end('fault injected');
@@ -105,14 +112,11 @@ export async function startFaultProxy(target: string, slowMs = 5_000): Promise<F
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/dicom-web`,
-    faults,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  proxy.url = `http://127.0.0.1:${port}/dicom-web`;
+  proxy.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return proxy;
 }

@@ -256,7 +256,7 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
   describe('bad input', () => {
     let proxy: FaultProxy;
     beforeAll(async () => {
-      proxy = await startFaultProxy(orthanc.url, 3_000);
+      proxy = await startFaultProxy(orthanc.url, 8_000);
     });
     afterAll(async () => {
       await proxy?.close();
@@ -267,9 +267,11 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       mkdirSync(root, { recursive: true });
       copyFileSync(secretFile, path.join(root, 'site-secret.hex'));
       const { cfg, sources } = imagingConfig(
-        agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${proxy.url}\n    concurrency: 4\n    timeoutMs: 1000\n    retries: 1`, dataset('pacs', root)),
+        agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${proxy.url}\n    concurrency: 4\n    timeoutMs: 2500\n    retries: 2`, dataset('pacs', root)),
       );
       const good = loaded.filter((l) => l.status === 'Success' && l.sopInstanceUid !== undefined && dcmNames(expectedDir).includes(`${pseudonymizer.uid(l.sopInstanceUid)}.dcm`));
+      // This PACS has no root /instances search: the source walks studies → series → instances.
+      proxy.refuseRootSearch = true;
       const faults = ['http-500', 'http-404', 'slow', 'reset', 'non-dicom-part', 'truncated'] as const;
       const victims = good.slice(0, faults.length);
       victims.forEach((v, i) => proxy.faults.set(v.sopInstanceUid as string, faults[i] as (typeof faults)[number]));
@@ -280,6 +282,7 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       const report = first.pacs;
       if (report === undefined) throw new Error('no pull report');
       expect(report.swept).toBe(1);
+      expect(proxy.seen.qido).toBeGreaterThan(20);
       // The configured concurrency holds at the PACS (4 WADO-RS requests at most, and it was reached).
       expect(proxy.seen.maxWadoInFlight).toBeLessThanOrEqual(4);
       expect(proxy.seen.maxWadoInFlight).toBeGreaterThan(1);
@@ -307,7 +310,7 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       const second = await startOrthanc();
       try {
         for (const l of loaded.filter((x) => x.status === 'Success').slice(0, 8)) await second.upload(l.file);
-        const { cfg, sources } = imagingConfig(agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${second.dicomWebUrl}\n    retries: 0\n    timeoutMs: 2000`, dataset('pacs', root)));
+        const { cfg, sources } = imagingConfig(agentYaml(`  pacs:\n    kind: dicomweb\n    url: ${second.dicomWebUrl}\n    retries: 1\n    timeoutMs: 15000`, dataset('pacs', root)));
         const before = await fillImagingCache('chest', cfg, work, sources);
         expect(before.pacs?.written).toBeGreaterThan(0);
         await second.stop();
@@ -315,6 +318,9 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
         expect((err as TesseraError).code).toBe('TESSERA_PACS_UNREACHABLE');
         expect((err as Error).message).toContain(`127.0.0.1:${second.httpPort}`);
         expect(dcmNames(path.join(root, 'cache', 'dicom')).length).toBe(before.pacs?.written);
+        // The agent's path keeps the dataset on the cache of earlier pulls (here it then has no labels: NO_ROWS, not a PACS error).
+        const agentErr = await loadLocalDataset('chest', cfg, work, undefined, sources).catch((e: unknown) => e);
+        expect((agentErr as TesseraError).code).toBe('TESSERA_INPUT_NO_ROWS');
         const restarted = await startOrthanc({ storageDir: second.storageDir, httpPort: second.httpPort, dicomPort: second.dicomPort });
         try {
           for (const l of loaded.filter((x) => x.status === 'Success').slice(8, 12)) await restarted.upload(l.file);

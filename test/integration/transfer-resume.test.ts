@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { provisionLocalConsortium } from '../../cli/src/local-federation/index.js';
 import { createSiteAuthenticator } from '../../coordinator/src/coordinator.js';
 import { createFederationHandlers } from '../../coordinator/src/grpc/federation-endpoint.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../coordinator/src/grpc/server.js';
@@ -12,9 +13,7 @@ import { ModelRepository, UploadStore } from '../../coordinator/src/store/blob-s
 import { SqliteCoordinatorStore } from '../../coordinator/src/store/sqlite-store.js';
 import type { FederationClient } from '../../protos/gen/tessera/v1/Federation.js';
 import type { UploadMessage } from '../../protos/gen/tessera/v1/UploadMessage.js';
-import { parseConsortiumConfig } from '../../shared/src/config/consortium-config.js';
 import { RevocationStore } from '../../shared/src/pki/index.js';
-import { provisionConsortium } from '../../coordinator/src/pki/index.js';
 import { ChunkHasher, type HashMode } from '../../shared/src/transport/chunk-hasher.js';
 import { MAX_CHUNK_BYTES, transferDigest } from '../../shared/src/transport/chunks.js';
 import { createFederationClient, fetchModel, queryUpload, uploadUpdate } from '../../site-agent/src/coordinator-client.js';
@@ -56,12 +55,7 @@ describe.each<HashMode>(['worker', 'inline'])('update upload and model download 
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-resume-'));
-    const pkiDir = path.join(dir, 'pki');
-    provisionConsortium(
-      parseConsortiumConfig(JSON.stringify({ name: 'it', coordinator: { host: '127.0.0.1', port: 0 }, sites: [{ id: SITE }] }), 'consortium.yaml'),
-      pkiDir,
-      new Date(),
-    );
+    const pkiDir = provisionLocalConsortium(dir, { name: 'it', siteIds: [SITE] });
     const c = path.join(pkiDir, 'coordinator');
     const caPem = readFileSync(path.join(c, 'ca.crt'));
     const logger = quietLogger('coordinator');

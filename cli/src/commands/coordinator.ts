@@ -13,6 +13,7 @@ import { resolveStudyPrivacy } from '../../../shared/src/dp/study-privacy.js';
 import { checkStudyCrossFields } from '../../../shared/src/study/study-checks.js';
 import { checkStudySpecData, StudySpecSchema } from '../../../shared/src/study/study-spec.js';
 import { ExitCode } from '../exit-codes.js';
+import { tightenStateDir } from '../private-files.js';
 import type { CoordinatorIpcMessage } from '../local-federation/ipc.js';
 
 export const COORDINATOR_USAGE = `tessera coordinator --config coordinator.yaml [--study study.yaml ...] [--exit-when-done] [--summary FILE] [--api-port N]
@@ -53,6 +54,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     logger,
     onEvent: (e: CoordinatorEvent) => send({ kind: 'event', event: e }),
   });
+  // State an earlier version created with the shell's umask (0644 database, 0755 folder) is tightened too.
+  tightenStateDir(coordinator.dataDir);
   send({ kind: 'listening', port: coordinator.port });
   if (process.send) coordinator.sessions.onChange(() => send({ kind: 'sites', connected: coordinator.sessions.connectedSites() }));
   let api: RunningRestServer | undefined;

@@ -2,6 +2,7 @@ import type { FederationHandlers } from '../../../protos/gen/tessera/v1/Federati
 import { connect } from './rpc/connect.js';
 import { createRpcContext, type FederationEndpointDeps } from './rpc/context.js';
 import { fetchModel } from './rpc/fetch-model.js';
+export { studyParticipants } from './rpc/fetch-model.js';
 import { queryUpload } from './rpc/query-upload.js';
 import { uploadUpdate } from './rpc/upload-update.js';
 

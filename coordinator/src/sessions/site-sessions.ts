@@ -172,6 +172,12 @@ export class SiteSessions {
     p.resolve(outcome);
   }
 
+  /** Whether `siteId` has a task open now (dispatched, not yet answered) that starts from `modelVersion`. */
+  hasOpenTaskOnModel(siteId: string, modelVersion: string): boolean {
+    for (const p of this.pending.values()) if (p.siteId === siteId && p.task.modelVersion === modelVersion) return true;
+    return false;
+  }
+
   /** The pending task `taskId` if it was sent to `siteId`. */
   pendingTask(taskId: string, siteId: string): Task | undefined {
     const p = this.pending.get(taskId);

@@ -229,6 +229,13 @@ export const AgentConfigSchema = Type.Object(
              * probability ≥ 1 − 2^-40 per round. @default 0
              */
             minDegree: Type.Integer({ minimum: 0, default: 0 }),
+            /**
+             * Send this site's training loss and accuracy in the clear with a secure-aggregation fit (the
+             * coordinator then stores them per site). Off, they stay at the site: the coordinator learns only the
+             * masked sum, and the round has no training metrics. Never sent under differential privacy.
+             * @default false
+             */
+            shareTrainMetrics: Type.Boolean({ default: false }),
           },
           { ...strict, default: {} },
         ),
@@ -300,6 +307,10 @@ export function checkAgentConfig(config: AgentConfig, source: string): void {
   for (const [name, ds] of Object.entries(config.datasets)) {
     if (!('kind' in ds) || ds.kind !== 'imaging-study') continue;
     const at = `datasets.${name}`;
+    if (ds.emr !== undefined) {
+      const linked = config.datasets[ds.emr];
+      if (linked === undefined || !('kind' in linked) || linked.kind !== 'emr') fail(`${at}.emr`, `names '${ds.emr}', which is not an emr dataset`);
+    }
     if ((ds.dicom === undefined) === (ds.source === undefined)) fail(at, 'needs exactly one of dicom (a folder) and source (a PACS in sources)');
     if (ds.source !== undefined && config.sources?.[ds.source] === undefined) fail(`${at}.source`, `names '${ds.source}', which is not in sources`);
     if (ds.source === undefined && ds.query !== undefined) fail(`${at}.query`, 'applies to a PACS source only');

@@ -23,7 +23,8 @@ export async function loadLocalDataset(
     throw new ConfigError(`'datasets.${name}' holds EMR records: it trains only studies that declare 'data:'`, { field: `datasets.${name}` });
   }
   if ('kind' in cfg) {
-    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger);
+    // A PACS that is down does not take the dataset away: the cache of earlier pulls trains (the log says why).
+    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger, { onPacsUnavailable: 'use-cache' });
     return loadImageCache(filled.cache, {
       shape: cfg.inputShape,
       dataset: name,

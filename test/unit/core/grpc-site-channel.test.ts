@@ -43,6 +43,8 @@ describe('wire conversion at the gRPC edge', () => {
       modelBytes: 16,
       modelSpec: 'logreg',
       dataset: 'toy',
+      // The study's data: contract as JSON ('' for a study that declares none).
+      studyData: '',
       training: { localEpochs: 1, batchSize: 8, learningRate: 0.1, optimizer: 'sgd', proximalMu: 0, seed: 7 },
       deadlineMs: 1000,
     });

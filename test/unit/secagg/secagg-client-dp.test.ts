@@ -18,7 +18,7 @@ function client(): SecAggClient {
   return new SecAggClient({
     siteId: 'site-1',
     identity: { certificatePem: cert.certPem, keyPem: cert.keyPem, caCertPem: ca.certPem },
-    policy: { require: false, minThreshold: 2, minCohort: 3, minDegree: 0 },
+    policy: { require: false, minThreshold: 2, minCohort: 3, minDegree: 0, shareTrainMetrics: false },
     logger: createLogger({ name: 'site-1', level: 'silent' }),
   });
 }

@@ -22,7 +22,7 @@ function client(policy: Partial<{ minThreshold: number; minCohort: number; minDe
   return new SecAggClient({
     siteId: 'site-01',
     identity: { certificatePem: cert.certPem, keyPem: cert.keyPem, caCertPem: ca.certPem },
-    policy: { require: false, minThreshold: 2, minCohort: 3, minDegree: 0, ...policy },
+    policy: { require: false, minThreshold: 2, minCohort: 3, minDegree: 0, shareTrainMetrics: false, ...policy },
     logger: createLogger({ name: 'site-01', level: 'silent' }),
   });
 }

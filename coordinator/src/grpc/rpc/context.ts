@@ -42,6 +42,12 @@ export interface FederationEndpointDeps {
    * certificate's); certificate refusals go through {@link PeerAuthenticator}. The coordinator audits them.
    */
   onRefusal?: (refusal: IdentityRefusal) => void;
+  /**
+   * Whether a site may download a model version: the coordinator MUST pass one (see `studyParticipants`), so a
+   * site fetches only models of studies it takes part in. Without it every authenticated site may fetch any
+   * version (the transfer benches and tests, which have no studies).
+   */
+  mayFetchModel?: (siteId: string, modelVersion: string) => Promise<boolean>;
 }
 
 /** An identity refusal found by a handler. */

@@ -3,8 +3,8 @@
  * the folder), de-identifies through the gate into the dataset's cache, preprocesses every cached instance into
  * the model's input, and writes what a person needs to judge it: `report.json` (counts, and each skipped or
  * failed instance with its reason under its pseudonymous id; no PHI), `contact-sheet.png` (the inputs as they
- * look), and with `tensors` one `tensors/<id>.npy` per used instance. The `study` section is the study-data
- * contract's place (cohort counts); today it records the validated study file.
+ * look), and with `tensors` one `tensors/<id>.npy` per used instance. The `study` section records the
+ * validated study file and, under `contract`, its `data:` evaluated on the cache (suppressed counts only).
  */
 import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import type { AgentConfig, AgentImagingDatasetConfig } from '../../../../shared/
 import { parseConfigText } from '../../../../shared/src/config/validate.js';
 import { ConfigError, InputError, TesseraError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
-import { StudySpecSchema } from '../../../../shared/src/study/study-spec.js';
+import { checkStudySpecData, StudySpecSchema, type StudySpec } from '../../../../shared/src/study/study-spec.js';
 import { loadConfidentialityProfile } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { Tags } from '../dicom/dictionary.js';
@@ -20,6 +20,8 @@ import { parseDicom } from '../dicom/parse.js';
 import { DicomDeidGate } from '../ingest/dicom-deid-gate.js';
 import { ingestStudyEmr } from '../ingest/image-study.js';
 import { datasetDeidOptions, fillImagingCache, incomingFolder } from '../ingest/imaging-cache.js';
+import { NamedLexiconLabeler } from '../reports/index.js';
+import { studyFeasibilityForDataset } from '../study-data/feasibility.js';
 import { renderContactSheet, type SheetTile } from './contact-sheet.js';
 import { encodeNpyFloat32 } from './npy.js';
 import { preprocessInstanceStep, type InstancePreprocessor } from './preprocess-step.js';
@@ -104,15 +106,15 @@ function inside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-async function studySection(file: string, dataset: string): Promise<DataCheckStudySection> {
+async function studySection(file: string, dataset: string): Promise<{ section: DataCheckStudySection; spec: StudySpec }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new InputError('TESSERA_INPUT_FILE_UNREADABLE', `--study ${file} cannot be read`, { file }, { cause: err });
   }
-  const spec = parseConfigText(StudySpecSchema, text, path.basename(file));
-  return { file: path.basename(file), id: spec.id, dataset: spec.dataset, model: spec.model, datasetMatches: spec.dataset === dataset };
+  const spec = parseConfigText(StudySpecSchema, text, path.basename(file), checkStudySpecData);
+  return { section: { file: path.basename(file), id: spec.id, dataset: spec.dataset, model: spec.model, datasetMatches: spec.dataset === dataset }, spec };
 }
 
 /** A folder dataset through the gate, file by file, each named in reports by a keyed hash of its path only. */
@@ -169,7 +171,7 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
     throw new ConfigError(`--dataset ${opts.dataset} is not in agent.yaml (datasets: ${Object.keys(opts.config.datasets).join(', ') || 'none'})`, { field: 'datasets' });
   }
   if (!('kind' in cfg)) throw new ConfigError(`--dataset ${opts.dataset} is a tabular CSV dataset; tessera data check looks at imaging datasets`, { field: `datasets.${opts.dataset}` });
-  if (cfg.kind !== 'imaging-study') throw new ConfigError(`--dataset ${opts.dataset} holds EMR records; tessera data check pulls and preprocesses imaging datasets (an EMR dataset is evaluated through a study's data:)`, { field: `datasets.${opts.dataset}` });
+  if (cfg.kind !== 'imaging-study') throw new ConfigError(`--dataset ${opts.dataset} is an emr dataset: its data check is runStudyDataCheck (data-check/study-data-check.ts)`, { field: `datasets.${opts.dataset}` });
   const outDir = path.resolve(opts.outDir);
   const cache = path.resolve(opts.baseDir, cfg.cache);
   for (const forbidden of [cache, incomingFolder(cfg, opts.baseDir), ...(cfg.dicom !== undefined ? [path.resolve(opts.baseDir, cfg.dicom)] : [])]) {
@@ -177,7 +179,7 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
       throw new ConfigError(`--out ${outDir} must lie outside the dataset's cache, incoming and dicom folders (and not contain them)`, { field: 'out' });
     }
   }
-  const study = opts.studyFile !== undefined ? await studySection(path.resolve(opts.studyFile), opts.dataset) : null;
+  const studied = opts.studyFile !== undefined ? await studySection(path.resolve(opts.studyFile), opts.dataset) : null;
   const shape = cfg.inputShape;
   const instances: DataCheckInstance[] = [];
   let candidates: string[];
@@ -248,6 +250,18 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
     }
   }
   await writeFile(path.join(outDir, 'contact-sheet.png'), renderContactSheet(tiles), { mode: 0o600 });
+  // The study's `data:` contract evaluated on the cache just filled: suppressed counts only (study-data/feasibility.ts).
+  const study: DataCheckStudySection | null =
+    studied === null
+      ? null
+      : {
+          ...studied.section,
+          contract:
+            (await studyFeasibilityForDataset(studied.spec, opts.dataset, opts.config, opts.baseDir, {
+              ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+              reportLabeler: await NamedLexiconLabeler.create(),
+            })) ?? null,
+        };
   const report: DataCheckReport = {
     format: 'tessera-data-check/1',
     dataset: opts.dataset,

@@ -1,10 +1,11 @@
 /**
  * The preprocessing step of `tessera data check` (and the agent's imaging datasets): a de-identified instance →
- * one `H × W × C` model input in [0, 1]. Behind this one interface so that moving to the clinical image pipeline
- * (site-agent/src/hospital/imaging, `preprocessInstance`) is a one-line change of {@link preprocessInstanceStep}.
+ * one `H × W × C` model input in [0, 1], by the clinical image pipeline (site-agent/src/hospital/imaging). The
+ * older decoder (dicom/pixels.ts) stays available behind the same interface.
  */
 import { parseDicom } from '../dicom/parse.js';
 import { decodeModelInput } from '../dicom/pixels.js';
+import { preprocessToModelInput } from '../imaging/index.js';
 
 /** A preprocessed instance. */
 export interface PreprocessedInstance {
@@ -28,5 +29,5 @@ export const decoderPreprocess: InstancePreprocessor = async (bytes, source, sha
   return { tensor, shape: [h, w, c], notes: [] };
 };
 
-/** The step `tessera data check` uses. */
-export const preprocessInstanceStep: InstancePreprocessor = decoderPreprocess;
+/** The step `tessera data check` uses: the clinical image pipeline with its defaults. */
+export const preprocessInstanceStep: InstancePreprocessor = preprocessToModelInput;

@@ -11,7 +11,7 @@ import { NAMED_WINDOWS, type VoiSource } from './voi-lut.js';
 export type FramePolicy = 'first' | 'middle' | 'all' | 'max-intensity';
 
 /** What the pipeline does when the chosen VOI source is missing or unusable. */
-export type VoiFallbackPolicy = Extract<VoiSource, { kind: 'percentile' | 'range' }> | 'error';
+export type VoiFallbackPolicy = Extract<VoiSource, { kind: 'percentile' | 'range' | 'stored-range' }> | 'error';
 
 /** Options for `preprocessInstance`. */
 export interface PreprocessOptions {
@@ -21,7 +21,7 @@ export interface PreprocessOptions {
   readonly channels?: 1 | 3;
   /** Where the window comes from. @default { kind: 'header' } */
   readonly voi?: VoiSource;
-  /** When the window source is missing: a per-frame normalisation, or `error` to refuse the instance. @default { kind: 'percentile', low: 0.5, high: 99.5 } */
+  /** When the window source is missing: a normalisation (per frame, or the stored range), or `error` to refuse the instance. @default { kind: 'percentile', low: 0.5, high: 99.5 } */
   readonly fallback?: VoiFallbackPolicy;
   /** @default 'first' */
   readonly frames?: FramePolicy;
@@ -78,9 +78,10 @@ function checkVoi(voi: VoiSource): void {
       checkPercentiles(voi, 'voi');
       return;
     case 'range':
+    case 'stored-range':
       return;
     default:
-      fail('voi.kind', 'must be header, named, window, percentile or range');
+      fail('voi.kind', 'must be header, named, window, percentile, range or stored-range');
   }
 }
 
@@ -103,7 +104,7 @@ export function compilePreprocessOptions(o: PreprocessOptions | CompiledPreproce
   checkVoi(voi);
   const fallback = o.fallback ?? { kind: 'percentile', low: 0.5, high: 99.5 };
   if (fallback !== 'error') {
-    if (fallback.kind !== 'percentile' && fallback.kind !== 'range') fail('fallback', "must be a percentile or range normalisation, or 'error'");
+    if (fallback.kind !== 'percentile' && fallback.kind !== 'range' && fallback.kind !== 'stored-range') fail('fallback', "must be a percentile, range or stored-range normalisation, or 'error'");
     if (fallback.kind === 'percentile') checkPercentiles(fallback, 'fallback');
   }
   const frames = o.frames ?? 'first';

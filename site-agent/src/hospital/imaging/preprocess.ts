@@ -10,7 +10,7 @@ import { parseDicom, type ParsedDicom } from '../dicom/parse.js';
 import { checkPixelData, decodeFrame, modalityOf, type DecodedColour } from './decode.js';
 import { ImagePipelineError } from './errors.js';
 import { framesToDecode, maxIntensity } from './frames.js';
-import { applyModalityLut, modalityTransformOf, type ModalityTransform } from './modality-lut.js';
+import { applyModalityLut, modalityRange, modalityTransformOf, type ModalityTransform } from './modality-lut.js';
 import { compilePreprocessOptions, type CompiledPreprocessOptions, type PreprocessOptions } from './options.js';
 import { paletteToUnit, readPalette } from './palette.js';
 import { colourToUnit, invertMonochrome1, toChannels } from './photometric.js';
@@ -133,15 +133,18 @@ export async function preprocessInstance(input: Uint8Array | ParsedDicom, option
 
   let firstVoi: VoiTransform | undefined;
   if (grey) {
-    const resolved = resolveVoi(parsed.dataset, o.voi, modality, signed);
+    const storedRange = modalityRange(modalityT, d.bitsStored, signed);
+    const resolved = resolveVoi(parsed.dataset, o.voi, modality, signed, storedRange);
     let perFrame: Extract<typeof o.voi, { kind: 'percentile' | 'range' }> | undefined;
     let fixed: VoiTransform | undefined;
     if (resolved === 'per-frame') perFrame = o.voi as Extract<typeof o.voi, { kind: 'percentile' | 'range' }>;
     else if ('kind' in resolved) fixed = resolved;
     else {
       if (o.fallback === 'error') missingWindow(o.source, resolved.reason);
-      perFrame = o.fallback;
-      reasons.push({ step: 'voi-lut', message: `${resolved.reason}; fell back to ${o.fallback.kind === 'range' ? 'the frame range' : 'percentile normalisation'}` });
+      if (o.fallback.kind === 'stored-range') fixed = { kind: 'linear', low: storedRange[0], high: storedRange[1], origin: 'stored range' };
+      else perFrame = o.fallback;
+      const to = o.fallback.kind === 'range' ? 'the frame range' : o.fallback.kind === 'stored-range' ? 'the stored range' : 'percentile normalisation';
+      reasons.push({ step: 'voi-lut', message: `${resolved.reason}; fell back to ${to}` });
     }
     planes = planes.map((p) => {
       const t = fixed ?? frameTransform(p, perFrame ?? { kind: 'range' });

@@ -39,7 +39,13 @@ export type VoiSource =
   /** Linear from the `low`-th to the `high`-th percentile of the frame's modality values (defaults 0.5 and 99.5). */
   | { readonly kind: 'percentile'; readonly low?: number; readonly high?: number }
   /** Linear from the frame's minimum to its maximum. */
-  | { readonly kind: 'range' };
+  | { readonly kind: 'range' }
+  /**
+   * Linear over the whole range stored values can take, through the Modality LUT (pydicom's output range:
+   * 0..2^BitsStored − 1, or signed, through the rescale; a Modality LUT's 0..2^bits − 1): 8-bit images
+   * without a window become value / 255, as MedMNIST-style datasets expect.
+   */
+  | { readonly kind: 'stored-range' };
 
 /** The VOI transform actually applied to a frame. */
 export type VoiTransform =
@@ -69,7 +75,7 @@ function headerWindow(ds: DicomDataset, index: number): { center: number; width:
  * Returns the transform, or a reason the source cannot be used (the caller applies the fallback).
  * Percentile and range transforms are resolved per frame by {@link frameTransform}.
  */
-export function resolveVoi(ds: DicomDataset, source: VoiSource, modality: string, signed: boolean): VoiTransform | VoiFallback | 'per-frame' {
+export function resolveVoi(ds: DicomDataset, source: VoiSource, modality: string, signed: boolean, storedRange?: readonly [number, number]): VoiTransform | VoiFallback | 'per-frame' {
   switch (source.kind) {
     case 'header': {
       const index = source.index ?? 0;
@@ -88,6 +94,8 @@ export function resolveVoi(ds: DicomDataset, source: VoiSource, modality: string
     }
     case 'window':
       return { kind: 'window', center: source.center, width: source.width, function: source.function ?? 'LINEAR', origin: 'study window' };
+    case 'stored-range':
+      return storedRange === undefined ? { reason: 'no stored range known' } : { kind: 'linear', low: storedRange[0], high: storedRange[1], origin: 'stored range' };
     case 'percentile':
     case 'range':
       return 'per-frame';

@@ -10,16 +10,16 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { IngestReport, SiteDataset } from '../datasets/tabular.js';
 import { MEDMNIST_LABEL_SYSTEM, MEDMNIST_SPLIT_SYSTEM } from '../datasets/medmnist-convert.js';
-import { decodeText, getNumber, getString, getUint16 } from '../dicom/dataset.js';
+import { getString } from '../dicom/dataset.js';
 import { Tags } from '../dicom/dictionary.js';
-import { parseDicom, type ParsedDicom } from '../dicom/parse.js';
-import { preprocessInstance } from '../imaging/index.js';
+import { parseDicom } from '../dicom/parse.js';
 import { loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
 import { mergeParsed, parseFhirJson, parseFhirNdjson } from '../emr/fhir-parse.js';
 import type { FhirResource } from '../emr/fhir-resource.js';
-import { InputError } from '../../../../shared/src/errors.js';
+import { ConfigError, InputError } from '../../../../shared/src/errors.js';
+import { compilePreprocessOptions, ImagePipelineError, preprocessInstance, type CompiledPreprocessOptions } from '../imaging/index.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import { runDicomDeid, type DeidReport } from './dicom-deid-gate.js';
 
@@ -161,48 +161,19 @@ function labelsByPseudonym(resources: FhirResource[]): Map<string, { label: numb
 }
 
 /**
- * One cached image as the model's input (`shape` = `[height, width, channels]`, values in [0, 1]). Native
- * 8-bit images already of that shape keep the path they always took (modality rescale, /255, MONOCHROME1
- * inverted), so BreastMNIST trains as before; every other image (compressed, 12–16-bit, another size)
- * goes through the clinical image pipeline (decode, Modality LUT, the header's window or a percentile
- * window, MONOCHROME1, area resampling keeping the aspect ratio).
- * @throws ImagePipelineError or InputError naming the file and the reason.
+ * The pipeline options training reads a cache with: the model's size and channels, the header's window,
+ * else the stored range. Anything that must preprocess as training does (the chest-xray demo's held-out
+ * scoring) takes them from here.
  */
-export async function cachedImageInput(parsed: ParsedDicom, file: string, shape: readonly [number, number, number]): Promise<Float32Array> {
+export function cachePipelineOptions(shape: readonly [number, number, number]): CompiledPreprocessOptions {
   const [h, w, c] = shape;
-  const ds = parsed.dataset;
-  const el = ds.get(Tags.PixelData);
-  const pixels = el?.value;
-  const size = h * w * c;
-  if (
-    el?.encapsulated === undefined &&
-    pixels !== undefined &&
-    getUint16(ds, Tags.BitsAllocated) === 8 &&
-    getUint16(ds, Tags.Rows) === h &&
-    getUint16(ds, Tags.Columns) === w &&
-    (getUint16(ds, Tags.SamplesPerPixel) ?? 1) === c &&
-    pixels.length >= size
-  ) {
-    const slope = getNumber(ds, Tags.RescaleSlope) ?? 1;
-    const intercept = getNumber(ds, Tags.RescaleIntercept) ?? 0;
-    const invert = decodeText(ds.get(Tags.PhotometricInterpretation)?.value ?? new Uint8Array()).trim() === 'MONOCHROME1';
-    const x = new Float32Array(size);
-    for (let k = 0; k < size; k++) {
-      const v = Math.min(255, Math.max(0, (pixels[k] as number) * slope + intercept)) / 255;
-      x[k] = invert ? 1 - v : v;
-    }
-    return x;
-  }
-  if (c !== 1 && c !== 3) throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `${file}: a model input has 1 or 3 channels, not ${c}`, { file });
-  const out = await preprocessInstance(parsed, { size: [h, w], channels: c, source: file });
-  const first = out.tensors[0];
-  if (first === undefined) throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `${file}: no frame to train on`, { file });
-  return first;
+  if (c !== 1 && c !== 3) throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `a model input has 1 or 3 channels, not ${c}`);
+  return compilePreprocessOptions({ size: [h, w], channels: c, fallback: { kind: 'stored-range' }, source: 'cache' });
 }
 
 /** Options for {@link loadImageCache}. */
 export interface LoadImageCacheOptions {
-  /** `[height, width, channels]` the model expects; other sizes are refused per file. */
+  /** `[height, width, channels]` the model expects (1 or 3 channels); other sizes are resampled (letterbox). */
   shape: readonly [number, number, number];
   /** Name reported as the dataset. */
   dataset: string;
@@ -214,7 +185,8 @@ export interface LoadImageCacheOptions {
   valSplits?: readonly string[];
   /**
    * Label vector and split per patient pseudonym from a study's `data:` (study-data/study-source.ts),
-   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped.
+   * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped, and each image
+   * becomes the model input through the clinical image pipeline (site-agent/src/hospital/imaging).
    */
   links?: ReadonlyMap<string, { readonly y: readonly number[]; readonly split: string }>;
   /** With `links`: DICOM modalities (0008,0060) and body parts (0018,0015) that count; others are skipped. */
@@ -222,9 +194,11 @@ export interface LoadImageCacheOptions {
 }
 
 /**
- * Reads the de-identified cache as training data: 8-bit native pixel data scaled to [0, 1] (with the
- * modality rescale applied when present), labels and splits from the linked FHIR DiagnosticReport.
- * Files without a linked report, of another size or encoding are reported and skipped.
+ * Reads the de-identified cache as training data through the image pipeline (`../imaging`): every transfer
+ * syntax a bundled codec decodes, 8 to 16 bits, rescale, the header's window or else the stored range
+ * (8-bit images without a window: value / 255), MONOCHROME1 inverted, first frame, letterboxed to `shape`;
+ * labels and splits from the linked FHIR DiagnosticReport. Files without a linked report or that the
+ * pipeline refuses are reported with the reason and skipped.
  */
 export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptions): Promise<SiteDataset> {
   const emrText = await readFile(path.join(cacheDir, CACHE_EMR), 'utf8').catch((err: unknown) => {
@@ -237,6 +211,8 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   const files = (await readdir(dicomDir)).filter((f) => f.endsWith('.dcm')).sort();
   const [h, w, c] = opts.shape;
   const size = h * w * c;
+  if (c !== 1 && c !== 3) throw new ConfigError(`image datasets have 1 or 3 channels, not ${c}`, { field: 'shape' });
+  const pipeline = cachePipelineOptions(opts.shape);
   const trainSplits = new Set(opts.trainSplits ?? ['train']);
   const testSplits = new Set(opts.testSplits ?? ['test']);
   const valSplits = new Set(opts.valSplits ?? ['val']);
@@ -248,8 +224,10 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   };
   for (const [i, file] of files.entries()) {
     let parsed;
+    let bytes: Uint8Array;
     try {
-      parsed = parseDicom(await readFile(path.join(dicomDir, file)), file);
+      bytes = await readFile(path.join(dicomDir, file));
+      parsed = parseDicom(bytes, file);
     } catch {
       reject(i, `${file}: not readable DICOM`);
       continue;
@@ -272,11 +250,14 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     }
     const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
     if (target === undefined) continue;
+    // The clinical image pipeline: any bundled transfer syntax and bit depth, rescale, the header's window
+    // (else the stored range: an 8-bit image without one becomes value / 255), MONOCHROME1, letterboxed to shape.
     let x: Float32Array;
     try {
-      x = await cachedImageInput(parsed, file, opts.shape);
+      x = (await preprocessInstance(parsed, { ...pipeline, source: file })).tensors[0] as Float32Array;
     } catch (err) {
-      reject(i, `${file}: ${err instanceof Error ? err.message : String(err)}`);
+      if (!(err instanceof ImagePipelineError)) throw err;
+      reject(i, err.message);
       continue;
     }
     rows[target].push({ x, y: link.y });

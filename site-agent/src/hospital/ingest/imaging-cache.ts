@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import type { AgentConfig, AgentImagingDatasetConfig } from '../../../../shared/src/config/agent-config.js';
-import { ConfigError } from '../../../../shared/src/errors.js';
+import { readdir } from 'node:fs/promises';
+import { ConfigError, PacsError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
@@ -24,6 +25,8 @@ export interface ImagingCacheResult {
   readonly deid?: DeidReport;
   /** The PACS pull's report (`source:` datasets). */
   readonly pacs?: PacsSyncReport;
+  /** Why the PACS could not be pulled from, when the cache of earlier pulls was used instead. */
+  readonly pacsUnavailable?: string;
 }
 
 /** Hooks of {@link fillImagingCache}. */
@@ -32,6 +35,12 @@ export interface FillImagingCacheHooks {
   readonly onPacsEntry?: (entry: PacsSyncEntry) => void;
   /** Decode frame 0 before admitting an image (refuse undecodable pixels at the gate). @default false */
   readonly checkPixels?: boolean;
+  /**
+   * When the PACS cannot be used at all (`TESSERA_PACS_*`): `throw` (the data check says so), or `use-cache`
+   * (the agent trains on what earlier pulls wrote, logging why this one did not run; it still throws when the
+   * cache is empty). @default 'throw'
+   */
+  readonly onPacsUnavailable?: 'throw' | 'use-cache';
 }
 
 /** The dataset's PS3.15 options, each checked against the known names. */
@@ -78,7 +87,8 @@ export async function fillImagingCache(
   const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) });
   const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false });
   const source = await createPacsSource(cfg.source, sourceCfg, baseDir);
-  let pacs: PacsSyncReport;
+  let pacs: PacsSyncReport | undefined;
+  let pacsUnavailable: string | undefined;
   try {
     pacs = await syncFromPacs({
       source,
@@ -89,9 +99,14 @@ export async function fillImagingCache(
       ...(logger !== undefined ? { logger: logger.child({ dataset: name, source: cfg.source }) } : {}),
       ...(hooks.onPacsEntry !== undefined ? { onEntry: hooks.onPacsEntry } : {}),
     });
+  } catch (err) {
+    const cached = (await readdir(dicomDir).catch(() => [] as string[])).filter((f) => f.endsWith('.dcm')).length;
+    if (!(err instanceof PacsError) || hooks.onPacsUnavailable !== 'use-cache' || cached === 0) throw err;
+    pacsUnavailable = err.message;
+    logger?.warn({ dataset: name, source: cfg.source, code: err.code, reason: err.message, cached }, 'PACS unavailable: using the instances earlier pulls put in the cache');
   } finally {
     await source.close();
   }
   await ingestStudyEmr(fhir, cache, pseudonymizer);
-  return { cache, dicomDir, pseudonymizer, pacs };
+  return { cache, dicomDir, pseudonymizer, ...(pacs !== undefined ? { pacs } : {}), ...(pacsUnavailable !== undefined ? { pacsUnavailable } : {}) };
 }

@@ -68,6 +68,28 @@ function firstString(obj: DicomJson, tag: string): string | undefined {
   return typeof v === 'string' ? v.trim() : undefined;
 }
 
+const FILTER_TAGS: Readonly<Record<string, string>> = { Modality: '00080060', SeriesDescription: '0008103E', BodyPartExamined: '00180015', StudyDate: '00080020' };
+
+/** DICOM wildcard matching (`*`, `?`), case-insensitive as most archives match descriptions. */
+function wildcard(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return re.test(value);
+}
+
+/** Whether every filter the answer echoes (modality, series description, body part, study date) matches. */
+function echoedFiltersMatch(inst: DicomJson, params: Record<string, string>): boolean {
+  for (const [key, tag] of Object.entries(FILTER_TAGS)) {
+    const want = params[key];
+    const got = firstString(inst, tag);
+    if (want === undefined || got === undefined) continue;
+    if (key === 'StudyDate') {
+      const [from, to] = want.split('-');
+      if ((from !== undefined && from !== '' && got < from) || (to !== undefined && to !== '' && got > to)) return false;
+    } else if (!wildcard(want, got)) return false;
+  }
+  return true;
+}
+
 /** A DICOMweb PACS. */
 export class DicomwebSource implements PacsSource {
   readonly kind = 'dicomweb' as const;
@@ -130,7 +152,67 @@ export class DicomwebSource implements PacsSource {
     }
   }
 
+  /**
+   * One QIDO-RS "search for all instances" (`/instances`, PS3.18 §10.6.1) per accession number / patient ID ×
+   * modality, every filter in the query string: a handful of requests instead of one per study and series.
+   * Every filter the answer echoes is checked again here (a server that ignored one must not widen the pull).
+   * Returns undefined when the server does not offer the resource (400, 404, 405, 501): the caller walks
+   * studies → series → instances instead.
+   */
+  async #searchFlat(query: PacsQuery): Promise<PacsSearchResult | undefined> {
+    const base: Record<string, string> = { includefield: '00080060,0008103E,00180015,00080020' };
+    if (query.studyDateFrom !== undefined || query.studyDateTo !== undefined) base['StudyDate'] = `${query.studyDateFrom ?? ''}-${query.studyDateTo ?? ''}`;
+    if (query.studyDescription !== undefined) base['StudyDescription'] = query.studyDescription;
+    if (query.seriesDescription !== undefined) base['SeriesDescription'] = query.seriesDescription;
+    if (query.bodyPart !== undefined) base['BodyPartExamined'] = query.bodyPart;
+    const ids: Record<string, string>[] = [
+      ...(query.accessionNumbers ?? []).map((a) => ({ AccessionNumber: a })),
+      ...(query.patientIds ?? []).map((p) => ({ PatientID: p })),
+    ];
+    const searches = (ids.length > 0 ? ids : [{}]).flatMap((id) => (query.modalities ?? [undefined]).map((m) => ({ ...base, ...id, ...(m !== undefined ? { Modality: m } : {}) })));
+    const instances: InstanceRef[] = [];
+    const seen = new Set<string>();
+    const problems: { code: PacsFailureCode; message: string }[] = [];
+    for (const params of searches) {
+      let found: DicomJson[];
+      try {
+        found = await this.#qido('/instances', params);
+      } catch (err) {
+        if (err instanceof HttpFailure && err.code === 'http-status' && [400, 404, 405, 501].includes(err.status ?? 0)) return undefined;
+        throw err;
+      }
+      for (const inst of found) {
+        const study = firstString(inst, '0020000D');
+        const series = firstString(inst, '0020000E');
+        const sop = firstString(inst, '00080018');
+        if (study === undefined || series === undefined || sop === undefined || ![study, series, sop].every((u) => UID.test(u))) {
+          problems.push({ code: 'not-found', message: 'instance search: a result without valid Study, Series and SOP Instance UIDs' });
+          continue;
+        }
+        if (!echoedFiltersMatch(inst, params)) continue;
+        if (seen.has(sop)) continue;
+        seen.add(sop);
+        const sopClassUid = firstString(inst, '00080016');
+        instances.push({ studyUid: study, seriesUid: series, sopUid: sop, ...(sopClassUid !== undefined ? { sopClassUid } : {}) });
+      }
+    }
+    instances.sort((a, b) => (a.studyUid + a.seriesUid + a.sopUid < b.studyUid + b.seriesUid + b.sopUid ? -1 : 1));
+    return { instances: query.maxInstances !== undefined ? instances.slice(0, query.maxInstances) : instances, problems };
+  }
+
   async search(query: PacsQuery): Promise<PacsSearchResult> {
+    try {
+      const flat = await this.#searchFlat(query);
+      if (flat !== undefined) return flat;
+    } catch (err) {
+      const f = err instanceof HttpFailure ? err : new HttpFailure('unreachable', String(err));
+      throw new PacsError('TESSERA_PACS_UNREACHABLE', `DICOMweb search at ${new URL(this.#base).host} failed: ${f.message}`, { host: new URL(this.#base).host, reason: f.code });
+    }
+    return this.#searchHierarchy(query);
+  }
+
+  /** Studies, then their series, then their instances: for servers without the `/instances` search. */
+  async #searchHierarchy(query: PacsQuery): Promise<PacsSearchResult> {
     const problems: { code: PacsFailureCode; message: string }[] = [];
     const note = (err: unknown, what: string): void => {
       const f = err instanceof HttpFailure ? err : new HttpFailure('unreachable', String(err));

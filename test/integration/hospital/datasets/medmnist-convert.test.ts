@@ -79,5 +79,7 @@ describe.skipIf(!existsSync(npz) || !existsSync(profile))('BreastMNIST → DICOM
     for (let i = 0; i < data.train.n; i++) {
       expect(originals.has(key(Array.from(data.train.x.subarray(i * 784, (i + 1) * 784), (v) => v * 255)))).toBe(true);
     }
+    // Through the image pipeline an 8-bit image without a window is exactly value / 255 (the stored range).
+    expect(Array.from(data.train.x.subarray(0, 784)).every((v) => Number.isInteger(Math.round(v * 255)) && v === Math.fround(Math.round(v * 255) / 255))).toBe(true);
   }, 120_000);
 });

@@ -143,6 +143,20 @@ describe('VOI LUT', () => {
     expect(frameTransform(v, { kind: 'range' })).toMatchObject({ low: 0, high: 100 });
   });
 
+  it('normalises by the stored range through the rescale (pydicom\'s output range): 8-bit without a window is value / 255', async () => {
+    const eight = createImageDataset({ rows: 1, columns: 3, pixels: new Uint8Array([0, 51, 255]) });
+    const r = await preprocessInstance(asParsed(eight), { size: [1, 3], fallback: { kind: 'stored-range' } });
+    expect(Array.from(r.tensors[0]!)).toEqual([0, Math.fround(51 / 255), 1]);
+    expect(r.reasons[0]?.message).toMatch(/fell back to the stored range/);
+    // Signed 12 bits with rescale 1/−1024: stored −2048..2047 → −3072..1023 HU.
+    const ct = grey16(1, 2, new Int16Array([-2048, 2047]), { RescaleSlope: '1', RescaleIntercept: '-1024' });
+    put(ct, uint16Element(Tags.BitsStored, 12));
+    put(ct, uint16Element(Tags.HighBit, 11));
+    const t = await preprocessInstance(asParsed(ct), { size: [1, 2], voi: { kind: 'stored-range' } });
+    close(t.tensors[0]!, [0, 1]);
+    expect(t.metadata.voi).toMatchObject({ kind: 'linear', origin: 'stored range' });
+  });
+
   it('a missing window falls back with a recorded reason, or is refused with fallback error', async () => {
     const ds = grey16(2, 2, new Int16Array([0, 10, 20, 30]));
     const r = await preprocessInstance(asParsed(ds), { size: [2, 2], fallback: { kind: 'range' } });
