@@ -55,7 +55,7 @@ export default tseslint.config(
   },
   {
     // The demo is the one product path that may use the public data sets (as optional demo inputs).
-    files: ['cli/src/commands/demo.ts', 'cli/src/commands/demo-*.ts', 'cli/src/public-data.ts'],
+    files: ['cli/src/commands/demo.ts', 'cli/src/commands/demo-*.ts', 'cli/src/demo/**/*.ts', 'cli/src/public-data.ts'],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: boundaryZones.slice(0, 4) }] },
   },
   {

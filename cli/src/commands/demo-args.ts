@@ -12,11 +12,20 @@ Provisions a throwaway consortium, starts a coordinator and N site agents as sep
 loopback with mTLS, runs a study to completion and prints a summary.
 
   --dataset NAME      synthetic (default: generated, non-IID over the sites) | heart-disease |
-                      breastmnist (DICOM + FHIR per site, ingested through the de-identification gate)
+                      breastmnist (DICOM + FHIR per site, ingested through the de-identification gate) |
+                      chest-xray (PneumoniaMNIST as three hospitals: CR JPEG-LS, DX JPEG 2000, 8-bit JPEG
+                      exports, diagnoses in SNOMED CT, ICD-10-CM + local codes, or only report text;
+                      scored on the held-out official test split)
+  --quick             chest-xray: a small stratified subset and 2 rounds (CI; its AUC means little)
+  --pacs              chest-xray: one real Orthanc per hospital (Debian orthanc + orthanc-dicomweb), the
+                      agents pull over DICOMweb instead of reading the export folders
   --data-dir DIR      heart-disease: folder of its files (default: ../shared/data/heart-disease);
                       breastmnist: folder of site-N/{dicom,fhir} (default: <workdir>/breastmnist); when it
-                      holds no site folders yet, ../shared/data/medmnist/breastmnist.npz is converted into it
-  --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4; breastmnist: 2-3, default 3)
+                      holds no site folders yet, ../shared/data/medmnist/breastmnist.npz is converted into it;
+                      chest-xray: the hospitals' holdings (default: <workdir>/chest-xray), generated from
+                      ../shared/data/medmnist/pneumoniamnist_varun19424.npz when empty, reused when not
+  --sites N           number of sites (synthetic: default 3; heart-disease: 1-4, default 4; breastmnist: 2-3, default 3;
+                      chest-xray: 3)
   --rounds N          federated rounds (default: ${DEMO_DEFAULTS.synthetic.rounds} synthetic, ${DEMO_DEFAULTS['heart-disease'].rounds} heart-disease, ${DEMO_DEFAULTS.breastmnist.rounds} breastmnist)
   --strategy NAME     ${STRATEGY_NAMES.join(' | ')} (default: fedavg)
   --model NAME        model spec from the vetted registry (default: logreg synthetic, mlp-small heart-disease,
@@ -41,8 +50,12 @@ loopback with mTLS, runs a study to completion and prints a summary.
 
 /** `tessera demo`'s options, checked and defaulted. */
 export interface DemoArgs {
-  dataset: 'synthetic' | 'heart-disease' | 'breastmnist';
+  dataset: 'synthetic' | 'heart-disease' | 'breastmnist' | 'chest-xray';
   dataDir: string;
+  /** chest-xray: the small CI form. */
+  quick: boolean;
+  /** chest-xray: serve each hospital's images from a real Orthanc. */
+  pacs: boolean;
   sites: number;
   rounds: number;
   strategy: StrategyName;
@@ -93,6 +106,8 @@ export function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
       'dp-mode': { type: 'string' },
       'api-port': { type: 'string' },
       'keep-running': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      pacs: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -103,15 +118,17 @@ export function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   }
   if (values.help) return 'help';
   const dataset = values.dataset;
-  if (dataset !== 'synthetic' && dataset !== 'heart-disease' && dataset !== 'breastmnist') {
-    throw new UsageError(`--dataset must be synthetic, heart-disease or breastmnist, not '${dataset}'`);
+  if (dataset !== 'synthetic' && dataset !== 'heart-disease' && dataset !== 'breastmnist' && dataset !== 'chest-xray') {
+    throw new UsageError(`--dataset must be synthetic, heart-disease, breastmnist or chest-xray, not '${dataset}'`);
   }
+  if (dataset !== 'chest-xray' && (values.quick || values.pacs)) throw new UsageError('--quick and --pacs are for --dataset chest-xray');
   const strategy = values.strategy as StrategyName;
   if (!STRATEGY_NAMES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGY_NAMES.join(', ')}`);
   const sites = positiveInt(values.sites, 'sites', dataset === 'heart-disease' ? 4 : 3);
   if (dataset === 'heart-disease' && sites > 4) throw new UsageError('--sites: heart-disease has 4 hospitals');
   if (dataset === 'synthetic' && sites < 2) throw new UsageError('--sites must be at least 2');
   if (dataset === 'breastmnist' && (sites < 2 || sites > 3)) throw new UsageError('--sites: breastmnist is split over 2 or 3 sites');
+  if (dataset === 'chest-xray' && sites !== 3) throw new UsageError('--sites: chest-xray has three hospitals');
   const secureAggregation = !values['no-secure-agg'];
   if (secureAggregation && sites < 3) {
     throw new UsageError('secure aggregation needs at least 3 sites (with 2, each learns the other\'s update from the sum); add --no-secure-agg');
@@ -138,12 +155,14 @@ export function parseDemoArgs(argv: string[]): DemoArgs | 'help' {
   const lr = values['learning-rate'] === undefined ? undefined : Number(values['learning-rate']);
   if (lr !== undefined && !(lr > 0)) throw new UsageError('--learning-rate must be a positive number');
   const workdir = path.resolve(values.workdir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-')));
-  const defaultDataDir = dataset === 'breastmnist' ? path.join(workdir, 'breastmnist') : path.join(sharedDataDir(), 'heart-disease');
+  const defaultDataDir = dataset === 'breastmnist' || dataset === 'chest-xray' ? path.join(workdir, dataset) : path.join(sharedDataDir(), 'heart-disease');
   return {
     dataset,
     dataDir: path.resolve(values['data-dir'] ?? defaultDataDir),
     sites,
-    rounds: positiveInt(values.rounds, 'rounds', dp ? DP_DEFAULTS.rounds : DEMO_DEFAULTS[dataset].rounds),
+    quick: values.quick,
+    pacs: values.pacs,
+    rounds: positiveInt(values.rounds, 'rounds', dp ? DP_DEFAULTS.rounds : dataset === 'chest-xray' && values.quick ? DEMO_DEFAULTS['chest-xray'].quickRounds : DEMO_DEFAULTS[dataset].rounds),
     strategy,
     model: values.model,
     localEpochs: values['local-epochs'] === undefined ? undefined : positiveInt(values['local-epochs'], 'local-epochs', 1),

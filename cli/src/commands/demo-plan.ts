@@ -8,11 +8,16 @@ import { ROBUST_STRATEGIES, type StudySpec } from '../../../shared/src/study/stu
 import { sharedDataDir } from '../public-data.js';
 import type { DemoArgs } from './demo-args.js';
 import { DEMO_DEFAULTS, demoStudy } from './demo-study.js';
+import { ChestPlanError, chestModel, chestStudyData, prepareChestXray, type ChestPrepared } from '../demo/chest-xray/index.js';
+import { StudyDataSchema } from '../../../shared/src/study/study-data-spec.js';
+import { validateConfig } from '../../../shared/src/config/validate.js';
 
 /** One demo site: its id and the agent.yaml `datasets` entry of the study's dataset. */
 export interface DemoSite {
   id: string;
   dataset: Record<string, unknown>;
+  /** agent.yaml `sources` (the PACS a site pulls from, `--pacs`). */
+  sources?: Record<string, unknown>;
 }
 
 /** What the demo will run: the sites with their local data, the study, and what only the sites know. */
@@ -24,6 +29,8 @@ export interface DemoPlan {
    * bucketed counts), so the demo, which plays every site, reads the sites' counts from their data.
    */
   localTrainExamples: Map<string, number>;
+  /** `--dataset chest-xray`: the hospitals' holdings, PACS and timings. */
+  chest?: ChestPrepared;
 }
 
 /** Why a plan could not be made: the message for stderr and whether it is a usage error or missing input. */
@@ -41,7 +48,17 @@ export async function planDemo(a: DemoArgs, say: (line: string) => void): Promis
   const sites: DemoSite[] = [];
   let inputDim: number;
   const localTrainExamples = new Map<string, number>();
-  if (a.dataset === 'breastmnist') {
+  let chest: ChestPrepared | undefined;
+  if (a.dataset === 'chest-xray') {
+    try {
+      chest = await prepareChestXray(a, say);
+    } catch (err) {
+      if (err instanceof ChestPlanError) throw new DemoPlanError(err.message, err.kind);
+      throw err;
+    }
+    sites.push(...chest.sites);
+    inputDim = chest.inputDim;
+  } else if (a.dataset === 'breastmnist') {
     sites.push(...(await prepareBreastmnist(a, say)));
     const shape = getModelSpec(a.model ?? DEMO_DEFAULTS.breastmnist.model).inputShape;
     if (shape === undefined) {
@@ -72,9 +89,16 @@ export async function planDemo(a: DemoArgs, say: (line: string) => void): Promis
   }
   // Imaging sites ingest through the gate first: wait for all of them so round 1 trains on every share.
   // Robust strategies compare every site's update: each round waits for all of them.
-  const allSites = a.dataset === 'breastmnist' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
-  const spec = demoStudy({ ...a, inputDim, minSites: allSites ? sites.length : Math.min(2, sites.length), expectedSites: sites.map((s) => s.id) });
-  return { sites, spec, localTrainExamples };
+  const allSites = a.dataset === 'breastmnist' || a.dataset === 'chest-xray' || (ROBUST_STRATEGIES as readonly string[]).includes(a.strategy);
+  const spec = demoStudy({
+    ...a,
+    model: a.dataset === 'chest-xray' ? chestModel(a) : a.model,
+    inputDim,
+    minSites: allSites ? sites.length : Math.min(2, sites.length),
+    expectedSites: sites.map((s) => s.id),
+  });
+  if (chest !== undefined) spec.data = validateConfig(StudyDataSchema, chestStudyData(), 'chest-xray study data');
+  return { sites, spec, localTrainExamples, ...(chest !== undefined ? { chest } : {}) };
 }
 
 /** Each imaging site's de-identified training count, read from its cache once the study ran (secure aggregation hid it). */

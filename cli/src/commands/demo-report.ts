@@ -1,5 +1,6 @@
 import type { CoordinatorEvent } from '../../../coordinator/src/rounds/events.js';
 import type { StudySummary } from '../../../coordinator/src/study-summary.js';
+import type { ChestXrayReport } from '../demo/chest-xray/index.js';
 
 /** The report `--report` writes: the contract other tools read (field names are fixed). */
 export interface DemoReport {
@@ -45,6 +46,8 @@ export interface DemoReport {
   };
   status: string;
   durationMs: number;
+  /** `--dataset chest-xray` only: held-out score beside the anchor, per-site label counts, timings. */
+  chestXray?: ChestXrayReport;
 }
 
 

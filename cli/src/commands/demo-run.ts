@@ -51,7 +51,8 @@ export async function runDemo(a: DemoArgs, plan: DemoPlan, say: (line: string) =
     name: 'tessera-demo',
     sites: plan.sites.map((s) => {
       const privacy = writePrivacyPolicy(a, s.id);
-      return { id: s.id, datasets: { [plan.spec.dataset]: s.dataset }, ...(privacy ? { config: { privacy } } : {}) };
+      const config = { ...(privacy ? { privacy } : {}), ...(s.sources ? { sources: s.sources } : {}) };
+      return { id: s.id, datasets: { [plan.spec.dataset]: s.dataset }, ...(Object.keys(config).length > 0 ? { config } : {}) };
     }),
     operators: [
       { id: 'operator', role: 'operator' },

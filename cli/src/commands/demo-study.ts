@@ -1,14 +1,16 @@
 import type { StudySpec, StrategyName } from '../../../shared/src/study/study-spec.js';
+import { CHEST_DATASET, CHEST_DEFAULTS } from '../demo/chest-xray/study.js';
 
 /** Per-dataset defaults of the demo, tuned on this 2-core machine (see README "Results"). */
 export const DEMO_DEFAULTS = {
   synthetic: { rounds: 10, localEpochs: 2, learningRate: 0.1, batchSize: 16, model: 'logreg' },
   'heart-disease': { rounds: 25, localEpochs: 2, learningRate: 0.05, batchSize: 8, model: 'mlp-small' },
   breastmnist: { rounds: 36, localEpochs: 5, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist-deep', learningRateDecay: 0.96 },
+  'chest-xray': { ...CHEST_DEFAULTS.full, quickRounds: CHEST_DEFAULTS.quick.rounds },
 } as const;
 
 /** The study's `dataset` name for each demo dataset. */
-const DATASET_NAME = { synthetic: 'synthetic-cohort', 'heart-disease': 'heart-disease', breastmnist: 'breastmnist' } as const;
+const DATASET_NAME = { synthetic: 'synthetic-cohort', 'heart-disease': 'heart-disease', breastmnist: 'breastmnist', 'chest-xray': CHEST_DATASET } as const;
 
 /**
  * Record-level DP-SGD defaults (`--dp-epsilon`), tuned on heart-disease at ε = 1, δ = 1e-5 (logistic
@@ -21,7 +23,7 @@ export const DP_DEFAULTS = { rounds: 10, learningRate: 0.3, samplingRate: 0.5, s
 const ETA: Partial<Record<StrategyName, number>> = { fedadam: 0.05, fedyogi: 0.05, fedadagrad: 0.1 };
 
 export function demoStudy(a: {
-  dataset: 'synthetic' | 'heart-disease' | 'breastmnist';
+  dataset: 'synthetic' | 'heart-disease' | 'breastmnist' | 'chest-xray';
   rounds: number;
   strategy: StrategyName;
   model: string | undefined;
@@ -39,7 +41,8 @@ export function demoStudy(a: {
   const d = DEMO_DEFAULTS[a.dataset];
   const dp = a.dp;
   // Record-level DP-SGD gets its own tuned defaults; site-level DP-FedAvg trains as usual and noises the update.
-  const dpSgd = dp?.mode === 'record' && a.dataset !== 'breastmnist';
+  const images = a.dataset === 'breastmnist' || a.dataset === 'chest-xray';
+  const dpSgd = dp?.mode === 'record' && !images;
   const eta = ETA[a.strategy];
   return {
     id: 'demo-study',
@@ -57,14 +60,14 @@ export function demoStudy(a: {
       batchSize: d.batchSize,
       learningRate: a.learningRate ?? (dpSgd ? DP_DEFAULTS.learningRate : d.learningRate),
       // Image CNNs train with Adam; the small tabular models with plain SGD.
-      optimizer: a.dataset === 'breastmnist' ? 'adam' : 'sgd',
+      optimizer: images ? 'adam' : 'sgd',
       // The CNN settles with a decaying client learning rate (0.002 → 0.0005 over 36 rounds).
       ...('learningRateDecay' in d ? { learningRateDecay: d.learningRateDecay } : {}),
     },
     // CNN rounds on a shared 2-core machine: three sites train at once, each ingesting first.
     timeouts:
-      a.dataset === 'breastmnist'
-        ? { waitForSitesMs: 300_000, fitMs: 900_000, evaluateMs: 300_000 }
+      images
+        ? { waitForSitesMs: a.dataset === 'chest-xray' ? 900_000 : 300_000, fitMs: 900_000, evaluateMs: 300_000 }
         : { waitForSitesMs: 60_000, fitMs: 120_000, evaluateMs: 60_000 },
     maxRoundAttempts: 3,
     seed: a.seed,

@@ -5,6 +5,7 @@ import { DEMO_USAGE, type DemoArgs, parseDemoArgs } from './demo-args.js';
 import { DemoPlanError, imagingTrainCounts, planDemo } from './demo-plan.js';
 import { buildDemoReport, printSummary } from './demo-report.js';
 import { runDemo } from './demo-run.js';
+import { chestSiteLabels, finishChestXray, printChestXray, stopChestPacs } from '../demo/chest-xray/index.js';
 
 export { DEMO_USAGE } from './demo-args.js';
 export { type DemoReport, selectModel } from './demo-report.js';
@@ -49,15 +50,34 @@ export async function demoCommand(argv: string[]): Promise<number> {
     console.error(`tessera demo: ${err.message}`);
     return err.kind === 'usage' ? ExitCode.Usage : ExitCode.InputMissing;
   }
-  const run = await runDemo(a, plan, say);
+  const chest = plan.chest;
+  const federationStarted = Date.now();
+  let run;
+  try {
+    run = await runDemo(a, plan, say);
+  } catch (err) {
+    if (chest !== undefined) await stopChestPacs(chest);
+    throw err;
+  }
   try {
     const { summary } = run;
     // The coordinator never learned the imaging sites' train counts under secure aggregation; the demo reads each site's de-identified cache.
     if (a.dataset === 'breastmnist' && summary.secureAggregation) await imagingTrainCounts(a, plan);
+    // The chest-xray sites' labels (and so their train counts), from each site's own evaluation of the study.
+    const labels = chest !== undefined ? await chestSiteLabels(chest.sites, a.dataDir, plan.spec.id, plan.spec.data) : [];
+    for (const l of labels) plan.localTrainExamples.set(l.id, l.splits.train.positive + l.splits.train.negative);
     const report = buildDemoReport(a, summary, run.sitePrivacy, plan.localTrainExamples, Date.now() - started);
+    if (chest !== undefined) {
+      const federationMs = Date.now() - federationStarted;
+      report.chestXray = await finishChestXray(a, chest, { studyId: plan.spec.id, modelVersion: report.final.modelVersion || null, federationMs, labels }, say);
+      report.durationMs = Date.now() - started;
+    }
     if (a.report !== undefined) writeFileSync(a.report, JSON.stringify(report, null, 2) + '\n');
     if (a.json) console.log(JSON.stringify(report, null, 2));
-    else printSummary(report);
+    else {
+      printSummary(report);
+      if (report.chestXray) printChestXray(report.chestXray, report.durationMs);
+    }
     if (a.keepRunning) {
       console.error('tessera demo: coordinator, site agents and dashboard keep running; Ctrl-C to stop');
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
@@ -65,5 +85,6 @@ export async function demoCommand(argv: string[]): Promise<number> {
     return summary.status === 'completed' ? ExitCode.Ok : ExitCode.StudyFailed;
   } finally {
     await run.close();
+    if (chest !== undefined) await stopChestPacs(chest);
   }
 }

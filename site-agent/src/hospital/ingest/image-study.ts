@@ -19,7 +19,7 @@ import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
 import { mergeParsed, parseFhirJson, parseFhirNdjson } from '../emr/fhir-parse.js';
 import type { FhirResource } from '../emr/fhir-resource.js';
 import { ConfigError, InputError } from '../../../../shared/src/errors.js';
-import { compilePreprocessOptions, ImagePipelineError, preprocessInstance } from '../imaging/index.js';
+import { compilePreprocessOptions, ImagePipelineError, preprocessInstance, type CompiledPreprocessOptions } from '../imaging/index.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import { runDicomDeid, type DeidReport } from './dicom-deid-gate.js';
 
@@ -160,6 +160,17 @@ function labelsByPseudonym(resources: FhirResource[]): Map<string, { label: numb
   return out;
 }
 
+/**
+ * The pipeline options training reads a cache with: the model's size and channels, the header's window,
+ * else the stored range. Anything that must preprocess as training does (the chest-xray demo's held-out
+ * scoring) takes them from here.
+ */
+export function cachePipelineOptions(shape: readonly [number, number, number]): CompiledPreprocessOptions {
+  const [h, w, c] = shape;
+  if (c !== 1 && c !== 3) throw new InputError('TESSERA_INPUT_DICOM_PIXELS', `a model input has 1 or 3 channels, not ${c}`);
+  return compilePreprocessOptions({ size: [h, w], channels: c, fallback: { kind: 'stored-range' }, source: 'cache' });
+}
+
 /** Options for {@link loadImageCache}. */
 export interface LoadImageCacheOptions {
   /** `[height, width, channels]` the model expects (1 or 3 channels); other sizes are resampled (letterbox). */
@@ -201,7 +212,7 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   const [h, w, c] = opts.shape;
   const size = h * w * c;
   if (c !== 1 && c !== 3) throw new ConfigError(`image datasets have 1 or 3 channels, not ${c}`, { field: 'shape' });
-  const pipeline = compilePreprocessOptions({ size: [h, w], channels: c, fallback: { kind: 'stored-range' }, source: 'cache' });
+  const pipeline = cachePipelineOptions(opts.shape);
   const trainSplits = new Set(opts.trainSplits ?? ['train']);
   const testSplits = new Set(opts.testSplits ?? ['test']);
   const valSplits = new Set(opts.valSplits ?? ['val']);
