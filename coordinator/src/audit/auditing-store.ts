@@ -105,9 +105,11 @@ export function auditingStore(inner: CoordinatorStore, ledger: AuditLedger, coor
       await record({ kind: AuditKind.RoundStarted, studyId, round, details: { attempt: r.attempt, modelIn } });
       return r;
     },
-    async updateRound(studyId, round, attempt, status, phases) {
+    async updateRound(studyId, round, attempt, status, phases, candidate) {
       await inner.updateRound(studyId, round, attempt, status, phases);
-      await record({ kind: AuditKind.RoundPhase, studyId, round, details: { attempt, status } });
+      // The candidate a round evaluates is named before any site fetches it: a site's ledger then cross-checks
+      // even when the round never commits (a coordinator killed while evaluating).
+      await record({ kind: AuditKind.RoundPhase, studyId, round, details: { attempt, status, ...(candidate !== undefined ? { candidate } : {}) } });
     },
     async recordSiteOutcome(r) {
       await inner.recordSiteOutcome(r);

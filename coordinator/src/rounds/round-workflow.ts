@@ -60,7 +60,7 @@ export class RoundWorkflow {
     return this.study.spec;
   }
 
-  private async transition(to: RoundStatus): Promise<void> {
+  private async transition(to: RoundStatus, candidate?: string): Promise<void> {
     assertRoundTransition(this.status, to);
     const t = this.deps.now();
     const current = this.phases[this.status];
@@ -68,7 +68,7 @@ export class RoundWorkflow {
     this.status = to;
     if (to !== 'failed' && to !== 'committed' && to !== 'interrupted') this.phases[to] = { startedAt: t };
     this.deps.logger.info({ studyId: this.spec.id, round: this.round, attempt: this.record.attempt, status: to }, 'round status');
-    await this.deps.store.updateRound(this.spec.id, this.round, this.record.attempt, to, this.phases);
+    await this.deps.store.updateRound(this.spec.id, this.round, this.record.attempt, to, this.phases, candidate);
   }
 
   private async fail(reason: string): Promise<false> {
@@ -162,7 +162,7 @@ export class RoundWorkflow {
     const nextBytes = encodeWeights(next);
     const candidate = await this.deps.models.put(nextBytes);
 
-    await this.transition('evaluating');
+    await this.transition('evaluating', candidate);
     this.deps.emit({ type: 'round-phase', studyId: this.spec.id, round: this.round, attempt, phase: 'evaluate', sites: cohort.length });
     const candidateRef: ModelRef = { version: candidate, digest: await this.deps.models.transferDigest(candidate), bytes: nextBytes.byteLength };
     const metrics = await evaluateCandidate(this.deps, this.spec, tasks, cohort.filter((s) => !this.gone.has(s)), candidateRef);

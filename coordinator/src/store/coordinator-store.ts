@@ -129,12 +129,17 @@ export interface CoordinatorStore {
   setCurrentModel(studyId: string, sha256: string, now: number, reason: string): Promise<void>;
 
   startRound(studyId: string, round: number, modelIn: string, now: number): Promise<RoundRecord>;
+  /**
+   * `candidate`: the model version the round works on from this status on (named when it moves to `evaluating`,
+   * before any site fetches it), so the audit ledger names every version a site may receive, committed or not.
+   */
   updateRound(
     studyId: string,
     round: number,
     attempt: number,
     status: RoundStatus,
     phases: Record<string, PhaseTiming>,
+    candidate?: string,
   ): Promise<void>;
   recordSiteOutcome(record: RoundSiteRecord): Promise<void>;
   commitRound(input: CommitRoundInput): Promise<void>;

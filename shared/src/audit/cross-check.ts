@@ -27,7 +27,7 @@ export interface CrossCheckReport {
    * arrived after the fit deadline or for a round the coordinator abandoned; listed, not a failure).
    */
   notRecordedByCoordinator: UpdateRecord[];
-  /** Global models the site recorded receiving that the coordinator never committed or created. */
+  /** Global models the site recorded receiving that the coordinator never created, committed or named as a round's candidate. */
   unknownModels: { sha256: string; seq: number }[];
 }
 
@@ -80,6 +80,9 @@ export function crossCheckLedgers(coordinator: readonly AuditEntry[], site: read
   for (const e of coordinator) {
     const sha = e.details['modelVersion'] ?? e.details['initialModel'];
     if ((e.kind === AuditKind.ModelCommitted || e.kind === AuditKind.StudyCreated) && typeof sha === 'string') models.add(sha);
+    // A round's candidate, named when it moved to evaluating: sites fetch it to score it, committed or not.
+    const candidate = e.details['candidate'];
+    if (e.kind === AuditKind.RoundPhase && typeof candidate === 'string') models.add(candidate);
   }
   for (const e of site) {
     const sha = e.details['sha256'];

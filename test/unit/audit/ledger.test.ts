@@ -289,4 +289,13 @@ describe('crossCheckLedgers', () => {
     expect(r.unknownModels).toEqual([{ sha256: sha('f'), seq: 4 }]);
     expect(r.ok).toBe(false);
   });
+
+  it('knows a round\'s candidate the coordinator named when the round moved to evaluating, committed or not', () => {
+    const phase = seal(5, { actor: 'coordinator:c', kind: AuditKind.RoundPhase, studyId: 's1', round: 1, details: { attempt: 1, status: 'evaluating', candidate: sha('f') } });
+    const model = seal(6, { actor: 'site:site-1', kind: AuditKind.ModelReceived, studyId: 's1', round: 1, details: { sha256: sha('f'), bytes: 8 } });
+    expect(crossCheckLedgers([phase], [model], 'site-1')).toMatchObject({ ok: true, unknownModels: [] });
+    // Another status's entry names no model.
+    const fitting = seal(5, { actor: 'coordinator:c', kind: AuditKind.RoundPhase, studyId: 's1', round: 1, details: { attempt: 1, status: 'fitting' } });
+    expect(crossCheckLedgers([fitting], [model], 'site-1').unknownModels).toEqual([{ sha256: sha('f'), seq: 6 }]);
+  });
 });
