@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
+import { freePort } from '../../cli/src/local-federation/tcp-proxy.js';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -23,17 +23,8 @@ export function orthancSkipReason(): string | undefined {
   return undefined;
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; Orthanc takes it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1 (bound and released; Orthanc takes it right after): the launcher's. */
+export { freePort };
 
 /** Options of {@link startOrthanc}. */
 export interface OrthancOptions {

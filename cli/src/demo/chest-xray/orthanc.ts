@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import net from 'node:net';
+import { freePort } from '../../local-federation/tcp-proxy.js';
 import path from 'node:path';
 
 /** `$TESSERA_ORTHANC`, else `Orthanc` on the PATH, else Debian's /usr/sbin/Orthanc. */
@@ -24,16 +24,6 @@ export function orthancMissing(): string | undefined {
   return undefined;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** One running hospital PACS. */
 export interface DemoPacs {
