@@ -44,7 +44,7 @@ export const StudyCodeSchema = Type.Object(
 );
 export type StudyCode = Omit<Static<typeof StudyCodeSchema>, 'system'> & { system: StudyCodeSystem };
 
-/** The FHIR resource types a criterion or feature can read. `Medication` reads MedicationRequest. */
+/** The FHIR resource types a criterion or feature can read. `Medication` reads MedicationRequest, MedicationAdministration and MedicationStatement (the drug from medicationCodeableConcept or the referenced Medication's code). */
 export const CRITERION_RESOURCES = ['Condition', 'Observation', 'Procedure', 'Medication'] as const;
 export type CriterionResource = (typeof CRITERION_RESOURCES)[number];
 
@@ -194,7 +194,7 @@ export const StudyFeaturesSchema = Type.Object(
       ),
       { default: [] },
     ),
-    /** 0/1: any Condition, Procedure or MedicationRequest with one of the codes in the window. */
+    /** 0/1: any Condition, Procedure or medication record (request, administration, statement) with one of the codes in the window. */
     codes: Type.Array(
       Type.Object({ name: Type.String({ pattern: NAME }), resource: Type.Union(['Condition', 'Procedure', 'Medication'].map((r) => Type.Literal(r))), codes: Type.Array(StudyCodeSchema, { minItems: 1 }) }, strict),
       { default: [] },
@@ -209,7 +209,7 @@ export const StudyFeaturesSchema = Type.Object(
       Type.Object(
         {
           name: Type.String({ pattern: NAME }),
-          resource: Type.Union(['Patient', 'Condition', 'Observation', 'Procedure', 'MedicationRequest', 'Encounter', 'ImagingStudy', 'DiagnosticReport'].map((r) => Type.Literal(r))),
+          resource: Type.Union(['Patient', 'Condition', 'Observation', 'Procedure', 'MedicationRequest', 'MedicationAdministration', 'MedicationStatement', 'Encounter', 'ImagingStudy', 'DiagnosticReport'].map((r) => Type.Literal(r))),
           expression: Type.String({ minLength: 1, maxLength: 2000 }),
           aggregate: Type.Union([...AGGREGATES, 'any'].map((a) => Type.Literal(a)), { default: 'last' }),
           missing,
