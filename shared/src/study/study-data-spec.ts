@@ -250,7 +250,10 @@ export const StudySplitSchema = Type.Object(
 /** The whole `data:` section. */
 export const StudyDataSchema = Type.Object(
   {
-    /** `emr`: one feature row per patient (a tabular model). `imaging`: images are the input, EMR gives cohort and label. */
+    /**
+     * `emr`: one feature row per patient (a tabular model). `imaging`: images are the input, EMR gives cohort
+     * and label, and `features` (if any) a second input: each image row is `[pixels…, features…]`.
+     */
     kind: Type.Union([Type.Literal('emr'), Type.Literal('imaging')]),
     cohort: CohortSchema,
     index: IndexSchema,
@@ -351,12 +354,10 @@ export function checkStudyData(data: StudyData, source = 'study'): void {
   if (w.features.lookbackDays + w.features.lookaheadDays < 0) fail(source, 'data.windows.features', 'is empty (lookbackDays + lookaheadDays < 0)');
   if (w.label.lookbackDays + w.label.lookaheadDays <= 0) fail(source, 'data.windows.label', 'is empty (it is half-open at its start: lookbackDays + lookaheadDays must be > 0)');
   const columns = studyFeatureColumns(data);
-  if (data.kind === 'emr') {
-    if (columns.length === 0) fail(source, 'data.features', 'declares no feature (an emr study needs at least one)');
-    // A feature may not be read after the label's window opens.
-    if (w.features.lookaheadDays + w.label.lookbackDays > 0) {
-      fail(source, 'data.windows', 'lets a feature come from after the event it predicts: features.lookaheadDays must be ≤ −label.lookbackDays');
-    }
+  if (data.kind === 'emr' && columns.length === 0) fail(source, 'data.features', 'declares no feature (an emr study needs at least one)');
+  // A feature may not be read after the label's window opens (EMR rows, and the EMR features of an imaging study).
+  if (columns.length > 0 && w.features.lookaheadDays + w.label.lookbackDays > 0) {
+    fail(source, 'data.windows', 'lets a feature come from after the event it predicts: features.lookaheadDays must be ≤ −label.lookbackDays');
   }
   const seen = new Set<string>();
   for (const c of columns) {

@@ -10,7 +10,7 @@ import type { AgentEmrDatasetConfig, AgentImagingDatasetConfig } from '../../../
 import { validateConfig } from '../../../../shared/src/config/validate.js';
 import { ConfigError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
-import { StudyDataSchema, type StudyData } from '../../../../shared/src/study/study-data-spec.js';
+import { StudyDataSchema, studyFeatureColumns, type StudyData } from '../../../../shared/src/study/study-data-spec.js';
 import type { SiteDataset } from '../datasets/tabular.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { parseFhirNdjson } from '../emr/fhir-parse.js';
@@ -20,7 +20,7 @@ import { loadImageCache } from '../ingest/image-study.js';
 import { StudyDataError } from './errors.js';
 import { evaluateStudyData, requireTrainable, type ReportLabeler, type StudyDataResult } from './evaluate.js';
 import { EMPTY_MAPPING, loadSiteMapping, type SiteMapping } from './mapping.js';
-import { studySiteDataset } from './study-dataset.js';
+import { studyImagingFeatures, studySiteDataset } from './study-dataset.js';
 
 /** A site's records that study contracts are evaluated on. */
 export interface StudyDataSource {
@@ -108,7 +108,10 @@ export async function buildStudyDataset(
   if (data.kind === 'emr') return { dataset: studySiteDataset(source.name, data, result), result };
   const images = source.images;
   if (images === undefined) throw new StudyDataError('TESSERA_STUDYDATA_NO_SOURCE', `study ${studyId}: dataset '${source.name}' has no images`, { studyId });
-  const links = new Map(result.rows.map((r) => [r.patient, { y: r.y, split: r.split }]));
+  // With data.features, each image carries its patient's feature vector after its pixels (a model's feature input).
+  const columns = studyFeatureColumns(data);
+  const features = columns.length > 0 ? studyImagingFeatures(data, result) : undefined;
+  const links = new Map(result.rows.map((r) => [r.patient, { y: r.y, split: r.split, ...(features !== undefined ? { features: features.byPatient.get(r.patient) as Float32Array } : {}) }]));
   const sel = data.cohort.imaging;
   let dataset: SiteDataset;
   try {
@@ -116,10 +119,12 @@ export async function buildStudyDataset(
       shape: images.shape,
       dataset: source.name,
       links,
+      ...(features !== undefined ? { featureDim: columns.length } : {}),
       ...(sel !== undefined ? { select: { ...(sel.modality !== undefined ? { modality: sel.modality } : {}), ...(sel.bodyPart !== undefined ? { bodyPart: sel.bodyPart } : {}) } } : {}),
     });
   } catch (err) {
     throw new StudyDataError('TESSERA_STUDYDATA_EMPTY_COHORT', `study ${studyId}: no image of a cohort patient can train at this site (${result.rows.length} patients in the cohort)`, { studyId }, { cause: err });
   }
+  if (features !== undefined) dataset = { ...dataset, featureNames: columns, normalization: features.normalization };
   return { dataset, result };
 }
