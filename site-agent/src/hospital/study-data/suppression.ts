@@ -7,8 +7,9 @@
  * reason, labelled patients by class and by split, skipped images by reason). A suppressed cell alone in a
  * sum is its total minus the others; two suppressed cells whose sum is 0 are both 0. So after the primary
  * pass the cells are checked against every sum at once, and while one suppressed cell is pinned to a single
- * value the smallest published cell sharing a sum with it is suppressed as well ("the next-smallest cell in
- * the same group"), preferring a part to a total.
+ * value a published cell sharing a sum with it is suppressed as well: the next-smallest cell of the group
+ * (a part before a total), unless another of them leaves fewer counts suppressed once everything is settled
+ * (in a funnel, hiding a stage total can spare every count below it).
  *
  * The check is interval (bounds) propagation over the sums, with each suppressed cell bounded as the
  * published form says: a primary one (`"<10"`) in [0, min − 1], a complementary one (`"suppressed"`) in
@@ -82,39 +83,63 @@ export function feasibleIntervals(shown: ReadonlyMap<string, ReportedCount>, sum
   return iv;
 }
 
+/** How many complementary choices ahead the suppression looks, and among how many candidates each time. */
+const LOOKAHEAD_DEPTH = 4;
+const LOOKAHEAD_WIDTH = 3;
+
 /**
  * Suppresses `counts` for publication: primary below `min`, then complementary until no suppressed cell
  * is pinned to one value by `sums`. Returns each cell's reported form.
  */
 export function suppressLinked(counts: ReadonlyMap<string, number>, sums: readonly CountSum[], min: number): Map<string, ReportedCount> {
   const shown = new Map<string, ReportedCount>([...counts].map(([c, n]) => [c, suppress(n, min)]));
+  return settle(counts, sums, min, shown, LOOKAHEAD_DEPTH);
+}
+
+/**
+ * Adds complementary cells until nothing is pinned. Each pinned cell takes one of the shown cells sharing a
+ * sum with it: the smallest part, else the smallest total — or, `depth` choices deep, whichever of the
+ * {@link LOOKAHEAD_WIDTH} first leaves the fewest counts suppressed in the end (hiding a stage total can spare
+ * the whole funnel below it). The tables are small (tens of cells), so the search stays cheap.
+ */
+function settle(counts: ReadonlyMap<string, number>, sums: readonly CountSum[], min: number, shown: Map<string, ReportedCount>, depth: number): Map<string, ReportedCount> {
   for (let guard = 0; guard <= counts.size; guard++) {
     const iv = feasibleIntervals(shown, sums, min);
     const pinned = [...shown].find(([c, s]) => typeof s !== 'number' && iv.get(c)?.lo === iv.get(c)?.hi)?.[0];
     if (pinned === undefined) return shown;
-    const next = complement(pinned, counts, shown, sums);
+    const candidates = complements(pinned, counts, shown, sums);
     // No published cell is linked to it at all: nothing shown can pin it, so the propagation cannot either.
-    if (next === undefined) return shown;
-    shown.set(next, 'suppressed');
+    let pick = candidates[0];
+    if (pick === undefined) return shown;
+    if (depth > 0 && candidates.length > 1) {
+      let fewest = Infinity;
+      for (const c of candidates.slice(0, LOOKAHEAD_WIDTH)) {
+        const trial = settle(counts, sums, min, new Map(shown).set(c, 'suppressed'), depth - 1);
+        const hidden = [...trial.values()].filter((v) => typeof v !== 'number').length;
+        if (hidden < fewest) [fewest, pick] = [hidden, c];
+      }
+    }
+    shown.set(pick, 'suppressed');
   }
   return shown;
 }
 
 /**
- * The smallest published cell sharing a sum with `cell` (a part if any, else a total); when every cell of
- * its sums is suppressed already, the same one ring further out (the pin came through those cells).
+ * The published cells sharing a sum with `cell`, parts (smallest first) before totals (smallest first); when
+ * every cell of its sums is suppressed already, the same one ring further out (the pin came through those cells).
  */
-function complement(cell: string, counts: ReadonlyMap<string, number>, shown: ReadonlyMap<string, ReportedCount>, sums: readonly CountSum[]): string | undefined {
+function complements(cell: string, counts: ReadonlyMap<string, number>, shown: ReadonlyMap<string, ReportedCount>, sums: readonly CountSum[]): string[] {
   const published = (cells: readonly string[]): string[] => cells.filter((c) => typeof shown.get(c) === 'number');
-  const smallest = (cells: string[]): string | undefined => cells.sort((a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0) || (a < b ? -1 : 1))[0];
+  const bySize = (cells: string[]): string[] => [...new Set(cells)].sort((a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0) || (a < b ? -1 : 1));
   const seen = new Set<string>([cell]);
   let ring = [cell];
   while (ring.length > 0) {
     const related = sums.filter((s) => ring.some((c) => s.total === c || s.parts.includes(c)));
-    const found = smallest(related.flatMap((s) => published(s.parts))) ?? smallest(related.flatMap((s) => published([s.total])));
-    if (found !== undefined) return found;
+    const parts = bySize(related.flatMap((s) => published(s.parts)));
+    const found = [...parts, ...bySize(related.flatMap((s) => published([s.total]))).filter((c) => !parts.includes(c))];
+    if (found.length > 0) return found;
     ring = related.flatMap((s) => [s.total, ...s.parts]).filter((c) => !seen.has(c));
     ring.forEach((c) => seen.add(c));
   }
-  return undefined;
+  return [];
 }

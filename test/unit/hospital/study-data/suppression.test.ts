@@ -107,11 +107,12 @@ describe('feasibility counts: complementary suppression', () => {
     expectNothingDerivable(p, truthOf(c), 10);
   });
 
-  it('takes a third cell when the two suppressed ones would be pinned by their bounds (a complement of exactly min)', () => {
+  it('does not take a complement that the bounds would pin with it (a "<10" and a hidden cell adding up to exactly min)', () => {
     const c = { patients: 30, indexed: 30, inCohort: 30, labelled: 30, excluded: {}, labelsPerClass: { a: 0, b: 10, c: 20 }, splits: { train: 15, val: 0, test: 15 } };
     const p = publishedStudyCounts(c, 'multiclass', undefined, 10);
-    // a + b = 10 with a < 10 and b ≥ 10 means a = 0, b = 10: c must go as well.
-    expect(p.labelsPerClass).toEqual({ a: '<10', b: 'suppressed', c: 'suppressed' });
+    // Hiding b (the next-smallest) would leave a + b = 10 with a < 10 ≤ b, i.e. a = 0 and b = 10, and c would have
+    // to go too; hiding c alone leaves a + c = 20 with a anywhere in 0..9.
+    expect(p.labelsPerClass).toEqual({ a: '<10', b: 10, c: 'suppressed' });
     expectNothingDerivable(p, truthOf(c), 10);
   });
 
@@ -159,5 +160,15 @@ describe('feasibility counts: complementary suppression', () => {
     const values = possibleValues(shown, [{ total: 't', parts: ['a', 'b'] }], 10, 40);
     expect([...(values.get('b') ?? [])]).toEqual([3]);
     expect(suppressLinked(new Map([['t', 40], ['a', 37], ['b', 3]]), [{ total: 't', parts: ['a', 'b'] }], 10).get('a')).toBe('suppressed');
+  });
+
+  it('hides a stage total rather than the whole funnel below it when that hides fewer counts', () => {
+    // 20 patients, 2 excluded by the cohort, 18 in it and labelled: 20 − 18 would give the 2 away.
+    const c = { patients: 20, indexed: 20, inCohort: 18, labelled: 18, excluded: { 'exclusion criterion 0 met': 2 }, labelsPerClass: { negative: 7, positive: 11 }, splits: { train: 14, val: 0, test: 4 } };
+    const p = publishedStudyCounts(c, 'binary', undefined, 5);
+    // Hiding inCohort would pin labelled, then the classes and splits; hiding withIndexEvent and total spares them.
+    expect(p.patients).toEqual({ total: 'suppressed', withIndexEvent: 'suppressed', inCohort: 18, labelled: 18 });
+    expect(p.labelsPerClass).toEqual({ negative: 7, positive: 11 });
+    expectNothingDerivable(p, truthOf(c), 5);
   });
 });
