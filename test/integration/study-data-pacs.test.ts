@@ -3,7 +3,7 @@
  * start, and each study that declares `data:` fetches only its cohort's patients' studies (the site's own
  * patient IDs, found through its keyed pseudonyms), over DICOMweb (QIDO-RS/WADO-RS) and DIMSE (C-FIND/C-GET).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,9 +15,12 @@ import { getString } from '../../site-agent/src/hospital/dicom/dataset.js';
 import { Tags } from '../../site-agent/src/hospital/dicom/dictionary.js';
 import { parseDicom } from '../../site-agent/src/hospital/dicom/parse.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../../site-agent/src/hospital/deid/pseudonym.js';
+import { runDataCheck } from '../../site-agent/src/hospital/data-check/data-check.js';
 import { loadLocalDataset } from '../../site-agent/src/hospital/local-data.js';
+import type { StudyFeasibility } from '../../site-agent/src/hospital/study-data/feasibility.js';
 import { buildStudyDataset, openImagingSource } from '../../site-agent/src/hospital/study-data/study-source.js';
 import { orthancSkipReason, startOrthanc, type Orthanc } from '../helpers/orthanc.js';
+import { makeStudy } from '../helpers/federation-fixture.js';
 import { writeImagingSite } from '../helpers/study-data-sites.js';
 
 const skip = orthancSkipReason();
@@ -116,4 +119,19 @@ describe.skipIf(skip !== undefined)(`a study cohort drives the PACS pull (real O
       expect(readdirSync(path.join(root, 'cache.incoming'))).toEqual([]);
     }, 120_000);
   }
+
+  it('tessera data check --study on a pull: study dataset pulls the study cohort only, as the agent would', async () => {
+    // Arrange: a fresh cache, and a study file whose cohort is the 8 men.
+    const { cfg, sources, root } = config('dicomweb');
+    const fresh = { ...cfg, cache: path.join(root, 'check-cache'), incoming: path.join(root, 'check-incoming') };
+    const studyFile = path.join(root, 'study.yaml');
+    writeFileSync(studyFile, JSON.stringify(makeStudy({ id: 'men', dataset: 'chest', inputDim: 256, data: contract('male') })));
+    const agentConfig = validateConfig(AgentConfigSchema, { kit: './kit', sources, datasets: { chest: fresh } }, 'agent.yaml');
+    // Act
+    const report = await runDataCheck({ config: agentConfig, baseDir: work, dataset: 'chest', outDir: path.join(root, 'check-out'), studyFile });
+    // Assert
+    expect([report.found, report.written, report.used]).toEqual([8, 8, 8]);
+    expect((report.study?.contract as StudyFeasibility | undefined)?.patients.inCohort).toBe('<10');
+    expect(readdirSync(path.join(fresh.cache, 'dicom')).filter((f) => f.endsWith('.dcm'))).toHaveLength(8);
+  }, 120_000);
 });

@@ -6,7 +6,7 @@
  * from a shown total and the other cells, complementary cells are suppressed too (`"suppressed"`,
  * ./suppression.ts), so that no suppressed count is pinned to one value by what is shown.
  */
-import type { AgentConfig } from '../../../../shared/src/config/agent-config.js';
+import type { AgentConfig, AgentEmrDatasetConfig, AgentImagingDatasetConfig, PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import type { StudyData } from '../../../../shared/src/study/study-data-spec.js';
 import type { StudySpec } from '../../../../shared/src/study/study-spec.js';
@@ -14,7 +14,9 @@ import { StudyDataError } from './errors.js';
 import { errorMessage, TesseraError } from '../../../../shared/src/errors.js';
 import { loadImageCache } from '../ingest/image-study.js';
 import { evaluateStudyData, requireTrainable, type ReportLabeler, type StudyDataCounts } from './evaluate.js';
-import { openEmrSource, openImagingSource, type StudyDataSource } from './study-source.js';
+import { cohortPullQuery, openEmrSource, openImagingSource, type StudyDataSource } from './study-source.js';
+import { PatientPseudonymizer } from '../deid/pseudonym.js';
+import { fillImagingCache } from '../ingest/imaging-cache.js';
 import { suppress, suppressLinked, type CountSum, type ReportedCount } from './suppression.js';
 
 export { suppress, type ReportedCount } from './suppression.js';
@@ -166,6 +168,29 @@ export function publishedStudyCounts(
   };
 }
 
+async function openStudySource(name: string, cfg: AgentEmrDatasetConfig | AgentImagingDatasetConfig, config: AgentConfig, baseDir: string, logger?: Logger): Promise<StudyDataSource> {
+  if (cfg.kind === 'emr') return openEmrSource(name, cfg, baseDir, logger);
+  const linked = cfg.emr !== undefined ? config.datasets[cfg.emr] : undefined;
+  const emr = cfg.emr !== undefined && linked !== undefined && 'kind' in linked && linked.kind === 'emr' ? await openEmrSource(cfg.emr, linked, baseDir, logger) : undefined;
+  return openImagingSource(name, cfg, baseDir, emr);
+}
+
+/**
+ * What `tessera data check --study` pulls from a `pull: study` dataset's PACS: the study's cohort, evaluated on
+ * the dataset's EMR half (filled first, without pulling any image), as the agent would pull it
+ * ({@link cohortPullQuery}); `null` when no cohort patient is held here (nothing is pulled).
+ */
+export async function studyCohortPacsQuery(spec: StudySpec, datasetName: string, config: AgentConfig, baseDir: string, logger?: Logger): Promise<PacsQuery | null> {
+  const cfg = config.datasets[datasetName];
+  if (spec.data === undefined || cfg === undefined || !('kind' in cfg) || cfg.kind !== 'imaging-study') return null;
+  await fillImagingCache(datasetName, cfg, baseDir, config.sources, logger, { pacsQuery: null });
+  const source = await openStudySource(datasetName, cfg, config, baseDir, logger);
+  const result = evaluateStudyData(spec.data, source.resources, { studyId: spec.id, secret: source.secret, mapping: source.mapping, source: `study ${spec.id}` });
+  const linked = cfg.emr !== undefined ? config.datasets[cfg.emr] : undefined;
+  const emrInput = linked !== undefined && 'kind' in linked && linked.kind === 'emr' ? linked.input : undefined;
+  return (await cohortPullQuery(cfg, baseDir, new PatientPseudonymizer({ secret: source.secret }), emrInput, spec.data, result)) ?? null;
+}
+
 /**
  * The feasibility of a study file on one configured dataset, for `tessera data check --study FILE`: the
  * dataset's records (an `emr` dataset is ingested through the gate into its cache first; an imaging study's
@@ -184,13 +209,7 @@ export async function studyFeasibilityForDataset(
   if (cfg === undefined || !('kind' in cfg)) {
     throw new StudyDataError('TESSERA_STUDYDATA_NO_SOURCE', `study ${spec.id} declares data:, but dataset '${datasetName}' is not an emr or imaging-study dataset in agent.yaml`, { studyId: spec.id, field: `datasets.${datasetName}` });
   }
-  let source: StudyDataSource;
-  if (cfg.kind === 'emr') source = await openEmrSource(datasetName, cfg, baseDir, options.logger);
-  else {
-    const linked = cfg.emr !== undefined ? config.datasets[cfg.emr] : undefined;
-    const emr = cfg.emr !== undefined && linked !== undefined && 'kind' in linked && linked.kind === 'emr' ? await openEmrSource(cfg.emr, linked, baseDir, options.logger) : undefined;
-    source = await openImagingSource(datasetName, cfg, baseDir, emr);
-  }
+  const source = await openStudySource(datasetName, cfg, config, baseDir, options.logger);
   return studyFeasibility(source, spec.data, spec.id, {
     minCellCount: config.policy.minCellCount,
     ...(options.reportLabeler !== undefined ? { reportLabeler: options.reportLabeler } : {}),

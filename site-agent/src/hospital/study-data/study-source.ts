@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AgentConfig, AgentEmrDatasetConfig, AgentImagingDatasetConfig } from '../../../../shared/src/config/agent-config.js';
+import type { AgentConfig, AgentEmrDatasetConfig, AgentImagingDatasetConfig, PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import { validateConfig } from '../../../../shared/src/config/validate.js';
 import { ConfigError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
@@ -50,6 +50,17 @@ export interface CohortPullOptions {
 }
 
 /**
+ * The dataset's PACS query narrowed to an evaluated cohort ({@link narrowPacsQuery}; undefined: pull nothing),
+ * from the patient keys of the site's own exports (`fhir`, and the linked emr dataset's `input`). Identified:
+ * in memory only, for the site's own PACS.
+ */
+export async function cohortPullQuery(cfg: AgentImagingDatasetConfig, baseDir: string, pseudonymizer: PatientPseudonymizer, emrInput: string | undefined, data: StudyData, result: StudyDataResult): Promise<PacsQuery | undefined> {
+  const folders = [cfg.fhir, emrInput].filter((f): f is string => f !== undefined).map((f) => path.resolve(baseDir, f));
+  const keys = (await Promise.all(folders.map((f) => readEmrPatientKeys(f)))).flat();
+  return narrowPacsQuery(cfg.query ?? {}, cohortImagingQuery(data, result, keys, (id) => pseudonymizer.pseudonym(id)));
+}
+
+/**
  * The cohort pull of a `pull: study` dataset: the site's own patient keys (its exports' MRNs, identified, read
  * into memory only) whose keyed pseudonym is a cohort patient become the PACS query's patient IDs. Pulls run
  * one at a time (two studies share the cache and its state file).
@@ -59,9 +70,7 @@ function cohortPuller(name: string, cfg: AgentImagingDatasetConfig, baseDir: str
   const pseudonymizer = new PatientPseudonymizer({ secret });
   return (data, result) => {
     const run = async (): Promise<void> => {
-      const folders = [cfg.fhir, pull.emrInput].filter((f): f is string => f !== undefined).map((f) => path.resolve(baseDir, f));
-      const keys = (await Promise.all(folders.map((f) => readEmrPatientKeys(f)))).flat();
-      const query = narrowPacsQuery(cfg.query ?? {}, cohortImagingQuery(data, result, keys, (id) => pseudonymizer.pseudonym(id)));
+      const query = await cohortPullQuery(cfg, baseDir, pseudonymizer, pull.emrInput, data, result);
       // Counts only: the query itself holds patient IDs.
       pull.logger?.info({ dataset: name, cohortPatients: result.rows.length, patientIds: query?.patientIds?.length ?? 0 }, 'pulling the study cohort\'s images from the PACS');
       if (query === undefined) return;
