@@ -1,11 +1,14 @@
 import { checkStudyData, studyFeatureColumns } from '../../shared/src/study/study-data-spec.js';
 import type { StudySpec } from '../../shared/src/study/study-spec.js';
 import { ConfigError } from '../../shared/src/errors.js';
+import { getModelSpec } from '../../shared/src/ml/model-registry.js';
+import { checkStudyDataModel } from '../../shared/src/study/study-checks.js';
 
 /**
  * The coordinator's check of a study's `data:` section when the study is created (REST or study file):
  * the contract's own rules ({@link checkStudyData}), and for an EMR study that `inputDim` is the number of
- * feature columns the contract makes, which every site builds the same way.
+ * feature columns the contract makes, which every site builds the same way; for an imaging study that its
+ * EMR features have a place in the model ({@link checkStudyDataModel}).
  * @throws ConfigError naming the field.
  */
 export function checkStudyDataContract(spec: StudySpec): void {
@@ -18,5 +21,5 @@ export function checkStudyDataContract(spec: StudySpec): void {
     if (spec.inputDim !== columns.length) {
       throw new ConfigError(`${source}: 'inputDim' is ${spec.inputDim} but 'data.features' makes ${columns.length} columns (${columns.join(', ')})`, { source, field: 'inputDim' });
     }
-  }
+  } else checkStudyDataModel(data, getModelSpec(spec.model), spec.inputDim, source);
 }

@@ -114,7 +114,11 @@ export class SiteAgent {
       if ('kind' in cfg && cfg.kind === 'imaging-study') {
         // The same cache serves studies whose labels and cohort come from a `data:` contract.
         try {
-          studySources.set(name, await openImagingSource(name, cfg, baseDir, cfg.emr !== undefined ? studySources.get(cfg.emr) : undefined));
+          const linked = cfg.emr !== undefined ? config.datasets[cfg.emr] : undefined;
+          const emrInput = linked !== undefined && 'kind' in linked && linked.kind === 'emr' ? linked.input : undefined;
+          // `pull: study`: each study's cohort drives the PACS pull (only its patients' studies are fetched).
+          const pull = { sources: config.sources, logger, ...(emrInput !== undefined ? { emrInput } : {}) };
+          studySources.set(name, await openImagingSource(name, cfg, baseDir, cfg.emr !== undefined ? studySources.get(cfg.emr) : undefined, pull));
         } catch (err) {
           logger.error({ dataset: name, code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'imaging dataset not usable for study contracts');
         }

@@ -8,7 +8,9 @@ import type { SiteDataset } from './hospital/datasets/index.js';
 import { createHash } from 'node:crypto';
 import type { ReportLabeler } from './hospital/study-data/evaluate.js';
 import { buildStudyDataset, parseStudyData, type StudyDataSource } from './hospital/study-data/study-source.js';
-import { errorMessage, TesseraError } from '../../shared/src/errors.js';
+import { ConfigError, errorMessage, TesseraError } from '../../shared/src/errors.js';
+import { checkStudyDataModel } from '../../shared/src/study/study-checks.js';
+import { StudyDataError } from './hospital/study-data/errors.js';
 import type { Logger } from '../../shared/src/logging.js';
 import {
   decodeWeights,
@@ -173,6 +175,15 @@ export class TaskRunner {
     const allowed = this.deps.policy.allowedModels;
     if (allowed.length > 0 && !allowed.includes(spec.name)) {
       throw new Refusal('TESSERA_AGENT_MODEL_NOT_ALLOWED', `site policy does not allow model '${spec.name}'`);
+    }
+    if (task.studyData !== '') {
+      // The contract's EMR features need a place in the model (an image model's feature input); refused here, not mid-fit.
+      try {
+        checkStudyDataModel(parseStudyData(task.studyData, task.studyId), spec, data.train.d, `study ${task.studyId.slice(0, 64)}`);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new StudyDataError('TESSERA_STUDYDATA_MODEL', err.message, err.context, { cause: err });
+        throw err;
+      }
     }
     // Under FedBN the task's model leaves out the batch-normalisation weights this site keeps for itself.
     const params = totalParams(exchangedLayout(weightLayout(spec, data.train.d), task.training?.fedBn === true));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../shared/src/config/validate.js';
 import { StudyDataSchema, studyFeatureColumns } from '../../shared/src/study/study-data-spec.js';
 import { studyFeasibility } from '../../site-agent/src/hospital/study-data/feasibility.js';
-import { openImagingSource } from '../../site-agent/src/hospital/study-data/study-source.js';
+import { buildStudyDataset, openImagingSource } from '../../site-agent/src/hospital/study-data/study-source.js';
 import { makeStudy, startFederation, type Federation } from '../helpers/federation-fixture.js';
 import { SYNTHEA, writeImagingSite, writeSyntheaSite } from '../helpers/study-data-sites.js';
 
@@ -67,6 +67,17 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
                 cache: path.join(dir, 'cache', siteId, 'chest'),
                 secret: path.join(dir, 'secrets', `${siteId}.key`),
                 inputShape: [16, 16, 1],
+                ...(imaging.mapping !== undefined ? { mapping: imaging.mapping } : {}),
+                ...(imaging.emr !== undefined ? { emr: 'chest-emr' } : {}),
+              },
+              // The same hospital's images at the two-input model's 28×28, for the imaging study with EMR features.
+              chest28: {
+                kind: 'imaging-study',
+                dicom: imaging.dicom,
+                fhir: imaging.fhir,
+                cache: path.join(dir, 'cache', siteId, 'chest28'),
+                secret: path.join(dir, 'secrets', `${siteId}.key`),
+                inputShape: [28, 28, 1],
                 ...(imaging.mapping !== undefined ? { mapping: imaging.mapping } : {}),
                 ...(imaging.emr !== undefined ? { emr: 'chest-emr' } : {}),
               },
@@ -154,5 +165,53 @@ describe.skipIf(!present)('study data contract over the federation (3 agents, mT
     const ct = await studyFeasibility(source, { ...spec, cohort: { ...spec.cohort, imaging: { modality: ['CT'] } } }, 'chest-emr-labels', { minCellCount: 10 });
     expect(ct.trainable).toBe(false);
     expect(ct.declined?.code).toBe('TESSERA_STUDYDATA_EMPTY_COHORT');
+  });
+
+  it('trains an imaging study with EMR features as a second model input, and refuses them on an image-only model', async () => {
+    // Arrange: the imaging contract of the test above, plus age and sex at the index date as features.
+    const contract = {
+      kind: 'imaging',
+      cohort: { imaging: { modality: ['CR'], bodyPart: ['CHEST'], procedure: [{ system: 'radlex', code: 'RPID1301' }] } },
+      index: { event: 'imaging-study' },
+      windows: { features: { lookbackDays: 3650, lookaheadDays: -30 }, label: { lookbackDays: 30, lookaheadDays: 30 } },
+      features: { demographics: ['age', 'sex'] },
+      label: { type: 'binary', positive: { resource: 'Condition', codes: [{ system: 'snomed', code: '233604007' }, { system: 'icd10', code: 'J18.9' }] } },
+      split: { test: 0.25 },
+    };
+    const data = validateConfig(StudyDataSchema, contract, 'test');
+    const inputDim = 28 * 28 + 2;
+    await expect(fed.coordinator.createStudy(makeStudy({ id: 'chest-emr-img-only', dataset: 'chest28', model: 'cnn-small', inputDim: 28 * 28, data }))).rejects.toThrow(
+      /'data.features' declares 2 column\(s\), but model 'cnn-small' takes images only \(no feature input\)/,
+    );
+    await expect(fed.coordinator.createStudy(makeStudy({ id: 'chest-emr-dim', dataset: 'chest28', model: 'cnn-small-emr', inputDim: 28 * 28 + 3, data }))).rejects.toThrow(/leaves 3 feature column\(s\) after the image for model 'cnn-small-emr', but 'data.features' makes 2/);
+    const before = fits.length;
+    const study = await fed.coordinator.createStudy(
+      makeStudy({ id: 'chest-emr-features', dataset: 'chest28', model: 'cnn-small-emr', inputDim, rounds: 3, minSites: 3, training: { localEpochs: 5, batchSize: 6, learningRate: 0.01, optimizer: 'adam' }, data }),
+    );
+
+    // Act
+    const done = await fed.coordinator.runStudy(study.id);
+
+    // Assert: every site trained its 18 images, each row 784 pixels + 2 features.
+    expect(done.status).toBe('completed');
+    const mine = fits.slice(before);
+    expect(mine.filter((f) => f.round === 1).map((f) => f.siteId).sort()).toEqual(['site-1', 'site-2', 'site-3']);
+    expect(mine.every((f) => f.numExamples === 18)).toBe(true);
+    const rounds = (await fed.coordinator.store.listRounds(study.id)).filter((r) => r.status === 'committed');
+    expect(rounds.at(-1)?.metrics?.accuracy).toBeGreaterThan(0.7);
+
+    // The rows themselves, from site 1's cache through the gates: the feature columns follow the pixels, z-scored
+    // on the training patients; sex_female takes two values, the larger on the 16 women's images (i mod 3 ≠ 0).
+    const cfg = { kind: 'imaging-study' as const, dicom: '', fhir: '', cache: path.join(fed.dir, 'cache', 'site-1', 'chest28'), secret: path.join(fed.dir, 'secrets', 'site-1.key'), inputShape: [28, 28, 1] as [number, number, number], mapping: path.join(work, 'site-1', 'mapping.yaml') };
+    const { dataset } = await buildStudyDataset(await openImagingSource('chest28', cfg, fed.dir), data, 'chest-emr-features');
+    expect(dataset.featureNames).toEqual(['age', 'sex_female']);
+    const splits = [dataset.train, dataset.test, ...(dataset.val !== undefined ? [dataset.val] : [])];
+    expect(splits.every((sp) => sp.d === inputDim)).toBe(true);
+    const sex = splits.flatMap((sp) => Array.from({ length: sp.n }, (_, i) => sp.x[i * sp.d + 785] as number));
+    const values = [...new Set(sex.map((v) => v.toFixed(5)))].map(Number).sort((a, b) => a - b);
+    expect(values).toHaveLength(2);
+    expect(sex.filter((v) => v > 0).length).toBe(16);
+    // Every patient was born on the same day: age is constant, so it z-scores to 0.
+    expect(splits.every((sp) => Array.from({ length: sp.n }, (_, i) => sp.x[i * sp.d + 784]).every((v) => Math.abs(v ?? 1) < 1e-6))).toBe(true);
   });
 });

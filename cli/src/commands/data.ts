@@ -107,7 +107,7 @@ export async function dataCommand(argv: string[], io: CommandIo = processIo): Pr
 function printContract(io: CommandIo, c: StudyFeasibility | null | undefined): void {
   if (c === null || c === undefined) return;
   const p = c.patients;
-  io.out(`  study ${c.studyId} (data: ${c.kind}): ${p.total} patients, ${p.withIndexEvent} with the index event, ${p.inCohort} in the cohort, ${p.labelled} labelled (counts under ${c.minCellCount} shown as <${c.minCellCount})`);
+  io.out(`  study ${c.studyId} (data: ${c.kind}): ${p.total} patients, ${p.withIndexEvent} with the index event, ${p.inCohort} in the cohort, ${p.labelled} labelled (counts under ${c.minCellCount} shown as <${c.minCellCount}, counts that would give one away as suppressed)`);
   io.out(`    labels: ${Object.entries(c.labelsPerClass).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (c.images !== undefined) io.out(`    images: ${c.images.used} used, ${c.images.skipped} skipped`);
   const missing = Object.entries(c.featuresMissing);

@@ -130,6 +130,12 @@ export const AgentImagingDatasetSchema = Type.Object(
     /** What to pull from `source`. @default everything the PACS lists */
     query: Type.Optional(PacsQuerySchema),
     /**
+     * When to pull from `source`: `start` (the agent pulls `query` at start), or `study` (nothing at start; each
+     * study that declares `data:` pulls only its cohort's studies: `query` narrowed to the cohort's patients,
+     * modalities and body part, docs/reference/study-data.md). @default 'start'
+     */
+    pull: Type.Optional(Type.Union([Type.Literal('start'), Type.Literal('study')])),
+    /**
      * The one folder (created 0700) where retrieved, still identified instances wait for the gate; each is
      * removed as soon as it is through, and the folder is swept at start. @default `<cache>.incoming`
      */
@@ -315,6 +321,7 @@ export function checkAgentConfig(config: AgentConfig, source: string): void {
     if (ds.source !== undefined && config.sources?.[ds.source] === undefined) fail(`${at}.source`, `names '${ds.source}', which is not in sources`);
     if (ds.source === undefined && ds.query !== undefined) fail(`${at}.query`, 'applies to a PACS source only');
     if (ds.source === undefined && ds.incoming !== undefined) fail(`${at}.incoming`, 'applies to a PACS source only');
+    if (ds.source === undefined && ds.pull !== undefined) fail(`${at}.pull`, 'applies to a PACS source only');
     const q = ds.query;
     if (q?.studyDateFrom !== undefined && q.studyDateTo !== undefined && q.studyDateFrom > q.studyDateTo) fail(`${at}.query.studyDateFrom`, 'is after studyDateTo');
   }

@@ -6,7 +6,8 @@ import type { ImageAugmentSpec } from './model-spec.js';
  * (row-major HWC, consecutive in `x`, values in [0, 1]): per row, an optional random contrast and
  * brightness change (clipped to [0, 1]), a left–right mirror and a shift by `dy, dx ∈ [−maxShift,
  * maxShift]`, vacated pixels set to 0. Draws come from `rng`, so a seeded fit
- * augments identically on every run.
+ * augments identically on every run. Rows are `stride` values apart (default: the image's size); values
+ * after the image in a row (a model's feature input) are left as they are.
  */
 export function augmentImages(
   x: Float32Array,
@@ -14,9 +15,11 @@ export function augmentImages(
   shape: readonly [number, number, number],
   augment: ImageAugmentSpec,
   rng: Rng,
+  stride?: number,
 ): void {
   const [h, w, c] = shape;
   const size = h * w * c;
+  const step = stride ?? size;
   const maxShift = augment.maxShift ?? 0;
   const jitter = augment.intensityJitter ?? 0;
   const src = new Float32Array(size);
@@ -24,7 +27,7 @@ export function augmentImages(
     const flip = augment.flipHorizontal === true && rng.next() < 0.5;
     const dy = maxShift > 0 ? rng.int(2 * maxShift + 1) - maxShift : 0;
     const dx = maxShift > 0 ? rng.int(2 * maxShift + 1) - maxShift : 0;
-    const row = x.subarray(r * size, (r + 1) * size);
+    const row = x.subarray(r * step, r * step + size);
     if (jitter > 0) {
       const gain = 1 + (rng.next() * 2 - 1) * jitter;
       const offset = (rng.next() - 0.5) * jitter;

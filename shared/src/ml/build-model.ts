@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { InputError } from '../errors.js';
-import { resolveInputShape, type LayerSpec, type ModelSpec } from './model-spec.js';
+import { featureCount, resolveInputShape, type LayerSpec, type ModelSpec } from './model-spec.js';
 import { needsProjection, totalParams, weightLayout, type WeightEntry } from './weights.js';
 
 /** The tfjs-layers namespace, passed in so `shared` code can build models without owning the import. */
@@ -17,7 +17,9 @@ const layouts = new WeakMap<tfl.LayersModel, WeightEntry[]>();
  * can branch. Layers are named `<type>_<index>` (index over all spec layers; residual sub-layers
  * `residualBlock_<i>_<part>`) so every variable's name is its {@link weightLayout} entry name.
  * An image spec (`inputShape`, or `imageInput` resolved for `inputDim`) starts with a weightless
- * `input_reshape` layer from the flat `[inputDim]` rows to `[height, width, channels]`.
+ * `input_reshape` layer from the flat `[inputDim]` rows to `[height, width, channels]`; with a
+ * `featureInput`, weightless crops split each row into pixels and features first, and a `join_features`
+ * concatenation joins the features to the image path before layer `joinAt`.
  * Kernels start at zero: real weights always come from {@link setFlatWeights} (e.g. with
  * `initialWeights` or the round's global model), never from TF.js's own unseeded initialiser.
  */
@@ -27,8 +29,18 @@ export function buildModel(layers: TfLayers, input: ModelSpec, inputDim: number)
   const L = layers.layers;
   const inputs = layers.input({ shape: [inputDim], name: 'input' });
   let x: SymbolicTensor = inputs;
+  const features = featureCount(spec, inputDim);
+  let featureVector: SymbolicTensor | undefined;
+  if (spec.inputShape !== undefined && features > 0) {
+    // One flat row [pixels…, features…]: crop the two apart with standard layers (the exported model needs no custom layer).
+    const row = L.reshape({ name: 'input_row', targetShape: [1, inputDim, 1] }).apply(x) as SymbolicTensor;
+    const pixels = L.cropping2D({ name: 'input_pixels', cropping: [[0, 0], [0, features]] }).apply(row) as SymbolicTensor;
+    featureVector = L.reshape({ name: 'input_features_vector', targetShape: [features] }).apply(L.cropping2D({ name: 'input_features', cropping: [[0, 0], [inputDim - features, 0]] }).apply(row)) as SymbolicTensor;
+    x = pixels;
+  }
   if (spec.inputShape !== undefined) x = L.reshape({ name: 'input_reshape', targetShape: [...spec.inputShape] }).apply(x) as SymbolicTensor;
   spec.layers.forEach((layer, i) => {
+    if (featureVector !== undefined && i === spec.featureInput?.joinAt) x = L.concatenate({ name: 'join_features', axis: -1 }).apply([x, featureVector]) as SymbolicTensor;
     x = applyLayer(layers, layer, i, x);
   });
   const model = layers.model({ inputs, outputs: x, name: `tessera_${spec.name.replace(/-/g, '_')}` });

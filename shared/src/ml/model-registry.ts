@@ -86,8 +86,40 @@ function resnetSmall(name: string, channels: 1 | 3, head: { kind: 'binary' } | {
   };
 }
 
+/**
+ * `resnet-small` (binary, grey) with a second input: up to 128 EMR feature columns (a study's `data.features`),
+ * joined to the 64 pooled image features, then dense 16 relu → dense 1 sigmoid.
+ */
+function resnetSmallEmr(): ModelSpec {
+  const trunk = resnetSmall('resnet-small-emr', 1, { kind: 'binary' }, '');
+  const layers = trunk.layers.slice(0, -1);
+  return {
+    ...trunk,
+    description: 'Small residual network with EMR features: square grey input of 64–224 px through the resnet-small trunk (→ global average pool, 64), joined with up to 128 EMR feature columns → dense 16 relu → dense 1 sigmoid',
+    layers: [...layers, { type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }],
+    featureInput: { joinAt: layers.length, maxFeatures: 128 },
+  };
+}
+
 const SPECS: readonly ModelSpec[] = [
   resnetSmall('resnet-small', 1, { kind: 'binary' }, 'binary findings on grey radiographs, CT and MR slices'),
+  resnetSmallEmr(),
+  {
+    name: 'cnn-small-emr',
+    description: 'Small two-input model: a 28×28×1 image through 2 × (conv 3×3 same relu → max-pool 2) with 8/16 filters → flatten, joined with up to 64 EMR feature columns → dense 32 relu → dense 1 sigmoid',
+    inputShape: [28, 28, 1],
+    featureInput: { joinAt: 5, maxFeatures: 64 },
+    layers: [
+      { type: 'conv2d', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'flatten' },
+      { type: 'dense', units: 32, activation: 'relu' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary-crossentropy',
+  },
   resnetSmall('resnet-small-multiclass-8', 3, { kind: 'multi-class', classes: 8 }, '8-class dermoscopy (the Fed-ISIC2019 task)'),
   resnetSmall('resnet-small-multilabel-14', 1, { kind: 'multi-label', classes: 14 }, '14 chest X-ray findings (multi-label, as ChestX-ray14)'),
   {

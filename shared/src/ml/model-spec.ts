@@ -119,6 +119,23 @@ export interface ImageInputSpec {
 }
 
 /**
+ * A second input to an image model: a vector of EMR feature columns (a study's `data.features`), carried in
+ * the same flat row after the image's pixels (`[pixels…, features…]`). The model crops the two apart: the
+ * pixels go through `layers[0 .. joinAt)`, which must end in a vector (flatten or global pooling), the
+ * features are concatenated to that vector, and `layers[joinAt ..]` run on the joined vector. The number of
+ * features F comes from the data: `inputDim − pixels`, 1..`maxFeatures`.
+ */
+export interface FeatureInputSpec {
+  /** Index of the first layer that sees the joined vector, 1..layers.length − 1. */
+  joinAt: number;
+  /**
+   * Most feature columns. With `imageInput` it must be ≤ 2 · minSide · channels, which makes the image side
+   * the one `s` with `s² · channels ≤ inputDim < (s + 1)² · channels`.
+   */
+  maxFeatures: number;
+}
+
+/**
  * A model as data. The input dimension is not part of the spec: it comes from the data set when the
  * model is built, so one spec serves every cohort with the same task. Image models name their
  * `inputShape`; their data still travel as flat rows (row-major `[height, width, channels]`) and the
@@ -155,6 +172,12 @@ export interface ModelSpec {
    * @default none
    */
   augment?: ImageAugmentSpec;
+  /**
+   * EMR feature columns appended to each image row, joined to the image path at `joinAt` (needs
+   * `inputShape` or `imageInput`). An image model without it takes images only.
+   * @default none
+   */
+  featureInput?: FeatureInputSpec;
 }
 
 /** Random label-preserving image transforms applied to each training mini-batch. */
@@ -301,9 +324,13 @@ export function windowOutputSide(side: number, window: number, stride: number, p
  * layer that does not fit its input (a conv on a vector, a dense layer on an image, a window larger
  * than the image). Validation reports the first such layer.
  */
-export function layerShapes(spec: Pick<ModelSpec, 'layers' | 'inputShape'>, inputDim: number): (number[] | null)[] {
+export function layerShapes(spec: Pick<ModelSpec, 'layers' | 'inputShape' | 'featureInput'>, inputDim: number): (number[] | null)[] {
   let shape: number[] | null = spec.inputShape !== undefined ? [...spec.inputShape] : [inputDim];
-  return spec.layers.map((layer) => {
+  const features = featureCount(spec, inputDim);
+  return spec.layers.map((layer, i) => {
+    if (shape === null) return null;
+    // The feature input joins the image path's vector here.
+    if (spec.featureInput !== undefined && i === spec.featureInput.joinAt) shape = shape.length === 1 ? [(shape[0] ?? 0) + features] : null;
     if (shape === null) return null;
     const [h = 0, w = 0, c = 0] = shape;
     const image = shape.length === 3;
@@ -348,6 +375,12 @@ export function layerShapes(spec: Pick<ModelSpec, 'layers' | 'inputShape'>, inpu
   });
 }
 
+/** Feature columns in rows of `inputDim` values: what is left after the (resolved) image's pixels; 0 without a feature input. */
+export function featureCount(spec: Pick<ModelSpec, 'inputShape' | 'featureInput'>, inputDim: number): number {
+  if (spec.featureInput === undefined || spec.inputShape === undefined) return 0;
+  return inputDim - spec.inputShape.reduce((a, b) => a * b, 1);
+}
+
 function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], field: string): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) fail(field === '' ? key : `${field}.${key}`, 'is not a known key');
@@ -363,7 +396,7 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], fie
  */
 export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   if (!isRecord(spec)) fail('spec', 'must be an object');
-  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2', 'inputShape', 'imageInput', 'augment'], '');
+  checkKeys(spec, ['name', 'description', 'layers', 'loss', 'l2', 'inputShape', 'imageInput', 'augment', 'featureInput'], '');
   const name = spec['name'];
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 64) {
     fail('name', 'must be a kebab-case string of at most 64 characters');
@@ -423,8 +456,10 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
       fail('augment.testTimeShift', `must be an integer in 0..${MAX_TEST_TIME_SHIFT}`);
     }
   }
-  // Vectors: any width fits; images: check every layer against the declared shape.
-  const shapes = layerShapes({ layers: layers as LayerSpec[], ...(probeShape !== undefined ? { inputShape: probeShape } : {}) }, 1);
+  const featureInput = checkFeatureInput(spec['featureInput'], layers.length, probeShape, imageInput as ImageInputSpec | undefined);
+  // Vectors: any width fits; images: check every layer against the declared shape (with one feature column).
+  const probeDim = probeShape !== undefined ? probeShape.reduce((a, b) => a * b, 1) + (featureInput !== undefined ? 1 : 0) : 1;
+  const shapes = layerShapes({ layers: layers as LayerSpec[], ...(probeShape !== undefined ? { inputShape: probeShape } : {}), ...(featureInput !== undefined ? { featureInput } : {}) }, probeDim);
   const misfit = shapes.indexOf(null);
   if (misfit >= 0) {
     fail(`layers[${misfit}]`, inputShape === undefined ? 'needs an image input: set inputShape' : 'does not fit its input shape (image layers before flatten, vector layers after, windows within the image)');
@@ -442,6 +477,20 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
   });
 }
 
+function checkFeatureInput(v: unknown, layerCount: number, probeShape: [number, number, number] | undefined, imageInput: ImageInputSpec | undefined): FeatureInputSpec | undefined {
+  if (v === undefined) return undefined;
+  if (!isRecord(v)) fail('featureInput', 'must be an object');
+  if (probeShape === undefined) fail('featureInput', 'needs an image input (inputShape or imageInput): a vector model takes the feature columns as they are');
+  checkKeys(v, ['joinAt', 'maxFeatures'], 'featureInput');
+  const { joinAt, maxFeatures } = v;
+  if (typeof joinAt !== 'number' || !Number.isInteger(joinAt) || joinAt < 1 || joinAt > layerCount - 1) fail('featureInput.joinAt', `must be an integer in 1..${layerCount - 1}`);
+  const most = imageInput !== undefined ? 2 * imageInput.minSide * imageInput.channels : MAX_UNITS;
+  if (typeof maxFeatures !== 'number' || !Number.isInteger(maxFeatures) || maxFeatures < 1 || maxFeatures > most) {
+    fail('featureInput.maxFeatures', `must be an integer in 1..${most}${imageInput !== undefined ? ' (2 · imageInput.minSide · channels, so the image side is unambiguous)' : ''}`);
+  }
+  return { joinAt, maxFeatures };
+}
+
 /**
  * The spec with `inputShape` resolved for data rows of `inputDim` values: as is for fixed or vector
  * inputs; for `imageInput`, the square side with `side² · channels = inputDim`.
@@ -449,14 +498,27 @@ export function validateModelSpec(spec: unknown): asserts spec is ModelSpec {
  */
 export function resolveInputShape(spec: ModelSpec, inputDim: number): ModelSpec {
   const img = spec.imageInput;
-  if (img === undefined) return spec;
-  const side = Math.round(Math.sqrt(inputDim / img.channels));
-  if (side * side * img.channels !== inputDim || side < img.minSide || side > img.maxSide) {
+  const fi = spec.featureInput;
+  if (img === undefined) {
+    if (fi !== undefined && spec.inputShape !== undefined) checkFeatureCount(spec, featureCount(spec, inputDim));
+    return spec;
+  }
+  // With a feature input the side is the largest that fits; maxFeatures ≤ 2·minSide·channels makes it the only one.
+  const side = fi !== undefined ? Math.floor(Math.sqrt(inputDim / img.channels)) : Math.round(Math.sqrt(inputDim / img.channels));
+  if (fi !== undefined && side >= img.minSide && side <= img.maxSide) checkFeatureCount(spec, inputDim - side * side * img.channels);
+  else if (side * side * img.channels !== inputDim || side < img.minSide || side > img.maxSide) {
     throw new ConfigError(`'inputDim' ${inputDim} is not a square image of ${img.minSide}..${img.maxSide} px with ${img.channels} channel(s) for model '${spec.name}'`, { field: 'inputDim' });
   }
   const resolved: ModelSpec = { ...spec, inputShape: [side, side, img.channels] };
   delete resolved.imageInput;
   return resolved;
+}
+
+function checkFeatureCount(spec: ModelSpec, features: number): void {
+  const most = spec.featureInput?.maxFeatures ?? 0;
+  if (features < 1 || features > most) {
+    throw new ConfigError(`'inputDim' leaves ${features} feature column(s) after the image for model '${spec.name}', which takes 1..${most} (its featureInput)`, { field: 'inputDim' });
+  }
 }
 
 /** JSON with object keys sorted recursively, so equal specs serialise to equal bytes. */

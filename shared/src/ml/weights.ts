@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConfigError, InputError } from '../errors.js';
 import { createRng } from '../rng.js';
-import { layerShapes, resolveInputShape, type ModelSpec } from './model-spec.js';
+import { featureCount, layerShapes, resolveInputShape, type ModelSpec } from './model-spec.js';
 
 /**
  * Flat weight vectors, pure TypeScript (no TF.js), shared by sites and coordinator. A model's weights
@@ -62,7 +62,8 @@ export function weightLayout(input: ModelSpec, inputDim: number): WeightEntry[] 
     throw new ConfigError(`'inputDim' must be an integer in 1..${MAX_INPUT_DIM}`, { field: 'inputDim' });
   }
   const spec = resolveInputShape(input, inputDim);
-  if (spec.inputShape !== undefined) {
+  // With a feature input the rest of the row is features (resolveInputShape checked their number).
+  if (spec.inputShape !== undefined && spec.featureInput === undefined) {
     const pixels = spec.inputShape.reduce((a, b) => a * b, 1);
     if (pixels !== inputDim) {
       throw new ConfigError(`'inputDim' must be ${pixels} (inputShape ${spec.inputShape.join('×')}) for model '${spec.name}'`, {
@@ -73,7 +74,10 @@ export function weightLayout(input: ModelSpec, inputDim: number): WeightEntry[] 
   const shapes = layerShapes(spec, inputDim);
   const layout: WeightEntry[] = [];
   let shape: readonly number[] = spec.inputShape ?? [inputDim];
+  const features = featureCount(spec, inputDim);
   spec.layers.forEach((layer, i) => {
+    // The feature input joins here: the layer sees the image path's vector and the feature columns.
+    if (features > 0 && i === spec.featureInput?.joinAt) shape = [(shape[0] ?? 0) + features];
     const next = shapes[i];
     if (next === null || next === undefined) {
       throw new ConfigError(`'layers[${i}]' does not fit its input shape ${shape.join('×')}`, { field: `layers[${i}]` });

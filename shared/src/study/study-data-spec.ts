@@ -44,7 +44,7 @@ export const StudyCodeSchema = Type.Object(
 );
 export type StudyCode = Omit<Static<typeof StudyCodeSchema>, 'system'> & { system: StudyCodeSystem };
 
-/** The FHIR resource types a criterion or feature can read. `Medication` reads MedicationRequest. */
+/** The FHIR resource types a criterion or feature can read. `Medication` reads MedicationRequest, MedicationAdministration and MedicationStatement (the drug from medicationCodeableConcept or the referenced Medication's code). */
 export const CRITERION_RESOURCES = ['Condition', 'Observation', 'Procedure', 'Medication'] as const;
 export type CriterionResource = (typeof CRITERION_RESOURCES)[number];
 
@@ -194,7 +194,7 @@ export const StudyFeaturesSchema = Type.Object(
       ),
       { default: [] },
     ),
-    /** 0/1: any Condition, Procedure or MedicationRequest with one of the codes in the window. */
+    /** 0/1: any Condition, Procedure or medication record (request, administration, statement) with one of the codes in the window. */
     codes: Type.Array(
       Type.Object({ name: Type.String({ pattern: NAME }), resource: Type.Union(['Condition', 'Procedure', 'Medication'].map((r) => Type.Literal(r))), codes: Type.Array(StudyCodeSchema, { minItems: 1 }) }, strict),
       { default: [] },
@@ -209,7 +209,7 @@ export const StudyFeaturesSchema = Type.Object(
       Type.Object(
         {
           name: Type.String({ pattern: NAME }),
-          resource: Type.Union(['Patient', 'Condition', 'Observation', 'Procedure', 'MedicationRequest', 'Encounter', 'ImagingStudy', 'DiagnosticReport'].map((r) => Type.Literal(r))),
+          resource: Type.Union(['Patient', 'Condition', 'Observation', 'Procedure', 'MedicationRequest', 'MedicationAdministration', 'MedicationStatement', 'Encounter', 'ImagingStudy', 'DiagnosticReport'].map((r) => Type.Literal(r))),
           expression: Type.String({ minLength: 1, maxLength: 2000 }),
           aggregate: Type.Union([...AGGREGATES, 'any'].map((a) => Type.Literal(a)), { default: 'last' }),
           missing,
@@ -250,7 +250,10 @@ export const StudySplitSchema = Type.Object(
 /** The whole `data:` section. */
 export const StudyDataSchema = Type.Object(
   {
-    /** `emr`: one feature row per patient (a tabular model). `imaging`: images are the input, EMR gives cohort and label. */
+    /**
+     * `emr`: one feature row per patient (a tabular model). `imaging`: images are the input, EMR gives cohort
+     * and label, and `features` (if any) a second input: each image row is `[pixels…, features…]`.
+     */
     kind: Type.Union([Type.Literal('emr'), Type.Literal('imaging')]),
     cohort: CohortSchema,
     index: IndexSchema,
@@ -351,12 +354,10 @@ export function checkStudyData(data: StudyData, source = 'study'): void {
   if (w.features.lookbackDays + w.features.lookaheadDays < 0) fail(source, 'data.windows.features', 'is empty (lookbackDays + lookaheadDays < 0)');
   if (w.label.lookbackDays + w.label.lookaheadDays <= 0) fail(source, 'data.windows.label', 'is empty (it is half-open at its start: lookbackDays + lookaheadDays must be > 0)');
   const columns = studyFeatureColumns(data);
-  if (data.kind === 'emr') {
-    if (columns.length === 0) fail(source, 'data.features', 'declares no feature (an emr study needs at least one)');
-    // A feature may not be read after the label's window opens.
-    if (w.features.lookaheadDays + w.label.lookbackDays > 0) {
-      fail(source, 'data.windows', 'lets a feature come from after the event it predicts: features.lookaheadDays must be ≤ −label.lookbackDays');
-    }
+  if (data.kind === 'emr' && columns.length === 0) fail(source, 'data.features', 'declares no feature (an emr study needs at least one)');
+  // A feature may not be read after the label's window opens (EMR rows, and the EMR features of an imaging study).
+  if (columns.length > 0 && w.features.lookaheadDays + w.label.lookbackDays > 0) {
+    fail(source, 'data.windows', 'lets a feature come from after the event it predicts: features.lookaheadDays must be ≤ −label.lookbackDays');
   }
   const seen = new Set<string>();
   for (const c of columns) {

@@ -24,7 +24,8 @@ export async function loadLocalDataset(
   }
   if ('kind' in cfg) {
     // A PACS that is down does not take the dataset away: the cache of earlier pulls trains (the log says why).
-    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger, { onPacsUnavailable: 'use-cache' });
+    // `pull: study`: nothing is pulled at start; each `data:` study pulls its cohort's studies (study-data/study-source.ts).
+    const filled = await fillImagingCache(name, cfg, baseDir, sources, logger, { onPacsUnavailable: 'use-cache', ...(cfg.pull === 'study' ? { pacsQuery: null } : {}) });
     return loadImageCache(filled.cache, {
       shape: cfg.inputShape,
       dataset: name,

@@ -337,7 +337,7 @@ export class Trainer {
           xb.set(data.x.subarray(row * data.d, (row + 1) * data.d), r * data.d);
           yb.set(data.y.subarray(row * k, (row + 1) * k), r * k);
         }
-        if (augment !== undefined && shape !== undefined) augmentImages(xb, m, shape, augment, rng);
+        if (augment !== undefined && shape !== undefined) augmentImages(xb, m, shape, augment, rng, data.d);
         tf.tidy(() => step(tf.tensor2d(xb.subarray(0, m * data.d), [m, data.d]), tf.tensor2d(yb.subarray(0, m * k), [m, k])));
         // Between batches, so a long fit keeps heartbeating (the coordinator drops a site that goes silent).
         await this.#maybeYield();
@@ -402,7 +402,10 @@ export class Trainer {
       // Test-time augmentation: the mean over every view (shift dy, dx ∈ [−s, s], zero-filled, as
       // training's augmentImages shifts; each also mirrored along the width axis when flip is on).
       const [h, w, c] = shape;
-      const image = tf.reshape(x, [m, h, w, c]);
+      // A feature input's columns follow the pixels: every view keeps them as they are.
+      const pixels = h * w * c;
+      const features = data.d > pixels ? tf.slice(x, [0, pixels], [m, data.d - pixels]) : undefined;
+      const image = tf.reshape(features !== undefined ? tf.slice(x, [0, 0], [m, pixels]) : x, [m, h, w, c]);
       const padded = s > 0 ? tf.pad(image, [[0, 0], [s, s], [s, s], [0, 0]]) : image;
       let sum: tfc.Tensor | undefined;
       let views = 0;
@@ -412,7 +415,8 @@ export class Trainer {
           const view = s > 0 ? tf.slice(padded, [0, s - dy, s - dx, 0], [m, h, w, c]) : image;
           const variants = flip ? [view, tf.reverse(view, 2)] : [view];
           for (const v of variants) {
-            const y = this.#model.predict(tf.reshape(v, [m, data.d])) as tfc.Tensor;
+            const flat = tf.reshape(v, [m, pixels]);
+            const y = this.#model.predict(features !== undefined ? tf.concat([flat, features], 1) : flat) as tfc.Tensor;
             sum = sum === undefined ? y : tf.add(sum, y);
             views++;
           }

@@ -21,7 +21,7 @@ import { DicomDeidGate } from '../ingest/dicom-deid-gate.js';
 import { ingestStudyEmr } from '../ingest/image-study.js';
 import { datasetDeidOptions, fillImagingCache, incomingFolder } from '../ingest/imaging-cache.js';
 import { NamedLexiconLabeler } from '../reports/index.js';
-import { studyFeasibilityForDataset } from '../study-data/feasibility.js';
+import { studyCohortPacsQuery, studyFeasibilityForDataset } from '../study-data/feasibility.js';
 import { renderContactSheet, type SheetTile } from './contact-sheet.js';
 import { encodeNpyFloat32 } from './npy.js';
 import { preprocessInstanceStep, type InstancePreprocessor } from './preprocess-step.js';
@@ -194,8 +194,11 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
     counts = { found: folder.found, fetched: folder.found, cached: 0, written: folder.written.length };
     sourceInfo = { kind: 'folder' };
   } else {
-    const filled = await fillImagingCache(opts.dataset, cfg, opts.baseDir, opts.config.sources, opts.logger);
-    const pacs = filled.pacs;
+    // `pull: study` with a study: only the study's cohort is pulled, as the agent would (study-data/feasibility.ts).
+    const cohort = cfg.pull === 'study' && studied?.spec.data !== undefined ? await studyCohortPacsQuery(studied.spec, opts.dataset, opts.config, opts.baseDir, opts.logger) : undefined;
+    const filled = await fillImagingCache(opts.dataset, cfg, opts.baseDir, opts.config.sources, opts.logger, cohort !== undefined ? { pacsQuery: cohort } : {});
+    const none = { found: 0, fetched: 0, cached: 0, written: 0, entries: [] };
+    const pacs = filled.pacs ?? (cohort === null ? none : undefined);
     if (pacs === undefined) throw new ConfigError(`'datasets.${opts.dataset}' has no source`);
     dicomDir = filled.dicomDir;
     candidates = [];

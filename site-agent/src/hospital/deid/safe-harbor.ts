@@ -194,6 +194,7 @@ class Run {
 
   transform(r: FhirResource): FhirResource {
     if (r.resourceType === 'Patient') return this.patient(r);
+    if (r.resourceType === 'Medication') return medicationCode(r, typeof r.id === 'string' ? this.opaqueId('Medication', r.id) : undefined);
     const patientId = referencedId(r['subject'], 'Patient');
     const info = patientId === undefined ? undefined : this.#patients.get(patientId);
     if (info === undefined) throw new Refusal('subject', 'the referenced Patient is not in the export, so the record can be neither linked nor date-shifted');
@@ -215,6 +216,9 @@ class Run {
         return ctx.procedure();
       case 'MedicationRequest':
         return ctx.medicationRequest();
+      case 'MedicationAdministration':
+      case 'MedicationStatement':
+        return ctx.medicationUse();
       default:
         throw new Refusal('resourceType', 'is not a supported resource type');
     }
@@ -260,6 +264,16 @@ function knownIdentifiers(r: FhirResource): string[] {
     for (const l of Array.isArray(a['line']) ? (a['line'] as unknown[]) : []) push(l);
   }
   return out;
+}
+
+/** A Medication reduced to what names the drug (code, form, ingredients' codes); lot numbers and the rest go. */
+function medicationCode(r: FhirResource, id: string | undefined): FhirResource {
+  const out: Json = { resourceType: 'Medication' };
+  if (id !== undefined) out['id'] = id;
+  for (const f of ['status', 'code', 'form']) if (r[f] !== undefined) out[f] = structuredClone(r[f]);
+  const ingredients = (Array.isArray(r['ingredient']) ? (r['ingredient'] as unknown[]) : []).filter(isObject).filter((i) => i['itemCodeableConcept'] !== undefined);
+  if (ingredients.length > 0) out['ingredient'] = ingredients.map((i) => ({ itemCodeableConcept: structuredClone(i['itemCodeableConcept']) }));
+  return out as FhirResource;
 }
 
 /** Per-resource transformation with the patient's pseudonym, shift and known identifiers. */
@@ -464,12 +478,47 @@ class ResourceContext {
   }
 
   medicationRequest(): FhirResource {
-    this.keep('status', 'intent', 'category', 'medicationCodeableConcept', 'reasonCode', 'dosageInstruction');
+    this.keep('status', 'intent', 'category', 'reasonCode', 'dosageInstruction');
+    this.medication();
     this.subject();
     this.encounterRef();
     this.dates(this.out, this.r, ['authoredOn']);
     this.notes();
     return this.out as FhirResource;
+  }
+
+  /** MedicationAdministration and MedicationStatement: the drug, status and dose, dates shifted. */
+  medicationUse(): FhirResource {
+    this.keep('status', 'category', 'reasonCode', 'dosage');
+    this.medication();
+    this.subject();
+    const context = this.ref(this.r['context'], 'Encounter');
+    if (context !== undefined) this.out['context'] = context;
+    this.dates(this.out, this.r, ['effectiveDateTime', 'effectivePeriod', 'dateAsserted']);
+    if (this.r['performer'] !== undefined || this.r['informationSource'] !== undefined) this.run.count('names');
+    this.notes();
+    return this.out as FhirResource;
+  }
+
+  /**
+   * `medication[x]`: the CodeableConcept as it is; a reference to a contained Medication with that
+   * Medication's codes only; a reference to a Medication resource with its opaque id (the gate writes that
+   * Medication too, see {@link medicationCode}).
+   */
+  private medication(): void {
+    this.keep('medicationCodeableConcept');
+    const ref = this.r['medicationReference'];
+    if (!isObject(ref) || typeof ref['reference'] !== 'string') return;
+    if (ref['reference'].startsWith('#')) {
+      const id = ref['reference'].slice(1);
+      const med = (Array.isArray(this.r['contained']) ? (this.r['contained'] as unknown[]) : []).filter(isObject).find((c) => c['resourceType'] === 'Medication' && c['id'] === id);
+      if (med === undefined) return;
+      this.out['contained'] = [medicationCode(med as FhirResource, id)];
+      this.out['medicationReference'] = { reference: ref['reference'] };
+      return;
+    }
+    const out = this.ref(ref, 'Medication');
+    if (out !== undefined) this.out['medicationReference'] = out;
   }
 
   imagingStudy(): FhirResource {

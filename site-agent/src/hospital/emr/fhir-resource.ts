@@ -1,5 +1,5 @@
 /**
- * FHIR R4 resources as Tessera ingests them: the seven resource types the EMR gate accepts, the code
+ * FHIR R4 resources as Tessera ingests them: the resource types the EMR gate accepts, the code
  * systems it recognises, and a structural validator that names each problem by field, never by value.
  *
  * Resources stay plain JSON objects (FHIR's own wire form): the gate (`shared/src/deid/safe-harbor.ts`)
@@ -25,6 +25,9 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'DocumentReference',
   'Procedure',
   'MedicationRequest',
+  'MedicationAdministration',
+  'MedicationStatement',
+  'Medication',
 ] as const;
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];
 
@@ -138,6 +141,18 @@ class Checker {
     if (systems !== undefined && !cs.some((c) => c.system !== undefined && systems.includes(c.system))) {
       this.add(`${field}.coding`, `has no ${systemNames} coding`);
     }
+  }
+  /** `medication[x]`: a CodeableConcept, or a Reference (`#id` must name a contained Medication). */
+  medication(): void {
+    const r = this.resource;
+    if (r['medicationCodeableConcept'] !== undefined) return this.concept('medicationCodeableConcept', undefined, '');
+    const ref = r['medicationReference'];
+    if (ref === undefined) return this.add('medication[x]', 'is required (medicationCodeableConcept or medicationReference)');
+    if (!isObject(ref) || typeof ref['reference'] !== 'string') return this.add('medicationReference', 'must be a Reference');
+    if (!ref['reference'].startsWith('#')) return;
+    const id = ref['reference'].slice(1);
+    const contained = Array.isArray(r['contained']) ? (r['contained'] as unknown[]).filter(isObject) : [];
+    if (!contained.some((c) => c['resourceType'] === 'Medication' && c['id'] === id)) this.add('medicationReference', 'points at no contained Medication');
   }
   period(field: string): void {
     const v = this.resource[field];
@@ -255,9 +270,29 @@ export function validateResource(resource: FhirResource): FieldProblem[] {
       break;
     case 'MedicationRequest':
       c.requiredString('status');
-      c.concept('medicationCodeableConcept', undefined, '');
+      c.medication();
       c.subject();
       c.optionalFormat('authoredOn', isFhirDateTime, 'dateTime');
+      break;
+    case 'MedicationAdministration':
+      c.requiredString('status');
+      c.medication();
+      c.subject();
+      c.optionalFormat('effectiveDateTime', isFhirDateTime, 'dateTime');
+      c.period('effectivePeriod');
+      if (r['effectiveDateTime'] === undefined && r['effectivePeriod'] === undefined) c.add('effective[x]', 'is required (effectiveDateTime or effectivePeriod)');
+      break;
+    case 'MedicationStatement':
+      c.requiredString('status');
+      c.medication();
+      c.subject();
+      c.optionalFormat('effectiveDateTime', isFhirDateTime, 'dateTime');
+      c.period('effectivePeriod');
+      c.optionalFormat('dateAsserted', isFhirDateTime, 'dateTime');
+      break;
+    case 'Medication':
+      // No subject: the code of a drug that medication records reference (`Medication/<id>`).
+      if (r['code'] !== undefined) c.concept('code', undefined, '');
       break;
     case 'DiagnosticReport':
       c.requiredString('status');

@@ -14,7 +14,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PatientPseudonymizer } from '../deid/pseudonym.js';
-import { IDENTIFIER_KINDS, SafeHarbor, type IdentifierKind } from '../deid/safe-harbor.js';
+import { IDENTIFIER_KINDS, patientKey, SafeHarbor, type IdentifierKind } from '../deid/safe-harbor.js';
 import type { TextScrubber } from '../deid/text-scrubber.js';
 import { mergeParsed, parseFhirJson, parseFhirNdjson, type ParsedExport } from '../emr/fhir-parse.js';
 import { SUPPORTED_RESOURCE_TYPES, type EmrIssue } from '../emr/fhir-resource.js';
@@ -98,6 +98,16 @@ async function readExports(inDir: string): Promise<{ parsed: ParsedExport; files
     }
   }
   return { parsed: mergeParsed(parts), filesRead };
+}
+
+/**
+ * The identified patient keys of the exports under `inDir` (the MRN, else Patient.id: what the DICOM PatientID
+ * carries and the pseudonym is keyed on). For turning a study cohort back into the site's own PACS patient IDs;
+ * the result is identified: keep it in memory, send it to the site's own PACS only, never log it.
+ */
+export async function readEmrPatientKeys(inDir: string): Promise<string[]> {
+  const { parsed } = await readExports(inDir);
+  return [...new Set(parsed.resources.filter((r) => r.resource.resourceType === 'Patient').map((r) => patientKey(r.resource)))];
 }
 
 /**

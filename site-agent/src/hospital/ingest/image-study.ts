@@ -188,7 +188,9 @@ export interface LoadImageCacheOptions {
    * instead of the MedMNIST DiagnosticReport codes; images of other patients are skipped, and each image
    * becomes the model input through the clinical image pipeline (site-agent/src/hospital/imaging).
    */
-  links?: ReadonlyMap<string, { readonly y: readonly number[]; readonly split: string }>;
+  links?: ReadonlyMap<string, { readonly y: readonly number[]; readonly split: string; readonly features?: Float32Array }>;
+  /** With `links` carrying `features`: their length, appended after each image's pixels (a model's feature input). @default 0 */
+  featureDim?: number;
   /** With `links`: DICOM modalities (0008,0060) and body parts (0018,0015) that count; others are skipped. */
   select?: { readonly modality?: readonly string[]; readonly bodyPart?: readonly string[] };
 }
@@ -205,12 +207,13 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
     throw new InputError('TESSERA_INPUT_FILE_UNREADABLE', `cannot read the de-identified EMR in ${cacheDir}`, { file: path.join(cacheDir, CACHE_EMR) }, { cause: err });
   });
   const emr = parseFhirNdjson(emrText, path.join(cacheDir, CACHE_EMR));
-  const labels: ReadonlyMap<string, { y: readonly number[]; split: string }> =
+  const labels: ReadonlyMap<string, { y: readonly number[]; split: string; features?: Float32Array }> =
     opts.links ?? new Map([...labelsByPseudonym(emr.resources.map((r) => r.resource))].map(([p, l]) => [p, { y: [l.label], split: l.split }]));
   const dicomDir = path.join(cacheDir, 'dicom');
   const files = (await readdir(dicomDir)).filter((f) => f.endsWith('.dcm')).sort();
   const [h, w, c] = opts.shape;
-  const size = h * w * c;
+  const pixels = h * w * c;
+  const size = pixels + (opts.featureDim ?? 0);
   if (c !== 1 && c !== 3) throw new ConfigError(`image datasets have 1 or 3 channels, not ${c}`, { field: 'shape' });
   const pipeline = cachePipelineOptions(opts.shape);
   const trainSplits = new Set(opts.trainSplits ?? ['train']);
@@ -259,6 +262,13 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
       if (!(err instanceof ImagePipelineError)) throw err;
       reject(i, err.message);
       continue;
+    }
+    if (size > pixels) {
+      const row = new Float32Array(size);
+      row.set(x);
+      if (link.features?.length !== size - pixels) throw new ConfigError(`the study's feature vector has ${link.features?.length ?? 0} values, not ${size - pixels}`, { field: 'featureDim' });
+      row.set(link.features, pixels);
+      x = row;
     }
     rows[target].push({ x, y: link.y });
     report.rowsAccepted++;

@@ -4,8 +4,8 @@
  * identified kept), then its EMR half. The agent (local-data.ts) and `tessera data check` both start here.
  */
 import path from 'node:path';
-import type { AgentConfig, AgentImagingDatasetConfig } from '../../../../shared/src/config/agent-config.js';
-import { readdir } from 'node:fs/promises';
+import type { AgentConfig, AgentImagingDatasetConfig, PacsQuery } from '../../../../shared/src/config/agent-config.js';
+import { mkdir, readdir } from 'node:fs/promises';
 import { ConfigError, PacsError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
@@ -41,6 +41,11 @@ export interface FillImagingCacheHooks {
    * cache is empty). @default 'throw'
    */
   readonly onPacsUnavailable?: 'throw' | 'use-cache';
+  /**
+   * What to pull from a PACS source this time instead of the dataset's `query` (a study cohort's narrowed query),
+   * or `null` to pull nothing and fill the EMR half only (`pull: study` at agent start). @default the dataset's query
+   */
+  readonly pacsQuery?: PacsQuery | null;
 }
 
 /** The dataset's PS3.15 options, each checked against the known names. */
@@ -85,6 +90,11 @@ export async function fillImagingCache(
     throw new ConfigError(`'datasets.${name}' needs exactly one of dicom (a folder) and source (a PACS in sources)`, { field: `datasets.${name}` });
   }
   const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) });
+  if (hooks.pacsQuery === null) {
+    await mkdir(dicomDir, { recursive: true });
+    await ingestStudyEmr(fhir, cache, pseudonymizer);
+    return { cache, dicomDir, pseudonymizer };
+  }
   const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false });
   const source = await createPacsSource(cfg.source, sourceCfg, baseDir);
   let pacs: PacsSyncReport | undefined;
@@ -92,7 +102,7 @@ export async function fillImagingCache(
   try {
     pacs = await syncFromPacs({
       source,
-      query: cfg.query ?? {},
+      query: hooks.pacsQuery ?? cfg.query ?? {},
       gate,
       incoming: incomingFolder(cfg, baseDir),
       stateFile: path.join(cache, 'pacs', 'state.jsonl'),

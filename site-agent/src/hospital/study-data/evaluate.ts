@@ -26,7 +26,7 @@ import { AGE_OVER_89_EXTENSION } from '../deid/safe-harbor.js';
 import type { FhirResource } from '../emr/fhir-resource.js';
 import { StudyDataError } from './errors.js';
 import type { SiteMapping } from './mapping.js';
-import { buildTimelines, reportText, type HarmonisationCounts, type PatientTimeline, type TimelineEvent } from './timeline.js';
+import { buildTimelines, MEDICATION_TYPES, reportText, type HarmonisationCounts, type PatientTimeline, type TimelineEvent } from './timeline.js';
 import { convertUnit } from './ucum.js';
 
 const DAY = 86_400_000;
@@ -100,7 +100,9 @@ export interface EvaluateOptions {
   readonly source?: string;
 }
 
-const RESOURCE_TYPE: Record<CodeCriterion['resource'], string> = { Condition: 'Condition', Observation: 'Observation', Procedure: 'Procedure', Medication: 'MedicationRequest' };
+/** The record types a criterion's `resource` reads: `Medication` reads requests, administrations and statements. */
+const RESOURCE_TYPES: Record<CodeCriterion['resource'], readonly string[]> = { Condition: ['Condition'], Observation: ['Observation'], Procedure: ['Procedure'], Medication: MEDICATION_TYPES };
+const ofResource = (events: readonly TimelineEvent[], resource: CodeCriterion['resource']): TimelineEvent[] => events.filter((e) => RESOURCE_TYPES[resource].includes(e.type));
 
 function hasCode(e: TimelineEvent, codes: readonly { readonly system: string; readonly code: string }[]): boolean {
   return e.codes.some((c) => codes.some((k) => k.system === c.system && k.code === c.code));
@@ -185,8 +187,8 @@ class Evaluator {
   indexOf(t: PatientTimeline): number | undefined {
     const ix = this.data.index;
     const dated = t.events.filter((e) => Number.isFinite(e.time));
-    const first = (type: string, codes?: readonly { system: string; code: string }[]): number | undefined =>
-      dated.find((e) => e.type === type && (codes === undefined || hasCode(e, codes)))?.time;
+    const first = (types: string | readonly string[], codes?: readonly { system: string; code: string }[]): number | undefined =>
+      dated.find((e) => (typeof types === 'string' ? e.type === types : types.includes(e.type)) && (codes === undefined || hasCode(e, codes)))?.time;
     switch (ix.event) {
       case 'imaging-study':
         return dated.find((e) => e.type === 'ImagingStudy' && this.imagingSelected(e))?.time;
@@ -197,7 +199,7 @@ class Evaluator {
       case 'first-procedure':
         return first('Procedure', ix.codes);
       case 'first-medication':
-        return first('MedicationRequest', ix.codes);
+        return first(MEDICATION_TYPES, ix.codes);
       case 'first-encounter':
         return first('Encounter');
       default:
@@ -238,8 +240,7 @@ class Evaluator {
       }
       return any ? false : undefined;
     }
-    const type = RESOURCE_TYPE[c.resource];
-    const ofType = events.filter((e) => e.type === type);
+    const ofType = ofResource(events, c.resource);
     this.bump(this.counts.unmappedPerConcept, concept, ofType.filter((e) => e.unmapped).length);
     const matching = ofType.filter((e) => hasCode(e, c.codes));
     const v = c.value;
@@ -284,8 +285,7 @@ class Evaluator {
       out.push(aggregate(values, o.aggregate));
     }
     for (const c of f.codes) {
-      const type = RESOURCE_TYPE[c.resource as CodeCriterion['resource']];
-      const ofType = inWindow.filter((e) => e.type === type);
+      const ofType = ofResource(inWindow, c.resource as CodeCriterion['resource']);
       this.bump(this.counts.unmappedPerConcept, `data.features.codes.${c.name}`, ofType.filter((e) => e.unmapped).length);
       out.push(ofType.some((e) => hasCode(e, c.codes)) ? 1 : 0);
     }

@@ -5,7 +5,7 @@
  */
 import type { StudyData } from '../../../../shared/src/study/study-data-spec.js';
 import { zNormalize } from '../datasets/preprocess.js';
-import type { SiteDataset, TabularSplit } from '../datasets/tabular.js';
+import type { Normalization, SiteDataset, TabularSplit } from '../datasets/tabular.js';
 import type { StudyDataResult, StudyRow } from './evaluate.js';
 
 interface Fill {
@@ -69,4 +69,21 @@ export function studySiteDataset(name: string, data: StudyData, result: StudyDat
     report: { file: name, rowsRead: result.counts.patients, rowsAccepted: result.rows.length, rowsWithMissing: 0, rowsRejected: result.counts.patients - result.rows.length, problems: [] },
     normalization: z.normalization,
   };
+}
+
+/**
+ * The feature vector of each patient of an imaging study, for a model with a feature input: built exactly
+ * as an EMR study's row (same windows at the patient's index date, same harmonisation, same missing-value
+ * filling with this site's training means), then z-scored with the training patients' mean and standard
+ * deviation. Every image of the patient carries it after its pixels.
+ */
+export function studyImagingFeatures(data: StudyData, result: StudyDataResult): { byPatient: Map<string, Float32Array>; normalization: Normalization } {
+  const { x, d } = studyFeatureRows(data, result);
+  const all: TabularSplit = { x, y: new Float32Array(result.rows.length), n: result.rows.length, d };
+  const trainIdx = result.rows.flatMap((r, i) => (r.split === 'train' ? [i] : []));
+  const train: TabularSplit = { x: new Float32Array(trainIdx.length * d), y: new Float32Array(trainIdx.length), n: trainIdx.length, d };
+  trainIdx.forEach((i, j) => train.x.set(x.subarray(i * d, (i + 1) * d), j * d));
+  // Fitted on the training patients only, applied to every patient.
+  const { normalization, test: z } = zNormalize(train, all);
+  return { byPatient: new Map(result.rows.map((r, i) => [r.patient, z.x.slice(i * d, (i + 1) * d)])), normalization };
 }

@@ -6,21 +6,23 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AgentEmrDatasetConfig, AgentImagingDatasetConfig } from '../../../../shared/src/config/agent-config.js';
+import type { AgentConfig, AgentEmrDatasetConfig, AgentImagingDatasetConfig, PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import { validateConfig } from '../../../../shared/src/config/validate.js';
 import { ConfigError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
-import { StudyDataSchema, type StudyData } from '../../../../shared/src/study/study-data-spec.js';
+import { StudyDataSchema, studyFeatureColumns, type StudyData } from '../../../../shared/src/study/study-data-spec.js';
 import type { SiteDataset } from '../datasets/tabular.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { parseFhirNdjson } from '../emr/fhir-parse.js';
 import type { FhirResource } from '../emr/fhir-resource.js';
-import { ingestEmr, readEmrCache } from '../ingest/emr-ingest.js';
+import { ingestEmr, readEmrCache, readEmrPatientKeys } from '../ingest/emr-ingest.js';
+import { fillImagingCache } from '../ingest/imaging-cache.js';
 import { loadImageCache } from '../ingest/image-study.js';
 import { StudyDataError } from './errors.js';
 import { evaluateStudyData, requireTrainable, type ReportLabeler, type StudyDataResult } from './evaluate.js';
+import { cohortImagingQuery, narrowPacsQuery } from './imaging-query.js';
 import { EMPTY_MAPPING, loadSiteMapping, type SiteMapping } from './mapping.js';
-import { studySiteDataset } from './study-dataset.js';
+import { studyImagingFeatures, studySiteDataset } from './study-dataset.js';
 
 /** A site's records that study contracts are evaluated on. */
 export interface StudyDataSource {
@@ -32,6 +34,52 @@ export interface StudyDataSource {
   readonly resources: readonly FhirResource[];
   /** Imaging studies: the de-identified image cache and the model's input shape. */
   readonly images?: { readonly cacheDir: string; readonly shape: readonly [number, number, number] };
+  /**
+   * Imaging datasets pulled per study (`pull: study`): pulls the evaluated cohort's studies from the PACS into
+   * the cache before its images are read (the dataset's `query` narrowed to the cohort, {@link narrowPacsQuery}).
+   */
+  readonly pullCohort?: (data: StudyData, result: StudyDataResult) => Promise<void>;
+}
+
+/** What a `pull: study` imaging dataset needs to pull a cohort: the agent's PACS sources, and the linked emr dataset's raw export. */
+export interface CohortPullOptions {
+  readonly sources: AgentConfig['sources'];
+  /** The raw export folder of the `emr` dataset the imaging dataset names (its patient keys join the cohort to PACS patient IDs). */
+  readonly emrInput?: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * The dataset's PACS query narrowed to an evaluated cohort ({@link narrowPacsQuery}; undefined: pull nothing),
+ * from the patient keys of the site's own exports (`fhir`, and the linked emr dataset's `input`). Identified:
+ * in memory only, for the site's own PACS.
+ */
+export async function cohortPullQuery(cfg: AgentImagingDatasetConfig, baseDir: string, pseudonymizer: PatientPseudonymizer, emrInput: string | undefined, data: StudyData, result: StudyDataResult): Promise<PacsQuery | undefined> {
+  const folders = [cfg.fhir, emrInput].filter((f): f is string => f !== undefined).map((f) => path.resolve(baseDir, f));
+  const keys = (await Promise.all(folders.map((f) => readEmrPatientKeys(f)))).flat();
+  return narrowPacsQuery(cfg.query ?? {}, cohortImagingQuery(data, result, keys, (id) => pseudonymizer.pseudonym(id)));
+}
+
+/**
+ * The cohort pull of a `pull: study` dataset: the site's own patient keys (its exports' MRNs, identified, read
+ * into memory only) whose keyed pseudonym is a cohort patient become the PACS query's patient IDs. Pulls run
+ * one at a time (two studies share the cache and its state file).
+ */
+function cohortPuller(name: string, cfg: AgentImagingDatasetConfig, baseDir: string, secret: Uint8Array, pull: CohortPullOptions): StudyDataSource['pullCohort'] {
+  let queue: Promise<unknown> = Promise.resolve();
+  const pseudonymizer = new PatientPseudonymizer({ secret });
+  return (data, result) => {
+    const run = async (): Promise<void> => {
+      const query = await cohortPullQuery(cfg, baseDir, pseudonymizer, pull.emrInput, data, result);
+      // Counts only: the query itself holds patient IDs.
+      pull.logger?.info({ dataset: name, cohortPatients: result.rows.length, patientIds: query?.patientIds?.length ?? 0 }, 'pulling the study cohort\'s images from the PACS');
+      if (query === undefined) return;
+      await fillImagingCache(name, cfg, baseDir, pull.sources, pull.logger, { pacsQuery: query, onPacsUnavailable: 'use-cache' });
+    };
+    const next = queue.then(run, run);
+    queue = next.catch(() => undefined);
+    return next;
+  };
 }
 
 /** Ingests an `emr` dataset through the Safe Harbor gate into its cache and opens it. The mapping file is validated first. */
@@ -51,7 +99,7 @@ export async function openEmrSource(name: string, cfg: AgentEmrDatasetConfig, ba
  * the records that give cohort and labels, from the cache's own EMR half and, when `cfg.emr` names one, an
  * `emr` dataset's records (`emrSource`, which must share the site secret so the pseudonyms meet).
  */
-export async function openImagingSource(name: string, cfg: AgentImagingDatasetConfig, baseDir: string, emrSource?: StudyDataSource): Promise<StudyDataSource> {
+export async function openImagingSource(name: string, cfg: AgentImagingDatasetConfig, baseDir: string, emrSource?: StudyDataSource, pull?: CohortPullOptions): Promise<StudyDataSource> {
   const mapping = cfg.mapping !== undefined ? await loadSiteMapping(path.resolve(baseDir, cfg.mapping)) : (emrSource?.mapping ?? EMPTY_MAPPING);
   const secret = await loadOrCreateSiteSecret(path.resolve(baseDir, cfg.secret));
   if (cfg.emr !== undefined) {
@@ -64,7 +112,8 @@ export async function openImagingSource(name: string, cfg: AgentImagingDatasetCo
   const file = path.join(cacheDir, 'emr', 'resources.ndjson');
   const text = await readFile(file, 'utf8').catch(() => '');
   const own = parseFhirNdjson(text, file).resources.map((r) => r.resource);
-  return { name, kind: 'imaging', mapping, secret, resources: [...own, ...(emrSource?.resources ?? [])], images: { cacheDir, shape: cfg.inputShape } };
+  const pullCohort = cfg.pull === 'study' && cfg.source !== undefined && pull !== undefined ? cohortPuller(name, cfg, baseDir, secret, pull) : undefined;
+  return { name, kind: 'imaging', mapping, secret, resources: [...own, ...(emrSource?.resources ?? [])], images: { cacheDir, shape: cfg.inputShape }, ...(pullCohort !== undefined ? { pullCohort } : {}) };
 }
 
 /** Parses and validates a study's `data:` as it arrived in a task (JSON). @throws StudyDataError `TESSERA_STUDYDATA_INVALID` naming the field. */
@@ -108,7 +157,12 @@ export async function buildStudyDataset(
   if (data.kind === 'emr') return { dataset: studySiteDataset(source.name, data, result), result };
   const images = source.images;
   if (images === undefined) throw new StudyDataError('TESSERA_STUDYDATA_NO_SOURCE', `study ${studyId}: dataset '${source.name}' has no images`, { studyId });
-  const links = new Map(result.rows.map((r) => [r.patient, { y: r.y, split: r.split }]));
+  // A `pull: study` dataset fetches the cohort's studies now, and only those.
+  if (source.pullCohort !== undefined) await source.pullCohort(data, result);
+  // With data.features, each image carries its patient's feature vector after its pixels (a model's feature input).
+  const columns = studyFeatureColumns(data);
+  const features = columns.length > 0 ? studyImagingFeatures(data, result) : undefined;
+  const links = new Map(result.rows.map((r) => [r.patient, { y: r.y, split: r.split, ...(features !== undefined ? { features: features.byPatient.get(r.patient) as Float32Array } : {}) }]));
   const sel = data.cohort.imaging;
   let dataset: SiteDataset;
   try {
@@ -116,10 +170,12 @@ export async function buildStudyDataset(
       shape: images.shape,
       dataset: source.name,
       links,
+      ...(features !== undefined ? { featureDim: columns.length } : {}),
       ...(sel !== undefined ? { select: { ...(sel.modality !== undefined ? { modality: sel.modality } : {}), ...(sel.bodyPart !== undefined ? { bodyPart: sel.bodyPart } : {}) } } : {}),
     });
   } catch (err) {
     throw new StudyDataError('TESSERA_STUDYDATA_EMPTY_COHORT', `study ${studyId}: no image of a cohort patient can train at this site (${result.rows.length} patients in the cohort)`, { studyId }, { cause: err });
   }
+  if (features !== undefined) dataset = { ...dataset, featureNames: columns, normalization: features.normalization };
   return { dataset, result };
 }

@@ -10,7 +10,10 @@ import { PSEUDONYM_SYSTEM } from '../deid/safe-harbor.js';
 import type { SiteMapping } from './mapping.js';
 
 /** The resource types whose codes a study reads. */
-export const CODED_TYPES = ['Condition', 'Observation', 'Procedure', 'MedicationRequest'] as const;
+export const CODED_TYPES = ['Condition', 'Observation', 'Procedure', 'MedicationRequest', 'MedicationAdministration', 'MedicationStatement'] as const;
+
+/** The records a study's `Medication` criterion or feature reads: ordered, given, or stated as taken. */
+export const MEDICATION_TYPES: readonly string[] = ['MedicationRequest', 'MedicationAdministration', 'MedicationStatement'];
 
 /** One dated record of a patient. */
 export interface TimelineEvent {
@@ -72,6 +75,12 @@ function dateOf(r: FhirResource): number {
     case 'MedicationRequest':
       s = pick('authoredOn');
       break;
+    case 'MedicationAdministration':
+      s = pick('effectiveDateTime', 'effectivePeriod');
+      break;
+    case 'MedicationStatement':
+      s = pick('effectiveDateTime', 'effectivePeriod', 'dateAsserted');
+      break;
     case 'Encounter':
       s = pick('period');
       break;
@@ -90,8 +99,22 @@ function dateOf(r: FhirResource): number {
   return s === undefined ? Number.NaN : Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
 }
 
-function conceptField(r: FhirResource): unknown {
-  return r.resourceType === 'MedicationRequest' ? r['medicationCodeableConcept'] : r['code'];
+/**
+ * The concept a record is coded by: `code`, or for medication records `medicationCodeableConcept`, else the
+ * code of the Medication `medicationReference` points at (contained `#id`, or a Medication in the records).
+ */
+function conceptField(r: FhirResource, medications: ReadonlyMap<string, FhirResource>): unknown {
+  if (!MEDICATION_TYPES.includes(r.resourceType)) return r['code'];
+  if (r['medicationCodeableConcept'] !== undefined) return r['medicationCodeableConcept'];
+  const ref = r['medicationReference'];
+  if (!isObject(ref) || typeof ref['reference'] !== 'string') return undefined;
+  if (ref['reference'].startsWith('#')) {
+    const id = ref['reference'].slice(1);
+    const contained = Array.isArray(r['contained']) ? (r['contained'] as unknown[]).filter(isObject) : [];
+    return contained.find((c) => c['resourceType'] === 'Medication' && c['id'] === id)?.['code'];
+  }
+  const id = referencedId(ref, 'Medication');
+  return id === undefined ? undefined : medications.get(id)?.['code'];
 }
 
 /** Builds the timelines; `counts` receives what could not be harmonised. */
@@ -108,6 +131,8 @@ export function buildTimelines(resources: readonly FhirResource[], mapping: Site
     return t;
   };
   const patients = new Set<string>();
+  const medications = new Map<string, FhirResource>();
+  for (const r of resources) if (r.resourceType === 'Medication' && typeof r.id === 'string') medications.set(r.id, r);
   for (const r of resources) {
     if (r.resourceType !== 'Patient' || typeof r.id !== 'string') continue;
     const ids = Array.isArray(r['identifier']) ? (r['identifier'] as unknown[]) : [];
@@ -117,14 +142,15 @@ export function buildTimelines(resources: readonly FhirResource[], mapping: Site
     patients.add(id);
   }
   for (const r of resources) {
-    if (r.resourceType === 'Patient') continue;
+    // Medications belong to no patient: the records that reference them carry their codes.
+    if (r.resourceType === 'Patient' || r.resourceType === 'Medication') continue;
     const p = referencedId(r['subject'] ?? r['patient'], 'Patient');
     if (p === undefined || !patients.has(p)) {
       counts.unlinked++;
       continue;
     }
     const time = dateOf(r);
-    const cs = codings(conceptField(r));
+    const cs = codings(conceptField(r, medications));
     const codes: StudyCode[] = [];
     for (const c of cs) for (const s of mapping.standardCodes(c)) if (!codes.some((k) => k.system === s.system && k.code === s.code)) codes.push(s);
     const coded = (CODED_TYPES as readonly string[]).includes(r.resourceType);

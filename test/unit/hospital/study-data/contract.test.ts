@@ -313,4 +313,14 @@ describe('study data contract: the PACS query an imaging cohort makes', () => {
     const q = cohortImagingQuery(spec, result, [...mrns, 'MRN-ELSEWHERE'], (id) => p.pseudonym(id));
     expect(q).toEqual({ modalities: ['CR'], bodyPart: 'CHEST', patientIds: ['MRN1', 'MRN2', 'MRN3'] });
   });
+
+  it('narrows the dataset\'s standing PACS query to the cohort, and to nothing (not everything) when they share no patient or modality', async () => {
+    const { narrowPacsQuery } = await import('../../../../site-agent/src/hospital/study-data/imaging-query.js');
+    const cohort = { modalities: ['CR', 'DX'], bodyPart: 'CHEST', patientIds: ['MRN1', 'MRN2'] };
+    expect(narrowPacsQuery({ studyDateFrom: '20200101', maxInstances: 50 }, cohort)).toEqual({ studyDateFrom: '20200101', maxInstances: 50, modalities: ['CR', 'DX'], bodyPart: 'CHEST', patientIds: ['MRN1', 'MRN2'] });
+    expect(narrowPacsQuery({ modalities: ['DX', 'CT'], patientIds: ['MRN2', 'MRN9'], bodyPart: 'THORAX' }, cohort)).toEqual({ modalities: ['DX'], patientIds: ['MRN2'], bodyPart: 'THORAX' });
+    expect(narrowPacsQuery({ modalities: ['CT'] }, cohort)).toBeUndefined();
+    expect(narrowPacsQuery({ patientIds: ['MRN9'] }, cohort)).toBeUndefined();
+    expect(narrowPacsQuery({}, { modalities: ['CR'] })).toBeUndefined();
+  });
 });
