@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Tags } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
 import { decodeStoredFrame } from '../dicom/pixels.js';
-import { concatChunks, writeFileAtomic } from '../dicom/writer.js';
+import { concatChunks, sweepAtomicTemporaries, writeFileAtomic } from '../dicom/writer.js';
 import { deidentifyDicom, type ChangeLog, type DeidReason } from '../deid/dicom-deid.js';
 import type { ConfidentialityProfile, DeidOption } from '../deid/dicom-profile.js';
 import type { PatientPseudonymizer } from '../deid/pseudonym.js';
@@ -61,6 +61,8 @@ export interface DeidReport {
   readonly finishedAt: string;
   /** Number of files found under the input folder. */
   readonly filesIn: number;
+  /** Half-written temporaries a crash left in the output folder, removed before the run. */
+  readonly temporariesSwept: number;
   readonly written: readonly DeidFileEntry[];
   readonly quarantined: readonly DeidFileEntry[];
   readonly failed: readonly DeidFileEntry[];
@@ -142,6 +144,14 @@ export class DicomDeidGate {
     return `${this.#pseudonymizer.uid(originalSopInstanceUid)}.dcm`;
   }
 
+  /**
+   * Removes what a crash mid-write left in the cache folder (`*.<hex>.tmp`, never read as cached: only
+   * `.dcm` names are); returns how many. Call once at start, before admitting anything.
+   */
+  async sweepTemporaries(): Promise<number> {
+    return sweepAtomicTemporaries(this.outDir);
+  }
+
   /** Admits one Part 10 instance held in memory; `source` names it in the report (no PHI: a file name or a pseudonymous id). */
   async admit(bytes: Uint8Array, source: string): Promise<DeidFileEntry> {
     const result = deidentifyDicom(bytes, source, this.#ctx);
@@ -208,9 +218,11 @@ export class DicomDeidGate {
 export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidReport> {
   const inDir = path.resolve(opts.inDir);
   const outDir = path.resolve(opts.outDir);
+  const gate = new DicomDeidGate({ outDir, profile: opts.profile, pseudonymizer: opts.pseudonymizer, options: opts.options ?? [], checkPixels: opts.checkPixels ?? false });
+  // Before the folder check, which refuses anything but `.dcm` files in the output: a crash's leftovers are ours.
+  const temporariesSwept = inside(outDir, inDir) || inside(inDir, outDir) ? 0 : await gate.sweepTemporaries();
   await checkFolders(inDir, outDir);
   const startedAt = new Date().toISOString();
-  const gate = new DicomDeidGate({ outDir, profile: opts.profile, pseudonymizer: opts.pseudonymizer, options: opts.options ?? [], checkPixels: opts.checkPixels ?? false });
   const written: DeidFileEntry[] = [];
   const quarantined: DeidFileEntry[] = [];
   const failed: DeidFileEntry[] = [];
@@ -232,6 +244,7 @@ export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidRepo
     startedAt,
     finishedAt: new Date().toISOString(),
     filesIn: files.length,
+    temporariesSwept,
     written,
     quarantined,
     failed,

@@ -27,6 +27,8 @@ export interface ImagingCacheResult {
   readonly pacs?: PacsSyncReport;
   /** Why the PACS could not be pulled from, when the cache of earlier pulls was used instead. */
   readonly pacsUnavailable?: string;
+  /** Half-written cache files (`*.tmp`) a crash left in `dicomDir`, removed at start. */
+  readonly temporariesSwept: number;
 }
 
 /** Hooks of {@link fillImagingCache}. */
@@ -78,7 +80,7 @@ export async function fillImagingCache(
   const fhir = cfg.fhir !== undefined ? path.resolve(baseDir, cfg.fhir) : undefined;
   if (cfg.dicom !== undefined) {
     const { deid } = await ingestImageStudy({ dicom: path.resolve(baseDir, cfg.dicom), ...(fhir !== undefined ? { fhir } : {}), cache, secret: secretFile, options }, logger);
-    return { cache, dicomDir, pseudonymizer: new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) }), deid };
+    return { cache, dicomDir, pseudonymizer: new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) }), deid, temporariesSwept: deid.temporariesSwept };
   }
   const sourceCfg = cfg.source !== undefined ? sources?.[cfg.source] : undefined;
   if (cfg.source === undefined || sourceCfg === undefined) {
@@ -86,6 +88,9 @@ export async function fillImagingCache(
   }
   const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) });
   const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false });
+  // The cache outlives the agent here (pulls are incremental): what a crash mid-write left goes first.
+  const temporariesSwept = await gate.sweepTemporaries();
+  if (temporariesSwept > 0) logger?.warn({ dataset: name, swept: temporariesSwept }, 'removed half-written cache files left by an interrupted write');
   const source = await createPacsSource(cfg.source, sourceCfg, baseDir);
   let pacs: PacsSyncReport | undefined;
   let pacsUnavailable: string | undefined;
@@ -108,5 +113,5 @@ export async function fillImagingCache(
     await source.close();
   }
   await ingestStudyEmr(fhir, cache, pseudonymizer);
-  return { cache, dicomDir, pseudonymizer, ...(pacs !== undefined ? { pacs } : {}), ...(pacsUnavailable !== undefined ? { pacsUnavailable } : {}) };
+  return { cache, dicomDir, pseudonymizer, temporariesSwept, ...(pacs !== undefined ? { pacs } : {}), ...(pacsUnavailable !== undefined ? { pacsUnavailable } : {}) };
 }

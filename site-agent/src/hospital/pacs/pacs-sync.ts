@@ -5,7 +5,7 @@
  * admit each instance through the gate and forget its identified bytes. A pull cut short (PACS restart, agent
  * killed) resumes where it stopped: finished instances are in the cache or in the state file.
  */
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import type { Logger } from '../../../../shared/src/logging.js';
@@ -89,8 +89,19 @@ async function readState(file: string): Promise<Map<string, PacsSyncEntry>> {
   return out;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return (await stat(file).catch(() => undefined))?.isFile() === true;
+/** The shortest Part 10 file: 128-byte preamble and `DICM`. */
+const MIN_PART10_BYTES = 132;
+
+/**
+ * Whether the cache holds `file` as a whole instance. Cache files are flushed before they get their name, so a
+ * shorter one is damage from outside (or a file system that lost the data): it is removed and fetched again.
+ */
+async function inCache(file: string): Promise<boolean> {
+  const st = await stat(file).catch(() => undefined);
+  if (st?.isFile() !== true) return false;
+  if (st.size >= MIN_PART10_BYTES) return true;
+  await rm(file, { force: true });
+  return false;
 }
 
 function fromGate(id: string, entry: DeidFileEntry): PacsSyncEntry {
@@ -116,7 +127,7 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
     if (seen.has(id)) continue;
     seen.add(id);
     const before = refused.get(id);
-    if (await exists(path.join(opts.gate.outDir, output))) entries.push({ id, status: 'cached', reasons: [] });
+    if (await inCache(path.join(opts.gate.outDir, output))) entries.push({ id, status: 'cached', reasons: [] });
     else if (before !== undefined && before.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) entries.push({ id, status: before.status, earlier: true, reasons: before.reasons });
     else todo.push({ ref, id });
   }
