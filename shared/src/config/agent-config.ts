@@ -201,6 +201,12 @@ export const AgentConfigSchema = Type.Object(
      * @default `audit-ledger.jsonl` in the kit folder
      */
     auditLedger: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * Folder of the site's FedBN state: per study, its batch-normalisation weights (kept at the site under
+     * `training.fedBn`) and the last global model received, so they survive a restart (created 0700, files 0600).
+     * @default `fedbn` in the kit folder
+     */
+    fedBnState: Type.Optional(Type.String({ minLength: 1 })),
     /** Force a TF.js backend; otherwise tensorflow (tfjs-node-gpu) → wasm → cpu. */
     backend: Type.Optional(Type.Union([Type.Literal('tensorflow'), Type.Literal('wasm'), Type.Literal('cpu')])),
     /** The site's own limits: tasks outside them are refused with a reason. */
