@@ -126,7 +126,7 @@ function request(url: URL, opts: { method?: string; body?: Buffer; headers?: Rec
 async function waitReady(url: string, child: ChildProcess, tls: OrthancTlsOptions['client'], log: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`Orthanc exited with ${child.exitCode} before it was ready:\n${log()}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Orthanc exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${log()}`);
     try {
       // The DICOMweb plugin answers once it is loaded.
       const web = await request(new URL(`${url}/dicom-web/studies?limit=1`), { headers: { accept: 'application/dicom+json' }, tls });

@@ -48,6 +48,10 @@ export const DicomwebSourceSchema = Type.Object(
     auth: Type.Optional(DicomwebAuthSchema),
     /** PEM file of the hospital's own CA that signed the PACS certificate (https only). */
     ca: Type.Optional(Type.String({ minLength: 1 })),
+    /** PEM file of the certificate the agent presents to a PACS that asks for one (mutual TLS; https only, with `clientKey`). */
+    clientCertificate: Type.Optional(Type.String({ minLength: 1 })),
+    /** PEM file of `clientCertificate`'s private key (unencrypted; keep it 0600). */
+    clientKey: Type.Optional(Type.String({ minLength: 1 })),
     ...PacsLimitFields,
   },
   strict,
@@ -73,6 +77,21 @@ export const DimseSourceSchema = Type.Object(
           /** @default 127.0.0.1 */
           host: Type.Optional(Type.String({ minLength: 1 })),
           port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        },
+        strict,
+      ),
+    ),
+    /**
+     * DICOM TLS (PS3.15 Annex B.1, the Basic TLS Secure Transport Connection Profile): every association, and the
+     * C-MOVE storage SCP, runs over TLS. `ca` verifies the PACS; `clientCertificate` and `clientKey` are what the agent
+     * presents (PACS usually require one) and what its storage SCP serves.
+     */
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Type.String({ minLength: 1 })),
+          clientCertificate: Type.Optional(Type.String({ minLength: 1 })),
+          clientKey: Type.Optional(Type.String({ minLength: 1 })),
         },
         strict,
       ),
@@ -309,6 +328,12 @@ export function checkAgentConfig(config: AgentConfig, source: string): void {
   for (const [name, src] of Object.entries(config.sources ?? {})) {
     if (src.kind === 'dimse' && src.retrieve === 'c-move' && src.storeScp === undefined) fail(`sources.${name}.storeScp`, 'is required when retrieve is c-move');
     if (src.kind === 'dicomweb' && src.ca !== undefined && !src.url.startsWith('https://')) fail(`sources.${name}.ca`, 'needs an https:// url');
+    const tls = src.kind === 'dicomweb' ? { at: `sources.${name}`, cert: src.clientCertificate, key: src.clientKey } : { at: `sources.${name}.tls`, cert: src.tls?.clientCertificate, key: src.tls?.clientKey };
+    if ((tls.cert === undefined) !== (tls.key === undefined)) fail(`${tls.at}.${tls.cert === undefined ? 'clientCertificate' : 'clientKey'}`, `is required with ${tls.cert === undefined ? 'clientKey' : 'clientCertificate'}`);
+    if (src.kind === 'dicomweb' && src.clientCertificate !== undefined && !src.url.startsWith('https://')) fail(`sources.${name}.clientCertificate`, 'needs an https:// url');
+    if (src.kind === 'dimse' && src.tls !== undefined && src.retrieve === 'c-move' && src.tls.clientCertificate === undefined) {
+      fail(`sources.${name}.tls.clientCertificate`, 'is required with retrieve c-move over TLS (the storage SCP serves it)');
+    }
   }
   for (const [name, ds] of Object.entries(config.datasets)) {
     if (!('kind' in ds) || ds.kind !== 'imaging-study') continue;
