@@ -161,6 +161,23 @@ export const AgentImagingDatasetSchema = Type.Object(
     secret: Type.String({ minLength: 1 }),
     /** PS3.15 options (e.g. `retain-longitudinal-modified-dates`). @default [] */
     deidOptions: Type.Optional(Type.Array(Type.String())),
+    /**
+     * What the gate accepts of images whose pixels may carry burned-in text (docs/decisions/008-burned-in-annotation.md).
+     * By default every such image is quarantined. `acceptUnknown`: modalities (e.g. `US`, or `*`) whose images
+     * without a Burned In Annotation value this site accepts (it knows its devices put no identifying text in the
+     * pixels); `acceptDeclared`: modalities whose images declaring Burned In Annotation YES it accepts (it cleans
+     * the pixels before the gate). Images with Recognizable Visual Features YES are never accepted.
+     * @default { acceptUnknown: [], acceptDeclared: [] }
+     */
+    burnedInAnnotation: Type.Optional(
+      Type.Object(
+        {
+          acceptUnknown: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[A-Z0-9_]{1,16})$' }), { uniqueItems: true })),
+          acceptDeclared: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[A-Z0-9_]{1,16})$' }), { uniqueItems: true })),
+        },
+        strict,
+      ),
+    ),
     /** `[height, width, channels]` of the images the study's model takes. */
     inputShape: Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })]),
     /** Split names (DiagnosticReport category) that train. @default ['train'] */

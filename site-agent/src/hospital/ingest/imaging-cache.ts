@@ -8,6 +8,7 @@ import type { AgentConfig, AgentImagingDatasetConfig } from '../../../../shared/
 import { readdir } from 'node:fs/promises';
 import { ConfigError, PacsError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
+import { STRICT_BURNED_IN_POLICY, type BurnedInPolicy } from '../deid/burned-in.js';
 import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { createPacsSource, syncFromPacs, type PacsSyncEntry, type PacsSyncReport } from '../pacs/index.js';
@@ -55,6 +56,12 @@ export function datasetDeidOptions(name: string, cfg: AgentImagingDatasetConfig)
   });
 }
 
+/** The dataset's burned-in annotation policy (agent.yaml `burnedInAnnotation`; strict when absent). */
+export function datasetBurnedInPolicy(cfg: AgentImagingDatasetConfig): BurnedInPolicy {
+  const b = cfg.burnedInAnnotation;
+  return b === undefined ? STRICT_BURNED_IN_POLICY : { acceptUnknown: b.acceptUnknown ?? [], acceptDeclared: b.acceptDeclared ?? [] };
+}
+
 /** The incoming folder of a PACS dataset: `incoming`, else `<cache>.incoming` beside the cache. */
 export function incomingFolder(cfg: AgentImagingDatasetConfig, baseDir: string): string {
   const cache = path.resolve(baseDir, cfg.cache);
@@ -79,7 +86,10 @@ export async function fillImagingCache(
   const secretFile = path.resolve(baseDir, cfg.secret);
   const fhir = cfg.fhir !== undefined ? path.resolve(baseDir, cfg.fhir) : undefined;
   if (cfg.dicom !== undefined) {
-    const { deid } = await ingestImageStudy({ dicom: path.resolve(baseDir, cfg.dicom), ...(fhir !== undefined ? { fhir } : {}), cache, secret: secretFile, options }, logger);
+    const { deid } = await ingestImageStudy(
+      { dicom: path.resolve(baseDir, cfg.dicom), ...(fhir !== undefined ? { fhir } : {}), cache, secret: secretFile, options, burnedIn: datasetBurnedInPolicy(cfg) },
+      logger,
+    );
     return { cache, dicomDir, pseudonymizer: new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) }), deid, temporariesSwept: deid.temporariesSwept };
   }
   const sourceCfg = cfg.source !== undefined ? sources?.[cfg.source] : undefined;
@@ -87,7 +97,7 @@ export async function fillImagingCache(
     throw new ConfigError(`'datasets.${name}' needs exactly one of dicom (a folder) and source (a PACS in sources)`, { field: `datasets.${name}` });
   }
   const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) });
-  const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false });
+  const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false, burnedIn: datasetBurnedInPolicy(cfg) });
   // The cache outlives the agent here (pulls are incremental): what a crash mid-write left goes first.
   const temporariesSwept = await gate.sweepTemporaries();
   if (temporariesSwept > 0) logger?.warn({ dataset: name, swept: temporariesSwept }, 'removed half-written cache files left by an interrupted write');
