@@ -30,7 +30,7 @@ export function parseCommandArgs<T extends ParseArgsConfig>(config: T, usage: st
   let values: CommandValues<T>;
   try {
     // Every command takes --help (and -h), whether or not it declares it: usage on stdout, exit 0.
-    values = parseArgs({ ...config, options: { help: { type: 'boolean', short: 'h' }, ...config.options } }).values;
+    values = parseArgs({ ...config, options: { ...config.options, help: { type: 'boolean', short: 'h', default: false } } }).values;
   } catch (err) {
     return usageError(io, errorMessage(err), usage);
   }

@@ -27,6 +27,7 @@ describe('tessera CLI papercuts (compiled launcher)', () => {
       ['provision', '--help'],
       ['revoke', '--help'],
       ['provision', '-h'],
+      ['deid', '-h'],
     ] as const) {
       const r = spawnSync(process.execPath, [tesseraBin(), cmd, flag], { encoding: 'utf8' });
       expect(r.status, `${cmd} ${flag}: ${r.stderr}`).toBe(0);
