@@ -169,11 +169,13 @@ describe.skipIf(skip !== undefined)(`TLS towards a real Orthanc${skip !== undefi
       expect(filled.pacs).toMatchObject({ found: FILES.length, written: FILES.length, failed: 0 });
     });
 
-    it('refuses plain DIMSE, a missing client certificate and one from another CA, saying why', async () => {
+    it('refuses plain DIMSE, a missing client certificate, one from another CA, and a PACS the CA did not sign, saying why', async () => {
       for (const [name, extra] of [
         ['plain', ''],
         ['nocert', `    tls: { ca: ${pki.ca} }`],
         ['rogue', `    tls: { ca: ${pki.ca}, clientCertificate: ${pki.rogueClient.cert}, clientKey: ${pki.rogueClient.key} }`],
+        // The agent's side: a PACS whose certificate the configured CA did not sign is not trusted.
+        ['wrong-ca', `    tls: { ca: ${path.join(pki.dir, 'rogue-ca.crt')}, clientCertificate: ${pki.client.cert}, clientKey: ${pki.client.key} }`],
       ] as const) {
         const err = await pull(dimse(orthanc, extra), path.join(work, `dimse-${name}`)).catch((e: unknown) => e);
         expect((err as TesseraError).code, name).toBe('TESSERA_PACS_UNREACHABLE');

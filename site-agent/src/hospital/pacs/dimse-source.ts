@@ -205,7 +205,7 @@ export class DimseSource implements PacsSource {
       client.on('associationAborted', () => finish(new PacsError('TESSERA_PACS_UNREACHABLE', `${where} aborted the association`, { host: where })));
       client.on('networkError', (e: Error) => {
         const code = (e as NodeJS.ErrnoException).code ?? e.message;
-        const hint = this.#opts.tls !== undefined && /SSL|TLS|CERT|SELF_SIGNED|DEPTH_ZERO|ECONNRESET/.test(code) ? ': DICOM TLS failed; check the source\'s tls ca, clientCertificate and clientKey' : '';
+        const hint = this.#opts.tls !== undefined && /ssl|tls|cert|verify|issuer|self.signed|depth_zero|econnreset|eproto/i.test(code) ? ': DICOM TLS failed; check the source\'s tls ca, clientCertificate and clientKey' : '';
         finish(new PacsError('TESSERA_PACS_UNREACHABLE', `${where} is unreachable or the connection broke (${code})${hint}`, { host: where }));
       });
       let accepted = false;
