@@ -233,7 +233,19 @@ export class TaskRunner {
     const dir = this.deps.fedBnStateDir;
     if (dir === undefined || !trainer.fedBn) return;
     const local = trainer.localWeights();
-    await writeFedBnState(fedBnStateFile(dir, task.studyId), {
+    const file = fedBnStateFile(dir, task.studyId);
+    try {
+      await this.writeFedBn(file, trainer, task, global, local);
+    } catch (err) {
+      // The task goes on with the weights in memory; only a restart would lose them, as before the state folder.
+      log.error({ code: (err as NodeJS.ErrnoException).code, reason: errorMessage(err), dir }, 'FedBN state not saved (is fedBnState writable?): this site\'s normalisation lives in memory only');
+      return;
+    }
+    log.debug({ values: local.length, sha256: digestOf(local) }, 'FedBN normalisation weights saved');
+  }
+
+  private writeFedBn(file: string, trainer: Trainer, task: Task__Output, global: Float32Array, local: Float32Array): Promise<void> {
+    return writeFedBnState(file, {
       siteId: this.deps.siteId,
       studyId: task.studyId,
       model: trainer.spec.name,
@@ -243,7 +255,6 @@ export class TaskRunner {
       local,
       global: { version: task.modelVersion, round: task.round, weights: global },
     });
-    log.debug({ values: local.length, sha256: digestOf(local) }, 'FedBN normalisation weights saved');
   }
 
   private async execute(task: Task__Output, log: Logger): Promise<Done> {

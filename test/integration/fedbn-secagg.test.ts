@@ -188,3 +188,38 @@ describe('FedBN site weights survive an agent restart between rounds (3 agents o
     expect(readFileSync(path.join(out2, 'weights.bin')).equals(bin1)).toBe(false);
   });
 });
+
+describe('FedBN with a state folder the agent cannot write (2 agents over mTLS, plaintext aggregation)', () => {
+  let fed: Federation;
+  const log = captureLogger('site-1', 'warn');
+
+  beforeAll(async () => {
+    fed = await startFederation({
+      sites: 2,
+      // A file where the folder should be: every save fails (as a read-only kit mount would).
+      agent: (siteId, dir) => {
+        const blocked = path.join(dir, `${siteId}-fedbn-blocked`);
+        writeFileSync(blocked, 'not a folder');
+        return { config: { fedBnState: blocked } };
+      },
+    });
+    await fed.startAgent(0, undefined, log.logger);
+    await fed.startAgent(1);
+  });
+
+  afterAll(async () => {
+    await fed?.close();
+  });
+
+  it('trains on with the weights in memory and says, as an error, that they were not saved', { timeout: 120_000 }, async () => {
+    const inputDim = fed.agents[0]!.datasets.get('synthetic-cohort')!.train.d;
+    const study = await fed.coordinator.createStudy(
+      makeStudy({ id: 'fedbn-unsaved', model: 'mlp-bn', inputDim, rounds: 1, minSites: 2, secureAggregation: false, training: { localEpochs: 1, batchSize: 16, learningRate: 0.05, optimizer: 'adam', fedBn: true } }),
+    );
+    const done = await fed.coordinator.runStudy(study.id);
+    expect(done.status).toBe('completed');
+    const errors = log.find('FedBN state not saved');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]?.level).toBe(50);
+  });
+});
