@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, ConfigError, TesseraError } from '../../shared/src/errors.js';
 import { repoRoot } from '../../shared/src/paths.js';
+import { exitQuietlyOnEpipe } from './epipe.js';
 import { ExitCode } from './exit-codes.js';
 import { usePrivateUmask } from './private-files.js';
 
@@ -56,6 +57,8 @@ export function apiExitCode(code: string): number {
 
 /** CLI entry point; returns the process exit code (see cli/src/exit-codes.ts). */
 export async function main(argv: string[]): Promise<number> {
+  // Output piped into `head` and the like: a closed reader ends the process quietly instead of a stack trace.
+  exitQuietlyOnEpipe();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(USAGE);

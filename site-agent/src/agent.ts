@@ -171,6 +171,7 @@ export class SiteAgent {
       identity: { certificatePem: read(this.kit.certificate).toString('utf8'), keyPem: read(this.kit.key).toString('utf8'), caCertPem: read(this.kit.ca).toString('utf8') },
       ...(this.options.onFitDone ? { onFitDone: this.options.onFitDone } : {}),
       ...(this.options.secaggAuditDir !== undefined ? { secaggAuditDir: this.options.secaggAuditDir } : {}),
+      fedBnStateDir: config.fedBnState !== undefined ? path.resolve(this.options.baseDir, config.fedBnState) : path.join(this.kitDir, 'fedbn'),
     });
     let attempt = 0;
     while (!this.stopped) {

@@ -31,6 +31,7 @@ import { PrivacyRefusal, type PrivacyGuard } from './privacy/privacy-guard.js';
 import type { LedgerEntry } from './privacy/privacy-ledger.js';
 import { privatizeUpdate, type SiteLevelDp } from './privacy/site-level-update.js';
 import { scoreMetrics, Trainer, type FitConfig } from './training/trainer.js';
+import { fedBnStateFile, readFedBnState, writeFedBnState } from './training/fedbn-state.js';
 
 export interface TaskRunnerDeps {
   client: FederationClient;
@@ -53,6 +54,11 @@ export interface TaskRunnerDeps {
   identity: SiteIdentityPems;
   /** See `SecAggClientOptions.auditDir`. */
   secaggAuditDir?: string;
+  /**
+   * FedBN: the folder where each study's normalisation weights (and the last global model received) are kept
+   * between tasks and across restarts (`training/fedbn-state.ts`). Without it they live in memory only.
+   */
+  fedBnStateDir?: string;
 }
 
 /** Thrown inside the runner when the site's own policy or data says no; becomes a TaskRefusal. */
@@ -203,10 +209,63 @@ export class TaskRunner {
     const key = `${spec.name}/${inputDim}${fedBn ? `/fedbn/${fedBnStudy}` : ''}`;
     let t = this.trainers.get(key);
     if (!t) {
-      t = Trainer.create({ spec, inputDim, prefer: this.deps.backend, logger: this.deps.logger, fedBn });
+      t = Trainer.create({ spec, inputDim, prefer: this.deps.backend, logger: this.deps.logger, fedBn }).then(async (trainer) => {
+        if (fedBnStudy !== undefined) await this.restoreFedBn(trainer, fedBnStudy);
+        return trainer;
+      });
       this.trainers.set(key, t);
     }
     return t;
+  }
+
+  /** FedBN: puts back the normalisation weights this site saved for the study before a restart, when they fit. */
+  private async restoreFedBn(trainer: Trainer, studyId: string): Promise<void> {
+    const dir = this.deps.fedBnStateDir;
+    if (dir === undefined) return;
+    const log = this.deps.logger.child({ studyId });
+    const file = fedBnStateFile(dir, studyId);
+    try {
+      const state = await readFedBnState(file, studyId);
+      if (state === undefined) return;
+      if (state.model !== trainer.spec.name || state.inputDim !== trainer.inputDim) {
+        log.warn({ model: state.model, inputDim: state.inputDim }, 'FedBN state saved for another model or input size: normalisation starts afresh');
+        return;
+      }
+      trainer.restoreLocalWeights(state.local);
+      log.info({ round: state.round, values: state.local.length, sha256: digestOf(state.local) }, 'FedBN normalisation weights restored from the state folder');
+    } catch (err) {
+      // A damaged file is not trusted; the study's normalisation starts afresh and the file is rewritten after the next fit.
+      log.warn({ code: err instanceof TesseraError ? err.code : undefined, reason: errorMessage(err) }, 'FedBN state not usable: normalisation starts afresh');
+    }
+  }
+
+  /** FedBN: saves the study's normalisation weights and the global model this task used (atomic, 0600). */
+  private async saveFedBn(trainer: Trainer, task: Task__Output, global: Float32Array, log: Logger): Promise<void> {
+    const dir = this.deps.fedBnStateDir;
+    if (dir === undefined || !trainer.fedBn) return;
+    const local = trainer.localWeights();
+    const file = fedBnStateFile(dir, task.studyId);
+    try {
+      await this.writeFedBn(file, trainer, task, global, local);
+    } catch (err) {
+      // The task goes on with the weights in memory; only a restart would lose them, as before the state folder.
+      log.error({ code: (err as NodeJS.ErrnoException).code, reason: errorMessage(err), dir }, 'FedBN state not saved (is fedBnState writable?): this site\'s normalisation lives in memory only');
+      return;
+    }
+    log.debug({ values: local.length, sha256: digestOf(local) }, 'FedBN normalisation weights saved');
+  }
+
+  private writeFedBn(file: string, trainer: Trainer, task: Task__Output, global: Float32Array, local: Float32Array): Promise<void> {
+    return writeFedBnState(file, {
+      siteId: this.deps.siteId,
+      studyId: task.studyId,
+      model: trainer.spec.name,
+      inputDim: trainer.inputDim,
+      round: task.round,
+      savedAt: new Date().toISOString(),
+      local,
+      global: { version: task.modelVersion, round: task.round, weights: global },
+    });
   }
 
   private async execute(task: Task__Output, log: Logger): Promise<Done> {
@@ -224,6 +283,7 @@ export class TaskRunner {
       const finite = (key: string, v: number | undefined): Record<string, number> => (v !== undefined && Number.isFinite(v) ? { [key]: v } : {});
       const metrics: Record<string, number> = { loss: ev.loss, accuracy: ev.accuracy, ...finite('auc', ev.auc), ...finite('balancedAccuracy', ev.balancedAccuracy) };
       (ev.perClassAuc ?? []).forEach((a, c) => Object.assign(metrics, finite(`auc.class.${c}`, a)));
+      await this.saveFedBn(trainer, task, global, log);
       log.info({ loss: ev.loss, accuracy: ev.accuracy, auc: ev.auc, examples: ev.numExamples, head: trainer.head.kind }, 'evaluated global model on held-out split');
       return { result: { ...base, numExamples: ev.numExamples, metrics, durationMs: Date.now() - started } };
     }
@@ -239,6 +299,7 @@ export class TaskRunner {
       if (data.val !== undefined && data.val.n > 0) {
         Object.assign(metrics, scoreHistogramMetrics(trainer.predict(global, data.val), data.val.y, VAL_PREFIX), { [VAL_EXAMPLES_KEY]: data.val.n });
       }
+      await this.saveFedBn(trainer, task, global, log);
       return {
         result: { ...base, numExamples: ev.numExamples, metrics, durationMs: Date.now() - started },
       };
@@ -313,6 +374,8 @@ export class TaskRunner {
     const trainStarted = Date.now();
     const fit = await trainer.fit(global, data.train, cfg);
     const trainMs = Date.now() - trainStarted;
+    // Before anything leaves: a restart from here on carries on with the normalisation this fit produced.
+    await this.saveFedBn(trainer, task, global, log);
     if (siteLevel) {
       const p = privatizeUpdate(global, fit.weights, siteLevel);
       fit.weights = p.weights;
@@ -437,4 +500,9 @@ export class TaskRunner {
 /** A ledger entry as the wire's `PrivacySpend`. */
 export function toPrivacySpend(e: LedgerEntry): { studyId: string; epsilon: number; delta: number; accountant: string; rounds: number; noiseMultiplier: number } {
   return { studyId: e.studyId, epsilon: e.epsilon, delta: e.delta, accountant: e.accountant, rounds: e.rounds, noiseMultiplier: e.noiseMultiplier };
+}
+
+/** sha256 of a weight vector's bytes (log lines name weights by digest, never by value). */
+function digestOf(w: Float32Array): string {
+  return createHash('sha256').update(encodeWeights(w)).digest('hex');
 }

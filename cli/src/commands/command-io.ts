@@ -29,7 +29,8 @@ export type CommandValues<T extends ParseArgsConfig> = ReturnType<typeof parseAr
 export function parseCommandArgs<T extends ParseArgsConfig>(config: T, usage: string, io: CommandIo): CommandValues<T> | number {
   let values: CommandValues<T>;
   try {
-    values = parseArgs(config).values;
+    // Every command takes --help (and -h), whether or not it declares it: usage on stdout, exit 0.
+    values = parseArgs({ ...config, options: { ...config.options, help: { type: 'boolean', short: 'h', default: false } } }).values;
   } catch (err) {
     return usageError(io, errorMessage(err), usage);
   }

@@ -60,6 +60,8 @@ async function deidFromDicomweb(
   const parsedUrl = new URL(url);
   const source = new DicomwebSource({ url: `${parsedUrl.origin}${parsedUrl.pathname}`, concurrency: 4, requestsPerSecond: 50, timeoutMs: 60_000, retries: 2 });
   const gate = new DicomDeidGate({ outDir, profile, pseudonymizer, options, checkPixels });
+  const swept = await gate.sweepTemporaries();
+  if (swept > 0) io.out(`tessera deid: removed ${swept} half-written file(s) an interrupted run left in ${outDir}`);
   try {
     const report = await syncFromPacs({
       source,
@@ -126,6 +128,7 @@ export async function deidCommand(argv: string[], io: CommandIo = processIo): Pr
       return await deidFromDicomweb(args.in, path.resolve(args.out), args.report, pseudonymizer, profile, options, args['check-pixels'], io);
     }
     const report = await runDicomDeid({ inDir: args.in, outDir: args.out, profile, pseudonymizer, options, checkPixels: args['check-pixels'] });
+    if (report.temporariesSwept > 0) io.out(`tessera deid: removed ${report.temporariesSwept} half-written file(s) an interrupted run left in ${args.out}`);
     if (args.report !== undefined) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
     io.out(
       `tessera deid: ${report.filesIn} in, ${report.written.length} written, ${report.quarantined.length} quarantined, ${report.failed.length} failed` +

@@ -5,7 +5,12 @@ import { type ManifestCertificate, provisionConsortium, type ProvisionSummary } 
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
-const USAGE = 'usage: tessera provision --config consortium.yaml --out DIR [--force] [--json]';
+const USAGE =
+  'usage: tessera provision --config consortium.yaml --out DIR [--force] [--json]\n' +
+  '  --config FILE  the consortium file: name, coordinator address, sites, operators (docs/reference/configuration.md)\n' +
+  '  --out DIR      writes ca/ (keep ca.key offline), coordinator/, sites/<id>/ kits and operators/<id>/ credentials\n' +
+  '  --force        write into a non-empty --out\n' +
+  '  --json         print the manifest as JSON instead of a summary';
 
 /**
  * `tessera provision`: reads consortium.yaml, creates the consortium CA and every certificate, and writes one

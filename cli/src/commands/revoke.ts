@@ -3,7 +3,12 @@ import { revokeCertificate, type RevokeCertificateOptions } from '../../../coord
 import { ExitCode } from '../exit-codes.js';
 import { type CommandIo, parseCommandArgs, processIo, usageError } from './command-io.js';
 
-const USAGE = 'usage: tessera revoke --ca-dir DIR (--site ID | --serial HEX) [--reason TEXT]';
+const USAGE =
+  'usage: tessera revoke --ca-dir DIR (--site ID | --serial HEX) [--reason TEXT]\n' +
+  '  --ca-dir DIR   the provisioning output folder, or its ca/ subfolder (its key signs the revocation list)\n' +
+  '  --site ID      revoke the certificate of this id from the manifest (site, operator or coordinator)\n' +
+  '  --serial HEX   revoke the certificate with this serial number\n' +
+  '  --reason TEXT  recorded with the revocation';
 
 /**
  * `tessera revoke`: puts a certificate on the consortium's signed revocation list (see `revokeCertificate`).

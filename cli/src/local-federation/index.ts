@@ -10,3 +10,4 @@ export {
   type WaitOptions,
 } from './local-federation.js';
 export { freePort, TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
+export { DICOMWEB_PLUGIN, orthancBinary, orthancMissing, startOrthanc, type Orthanc, type OrthancOptions, type OrthancPeer, type OrthancTlsOptions } from './orthanc.js';

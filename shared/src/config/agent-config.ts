@@ -48,6 +48,10 @@ export const DicomwebSourceSchema = Type.Object(
     auth: Type.Optional(DicomwebAuthSchema),
     /** PEM file of the hospital's own CA that signed the PACS certificate (https only). */
     ca: Type.Optional(Type.String({ minLength: 1 })),
+    /** PEM file of the certificate the agent presents to a PACS that asks for one (mutual TLS; https only, with `clientKey`). */
+    clientCertificate: Type.Optional(Type.String({ minLength: 1 })),
+    /** PEM file of `clientCertificate`'s private key (unencrypted; keep it 0600). */
+    clientKey: Type.Optional(Type.String({ minLength: 1 })),
     ...PacsLimitFields,
   },
   strict,
@@ -73,6 +77,21 @@ export const DimseSourceSchema = Type.Object(
           /** @default 127.0.0.1 */
           host: Type.Optional(Type.String({ minLength: 1 })),
           port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        },
+        strict,
+      ),
+    ),
+    /**
+     * DICOM TLS (PS3.15 Annex B.1, the Basic TLS Secure Transport Connection Profile): every association, and the
+     * C-MOVE storage SCP, runs over TLS. `ca` verifies the PACS; `clientCertificate` and `clientKey` are what the agent
+     * presents (PACS usually require one) and what its storage SCP serves.
+     */
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Type.String({ minLength: 1 })),
+          clientCertificate: Type.Optional(Type.String({ minLength: 1 })),
+          clientKey: Type.Optional(Type.String({ minLength: 1 })),
         },
         strict,
       ),
@@ -148,6 +167,23 @@ export const AgentImagingDatasetSchema = Type.Object(
     secret: Type.String({ minLength: 1 }),
     /** PS3.15 options (e.g. `retain-longitudinal-modified-dates`). @default [] */
     deidOptions: Type.Optional(Type.Array(Type.String())),
+    /**
+     * What the gate accepts of images whose pixels may carry burned-in text (docs/decisions/008-burned-in-annotation.md).
+     * By default every such image is quarantined. `acceptUnknown`: modalities (e.g. `US`, or `*`) whose images
+     * without a Burned In Annotation value this site accepts (it knows its devices put no identifying text in the
+     * pixels); `acceptDeclared`: modalities whose images declaring Burned In Annotation YES it accepts (it cleans
+     * the pixels before the gate). Images with Recognizable Visual Features YES are never accepted.
+     * @default { acceptUnknown: [], acceptDeclared: [] }
+     */
+    burnedInAnnotation: Type.Optional(
+      Type.Object(
+        {
+          acceptUnknown: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[A-Z0-9_]{1,16})$' }), { uniqueItems: true })),
+          acceptDeclared: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[A-Z0-9_]{1,16})$' }), { uniqueItems: true })),
+        },
+        strict,
+      ),
+    ),
     /** `[height, width, channels]` of the images the study's model takes. */
     inputShape: Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })]),
     /** Split names (DiagnosticReport category) that train. @default ['train'] */
@@ -207,6 +243,12 @@ export const AgentConfigSchema = Type.Object(
      * @default `audit-ledger.jsonl` in the kit folder
      */
     auditLedger: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * Folder of the site's FedBN state: per study, its batch-normalisation weights (kept at the site under
+     * `training.fedBn`) and the last global model received, so they survive a restart (created 0700, files 0600).
+     * @default `fedbn` in the kit folder
+     */
+    fedBnState: Type.Optional(Type.String({ minLength: 1 })),
     /** Force a TF.js backend; otherwise tensorflow (tfjs-node-gpu) → wasm → cpu. */
     backend: Type.Optional(Type.Union([Type.Literal('tensorflow'), Type.Literal('wasm'), Type.Literal('cpu')])),
     /** The site's own limits: tasks outside them are refused with a reason. */
@@ -309,6 +351,12 @@ export function checkAgentConfig(config: AgentConfig, source: string): void {
   for (const [name, src] of Object.entries(config.sources ?? {})) {
     if (src.kind === 'dimse' && src.retrieve === 'c-move' && src.storeScp === undefined) fail(`sources.${name}.storeScp`, 'is required when retrieve is c-move');
     if (src.kind === 'dicomweb' && src.ca !== undefined && !src.url.startsWith('https://')) fail(`sources.${name}.ca`, 'needs an https:// url');
+    const tls = src.kind === 'dicomweb' ? { at: `sources.${name}`, cert: src.clientCertificate, key: src.clientKey } : { at: `sources.${name}.tls`, cert: src.tls?.clientCertificate, key: src.tls?.clientKey };
+    if ((tls.cert === undefined) !== (tls.key === undefined)) fail(`${tls.at}.${tls.cert === undefined ? 'clientCertificate' : 'clientKey'}`, `is required with ${tls.cert === undefined ? 'clientKey' : 'clientCertificate'}`);
+    if (src.kind === 'dicomweb' && src.clientCertificate !== undefined && !src.url.startsWith('https://')) fail(`sources.${name}.clientCertificate`, 'needs an https:// url');
+    if (src.kind === 'dimse' && src.tls !== undefined && src.retrieve === 'c-move' && src.tls.clientCertificate === undefined) {
+      fail(`sources.${name}.tls.clientCertificate`, 'is required with retrieve c-move over TLS (the storage SCP serves it)');
+    }
   }
   for (const [name, ds] of Object.entries(config.datasets)) {
     if (!('kind' in ds) || ds.kind !== 'imaging-study') continue;

@@ -293,6 +293,22 @@ export class Trainer {
     return this.#evaluateLoaded(data);
   }
 
+  /** FedBN: a copy of this site's normalisation weights (empty without FedBN). */
+  localWeights(): Float32Array {
+    return this.#local.slice();
+  }
+
+  /**
+   * FedBN: puts back normalisation weights saved earlier (a restarted agent's state folder).
+   * @throws InputError `TESSERA_INPUT_WEIGHTS_SHAPE` when their length is not this model's.
+   */
+  restoreLocalWeights(local: Float32Array): void {
+    if (local.length !== this.#local.length) {
+      throw new InputError('TESSERA_INPUT_WEIGHTS_SHAPE', `normalisation weights have ${local.length} values, the model keeps ${this.#local.length}`, { got: local.length, expected: this.#local.length });
+    }
+    this.#local = local.slice();
+  }
+
   /** Loads an exchanged vector (merged with this site's normalisation weights under FedBN); returns the full one. */
   #load(exchanged: Float32Array): Float32Array {
     const full = this.fedBn ? mergeExchanged(exchanged, this.#local, this.#layout, true) : exchanged;

@@ -19,7 +19,7 @@ import { Tags } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
 import { DicomDeidGate } from '../ingest/dicom-deid-gate.js';
 import { ingestStudyEmr } from '../ingest/image-study.js';
-import { datasetDeidOptions, fillImagingCache, incomingFolder } from '../ingest/imaging-cache.js';
+import { datasetBurnedInPolicy, datasetDeidOptions, fillImagingCache, incomingFolder } from '../ingest/imaging-cache.js';
 import { NamedLexiconLabeler } from '../reports/index.js';
 import { studyCohortPacsQuery, studyFeasibilityForDataset } from '../study-data/feasibility.js';
 import { renderContactSheet, type SheetTile } from './contact-sheet.js';
@@ -135,7 +135,7 @@ async function gateFolder(
     throw new InputError('TESSERA_INPUT_DEID_FOLDER', `datasets.${name}.dicom: ${inDir} cannot be read`, { inDir }, { cause: err });
   }
   await rm(dicomDir, { recursive: true, force: true });
-  const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options: datasetDeidOptions(name, cfg) });
+  const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options: datasetDeidOptions(name, cfg), burnedIn: datasetBurnedInPolicy(cfg) });
   const written: string[] = [];
   const refused: DataCheckInstance[] = [];
   for (const file of files) {

@@ -9,8 +9,11 @@
  *   to the same new UID in every file of a run and across runs with the same site secret, and the file
  *   meta is rebuilt from the new SOP Instance UID.
  * - Patient ID becomes the patient's keyed pseudonym (the link to EMR records); Patient's Name is emptied.
- * - Images with burned-in annotation, declared or likely (see {@link burnedInReason}), are quarantined.
+ * - Images whose pixels may carry identifying text (Burned In Annotation YES, or absent on a modality or SOP
+ *   class where burned-in text is common) or show recognizable features are quarantined unless the site's
+ *   policy accepts them (`burned-in.ts`, docs/decisions/008-burned-in-annotation.md).
  */
+import { burnedInVerdict, type BurnedInPolicy } from './burned-in.js';
 import type { PatientPseudonymizer } from './pseudonym.js';
 import { resolveBasicAction, type ConfidentialityProfile, type DeidOption, type ProfileAction, type ProfileRule } from './dicom-profile.js';
 import { makeTextScrubber } from './text-scrub.js';
@@ -38,6 +41,7 @@ export interface DeidReason {
     | 'invalid-image'
     | 'burned-in-annotation'
     | 'burned-in-annotation-unknown'
+    | 'recognizable-visual-features'
     | 'duplicate-instance'
     | 'undecodable-pixels'
     | 'write-failed';
@@ -63,6 +67,8 @@ export type DicomDeidResult =
       /** Days added to every date (negative), when the modified-dates option is on. */
       readonly dateShiftDays?: number;
       readonly changes: ChangeLog;
+      /** Written although its pixels may carry burned-in text, because the site's policy accepts it: why. */
+      readonly acceptedRisk?: DeidReason;
     }
   | { readonly status: 'quarantined' | 'failed'; readonly reasons: readonly DeidReason[] };
 
@@ -73,13 +79,9 @@ export interface DicomDeidContext {
   readonly options: ReadonlySet<DeidOption>;
   /** Cache of replaced UIDs, pseudonyms and shifts (one HMAC per distinct value); share it across the files of one run. */
   readonly uidCache?: Map<string, string>;
+  /** What the site accepts of images that may carry burned-in text. @default quarantine all of them */
+  readonly burnedIn?: BurnedInPolicy;
 }
-
-/**
- * Modalities whose images often carry text in the pixels (ultrasound calipers and labels, photographs,
- * scanned documents, screen captures): without an explicit `BurnedInAnnotation NO` they are quarantined.
- */
-export const HIGH_RISK_MODALITIES: ReadonlySet<string> = new Set(['US', 'IVUS', 'OT', 'XC', 'ES', 'GM', 'SM', 'OP', 'DOC', 'SC']);
 
 /** UI attributes that name a class or syntax, not an instance: kept. */
 const CLASS_UID_TAGS: ReadonlySet<Tag> = new Set([
@@ -411,29 +413,6 @@ function identifyingValues(ds: DicomDataset, profile: ConfidentialityProfile, ut
   return out;
 }
 
-/**
- * Why an image is quarantined for burned-in annotation, or `undefined` when it may be used:
- * BurnedInAnnotation (0028,0301) `YES`; or absent on a high-risk modality ({@link HIGH_RISK_MODALITIES})
- * or a secondary capture SOP class. Instances without Pixel Data (SR, waveforms, RT plans) are not images.
- */
-export function burnedInReason(ds: DicomDataset): DeidReason | undefined {
-  if (!ds.has(Tags.PixelData)) return undefined;
-  const declared = getString(ds, Tags.BurnedInAnnotation)?.toUpperCase();
-  if (declared === 'YES') return { code: 'burned-in-annotation', message: 'BurnedInAnnotation (0028,0301) is YES: text is burned into the pixels' };
-  if (declared === 'NO') return undefined;
-  const modality = getString(ds, Tags.Modality)?.toUpperCase() ?? '';
-  if (HIGH_RISK_MODALITIES.has(modality)) {
-    return {
-      code: 'burned-in-annotation-unknown',
-      message: `BurnedInAnnotation (0028,0301) is absent on a ${modality} image, a modality that often carries burned-in text`,
-    };
-  }
-  if ((getString(ds, Tags.SOPClassUID) ?? '').startsWith('1.2.840.10008.5.1.4.1.1.7')) {
-    return { code: 'burned-in-annotation-unknown', message: 'BurnedInAnnotation (0028,0301) is absent on a secondary capture image' };
-  }
-  return undefined;
-}
-
 /** Checks the image pixel description is consistent enough to train on; returns why not, or `undefined`. */
 export function invalidImageReason(ds: DicomDataset, transferSyntaxUid: string): string | undefined {
   const pixels = ds.get(Tags.PixelData);
@@ -549,8 +528,8 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
   }
   const invalid = invalidImageReason(ds, parsed.transferSyntaxUid);
   if (invalid !== undefined) return { status: 'failed', reasons: [{ code: 'invalid-image', message: invalid }] };
-  const burned = burnedInReason(ds);
-  if (burned !== undefined) return { status: 'quarantined', reasons: [burned] };
+  const burned = burnedInVerdict(ds, ctx.burnedIn);
+  if (burned.status === 'quarantine') return { status: 'quarantined', reasons: [{ code: burned.risk.code, message: burned.risk.message }] };
 
   const key = patientKey(ds);
   const cache = ctx.uidCache;
@@ -573,6 +552,7 @@ export function deidentifyDicom(bytes: Uint8Array, source: string, ctx: DicomDei
     patientPseudonym: pseudonym,
     changes: run.changes(),
     ...(ctx.options.has('retain-longitudinal-modified-dates') ? { dateShiftDays: shift } : {}),
+    ...(burned.status === 'accepted' ? { acceptedRisk: { code: burned.risk.code, message: `${burned.risk.message}; accepted by the site's burnedInAnnotation policy` } } : {}),
   };
   return result;
 }

@@ -19,4 +19,4 @@ export { createImageDataset, randomUid, type ImageInput } from './image.js';
 export { readDicomdir, type DicomdirRecord } from './dicomdir.js';
 export { decodeModelInput, decodeStoredFrame, pixelDescription, resample, toModelInput, type ModelInputOptions, type PixelDescription, type StoredFrame } from './pixels.js';
 export { DICOM_PARSER_OPTIONS, parseDicom, zlibInflater, type ParsedDicom } from './parse.js';
-export { concatChunks, encodeDicom, encodeDicomChunks, writeDicomFile, writeFileAtomic, type EncodeOptions } from './writer.js';
+export { concatChunks, encodeDicom, encodeDicomChunks, sweepAtomicTemporaries, writeDicomFile, writeFileAtomic, type EncodeOptions } from './writer.js';

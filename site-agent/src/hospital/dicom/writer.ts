@@ -9,8 +9,8 @@
  * data in memory ({@link writeFileAtomic} hands the chunks to one `writev`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 import { InputError } from '../../../../shared/src/errors.js';
 import { decodeText, encodeText, isStringVr, textElement, type DicomDataset, type DicomElement } from './dataset.js';
@@ -309,9 +309,15 @@ export async function writeDicomFile(path: string, dataset: DicomDataset, option
   await writeFileAtomic(path, encodeDicomChunks(dataset, options));
 }
 
+/** What {@link writeFileAtomic} names its temporaries: `<final name>.<12 hex digits>.tmp`. */
+export const ATOMIC_TEMPORARY = /\.[0-9a-f]{12}\.tmp$/;
+
 /**
- * Writes bytes (one array or chunks, written with one `writev`) under a temporary name in the same folder,
- * mode 0600, then renames into place.
+ * Writes bytes (one array or chunks, written with one `writev`) under a temporary name in the same folder
+ * (`<path>.<12 hex>.tmp`, mode 0600), flushes them to the disk, then renames into place. The flush before the
+ * rename is what makes the rename crash-safe: without it a crash can leave the final name on a file whose data
+ * never reached the disk (empty or cut short), which a reader would take as complete. A crash before the rename
+ * leaves only the temporary, which {@link sweepAtomicTemporaries} removes at the next start.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -326,6 +332,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly
       total -= bytesWritten;
       pending = remaining(pending, bytesWritten);
     }
+    await fh.datasync();
   } catch (err) {
     await fh.close();
     await rm(tmp, { force: true });
@@ -333,6 +340,20 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly
   }
   await fh.close();
   await rename(tmp, path);
+}
+
+/**
+ * Removes the temporaries {@link writeFileAtomic} left in `dir` (not its subfolders) when the process died
+ * mid-write; returns how many. Other files are left alone. A missing folder holds none.
+ */
+export async function sweepAtomicTemporaries(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let swept = 0;
+  for (const name of names.filter((n) => ATOMIC_TEMPORARY.test(n))) {
+    await rm(join(dir, name), { force: true });
+    swept++;
+  }
+  return swept;
 }
 
 /** The chunks left after `written` bytes (writev may write less than asked). */

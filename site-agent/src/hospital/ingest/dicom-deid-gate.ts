@@ -11,8 +11,9 @@ import path from 'node:path';
 import { Tags } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
 import { decodeStoredFrame } from '../dicom/pixels.js';
-import { concatChunks, writeFileAtomic } from '../dicom/writer.js';
+import { concatChunks, sweepAtomicTemporaries, writeFileAtomic } from '../dicom/writer.js';
 import { deidentifyDicom, type ChangeLog, type DeidReason } from '../deid/dicom-deid.js';
+import type { BurnedInPolicy } from '../deid/burned-in.js';
 import type { ConfidentialityProfile, DeidOption } from '../deid/dicom-profile.js';
 import type { PatientPseudonymizer } from '../deid/pseudonym.js';
 import { InputError } from '../../../../shared/src/errors.js';
@@ -33,6 +34,8 @@ export interface DicomDeidGateOptions {
    * @default false
    */
   readonly checkPixels?: boolean;
+  /** What the site accepts of images that may carry burned-in text. @default quarantine all of them */
+  readonly burnedIn?: BurnedInPolicy;
   /** Called after each file (progress). */
   readonly onFile?: (entry: DeidFileEntry) => void;
 }
@@ -49,6 +52,8 @@ export type DeidFileEntry =
       readonly bytesOut: number;
       /** Attributes changed, by action (`X`, `Z`, `D`, `U`, `C`, `K`) → `(GGGG,EEEE) Name` → count. */
       readonly changes: ChangeLog;
+      /** Its pixels may carry burned-in text and the site's `burnedInAnnotation` policy accepted it: why it was at risk. */
+      readonly acceptedRisk?: DeidReason;
     }
   | { readonly file: string; readonly status: 'quarantined' | 'failed'; readonly bytesIn: number; readonly reasons: readonly DeidReason[] };
 
@@ -61,6 +66,8 @@ export interface DeidReport {
   readonly finishedAt: string;
   /** Number of files found under the input folder. */
   readonly filesIn: number;
+  /** Half-written temporaries a crash left in the output folder, removed before the run. */
+  readonly temporariesSwept: number;
   readonly written: readonly DeidFileEntry[];
   readonly quarantined: readonly DeidFileEntry[];
   readonly failed: readonly DeidFileEntry[];
@@ -113,6 +120,8 @@ export interface DicomDeidGateConfig {
   readonly options?: readonly DeidOption[];
   /** See {@link DicomDeidGateOptions.checkPixels}. @default false */
   readonly checkPixels?: boolean;
+  /** See {@link DicomDeidGateOptions.burnedIn}. */
+  readonly burnedIn?: BurnedInPolicy;
 }
 
 /**
@@ -133,13 +142,36 @@ export class DicomDeidGate {
     this.outDir = path.resolve(config.outDir);
     this.options = [...new Set(config.options ?? [])];
     this.#pseudonymizer = config.pseudonymizer;
-    this.#ctx = { profile: config.profile, pseudonymizer: config.pseudonymizer, options: new Set(this.options), uidCache: new Map<string, string>() };
+    this.#ctx = {
+      profile: config.profile,
+      pseudonymizer: config.pseudonymizer,
+      options: new Set(this.options),
+      uidCache: new Map<string, string>(),
+      ...(config.burnedIn !== undefined ? { burnedIn: config.burnedIn } : {}),
+    };
     this.#checkPixels = config.checkPixels ?? false;
+  }
+
+  /**
+   * The settings a refusal depends on (options, pixel check, burned-in policy), as one string: a pull remembers
+   * refusals under it, so a site that changes its policy gets the refused instances fetched and judged again.
+   */
+  get settingsKey(): string {
+    const b = this.#ctx.burnedIn;
+    return JSON.stringify({ options: [...this.options].sort(), checkPixels: this.#checkPixels, burnedIn: b === undefined ? null : { unknown: [...b.acceptUnknown].sort(), declared: [...b.acceptDeclared].sort() } });
   }
 
   /** The cache file name an instance with this original SOP Instance UID gets: `<keyed replacement UID>.dcm`. */
   outputName(originalSopInstanceUid: string): string {
     return `${this.#pseudonymizer.uid(originalSopInstanceUid)}.dcm`;
+  }
+
+  /**
+   * Removes what a crash mid-write left in the cache folder (`*.<hex>.tmp`, never read as cached: only
+   * `.dcm` names are); returns how many. Call once at start, before admitting anything.
+   */
+  async sweepTemporaries(): Promise<number> {
+    return sweepAtomicTemporaries(this.outDir);
   }
 
   /** Admits one Part 10 instance held in memory; `source` names it in the report (no PHI: a file name or a pseudonymous id). */
@@ -175,6 +207,7 @@ export class DicomDeidGate {
       bytesIn: bytes.length,
       bytesOut: result.byteLength,
       changes: result.changes,
+      ...(result.acceptedRisk !== undefined ? { acceptedRisk: result.acceptedRisk } : {}),
     };
   }
 
@@ -208,9 +241,18 @@ export class DicomDeidGate {
 export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidReport> {
   const inDir = path.resolve(opts.inDir);
   const outDir = path.resolve(opts.outDir);
+  const gate = new DicomDeidGate({
+    outDir,
+    profile: opts.profile,
+    pseudonymizer: opts.pseudonymizer,
+    options: opts.options ?? [],
+    checkPixels: opts.checkPixels ?? false,
+    ...(opts.burnedIn !== undefined ? { burnedIn: opts.burnedIn } : {}),
+  });
+  // Before the folder check, which refuses anything but `.dcm` files in the output: a crash's leftovers are ours.
+  const temporariesSwept = inside(outDir, inDir) || inside(inDir, outDir) ? 0 : await gate.sweepTemporaries();
   await checkFolders(inDir, outDir);
   const startedAt = new Date().toISOString();
-  const gate = new DicomDeidGate({ outDir, profile: opts.profile, pseudonymizer: opts.pseudonymizer, options: opts.options ?? [], checkPixels: opts.checkPixels ?? false });
   const written: DeidFileEntry[] = [];
   const quarantined: DeidFileEntry[] = [];
   const failed: DeidFileEntry[] = [];
@@ -232,6 +274,7 @@ export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidRepo
     startedAt,
     finishedAt: new Date().toISOString(),
     filesIn: files.length,
+    temporariesSwept,
     written,
     quarantined,
     failed,

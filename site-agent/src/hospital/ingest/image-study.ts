@@ -13,6 +13,7 @@ import { MEDMNIST_LABEL_SYSTEM, MEDMNIST_SPLIT_SYSTEM } from '../datasets/medmni
 import { getString } from '../dicom/dataset.js';
 import { Tags } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
+import type { BurnedInPolicy } from '../deid/burned-in.js';
 import { loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
@@ -35,6 +36,8 @@ export interface ImageStudySource {
   secret: string;
   /** PS3.15 options. @default [] */
   options?: readonly DeidOption[];
+  /** What the site accepts of images that may carry burned-in text. @default quarantine all of them */
+  burnedIn?: BurnedInPolicy;
 }
 
 /** Counts of one ingest, safe to log (no values). */
@@ -84,10 +87,13 @@ export async function ingestImageStudy(src: ImageStudySource, logger?: Logger): 
     profile: loadConfidentialityProfile(),
     pseudonymizer,
     options: src.options ?? [],
+    ...(src.burnedIn !== undefined ? { burnedIn: src.burnedIn } : {}),
   });
   for (const e of [...deid.quarantined, ...deid.failed]) {
     if (e.status !== 'written') logger?.warn({ file: e.file, status: e.status, reasons: e.reasons.map((r) => r.code) }, 'DICOM file not admitted to the cache');
   }
+  const accepted = deid.written.filter((e) => e.status === 'written' && e.acceptedRisk !== undefined).length;
+  if (accepted > 0) logger?.warn({ accepted }, 'images that may carry burned-in text admitted by the site\'s burnedInAnnotation policy');
   const out = await ingestStudyEmr(src.fhir, src.cache, pseudonymizer);
   const summary: ImageIngestSummary = {
     dicomIn: deid.filesIn,

@@ -8,6 +8,7 @@ import type { AgentConfig, AgentImagingDatasetConfig, PacsQuery } from '../../..
 import { mkdir, readdir } from 'node:fs/promises';
 import { ConfigError, PacsError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
+import { STRICT_BURNED_IN_POLICY, type BurnedInPolicy } from '../deid/burned-in.js';
 import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
 import { createPacsSource, syncFromPacs, type PacsSyncEntry, type PacsSyncReport } from '../pacs/index.js';
@@ -27,6 +28,8 @@ export interface ImagingCacheResult {
   readonly pacs?: PacsSyncReport;
   /** Why the PACS could not be pulled from, when the cache of earlier pulls was used instead. */
   readonly pacsUnavailable?: string;
+  /** Half-written cache files (`*.tmp`) a crash left in `dicomDir`, removed at start. */
+  readonly temporariesSwept: number;
 }
 
 /** Hooks of {@link fillImagingCache}. */
@@ -58,6 +61,12 @@ export function datasetDeidOptions(name: string, cfg: AgentImagingDatasetConfig)
   });
 }
 
+/** The dataset's burned-in annotation policy (agent.yaml `burnedInAnnotation`; strict when absent). */
+export function datasetBurnedInPolicy(cfg: AgentImagingDatasetConfig): BurnedInPolicy {
+  const b = cfg.burnedInAnnotation;
+  return b === undefined ? STRICT_BURNED_IN_POLICY : { acceptUnknown: b.acceptUnknown ?? [], acceptDeclared: b.acceptDeclared ?? [] };
+}
+
 /** The incoming folder of a PACS dataset: `incoming`, else `<cache>.incoming` beside the cache. */
 export function incomingFolder(cfg: AgentImagingDatasetConfig, baseDir: string): string {
   const cache = path.resolve(baseDir, cfg.cache);
@@ -82,8 +91,11 @@ export async function fillImagingCache(
   const secretFile = path.resolve(baseDir, cfg.secret);
   const fhir = cfg.fhir !== undefined ? path.resolve(baseDir, cfg.fhir) : undefined;
   if (cfg.dicom !== undefined) {
-    const { deid } = await ingestImageStudy({ dicom: path.resolve(baseDir, cfg.dicom), ...(fhir !== undefined ? { fhir } : {}), cache, secret: secretFile, options }, logger);
-    return { cache, dicomDir, pseudonymizer: new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) }), deid };
+    const { deid } = await ingestImageStudy(
+      { dicom: path.resolve(baseDir, cfg.dicom), ...(fhir !== undefined ? { fhir } : {}), cache, secret: secretFile, options, burnedIn: datasetBurnedInPolicy(cfg) },
+      logger,
+    );
+    return { cache, dicomDir, pseudonymizer: new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) }), deid, temporariesSwept: deid.temporariesSwept };
   }
   const sourceCfg = cfg.source !== undefined ? sources?.[cfg.source] : undefined;
   if (cfg.source === undefined || sourceCfg === undefined) {
@@ -95,7 +107,10 @@ export async function fillImagingCache(
     await ingestStudyEmr(fhir, cache, pseudonymizer);
     return { cache, dicomDir, pseudonymizer };
   }
-  const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false });
+  const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false, burnedIn: datasetBurnedInPolicy(cfg) });
+  // The cache outlives the agent here (pulls are incremental): what a crash mid-write left goes first.
+  const temporariesSwept = await gate.sweepTemporaries();
+  if (temporariesSwept > 0) logger?.warn({ dataset: name, swept: temporariesSwept }, 'removed half-written cache files left by an interrupted write');
   const source = await createPacsSource(cfg.source, sourceCfg, baseDir);
   let pacs: PacsSyncReport | undefined;
   let pacsUnavailable: string | undefined;
@@ -118,5 +133,5 @@ export async function fillImagingCache(
     await source.close();
   }
   await ingestStudyEmr(fhir, cache, pseudonymizer);
-  return { cache, dicomDir, pseudonymizer, ...(pacs !== undefined ? { pacs } : {}), ...(pacsUnavailable !== undefined ? { pacsUnavailable } : {}) };
+  return { cache, dicomDir, pseudonymizer, temporariesSwept, ...(pacs !== undefined ? { pacs } : {}), ...(pacsUnavailable !== undefined ? { pacsUnavailable } : {}) };
 }

@@ -20,6 +20,8 @@ export interface DicomwebSourceOptions {
   readonly url: string;
   readonly authorization?: string;
   readonly ca?: string;
+  /** PEM client certificate and key (mutual TLS). */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
   readonly concurrency: number;
   readonly requestsPerSecond: number;
   readonly timeoutMs: number;
@@ -50,6 +52,9 @@ export async function dicomwebOptions(cfg: DicomwebSourceConfig, resolve: (p: st
     url: cfg.url,
     ...(authorization !== undefined ? { authorization } : {}),
     ...(cfg.ca !== undefined ? { ca: await read(cfg.ca, 'ca') } : {}),
+    ...(cfg.clientCertificate !== undefined && cfg.clientKey !== undefined
+      ? { clientCertificate: { cert: await read(cfg.clientCertificate, 'clientCertificate'), key: await read(cfg.clientKey, 'clientKey') } }
+      : {}),
     concurrency: cfg.concurrency ?? 4,
     requestsPerSecond: cfg.requestsPerSecond ?? 20,
     timeoutMs: cfg.timeoutMs ?? 30_000,
@@ -103,6 +108,7 @@ export class DicomwebSource implements PacsSource {
     this.#base = opts.url.replace(/\/+$/, '').replace(/\/studies$/, '');
     this.#http = new HttpClient({
       ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      ...(opts.clientCertificate !== undefined ? { clientCertificate: opts.clientCertificate } : {}),
       ...(opts.authorization !== undefined ? { authorization: opts.authorization } : {}),
       timeoutMs: opts.timeoutMs,
       maxSockets: opts.concurrency,

@@ -10,9 +10,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import type { Writable } from 'node:stream';
+import tls from 'node:tls';
 import dimse from 'dcmjs-dimse';
 import type { DimseSourceConfig, PacsQuery } from '../../../../shared/src/config/agent-config.js';
-import { PacsError } from '../../../../shared/src/errors.js';
+import { InputError, PacsError } from '../../../../shared/src/errors.js';
 import { incomingFile, removeIncoming } from './incoming.js';
 import { RateLimiter, runPool } from './limits.js';
 import type { InstanceRef, PacsFailureCode, PacsSearchResult, PacsSource, RetrieveOutcome } from './pacs-source.js';
@@ -92,14 +93,34 @@ export interface DimseSourceOptions {
   readonly retrieve?: 'c-get' | 'c-move';
   /** The agent's storage SCP for C-MOVE: the AE title the PACS moves to, and where it listens. */
   readonly storeScp?: { readonly aeTitle: string; readonly host: string; readonly port: number };
+  /**
+   * DICOM TLS (PEM texts): every association runs over TLS, the PACS verified against `ca` (else the system's
+   * roots), the agent presenting `cert`/`key`; the C-MOVE storage SCP serves `cert` and requires a client
+   * certificate signed by `ca`.
+   */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
-/** {@link DimseSourceOptions} from the `agent.yaml` entry. */
-export function dimseOptions(cfg: DimseSourceConfig, name: string): DimseSourceOptions {
+/** {@link DimseSourceOptions} from the `agent.yaml` entry; TLS files (resolved by `resolve`) are read now. */
+export async function dimseOptions(cfg: DimseSourceConfig, name: string, resolve: (p: string) => string = (p) => p): Promise<DimseSourceOptions> {
   if (cfg.retrieve === 'c-move' && cfg.storeScp === undefined) {
     throw new PacsError('TESSERA_PACS_REFUSED', `sources.${name}: retrieve c-move needs storeScp (the AE title and port the PACS moves to)`, { source: name });
   }
+  const read = async (file: string | undefined, field: string): Promise<string | undefined> => {
+    if (file === undefined) return undefined;
+    try {
+      return await readFile(resolve(file), 'utf8');
+    } catch (err) {
+      throw new InputError('TESSERA_INPUT_FILE_UNREADABLE', `sources.${name}.tls.${field}: cannot read ${resolve(file)}`, { file: resolve(file) }, { cause: err });
+    }
+  };
+  let tlsOptions: DimseSourceOptions['tls'];
+  if (cfg.tls !== undefined) {
+    const [ca, cert, key] = [await read(cfg.tls.ca, 'ca'), await read(cfg.tls.clientCertificate, 'clientCertificate'), await read(cfg.tls.clientKey, 'clientKey')];
+    tlsOptions = { ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) };
+  }
   return {
+    ...(tlsOptions !== undefined ? { tls: tlsOptions } : {}),
     ...(cfg.retrieve !== undefined ? { retrieve: cfg.retrieve } : {}),
     ...(cfg.storeScp !== undefined ? { storeScp: { aeTitle: cfg.storeScp.aeTitle, host: cfg.storeScp.host ?? '127.0.0.1', port: cfg.storeScp.port } } : {}),
     host: cfg.host,
@@ -182,8 +203,17 @@ export class DimseSource implements PacsSource {
       const where = `${this.#opts.host}:${this.#opts.port}`;
       client.on('associationRejected', () => finish(new PacsError('TESSERA_PACS_REFUSED', `${where} (${this.#opts.calledAeTitle}) rejected the association from ${this.#opts.callingAeTitle}`, { host: where })));
       client.on('associationAborted', () => finish(new PacsError('TESSERA_PACS_UNREACHABLE', `${where} aborted the association`, { host: where })));
-      client.on('networkError', (e: Error) => finish(new PacsError('TESSERA_PACS_UNREACHABLE', `${where} is unreachable or the connection broke (${(e as NodeJS.ErrnoException).code ?? e.message})`, { host: where })));
-      client.on('closed', () => finish());
+      client.on('networkError', (e: Error) => {
+        const code = (e as NodeJS.ErrnoException).code ?? e.message;
+        const hint = this.#opts.tls !== undefined && /ssl|tls|cert|verify|issuer|self.signed|depth_zero|econnreset|eproto/i.test(code) ? ': DICOM TLS failed; check the source\'s tls ca, clientCertificate and clientKey' : '';
+        finish(new PacsError('TESSERA_PACS_UNREACHABLE', `${where} is unreachable or the connection broke (${code})${hint}`, { host: where }));
+      });
+      let accepted = false;
+      client.on('associationAccepted', () => (accepted = true));
+      // A peer that drops the connection before accepting (a TLS handshake it refused, say) is no empty answer.
+      client.on('closed', () =>
+        finish(accepted ? undefined : new PacsError('TESSERA_PACS_UNREACHABLE', `${where} closed the connection before accepting an association${this.#opts.tls !== undefined ? ' (DICOM TLS: check the source\'s tls ca, clientCertificate and clientKey)' : ''}`, { host: where })),
+      );
       if (onStore !== undefined) {
         client.on('cStoreRequest', (request: StoreRequest, callback: (response: StoreResponse) => void) => {
           const ds = request.getDataset();
@@ -194,10 +224,13 @@ export class DimseSource implements PacsSource {
           });
         });
       }
+      const t = this.#opts.tls;
       client.send(this.#opts.host, this.#opts.port, this.#opts.callingAeTitle, this.#opts.calledAeTitle, {
         connectTimeout: this.#opts.timeoutMs,
         associationTimeout: this.#opts.timeoutMs,
         pduTimeout: this.#opts.timeoutMs,
+        // dcmjs-dimse hands these to tls.connect (host name or IP checked against the certificate, as https does).
+        ...(t !== undefined ? { securityOptions: { ...(t.ca !== undefined ? { ca: t.ca } : {}), ...(t.cert !== undefined ? { cert: t.cert } : {}), ...(t.key !== undefined ? { key: t.key } : {}), rejectUnauthorized: true, minVersion: 'TLSv1.2' } } : {}),
       });
       // The association's network object exists once send() returns; its store hook is replaced there.
       const network = (client as unknown as { network?: NetworkHooks }).network;
@@ -403,12 +436,19 @@ export class DimseSource implements PacsSource {
       }
     }
     const scps = new Set<InstanceType<typeof dimse.Scp>>();
-    const server = net.createServer((socket) => {
+    const serve = (socket: net.Socket): void => {
       const scp = new StoreScp(socket, { connectTimeout: this.#opts.timeoutMs, associationTimeout: this.#opts.timeoutMs, pduTimeout: this.#opts.timeoutMs });
       scps.add(scp);
       socket.once('close', () => scps.delete(scp));
       scp.on('networkError', () => socket.destroy());
-    });
+    };
+    const t = this.#opts.tls;
+    // Over DICOM TLS the SCP serves the agent's certificate and takes only a PACS whose certificate `ca` signed.
+    const server =
+      t !== undefined
+        ? tls.createServer({ ...(t.cert !== undefined ? { cert: t.cert } : {}), ...(t.key !== undefined ? { key: t.key } : {}), ...(t.ca !== undefined ? { ca: t.ca } : {}), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, serve)
+        : net.createServer(serve);
+    server.on('tlsClientError', () => undefined);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new PacsError('TESSERA_PACS_REFUSED', `the storage SCP cannot listen on ${cfg.host}:${cfg.port} (${(err as NodeJS.ErrnoException).code ?? err.message})`, { port: cfg.port })));
       server.listen(cfg.port, cfg.host, resolve);

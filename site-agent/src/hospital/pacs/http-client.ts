@@ -31,6 +31,8 @@ export class HttpFailure extends Error {
 export interface HttpClientOptions {
   /** PEM text of the CA that signed the server's certificate (https only). */
   readonly ca?: string | Buffer;
+  /** PEM certificate and private key the client presents when the server asks for one (mutual TLS; https only). */
+  readonly clientCertificate?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** `Authorization` header value sent with every request. */
   readonly authorization?: string;
   readonly timeoutMs: number;
@@ -56,7 +58,12 @@ export class HttpClient {
   constructor(opts: HttpClientOptions) {
     this.#opts = opts;
     this.#httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
-    this.#httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets, ...(opts.ca !== undefined ? { ca: opts.ca } : {}) });
+    this.#httpsAgent = new https.Agent({
+      keepAlive: true,
+      maxSockets: opts.maxSockets,
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      ...(opts.clientCertificate !== undefined ? { cert: opts.clientCertificate.cert, key: opts.clientCertificate.key } : {}),
+    });
   }
 
   /** GETs `url`; resolves with any status (callers decide), rejects with {@link HttpFailure} for transport trouble. */
@@ -166,6 +173,10 @@ function toFailure(err: unknown, url: URL): HttpFailure {
   }
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
     return new HttpFailure('connection-reset', `${url.host} closed the connection before the answer was complete (${code})`);
+  }
+  if (typeof code === 'string' && code.startsWith('ERR_SSL')) {
+    // Alerts from the server: most often it wants a client certificate it trusts (mutual TLS).
+    return new HttpFailure('unreachable', `TLS with ${url.host} failed (${code}): check the source's ca, clientCertificate and clientKey files`);
   }
   if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('DEPTH_ZERO') || code === 'SELF_SIGNED_CERT_IN_CHAIN')) {
     return new HttpFailure('unreachable', `TLS with ${url.host} failed (${code}): check the source's ca file`);

@@ -14,5 +14,5 @@ export type { InstanceRef, PacsFailureCode, PacsSearchResult, PacsSource, Retrie
 /** Builds the source `name` of `agent.yaml` (files it names are resolved against `baseDir` and read now). */
 export async function createPacsSource(name: string, cfg: PacsSourceConfig, baseDir: string): Promise<PacsSource> {
   if (cfg.kind === 'dicomweb') return new DicomwebSource(await dicomwebOptions(cfg, (p) => path.resolve(baseDir, p), name));
-  return new DimseSource(dimseOptions(cfg, name));
+  return new DimseSource(await dimseOptions(cfg, name, (p) => path.resolve(baseDir, p)));
 }

@@ -5,7 +5,7 @@
  * admit each instance through the gate and forget its identified bytes. A pull cut short (PACS restart, agent
  * killed) resumes where it stopped: finished instances are in the cache or in the state file.
  */
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import type { Logger } from '../../../../shared/src/logging.js';
@@ -70,17 +70,23 @@ const FINAL_GATE_CODES: ReadonlySet<string> = new Set([
   'invalid-image',
   'burned-in-annotation',
   'burned-in-annotation-unknown',
+  'recognizable-visual-features',
   'undecodable-pixels',
   'duplicate-instance',
 ]);
 
-async function readState(file: string): Promise<Map<string, PacsSyncEntry>> {
+/** A remembered refusal: the entry and the gate settings it was made under. */
+type StateLine = PacsSyncEntry & { readonly gate?: string };
+
+async function readState(file: string, gate: string): Promise<Map<string, PacsSyncEntry>> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const out = new Map<string, PacsSyncEntry>();
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
-      const e = JSON.parse(line) as PacsSyncEntry;
+      const { gate: madeUnder, ...e } = JSON.parse(line) as StateLine;
+      // A refusal made under other gate settings (options, burned-in policy) is judged again.
+      if (madeUnder !== gate) continue;
       if (typeof e.id === 'string' && (e.status === 'quarantined' || e.status === 'failed') && Array.isArray(e.reasons)) out.set(e.id, e);
     } catch {
       // A line cut by a kill: that instance is simply fetched again.
@@ -89,8 +95,19 @@ async function readState(file: string): Promise<Map<string, PacsSyncEntry>> {
   return out;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return (await stat(file).catch(() => undefined))?.isFile() === true;
+/** The shortest Part 10 file: 128-byte preamble and `DICM`. */
+const MIN_PART10_BYTES = 132;
+
+/**
+ * Whether the cache holds `file` as a whole instance. Cache files are flushed before they get their name, so a
+ * shorter one is damage from outside (or a file system that lost the data): it is removed and fetched again.
+ */
+async function inCache(file: string): Promise<boolean> {
+  const st = await stat(file).catch(() => undefined);
+  if (st?.isFile() !== true) return false;
+  if (st.size >= MIN_PART10_BYTES) return true;
+  await rm(file, { force: true });
+  return false;
 }
 
 function fromGate(id: string, entry: DeidFileEntry): PacsSyncEntry {
@@ -104,7 +121,7 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
   const { dir: incoming, swept } = await openIncoming(opts.incoming);
   if (swept > 0) opts.logger?.warn({ swept }, 'removed identified temporaries left in the incoming folder by an interrupted pull');
   await mkdir(path.dirname(opts.stateFile), { recursive: true, mode: 0o700 });
-  const refused = await readState(opts.stateFile);
+  const refused = await readState(opts.stateFile, opts.gate.settingsKey);
   const search = await opts.source.search(opts.query);
   for (const p of search.problems) opts.logger?.warn({ code: p.code, reason: p.message }, 'PACS search problem');
   const entries: PacsSyncEntry[] = [];
@@ -116,7 +133,7 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
     if (seen.has(id)) continue;
     seen.add(id);
     const before = refused.get(id);
-    if (await exists(path.join(opts.gate.outDir, output))) entries.push({ id, status: 'cached', reasons: [] });
+    if (await inCache(path.join(opts.gate.outDir, output))) entries.push({ id, status: 'cached', reasons: [] });
     else if (before !== undefined && before.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) entries.push({ id, status: before.status, earlier: true, reasons: before.reasons });
     else todo.push({ ref, id });
   }
@@ -127,7 +144,7 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
     entries.push(entry);
     if (entry.status !== 'written') {
       opts.logger?.warn({ instance: entry.id, status: entry.status, reasons: entry.reasons.map((r) => r.code) }, 'PACS instance not admitted to the cache');
-      if (entry.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) await appendFile(opts.stateFile, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+      if (entry.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) await appendFile(opts.stateFile, `${JSON.stringify({ ...entry, gate: opts.gate.settingsKey })}\n`, { mode: 0o600 });
     }
     opts.onEntry?.(entry);
   };

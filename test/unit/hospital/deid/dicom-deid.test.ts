@@ -182,6 +182,50 @@ describe('burned-in annotation quarantine', () => {
     expect(deidentifyDicom(mrImage({ Modality: 'US' }), 'b', ctx())).toMatchObject({ status: 'quarantined', reasons: [{ code: 'burned-in-annotation-unknown' }] });
     expect(deidentifyDicom(mrImage({ Modality: 'US', BurnedInAnnotation: 'NO' }), 'c', ctx()).status).toBe('written');
   });
+
+  const sopClass = (uid: string) => (ds: DicomDataset): void => void ds.set(Tags.SOPClassUID, textElement(Tags.SOPClassUID, 'UI', uid));
+  const status = (bytes: Uint8Array, c: DicomDeidContext = ctx()): string => {
+    const r = deidentifyDicom(bytes, 'x', c);
+    return r.status === 'written' ? `written${r.acceptedRisk !== undefined ? `(${r.acceptedRisk.code})` : ''}` : `${r.status}:${r.reasons[0]?.code}`;
+  };
+
+  it('by modality and by SOP class (008-burned-in-annotation): XA, RF, RT images, secondary captures whatever the modality, visible light', () => {
+    // Arrange: images without Burned In Annotation of each risky kind, and ordinary ones.
+    const unknown = 'quarantined:burned-in-annotation-unknown';
+    // Act / Assert
+    expect(status(mrImage({ Modality: 'XA' }))).toBe(unknown);
+    expect(status(mrImage({ Modality: 'RF' }))).toBe(unknown);
+    expect(status(mrImage({ Modality: 'RTIMAGE' }))).toBe(unknown);
+    expect(status(mrImage({ Modality: 'CT' }, sopClass('1.2.840.10008.5.1.4.1.1.7')))).toBe(unknown); // a CT screen capture
+    expect(status(mrImage({ Modality: 'CT' }, sopClass('1.2.840.10008.5.1.4.1.1.7.4')))).toBe(unknown); // multi-frame true colour SC
+    expect(status(mrImage({ Modality: 'MR' }, sopClass('1.2.840.10008.5.1.4.1.1.6.1')))).toBe(unknown); // US storage labelled MR
+    expect(status(mrImage({ Modality: 'OT' }, sopClass('1.2.840.10008.5.1.4.1.1.77.1.4')))).toBe(unknown); // VL photographic
+    expect(status(mrImage({ Modality: 'CT' }, sopClass('1.2.840.10008.5.1.4.1.1.481.1')))).toBe(unknown); // RT image
+    // Not a prefix match on digits: .77 is not .7, .12x is not .12.
+    expect(status(mrImage({ Modality: 'OPM' }, sopClass('1.2.840.10008.5.1.4.1.1.78.1')))).toBe('written');
+    expect(status(mrImage({ Modality: 'MR' }))).toBe('written');
+    expect(status(mrImage({ Modality: 'XA', BurnedInAnnotation: 'NO' }))).toBe('written');
+  });
+
+  it('recognizable visual features YES is quarantined whatever the policy', () => {
+    const face = mrImage({ Modality: 'XC', BurnedInAnnotation: 'NO' }, (ds) => void ds.set(tag(0x0028, 0x0302), textElement(tag(0x0028, 0x0302), 'CS', 'YES')));
+    expect(status(face)).toBe('quarantined:recognizable-visual-features');
+    expect(status(face, { ...ctx(), burnedIn: { acceptUnknown: ['*'], acceptDeclared: ['*'] } })).toBe('quarantined:recognizable-visual-features');
+  });
+
+  it('a site policy accepts undeclared or declared images of the modalities it names, and says so in the result', () => {
+    const usOnly = { ...ctx(), burnedIn: { acceptUnknown: ['US'], acceptDeclared: [] } };
+    expect(status(mrImage({ Modality: 'US' }), usOnly)).toBe('written(burned-in-annotation-unknown)');
+    expect(status(mrImage({ Modality: 'XA' }), usOnly)).toBe('quarantined:burned-in-annotation-unknown');
+    expect(status(mrImage({ Modality: 'US', BurnedInAnnotation: 'YES' }), usOnly)).toBe('quarantined:burned-in-annotation');
+    const declared = { ...ctx(), burnedIn: { acceptUnknown: [], acceptDeclared: ['US'] } };
+    expect(status(mrImage({ Modality: 'US', BurnedInAnnotation: 'YES' }), declared)).toBe('written(burned-in-annotation)');
+    expect(status(mrImage({ Modality: 'US' }), declared)).toBe('quarantined:burned-in-annotation-unknown');
+    const any = { ...ctx(), burnedIn: { acceptUnknown: ['*'], acceptDeclared: [] } };
+    expect(status(mrImage({ Modality: 'CT' }, sopClass('1.2.840.10008.5.1.4.1.1.7')), any)).toBe('written(burned-in-annotation-unknown)');
+    const r = deidentifyDicom(mrImage({ Modality: 'US' }), 'x', usOnly);
+    expect(r.status === 'written' && r.acceptedRisk?.message).toMatch(/absent on a US image.*accepted by the site's burnedInAnnotation policy/);
+  });
 });
 
 describe('refusals', () => {
