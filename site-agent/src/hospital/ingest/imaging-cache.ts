@@ -102,15 +102,15 @@ export async function fillImagingCache(
     throw new ConfigError(`'datasets.${name}' needs exactly one of dicom (a folder) and source (a PACS in sources)`, { field: `datasets.${name}` });
   }
   const pseudonymizer = new PatientPseudonymizer({ secret: await loadOrCreateSiteSecret(secretFile) });
-  if (hooks.pacsQuery === null) {
-    await mkdir(dicomDir, { recursive: true });
-    await ingestStudyEmr(fhir, cache, pseudonymizer);
-    return { cache, dicomDir, pseudonymizer };
-  }
   const gate = new DicomDeidGate({ outDir: dicomDir, profile: loadConfidentialityProfile(), pseudonymizer, options, checkPixels: hooks.checkPixels ?? false, burnedIn: datasetBurnedInPolicy(cfg) });
   // The cache outlives the agent here (pulls are incremental): what a crash mid-write left goes first.
   const temporariesSwept = await gate.sweepTemporaries();
   if (temporariesSwept > 0) logger?.warn({ dataset: name, swept: temporariesSwept }, 'removed half-written cache files left by an interrupted write');
+  if (hooks.pacsQuery === null) {
+    await mkdir(dicomDir, { recursive: true });
+    await ingestStudyEmr(fhir, cache, pseudonymizer);
+    return { cache, dicomDir, pseudonymizer, temporariesSwept };
+  }
   const source = await createPacsSource(cfg.source, sourceCfg, baseDir);
   let pacs: PacsSyncReport | undefined;
   let pacsUnavailable: string | undefined;
