@@ -143,6 +143,38 @@ describe('VOI LUT', () => {
     expect(frameTransform(v, { kind: 'range' })).toMatchObject({ low: 0, high: 100 });
   });
 
+  it('finds percentiles by selection exactly as sorting and indexing does (duplicates, plateaus, tiny frames, NaN)', () => {
+    // Arrange: the sorted-array reference the selection replaced.
+    const reference = (values: Float32Array, p: number): number => {
+      const sorted = Float32Array.from(values).sort();
+      const pos = (p / 100) * (sorted.length - 1);
+      const lo = Math.floor(pos);
+      const hi = Math.min(lo + 1, sorted.length - 1);
+      return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+    };
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const frames: Float32Array[] = [
+      new Float32Array([5]),
+      new Float32Array([3, 1]),
+      new Float32Array(1000).fill(-1024),
+      Float32Array.from({ length: 4097 }, () => Math.floor(rand() * 8)),
+      Float32Array.from({ length: 5000 }, (_, i) => (i < 4000 ? 0 : rand() * 4095)),
+      Float32Array.from({ length: 3001 }, (_, i) => 3001 - i),
+      Float32Array.from({ length: 2500 }, () => (rand() - 0.5) * 3000),
+      new Float32Array([2, Number.NaN, 1, 4]),
+    ];
+    for (const f of frames) {
+      for (const [low, high] of [[0.5, 99.5], [0, 100], [10, 90], [50, 50], [99.9, 0.1]] as const) {
+        // Act
+        const t = frameTransform(f, { kind: 'percentile', low, high });
+        // Assert (the input is left as it was)
+        expect(t).toMatchObject({ kind: 'linear', low: reference(f, low), high: reference(f, high) });
+      }
+    }
+    expect(Array.from(frames[1]!)).toEqual([3, 1]);
+  });
+
   it('normalises by the stored range through the rescale (pydicom\'s output range): 8-bit without a window is value / 255', async () => {
     const eight = createImageDataset({ rows: 1, columns: 3, pixels: new Uint8Array([0, 51, 255]) });
     const r = await preprocessInstance(asParsed(eight), { size: [1, 3], fallback: { kind: 'stored-range' } });
