@@ -311,10 +311,11 @@ export async function writeDicomFile(path: string, dataset: DicomDataset, option
 
 /**
  * Writes bytes (one array or chunks, written with one `writev`) under a temporary name in the same folder,
- * mode 0600, then renames into place.
+ * mode 0600, then renames into place. Parent folders are created unless `createParent` is false (a caller
+ * that made the folder itself, with its own mode, saves the call per file).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[], opts: { readonly createParent?: boolean } = {}): Promise<void> {
+  if (opts.createParent !== false) await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const chunks = bytes instanceof Uint8Array ? [bytes] : [...bytes];
   const fh = await open(tmp, 'wx', 0o600);

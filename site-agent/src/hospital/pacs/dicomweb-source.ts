@@ -301,11 +301,17 @@ export class DicomwebSource implements PacsSource {
     const url = new URL(`${this.#base}/studies/${encodeURIComponent(ref.studyUid)}/series/${encodeURIComponent(ref.seriesUid)}/instances/${encodeURIComponent(ref.sopUid)}`);
     for (let attempt = 0; ; attempt++) {
       await this.#limiter.take();
-      await removeIncoming(file);
+      // A fresh name per instance: only a failed attempt can have left a file behind.
+      if (attempt > 0) await removeIncoming(file);
       let failure: HttpFailure;
       try {
         const res = await this.#http.getOrSpill(url, { accept: ACCEPT_DICOM }, { file, aboveBytes: this.#opts.spillAboveBytes ?? 64 * 1024 * 1024 });
-        if (res.status >= 200 && res.status < 300) return this.#split(res.body ?? (await readFile(file)), res.headers['content-type'] ?? '');
+        if (res.status >= 200 && res.status < 300) {
+          if (res.body !== undefined) return this.#split(res.body, res.headers['content-type'] ?? '');
+          // A spilled body is read back and its identified file removed at once, not after the gate and the next step.
+          const body = await readFile(file).finally(() => removeIncoming(file));
+          return this.#split(body, res.headers['content-type'] ?? '');
+        }
         failure = new HttpFailure('http-status', `WADO-RS answered HTTP ${res.status}`, res.status);
       } catch (err) {
         failure = err instanceof HttpFailure ? err : new HttpFailure('unreachable', String(err));

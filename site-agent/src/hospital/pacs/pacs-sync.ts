@@ -57,6 +57,20 @@ export interface PacsSyncOptions {
   readonly logger?: Logger;
   /** Called after each instance (progress). */
   readonly onEntry?: (entry: PacsSyncEntry) => void;
+  /** The step after the gate (the image pipeline on a thread pool), fed while the pull goes on. */
+  readonly afterGate?: AfterGateStep;
+}
+
+/**
+ * A step that takes each instance the gate wrote, as the de-identified bytes written into the cache (so it need
+ * not read the file back), overlapping the rest of the pull: later instances are fetched and gated while earlier
+ * ones are in it.
+ */
+export interface AfterGateStep {
+  /** Resolves when the step can take one more instance (back-pressure: the retrieval slot waits, memory stays bounded). */
+  ready(): Promise<void>;
+  /** Takes one written instance (the bytes pass to the step). MUST NOT reject: the step reports its own failures. */
+  take(id: string, deidentified: Uint8Array): Promise<void>;
 }
 
 /**
@@ -123,6 +137,7 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
   const cached = entries.length;
   const ids = new Map(todo.map((t) => [t.ref.sopUid, t.id]));
   let fetched = 0;
+  const inStep = new Set<Promise<void>>();
   const record = async (entry: PacsSyncEntry): Promise<void> => {
     entries.push(entry);
     if (entry.status !== 'written') {
@@ -141,9 +156,22 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
         return;
       }
       fetched++;
-      await record(fromGate(id, await opts.gate.admit(outcome.bytes, id)));
+      const step = opts.afterGate;
+      if (step === undefined) {
+        await record(fromGate(id, await opts.gate.admit(outcome.bytes, id)));
+        return;
+      }
+      const { entry, output } = await opts.gate.admitWithOutput(outcome.bytes, id);
+      await record(fromGate(id, entry));
+      if (output !== undefined) {
+        await step.ready();
+        const taken: Promise<void> = step.take(id, output).finally(() => inStep.delete(taken));
+        inStep.add(taken);
+      }
     },
   );
+  // Every instance handed on is through the step before the pull reports.
+  await Promise.all(inStep);
   const count = (s: PacsSyncEntry['status']): number => entries.filter((e) => e.status === s).length;
   const report: PacsSyncReport = {
     startedAt,
