@@ -96,7 +96,8 @@ export function decodeHtj2k(data: Uint8Array): Promise<CodecFrame> {
 export function decodeJpegLossless(data: Uint8Array, bytesPerSample: number): CodecFrame {
   try {
     const f = decodeJpegLosslessFrame(data, bytesPerSample);
-    const bytes = bytesPerSample === 1 ? Uint8Array.from(f.samples, (v) => v & 0xff) : new Uint8Array(f.samples.buffer, f.samples.byteOffset, f.samples.byteLength);
+    // One byte per sample: the typed-array copy keeps each value modulo 256 (natively; a mapping callback per sample cost more than the decode).
+    const bytes = bytesPerSample === 1 ? new Uint8Array(f.samples) : new Uint8Array(f.samples.buffer, f.samples.byteOffset, f.samples.byteLength);
     return { width: f.width, height: f.height, bitsPerSample: bytesPerSample * 8, components: f.components, data: bytes };
   } catch {
     return decodeJpegLosslessGeneral(data, bytesPerSample);
