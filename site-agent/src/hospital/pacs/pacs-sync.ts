@@ -5,7 +5,7 @@
  * admit each instance through the gate and forget its identified bytes. A pull cut short (PACS restart, agent
  * killed) resumes where it stopped: finished instances are in the cache or in the state file.
  */
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import type { Logger } from '../../../../shared/src/logging.js';
@@ -88,6 +88,9 @@ const FINAL_GATE_CODES: ReadonlySet<string> = new Set([
   'duplicate-instance',
 ]);
 
+/** Refusal lines written to the state file at once. */
+const STATE_BATCH = 16;
+
 async function readState(file: string): Promise<Map<string, PacsSyncEntry>> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const out = new Map<string, PacsSyncEntry>();
@@ -103,8 +106,10 @@ async function readState(file: string): Promise<Map<string, PacsSyncEntry>> {
   return out;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return (await stat(file).catch(() => undefined))?.isFile() === true;
+/** The `.dcm` files of the cache folder, read once per pull (not one stat per instance found). */
+async function cachedNames(dir: string): Promise<Set<string>> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return new Set(entries.filter((e) => e.isFile() && e.name.endsWith('.dcm')).map((e) => e.name));
 }
 
 function fromGate(id: string, entry: DeidFileEntry): PacsSyncEntry {
@@ -124,13 +129,14 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
   const entries: PacsSyncEntry[] = [];
   const todo: { ref: InstanceRef; id: string }[] = [];
   const seen = new Set<string>();
+  const inCache = await cachedNames(opts.gate.outDir);
   for (const ref of search.instances) {
     const output = opts.gate.outputName(ref.sopUid);
     const id = output.slice(0, -'.dcm'.length);
     if (seen.has(id)) continue;
     seen.add(id);
     const before = refused.get(id);
-    if (await exists(path.join(opts.gate.outDir, output))) entries.push({ id, status: 'cached', reasons: [] });
+    if (inCache.has(output)) entries.push({ id, status: 'cached', reasons: [] });
     else if (before !== undefined && before.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) entries.push({ id, status: before.status, earlier: true, reasons: before.reasons });
     else todo.push({ ref, id });
   }
@@ -138,11 +144,23 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
   const ids = new Map(todo.map((t) => [t.ref.sopUid, t.id]));
   let fetched = 0;
   const inStep = new Set<Promise<void>>();
+  // Refusals are remembered in batches (one append per STATE_BATCH lines and one at the end): a pull killed in
+  // between only fetches those few instances again, to be refused again.
+  let stateLines: string[] = [];
+  const flushState = async (): Promise<void> => {
+    if (stateLines.length === 0) return;
+    const text = stateLines.join('');
+    stateLines = [];
+    await appendFile(opts.stateFile, text, { mode: 0o600 });
+  };
   const record = async (entry: PacsSyncEntry): Promise<void> => {
     entries.push(entry);
     if (entry.status !== 'written') {
       opts.logger?.warn({ instance: entry.id, status: entry.status, reasons: entry.reasons.map((r) => r.code) }, 'PACS instance not admitted to the cache');
-      if (entry.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) await appendFile(opts.stateFile, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+      if (entry.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) {
+        stateLines.push(`${JSON.stringify(entry)}\n`);
+        if (stateLines.length >= STATE_BATCH) await flushState();
+      }
     }
     opts.onEntry?.(entry);
   };
@@ -170,6 +188,7 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
       }
     },
   );
+  await flushState();
   // Every instance handed on is through the step before the pull reports.
   await Promise.all(inStep);
   const count = (s: PacsSyncEntry['status']): number => entries.filter((e) => e.status === s).length;
