@@ -9,7 +9,7 @@
 import { getNumber, getString, type DicomDataset } from '../dicom/dataset.js';
 import { Tags } from '../dicom/dictionary.js';
 import { ImagePipelineError } from './errors.js';
-import { LutTags, lookUp, readLutItem, type LutTable } from './modality-lut.js';
+import { LutTags, lookUp, readLutItem, type LutTable, type ModalityTransform } from './modality-lut.js';
 
 /** VOI LUT Function (0028,1056). */
 export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
@@ -244,6 +244,44 @@ export function applyVoi(values: Float32Array, t: VoiTransform): Float32Array {
       }
       break;
     }
+  }
+  return out;
+}
+
+/** A modality transform {@link applyRescaleAndVoi} takes. */
+export type RescaleOrIdentity = Extract<ModalityTransform, { kind: 'rescale' | 'identity' }>;
+/** A VOI transform {@link applyRescaleAndVoi} takes: a LINEAR or LINEAR_EXACT window, or a linear range. */
+export type FusableVoi = Extract<VoiTransform, { kind: 'linear' }> | (Extract<VoiTransform, { kind: 'window' }> & { readonly function: 'LINEAR' | 'LINEAR_EXACT' });
+
+/**
+ * Stored values → display values in [0, 1] in one pass: the rescale (rounded to float32, as the Modality LUT step
+ * stores it), the window or range exactly as {@link applyVoi}, then `1 − v` when `invert` (MONOCHROME1), each
+ * intermediate rounded as the separate steps round it, so the result is the same to the bit.
+ */
+export function applyRescaleAndVoi(stored: Int32Array, m: RescaleOrIdentity, t: FusableVoi, invert: boolean): Float32Array {
+  const n = stored.length;
+  const out = new Float32Array(n);
+  const slope = m.kind === 'rescale' ? m.slope : 1;
+  const intercept = m.kind === 'rescale' ? m.intercept : 0;
+  // Both transforms are `x <= lo → 0, x > hi → 1, else (x − c) / w + 0.5` (window) or the clamp of `(x − low) / span` (range).
+  if (t.kind === 'window') {
+    const c = t.function === 'LINEAR' ? t.center - 0.5 : t.center;
+    const w = t.function === 'LINEAR' ? t.width - 1 : t.width;
+    const lo = c - w / 2;
+    const hi = c + w / 2;
+    for (let i = 0; i < n; i++) {
+      const x = Math.fround((stored[i] as number) * slope + intercept);
+      const y = x <= lo ? 0 : x > hi ? 1 : Math.fround((x - c) / w + 0.5);
+      out[i] = invert ? 1 - y : y;
+    }
+    return out;
+  }
+  const span = t.high - t.low;
+  for (let i = 0; i < n; i++) {
+    const x = Math.fround((stored[i] as number) * slope + intercept);
+    const v = span > 0 ? (x - t.low) / span : 0;
+    const y = v < 0 ? 0 : v > 1 ? 1 : Math.fround(v);
+    out[i] = invert ? 1 - y : y;
   }
   return out;
 }

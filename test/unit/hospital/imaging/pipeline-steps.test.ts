@@ -11,6 +11,7 @@ import { encodeDicom } from '../../../../site-agent/src/hospital/dicom/writer.js
 import type { ParsedDicom } from '../../../../site-agent/src/hospital/dicom/parse.js';
 import {
   applyModalityLut,
+  applyRescaleAndVoi,
   applyVoi,
   checkPixelData,
   colourToUnit,
@@ -141,6 +142,33 @@ describe('VOI LUT', () => {
     expect(p).toMatchObject({ kind: 'linear', low: 10, high: 90 });
     close(applyVoi(new Float32Array([0, 50, 100]), p), [0, 0.5, 1]);
     expect(frameTransform(v, { kind: 'range' })).toMatchObject({ low: 0, high: 100 });
+  });
+
+  it('applies rescale, window or range and MONOCHROME1 inversion in one pass to the same float32 values as the three steps', () => {
+    // Arrange: signed and unsigned stored values, edges of the windows included.
+    let seed = 11;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const stored = Int32Array.from({ length: 5000 }, (_, i) => (i < 8 ? [-2048, -1, 0, 1, 39, 40, 41, 4095][i]! : Math.floor(rand() * 6144) - 2048));
+    const modalities = [{ kind: 'identity' }, { kind: 'rescale', slope: 1, intercept: -1024 }, { kind: 'rescale', slope: 0.37, intercept: 12.5 }] as const;
+    const vois = [
+      { kind: 'window', center: 40, width: 400, function: 'LINEAR', origin: 'h' },
+      { kind: 'window', center: -600, width: 1500, function: 'LINEAR_EXACT', origin: 'h' },
+      { kind: 'window', center: 40, width: 1, function: 'LINEAR', origin: 'h' },
+      { kind: 'linear', low: -1000, high: 3000, origin: 'r' },
+      { kind: 'linear', low: 7, high: 7, origin: 'r' },
+    ] as const;
+    for (const m of modalities) {
+      for (const t of vois) {
+        for (const invert of [false, true]) {
+          // Act
+          const fused = applyRescaleAndVoi(stored, m, t, invert);
+          const stepwise = applyVoi(applyModalityLut(stored, m), t);
+          if (invert) invertMonochrome1(stepwise);
+          // Assert: equal to the bit.
+          expect(Array.from(fused)).toEqual(Array.from(stepwise));
+        }
+      }
+    }
   });
 
   it('finds percentiles by selection exactly as sorting and indexing does (duplicates, plateaus, tiny frames, NaN)', () => {
