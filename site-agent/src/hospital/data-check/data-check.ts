@@ -21,7 +21,8 @@ import { datasetDeidOptions, fillImagingCache, incomingFolder } from '../ingest/
 import { NamedLexiconLabeler } from '../reports/index.js';
 import { studyFeasibilityForDataset } from '../study-data/feasibility.js';
 import { renderContactSheet } from './contact-sheet.js';
-import { preprocessCandidates } from './preprocess-candidates.js';
+import { PreprocessPool } from '../imaging/preprocess-pool.js';
+import { pipelineAfterGate, preprocessCandidates } from './preprocess-candidates.js';
 import type { InstancePreprocessor } from './preprocess-step.js';
 
 /** Where an instance stopped. */
@@ -172,6 +173,8 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
   let counts: { found: number; fetched: number; cached: number; written: number };
   let dicomDir: string;
   let sourceInfo: DataCheckReport['source'];
+  let pool: PreprocessPool | undefined;
+  let pipeline: ReturnType<typeof pipelineAfterGate> | undefined;
   if (cfg.dicom !== undefined) {
     const folder = await gateFolder({ ...cfg, dicom: cfg.dicom }, opts.dataset, opts.baseDir);
     dicomDir = folder.dicomDir;
@@ -180,7 +183,15 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
     counts = { found: folder.found, fetched: folder.found, cached: 0, written: folder.written.length };
     sourceInfo = { kind: 'folder' };
   } else {
-    const filled = await fillImagingCache(opts.dataset, cfg, opts.baseDir, opts.config.sources, opts.logger);
+    // The default step overlaps the pull: each written instance goes to the pool's threads as the gate writes it.
+    if (opts.preprocess === undefined) {
+      pool = PreprocessPool.create(opts.preprocessThreads !== undefined ? { threads: opts.preprocessThreads } : {});
+      pipeline = pipelineAfterGate(pool, shape);
+    }
+    const filled = await fillImagingCache(opts.dataset, cfg, opts.baseDir, opts.config.sources, opts.logger, pipeline !== undefined ? { afterGate: pipeline.step } : {}).catch(async (err: unknown) => {
+      await pool?.close();
+      throw err;
+    });
     const pacs = filled.pacs;
     if (pacs === undefined) throw new ConfigError(`'datasets.${opts.dataset}' has no source`);
     dicomDir = filled.dicomDir;
@@ -208,9 +219,11 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
     shape,
     ...(opts.preprocess !== undefined ? { preprocess: opts.preprocess } : {}),
     ...(opts.preprocessThreads !== undefined ? { threads: opts.preprocessThreads } : {}),
+    ...(pool !== undefined ? { pool } : {}),
+    ...(pipeline !== undefined ? { early: pipeline.early } : {}),
     ...(opts.tensors === true ? { tensorsDir } : {}),
     maxTiles: opts.maxTiles ?? 100,
-  });
+  }).finally(() => pool?.close());
   instances.push(...problems);
   await writeFile(path.join(outDir, 'contact-sheet.png'), renderContactSheet(tiles), { mode: 0o600 });
   // The study's `data:` contract evaluated on the cache just filled: suppressed counts only (study-data/feasibility.ts).

@@ -11,6 +11,7 @@ import { TesseraError } from '../../../../shared/src/errors.js';
 import { Tags } from '../dicom/dictionary.js';
 import { parseDicom } from '../dicom/parse.js';
 import { PreprocessPool } from '../imaging/preprocess-pool.js';
+import type { AfterGateStep } from '../pacs/index.js';
 import type { SheetTile } from './contact-sheet.js';
 import { encodeNpyFloat32 } from './npy.js';
 import type { InstancePreprocessor, PreprocessedInstance } from './preprocess-step.js';
@@ -32,6 +33,10 @@ export interface PreprocessCandidatesOptions {
   readonly preprocess?: InstancePreprocessor;
   /** Pool threads for the default step. @default min(cores, 4) */
   readonly threads?: number;
+  /** A pool the caller owns (and closes) for the default step, instead of one made here. */
+  readonly pool?: PreprocessPool;
+  /** Instances already handed to the pool while they were pulled ({@link pipelineAfterGate}): not read again. */
+  readonly early?: ReadonlyMap<string, EarlySlot>;
   /** Where `<id>.npy` tensors go, or undefined for none. */
   readonly tensorsDir?: string;
   readonly maxTiles: number;
@@ -54,12 +59,59 @@ export function failureOf(err: unknown): { stage: 'decode' | 'preprocess'; code:
 
 type Slot = { readonly id: string; readonly problem: CandidateProblem } | { readonly id: string; readonly result: Promise<PreprocessedInstance> };
 
+/** What the step made of an instance during the pull: a problem found before the pipeline, or the pipeline's result. */
+export type EarlySlot = { readonly problem: CandidateProblem } | { readonly result: Promise<PreprocessedInstance> };
+
+function noPixels(id: string): CandidateProblem {
+  return { id, status: 'skipped', stage: 'decode', reasons: [{ code: 'no-pixel-data', message: 'the instance holds no image (Pixel Data absent): a report, a plan or another non-image object' }] };
+}
+
+/**
+ * The pipeline as the step after the gate of a PACS pull (`syncFromPacs({ afterGate })`): each written
+ * instance goes to `pool` with the bytes the gate wrote, while the pull goes on; `early` holds what became of
+ * each, for {@link preprocessCandidates}.
+ */
+export function pipelineAfterGate(pool: PreprocessPool, shape: readonly [number, number, number]): { step: AfterGateStep; early: Map<string, EarlySlot> } {
+  const early = new Map<string, EarlySlot>();
+  const step: AfterGateStep = {
+    ready: () => pool.whenReady(),
+    take: async (id, bytes) => {
+      let hasPixels: boolean;
+      try {
+        hasPixels = parseDicom(bytes, id).dataset.has(Tags.PixelData);
+      } catch {
+        // The gate wrote it, so it parses; should it not, it is read and reported from the cache later.
+        hasPixels = true;
+      }
+      if (!hasPixels) {
+        early.set(id, { problem: noPixels(id) });
+        // The place whenReady kept for this instance goes back unused.
+        pool.release();
+        return;
+      }
+      const result = pool.run(bytes, id, shape);
+      early.set(id, { result });
+      await result.then(
+        () => undefined,
+        () => undefined,
+      );
+    },
+  };
+  return { step, early };
+}
+
 /** Preprocesses `ids` in order; returns the tiles, the counts and the problems (in the order of `ids`). */
 export async function preprocessCandidates(o: PreprocessCandidatesOptions): Promise<{ tiles: SheetTile[]; decoded: number; used: number; problems: CandidateProblem[] }> {
-  const pool = o.preprocess === undefined ? PreprocessPool.create(o.threads !== undefined ? { threads: o.threads } : {}) : undefined;
+  const own = o.preprocess === undefined && o.pool === undefined;
+  const pool = o.preprocess === undefined ? (o.pool ?? PreprocessPool.create(o.threads !== undefined ? { threads: o.threads } : {})) : undefined;
   const slots: Slot[] = [];
   try {
     for (const id of o.ids) {
+      const done = o.early?.get(id);
+      if (done !== undefined) {
+        slots.push({ id, ...done });
+        continue;
+      }
       const bytes = await readFile(path.join(o.dicomDir, `${id}.dcm`)).catch(() => undefined);
       if (bytes === undefined) {
         slots.push({ id, problem: { id, status: 'failed', stage: 'decode', reasons: [{ code: 'cache-missing', message: 'the de-identified instance is not in the cache' }] } });
@@ -73,7 +125,7 @@ export async function preprocessCandidates(o: PreprocessCandidatesOptions): Prom
         continue;
       }
       if (!hasPixels) {
-        slots.push({ id, problem: { id, status: 'skipped', stage: 'decode', reasons: [{ code: 'no-pixel-data', message: 'the instance holds no image (Pixel Data absent): a report, a plan or another non-image object' }] } });
+        slots.push({ id, problem: noPixels(id) });
         continue;
       }
       if (pool === undefined) {
@@ -111,6 +163,6 @@ export async function preprocessCandidates(o: PreprocessCandidatesOptions): Prom
     }
     return { tiles, decoded, used, problems };
   } finally {
-    await pool?.close();
+    if (own) await pool?.close();
   }
 }

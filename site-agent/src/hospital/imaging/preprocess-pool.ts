@@ -116,7 +116,7 @@ export class PreprocessPool {
   /**
    * Resolves once one more job may be queued (fewer than `threads × queuePerThread` queued, running or promised),
    * and keeps that place for the caller's next {@link run}: callers waiting together are let through one per free
-   * place. Each resolved call MUST be followed by one `run`.
+   * place. Each resolved call MUST be followed by one `run` (or {@link release}).
    */
   whenReady(): Promise<void> {
     if (this.#pending + this.#reserved < this.#limit) {
@@ -124,6 +124,13 @@ export class PreprocessPool {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Gives back the place a resolved {@link whenReady} kept, when the caller decides not to {@link run} after all. */
+  release(): void {
+    if (this.#reserved === 0) return;
+    this.#reserved--;
+    this.#letWaitersIn();
   }
 
   /**
@@ -208,6 +215,10 @@ export class PreprocessPool {
 
   #done(): void {
     this.#pending--;
+    this.#letWaitersIn();
+  }
+
+  #letWaitersIn(): void {
     while (this.#pending + this.#reserved < this.#limit && this.#waiters.length > 0) {
       this.#reserved++;
       this.#waiters.shift()?.();

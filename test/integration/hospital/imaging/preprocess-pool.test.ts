@@ -65,6 +65,15 @@ describe.skipIf(!existsSync(path.join(corpus, 'MANIFEST.tsv')))('the preprocessi
     expect((await first).shape).toEqual([16, 16, 1]);
     await waiting;
     expect(second).toBe(true);
+    // A place kept and given back unused lets the next caller in.
+    let third = false;
+    const waitingThird = pool.whenReady().then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(third).toBe(false);
+    pool.release();
+    await waitingThird;
+    expect(third).toBe(true);
+    pool.release();
     const queued = [pool.run(Uint8Array.from(bytes), 'b', [16, 16, 1]), pool.run(Uint8Array.from(bytes), 'c', [16, 16, 1])];
     const settling = Promise.allSettled(queued);
     await pool.close();
