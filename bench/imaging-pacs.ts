@@ -1,7 +1,8 @@
 /**
  * PACS ingest throughput: instances per second from a real Orthanc (loaded with the shared DICOM corpus) over
  * DICOMweb, through the de-identification gate into the cache and through the preprocessing step to the model
- * input (what a site agent does), next to Orthanc's own WADO-RS download of the same instances with no
+ * input (what `tessera data check` does on a PACS source: the pipeline on a worker pool fed while the pull goes
+ * on), next to Orthanc's own WADO-RS download of the same instances with no
  * processing (bodies read and dropped) in the same run. Both walk the same QIDO-RS search first and use the
  * same concurrency; passes alternate (baseline, ours, ours, baseline, …) and each starts from an empty cache.
  */
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { sharedDataDir } from '../cli/src/public-data.js';
 import { loadConfidentialityProfile } from '../site-agent/src/hospital/deid/dicom-profile.js';
 import { PatientPseudonymizer } from '../site-agent/src/hospital/deid/pseudonym.js';
+import { pipelineAfterGate } from '../site-agent/src/hospital/data-check/preprocess-candidates.js';
 import { PreprocessPool, defaultPreprocessThreads } from '../site-agent/src/hospital/imaging/preprocess-pool.js';
 import { DicomDeidGate } from '../site-agent/src/hospital/ingest/dicom-deid-gate.js';
 import { DicomwebSource, syncFromPacs, type InstanceRef, type PacsSource } from '../site-agent/src/hospital/pacs/index.js';
@@ -133,27 +135,21 @@ export async function runPacsIngestCase(opts: PacsIngestOptions = {}): Promise<P
       const gate = new DicomDeidGate({ outDir: path.join(cache, 'dicom'), profile, pseudonymizer });
       const t0 = performance.now();
       // Each written instance goes on to the preprocessing step (the pool's threads) as soon as the gate has
-      // written it, with the bytes it wrote, overlapping the downloads and the gate still in flight.
-      let n = 0;
-      const afterGate = {
-        ready: () => pool.whenReady(),
-        take: async (id: string, deidentified: Uint8Array): Promise<void> => {
-          try {
-            await pool.run(deidentified, id, shape);
-            n++;
-          } catch {
-            // not an image or not decodable: the data check reports it; timed all the same
-          }
-        },
-      };
+      // written it, with the bytes it wrote, overlapping the downloads and the gate still in flight: the data
+      // check's own step on a PACS source (pipelineAfterGate).
+      const { step, early } = pipelineAfterGate(pool, shape);
       const report = await syncFromPacs({
-        afterGate,
+        afterGate: step,
         source,
         query: {},
         gate,
         incoming: path.join(work, `incoming-${pass}`),
         stateFile: path.join(cache, 'pacs', 'state.jsonl'),
       });
+      // Every handed-on instance is through the step when the pull returns; not an image or not decodable: the
+      // data check reports it, timed all the same.
+      let n = 0;
+      for (const slot of early.values()) if ('result' in slot && (await slot.result.then(() => true, () => false))) n++;
       times.ours.push(performance.now() - t0);
       fetchTimes.ours.push(performance.now() - t0 - searchMs);
       written = report.written;
