@@ -51,7 +51,7 @@ export const IMAGING_CASES: readonly ImagingCase[] = [
   },
   {
     name: 'pacs-ingest',
-    title: 'PACS ingest (real Orthanc on 127.0.0.1 with the shared corpus; DICOMweb, concurrency 4; best and median of alternating passes, each from an empty cache)',
+    title: 'PACS ingest (real Orthanc on 127.0.0.1 with the shared corpus; DICOMweb, concurrency 4; the pipeline on min(cores, 4) worker threads; best and median of alternating passes, each from an empty cache)',
     run: async (quick) => {
       const loadAverage = load();
       const rows = (await runPacsIngestCase(quick ? { runs: 1 } : {})) as unknown as Record<string, unknown>[];
@@ -60,10 +60,11 @@ export const IMAGING_CASES: readonly ImagingCase[] = [
   },
 ];
 
-/** Runs every case; rows carry `case`. */
-export async function runImagingSuite(quick: boolean, log: (title: string, rows: Record<string, unknown>[]) => void): Promise<Record<string, unknown>[]> {
+/** Runs every case, or only the one named `only`; rows carry `case`. */
+export async function runImagingSuite(quick: boolean, log: (title: string, rows: Record<string, unknown>[]) => void, only?: string): Promise<Record<string, unknown>[]> {
+  if (only !== undefined && !IMAGING_CASES.some((c) => c.name === only)) throw new RangeError(`--case ${only}: the imaging cases are ${IMAGING_CASES.map((c) => c.name).join(', ')}`);
   const rows: Record<string, unknown>[] = [];
-  for (const c of IMAGING_CASES) {
+  for (const c of IMAGING_CASES.filter((x) => only === undefined || x.name === only)) {
     const caseRows = await c.run(quick);
     log(c.title, caseRows);
     rows.push(...caseRows.map((r) => ({ case: c.name, ...r })));

@@ -76,6 +76,8 @@ interface Flags {
   coordinatorEvery?: string;
   noExpectedSites?: boolean;
   heartbeatMs?: string;
+  /** Imaging: run only this case (pipeline, training, pacs-ingest). */
+  case?: string;
 }
 
 /**
@@ -141,7 +143,7 @@ async function runSuite(suite: SuiteName, quick: boolean, flags: Flags = {}): Pr
     rows.push(...dp.map((r) => ({ suite: 'dp' as const, ...r })));
   }
   if (suite === 'imaging' || suite === 'all') {
-    const imaging = await runImagingSuite(quick, (title, caseRows) => console.log(`\nimaging: ${title}\n${formatTable(caseRows)}`));
+    const imaging = await runImagingSuite(quick, (title, caseRows) => console.log(`\nimaging: ${title}\n${formatTable(caseRows)}`), flags.case);
     rows.push(...imaging.map((r) => ({ suite: 'imaging' as const, ...r })));
   }
   if (suite === 'chaos') {
@@ -187,6 +189,7 @@ async function main(argv: string[]): Promise<number> {
         'coordinator-every': { type: 'string' },
         'no-expected-sites': { type: 'boolean', default: false },
         'heartbeat-ms': { type: 'string' },
+        case: { type: 'string' },
       },
     });
   } catch (err) {
@@ -195,7 +198,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const [suite, ...extra] = parsed.positionals;
   if (!isSuite(suite) || extra.length > 0) {
-    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --heartbeat-ms H --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
+    console.error(`usage: npm run bench -- <suite> [--json FILE] [--quick] [--case NAME (imaging)] [--sites N --params D --dropout F --degree K (secagg)] [--sites N --params D --rounds R --no-secure-agg --keep (secagg-e2e)] [--sites N --rounds R --seed S --clean-rounds C --coordinator-every K --no-expected-sites --heartbeat-ms H --keep (chaos)]\nsuites: ${SUITES.join(', ')}`);
     return 2;
   }
   const report: BenchReport<Row> = { suite, machine: machineInfo(), startedAt: new Date().toISOString(), results: [] };
@@ -216,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
     ...(parsed.values['heartbeat-ms'] !== undefined ? { heartbeatMs: parsed.values['heartbeat-ms'] } : {}),
     noSecureAgg: parsed.values['no-secure-agg'],
     keep: parsed.values.keep,
+    ...(parsed.values.case !== undefined ? { case: parsed.values.case } : {}),
   });
   if (parsed.values.json !== undefined) {
     writeFileSync(parsed.values.json, `${JSON.stringify(report, null, 2)}\n`);

@@ -5,7 +5,7 @@
  * resume; a PACS that is down, slow, answers 4xx/5xx, a non-DICOM part or a truncated body costs only the
  * instances concerned, each reported with its reason, and nothing identified is left outside the gate.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ import { fillImagingCache } from '../../site-agent/src/hospital/ingest/imaging-c
 import { DicomDeidGate } from '../../site-agent/src/hospital/ingest/dicom-deid-gate.js';
 import { loadConfidentialityProfile } from '../../site-agent/src/hospital/deid/dicom-profile.js';
 import { DicomwebSource, syncFromPacs } from '../../site-agent/src/hospital/pacs/index.js';
+import { PreprocessPool } from '../../site-agent/src/hospital/imaging/preprocess-pool.js';
 import { loadLocalDataset } from '../../site-agent/src/hospital/local-data.js';
 import { freePort, orthancSkipReason, startOrthanc, type Orthanc } from '../helpers/orthanc.js';
 import { orthancWithCorpus, startFaultProxy, type FaultProxy, type LoadedFile } from '../helpers/pacs-fixture.js';
@@ -148,12 +149,18 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
     expect(again.pacs?.cached).toBe(again.pacs?.found);
   });
 
-  it('bodies above spillAboveBytes stream into the 0700 incoming folder and leave it as each instance is through', async () => {
+  it('bodies above spillAboveBytes stream into the 0700 incoming folder and leave it as soon as they are read back, before the gate', async () => {
     const root = path.join(work, 'spill');
     const incoming = path.join(root, 'incoming');
     const gate = new DicomDeidGate({ outDir: path.join(root, 'cache', 'dicom'), profile: loadConfidentialityProfile(), pseudonymizer });
     const source = new DicomwebSource({ url: orthanc.dicomWebUrl, concurrency: 2, requestsPerSecond: 500, timeoutMs: 30_000, retries: 0, spillAboveBytes: 1 });
-    let seenInFlight = 0;
+    mkdirSync(incoming, { recursive: true, mode: 0o700 });
+    // Every temporary file created in the folder (inotify), and how many were there when each instance left the gate.
+    const created = new Set<string>();
+    const watcher = watch(incoming, (event, name) => {
+      if (event === 'rename' && name !== null && name.endsWith('.part')) created.add(name);
+    });
+    let leftAtGate = 0;
     const report = await syncFromPacs({
       source,
       query: {},
@@ -161,15 +168,64 @@ describe.skipIf(skip !== undefined)(`PACS sources against a real Orthanc${skip !
       incoming,
       stateFile: path.join(root, 'cache', 'pacs', 'state.jsonl'),
       onEntry: () => {
-        seenInFlight = Math.max(seenInFlight, allFiles(incoming).length);
+        leftAtGate = Math.max(leftAtGate, allFiles(incoming).length);
       },
     });
+    watcher.close();
     await source.close();
     expect(report.fetched).toBe(report.found);
-    expect(seenInFlight).toBeGreaterThan(0);
+    expect(created.size).toBeGreaterThanOrEqual(report.fetched);
+    // With concurrency 2, at most the other slot's body can be in the folder while one instance is at the gate.
+    expect(leftAtGate).toBeLessThanOrEqual(1);
     expect(statSync(incoming).mode & 0o777).toBe(0o700);
     expect(allFiles(incoming)).toEqual([]);
     expect(dcmNames(path.join(root, 'cache', 'dicom'))).toEqual(dcmNames(expectedDir));
+  });
+
+  it('the step after the gate gets each written instance as the bytes written into the cache, and the pipeline threads make its tensor while the pull goes on', async () => {
+    const root = path.join(work, 'pipeline');
+    const gate = new DicomDeidGate({ outDir: path.join(root, 'cache', 'dicom'), profile: loadConfidentialityProfile(), pseudonymizer });
+    const source = new DicomwebSource({ url: orthanc.dicomWebUrl, concurrency: 3, requestsPerSecond: 500, timeoutMs: 30_000, retries: 0 });
+    // The compiled worker (npm test builds dist/ first): the path an agent runs. One thread, one job queued: back-pressure on every instance.
+    const pool = PreprocessPool.create({ threads: 1, queuePerThread: 1, worker: new URL('../../dist/site-agent/src/hospital/imaging/preprocess-worker.js', import.meta.url) });
+    const handed = new Map<string, Uint8Array>();
+    const outcomes = new Map<string, string>();
+    let maxPending = 0;
+    try {
+      expect(pool.threads).toBe(1);
+      const report = await syncFromPacs({
+        source,
+        query: {},
+        gate,
+        incoming: path.join(root, 'incoming'),
+        stateFile: path.join(root, 'cache', 'pacs', 'state.jsonl'),
+        afterGate: {
+          ready: () => pool.whenReady(),
+          take: async (id, bytes) => {
+            handed.set(id, bytes.slice());
+            maxPending = Math.max(maxPending, pool.pending + 1);
+            try {
+              const r = await pool.run(bytes, id, [32, 32, 1]);
+              outcomes.set(id, `${r.shape.join('x')}:${r.tensor.length}`);
+            } catch (err) {
+              outcomes.set(id, (err as { reason?: string }).reason ?? 'other');
+            }
+          },
+        },
+      });
+      // Every written instance went through the step before the pull returned, with exactly the cache file's bytes.
+      const written = report.entries.filter((e) => e.status === 'written').map((e) => e.id).sort();
+      expect([...handed.keys()].sort()).toEqual(written);
+      for (const [id, bytes] of handed) expect(Buffer.from(bytes).equals(readFileSync(path.join(root, 'cache', 'dicom', `${id}.dcm`))), id).toBe(true);
+      expect([...outcomes.keys()].sort()).toEqual(written);
+      expect([...outcomes.values()].filter((o) => o === '32x32x1:1024').length).toBeGreaterThan(20);
+      // Instances without an image come back with the pipeline's reason, not a crash of the pool.
+      expect([...outcomes.values()].filter((o) => o !== '32x32x1:1024').every((o) => ['zero-size', 'unsupported-transfer-syntax', 'decode-failed', 'pixel-length', 'unsupported-pixels'].includes(o))).toBe(true);
+      expect(maxPending).toBeLessThanOrEqual(1);
+    } finally {
+      await pool.close();
+      await source.close();
+    }
   });
 
   it('a dimse source (C-FIND + C-GET) fills the same cache, with the same pseudonymous UIDs and patient pseudonyms', async () => {

@@ -2,10 +2,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { runImagingSuite } from '../../../bench/imaging.js';
+import { runPacsIngestCase } from '../../../bench/imaging-pacs.js';
 import { runPipelineBench } from '../../../bench/imaging-pipeline.js';
 import { runTrainingBench } from '../../../bench/imaging-training.js';
 import { formatTable } from '../../../bench/report.js';
 import { sharedDataDir } from '../../../cli/src/public-data.js';
+import { orthancSkipReason } from '../../helpers/orthanc.js';
 
 // Smoke tests of the imaging cases: shapes, fields and agreement only, no timing asserted (machines vary).
 const corpus = existsSync(path.join(sharedDataDir(), 'dicom', 'MANIFEST.tsv'));
@@ -40,4 +43,22 @@ describe('bench imaging: training case', () => {
     }
     expect(rows[1]!.ratioVsCpu).toBe(1);
   }, 300_000);
+});
+
+describe.skipIf(!corpus || orthancSkipReason() !== undefined)('bench imaging: pacs-ingest case', () => {
+  it('pulls the corpus from Orthanc through the gate and the pipeline next to the plain WADO-RS download of the same instances', async () => {
+    const rows = await runPacsIngestCase({ runs: 1, threads: 1 });
+    const [baseline, ours] = rows;
+    expect(baseline).toMatchObject({ impl: 'orthanc WADO-RS download (baseline)', vsBaseline: 1, threads: '-' });
+    expect(ours).toMatchObject({ impl: 'tessera dicomweb pull → gate → cache → preprocess', instances: baseline!.instances, megabytes: baseline!.megabytes });
+    // From the TypeScript sources there is no compiled worker: the pool runs inline (0 threads), same work.
+    expect(ours!.threads).toBe(0);
+    expect(ours!.written).toBeGreaterThan(25);
+    expect(ours!.preprocessed).toBeGreaterThan(20);
+    expect(ours!.vsBaseline).toBeCloseTo(baseline!.bestMs / ours!.bestMs, 2);
+  }, 240_000);
+
+  it('runs one named case only and refuses a name that is not a case', async () => {
+    await expect(runImagingSuite(true, () => undefined, 'no-such-case')).rejects.toThrow(/the imaging cases are pipeline, training, pacs-ingest/);
+  });
 });

@@ -10,21 +10,20 @@ import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import type { AgentConfig, AgentImagingDatasetConfig } from '../../../../shared/src/config/agent-config.js';
 import { parseConfigText } from '../../../../shared/src/config/validate.js';
-import { ConfigError, InputError, TesseraError } from '../../../../shared/src/errors.js';
+import { ConfigError, InputError } from '../../../../shared/src/errors.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import { checkStudySpecData, StudySpecSchema, type StudySpec } from '../../../../shared/src/study/study-spec.js';
 import { loadConfidentialityProfile } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
-import { Tags } from '../dicom/dictionary.js';
-import { parseDicom } from '../dicom/parse.js';
 import { DicomDeidGate } from '../ingest/dicom-deid-gate.js';
 import { ingestStudyEmr } from '../ingest/image-study.js';
 import { datasetBurnedInPolicy, datasetDeidOptions, fillImagingCache, incomingFolder } from '../ingest/imaging-cache.js';
 import { NamedLexiconLabeler } from '../reports/index.js';
 import { studyCohortPacsQuery, studyFeasibilityForDataset } from '../study-data/feasibility.js';
-import { renderContactSheet, type SheetTile } from './contact-sheet.js';
-import { encodeNpyFloat32 } from './npy.js';
-import { preprocessInstanceStep, type InstancePreprocessor } from './preprocess-step.js';
+import { renderContactSheet } from './contact-sheet.js';
+import { PreprocessPool } from '../imaging/preprocess-pool.js';
+import { pipelineAfterGate, preprocessCandidates } from './preprocess-candidates.js';
+import type { InstancePreprocessor } from './preprocess-step.js';
 
 /** Where an instance stopped. */
 export type DataCheckStage = 'retrieve' | 'gate' | 'decode' | 'preprocess';
@@ -93,8 +92,10 @@ export interface DataCheckOptions {
   /** A study spec (study.yaml) to validate and record. */
   readonly studyFile?: string;
   readonly logger?: Logger;
-  /** @default the data check's preprocessing step */
+  /** @default the data check's preprocessing step (the image pipeline, on a pool of worker threads) */
   readonly preprocess?: InstancePreprocessor;
+  /** Worker threads of the default step. @default min(cores, 4) */
+  readonly preprocessThreads?: number;
   /** Most tiles on the contact sheet. @default 100 */
   readonly maxTiles?: number;
 }
@@ -148,20 +149,6 @@ async function gateFolder(
   return { cache, dicomDir, found: files.length, written, refused };
 }
 
-/** Error → where it stopped and why. */
-function failureOf(err: unknown): { stage: 'decode' | 'preprocess'; code: string; message: string } {
-  const message = err instanceof Error ? err.message : String(err);
-  const reason = (err as { reason?: unknown }).reason;
-  if (typeof reason === 'string') {
-    return { stage: reason === 'missing-window' ? 'preprocess' : 'decode', code: reason, message };
-  }
-  if (err instanceof TesseraError) {
-    // Input errors are the image's (unreadable, undecodable pixels, the pipeline's image checks); others are the step's.
-    const decode = err.code.startsWith('TESSERA_INPUT_');
-    return { stage: decode ? 'decode' : 'preprocess', code: err.code, message };
-  }
-  return { stage: 'preprocess', code: 'preprocess-failed', message };
-}
 
 /** Runs the check and writes its files into `outDir`; returns the report (also in `report.json`). */
 export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckReport> {
@@ -186,6 +173,8 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
   let counts: { found: number; fetched: number; cached: number; written: number };
   let dicomDir: string;
   let sourceInfo: DataCheckReport['source'];
+  let pool: PreprocessPool | undefined;
+  let pipeline: ReturnType<typeof pipelineAfterGate> | undefined;
   if (cfg.dicom !== undefined) {
     const folder = await gateFolder({ ...cfg, dicom: cfg.dicom }, opts.dataset, opts.baseDir);
     dicomDir = folder.dicomDir;
@@ -196,7 +185,16 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
   } else {
     // `pull: study` with a study: only the study's cohort is pulled, as the agent would (study-data/feasibility.ts).
     const cohort = cfg.pull === 'study' && studied?.spec.data !== undefined ? await studyCohortPacsQuery(studied.spec, opts.dataset, opts.config, opts.baseDir, opts.logger) : undefined;
-    const filled = await fillImagingCache(opts.dataset, cfg, opts.baseDir, opts.config.sources, opts.logger, cohort !== undefined ? { pacsQuery: cohort } : {});
+    // The default step overlaps the pull: each written instance goes to the pool's threads as the gate writes it.
+    if (opts.preprocess === undefined) {
+      pool = PreprocessPool.create(opts.preprocessThreads !== undefined ? { threads: opts.preprocessThreads } : {});
+      pipeline = pipelineAfterGate(pool, shape);
+    }
+    const hooks = { ...(cohort !== undefined ? { pacsQuery: cohort } : {}), ...(pipeline !== undefined ? { afterGate: pipeline.step } : {}) };
+    const filled = await fillImagingCache(opts.dataset, cfg, opts.baseDir, opts.config.sources, opts.logger, hooks).catch(async (err: unknown) => {
+      await pool?.close();
+      throw err;
+    });
     const none = { found: 0, fetched: 0, cached: 0, written: 0, entries: [] };
     const pacs = filled.pacs ?? (cohort === null ? none : undefined);
     if (pacs === undefined) throw new ConfigError(`'datasets.${opts.dataset}' has no source`);
@@ -219,39 +217,18 @@ export async function runDataCheck(opts: DataCheckOptions): Promise<DataCheckRep
   const tensorsDir = path.join(outDir, 'tensors');
   await rm(tensorsDir, { recursive: true, force: true });
   if (opts.tensors === true) await mkdir(tensorsDir, { mode: 0o700 });
-  const preprocess = opts.preprocess ?? preprocessInstanceStep;
-  const tiles: SheetTile[] = [];
-  let decoded = 0;
-  let used = 0;
-  for (const id of candidates.sort()) {
-    const bytes = await readFile(path.join(dicomDir, `${id}.dcm`)).catch(() => undefined);
-    if (bytes === undefined) {
-      instances.push({ id, status: 'failed', stage: 'decode', reasons: [{ code: 'cache-missing', message: 'the de-identified instance is not in the cache' }] });
-      continue;
-    }
-    let hasPixels: boolean;
-    try {
-      hasPixels = parseDicom(bytes, id).dataset.has(Tags.PixelData);
-    } catch (err) {
-      instances.push({ id, status: 'failed', stage: 'decode', reasons: [{ code: 'unreadable', message: err instanceof Error ? err.message : 'not readable' }] });
-      continue;
-    }
-    if (!hasPixels) {
-      instances.push({ id, status: 'skipped', stage: 'decode', reasons: [{ code: 'no-pixel-data', message: 'the instance holds no image (Pixel Data absent): a report, a plan or another non-image object' }] });
-      continue;
-    }
-    try {
-      const out = await preprocess(bytes, id, shape);
-      decoded++;
-      used++;
-      if (tiles.length < (opts.maxTiles ?? 100)) tiles.push({ tensor: out.tensor, shape: out.shape });
-      if (opts.tensors === true) await writeFile(path.join(tensorsDir, `${id}.npy`), encodeNpyFloat32(out.tensor, out.shape), { mode: 0o600 });
-    } catch (err) {
-      const f = failureOf(err);
-      if (f.stage === 'preprocess') decoded++;
-      instances.push({ id, status: 'failed', stage: f.stage, reasons: [{ code: f.code, message: f.message }] });
-    }
-  }
+  const { tiles, decoded, used, problems } = await preprocessCandidates({
+    ids: candidates.sort(),
+    dicomDir,
+    shape,
+    ...(opts.preprocess !== undefined ? { preprocess: opts.preprocess } : {}),
+    ...(opts.preprocessThreads !== undefined ? { threads: opts.preprocessThreads } : {}),
+    ...(pool !== undefined ? { pool } : {}),
+    ...(pipeline !== undefined ? { early: pipeline.early } : {}),
+    ...(opts.tensors === true ? { tensorsDir } : {}),
+    maxTiles: opts.maxTiles ?? 100,
+  }).finally(() => pool?.close());
+  instances.push(...problems);
   await writeFile(path.join(outDir, 'contact-sheet.png'), renderContactSheet(tiles), { mode: 0o600 });
   // The study's `data:` contract evaluated on the cache just filled: suppressed counts only (study-data/feasibility.ts).
   const study: DataCheckStudySection | null =

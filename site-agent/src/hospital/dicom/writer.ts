@@ -318,9 +318,11 @@ export const ATOMIC_TEMPORARY = /\.[0-9a-f]{12}\.tmp$/;
  * rename is what makes the rename crash-safe: without it a crash can leave the final name on a file whose data
  * never reached the disk (empty or cut short), which a reader would take as complete. A crash before the rename
  * leaves only the temporary, which {@link sweepAtomicTemporaries} removes at the next start.
+ * Parent folders are created unless `createParent` is false (a caller that made the folder itself, with its
+ * own mode, saves the call per file).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[], opts: { readonly createParent?: boolean } = {}): Promise<void> {
+  if (opts.createParent !== false) await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const chunks = bytes instanceof Uint8Array ? [bytes] : [...bytes];
   const fh = await open(tmp, 'wx', 0o600);

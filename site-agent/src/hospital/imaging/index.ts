@@ -7,6 +7,6 @@ export { compilePreprocessOptions, isCompiledPreprocessOptions, type CompiledPre
 export { colourToUnit, greyToRgb, invertMonochrome1, rgbToGrey, toChannels } from './photometric.js';
 export { preprocessInstance, type ImageMetadata, type PipelineReason, type PipelineStep, type PipelineStepName, type PreprocessResult } from './preprocess.js';
 export { axisTaps, fitImage, placement, resampleImage, type FitMode, type Placement } from './resample.js';
-export { NAMED_WINDOWS, applyVoi, frameTransform, resolveVoi, type NamedWindow, type VoiFunction, type VoiSource, type VoiTransform } from './voi-lut.js';
+export { NAMED_WINDOWS, applyRescaleAndVoi, applyVoi, frameTransform, percentiles, resolveVoi, type FusableVoi, type NamedWindow, type RescaleOrIdentity, type VoiFunction, type VoiSource, type VoiTransform } from './voi-lut.js';
 export { expandSegmented, paletteToUnit, readPalette, type Palette } from './palette.js';
 export { modelInputPreprocessor, preprocessToModelInput, type ModelInput, type ModelInputDefaults } from './model-input.js';

@@ -15,7 +15,7 @@ import { compilePreprocessOptions, type CompiledPreprocessOptions, type Preproce
 import { paletteToUnit, readPalette } from './palette.js';
 import { colourToUnit, invertMonochrome1, toChannels } from './photometric.js';
 import { fitImage, placement } from './resample.js';
-import { applyVoi, frameTransform, missingWindow, resolveVoi, type VoiTransform } from './voi-lut.js';
+import { applyRescaleAndVoi, applyVoi, frameTransform, missingWindow, resolveVoi, type FusableVoi, type RescaleOrIdentity, type VoiTransform } from './voi-lut.js';
 
 /** The steps of the pipeline, in order. */
 export type PipelineStepName = 'decode' | 'modality-lut' | 'voi-lut' | 'photometric' | 'frames' | 'resample' | 'channels';
@@ -85,6 +85,16 @@ function describeVoi(t: VoiTransform): string {
   return `${t.origin}: ${t.low.toPrecision(6)}..${t.high.toPrecision(6)}`;
 }
 
+/** The window {@link applyRescaleAndVoi} can apply in one pass for this instance, or `undefined` (the steps run one by one). */
+function fusableVoi(parsed: ParsedDicom, voi: CompiledPreprocessOptions['voi'], modality: string, signed: boolean, m: ModalityTransform, bitsStored: number): FusableVoi | undefined {
+  if (m.kind === 'table') return undefined;
+  const resolved = resolveVoi(parsed.dataset, voi, modality, signed, modalityRange(m, bitsStored, signed));
+  if (resolved === 'per-frame' || !('kind' in resolved)) return undefined;
+  if (resolved.kind === 'linear') return resolved;
+  if (resolved.kind === 'window' && resolved.function !== 'SIGMOID') return { ...resolved, function: resolved.function };
+  return undefined;
+}
+
 /**
  * Preprocesses one instance (Part 10 bytes or an already parsed data set) into model input tensors.
  *
@@ -113,7 +123,14 @@ export async function preprocessInstance(input: Uint8Array | ParsedDicom, option
   // Grey: modality values; colour: RGB in [0, 1] (no LUTs apply to colour in the pipeline).
   const modalityT = grey ? modalityTransformOf(parsed.dataset, signed) : ({ kind: 'identity' } as const);
   let planes: Float32Array[];
-  if (grey) {
+  // A fixed window through a rescale: Modality LUT, VOI LUT and MONOCHROME1 inversion in one pass per frame (same
+  // float32 values as the three steps one after the other), not three passes and two more frame-sized arrays.
+  const fused = grey && o.frames !== 'max-intensity' ? fusableVoi(parsed, o.voi, modality, signed, modalityT, d.bitsStored) : undefined;
+  const invert = check.colour === 'MONOCHROME1' && o.invertMonochrome1;
+  if (grey && fused !== undefined) {
+    planes = stored.map((s) => applyRescaleAndVoi(s, modalityT as RescaleOrIdentity, fused, invert));
+    steps.push({ step: 'modality-lut', detail: modalityT.kind === 'rescale' ? `rescale slope ${modalityT.slope}, intercept ${modalityT.intercept}` : 'identity (no rescale or LUT in the header)' });
+  } else if (grey) {
     planes = stored.map((s) => applyModalityLut(s, modalityT));
     steps.push({ step: 'modality-lut', detail: modalityT.kind === 'rescale' ? `rescale slope ${modalityT.slope}, intercept ${modalityT.intercept}` : modalityT.kind === 'table' ? `Modality LUT Sequence, ${modalityT.table.data.length} entries` : 'identity (no rescale or LUT in the header)' });
   } else if (palette !== undefined) {
@@ -132,7 +149,11 @@ export async function preprocessInstance(input: Uint8Array | ParsedDicom, option
   steps.push({ step: 'frames', detail: `${o.frames}: ${frameIndices.length} tensor(s) from ${d.frames} frame(s)` });
 
   let firstVoi: VoiTransform | undefined;
-  if (grey) {
+  if (grey && fused !== undefined) {
+    firstVoi = fused;
+    steps.push({ step: 'voi-lut', detail: describeVoi(fused) });
+    if (check.colour === 'MONOCHROME1') steps.push({ step: 'photometric', detail: o.invertMonochrome1 ? 'MONOCHROME1 inverted' : 'MONOCHROME1 kept (inversion off)' });
+  } else if (grey) {
     const storedRange = modalityRange(modalityT, d.bitsStored, signed);
     const resolved = resolveVoi(parsed.dataset, o.voi, modality, signed, storedRange);
     let perFrame: Extract<typeof o.voi, { kind: 'percentile' | 'range' }> | undefined;

@@ -9,7 +9,7 @@
 import { getNumber, getString, type DicomDataset } from '../dicom/dataset.js';
 import { Tags } from '../dicom/dictionary.js';
 import { ImagePipelineError } from './errors.js';
-import { LutTags, lookUp, readLutItem, type LutTable } from './modality-lut.js';
+import { LutTags, lookUp, readLutItem, type LutTable, type ModalityTransform } from './modality-lut.js';
 
 /** VOI LUT Function (0028,1056). */
 export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
@@ -102,12 +102,93 @@ export function resolveVoi(ds: DicomDataset, source: VoiSource, modality: string
   }
 }
 
-/** Percentile (linear interpolation between order statistics, numpy's default) of sorted values. */
-function percentile(sorted: Float32Array, p: number): number {
-  const pos = (p / 100) * (sorted.length - 1);
+/**
+ * Moves the `k`-th smallest of `a[left..right]` to `a[k]`, smaller-or-equal ones before it and greater-or-equal
+ * ones after (Hoare's FIND as Wirth writes it: duplicates split evenly, no recursion). In place, O(n) expected:
+ * what `sort()` then indexing gives, without sorting a whole frame (a 2048² frame sorted was most of the
+ * percentile fallback's time).
+ */
+function selectInPlace(a: Float32Array, k: number, left: number, right: number): void {
+  let l = left;
+  let r = right;
+  while (l < r) {
+    // Median of three as the pivot: sorted or constant regions (common in images) stay linear.
+    const m = (l + r) >>> 1;
+    const x0 = a[l] as number;
+    const x1 = a[m] as number;
+    const x2 = a[r] as number;
+    const x = x0 < x1 ? (x1 < x2 ? x1 : x0 < x2 ? x2 : x0) : x0 < x2 ? x0 : x1 < x2 ? x2 : x1;
+    let i = l;
+    let j = r;
+    do {
+      while ((a[i] as number) < x) i++;
+      while (x < (a[j] as number)) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i] = a[j] as number;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    } while (i <= j);
+    if (j < k) l = i;
+    if (k < i) r = j;
+  }
+}
+
+/** The smallest of `a[from..to]`. */
+function minOf(a: Float32Array, from: number, to: number): number {
+  let m = a[from] as number;
+  for (let i = from + 1; i <= to; i++) if ((a[i] as number) < m) m = a[i] as number;
+  return m;
+}
+
+/**
+ * The `lowP`-th and `highP`-th percentiles of `values` (numpy's default: linear interpolation between the two
+ * order statistics around the position), exactly what sorting and indexing gives. `values` is not modified.
+ */
+export function percentiles(values: Float32Array, lowP: number, highP: number): [number, number] {
+  const n = values.length;
+  const a = Float32Array.from(values);
+  // NaN breaks the partition's comparisons; sort() puts it last, so keep the sort's answer for such frames.
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(a[i])) {
+      a.sort();
+      return [interpolate(a, lowP, (lo) => a[lo + 1] as number), interpolate(a, highP, (lo) => a[lo + 1] as number)];
+    }
+  }
+  const at = (p: number): { pos: number; lo: number } => {
+    const pos = (p / 100) * (n - 1);
+    return { pos, lo: Math.floor(pos) };
+  };
+  const [first, second] = lowP <= highP ? [lowP, highP] : [highP, lowP];
+  // The larger percentile over the whole frame; then the smaller one among what lies at or below it.
+  const hi = at(second);
+  selectInPlace(a, hi.lo, 0, n - 1);
+  const hiValue = pointValue(a, hi, n - 1);
+  const lo = at(first);
+  selectInPlace(a, lo.lo, 0, hi.lo);
+  // The next order statistic after lo.lo lies in lo.lo+1..hi.lo, or is a[hi.lo + 1 …] when lo.lo = hi.lo.
+  const loValue = lo.lo === hi.lo ? pointValue(a, lo, n - 1) : valueAt(a, lo, minOf(a, lo.lo + 1, hi.lo));
+  return lowP <= highP ? [loValue, hiValue] : [hiValue, loValue];
+}
+
+/** The interpolated value at `p` once `a[lo]` holds its order statistic; `next` gives the following one. */
+function interpolate(a: Float32Array, p: number, next: (lo: number) => number): number {
+  const pos = (p / 100) * (a.length - 1);
   const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
+  const hi = lo + 1 < a.length ? next(lo) : (a[lo] as number);
+  return (a[lo] as number) + (hi - (a[lo] as number)) * (pos - lo);
+}
+
+/** `a[at.lo]` selected: interpolates towards the smallest of what follows it (`a[at.lo + 1 .. last]`). */
+function pointValue(a: Float32Array, at: { pos: number; lo: number }, last: number): number {
+  return valueAt(a, at, at.lo + 1 <= last ? minOf(a, at.lo + 1, last) : (a[at.lo] as number));
+}
+
+function valueAt(a: Float32Array, at: { pos: number; lo: number }, next: number): number {
+  const v = a[at.lo] as number;
+  return v + (next - v) * (at.pos - at.lo);
 }
 
 /** A percentile or range transform computed from one frame's modality values. */
@@ -124,8 +205,8 @@ export function frameTransform(values: Float32Array, source: Extract<VoiSource, 
   }
   const lowP = source.low ?? 0.5;
   const highP = source.high ?? 99.5;
-  const sorted = Float32Array.from(values).sort();
-  return { kind: 'linear', low: percentile(sorted, lowP), high: percentile(sorted, highP), origin: `percentiles ${lowP}–${highP}` };
+  const [low, high] = percentiles(values, lowP, highP);
+  return { kind: 'linear', low, high, origin: `percentiles ${lowP}–${highP}` };
 }
 
 /** Applies a VOI transform: modality values → [0, 1]. A zero-width linear range maps everything to 0. */
@@ -163,6 +244,44 @@ export function applyVoi(values: Float32Array, t: VoiTransform): Float32Array {
       }
       break;
     }
+  }
+  return out;
+}
+
+/** A modality transform {@link applyRescaleAndVoi} takes. */
+export type RescaleOrIdentity = Extract<ModalityTransform, { kind: 'rescale' | 'identity' }>;
+/** A VOI transform {@link applyRescaleAndVoi} takes: a LINEAR or LINEAR_EXACT window, or a linear range. */
+export type FusableVoi = Extract<VoiTransform, { kind: 'linear' }> | (Extract<VoiTransform, { kind: 'window' }> & { readonly function: 'LINEAR' | 'LINEAR_EXACT' });
+
+/**
+ * Stored values → display values in [0, 1] in one pass: the rescale (rounded to float32, as the Modality LUT step
+ * stores it), the window or range exactly as {@link applyVoi}, then `1 − v` when `invert` (MONOCHROME1), each
+ * intermediate rounded as the separate steps round it, so the result is the same to the bit.
+ */
+export function applyRescaleAndVoi(stored: Int32Array, m: RescaleOrIdentity, t: FusableVoi, invert: boolean): Float32Array {
+  const n = stored.length;
+  const out = new Float32Array(n);
+  const slope = m.kind === 'rescale' ? m.slope : 1;
+  const intercept = m.kind === 'rescale' ? m.intercept : 0;
+  // Both transforms are `x <= lo → 0, x > hi → 1, else (x − c) / w + 0.5` (window) or the clamp of `(x − low) / span` (range).
+  if (t.kind === 'window') {
+    const c = t.function === 'LINEAR' ? t.center - 0.5 : t.center;
+    const w = t.function === 'LINEAR' ? t.width - 1 : t.width;
+    const lo = c - w / 2;
+    const hi = c + w / 2;
+    for (let i = 0; i < n; i++) {
+      const x = Math.fround((stored[i] as number) * slope + intercept);
+      const y = x <= lo ? 0 : x > hi ? 1 : Math.fround((x - c) / w + 0.5);
+      out[i] = invert ? 1 - y : y;
+    }
+    return out;
+  }
+  const span = t.high - t.low;
+  for (let i = 0; i < n; i++) {
+    const x = Math.fround((stored[i] as number) * slope + intercept);
+    const v = span > 0 ? (x - t.low) / span : 0;
+    const y = v < 0 ? 0 : v > 1 ? 1 : Math.fround(v);
+    out[i] = invert ? 1 - y : y;
   }
   return out;
 }

@@ -137,6 +137,7 @@ export class DicomDeidGate {
   readonly #outputs = new Map<string, string>();
   readonly #checkPixels: boolean;
   readonly #pseudonymizer: PatientPseudonymizer;
+  #outDirReady: Promise<void> | undefined;
 
   constructor(config: DicomDeidGateConfig) {
     this.outDir = path.resolve(config.outDir);
@@ -176,30 +177,54 @@ export class DicomDeidGate {
 
   /** Admits one Part 10 instance held in memory; `source` names it in the report (no PHI: a file name or a pseudonymous id). */
   async admit(bytes: Uint8Array, source: string): Promise<DeidFileEntry> {
+    return (await this.#admit(bytes, source, false)).entry;
+  }
+
+  /**
+   * {@link admit}, also handing back what was written into the cache (the de-identified file, one buffer of its
+   * own), so the next step (the image pipeline) need not read the file back and the identified input can be
+   * dropped at once. `output` is set only for a `written` entry.
+   */
+  admitWithOutput(bytes: Uint8Array, source: string): Promise<{ entry: DeidFileEntry; output?: Uint8Array }> {
+    return this.#admit(bytes, source, true);
+  }
+
+  async #admit(bytes: Uint8Array, source: string, keep: boolean): Promise<{ entry: DeidFileEntry; output?: Uint8Array }> {
     const result = deidentifyDicom(bytes, source, this.#ctx);
-    if (result.status !== 'written') return { file: source, status: result.status, bytesIn: bytes.length, reasons: result.reasons };
+    if (result.status !== 'written') return { entry: { file: source, status: result.status, bytesIn: bytes.length, reasons: result.reasons } };
+    // The chunks' bulk values are views of the identified input: the kept output is a copy, never a view.
+    const whole = keep || this.#checkPixels ? concatChunks(result.chunks) : undefined;
     if (this.#checkPixels) {
-      const problem = await undecodable(result.chunks, source);
-      if (problem !== undefined) return { file: source, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'undecodable-pixels', message: problem }] };
+      const problem = await undecodable(whole ?? concatChunks(result.chunks), source);
+      if (problem !== undefined) return { entry: { file: source, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'undecodable-pixels', message: problem }] } };
     }
     const output = `${result.sopInstanceUid}.dcm`;
     const previous = this.#outputs.get(output);
     if (previous !== undefined) {
       return {
-        file: source,
-        status: 'failed',
-        bytesIn: bytes.length,
-        reasons: [{ code: 'duplicate-instance', message: `same SOP Instance UID as ${previous}: written once` }],
+        entry: {
+          file: source,
+          status: 'failed',
+          bytesIn: bytes.length,
+          reasons: [{ code: 'duplicate-instance', message: `same SOP Instance UID as ${previous}: written once` }],
+        },
       };
     }
     try {
-      await mkdir(this.outDir, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(path.join(this.outDir, output), result.chunks);
+      // Created (0700) once per gate, not once per instance; a folder removed under a running gate is made again.
+      this.#outDirReady ??= mkdir(this.outDir, { recursive: true, mode: 0o700 }).then(() => undefined);
+      await this.#outDirReady;
+      await writeFileAtomic(path.join(this.outDir, output), whole ?? result.chunks, { createParent: false }).catch(async (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await mkdir(this.outDir, { recursive: true, mode: 0o700 });
+        await writeFileAtomic(path.join(this.outDir, output), whole ?? result.chunks);
+      });
     } catch {
-      return { file: source, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'write-failed', message: `cannot write ${output} into the output folder` }] };
+      this.#outDirReady = undefined;
+      return { entry: { file: source, status: 'failed', bytesIn: bytes.length, reasons: [{ code: 'write-failed', message: `cannot write ${output} into the output folder` }] } };
     }
     this.#outputs.set(output, source);
-    return {
+    const entry: DeidFileEntry = {
       file: source,
       status: 'written',
       output,
@@ -209,6 +234,7 @@ export class DicomDeidGate {
       changes: result.changes,
       ...(result.acceptedRisk !== undefined ? { acceptedRisk: result.acceptedRisk } : {}),
     };
+    return keep && whole !== undefined ? { entry, output: whole } : { entry };
   }
 
   /** Admits one file (opened read-only, never modified); `source` names it in the report. */
@@ -283,8 +309,8 @@ export async function runDicomDeid(opts: DicomDeidGateOptions): Promise<DeidRepo
 }
 
 /** Why frame 0 of a de-identified image cannot be decoded, or `undefined` (also for instances without pixels). */
-async function undecodable(chunks: readonly Uint8Array[], file: string): Promise<string | undefined> {
-  const parsed = parseDicom(concatChunks(chunks), file);
+async function undecodable(bytes: Uint8Array, file: string): Promise<string | undefined> {
+  const parsed = parseDicom(bytes, file);
   if (!parsed.dataset.has(Tags.PixelData)) return undefined;
   try {
     await decodeStoredFrame(parsed, 0, file);

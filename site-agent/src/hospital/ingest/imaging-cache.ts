@@ -11,7 +11,7 @@ import type { Logger } from '../../../../shared/src/logging.js';
 import { STRICT_BURNED_IN_POLICY, type BurnedInPolicy } from '../deid/burned-in.js';
 import { DEID_OPTIONS, loadConfidentialityProfile, type DeidOption } from '../deid/dicom-profile.js';
 import { loadOrCreateSiteSecret, PatientPseudonymizer } from '../deid/pseudonym.js';
-import { createPacsSource, syncFromPacs, type PacsSyncEntry, type PacsSyncReport } from '../pacs/index.js';
+import { createPacsSource, syncFromPacs, type AfterGateStep, type PacsSyncEntry, type PacsSyncReport } from '../pacs/index.js';
 import { DicomDeidGate, type DeidReport } from './dicom-deid-gate.js';
 import { ingestImageStudy, ingestStudyEmr } from './image-study.js';
 
@@ -36,6 +36,8 @@ export interface ImagingCacheResult {
 export interface FillImagingCacheHooks {
   /** Called after each PACS instance. */
   readonly onPacsEntry?: (entry: PacsSyncEntry) => void;
+  /** The step after the gate of a PACS pull (the data check's pipeline, overlapping the pull). */
+  readonly afterGate?: AfterGateStep;
   /** Decode frame 0 before admitting an image (refuse undecodable pixels at the gate). @default false */
   readonly checkPixels?: boolean;
   /**
@@ -123,6 +125,7 @@ export async function fillImagingCache(
       stateFile: path.join(cache, 'pacs', 'state.jsonl'),
       ...(logger !== undefined ? { logger: logger.child({ dataset: name, source: cfg.source }) } : {}),
       ...(hooks.onPacsEntry !== undefined ? { onEntry: hooks.onPacsEntry } : {}),
+      ...(hooks.afterGate !== undefined ? { afterGate: hooks.afterGate } : {}),
     });
   } catch (err) {
     const cached = (await readdir(dicomDir).catch(() => [] as string[])).filter((f) => f.endsWith('.dcm')).length;

@@ -295,23 +295,33 @@ export class DicomwebSource implements PacsSource {
   async retrieve(refs: readonly InstanceRef[], incoming: string, deliver: (ref: InstanceRef, outcome: RetrieveOutcome) => Promise<void>): Promise<void> {
     await runPool(refs, this.#opts.concurrency, async (ref) => {
       const file = incomingFile(incoming);
+      // Set once an attempt may have created the file (a spilled body, a failure mid-body): only then is there anything to remove.
+      const touched = { file: false };
       try {
-        await deliver(ref, await this.#retrieveOne(ref, file));
+        await deliver(ref, await this.#retrieveOne(ref, file, touched));
       } finally {
-        await removeIncoming(file);
+        if (touched.file) await removeIncoming(file);
       }
     });
   }
 
-  async #retrieveOne(ref: InstanceRef, file: string): Promise<RetrieveOutcome> {
+  async #retrieveOne(ref: InstanceRef, file: string, touched: { file: boolean }): Promise<RetrieveOutcome> {
     const url = new URL(`${this.#base}/studies/${encodeURIComponent(ref.studyUid)}/series/${encodeURIComponent(ref.seriesUid)}/instances/${encodeURIComponent(ref.sopUid)}`);
     for (let attempt = 0; ; attempt++) {
       await this.#limiter.take();
-      await removeIncoming(file);
+      // A fresh name per instance: only a failed attempt can have left a file behind.
+      if (touched.file) await removeIncoming(file);
       let failure: HttpFailure;
       try {
+        touched.file = true;
         const res = await this.#http.getOrSpill(url, { accept: ACCEPT_DICOM }, { file, aboveBytes: this.#opts.spillAboveBytes ?? 64 * 1024 * 1024 });
-        if (res.status >= 200 && res.status < 300) return this.#split(res.body ?? (await readFile(file)), res.headers['content-type'] ?? '');
+        touched.file = res.file !== undefined;
+        if (res.status >= 200 && res.status < 300) {
+          if (res.body !== undefined) return this.#split(res.body, res.headers['content-type'] ?? '');
+          // A spilled body is read back and its identified file removed at once, not after the gate and the next step.
+          const body = await readFile(file).finally(() => removeIncoming(file));
+          return this.#split(body, res.headers['content-type'] ?? '');
+        }
         failure = new HttpFailure('http-status', `WADO-RS answered HTTP ${res.status}`, res.status);
       } catch (err) {
         failure = err instanceof HttpFailure ? err : new HttpFailure('unreachable', String(err));

@@ -8,7 +8,7 @@ import type { PacsSource } from './pacs-source.js';
 export { DicomwebSource, type DicomwebSourceOptions } from './dicomweb-source.js';
 export { DimseSource, type DimseSourceOptions } from './dimse-source.js';
 export { openIncoming } from './incoming.js';
-export { syncFromPacs, type PacsSyncEntry, type PacsSyncOptions, type PacsSyncReport } from './pacs-sync.js';
+export { syncFromPacs, type AfterGateStep, type PacsSyncEntry, type PacsSyncOptions, type PacsSyncReport } from './pacs-sync.js';
 export type { InstanceRef, PacsFailureCode, PacsSearchResult, PacsSource, RetrieveOutcome } from './pacs-source.js';
 
 /** Builds the source `name` of `agent.yaml` (files it names are resolved against `baseDir` and read now). */

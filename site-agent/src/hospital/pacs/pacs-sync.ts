@@ -5,7 +5,7 @@
  * admit each instance through the gate and forget its identified bytes. A pull cut short (PACS restart, agent
  * killed) resumes where it stopped: finished instances are in the cache or in the state file.
  */
-import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PacsQuery } from '../../../../shared/src/config/agent-config.js';
 import type { Logger } from '../../../../shared/src/logging.js';
@@ -57,6 +57,20 @@ export interface PacsSyncOptions {
   readonly logger?: Logger;
   /** Called after each instance (progress). */
   readonly onEntry?: (entry: PacsSyncEntry) => void;
+  /** The step after the gate (the image pipeline on a thread pool), fed while the pull goes on. */
+  readonly afterGate?: AfterGateStep;
+}
+
+/**
+ * A step that takes each instance the gate wrote, as the de-identified bytes written into the cache (so it need
+ * not read the file back), overlapping the rest of the pull: later instances are fetched and gated while earlier
+ * ones are in it.
+ */
+export interface AfterGateStep {
+  /** Resolves when the step can take one more instance (back-pressure: the retrieval slot waits, memory stays bounded). */
+  ready(): Promise<void>;
+  /** Takes one written instance (the bytes pass to the step). MUST NOT reject: the step reports its own failures. */
+  take(id: string, deidentified: Uint8Array): Promise<void>;
 }
 
 /**
@@ -74,6 +88,9 @@ const FINAL_GATE_CODES: ReadonlySet<string> = new Set([
   'undecodable-pixels',
   'duplicate-instance',
 ]);
+
+/** Refusal lines written to the state file at once. */
+const STATE_BATCH = 16;
 
 /** A remembered refusal: the entry and the gate settings it was made under. */
 type StateLine = PacsSyncEntry & { readonly gate?: string };
@@ -98,11 +115,18 @@ async function readState(file: string, gate: string): Promise<Map<string, PacsSy
 /** The shortest Part 10 file: 128-byte preamble and `DICM`. */
 const MIN_PART10_BYTES = 132;
 
+/** The `.dcm` files of the cache folder, read once per pull (not one stat per instance found). */
+async function cachedNames(dir: string): Promise<Set<string>> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return new Set(entries.filter((e) => e.isFile() && e.name.endsWith('.dcm')).map((e) => e.name));
+}
+
 /**
- * Whether the cache holds `file` as a whole instance. Cache files are flushed before they get their name, so a
- * shorter one is damage from outside (or a file system that lost the data): it is removed and fetched again.
+ * Whether a file the cache folder lists holds a whole instance. Cache files are flushed before they get their
+ * name, so a shorter one is damage from outside (or a file system that lost the data): it is removed and
+ * fetched again.
  */
-async function inCache(file: string): Promise<boolean> {
+async function wholeInCache(file: string): Promise<boolean> {
   const st = await stat(file).catch(() => undefined);
   if (st?.isFile() !== true) return false;
   if (st.size >= MIN_PART10_BYTES) return true;
@@ -127,24 +151,38 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
   const entries: PacsSyncEntry[] = [];
   const todo: { ref: InstanceRef; id: string }[] = [];
   const seen = new Set<string>();
+  const inCache = await cachedNames(opts.gate.outDir);
   for (const ref of search.instances) {
     const output = opts.gate.outputName(ref.sopUid);
     const id = output.slice(0, -'.dcm'.length);
     if (seen.has(id)) continue;
     seen.add(id);
     const before = refused.get(id);
-    if (await inCache(path.join(opts.gate.outDir, output))) entries.push({ id, status: 'cached', reasons: [] });
+    if (inCache.has(output) && (await wholeInCache(path.join(opts.gate.outDir, output)))) entries.push({ id, status: 'cached', reasons: [] });
     else if (before !== undefined && before.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) entries.push({ id, status: before.status, earlier: true, reasons: before.reasons });
     else todo.push({ ref, id });
   }
   const cached = entries.length;
   const ids = new Map(todo.map((t) => [t.ref.sopUid, t.id]));
   let fetched = 0;
+  const inStep = new Set<Promise<void>>();
+  // Refusals are remembered in batches (one append per STATE_BATCH lines and one at the end): a pull killed in
+  // between only fetches those few instances again, to be refused again.
+  let stateLines: string[] = [];
+  const flushState = async (): Promise<void> => {
+    if (stateLines.length === 0) return;
+    const text = stateLines.join('');
+    stateLines = [];
+    await appendFile(opts.stateFile, text, { mode: 0o600 });
+  };
   const record = async (entry: PacsSyncEntry): Promise<void> => {
     entries.push(entry);
     if (entry.status !== 'written') {
       opts.logger?.warn({ instance: entry.id, status: entry.status, reasons: entry.reasons.map((r) => r.code) }, 'PACS instance not admitted to the cache');
-      if (entry.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) await appendFile(opts.stateFile, `${JSON.stringify({ ...entry, gate: opts.gate.settingsKey })}\n`, { mode: 0o600 });
+      if (entry.reasons.some((r) => FINAL_GATE_CODES.has(r.code))) {
+        stateLines.push(`${JSON.stringify({ ...entry, gate: opts.gate.settingsKey })}\n`);
+        if (stateLines.length >= STATE_BATCH) await flushState();
+      }
     }
     opts.onEntry?.(entry);
   };
@@ -158,9 +196,23 @@ export async function syncFromPacs(opts: PacsSyncOptions): Promise<PacsSyncRepor
         return;
       }
       fetched++;
-      await record(fromGate(id, await opts.gate.admit(outcome.bytes, id)));
+      const step = opts.afterGate;
+      if (step === undefined) {
+        await record(fromGate(id, await opts.gate.admit(outcome.bytes, id)));
+        return;
+      }
+      const { entry, output } = await opts.gate.admitWithOutput(outcome.bytes, id);
+      await record(fromGate(id, entry));
+      if (output !== undefined) {
+        await step.ready();
+        const taken: Promise<void> = step.take(id, output).finally(() => inStep.delete(taken));
+        inStep.add(taken);
+      }
     },
   );
+  await flushState();
+  // Every instance handed on is through the step before the pull reports.
+  await Promise.all(inStep);
   const count = (s: PacsSyncEntry['status']): number => entries.filter((e) => e.status === s).length;
   const report: PacsSyncReport = {
     startedAt,

@@ -11,6 +11,7 @@ import { encodeDicom } from '../../../../site-agent/src/hospital/dicom/writer.js
 import type { ParsedDicom } from '../../../../site-agent/src/hospital/dicom/parse.js';
 import {
   applyModalityLut,
+  applyRescaleAndVoi,
   applyVoi,
   checkPixelData,
   colourToUnit,
@@ -141,6 +142,65 @@ describe('VOI LUT', () => {
     expect(p).toMatchObject({ kind: 'linear', low: 10, high: 90 });
     close(applyVoi(new Float32Array([0, 50, 100]), p), [0, 0.5, 1]);
     expect(frameTransform(v, { kind: 'range' })).toMatchObject({ low: 0, high: 100 });
+  });
+
+  it('applies rescale, window or range and MONOCHROME1 inversion in one pass to the same float32 values as the three steps', () => {
+    // Arrange: signed and unsigned stored values, edges of the windows included.
+    let seed = 11;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const stored = Int32Array.from({ length: 5000 }, (_, i) => (i < 8 ? [-2048, -1, 0, 1, 39, 40, 41, 4095][i]! : Math.floor(rand() * 6144) - 2048));
+    const modalities = [{ kind: 'identity' }, { kind: 'rescale', slope: 1, intercept: -1024 }, { kind: 'rescale', slope: 0.37, intercept: 12.5 }] as const;
+    const vois = [
+      { kind: 'window', center: 40, width: 400, function: 'LINEAR', origin: 'h' },
+      { kind: 'window', center: -600, width: 1500, function: 'LINEAR_EXACT', origin: 'h' },
+      { kind: 'window', center: 40, width: 1, function: 'LINEAR', origin: 'h' },
+      { kind: 'linear', low: -1000, high: 3000, origin: 'r' },
+      { kind: 'linear', low: 7, high: 7, origin: 'r' },
+    ] as const;
+    for (const m of modalities) {
+      for (const t of vois) {
+        for (const invert of [false, true]) {
+          // Act
+          const fused = applyRescaleAndVoi(stored, m, t, invert);
+          const stepwise = applyVoi(applyModalityLut(stored, m), t);
+          if (invert) invertMonochrome1(stepwise);
+          // Assert: equal to the bit.
+          expect(Array.from(fused)).toEqual(Array.from(stepwise));
+        }
+      }
+    }
+  });
+
+  it('finds percentiles by selection exactly as sorting and indexing does (duplicates, plateaus, tiny frames, NaN)', () => {
+    // Arrange: the sorted-array reference the selection replaced.
+    const reference = (values: Float32Array, p: number): number => {
+      const sorted = Float32Array.from(values).sort();
+      const pos = (p / 100) * (sorted.length - 1);
+      const lo = Math.floor(pos);
+      const hi = Math.min(lo + 1, sorted.length - 1);
+      return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+    };
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const frames: Float32Array[] = [
+      new Float32Array([5]),
+      new Float32Array([3, 1]),
+      new Float32Array(1000).fill(-1024),
+      Float32Array.from({ length: 4097 }, () => Math.floor(rand() * 8)),
+      Float32Array.from({ length: 5000 }, (_, i) => (i < 4000 ? 0 : rand() * 4095)),
+      Float32Array.from({ length: 3001 }, (_, i) => 3001 - i),
+      Float32Array.from({ length: 2500 }, () => (rand() - 0.5) * 3000),
+      new Float32Array([2, Number.NaN, 1, 4]),
+    ];
+    for (const f of frames) {
+      for (const [low, high] of [[0.5, 99.5], [0, 100], [10, 90], [50, 50], [99.9, 0.1]] as const) {
+        // Act
+        const t = frameTransform(f, { kind: 'percentile', low, high });
+        // Assert (the input is left as it was)
+        expect(t).toMatchObject({ kind: 'linear', low: reference(f, low), high: reference(f, high) });
+      }
+    }
+    expect(Array.from(frames[1]!)).toEqual([3, 1]);
   });
 
   it('normalises by the stored range through the rescale (pydicom\'s output range): 8-bit without a window is value / 255', async () => {
