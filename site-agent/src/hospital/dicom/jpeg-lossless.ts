@@ -87,8 +87,6 @@ export function decodeJpegLosslessFrame(data: Uint8Array, bytesPerSample: number
       }
       frame = { precision: seg[0] as number, rows: ((seg[1] as number) << 8) | (seg[2] as number), columns: ((seg[3] as number) << 8) | (seg[4] as number), ids };
       if (frame.rows === 0 || frame.columns === 0 || nf === 0 || frame.precision < 2 || frame.precision > 16) throw new Error('SOF3 describes no image');
-      // A damaged or hostile header must not make this allocate gigabytes (2^28 samples: a 16384² frame, 512 MiB).
-      if (frame.rows * frame.columns * nf > 2 ** 28) throw new Error(`SOF3 describes ${frame.rows}×${frame.columns}×${nf} samples, more than 2^28`);
       out = new Uint16Array(frame.rows * frame.columns * nf);
     } else if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       throw new JpegLosslessUnsupported(`frame type SOF${marker - 0xc0}`);
