@@ -14,8 +14,6 @@ import { inflateRawSync } from 'node:zlib';
 
 import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js';
 
-import { decodeJpegLosslessFrame } from './jpeg-lossless.js';
-
 /** What a codec returns: samples of one frame, interleaved, little endian (8 or 16 bits per sample). */
 export interface CodecFrame {
   readonly width: number;
@@ -89,23 +87,8 @@ export function decodeHtj2k(data: Uint8Array): Promise<CodecFrame> {
   return emscriptenDecode('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', data);
 }
 
-/**
- * JPEG lossless, processes 14 and 14 SV1: dicom/jpeg-lossless.ts, and `jpeg-lossless-decoder-js` for what that
- * one refuses (sampling factors, other frame types) or cannot read.
- */
+/** JPEG lossless, processes 14 and 14 SV1 (jpeg-lossless-decoder-js). */
 export function decodeJpegLossless(data: Uint8Array, bytesPerSample: number): CodecFrame {
-  try {
-    const f = decodeJpegLosslessFrame(data, bytesPerSample);
-    // One byte per sample: the typed-array copy keeps each value modulo 256 (natively; a mapping callback per sample cost more than the decode).
-    const bytes = bytesPerSample === 1 ? new Uint8Array(f.samples) : new Uint8Array(f.samples.buffer, f.samples.byteOffset, f.samples.byteLength);
-    return { width: f.width, height: f.height, bitsPerSample: bytesPerSample * 8, components: f.components, data: bytes };
-  } catch {
-    return decodeJpegLosslessGeneral(data, bytesPerSample);
-  }
-}
-
-/** JPEG lossless by `jpeg-lossless-decoder-js` (the general decoder). */
-export function decodeJpegLosslessGeneral(data: Uint8Array, bytesPerSample: number): CodecFrame {
   const decoder = new LosslessDecoder();
   const out = decoder.decode(data.buffer as ArrayBuffer, data.byteOffset, data.length, bytesPerSample);
   return {
