@@ -6,8 +6,8 @@ import { DIAGNOSES } from './hospitals.js';
 
 /** Training defaults of `tessera demo --dataset chest-xray` (full) and of its `--quick` form (CI). */
 export const CHEST_DEFAULTS = {
-  full: { rounds: 12, localEpochs: 1, learningRate: 0.001, batchSize: 32, model: 'cnn-breastmnist', learningRateDecay: 0.95 },
-  quick: { rounds: 2, localEpochs: 1, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist', learningRateDecay: 1 },
+  full: { rounds: 12, localEpochs: 2, learningRate: 0.001, batchSize: 32, model: 'cnn-breastmnist', learningRateDecay: 0.95, classWeighting: 'balanced' },
+  quick: { rounds: 2, localEpochs: 1, learningRate: 0.002, batchSize: 32, model: 'cnn-breastmnist', learningRateDecay: 1, classWeighting: 'balanced' },
 } as const;
 
 /** Images per official split in `--quick` (stratified); the full demo takes all 3,882 / 524 / 624. */
