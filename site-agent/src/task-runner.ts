@@ -186,7 +186,6 @@ export class TaskRunner {
     return { spec, data };
   }
 
-  /** One trainer per model and input size (and study, under FedBN: the trainer holds the site's normalisation weights). */
   /**
    * The task's class weighting as this site's weights (from its own training labels, which never leave it).
    * @throws Refusal for an unknown weighting, a head that is not binary, or weighting under DP-SGD.
@@ -198,6 +197,7 @@ export class TaskRunner {
     return { classWeights: balancedClassWeights(y) };
   }
 
+  /** One trainer per model and input size (and study, under FedBN: the trainer holds the site's normalisation weights). */
   private trainer(spec: ModelSpec, inputDim: number, fedBnStudy: string | undefined): Promise<Trainer> {
     // A FedBN trainer's normalisation weights belong to one study: key it by the study too.
     const fedBn = fedBnStudy !== undefined;
