@@ -32,6 +32,7 @@ import type { LedgerEntry } from './privacy/privacy-ledger.js';
 import { privatizeUpdate, type SiteLevelDp } from './privacy/site-level-update.js';
 import { scoreMetrics, Trainer, type FitConfig } from './training/trainer.js';
 import { fedBnStateFile, readFedBnState, writeFedBnState } from './training/fedbn-state.js';
+import { balancedClassWeights } from './training/gradients.js';
 
 export interface TaskRunnerDeps {
   client: FederationClient;
@@ -202,6 +203,17 @@ export class TaskRunner {
     return { spec, data };
   }
 
+  /**
+   * The task's class weighting as this site's weights (from its own training labels, which never leave it).
+   * @throws Refusal for an unknown weighting, a head that is not binary, or weighting under DP-SGD.
+   */
+  private classWeights(weighting: string, trainer: Trainer, y: Float32Array, dp: boolean): Pick<FitConfig, 'classWeights'> {
+    if (weighting === '' || weighting === 'none') return {};
+    if (weighting !== 'balanced') throw new Refusal('TESSERA_AGENT_POLICY', `unknown class weighting '${weighting.slice(0, 32)}'`);
+    if (trainer.head.kind !== 'binary' || dp) throw new Refusal('TESSERA_AGENT_POLICY', 'class weighting applies to binary heads without DP-SGD only');
+    return { classWeights: balancedClassWeights(y) };
+  }
+
   /** One trainer per model and input size (and study, under FedBN: the trainer holds the site's normalisation weights). */
   private trainer(spec: ModelSpec, inputDim: number, fedBnStudy: string | undefined): Promise<Trainer> {
     // A FedBN trainer's normalisation weights belong to one study: key it by the study too.
@@ -313,6 +325,7 @@ export class TaskRunner {
       optimizer: t?.optimizer === 'adam' ? 'adam' : 'sgd',
       proximalMu: t?.proximalMu ?? 0,
       seed: Number(t?.seed ?? 0) >>> 0,
+      ...this.classWeights(t?.classWeighting ?? '', trainer, data.train.y, t?.dp?.mode === 'record'),
     };
     const advertise = task.secagg?.advertise;
     // Refuse a round this site's secure-aggregation policy rejects before training or spending ε on it.

@@ -35,6 +35,9 @@ describe.skipIf(!existsSync(npz))(`tessera demo --dataset chest-xray --quick (${
         expect(report.secureAggregation).toBe(true);
         expect(report.sites.map((s) => s.id)).toEqual(['site-1', 'site-2', 'site-3']);
         expect(report.rounds).toHaveLength(2);
+        // The sites hold one normal radiograph in ten: the study weights each site's loss by its own class counts.
+        const study = JSON.parse(readFileSync(path.join(dir, 'work', 'study.json'), 'utf8')) as { training: { classWeighting?: string } };
+        expect(study.training.classWeighting).toBe('balanced');
         const cx = report.chestXray;
         expect(cx).toBeDefined();
         // --quick: 240 train + 60 val images at the sites, 120 test images held out of all of them.

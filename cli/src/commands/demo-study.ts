@@ -63,6 +63,8 @@ export function demoStudy(a: {
       optimizer: images ? 'adam' : 'sgd',
       // The CNN settles with a decaying client learning rate (0.002 → 0.0005 over 36 rounds).
       ...('learningRateDecay' in d ? { learningRateDecay: d.learningRateDecay } : {}),
+      // Chest X-ray sites hold one normal radiograph in ten: each weights its loss by its own class counts.
+      ...('classWeighting' in d && dp?.mode !== 'record' ? { classWeighting: d.classWeighting } : {}),
     },
     // CNN rounds on a shared 2-core machine: three sites train at once, each ingesting first.
     timeouts:

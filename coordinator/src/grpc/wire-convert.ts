@@ -86,6 +86,7 @@ export function toWireTask(t: SiteTask): Task {
             proximalMu: t.training.proximalMu,
             seed: t.training.seed,
             ...(t.training.fedBn === true ? { fedBn: true } : {}),
+            ...(t.training.classWeighting !== undefined ? { classWeighting: t.training.classWeighting } : {}),
             ...(t.training.dp ? { dp: toWireDp(t.training.dp) } : {}),
           },
     deadlineMs: t.deadlineMs,

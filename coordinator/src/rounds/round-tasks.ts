@@ -55,6 +55,7 @@ export class RoundTasks {
         proximalMu: overrides.proximalMu,
         seed: (spec.seed + this.ref.round * 7919) >>> 0,
         ...(spec.training.fedBn === true ? { fedBn: true } : {}),
+        ...(spec.training.classWeighting === 'balanced' ? { classWeighting: 'balanced' as const } : {}),
         ...(kind === 'fit' && this.dp ? { dp: this.dp } : {}),
       },
       deadlineMs: this.now() + timeout,

@@ -32,6 +32,8 @@ export interface TrainingPlan {
   seed: number;
   /** FedBN: the model travels without its batch-normalisation weights, which each site keeps. */
   fedBn?: boolean;
+  /** `'balanced'`: each site weights its binary loss by its own class frequencies. */
+  classWeighting?: 'balanced';
   dp?: DpPlan;
 }
 

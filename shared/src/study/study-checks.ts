@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
-import { featureCount, resolveInputShape, type ModelSpec } from '../ml/model-spec.js';
+import { getModelSpec } from '../ml/model-registry.js';
+import { featureCount, headOf, resolveInputShape, type ModelSpec } from '../ml/model-spec.js';
 import { studyFeatureColumns, type StudyData } from './study-data-spec.js';
 import type { StudySpec } from './study-spec.js';
 
@@ -9,9 +10,16 @@ import type { StudySpec } from './study-spec.js';
  * first round.
  * @throws ConfigError naming the field.
  */
-export function checkStudyCrossFields(spec: Pick<StudySpec, 'id' | 'minSites' | 'maxSites'>): void {
+export function checkStudyCrossFields(spec: Pick<StudySpec, 'id' | 'minSites' | 'maxSites'> & Partial<Pick<StudySpec, 'model' | 'training' | 'privacy'>>): void {
   if (spec.maxSites !== undefined && spec.minSites > spec.maxSites) {
     throw new ConfigError(`study '${spec.id}': 'minSites' (${spec.minSites}) must be ≤ 'maxSites' (${spec.maxSites})`, { field: 'minSites' });
+  }
+  if (spec.training?.classWeighting === 'balanced') {
+    const field = 'training.classWeighting';
+    if (spec.privacy?.mode === 'record') throw new ConfigError(`study '${spec.id}': '${field}' cannot be used with record-level privacy (DP-SGD's accounting assumes unweighted examples)`, { field });
+    if (spec.model !== undefined && headOf(getModelSpec(spec.model)).kind !== 'binary') {
+      throw new ConfigError(`study '${spec.id}': '${field}' needs a binary model; '${spec.model}' is not`, { field });
+    }
   }
 }
 

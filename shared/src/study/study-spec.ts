@@ -115,6 +115,13 @@ export const StudySpecSchema = Type.Object(
          * with batch normalisation (e.g. `resnet-small`); no effect on others. @default false
          */
         fedBn: Type.Optional(Type.Boolean()),
+        /**
+         * Class weighting of a binary head's loss. `balanced`: each site weights its examples by
+         * `n / (2 · n_class)` from its own training labels, so the rarer class counts as much as the common
+         * one (a site with one normal radiograph in ten still learns what normal looks like). Binary models
+         * only, not with record-level `privacy` (DP-SGD's accounting assumes unweighted examples). @default 'none'
+         */
+        classWeighting: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('balanced')])),
       },
       { ...strict, default: {} },
     ),

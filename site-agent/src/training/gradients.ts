@@ -49,12 +49,30 @@ export const meanGradients: ComputeGradients = (ctx) => {
   return { loss: value, grads };
 };
 
-/** Mean binary cross-entropy of probabilities `p` against labels `y` (same shape). */
-export function binaryCrossEntropy(tf: TfCore, p: Tensor2D, y: Tensor2D): Scalar {
+/**
+ * Mean binary cross-entropy of probabilities `p` against labels `y` (same shape). With `classWeights`
+ * `[negative, positive]`, each example's term is multiplied by its class's weight before the mean (Keras
+ * `class_weight`), so a rare class counts as much as a common one with `'balanced'` weights.
+ */
+export function binaryCrossEntropy(tf: TfCore, p: Tensor2D, y: Tensor2D, classWeights?: readonly [number, number]): Scalar {
   return tf.tidy(() => {
     const pc = tf.clipByValue(p, BCE_EPSILON, 1 - BCE_EPSILON);
     // y·log p + (1 − y)·log(1 − p), per example
-    const perExample = tf.add(tf.mul(y, tf.log(pc)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, pc))));
+    const pos = tf.mul(y, tf.log(pc));
+    const neg = tf.mul(tf.sub(1, y), tf.log(tf.sub(1, pc)));
+    const perExample = classWeights === undefined ? tf.add(pos, neg) : tf.add(tf.mul(pos, classWeights[1]), tf.mul(neg, classWeights[0]));
     return tf.neg(tf.mean(perExample));
   });
+}
+
+/**
+ * Class weights `[negative, positive]` that make each class weigh half of the loss (scikit-learn's
+ * `'balanced'`: `n / (2 · n_class)`), from 0/1 labels; `[1, 1]` when a class is absent (nothing to balance).
+ */
+export function balancedClassWeights(y: Float32Array): [number, number] {
+  let positives = 0;
+  for (let i = 0; i < y.length; i++) positives += y[i] === 1 ? 1 : 0;
+  const negatives = y.length - positives;
+  if (positives === 0 || negatives === 0) return [1, 1];
+  return [y.length / (2 * negatives), y.length / (2 * positives)];
 }

@@ -11,6 +11,7 @@ export {
 } from './trainer.js';
 export {
   BCE_EPSILON,
+  balancedClassWeights,
   binaryCrossEntropy,
   meanGradients,
   type ComputeGradients,

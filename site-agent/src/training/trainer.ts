@@ -39,6 +39,11 @@ export interface FitConfig {
   /** Seeds the mini-batch shuffle (dropout masks are TF.js's own and not seeded). */
   seed: number;
   /**
+   * Binary heads: weights `[negative, positive]` of each class's examples in the loss (see
+   * `balancedClassWeights`); finite and > 0. Not with `dp`. @default both 1
+   */
+  classWeights?: readonly [number, number];
+  /**
    * Record-level DP-SGD: replaces the epochs of shuffled mini-batches by `dp.steps` steps on Poisson
    * samples (from the CSPRNG), with per-example clipping and Gaussian noise. `epochs`, `batchSize`
    * and `seed` are then unused.
@@ -160,6 +165,10 @@ function checkConfig(cfg: FitConfig): void {
   if (!Number.isFinite(cfg.proximalMu) || cfg.proximalMu < 0) bad('proximalMu', 'a finite number ≥ 0');
   if (cfg.optimizer !== 'sgd' && cfg.optimizer !== 'adam') bad('optimizer', "'sgd' or 'adam'");
   if (!Number.isInteger(cfg.seed)) bad('seed', 'an integer');
+  if (cfg.classWeights !== undefined) {
+    if (cfg.classWeights.length !== 2 || !cfg.classWeights.every((w) => Number.isFinite(w) && w > 0)) bad('classWeights', 'two finite numbers > 0 ([negative, positive])');
+    if (cfg.dp !== undefined) bad('classWeights', 'absent under DP-SGD (its per-example clipping assumes unweighted examples)');
+  }
 }
 
 /**
@@ -234,6 +243,7 @@ export class Trainer {
   async fit(global: Float32Array, data: TrainingData, cfg: FitConfig): Promise<FitResult> {
     checkConfig(cfg);
     if (cfg.dp && this.head.kind !== 'binary') throw new ConfigError(`DP-SGD trains binary heads only; model '${this.spec.name}' has a ${this.head.kind} head`, { model: this.spec.name });
+    if (cfg.classWeights && this.head.kind !== 'binary') throw new ConfigError(`class weights apply to binary heads only; model '${this.spec.name}' has a ${this.head.kind} head`, { model: this.spec.name, field: 'training.classWeights' });
     this.#checkData(data);
     const tf = this.#tf;
     const started = performance.now();
@@ -257,7 +267,8 @@ export class Trainer {
         }
         return r;
       });
-    const loss = this.head.kind === 'multi-class' ? categoricalCrossEntropy : binaryCrossEntropy;
+    const classWeights = cfg.classWeights;
+    const loss = this.head.kind === 'multi-class' ? categoricalCrossEntropy : (t: TfCore, p: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar => binaryCrossEntropy(t, p, y, classWeights);
     // Training mode: dropout drops, batch normalisation uses (and updates the moving averages of) batch statistics.
     const dataLoss = (x: tfc.Tensor2D, y: tfc.Tensor2D): tfc.Scalar => loss(tf, this.#model.apply(x, { training: true }) as tfc.Tensor2D, y);
     const hasRegularizer = l2 > 0 || cfg.proximalMu > 0;

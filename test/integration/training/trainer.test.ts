@@ -3,7 +3,7 @@ import { ConfigError, InputError } from '../../../shared/src/errors.js';
 import { createLogger } from '../../../shared/src/logging.js';
 import { getModelSpec, initialWeights, type ModelSpec } from '../../../shared/src/ml/index.js';
 import { createRng } from '../../../shared/src/rng.js';
-import { Trainer, meanGradients, type FitConfig, type TrainingData } from '../../../site-agent/src/training/index.js';
+import { Trainer, balancedClassWeights, binaryCrossEntropy, meanGradients, type FitConfig, type TrainingData } from '../../../site-agent/src/training/index.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const D = 6;
@@ -180,7 +180,45 @@ describe('Trainer (real TF.js, wasm backend)', () => {
     t.dispose();
   });
 
+  it('class weights: the weighted loss matches a hand computation, and balanced weights from the labels', async () => {
+    // Arrange
+    const tf = await import('@tensorflow/tfjs-core');
+    const p = [0.9, 0.2, 0.6, 0.3];
+    const y = [1, 0, 0, 1];
+    const w: [number, number] = [3, 0.5];
+    // Act
+    const got = tf.tidy(() => binaryCrossEntropy(tf, tf.tensor2d(p, [4, 1]), tf.tensor2d(y, [4, 1]), w).dataSync()[0]);
+    // Assert
+    const hand = -p.reduce((s, pi, i) => s + (y[i] === 1 ? w[1] * Math.log(pi) : w[0] * Math.log(1 - pi)), 0) / 4;
+    expect(got).toBeCloseTo(hand, 5);
+    // 1 negative in 5: n / (2·n_class) → negatives 2.5, positives 0.625 (each class half of the loss).
+    expect(balancedClassWeights(Float32Array.from([1, 1, 0, 1, 1]))).toEqual([2.5, 0.625]);
+    expect(balancedClassWeights(Float32Array.from([1, 1, 1]))).toEqual([1, 1]);
+  });
+
+  it('balanced class weights raise the rare class\'s recall on an imbalanced set', async () => {
+    // Arrange: keep one negative in ten of the separable set (the chest-xray demo's train prevalence).
+    const rows = [...Array(train.n).keys()].filter((r) => train.y[r] === 1 || r % 10 === 0);
+    const x = new Float32Array(rows.length * D);
+    rows.forEach((r, i) => x.set(train.x.subarray(r * D, (r + 1) * D), i * D));
+    const imbalanced: TrainingData = { x, y: Float32Array.from(rows.map((r) => train.y[r]!)), n: rows.length, d: D };
+    const recall0 = (w: Float32Array): number => {
+      const p = logreg.predict(w, test);
+      const neg = [...test.y.keys()].filter((i) => test.y[i] === 0);
+      return neg.filter((i) => p[i]! < 0.5).length / neg.length;
+    };
+    const g = initialWeights(logreg.spec, D, 3);
+    // Act
+    const plain = await logreg.fit(g, imbalanced, cfg({ epochs: 3 }));
+    const weighted = await logreg.fit(g, imbalanced, cfg({ epochs: 3, classWeights: balancedClassWeights(imbalanced.y) }));
+    // Assert
+    expect(recall0(weighted.weights)).toBeGreaterThan(recall0(plain.weights));
+  });
+
   it('rejects bad config and malformed data', async () => {
+    const g0 = initialWeights(logreg.spec, D, 1);
+    await expect(logreg.fit(g0, train, cfg({ classWeights: [0, 1] }))).rejects.toThrow(/training.classWeights/);
+    await expect(logreg.fit(g0, train, cfg({ classWeights: [1, Number.NaN] }))).rejects.toBeInstanceOf(ConfigError);
     const g = initialWeights(logreg.spec, D, 1);
     await expect(logreg.fit(g, train, cfg({ epochs: 0 }))).rejects.toThrow(/training.epochs/);
     await expect(logreg.fit(g, train, cfg({ learningRate: -1 }))).rejects.toBeInstanceOf(ConfigError);

@@ -12,6 +12,7 @@ export interface TrainingConfig {
   'seed'?: (number | string | Long);
   'dp'?: (_tessera_v1_DpConfig | null);
   'fedBn'?: (boolean);
+  'classWeighting'?: (string);
 }
 
 export interface TrainingConfig__Output {
@@ -23,4 +24,5 @@ export interface TrainingConfig__Output {
   'seed': (number);
   'dp': (_tessera_v1_DpConfig__Output | null);
   'fedBn': (boolean);
+  'classWeighting': (string);
 }
