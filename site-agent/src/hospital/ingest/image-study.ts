@@ -20,7 +20,8 @@ import { PSEUDONYM_SYSTEM, SafeHarbor } from '../deid/safe-harbor.js';
 import { mergeParsed, parseFhirJson, parseFhirNdjson } from '../emr/fhir-parse.js';
 import type { FhirResource } from '../emr/fhir-resource.js';
 import { ConfigError, InputError } from '../../../../shared/src/errors.js';
-import { compilePreprocessOptions, ImagePipelineError, preprocessInstance, type CompiledPreprocessOptions } from '../imaging/index.js';
+import { compilePreprocessOptions, ImagePipelineError, type CompiledPreprocessOptions } from '../imaging/index.js';
+import { PreprocessPool } from '../imaging/preprocess-pool.js';
 import type { Logger } from '../../../../shared/src/logging.js';
 import { runDicomDeid, type DeidReport } from './dicom-deid-gate.js';
 
@@ -199,6 +200,11 @@ export interface LoadImageCacheOptions {
   featureDim?: number;
   /** With `links`: DICOM modalities (0008,0060) and body parts (0018,0015) that count; others are skipped. */
   select?: { readonly modality?: readonly string[]; readonly bodyPart?: readonly string[] };
+  /**
+   * Threads decoding and preprocessing the images (worker threads, so the agent's event loop keeps answering
+   * the coordinator meanwhile; 0: on the calling thread). @default min(cores, 4)
+   */
+  preprocessThreads?: number;
 }
 
 /**
@@ -221,62 +227,85 @@ export async function loadImageCache(cacheDir: string, opts: LoadImageCacheOptio
   const pixels = h * w * c;
   const size = pixels + (opts.featureDim ?? 0);
   if (c !== 1 && c !== 3) throw new ConfigError(`image datasets have 1 or 3 channels, not ${c}`, { field: 'shape' });
-  const pipeline = cachePipelineOptions(opts.shape);
+  // The same options as cachePipelineOptions(shape): the header's window, else the stored range.
+  const pool = PreprocessPool.create({ defaults: { fallback: { kind: 'stored-range' } }, ...(opts.preprocessThreads !== undefined ? { threads: opts.preprocessThreads } : {}) });
   const trainSplits = new Set(opts.trainSplits ?? ['train']);
   const testSplits = new Set(opts.testSplits ?? ['test']);
   const valSplits = new Set(opts.valSplits ?? ['val']);
   const rows: Record<'train' | 'test' | 'val', { x: Float32Array; y: readonly number[] }[]> = { train: [], test: [], val: [] };
   const report: IngestReport = { file: dicomDir, rowsRead: files.length, rowsAccepted: 0, rowsWithMissing: 0, rowsRejected: 0, problems: [] };
-  const reject = (i: number, reason: string): void => {
-    report.rowsRejected++;
-    if (report.problems.length < 100) report.problems.push({ line: i + 1, reason });
-  };
-  for (const [i, file] of files.entries()) {
-    let parsed;
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(path.join(dicomDir, file));
-      parsed = parseDicom(bytes, file);
-    } catch {
-      reject(i, `${file}: not readable DICOM`);
+  type Outcome =
+    | { readonly kind: 'reject'; readonly reason: string }
+    | { readonly kind: 'row'; readonly target: 'train' | 'test' | 'val'; readonly x: Float32Array; readonly y: readonly number[]; readonly features: Float32Array | undefined };
+  // One outcome per file, by index: the images are decoded on the pool's threads in parallel, and the rows,
+  // the rejections and their order come out as if they had been made one after the other.
+  const outcomes: (Outcome | undefined)[] = new Array<Outcome | undefined>(files.length);
+  const jobs: Promise<void>[] = [];
+  try {
+    for (const [i, file] of files.entries()) {
+      let parsed;
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(path.join(dicomDir, file));
+        parsed = parseDicom(bytes, file);
+      } catch {
+        outcomes[i] = { kind: 'reject', reason: `${file}: not readable DICOM` };
+        continue;
+      }
+      const ds = parsed.dataset;
+      const pseudonym = getString(ds, Tags.PatientID)?.trim();
+      const link = pseudonym === undefined ? undefined : labels.get(pseudonym);
+      if (link === undefined) {
+        outcomes[i] = { kind: 'reject', reason: opts.links !== undefined ? `${file}: patient not in the study's cohort with a label` : `${file}: no linked DiagnosticReport with a label and split` };
+        continue;
+      }
+      const sel = opts.select;
+      if (sel?.modality !== undefined && !sel.modality.includes(getString(ds, Tags.Modality)?.trim() ?? '')) {
+        outcomes[i] = { kind: 'reject', reason: `${file}: modality not selected by the study` };
+        continue;
+      }
+      if (sel?.bodyPart !== undefined && !sel.bodyPart.some((b) => b.toUpperCase() === (getString(ds, BODY_PART_EXAMINED)?.trim().toUpperCase() ?? ''))) {
+        outcomes[i] = { kind: 'reject', reason: `${file}: body part not selected by the study` };
+        continue;
+      }
+      const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
+      if (target === undefined) continue;
+      // The clinical image pipeline: any bundled transfer syntax and bit depth, rescale, the header's window
+      // (else the stored range: an 8-bit image without one becomes value / 255), MONOCHROME1, letterboxed to shape.
+      // The bytes go to a pool thread (transferred): nothing reads `parsed` after this point.
+      await pool.whenReady();
+      jobs.push(
+        pool.run(bytes, file, opts.shape).then(
+          (input) => {
+            outcomes[i] = { kind: 'row', target, x: input.tensor, y: link.y, features: link.features };
+          },
+          (err: unknown) => {
+            if (!(err instanceof ImagePipelineError)) throw err;
+            outcomes[i] = { kind: 'reject', reason: err.message };
+          },
+        ),
+      );
+    }
+    await Promise.all(jobs);
+  } finally {
+    await pool.close();
+  }
+  for (const [i, outcome] of outcomes.entries()) {
+    if (outcome === undefined) continue;
+    if (outcome.kind === 'reject') {
+      report.rowsRejected++;
+      if (report.problems.length < 100) report.problems.push({ line: i + 1, reason: outcome.reason });
       continue;
     }
-    const ds = parsed.dataset;
-    const pseudonym = getString(ds, Tags.PatientID)?.trim();
-    const link = pseudonym === undefined ? undefined : labels.get(pseudonym);
-    if (link === undefined) {
-      reject(i, opts.links !== undefined ? `${file}: patient not in the study's cohort with a label` : `${file}: no linked DiagnosticReport with a label and split`);
-      continue;
-    }
-    const sel = opts.select;
-    if (sel?.modality !== undefined && !sel.modality.includes(getString(ds, Tags.Modality)?.trim() ?? '')) {
-      reject(i, `${file}: modality not selected by the study`);
-      continue;
-    }
-    if (sel?.bodyPart !== undefined && !sel.bodyPart.some((b) => b.toUpperCase() === (getString(ds, BODY_PART_EXAMINED)?.trim().toUpperCase() ?? ''))) {
-      reject(i, `${file}: body part not selected by the study`);
-      continue;
-    }
-    const target = trainSplits.has(link.split) ? 'train' : testSplits.has(link.split) ? 'test' : valSplits.has(link.split) ? 'val' : undefined;
-    if (target === undefined) continue;
-    // The clinical image pipeline: any bundled transfer syntax and bit depth, rescale, the header's window
-    // (else the stored range: an 8-bit image without one becomes value / 255), MONOCHROME1, letterboxed to shape.
-    let x: Float32Array;
-    try {
-      x = (await preprocessInstance(parsed, { ...pipeline, source: file })).tensors[0] as Float32Array;
-    } catch (err) {
-      if (!(err instanceof ImagePipelineError)) throw err;
-      reject(i, err.message);
-      continue;
-    }
+    let x = outcome.x;
     if (size > pixels) {
       const row = new Float32Array(size);
       row.set(x);
-      if (link.features?.length !== size - pixels) throw new ConfigError(`the study's feature vector has ${link.features?.length ?? 0} values, not ${size - pixels}`, { field: 'featureDim' });
-      row.set(link.features, pixels);
+      if (outcome.features?.length !== size - pixels) throw new ConfigError(`the study's feature vector has ${outcome.features?.length ?? 0} values, not ${size - pixels}`, { field: 'featureDim' });
+      row.set(outcome.features, pixels);
       x = row;
     }
-    rows[target].push({ x, y: link.y });
+    rows[outcome.target].push({ x, y: outcome.y });
     report.rowsAccepted++;
   }
   const toSplit = (list: { x: Float32Array; y: readonly number[] }[]): SiteDataset['train'] => {

@@ -68,6 +68,17 @@ describe.skipIf(!existsSync(npz) || !existsSync(profile))('BreastMNIST → DICOM
     // The official val split is loaded apart, for model selection; it never trains.
     expect(data.val?.n).toBe(s1.images.val);
     expect(data.val?.y.reduce((a, b) => a + b, 0)).toBe(s1.positives.val);
+    // The compiled loader (what an agent runs) decodes on worker threads: the same rows, in the same order,
+    // as the calling thread gives.
+    const compiled = (await import(new URL('../../../../dist/site-agent/src/hospital/ingest/image-study.js', import.meta.url).href)) as { loadImageCache: typeof loadImageCache };
+    const threaded = await compiled.loadImageCache(cache, { shape: [28, 28, 1], dataset: 'breastmnist', preprocessThreads: 2 });
+    const inline = await compiled.loadImageCache(cache, { shape: [28, 28, 1], dataset: 'breastmnist', preprocessThreads: 0 });
+    for (const split of ['train', 'test'] as const) {
+      expect(threaded[split].n).toBe(data[split].n);
+      expect(Buffer.from(threaded[split].x.buffer).equals(Buffer.from(inline[split].x.buffer))).toBe(true);
+      expect(Buffer.from(threaded[split].x.buffer).equals(Buffer.from(data[split].x.buffer))).toBe(true);
+      expect(Array.from(threaded[split].y)).toEqual(Array.from(data[split].y));
+    }
     const noVal = await loadImageCache(cache, { shape: [28, 28, 1], dataset: 'breastmnist', valSplits: [] });
     expect(noVal.val).toBeUndefined();
     expect(data.report.rowsRejected).toBe(0);
