@@ -6,11 +6,12 @@
  * (`tessera export-model --site-state`). Written atomically (0600 temporary, flushed, renamed); a file that fails
  * its checks is reported and ignored (the site then starts that study's normalisation afresh), never trusted.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../../../shared/src/errors.js';
 import { decodeWeights, encodeWeights } from '../../../shared/src/ml/weights.js';
+import { writeFileAtomic } from '../hospital/dicom/writer.js';
 
 /** The format tag of a state file. */
 export const FEDBN_STATE_FORMAT = 'tessera-fedbn-site-state/1';
@@ -113,16 +114,5 @@ export async function writeFedBnState(file: string, state: FedBnSiteState): Prom
     local: toStored(state.local),
     ...(state.global !== undefined ? { global: { version: state.global.version, round: state.global.round, weights: toStored(state.global.weights) } } : {}),
   };
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(body)}\n`);
-    await fh.datasync();
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, file);
+  await writeFileAtomic(file, Buffer.from(`${JSON.stringify(body)}\n`, 'utf8'), { createParent: false });
 }
